@@ -1,0 +1,27 @@
+// quantlens-cli subcommands. Each takes the arguments after its name, prints its
+// result to stdout and returns the exit code; errors are thrown as ql::Error and
+// reported by main() as one line on stderr with exit code 1.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qlcli {
+
+using Argv = std::vector<std::string>;
+
+int cmdInfo(const Argv& args);      // cmd_info.cpp
+int cmdTokenize(const Argv& args);  // cmd_tokenize.cpp
+int cmdEval(const Argv& args);      // cmd_eval.cpp
+int cmdSynth(const Argv& args);     // cmd_synth.cpp
+int cmdQuantize(const Argv& args);  // cmd_quantize.cpp
+int cmdCompare(const Argv& args);   // cmd_compare.cpp
+
+// True when args contain --help or -h; prints `usage` to stdout.
+bool wantsHelp(const Argv& args, const char* usage);
+// Reads a whole file; throws ql::Error naming it if unreadable.
+std::string readTextFile(const std::string& path);
+// Applies --threads N (0 = all cores) if present in args, else the default.
+void applyThreads(int threads);
+
+} // namespace qlcli

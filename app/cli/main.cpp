@@ -1,0 +1,77 @@
+// quantlens-cli: the QuantLens engine without a GUI.
+#include "base/error.h"
+#include "commands.h"
+#include "model/model.h"
+
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace qlcli {
+
+bool wantsHelp(const Argv& args, const char* usage) {
+    for (const auto& a : args) {
+        if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string readTextFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ql::Error("cannot read '" + path + "': " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void applyThreads(int threads) { ql::setComputeThreads(threads); }
+
+} // namespace qlcli
+
+namespace {
+
+const char* kUsage =
+    "Usage: quantlens-cli COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  info MODEL        architecture, parameters, dtypes, bytes, tensor list\n"
+    "  tokenize          tokenize a text file (count, sha256 of ids, first ids)\n"
+    "  eval              perplexity of a model on a text\n"
+    "  synth             write a model folder with RANDOM weights of a real model's shapes\n"
+    "  quantize          quantize a model with a recipe and write a run folder\n"
+    "  compare           compare two run folders side by side (CSV)\n"
+    "\n"
+    "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        std::cout << kUsage;
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string command = argv[1];
+    const qlcli::Argv args(argv + 2, argv + argc);
+    try {
+        ql::setComputeThreads(0);
+        if (command == "info") return qlcli::cmdInfo(args);
+        if (command == "tokenize") return qlcli::cmdTokenize(args);
+        if (command == "eval") return qlcli::cmdEval(args);
+        if (command == "synth") return qlcli::cmdSynth(args);
+        if (command == "quantize") return qlcli::cmdQuantize(args);
+        if (command == "compare") return qlcli::cmdCompare(args);
+        std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
+        return 2;
+    } catch (const ql::Cancelled& e) {
+        std::cerr << "quantlens-cli " << command << ": " << e.what() << "\n";
+        return 130;
+    } catch (const std::exception& e) {
+        std::cerr << "quantlens-cli " << command << ": error: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,89 @@
+// Safetensors reading (memory-mapped, lazy per tensor) and writing.
+// Format: 8-byte little-endian header length N, N bytes of JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then data.
+#pragma once
+
+#include "io/dtype.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+struct TensorInfo {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+    uint64_t dataBegin = 0;  // byte offset relative to the data section
+    uint64_t byteSize = 0;
+    std::string file;        // path of the file holding this tensor
+
+    int64_t numel() const;
+};
+
+// One .safetensors file, memory-mapped. The header is fully validated on open:
+// length bound, JSON, dtypes, offsets in range, sorted without overlap or gaps,
+// sizes equal to shape x dtype. Errors name the file and the tensor.
+class SafetensorsFile {
+public:
+    explicit SafetensorsFile(const std::string& path);
+    ~SafetensorsFile();
+    SafetensorsFile(const SafetensorsFile&) = delete;
+    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    const std::vector<TensorInfo>& tensors() const { return tensors_; }
+    const TensorInfo* find(const std::string& name) const;
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    uint64_t fileSize() const { return fileSize_; }
+    // Pointer to the tensor's bytes inside the mapping (valid while this object lives).
+    const unsigned char* data(const TensorInfo& t) const;
+
+private:
+    std::string path_;
+    uint64_t fileSize_ = 0;
+    const unsigned char* map_ = nullptr;
+    uint64_t dataStart_ = 0;
+    std::vector<TensorInfo> tensors_;
+    std::map<std::string, size_t> index_;
+    std::map<std::string, std::string> metadata_;
+};
+
+// All tensors of a checkpoint: a single .safetensors file, a folder with
+// model.safetensors, or a sharded folder with model.safetensors.index.json.
+class TensorStore {
+public:
+    static std::shared_ptr<TensorStore> open(const std::string& fileOrFolder);
+
+    std::vector<std::string> names() const;  // sorted
+    const TensorInfo* find(const std::string& name) const;
+    const TensorInfo& get(const std::string& name) const;  // throws ql::Error if missing
+    const unsigned char* data(const TensorInfo& t) const;
+    // The tensor converted to float32 (F32/F16/BF16/F64); throws for other dtypes.
+    std::vector<float> readFloat(const std::string& name) const;
+    std::vector<std::string> files() const;
+    uint64_t totalBytes() const;  // sum of tensor byte sizes
+    uint64_t bytesOnDisk() const; // sum of file sizes
+
+private:
+    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::map<std::string, std::pair<size_t, size_t>> where_;  // name -> (file, tensor)
+};
+
+// A tensor to write: raw bytes already in `dtype`.
+struct TensorToWrite {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+    std::vector<unsigned char> bytes;
+};
+
+// Writes a .safetensors file (tensors in the given order, 8-byte aligned header),
+// atomically: to a temporary file that is renamed into place.
+void writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+} // namespace ql

@@ -1,0 +1,79 @@
+// A decoder-only language model (Llama, Mistral, Qwen2, Qwen3) loaded from a
+// Hugging Face folder, evaluated in float32 with libtorch. libtorch stays behind
+// this facade: the torch-facing API is in transformer.h, private to core/.
+#pragma once
+
+#include "io/model_config.h"
+#include "io/safetensors.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+class Transformer;  // core-private, see model/transformer.h
+
+// The seven projections of a decoder block.
+enum class ProjKind { Q, K, V, O, Gate, Up, Down };
+std::string projKindName(ProjKind k);  // "q_proj", ..., "down_proj"
+
+struct LinearLayerInfo {
+    std::string name;  // "model.layers.3.self_attn.q_proj" (weight tensor = name + ".weight")
+    int block = 0;
+    ProjKind kind = ProjKind::Q;
+    int64_t outFeatures = 0;  // rows
+    int64_t inFeatures = 0;   // columns
+    bool hasBias = false;
+};
+
+struct ModelSummary {
+    std::string folder;
+    ModelConfig config;
+    int64_t parameters = 0;           // unique parameters (tied embedding counted once)
+    uint64_t bytesOnDisk = 0;
+    uint64_t bytesInMemory = 0;       // float32 weights as evaluated
+    std::vector<TensorInfo> tensors;  // every tensor of the checkpoint
+    std::vector<LinearLayerInfo> linears;
+};
+
+// Sets libtorch's intra-op threads and the engine's kernel threads.
+// threads <= 0: the machine's core count.
+void setComputeThreads(int threads);
+
+class Model {
+public:
+    // Loads config.json and the safetensors weights of `folder`. Throws ql::Error
+    // for an unsupported architecture, a missing tensor or a shape mismatch.
+    static std::shared_ptr<Model> load(const std::string& folder);
+    ~Model();
+
+    const ModelConfig& config() const;
+    const ModelSummary& summary() const;
+    const std::vector<LinearLayerInfo>& linears() const;
+
+    // Mean next-token NLL (natural log) of ids[1..] given their prefixes, one sequence.
+    double meanNll(const std::vector<int32_t>& ids) const;
+    // Logits at the last position of one sequence.
+    std::vector<float> lastLogits(const std::vector<int32_t>& ids) const;
+
+    // Weight of a linear layer (row-major [out, in]) and replacing it (e.g. by
+    // dequantized weights); restoreWeights() puts every original weight back.
+    std::vector<float> linearWeight(const std::string& name) const;
+    void setLinearWeight(const std::string& name, const std::vector<float>& rowMajor);
+    void restoreWeights();
+
+    Transformer& transformer();  // core-internal use (quant, run)
+    const Transformer& transformer() const;
+
+private:
+    Model();
+    std::unique_ptr<Transformer> net_;
+    ModelSummary summary_;
+};
+
+// Weights-only summary of any .safetensors file or folder (any architecture).
+ModelSummary inspectCheckpoint(const std::string& fileOrFolder);
+
+} // namespace ql

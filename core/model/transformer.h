@@ -1,0 +1,64 @@
+// core-private: the libtorch decoder behind ql::Model. Include only from core/*.cpp,
+// never from a public header (Qt's `slots` macro breaks torch headers).
+#pragma once
+
+#include "io/model_config.h"
+#include "model/model.h"
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+struct Linear {
+    LinearLayerInfo info;
+    torch::Tensor weight;    // [out, in] float32, the one used by forward()
+    torch::Tensor original;  // [out, in] float32 as loaded (shares storage until replaced)
+    torch::Tensor bias;      // [out] or undefined
+};
+
+// Called for every linear projection during forward(): input [.., in] and output [.., out]
+// as computed. An observer may also replace the output (return a defined tensor) — used
+// for quantized activations or straight-through estimators; return {} to keep it.
+using LinearObserver =
+    std::function<torch::Tensor(const Linear& layer, const torch::Tensor& input,
+                                const torch::Tensor& output)>;
+
+class Transformer {
+public:
+    Transformer(const ModelConfig& config, const TensorStore& store);
+
+    const ModelConfig& config() const { return config_; }
+    std::vector<Linear>& linears() { return linears_; }
+    const std::vector<Linear>& linears() const { return linears_; }
+    Linear& linear(const std::string& name);  // throws ql::Error if unknown
+
+    // Full forward: ids [B, T] int64 -> logits [B, T, vocab] float32.
+    torch::Tensor forward(const torch::Tensor& ids, const LinearObserver& observer = {}) const;
+
+    // Step-wise forward, for layer-by-layer algorithms (GPTQ/AWQ sequential mode):
+    torch::Tensor embed(const torch::Tensor& ids) const;  // [B, T, hidden]
+    torch::Tensor block(int index, const torch::Tensor& hidden,
+                        const LinearObserver& observer = {}) const;  // [B, T, hidden]
+    torch::Tensor head(const torch::Tensor& hidden) const;            // final norm + lm_head
+
+    // Norm weights preceding the projections, for AWQ scale folding:
+    // input_layernorm (-> q,k,v), post_attention_layernorm (-> gate, up).
+    torch::Tensor& inputNorm(int block);
+    torch::Tensor& postAttentionNorm(int block);
+
+    // Whether parameters require grad (for gradient capture). Off by default.
+    void setRequiresGrad(bool on);
+
+private:
+    // implementation-defined members (embedding, norms, rope cache, ...)
+    struct Weights;
+    std::shared_ptr<Weights> w_;
+    ModelConfig config_;
+    std::vector<Linear> linears_;
+};
+
+} // namespace ql

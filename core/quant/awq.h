@@ -1,0 +1,2 @@
+#pragma once
+// AWQ (core-private)

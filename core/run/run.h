@@ -1,0 +1,148 @@
+// A quantization run: model + recipe + calibration/evaluation settings -> RunResult,
+// an immutable value holding every per-layer metric and histogram the workbench shows.
+#pragma once
+
+#include "base/progress.h"
+#include "quant/histogram.h"
+#include "quant/recipe.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+struct LayerSelection {
+    std::vector<std::string> include;  // name globs; empty = the seven decoder projections
+    std::vector<std::string> exclude;  // name globs
+    std::vector<std::string> kinds;    // e.g. {"q_proj","down_proj"}; empty = all
+    int64_t minParameters = 0;
+};
+
+struct RunConfig {
+    std::string modelDir;
+    std::string recipe = "rtn:int8:channel:sym";   // Recipe text form
+    LayerSelection layers;
+    std::string calibrationText;  // file path; empty = no calibration (RTN only)
+    int calibrationWindows = 16;
+    int calibrationSeq = 256;
+    std::string evaluationText;   // file path; empty = no perplexity
+    int evalSeq = 0;              // 0 = min(2048, max positions)
+    int evalMaxWindows = 0;       // 0 = all
+    std::string evalProtocol = "gptq";
+    bool captureActivations = true;
+    bool captureGradients = true;
+    int histogramBins = 128;
+    int threads = 0;              // 0 = all cores
+};
+
+// Per-layer results. Histograms "before" and "after" share the same bins.
+struct LayerResult {
+    std::string name;             // "model.layers.0.self_attn.q_proj"
+    int block = 0;
+    std::string kind;             // "q_proj", ...
+    int64_t rows = 0, cols = 0;
+    std::string method;           // recipe actually applied, e.g. "rtn:int4:channel:sym"
+    bool fallback = false;        // group size did not divide the row
+    std::string fallbackReason;
+
+    double weightSqnrDb = 0.0;
+    double outputSqnrDb = 0.0;    // ||WX||^2 / ||(W - W_hat)X||^2 on calibration inputs; NaN if none
+    double mse = 0.0;
+    double maxAbsError = 0.0;
+    double cosine = 0.0;
+
+    uint64_t parameters = 0;
+    uint64_t bytesFp = 0;         // in the source dtype
+    uint64_t bytesQ = 0;          // packed weights + fp16 scales + packed zeros
+
+    Histogram weightBefore, weightAfter, weightError;
+    Histogram activationBefore, activationAfter;   // layer input, float vs quantized model
+    Histogram outputBefore, outputAfter;           // layer output
+    Histogram gradientBefore, gradientAfter;       // weight gradient
+    double gradientNormBefore = 0.0, gradientNormAfter = 0.0;
+
+    // Grid of row 0 / group 0 and of every row's first group, for drawing levels.
+    std::vector<float> scales;    // [rows * groupsPerRow]
+    std::vector<float> zeros;     // empty when symmetric
+    int64_t groupSize = 0;        // columns per group (== cols for channel)
+    bool perTensor = false;
+    int bits = 0;
+    bool symmetric = true;
+
+    double seconds = 0.0;
+};
+
+struct PerplexitySummary {
+    bool valid = false;
+    double pplFp = 0.0, pplQ = 0.0;
+    int64_t scoredTokens = 0;
+    int windows = 0, seq = 0;
+    std::string protocol;
+    double klMean = 0.0, klP50 = 0.0, klP90 = 0.0, klP99 = 0.0, klMax = 0.0;
+    double top1Agreement = 0.0;   // fraction 0..1
+    double tokensPerSecond = 0.0;
+};
+
+struct MemorySummary {
+    uint64_t parametersTotal = 0;
+    uint64_t bytesFpTotal = 0;        // whole model in the source dtype
+    uint64_t bytesQTotal = 0;         // quantized layers packed + everything else as source
+    uint64_t bytesFpQuantized = 0;    // only the quantized layers
+    uint64_t bytesQQuantized = 0;
+    uint64_t peakRssBytes = 0;
+};
+
+struct PhaseTiming {
+    std::string phase;
+    double seconds = 0.0;
+};
+
+struct RunResult {
+    std::string id;                   // unique, e.g. "20261123-181500-rtn-int8-channel-sym"
+    std::string label;                // short display name, e.g. "INT8 channel RTN"
+    RunConfig config;
+    std::string modelName;            // folder name
+    std::string architecture;
+    std::vector<LayerResult> layers;  // in model order
+    PerplexitySummary perplexity;
+    MemorySummary memory;
+    std::vector<PhaseTiming> timings;
+    double seconds = 0.0;
+    bool hasActivations = false;
+    bool hasGradients = false;
+    std::string createdAt;            // ISO 8601
+    std::vector<std::string> warnings;
+
+    const LayerResult* layer(const std::string& name) const;
+};
+
+enum class SqnrLevel { Critical, Warning, Fair, Good };  // <10, <20, <30, >=30 dB
+SqnrLevel sqnrLevel(double db);
+
+// Runs everything. Throws ql::Error (bad settings/input) or ql::Cancelled.
+RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress = {});
+
+// Re-bins a layer's weights on [lo, hi] from the real data (original weights from the
+// checkpoint, dequantized weights recomputed by the run's grid). which: "before",
+// "after" or "error".
+Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
+                       double lo, double hi, int bins);
+
+// Persistence: run.json + histograms.bin (compact binary). Atomic: written to a
+// temporary folder then renamed. loadRun throws ql::Error for a missing/corrupt run.
+void saveRun(const RunResult& run, const std::string& folder);
+RunResult loadRun(const std::string& folder);
+
+// CSV exports (header row first).
+std::string layersCsv(const RunResult& run);        // per-layer metrics + memory
+std::string perplexityCsv(const std::vector<RunResult>& runs);
+std::string memoryCsv(const RunResult& run);
+std::string histogramCsv(const Histogram& before, const Histogram& after);
+std::string compareCsv(const RunResult& a, const RunResult& b);  // side by side with deltas
+// JSON summary as printed by `quantlens-cli quantize --json`.
+std::string runSummaryJson(const RunResult& run);
+
+} // namespace ql

@@ -1,0 +1,75 @@
+#include "base/error.h"
+#include "base/parallel.h"
+#include "base/progress.h"
+#include "base/sha256.h"
+
+#include <QCryptographicHash>
+#include <QTest>
+
+#include <atomic>
+#include <numeric>
+
+class TestBase : public QObject {
+    Q_OBJECT
+private slots:
+    void sha256KnownVectors() {
+        // FIPS 180-2 examples, computed independently of this implementation.
+        QCOMPARE(QString::fromStdString(ql::sha256Hex("abc")),
+                 QString("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        QCOMPARE(QString::fromStdString(ql::sha256Hex("")),
+                 QString("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        QCOMPARE(
+            QString::fromStdString(ql::sha256Hex(
+                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            QString("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    }
+    void sha256MatchesQtOnLongInput() {
+        std::string s;
+        for (int i = 0; i < 100000; ++i) s += char('a' + i % 26);
+        const QByteArray qt = QCryptographicHash::hash(QByteArray::fromStdString(s),
+                                                       QCryptographicHash::Sha256)
+                                  .toHex();
+        QCOMPARE(QString::fromStdString(ql::sha256Hex(s)), QString::fromLatin1(qt));
+    }
+    void tokenIdsEncoding() {
+        const QByteArray qt =
+            QCryptographicHash::hash("9707,11,1879,0", QCryptographicHash::Sha256).toHex();
+        QCOMPARE(QString::fromStdString(ql::tokenIdsSha256({9707, 11, 1879, 0})),
+                 QString::fromLatin1(qt));
+    }
+    void parallelChunksCoverRange() {
+        std::vector<int> hits(1001, 0);
+        ql::parallelChunks(hits.size(), 3, [&](int, size_t b, size_t e) {
+            for (size_t i = b; i < e; ++i) hits[i]++;
+        });
+        QCOMPARE(std::accumulate(hits.begin(), hits.end(), 0), 1001);
+        QVERIFY(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+    }
+    void parallelChunksRethrow() {
+        QVERIFY_THROWS_EXCEPTION(ql::Error, ql::parallelChunks(10, 2, [](int c, size_t, size_t) {
+                                     if (c == 1) throw ql::Error("boom");
+                                 }));
+    }
+    void progressCancelThrows() {
+        int calls = 0;
+        ql::ProgressReporter r([&](const ql::Progress& p) {
+            ++calls;
+            return p.fraction < 0.5;
+        });
+        r.report("x", 0.2);
+        QVERIFY_THROWS_EXCEPTION(ql::Cancelled, r.report("x", 0.7));
+        QCOMPARE(calls, 2);
+    }
+    void progressSubRange() {
+        double last = -1;
+        ql::ProgressReporter r([&](const ql::Progress& p) {
+            last = p.fraction;
+            return true;
+        });
+        r.sub(0.5, 1.0).report("x", 0.5);
+        QCOMPARE(last, 0.75);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBase)
+#include "test_base.moc"
