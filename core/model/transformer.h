@@ -1,11 +1,12 @@
-// core-private: the libtorch decoder behind ql::Model. Include only from core/*.cpp,
+// core-private: the libtorch (ATen) decoder behind ql::Model. Uses ATen only (5 s per
+// translation unit instead of 12 s for <torch/torch.h>). Include only from core/*.cpp,
 // never from a public header (Qt's `slots` macro breaks torch headers).
 #pragma once
 
 #include "io/model_config.h"
 #include "model/model.h"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <functional>
 #include <string>
@@ -15,17 +16,17 @@ namespace ql {
 
 struct Linear {
     LinearLayerInfo info;
-    torch::Tensor weight;    // [out, in] float32, the one used by forward()
-    torch::Tensor original;  // [out, in] float32 as loaded (shares storage until replaced)
-    torch::Tensor bias;      // [out] or undefined
+    at::Tensor weight;    // [out, in] float32, the one used by forward()
+    at::Tensor original;  // [out, in] float32 as loaded (shares storage until replaced)
+    at::Tensor bias;      // [out] or undefined
 };
 
 // Called for every linear projection during forward(): input [.., in] and output [.., out]
 // as computed. An observer may also replace the output (return a defined tensor) — used
 // for quantized activations or straight-through estimators; return {} to keep it.
 using LinearObserver =
-    std::function<torch::Tensor(const Linear& layer, const torch::Tensor& input,
-                                const torch::Tensor& output)>;
+    std::function<at::Tensor(const Linear& layer, const at::Tensor& input,
+                                const at::Tensor& output)>;
 
 class Transformer {
 public:
@@ -37,18 +38,18 @@ public:
     Linear& linear(const std::string& name);  // throws ql::Error if unknown
 
     // Full forward: ids [B, T] int64 -> logits [B, T, vocab] float32.
-    torch::Tensor forward(const torch::Tensor& ids, const LinearObserver& observer = {}) const;
+    at::Tensor forward(const at::Tensor& ids, const LinearObserver& observer = {}) const;
 
     // Step-wise forward, for layer-by-layer algorithms (GPTQ/AWQ sequential mode):
-    torch::Tensor embed(const torch::Tensor& ids) const;  // [B, T, hidden]
-    torch::Tensor block(int index, const torch::Tensor& hidden,
+    at::Tensor embed(const at::Tensor& ids) const;  // [B, T, hidden]
+    at::Tensor block(int index, const at::Tensor& hidden,
                         const LinearObserver& observer = {}) const;  // [B, T, hidden]
-    torch::Tensor head(const torch::Tensor& hidden) const;            // final norm + lm_head
+    at::Tensor head(const at::Tensor& hidden) const;            // final norm + lm_head
 
     // Norm weights preceding the projections, for AWQ scale folding:
     // input_layernorm (-> q,k,v), post_attention_layernorm (-> gate, up).
-    torch::Tensor& inputNorm(int block);
-    torch::Tensor& postAttentionNorm(int block);
+    at::Tensor& inputNorm(int block);
+    at::Tensor& postAttentionNorm(int block);
 
     // Whether parameters require grad (for gradient capture). Off by default.
     void setRequiresGrad(bool on);
