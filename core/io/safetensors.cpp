@@ -1,1 +1,428 @@
-// placeholder: implementation pending
+// Safetensors: memory-mapped reading with full header validation, and atomic writing.
+#include "io/safetensors.h"
+
+#include "base/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace ql {
+
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+
+[[noreturn]] void fail(const std::string& file, const std::string& what) {
+    throw Error(file + ": " + what);
+}
+
+[[noreturn]] void failTensor(const std::string& file, const std::string& tensor,
+                             const std::string& what) {
+    throw Error(file + ": tensor '" + tensor + "': " + what);
+}
+
+uint64_t readLittleEndian64(const unsigned char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+// shape x dtype size in bytes, or nullopt on overflow.
+std::optional<uint64_t> checkedByteSize(const std::vector<int64_t>& shape, DType dtype) {
+    uint64_t n = dtypeSize(dtype);
+    for (int64_t d : shape) {
+        const auto ud = uint64_t(d);
+        if (ud != 0 && n > std::numeric_limits<uint64_t>::max() / ud) return std::nullopt;
+        n *= ud;
+    }
+    return n;
+}
+
+TensorInfo parseTensorEntry(const std::string& file, const std::string& name, const json& e,
+                            uint64_t dataSize) {
+    if (!e.is_object()) failTensor(file, name, "header entry is not a JSON object");
+    TensorInfo t;
+    t.name = name;
+    t.file = file;
+    const auto dt = e.find("dtype");
+    if (dt == e.end() || !dt->is_string()) failTensor(file, name, "missing dtype");
+    const auto parsed = parseDType(dt->get<std::string>());
+    if (!parsed) failTensor(file, name, "unknown dtype '" + dt->get<std::string>() + "'");
+    t.dtype = *parsed;
+
+    const auto sh = e.find("shape");
+    if (sh == e.end() || !sh->is_array()) failTensor(file, name, "missing shape array");
+    for (const auto& d : *sh) {
+        if (!d.is_number_integer() || d.get<int64_t>() < 0)
+            failTensor(file, name, "shape must hold non-negative integers, got " + sh->dump());
+        t.shape.push_back(d.get<int64_t>());
+    }
+
+    const auto off = e.find("data_offsets");
+    if (off == e.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+        !(*off)[1].is_number_unsigned())
+        failTensor(file, name, "data_offsets must be two non-negative integers");
+    const uint64_t begin = (*off)[0].get<uint64_t>();
+    const uint64_t end = (*off)[1].get<uint64_t>();
+    if (begin > end) failTensor(file, name, "data_offsets begin > end");
+    if (end > dataSize)
+        failTensor(file, name,
+                   "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                       "] exceed the data section of " + std::to_string(dataSize) +
+                       " bytes (truncated file?)");
+    const auto expected = checkedByteSize(t.shape, t.dtype);
+    if (!expected || *expected != end - begin)
+        failTensor(file, name,
+                   "byte size " + std::to_string(end - begin) + " does not match shape " +
+                       sh->dump() + " x " + dtypeName(t.dtype) +
+                       (expected ? " = " + std::to_string(*expected) : std::string(" (overflow)")));
+    t.dataBegin = begin;
+    t.byteSize = end - begin;
+    return t;
+}
+
+// Tensors sorted by offset must tile the data section from 0 without overlap or gap.
+void checkLayout(const std::string& file, std::vector<TensorInfo>& tensors) {
+    std::stable_sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.dataBegin < b.dataBegin || (a.dataBegin == b.dataBegin && a.byteSize < b.byteSize);
+    });
+    uint64_t cursor = 0;
+    std::string previous;
+    for (const auto& t : tensors) {
+        if (t.dataBegin < cursor)
+            failTensor(file, t.name, "data overlaps tensor '" + previous + "'");
+        if (t.dataBegin > cursor)
+            failTensor(file, t.name,
+                       "gap of " + std::to_string(t.dataBegin - cursor) +
+                           " bytes before its data (offsets not contiguous)");
+        cursor = t.dataBegin + t.byteSize;
+        previous = t.name;
+    }
+}
+
+}  // namespace
+
+int64_t TensorInfo::numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(path, "not a regular file");
+    }
+    fileSize_ = uint64_t(st.st_size);
+    if (fileSize_ < 8) {
+        ::close(fd);
+        fail(path, "truncated: " + std::to_string(fileSize_) +
+                       " bytes, shorter than the 8-byte header length");
+    }
+    void* m = ::mmap(nullptr, fileSize_, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);  // the mapping keeps the file alive
+    if (m == MAP_FAILED) fail(path, std::string("cannot map: ") + std::strerror(errno));
+    map_ = static_cast<const unsigned char*>(m);
+    try {
+        parseHeader();
+    } catch (...) {
+        ::munmap(const_cast<unsigned char*>(map_), fileSize_);
+        map_ = nullptr;
+        throw;
+    }
+}
+
+void SafetensorsFile::parseHeader() {
+    const uint64_t headerLen = readLittleEndian64(map_);
+    if (headerLen > fileSize_ - 8)
+        fail(path_, "header length " + std::to_string(headerLen) + " exceeds the file size " +
+                        std::to_string(fileSize_) + " (truncated or not a safetensors file)");
+    if (headerLen > kMaxHeaderBytes)
+        fail(path_, "header length " + std::to_string(headerLen) + " exceeds the 100 MB limit");
+    dataStart_ = 8 + headerLen;
+    const uint64_t dataSize = fileSize_ - dataStart_;
+
+    json header;
+    try {
+        header = json::parse(map_ + 8, map_ + 8 + headerLen);
+    } catch (const json::exception& e) {
+        fail(path_, std::string("header is not valid JSON: ") + e.what());
+    }
+    if (!header.is_object()) fail(path_, "header is not a JSON object");
+
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() == "__metadata__") {
+            if (!it->is_object()) fail(path_, "__metadata__ is not a JSON object");
+            for (auto m = it->begin(); m != it->end(); ++m)
+                metadata_[m.key()] = m->is_string() ? m->get<std::string>() : m->dump();
+            continue;
+        }
+        tensors_.push_back(parseTensorEntry(path_, it.key(), *it, dataSize));
+    }
+    checkLayout(path_, tensors_);
+    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+    if (map_) ::munmap(const_cast<unsigned char*>(map_), fileSize_);
+}
+
+const TensorInfo* SafetensorsFile::find(const std::string& name) const {
+    const auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+const unsigned char* SafetensorsFile::data(const TensorInfo& t) const {
+    return map_ + dataStart_ + t.dataBegin;
+}
+
+// ---------------------------------------------------------------- TensorStore
+
+namespace {
+
+std::vector<std::string> shardsFromIndex(const fs::path& indexPath) {
+    std::ifstream in(indexPath);
+    if (!in) fail(indexPath.string(), "cannot open");
+    json index;
+    try {
+        index = json::parse(in);
+    } catch (const json::exception& e) {
+        fail(indexPath.string(), std::string("not valid JSON: ") + e.what());
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+        fail(indexPath.string(), "missing \"weight_map\" object");
+    std::set<std::string> shards;
+    for (const auto& [name, file] : index["weight_map"].items()) {
+        if (!file.is_string())
+            fail(indexPath.string(), "weight_map entry '" + name + "' is not a file name");
+        shards.insert(file.get<std::string>());
+    }
+    if (shards.empty()) fail(indexPath.string(), "weight_map is empty");
+    return {shards.begin(), shards.end()};
+}
+
+std::vector<std::string> checkpointFiles(const std::string& fileOrFolder) {
+    const fs::path p(fileOrFolder);
+    if (!fs::exists(p)) throw Error(fileOrFolder + ": no such file or folder");
+    if (!fs::is_directory(p)) return {fileOrFolder};
+    const fs::path index = p / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+        std::vector<std::string> files;
+        for (const auto& shard : shardsFromIndex(index)) files.push_back((p / shard).string());
+        return files;
+    }
+    if (fs::exists(p / "model.safetensors")) return {(p / "model.safetensors").string()};
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(p))
+        if (e.is_regular_file() && e.path().extension() == ".safetensors")
+            files.push_back(e.path().string());
+    if (files.empty()) throw Error(fileOrFolder + ": no .safetensors file in this folder");
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+void checkIndexNames(const fs::path& folder, const TensorStore& store) {
+    const fs::path indexPath = folder / "model.safetensors.index.json";
+    std::ifstream in(indexPath);
+    const json index = json::parse(in);
+    for (const auto& [name, file] : index["weight_map"].items()) {
+        const TensorInfo* t = store.find(name);
+        if (!t)
+            fail(indexPath.string(), "tensor '" + name + "' listed for " + file.get<std::string>() +
+                                         " is not in that file");
+        if (fs::path(t->file).filename() != fs::path(file.get<std::string>()).filename())
+            fail(indexPath.string(), "tensor '" + name + "' is listed for " +
+                                         file.get<std::string>() + " but stored in " + t->file);
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) {
+    auto store = std::make_shared<TensorStore>();
+    for (const auto& path : checkpointFiles(fileOrFolder)) {
+        store->files_.push_back(std::make_unique<SafetensorsFile>(path));
+        const size_t fi = store->files_.size() - 1;
+        const auto& tensors = store->files_.back()->tensors();
+        for (size_t ti = 0; ti < tensors.size(); ++ti) {
+            if (!store->where_.emplace(tensors[ti].name, std::make_pair(fi, ti)).second)
+                failTensor(path, tensors[ti].name, "also stored in another shard");
+        }
+    }
+    if (fs::is_directory(fileOrFolder) &&
+        fs::exists(fs::path(fileOrFolder) / "model.safetensors.index.json"))
+        checkIndexNames(fileOrFolder, *store);
+    return store;
+}
+
+std::vector<std::string> TensorStore::names() const {
+    std::vector<std::string> out;
+    out.reserve(where_.size());
+    for (const auto& kv : where_) out.push_back(kv.first);
+    return out;
+}
+
+const TensorInfo* TensorStore::find(const std::string& name) const {
+    const auto it = where_.find(name);
+    if (it == where_.end()) return nullptr;
+    return &files_[it->second.first]->tensors()[it->second.second];
+}
+
+const TensorInfo& TensorStore::get(const std::string& name) const {
+    const TensorInfo* t = find(name);
+    if (!t) {
+        const std::string where = files_.empty() ? std::string("checkpoint") : files_[0]->path();
+        throw Error("tensor '" + name + "' not found in " + where +
+                    (files_.size() > 1 ? " (and the other shards)" : ""));
+    }
+    return *t;
+}
+
+const unsigned char* TensorStore::data(const TensorInfo& t) const {
+    const auto it = where_.find(t.name);
+    if (it == where_.end()) throw Error("tensor '" + t.name + "' not in this checkpoint");
+    const auto& f = files_[it->second.first];
+    return f->data(f->tensors()[it->second.second]);
+}
+
+std::vector<float> TensorStore::readFloat(const std::string& name) const {
+    const TensorInfo& t = get(name);
+    if (!isFloatDType(t.dtype))
+        failTensor(t.file, name, "dtype " + dtypeName(t.dtype) + " is not a float type");
+    std::vector<float> out(size_t(t.numel()));
+    convertToFloat(t.dtype, data(t), out.size(), out.data());
+    return out;
+}
+
+std::vector<std::string> TensorStore::files() const {
+    std::vector<std::string> out;
+    for (const auto& f : files_) out.push_back(f->path());
+    return out;
+}
+
+uint64_t TensorStore::totalBytes() const {
+    uint64_t n = 0;
+    for (const auto& f : files_)
+        for (const auto& t : f->tensors()) n += t.byteSize;
+    return n;
+}
+
+uint64_t TensorStore::bytesOnDisk() const {
+    uint64_t n = 0;
+    for (const auto& f : files_) n += f->fileSize();
+    return n;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+
+// Header JSON padded with spaces so that the data section starts 8-byte aligned.
+std::string buildHeader(const std::vector<TensorLayout>& layout,
+                        const std::map<std::string, std::string>& metadata, uint64_t& dataSize) {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::set<std::string> seen;
+    uint64_t offset = 0;
+    for (const auto& t : layout) {
+        if (t.name.empty() || t.name == "__metadata__" || !seen.insert(t.name).second)
+            throw Error("cannot write tensor '" + t.name + "': empty, reserved or duplicate name");
+        for (int64_t d : t.shape)
+            if (d < 0) throw Error("cannot write tensor '" + t.name + "': negative dimension");
+        const auto size = checkedByteSize(t.shape, t.dtype);
+        if (!size) throw Error("cannot write tensor '" + t.name + "': size overflows");
+        header[t.name] = {{"dtype", dtypeName(t.dtype)},
+                          {"shape", t.shape},
+                          {"data_offsets", {offset, offset + *size}}};
+        offset += *size;
+    }
+    dataSize = offset;
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    return text;
+}
+
+}  // namespace
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path,
+                                     const std::vector<TensorLayout>& layout,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(path), tempPath_(path + ".tmp-" + std::to_string(::getpid())) {
+    const std::string header = buildHeader(layout, metadata, expected_);
+    FILE* f = std::fopen(tempPath_.c_str(), "wb");
+    if (!f) fail(path_, std::string("cannot create file: ") + std::strerror(errno));
+    file_ = f;
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+    if (std::fwrite(len, 1, 8, f) != 8 ||
+        std::fwrite(header.data(), 1, header.size(), f) != header.size())
+        fail(path_, std::string("write failed: ") + std::strerror(errno));
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+    if (file_) {
+        std::fclose(static_cast<FILE*>(file_));
+        std::remove(tempPath_.c_str());
+    }
+}
+
+void SafetensorsWriter::write(const void* bytes, size_t n) {
+    if (!file_) fail(path_, "write after finish");
+    if (written_ + n > expected_) fail(path_, "more tensor data written than the header declares");
+    if (std::fwrite(bytes, 1, n, static_cast<FILE*>(file_)) != n)
+        fail(path_, std::string("write failed: ") + std::strerror(errno));
+    written_ += n;
+}
+
+void SafetensorsWriter::finish() {
+    if (!file_) fail(path_, "finish called twice");
+    if (written_ != expected_)
+        fail(path_, "only " + std::to_string(written_) + " of " + std::to_string(expected_) +
+                        " data bytes were written");
+    FILE* f = static_cast<FILE*>(file_);
+    const bool ok = std::fflush(f) == 0;
+    std::fclose(f);
+    file_ = nullptr;
+    if (!ok || std::rename(tempPath_.c_str(), path_.c_str()) != 0) {
+        std::remove(tempPath_.c_str());
+        fail(path_, std::string("cannot write file: ") + std::strerror(errno));
+    }
+}
+
+void writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    std::vector<TensorLayout> layout;
+    layout.reserve(tensors.size());
+    for (const auto& t : tensors) layout.push_back({t.name, t.dtype, t.shape});
+    SafetensorsWriter writer(path, layout, metadata);
+    for (const auto& t : tensors) {
+        const auto size = checkedByteSize(t.shape, t.dtype);
+        if (!size || *size != t.bytes.size())
+            throw Error("cannot write tensor '" + t.name + "': " + std::to_string(t.bytes.size()) +
+                        " bytes do not match its shape");
+        writer.write(t.bytes.data(), t.bytes.size());
+    }
+    writer.finish();
+}
+
+}  // namespace ql

@@ -19,7 +19,7 @@ struct TensorInfo {
     std::vector<int64_t> shape;
     uint64_t dataBegin = 0;  // byte offset relative to the data section
     uint64_t byteSize = 0;
-    std::string file;        // path of the file holding this tensor
+    std::string file;  // path of the file holding this tensor
 
     int64_t numel() const;
 };
@@ -43,6 +43,8 @@ public:
     const unsigned char* data(const TensorInfo& t) const;
 
 private:
+    void parseHeader();
+
     std::string path_;
     uint64_t fileSize_ = 0;
     const unsigned char* map_ = nullptr;
@@ -65,8 +67,8 @@ public:
     // The tensor converted to float32 (F32/F16/BF16/F64); throws for other dtypes.
     std::vector<float> readFloat(const std::string& name) const;
     std::vector<std::string> files() const;
-    uint64_t totalBytes() const;  // sum of tensor byte sizes
-    uint64_t bytesOnDisk() const; // sum of file sizes
+    uint64_t totalBytes() const;   // sum of tensor byte sizes
+    uint64_t bytesOnDisk() const;  // sum of file sizes
 
 private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
@@ -86,4 +88,35 @@ struct TensorToWrite {
 void writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-} // namespace ql
+// Streaming writer for large files (e.g. synthetic models): the layout (names,
+// dtypes, shapes) is given up front, then the data of the tensors is appended in
+// the same order, in pieces of any size. finish() checks that every byte was
+// written and renames the temporary file into place; without finish() the
+// destructor removes the temporary file.
+struct TensorLayout {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+};
+
+class SafetensorsWriter {
+public:
+    SafetensorsWriter(const std::string& path, const std::vector<TensorLayout>& layout,
+                      const std::map<std::string, std::string>& metadata = {});
+    ~SafetensorsWriter();
+    SafetensorsWriter(const SafetensorsWriter&) = delete;
+    SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+    void write(const void* bytes, size_t n);
+    void finish();
+    uint64_t dataBytes() const { return expected_; }
+
+private:
+    std::string path_;
+    std::string tempPath_;
+    void* file_ = nullptr;  // FILE*
+    uint64_t expected_ = 0;
+    uint64_t written_ = 0;
+};
+
+}  // namespace ql
