@@ -1,1 +1,163 @@
-// placeholder
+#include "methods/gptq.h"
+
+#include "base/error.h"
+
+#include <algorithm>
+#include <string>
+
+namespace ql {
+namespace {
+
+// The grid of one column range: per-row scales/zeros, laid out as a 1-column grid
+// so that quantizeWithGrid can quantize single columns with it.
+QuantGrid columnGrid(const at::Tensor& columns, const Recipe& recipe) {
+    const at::Tensor c = columns.contiguous();
+    QuantGrid g = computeGrid(c.data_ptr<float>(), c.size(0), c.size(1), recipe);
+    g.cols = 1;
+    g.groupSize = 1;
+    return g;
+}
+
+// Upper Cholesky factor of H^-1 (the reference's `Hinv`). Retries in float64 and
+// then with 10x more dampening when float32 fails (e.g. nearly singular H).
+at::Tensor inverseHessianFactor(at::Tensor H, double damp) {
+    const double meanDiag = H.diagonal().mean().item<double>();
+    double extra = damp * meanDiag;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const at::ScalarType type = attempt == 0 ? at::kFloat : at::kDouble;
+        at::Tensor h = H.to(type).clone();
+        h.diagonal().add_(extra);
+        auto [L, info] = at::linalg_cholesky_ex(h);
+        if (info.item<int64_t>() == 0) {
+            at::Tensor inv = at::cholesky_inverse(L);
+            auto [U, info2] = at::linalg_cholesky_ex(inv, /*upper=*/true);
+            if (info2.item<int64_t>() == 0) return U.to(at::kFloat).contiguous();
+        }
+        if (attempt > 0) extra = std::max(extra * 10.0, 1e-6 * std::max(meanDiag, 1e-12));
+    }
+    throw Error(
+        "GPTQ: the Hessian is not positive definite even with extra dampening "
+        "(increase the dampening or the calibration data)");
+}
+
+struct GroupGrids {
+    std::vector<QuantGrid> perGroup;  // column grids, by original group index
+};
+
+// Writes a 1-column grid into the full grid's group `group`.
+void storeGroup(QuantGrid& full, const QuantGrid& col, int64_t group) {
+    const int64_t ng = full.groupsPerRow();
+    for (int64_t r = 0; r < full.rows; ++r) {
+        full.scales[r * ng + group] = col.scales[r];
+        if (!full.symmetric) full.zeros[r * ng + group] = col.zeros[r];
+    }
+}
+
+}  // namespace
+
+GridQuant gptqQuantize(const at::Tensor& weight, const at::Tensor& hessian, const Recipe& recipe,
+                       const GptqOptions& options, const ProgressReporter& progress) {
+    at::NoGradGuard noGrad;
+    at::Tensor W = weight.to(at::kFloat).clone().contiguous();
+    at::Tensor H = hessian.to(at::kFloat).clone().contiguous();
+    const int64_t rows = W.size(0), cols = W.size(1);
+    const bool grouped = recipe.granularity == Granularity::Group;
+    const int64_t g = grouped ? recipe.groupSize : cols;
+    const Recipe perRow = channelRecipe(recipe);
+
+    GridQuant out;
+    QuantGrid colGrid;
+    if (!grouped) {  // reference: find_params(W) on the whole weight, before dead columns
+        out.grid = computeGrid(W.data_ptr<float>(), rows, cols, recipe);
+        colGrid = out.grid;
+        colGrid.cols = 1;
+        colGrid.groupSize = 1;
+    } else {
+        out.grid.bits = recipe.bits;
+        out.grid.symmetric = recipe.symmetric;
+        out.grid.rows = rows;
+        out.grid.cols = cols;
+        out.grid.groupSize = g;
+        const int64_t ng = out.grid.groupsPerRow();
+        out.grid.scales.assign(static_cast<size_t>(rows * ng), 0.0f);
+        if (!recipe.symmetric) out.grid.zeros.assign(static_cast<size_t>(rows * ng), 0.0f);
+    }
+
+    // Dead inputs (never active): H_ii = 1, W[:, i] = 0.
+    const at::Tensor dead = H.diagonal() == 0;
+    if (dead.any().item<bool>()) {
+        H.diagonal().masked_fill_(dead, 1.0);
+        W.index_put_({at::indexing::Slice(), dead}, 0.0);
+    }
+
+    GroupGrids staticGroups;
+    const bool staticGrouping = grouped && options.actOrder;
+    if (staticGrouping) {
+        for (int64_t c = 0; c < cols; c += g) {
+            staticGroups.perGroup.push_back(columnGrid(W.slice(1, c, c + g), perRow));
+            storeGroup(out.grid, staticGroups.perGroup.back(), c / g);
+        }
+    }
+
+    std::vector<int64_t> perm(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) perm[c] = c;
+    if (options.actOrder) {
+        const at::Tensor p = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
+        W = W.index_select(1, p).contiguous();
+        H = H.index_select(0, p).index_select(1, p).contiguous();
+        const at::Tensor pc = p.to(at::kLong).contiguous();
+        std::copy(pc.data_ptr<int64_t>(), pc.data_ptr<int64_t>() + cols, perm.begin());
+    }
+
+    const at::Tensor Hinv = inverseHessianFactor(H, options.dampening);
+    const float* hinv = Hinv.data_ptr<float>();
+
+    out.codes.assign(static_cast<size_t>(rows * cols), 0);
+    out.dequant = at::empty({rows, cols}, at::kFloat);
+    float* dq = out.dequant.data_ptr<float>();
+    std::vector<int32_t> qcol(static_cast<size_t>(rows));
+    std::vector<float> dqcol(static_cast<size_t>(rows));
+    const int64_t block = std::max(1, options.blockSize);
+
+    for (int64_t i1 = 0; i1 < cols; i1 += block) {
+        const int64_t i2 = std::min(i1 + block, cols), count = i2 - i1;
+        at::Tensor W1T = W.slice(1, i1, i2).t().contiguous();  // column i is row i
+        at::Tensor Err1T = at::zeros({count, rows}, at::kFloat);
+        float* w1 = W1T.data_ptr<float>();
+        float* e1 = Err1T.data_ptr<float>();
+        for (int64_t i = 0; i < count; ++i) {
+            const int64_t col = i1 + i;
+            if (staticGrouping) {
+                colGrid = staticGroups.perGroup[static_cast<size_t>(perm[col] / g)];
+            } else if (grouped && col % g == 0) {
+                // like the reference: from W (updated up to the last lazy batch update)
+                colGrid = columnGrid(W.slice(1, col, std::min(col + g, cols)), perRow);
+                storeGroup(out.grid, colGrid, col / g);
+            }
+            float* w = w1 + i * rows;
+            quantizeWithGrid(w, colGrid, qcol.data(), dqcol.data());
+            const float d = hinv[col * cols + col];
+            float* err = e1 + i * rows;
+            const int64_t orig = perm[col];
+            for (int64_t r = 0; r < rows; ++r) {
+                err[r] = (w[r] - dqcol[r]) / d;
+                out.codes[r * cols + orig] = qcol[r];
+                dq[r * cols + orig] = dqcol[r];
+            }
+            for (int64_t j = i + 1; j < count; ++j) {  // W1[:, j] -= err * Hinv1[i, j]
+                const float h = hinv[col * cols + i1 + j];
+                if (h == 0.0f) continue;
+                float* wj = w1 + j * rows;
+                for (int64_t r = 0; r < rows; ++r) wj[r] -= err[r] * h;
+            }
+        }
+        if (i2 < cols) {  // lazy batch update of the remaining columns
+            at::Tensor rest = W.slice(1, i2, cols);
+            rest.addmm_(Err1T.t(), Hinv.slice(0, i1, i2).slice(1, i2, cols), 1.0, -1.0);
+        }
+        progress.checkCancelled();
+    }
+    return out;
+}
+
+}  // namespace ql

@@ -1,1 +1,264 @@
-// placeholder
+// Layer-wise quantization, sequentially block by block (GPTQ's "true sequential" mode):
+// for each block, each group of linears sharing an input (q/k/v, o, gate/up, down) is
+// calibrated on the inputs it sees with everything before it already quantized, then
+// quantized; the block's output with quantized weights feeds the next block.
+#include "methods/quantize_layers.h"
+
+#include "base/error.h"
+#include "methods/awq.h"
+#include "methods/gptq.h"
+#include "methods/method_common.h"
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace ql {
+namespace {
+
+constexpr int64_t kMaxSampleRows = 4096;  // token rows kept per input for SQNR / AWQ loss
+constexpr int64_t kChunkTokens = 4096;    // calibration tokens per forward call
+
+// Stages of a block: linears that share one input, in forward order.
+int stageOf(ProjKind k) {
+    switch (k) {
+        case ProjKind::Q:
+        case ProjKind::K:
+        case ProjKind::V:
+            return 0;
+        case ProjKind::O:
+            return 1;
+        case ProjKind::Gate:
+        case ProjKind::Up:
+            return 2;
+        case ProjKind::Down:
+            return 3;
+    }
+    return 0;
+}
+constexpr ProjKind kStageFirst[4] = {ProjKind::Q, ProjKind::O, ProjKind::Gate, ProjKind::Down};
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void validate(const Model& model, const std::vector<std::string>& layers, const Recipe& recipe,
+              const QuantizeLayersOptions& options) {
+    const bool needsCalibration =
+        recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+    if (needsCalibration && options.calibration.empty())
+        throw Error(methodName(recipe.method) + " needs calibration data (none given)");
+    if (!recipe.isCast() && (recipe.bits < 2 || recipe.bits > 8))
+        throw Error("recipe " + recipe.toString() + ": bits must be 2..8");
+    if (recipe.granularity == Granularity::Group && !recipe.isCast() && recipe.groupSize <= 0)
+        throw Error("recipe " + recipe.toString() + ": group size must be positive");
+    if (recipe.method == QuantMethod::Gptq &&
+        (recipe.gptqBlockSize < 1 || recipe.gptqDampening < 0))
+        throw Error("GPTQ: block size must be >= 1 and dampening >= 0");
+    if (recipe.method == QuantMethod::Awq && recipe.awqGridPoints < 1)
+        throw Error("AWQ: grid points must be >= 1");
+    std::set<std::string> known;
+    for (const auto& l : model.linears()) known.insert(l.name);
+    for (const auto& name : layers)
+        if (!known.count(name)) throw Error("unknown linear layer '" + name + "'");
+    const size_t len = options.calibration.empty() ? 0 : options.calibration.front().size();
+    const int64_t vocab = model.config().vocabSize;
+    for (const auto& window : options.calibration) {
+        if (window.empty() || window.size() != len)
+            throw Error("calibration windows must all have the same, non-zero length");
+        for (int32_t id : window)
+            if (id < 0 || id >= vocab)
+                throw Error("calibration token id " + std::to_string(id) +
+                            " outside the vocabulary (" + std::to_string(vocab) + ")");
+    }
+}
+
+// The calibration windows as [B, T] int64 chunks, embedded.
+std::vector<at::Tensor> embedCalibration(const Transformer& net,
+                                         const std::vector<std::vector<int32_t>>& windows) {
+    std::vector<at::Tensor> hidden;
+    const int64_t T = static_cast<int64_t>(windows.front().size());
+    const int64_t perChunk = std::max<int64_t>(1, kChunkTokens / T);
+    for (size_t w0 = 0; w0 < windows.size(); w0 += perChunk) {
+        const size_t w1 = std::min(windows.size(), w0 + perChunk);
+        at::Tensor ids = at::empty({static_cast<int64_t>(w1 - w0), T}, at::kLong);
+        int64_t* p = ids.data_ptr<int64_t>();
+        for (size_t w = w0; w < w1; ++w)
+            for (int64_t t = 0; t < T; ++t) *p++ = windows[w][t];
+        hidden.push_back(net.embed(ids));
+    }
+    return hidden;
+}
+
+// Runs block `b` over all chunks and accumulates the input of the stage's linears.
+InputStats captureStage(const Transformer& net, int b, int stage,
+                        const std::vector<at::Tensor>& hidden, int64_t totalRows,
+                        const ProgressReporter& progress) {
+    InputStats stats;
+    const int64_t stride = (totalRows + kMaxSampleRows - 1) / kMaxSampleRows;
+    const LinearObserver observer = [&](const Linear& layer, const at::Tensor& input,
+                                        const at::Tensor&) -> at::Tensor {
+        if (layer.info.block == b && layer.info.kind == kStageFirst[stage])
+            stats.add(input, stride);
+        return {};
+    };
+    for (const at::Tensor& h : hidden) {
+        progress.checkCancelled();
+        net.block(b, h, observer);
+    }
+    return stats;
+}
+
+struct Job {
+    const LinearLayerInfo* info;
+    LayerQuantization* result;
+};
+
+at::Tensor originalWeight(Transformer& net, const std::string& name) {
+    Linear& l = net.linear(name);
+    return (l.original.defined() ? l.original : l.weight).to(at::kFloat).contiguous();
+}
+
+void finish(Model& model, LayerQuantization& r, const at::Tensor& w, GridQuant q,
+            const InputStats* stats) {
+    r.outputSqnrDb =
+        stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
+    r.grid = std::move(q.grid);
+    r.codes = std::move(q.codes);
+    r.dequant = toVector(q.dequant);
+    model.setLinearWeight(r.name, r.dequant);
+}
+
+// Quantizes one stage's selected layers (sharing `stats`, which may be empty).
+void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& recipe,
+                   const InputStats* stats, const ProgressReporter& progress, size_t& done,
+                   size_t total) {
+    Transformer& net = model.transformer();
+    if (recipe.method == QuantMethod::Awq) {
+        for (const Job& j : jobs) progress.report("quantize", double(done) / total, j.info->name);
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<at::Tensor> weights;
+        for (const Job& j : jobs) weights.push_back(originalWeight(net, j.info->name));
+        const ResolvedRecipe rr = resolveRecipe(recipe, weights.front().size(1));
+        AwqResult awq = awqSearch(weights, *stats, rr.recipe, recipe.awqGridPoints);
+        const double seconds = secondsSince(t0) / jobs.size();
+        const std::vector<float> scales = toVector(awq.scales);
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            LayerQuantization& r = *jobs[i].result;
+            r.applied = rr.recipe;
+            r.fallback = rr.fallback;
+            r.fallbackReason = rr.reason;
+            r.awqScales = scales;
+            finish(model, r, weights[i], std::move(awq.layers[i]), stats);
+            r.seconds = seconds;
+            ++done;
+        }
+        return;
+    }
+    for (const Job& j : jobs) {
+        progress.report("quantize", double(done) / total, j.info->name);
+        const auto t0 = std::chrono::steady_clock::now();
+        LayerQuantization& r = *j.result;
+        const at::Tensor w = originalWeight(net, r.name);
+        if (recipe.isCast()) {
+            r.applied = recipe;
+            GridQuant q;
+            const std::vector<float> c =
+                castRoundTrip(w.data_ptr<float>(), static_cast<size_t>(w.numel()), recipe.method);
+            q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
+            finish(model, r, w, std::move(q), stats);
+        } else {
+            const ResolvedRecipe rr = resolveRecipe(recipe, w.size(1));
+            r.applied = rr.recipe;
+            r.fallback = rr.fallback;
+            r.fallbackReason = rr.reason;
+            if (recipe.method == QuantMethod::Gptq) {
+                const at::Tensor H = stats->gram * (2.0 / static_cast<double>(stats->rows));
+                const GptqOptions o{recipe.gptqDampening, recipe.gptqBlockSize,
+                                    recipe.gptqActOrder};
+                finish(model, r, w, gptqQuantize(w, H, rr.recipe, o, progress), stats);
+            } else {
+                finish(model, r, w, rtnQuantize(w, rr.recipe), stats);
+            }
+        }
+        r.seconds = secondsSince(t0);
+        ++done;
+    }
+}
+
+void quantizeSequentially(Model& model, const std::vector<std::vector<Job>>& byBlockStage,
+                          int blocks, const Recipe& recipe, const QuantizeLayersOptions& options,
+                          const ProgressReporter& progress, size_t total) {
+    Transformer& net = model.transformer();
+    std::vector<at::Tensor> hidden = embedCalibration(net, options.calibration);
+    const int64_t totalRows =
+        static_cast<int64_t>(options.calibration.size() * options.calibration.front().size());
+    int lastBlock = -1;
+    for (int b = 0; b < blocks; ++b)
+        for (int s = 0; s < 4; ++s)
+            if (!byBlockStage[b * 4 + s].empty()) lastBlock = b;
+    size_t done = 0;
+    for (int b = 0; b <= lastBlock; ++b) {
+        for (int s = 0; s < 4; ++s) {
+            const std::vector<Job>& jobs = byBlockStage[b * 4 + s];
+            if (jobs.empty()) continue;
+            const InputStats stats = captureStage(net, b, s, hidden, totalRows, progress);
+            quantizeStage(model, jobs, recipe, &stats, progress, done, total);
+        }
+        if (b < lastBlock)
+            for (at::Tensor& h : hidden) {
+                progress.checkCancelled();
+                h = net.block(b, h);
+            }
+    }
+}
+
+}  // namespace
+
+std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<std::string>& layers,
+                                              const Recipe& recipe,
+                                              const QuantizeLayersOptions& options,
+                                              const ProgressReporter& progress) {
+    validate(model, layers, recipe, options);
+    at::NoGradGuard noGrad;
+    const std::set<std::string> wanted(layers.begin(), layers.end());
+    std::vector<LayerQuantization> results;
+    std::vector<const LinearLayerInfo*> infos;
+    for (const auto& info : model.linears())
+        if (wanted.count(info.name)) {
+            infos.push_back(&info);
+            LayerQuantization r;
+            r.name = info.name;
+            r.applied = recipe;
+            r.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+            results.push_back(std::move(r));
+        }
+    int blocks = 0;
+    for (const auto* info : infos) blocks = std::max(blocks, info->block + 1);
+    std::vector<std::vector<Job>> byBlockStage(static_cast<size_t>(blocks) * 4);
+    for (size_t i = 0; i < infos.size(); ++i)
+        byBlockStage[infos[i]->block * 4 + stageOf(infos[i]->kind)].push_back(
+            {infos[i], &results[i]});
+
+    try {
+        if (options.calibration.empty()) {
+            size_t done = 0;
+            for (const auto& jobs : byBlockStage)
+                quantizeStage(model, jobs, recipe, nullptr, progress, done, results.size());
+        } else {
+            quantizeSequentially(model, byBlockStage, blocks, recipe, options, progress,
+                                 results.size());
+        }
+        progress.report("quantize", 1.0, {});
+    } catch (...) {
+        model.restoreWeights();
+        throw;
+    }
+    return results;
+}
+
+}  // namespace ql

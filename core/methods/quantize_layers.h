@@ -16,15 +16,15 @@ namespace ql {
 class Model;
 
 struct LayerQuantization {
-    std::string name;            // linear layer name, e.g. "model.layers.0.mlp.down_proj"
-    Recipe applied;              // the recipe actually applied (after any fallback)
-    bool fallback = false;       // e.g. group size does not divide the row -> per-channel
+    std::string name;       // linear layer name, e.g. "model.layers.0.mlp.down_proj"
+    Recipe applied;         // the recipe actually applied (after any fallback)
+    bool fallback = false;  // e.g. group size does not divide the row -> per-channel
     std::string fallbackReason;
-    QuantGrid grid;              // final grid (for AWQ: of the scaled weight, see awqScales)
-    std::vector<int32_t> codes;  // row-major [rows, cols]; empty for casts (fp16/bf16)
-    std::vector<float> dequant;  // row-major [rows, cols]: the effective weight now in the model
+    QuantGrid grid;                // final grid (for AWQ: of the scaled weight, see awqScales)
+    std::vector<int32_t> codes;    // row-major [rows, cols]; empty for casts (fp16/bf16)
+    std::vector<float> dequant;    // row-major [rows, cols]: the effective weight now in the model
     std::vector<float> awqScales;  // per input channel when AWQ folded scales; else empty
-    double outputSqnrDb;         // ||W X||^2 / ||(W - W_hat) X||^2 over calibration inputs (NaN if none)
+    double outputSqnrDb;  // ||W X||^2 / ||(W - W_hat) X||^2 over calibration inputs (NaN if none)
     double seconds = 0.0;
 };
 
@@ -44,4 +44,4 @@ std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<st
                                               const QuantizeLayersOptions& options,
                                               const ProgressReporter& progress);
 
-} // namespace ql
+}  // namespace ql

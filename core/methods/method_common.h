@@ -1,0 +1,63 @@
+// core-private helpers shared by RTN, GPTQ and AWQ: recipe fallback, grid-based
+// quantization of ATen matrices, calibration statistics of one layer input and the
+// output-error energy ||dW X||^2 computed from them.
+#pragma once
+
+#include "quant/quantize.h"
+#include "quant/recipe.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+// A recipe that can be applied to a matrix with `cols` columns. A group size that does
+// not divide the row falls back to per-channel at the same bit width (reason recorded).
+struct ResolvedRecipe {
+    Recipe recipe;
+    bool fallback = false;
+    std::string reason;
+};
+ResolvedRecipe resolveRecipe(const Recipe& recipe, int64_t cols);
+
+// The recipe with per-channel granularity (used for the grid of one group of columns).
+Recipe channelRecipe(const Recipe& recipe);
+
+// A quantized matrix: grid, codes [rows, cols] and dequantized values.
+struct GridQuant {
+    QuantGrid grid;
+    std::vector<int32_t> codes;  // row-major
+    at::Tensor dequant;          // [rows, cols] float32
+};
+
+// Round-to-nearest on the recipe's grid (computeGrid + quantizeWithGrid of the quant
+// library, so GPTQ/AWQ share RTN's formulas and rounding exactly).
+GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe);
+
+// Statistics of the calibration inputs X [n, in] one group of linears sees.
+struct InputStats {
+    at::Tensor gram;    // sum over rows of x^T x, [in, in] float32
+    at::Tensor absSum;  // sum over rows of |x|, [in] float32
+    at::Tensor sample;  // a strided subsample of the rows, [m, in] float32
+    int64_t rows = 0;   // rows accumulated into gram/absSum
+
+    // Adds the rows of input [.., in]; keeps rows whose global index % stride == 0.
+    void add(const at::Tensor& input, int64_t sampleStride);
+    bool empty() const { return rows == 0; }
+};
+
+// ||delta X^T||^2 over the calibration rows (delta [out, in]). Uses the Gram matrix
+// (all rows) unless the row sample is smaller than `in`, then the sample (cheaper);
+// the choice depends only on shapes, so ratios of energies of one layer are consistent.
+double outputErrorEnergy(const at::Tensor& delta, const InputStats& stats);
+
+// 10 log10(energy(W) / energy(W - W_hat)); +inf when exact.
+double outputSqnrDb(const at::Tensor& weight, const at::Tensor& dequant, const InputStats& stats);
+
+// Row-major copy of a [rows, cols] float tensor.
+std::vector<float> toVector(const at::Tensor& t);
+
+}  // namespace ql
