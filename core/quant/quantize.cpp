@@ -1,1 +1,452 @@
-// placeholder: implementation pending
+// Round-to-nearest kernels. Conventions (as ../shared/README.md):
+//   sym:  scale = max|w| / (2^(b-1)-1), q = clamp(round(w/scale), -2^(b-1), 2^(b-1)-1)
+//   asym: scale = (max(w,0) - min(w,0)) / (2^b-1), zero = round(-min(w,0)/scale),
+//         q = clamp(round(w/scale) + zero, 0, 2^b-1), w_hat = (q - zero) * scale
+// All in float32 (scale, w/scale, q*scale), rounding half to even. A group whose range
+// is 0 gets scale 1 (w_hat = 0 exactly). Non-finite inputs: ignored for the range,
+// passed through unchanged into w_hat (NaN stays NaN, +-Inf stays +-Inf), code of a NaN
+// = the zero point, of +-Inf = the grid's end; error metrics cover finite elements only.
+#include "quant/quantize.h"
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "quant/simd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace ql {
+namespace {
+
+using simd::kLanes;
+using simd::vf;
+using simd::vi;
+
+// Finite min(w,0) and max(w,0) of n values.
+void groupRange(const float* p, int64_t n, float& mn, float& mx) {
+    vf vmn = simd::splat(0.0f), vmx = vmn;
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        vf x = simd::load(p + i);
+        x = simd::finiteMask(x) ? x : simd::splat(0.0f);
+        vmn = x < vmn ? x : vmn;
+        vmx = x > vmx ? x : vmx;
+    }
+    mn = simd::hmin(vmn);
+    mx = simd::hmax(vmx);
+    for (; i < n; ++i) {
+        const float x = std::isfinite(p[i]) ? p[i] : 0.0f;
+        mn = std::min(mn, x);
+        mx = std::max(mx, x);
+    }
+}
+
+// Clamp bounds in "r = q - zero" space, so that w_hat = r * scale exactly as (q-zero)*scale.
+struct GroupParams {
+    float scale = 1.0f, zero = 0.0f, rlo = 0.0f, rhi = 0.0f;
+};
+
+GroupParams makeParams(float mn, float mx, int bits, bool symmetric) {
+    GroupParams g;
+    if (symmetric) {
+        const float qmax = float((1 << (bits - 1)) - 1);
+        g.scale = std::max(mx, -mn) / qmax;
+        g.rlo = -qmax - 1.0f;
+        g.rhi = qmax;
+    } else {
+        const float qmax = float((1 << bits) - 1);
+        // double difference: no overflow for huge opposite-sign ranges; same float result
+        g.scale = float((double(mx) - double(mn)) / double(qmax));
+        if (g.scale > 0.0f && std::isfinite(g.scale)) g.zero = std::nearbyint(-mn / g.scale);
+        g.rlo = -g.zero;
+        g.rhi = qmax - g.zero;
+    }
+    if (!(g.scale > 0.0f) || !std::isfinite(g.scale)) g.scale = 1.0f;  // zero range
+    return g;
+}
+
+// Per-group error sums, float lanes inside a group, double across groups.
+struct Sums {
+    double w2 = 0, e2 = 0, wh = 0, h2 = 0, maxAbs = 0;
+    uint64_t nonFinite = 0;
+    void merge(const Sums& o) {
+        w2 += o.w2, e2 += o.e2, wh += o.wh, h2 += o.h2, nonFinite += o.nonFinite;
+        maxAbs = std::max(maxAbs, o.maxAbs);
+    }
+};
+
+inline float roundScalar(float t) {
+    return std::nearbyint(t);
+}
+
+inline float quantScalar(float x, const GroupParams& g, float& r) {
+    float t = x / g.scale;
+    t = t < g.rlo ? g.rlo : t;
+    t = t > g.rhi ? g.rhi : t;
+    r = t == t ? roundScalar(t) : 0.0f;
+    return std::isfinite(x) ? r * g.scale : x;
+}
+
+// Quantizes one group: codes (optional), w_hat, and accumulates error sums.
+void quantGroup(const float* w, int64_t n, const GroupParams& g, int32_t* q, float* out,
+                Sums& sums) {
+    const vf scale = simd::splat(g.scale), rlo = simd::splat(g.rlo), rhi = simd::splat(g.rhi);
+    const vf zero = simd::splat(g.zero), z = simd::splat(0.0f);
+    vf mx = z;
+    vi nonFinite = vi{} + 0;
+    Sums s;
+    int64_t i = 0;
+    // float lanes over blocks of kBlock elements, then into double: accurate and fast
+    constexpr int64_t kBlock = 16 * kLanes;
+    for (int64_t blockEnd = std::min(n, kBlock); i + kLanes <= n;
+         blockEnd = std::min(n, blockEnd + kBlock)) {
+        vf w2 = z, e2 = z, wh = z, h2 = z;
+        for (; i + kLanes <= blockEnd; i += kLanes) {
+            const vf x = simd::load(w + i);
+            vf t = x / scale;
+            t = t < rlo ? rlo : t;
+            t = t > rhi ? rhi : t;
+            vf r = simd::roundEven(t);
+            r = t == t ? r : z;
+            const vi fin = simd::finiteMask(x);
+            const vf xf = fin ? x : z;
+            const vf h = r * scale;
+            simd::store(out + i, fin ? h : x);
+            if (q) simd::storeInt(q + i, __builtin_convertvector(r + zero, vi));
+            const vf hf = fin ? h : z, d = xf - hf;
+            w2 += xf * xf, e2 += d * d, wh += xf * hf, h2 += hf * hf;
+            const vf ad = d < z ? -d : d;
+            mx = ad > mx ? ad : mx;
+            nonFinite += fin + 1;  // fin is -1 (finite) or 0
+        }
+        s.w2 += simd::hsum(w2), s.e2 += simd::hsum(e2), s.wh += simd::hsum(wh);
+        s.h2 += simd::hsum(h2);
+    }
+    s.maxAbs = simd::hmax(mx);
+    for (int k = 0; k < kLanes; ++k) s.nonFinite += uint64_t(nonFinite[k]);
+    for (; i < n; ++i) {
+        float r;
+        const float x = w[i], h = quantScalar(x, g, r);
+        out[i] = h;
+        if (q) q[i] = int32_t(r + g.zero);
+        if (!std::isfinite(x)) {
+            ++s.nonFinite;
+            continue;
+        }
+        const double d = double(x) - double(h);
+        s.w2 += double(x) * x, s.e2 += d * d, s.wh += double(x) * h, s.h2 += double(h) * h;
+        s.maxAbs = std::max(s.maxAbs, std::fabs(d));
+    }
+    sums.merge(s);
+}
+
+ErrorMetrics metricsFromSums(const Sums& s, size_t n) {
+    ErrorMetrics m;
+    const size_t finite = n - size_t(s.nonFinite);
+    m.nonFinite = s.nonFinite;
+    m.mse = finite ? s.e2 / double(finite) : 0.0;
+    m.maxAbsError = s.maxAbs;
+    m.sqnrDb = s.e2 > 0 ? 10.0 * std::log10(s.w2 / s.e2) : std::numeric_limits<double>::infinity();
+    if (s.w2 > 0 && s.h2 > 0)
+        m.cosine = s.wh / std::sqrt(s.w2 * s.h2);
+    else
+        m.cosine = (s.w2 == 0 && s.h2 == 0) ? 1.0 : 0.0;
+    return m;
+}
+
+void checkShape(int64_t rows, int64_t cols, const Recipe& recipe) {
+    if (recipe.isCast())
+        throw Error("recipe '" + recipe.toString() + "' is a cast, not an integer grid");
+    if (recipe.bits < 2 || recipe.bits > 8)
+        throw Error("unsupported bit width " + std::to_string(recipe.bits) + " (2..8)");
+    if (rows < 0 || cols <= 0)
+        throw Error("cannot quantize a matrix of shape [" + std::to_string(rows) + ", " +
+                    std::to_string(cols) + "]");
+    if (recipe.granularity == Granularity::Group &&
+        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0))
+        throw Error("group size " + std::to_string(recipe.groupSize) + " does not divide the " +
+                    std::to_string(cols) + " columns of the matrix");
+}
+
+QuantGrid emptyGrid(int64_t rows, int64_t cols, const Recipe& recipe) {
+    QuantGrid g;
+    g.bits = recipe.bits;
+    g.symmetric = recipe.symmetric;
+    g.rows = rows, g.cols = cols;
+    g.perTensor = recipe.granularity == Granularity::Tensor;
+    g.groupSize = recipe.granularity == Granularity::Group ? recipe.groupSize : cols;
+    const size_t count = g.perTensor ? 1 : size_t(rows * g.groupsPerRow());
+    g.scales.assign(count, 1.0f);
+    if (!g.symmetric) g.zeros.assign(count, 0.0f);
+    return g;
+}
+
+GroupParams paramsAt(const QuantGrid& grid, size_t index) {
+    GroupParams p;
+    p.scale = grid.scales[index];
+    p.zero = grid.symmetric ? 0.0f : grid.zeros[index];
+    p.rlo = float(grid.qmin()) - p.zero;
+    p.rhi = float(grid.qmax()) - p.zero;
+    return p;
+}
+
+// Fills the grid (per row/group, or once for the tensor).
+void fillGrid(const float* w, QuantGrid& g) {
+    if (g.rows == 0) return;
+    if (g.perTensor) {
+        std::vector<float> mins(size_t(computeThreads()) + 1, 0.f), maxs(mins);
+        parallelChunks(size_t(g.rows), 0, [&](int c, size_t b, size_t e) {
+            float mn = 0, mx = 0;
+            groupRange(w + b * g.cols, int64_t(e - b) * g.cols, mn, mx);
+            mins[size_t(c)] = mn, maxs[size_t(c)] = mx;
+        });
+        const GroupParams p =
+            makeParams(*std::min_element(mins.begin(), mins.end()),
+                       *std::max_element(maxs.begin(), maxs.end()), g.bits, g.symmetric);
+        g.scales[0] = p.scale;
+        if (!g.symmetric) g.zeros[0] = p.zero;
+        return;
+    }
+    const int64_t gpr = g.groupsPerRow();
+    parallelChunks(size_t(g.rows), 0, [&](int, size_t b, size_t e) {
+        for (size_t row = b; row < e; ++row)
+            for (int64_t k = 0; k < gpr; ++k) {
+                const int64_t c0 = k * g.groupSize, len = std::min(g.groupSize, g.cols - c0);
+                float mn, mx;
+                groupRange(w + int64_t(row) * g.cols + c0, len, mn, mx);
+                const GroupParams p = makeParams(mn, mx, g.bits, g.symmetric);
+                g.scales[row * size_t(gpr) + size_t(k)] = p.scale;
+                if (!g.symmetric) g.zeros[row * size_t(gpr) + size_t(k)] = p.zero;
+            }
+    });
+}
+
+// Quantizes rows [b, e) with the grid's parameters; returns the error sums.
+Sums quantizeRows(const float* w, const QuantGrid& g, size_t b, size_t e, int32_t* q, float* out) {
+    Sums sums;
+    const int64_t gpr = g.perTensor ? 1 : g.groupsPerRow();
+    const int64_t span = g.perTensor ? g.cols : g.groupSize;
+    for (size_t row = b; row < e; ++row)
+        for (int64_t k = 0; k < gpr; ++k) {
+            const int64_t c0 = k * span, len = std::min(span, g.cols - c0);
+            const size_t off = row * size_t(g.cols) + size_t(c0);
+            const GroupParams p = paramsAt(g, g.perTensor ? 0 : row * size_t(gpr) + size_t(k));
+            quantGroup(w + off, len, p, q ? q + off : nullptr, out + off, sums);
+        }
+    return sums;
+}
+
+}  // namespace
+
+int QuantGrid::qmin() const {
+    return symmetric ? -(1 << (bits - 1)) : 0;
+}
+int QuantGrid::qmax() const {
+    return symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+}
+
+float QuantGrid::scaleAt(int64_t row, int64_t col) const {
+    return perTensor ? scales[0] : scales[size_t(row * groupsPerRow() + col / groupSize)];
+}
+
+float QuantGrid::zeroAt(int64_t row, int64_t col) const {
+    if (symmetric) return 0.0f;
+    return perTensor ? zeros[0] : zeros[size_t(row * groupsPerRow() + col / groupSize)];
+}
+
+QuantGrid computeGrid(const float* w, int64_t rows, int64_t cols, const Recipe& recipe) {
+    checkShape(rows, cols, recipe);
+    QuantGrid g = emptyGrid(rows, cols, recipe);
+    fillGrid(w, g);
+    return g;
+}
+
+void quantizeWithGrid(const float* w, const QuantGrid& grid, int32_t* q, float* dequant) {
+    std::vector<float> scratch;
+    if (!dequant) {
+        scratch.resize(size_t(grid.rows * grid.cols));
+        dequant = scratch.data();
+    }
+    parallelChunks(size_t(grid.rows), 0,
+                   [&](int, size_t b, size_t e) { quantizeRows(w, grid, b, e, q, dequant); });
+}
+
+RtnResult quantizeRtn(const float* w, int64_t rows, int64_t cols, const Recipe& recipe) {
+    checkShape(rows, cols, recipe);
+    RtnResult res;
+    res.grid = emptyGrid(rows, cols, recipe);
+    res.dequant.resize(size_t(rows * cols));
+    QuantGrid& g = res.grid;
+    if (g.perTensor) fillGrid(w, g);
+    const int threads = computeThreads();
+    std::vector<Sums> partial(static_cast<size_t>(threads));
+    const int64_t gpr = g.groupsPerRow();
+    parallelChunks(size_t(rows), threads, [&](int c, size_t b, size_t e) {
+        Sums sums;
+        for (size_t row = b; row < e; ++row) {
+            const float* wr = w + row * size_t(cols);
+            float* out = res.dequant.data() + row * size_t(cols);
+            if (g.perTensor) {
+                quantGroup(wr, cols, paramsAt(g, 0), nullptr, out, sums);
+                continue;
+            }
+            for (int64_t k = 0; k < gpr; ++k) {
+                const int64_t c0 = k * g.groupSize;
+                float mn, mx;
+                groupRange(wr + c0, g.groupSize, mn, mx);
+                const GroupParams p = makeParams(mn, mx, g.bits, g.symmetric);
+                const size_t idx = row * size_t(gpr) + size_t(k);
+                g.scales[idx] = p.scale;
+                if (!g.symmetric) g.zeros[idx] = p.zero;
+                quantGroup(wr + c0, g.groupSize, p, nullptr, out + c0, sums);
+            }
+        }
+        partial[size_t(c)] = sums;
+    });
+    Sums total;
+    for (const Sums& s : partial) total.merge(s);
+    res.metrics = metricsFromSums(total, size_t(rows * cols));
+    return res;
+}
+
+ErrorMetrics errorMetrics(const float* w, const float* w_hat, size_t n) {
+    Sums s;
+    for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(w[i])) {
+            ++s.nonFinite;
+            continue;
+        }
+        const double x = w[i], h = std::isfinite(w_hat[i]) ? double(w_hat[i]) : 0.0;
+        const double d = std::isfinite(w_hat[i]) ? x - h : std::numeric_limits<double>::infinity();
+        s.w2 += x * x, s.e2 += d * d, s.wh += x * h, s.h2 += h * h;
+        s.maxAbs = std::max(s.maxAbs, std::fabs(d));
+    }
+    return metricsFromSums(s, n);
+}
+
+// ---- packing --------------------------------------------------------------------------
+// bits > 4: one byte per code, the code's two's complement (int8 for sym, uint8 for asym).
+// bits <= 4: two codes per byte, low nibble first, each stored as q - qmin (0..15).
+// Scales as fp16 (round to nearest even); asym zeros at the weight's bit width, same layout.
+namespace {
+
+uint16_t toHalf(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    const uint32_t absx = x & 0x7fffffffu;
+    if (absx >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0));
+    if (absx >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
+    if (absx < 0x38800000u) {                                  // half subnormal or zero
+        float a;
+        std::memcpy(&a, &absx, 4);
+        // a * 2^24 is the subnormal mantissa; nearbyint rounds half to even
+        return uint16_t(sign | uint32_t(std::nearbyint(a * 16777216.0f)));
+    }
+    const uint32_t mant = absx & 0x1fffu;  // the 13 dropped bits
+    uint32_t h = ((absx - 0x38000000u) >> 13);
+    if (mant > 0x1000u || (mant == 0x1000u && (h & 1u))) ++h;
+    return uint16_t(sign | h);
+}
+
+float fromHalf(uint16_t h) {
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    float v;
+    if (e == 0) {
+        v = std::ldexp(float(m), -24);
+        return sign ? -v : v;
+    }
+    const uint32_t bits =
+        e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e + 112u) << 23) | (m << 13));
+    std::memcpy(&v, &bits, 4);
+    return v;
+}
+
+float bf16RoundTrip(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return f;  // NaN stays NaN
+    x = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
+    float v;
+    std::memcpy(&v, &x, 4);
+    return v;
+}
+
+std::vector<uint8_t> packCodes(const int32_t* q, size_t n, int bits, int qmin) {
+    if (bits > 4) {
+        std::vector<uint8_t> out(n);
+        for (size_t i = 0; i < n; ++i) out[i] = uint8_t(q[i] & 0xff);
+        return out;
+    }
+    std::vector<uint8_t> out((n + 1) / 2, 0);
+    for (size_t i = 0; i < n; ++i) out[i / 2] |= uint8_t(((q[i] - qmin) & 0xf) << ((i & 1) * 4));
+    return out;
+}
+
+std::vector<int32_t> unpackCodes(const uint8_t* p, size_t n, int bits, int qmin) {
+    std::vector<int32_t> out(n);
+    if (bits > 4) {
+        for (size_t i = 0; i < n; ++i) out[i] = qmin < 0 ? int32_t(int8_t(p[i])) : int32_t(p[i]);
+    } else {
+        for (size_t i = 0; i < n; ++i) out[i] = int32_t((p[i / 2] >> ((i & 1) * 4)) & 0xf) + qmin;
+    }
+    return out;
+}
+
+}  // namespace
+
+PackedTensor pack(const int32_t* q, const QuantGrid& grid) {
+    PackedTensor p;
+    p.grid = grid;
+    const size_t n = size_t(grid.rows * grid.cols);
+    for (size_t i = 0; i < n; ++i)
+        if (q[i] < grid.qmin() || q[i] > grid.qmax())
+            throw Error("code " + std::to_string(q[i]) + " at element " + std::to_string(i) +
+                        " is outside the " + std::to_string(grid.bits) + "-bit grid");
+    p.data = packCodes(q, n, grid.bits, grid.qmin());
+    p.scalesF16.resize(grid.scales.size());
+    for (size_t i = 0; i < grid.scales.size(); ++i) p.scalesF16[i] = toHalf(grid.scales[i]);
+    if (!grid.symmetric) {
+        std::vector<int32_t> z(grid.zeros.begin(), grid.zeros.end());
+        p.zerosPacked = packCodes(z.data(), z.size(), grid.bits, 0);
+    }
+    return p;
+}
+
+std::vector<int32_t> unpackCodes(const PackedTensor& p) {
+    return unpackCodes(p.data.data(), size_t(p.grid.rows * p.grid.cols), p.grid.bits,
+                       p.grid.qmin());
+}
+
+// Dequantizes as stored: codes with the fp16 scales and the packed zeros.
+std::vector<float> dequantize(const PackedTensor& p) {
+    const QuantGrid& g = p.grid;
+    const std::vector<int32_t> q = unpackCodes(p);
+    std::vector<int32_t> zeros;
+    if (!g.symmetric) zeros = unpackCodes(p.zerosPacked.data(), g.zeros.size(), g.bits, 0);
+    std::vector<float> out(q.size());
+    const int64_t gpr = g.groupsPerRow();
+    for (int64_t r = 0; r < g.rows; ++r)
+        for (int64_t c = 0; c < g.cols; ++c) {
+            const size_t k = g.perTensor ? 0 : size_t(r * gpr + c / g.groupSize);
+            const size_t i = size_t(r * g.cols + c);
+            const int32_t z = g.symmetric ? 0 : zeros[k];
+            out[i] = float(q[i] - z) * fromHalf(p.scalesF16[k]);
+        }
+    return out;
+}
+
+std::vector<float> castRoundTrip(const float* w, size_t n, QuantMethod castMethod) {
+    if (castMethod != QuantMethod::Fp16 && castMethod != QuantMethod::Bf16)
+        throw Error("castRoundTrip needs fp16 or bf16, got " + methodName(castMethod));
+    std::vector<float> out(n);
+    if (castMethod == QuantMethod::Fp16)
+        for (size_t i = 0; i < n; ++i) out[i] = fromHalf(toHalf(w[i]));
+    else
+        for (size_t i = 0; i < n; ++i) out[i] = bf16RoundTrip(w[i]);
+    return out;
+}
+
+}  // namespace ql

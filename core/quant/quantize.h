@@ -16,14 +16,14 @@ struct QuantGrid {
     int bits = 8;
     bool symmetric = true;
     int64_t rows = 0, cols = 0;
-    int64_t groupSize = 0;        // columns per group; == cols for tensor/channel
-    bool perTensor = false;       // one scale for the whole matrix
-    std::vector<float> scales;    // [rows * groupsPerRow] (per-tensor: 1)
-    std::vector<float> zeros;     // asym zero points as float integers; empty when sym
+    int64_t groupSize = 0;      // columns per group; == cols for tensor/channel
+    bool perTensor = false;     // one scale for the whole matrix
+    std::vector<float> scales;  // [rows * groupsPerRow] (per-tensor: 1)
+    std::vector<float> zeros;   // asym zero points as float integers; empty when sym
 
     int64_t groupsPerRow() const { return groupSize > 0 ? (cols + groupSize - 1) / groupSize : 1; }
-    int qmin() const;             // sym: -2^(b-1); asym: 0
-    int qmax() const;             // sym: 2^(b-1)-1; asym: 2^b-1
+    int qmin() const;  // sym: -2^(b-1); asym: 0
+    int qmax() const;  // sym: 2^(b-1)-1; asym: 2^b-1
     float scaleAt(int64_t row, int64_t col) const;
     float zeroAt(int64_t row, int64_t col) const;
 };
@@ -31,17 +31,18 @@ struct QuantGrid {
 // A quantized matrix as it would be stored.
 struct PackedTensor {
     QuantGrid grid;
-    std::vector<uint8_t> data;          // int8 (bits > 4) or two nibbles per byte (bits <= 4)
-    std::vector<uint16_t> scalesF16;    // fp16 scales
-    std::vector<uint8_t> zerosPacked;   // zeros at the weight's bit width (asym only)
+    std::vector<uint8_t> data;         // int8 (bits > 4) or two nibbles per byte (bits <= 4)
+    std::vector<uint16_t> scalesF16;   // fp16 scales
+    std::vector<uint8_t> zerosPacked;  // zeros at the weight's bit width (asym only)
     uint64_t bytes() const { return data.size() + scalesF16.size() * 2 + zerosPacked.size(); }
 };
 
 struct ErrorMetrics {
-    double sqnrDb = 0.0;    // 10 log10(sum w^2 / sum (w - w_hat)^2); +inf when exact
+    double sqnrDb = 0.0;  // 10 log10(sum w^2 / sum (w - w_hat)^2); +inf when exact
     double mse = 0.0;
     double maxAbsError = 0.0;
     double cosine = 0.0;
+    uint64_t nonFinite = 0;  // NaN/Inf elements of w (excluded from the sums above)
 };
 
 // Grid for w [rows, cols] by the recipe's granularity/symmetry (min/max rule of
@@ -69,4 +70,4 @@ ErrorMetrics errorMetrics(const float* w, const float* w_hat, size_t n);
 // Cast to fp16/bf16 and back.
 std::vector<float> castRoundTrip(const float* w, size_t n, QuantMethod castMethod);
 
-} // namespace ql
+}  // namespace ql
