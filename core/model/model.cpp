@@ -1,1 +1,136 @@
-// placeholder: implementation pending
+// ql::Model: the public, torch-free facade over the Transformer.
+#include "model/model.h"
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "model/transformer.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+namespace ql {
+
+namespace {
+
+// Mistral's sliding_window is not part of ModelConfig (io); read it here. Qwen2
+// configs also carry sliding_window but only apply it with use_sliding_window.
+int readSlidingWindow(const std::string& configPath, const ModelConfig& config) {
+    if (config.architecture != Architecture::Mistral) return 0;
+    std::ifstream in(configPath);
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return 0;
+    const auto it = j.find("sliding_window");
+    if (it == j.end() || !it->is_number_integer()) return 0;
+    if (j.value("use_sliding_window", true) == false) return 0;
+    return std::max(0, it->get<int>());
+}
+
+at::Tensor idsTensor(const std::vector<int32_t>& ids) {
+    return at::from_blob(const_cast<int32_t*>(ids.data()), {1, int64_t(ids.size())}, at::kInt)
+        .to(at::kLong);
+}
+
+}  // namespace
+
+void setComputeThreads(int threads) {
+    const int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(n);
+    setComputeThreadsForKernels(threads);
+}
+
+Model::Model() = default;
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::string& folder) {
+    const std::string configPath = folder + "/config.json";
+    const ModelConfig config = loadModelConfig(configPath);
+    const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
+
+    std::shared_ptr<Model> model(new Model());
+    model->net_ = std::make_unique<Transformer>(config, *store);
+    model->net_->setSlidingWindow(readSlidingWindow(configPath, config));
+
+    ModelSummary& s = model->summary_;
+    s.folder = folder;
+    s.config = config;
+    s.bytesOnDisk = store->bytesOnDisk();
+    const bool bothEmbeddings =
+        store->find("model.embed_tokens.weight") && store->find("lm_head.weight");
+    for (const std::string& name : store->names()) {
+        const TensorInfo& t = store->get(name);
+        s.tensors.push_back(t);
+        // A tied embedding stored under both names is one parameter set.
+        if (config.tieWordEmbeddings && bothEmbeddings && name == "lm_head.weight") continue;
+        s.parameters += t.numel();
+    }
+    s.bytesInMemory = uint64_t(s.parameters) * sizeof(float);
+    for (const Linear& l : model->net_->linears()) s.linears.push_back(l.info);
+    return model;
+}
+
+const ModelConfig& Model::config() const {
+    return net_->config();
+}
+const ModelSummary& Model::summary() const {
+    return summary_;
+}
+const std::vector<LinearLayerInfo>& Model::linears() const {
+    return summary_.linears;
+}
+
+double Model::meanNll(const std::vector<int32_t>& ids) const {
+    if (ids.size() < 2) throw Error("meanNll needs at least 2 tokens");
+    at::NoGradGuard noGrad;
+    const at::Tensor logits = net_->forward(idsTensor(ids))[0];  // [T, vocab]
+    const int64_t T = logits.size(0);
+    const at::Tensor logProbs = at::log_softmax(logits.narrow(0, 0, T - 1), -1);
+    const at::Tensor targets = idsTensor(ids)[0].narrow(0, 1, T - 1).unsqueeze(1);
+    const at::Tensor nll = -logProbs.gather(1, targets).squeeze(1);
+    return nll.to(at::kDouble).mean().item<double>();
+}
+
+std::vector<float> Model::lastLogits(const std::vector<int32_t>& ids) const {
+    if (ids.empty()) throw Error("lastLogits needs at least 1 token");
+    at::NoGradGuard noGrad;
+    const at::Tensor logits = net_->forward(idsTensor(ids))[0];
+    const at::Tensor last = logits[logits.size(0) - 1].contiguous();
+    return std::vector<float>(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
+}
+
+std::vector<float> Model::linearWeight(const std::string& name) const {
+    const at::Tensor w = const_cast<Transformer&>(*net_).linear(name).weight.detach().contiguous();
+    return std::vector<float>(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+}
+
+void Model::setLinearWeight(const std::string& name, const std::vector<float>& rowMajor) {
+    Linear& l = net_->linear(name);
+    const int64_t expected = l.info.outFeatures * l.info.inFeatures;
+    if (int64_t(rowMajor.size()) != expected)
+        throw Error("weight for '" + name + "' has " + std::to_string(rowMajor.size()) +
+                    " values, expected " + std::to_string(l.info.outFeatures) + " x " +
+                    std::to_string(l.info.inFeatures) + " = " + std::to_string(expected));
+    l.weight = at::from_blob(const_cast<float*>(rowMajor.data()),
+                             {l.info.outFeatures, l.info.inFeatures}, at::kFloat)
+                   .clone();
+    if (net_->requiresGrad()) l.weight.requires_grad_(true);
+}
+
+void Model::restoreWeights() {
+    for (Linear& l : net_->linears()) {
+        l.weight = l.original.detach();
+        if (net_->requiresGrad()) l.weight.requires_grad_(true);
+    }
+}
+
+Transformer& Model::transformer() {
+    return *net_;
+}
+const Transformer& Model::transformer() const {
+    return *net_;
+}
+
+}  // namespace ql

@@ -12,14 +12,15 @@ namespace ql {
 class Model;
 
 enum class PplProtocol { Gptq, LlamaCpp };
-std::string protocolName(PplProtocol p);            // "gptq", "llamacpp"
-PplProtocol parseProtocol(const std::string& s);    // throws ql::Error
+std::string protocolName(PplProtocol p);          // "gptq", "llamacpp"
+PplProtocol parseProtocol(const std::string& s);  // throws ql::Error
 
 struct PerplexityOptions {
     PplProtocol protocol = PplProtocol::Gptq;
     int seq = 0;         // 0: min(2048, max_position_embeddings)
     int maxWindows = 0;  // 0: all windows
     int batch = 4;       // windows per forward call
+    int bosToken = -1;   // llamacpp: BOS id (e.g. the tokenizer's); -1: config's bos_token_id
 };
 
 struct PerplexityResult {
@@ -38,4 +39,4 @@ PerplexityResult evaluatePerplexity(const Model& model, const std::vector<int32_
                                     const PerplexityOptions& options,
                                     const ProgressCallback& progress = {});
 
-} // namespace ql
+}  // namespace ql

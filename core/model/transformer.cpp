@@ -1,1 +1,282 @@
-// placeholder: implementation pending
+// The decoder forward pass (Llama / Mistral / Qwen2 / Qwen3) in float32 ATen ops,
+// following the Hugging Face modeling code: RMSNorm in float32, rotate_half RoPE,
+// grouped-query attention, SiLU-gated MLP. Every projection goes through
+// applyLinear() so that observers see (and may replace) its output.
+#include "model/transformer.h"
+
+#include "base/error.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace ql {
+
+struct Transformer::Weights {
+    at::Tensor embed;   // [vocab, hidden]
+    at::Tensor lmHead;  // [vocab, hidden] (same tensor as embed when tied)
+    at::Tensor finalNorm;
+    std::vector<at::Tensor> inputNorm, postNorm, qNorm, kNorm;
+    at::Tensor invFreq;  // [headDim / 2] float32, as HF computes it
+    int slidingWindow = 0;
+    bool requiresGrad = false;
+};
+
+namespace {
+
+constexpr int kProjPerBlock = 7;
+
+std::string shapeText(at::IntArrayRef shape) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+    s << "]";
+    return s.str();
+}
+
+std::string checkpointName(const TensorStore& store) {
+    const auto files = store.files();
+    return files.empty() ? std::string("checkpoint") : files.front();
+}
+
+// Reads a tensor as float32 and checks its shape; errors name tensor and shapes.
+at::Tensor loadTensor(const TensorStore& store, const std::string& name,
+                      std::vector<int64_t> expected) {
+    const TensorInfo* info = store.find(name);
+    if (!info)
+        throw Error("tensor '" + name + "' is missing from " + checkpointName(store) +
+                    " (expected shape " + shapeText(expected) + ")");
+    if (info->shape != expected)
+        throw Error("tensor '" + name + "' has shape " + shapeText(info->shape) +
+                    " but the config expects " + shapeText(expected));
+    at::Tensor t = at::empty(expected, at::kFloat);
+    convertToFloat(info->dtype, store.data(*info), static_cast<size_t>(info->numel()),
+                   t.data_ptr<float>());
+    return t;
+}
+
+// x * rsqrt(mean(x^2) + eps) * weight, in float32 (HF LlamaRMSNorm).
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+    const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+    return weight * (x * at::rsqrt(variance + eps));
+}
+
+at::Tensor rotateHalf(const at::Tensor& x) {
+    const int64_t half = x.size(-1) / 2;
+    const at::Tensor x1 = x.narrow(-1, 0, half);
+    const at::Tensor x2 = x.narrow(-1, half, half);
+    return at::cat({-x2, x1}, -1);
+}
+
+// Boolean [T, T] mask, true where attention is NOT allowed (future positions, and
+// positions further back than the sliding window when one applies).
+at::Tensor blockedMask(int64_t T, int window) {
+    at::Tensor mask = at::ones({T, T}, at::kBool).triu(1);
+    if (window > 0 && T > window) mask = mask.logical_or(at::ones({T, T}, at::kBool).tril(-window));
+    return mask;
+}
+
+at::Tensor applyLinear(const Linear& layer, const at::Tensor& x, const LinearObserver& observer) {
+    at::Tensor out = at::linear(x, layer.weight, layer.bias);
+    if (observer) {
+        at::Tensor replaced = observer(layer, x, out);
+        if (replaced.defined()) out = replaced;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string projKindName(ProjKind k) {
+    switch (k) {
+        case ProjKind::Q:
+            return "q_proj";
+        case ProjKind::K:
+            return "k_proj";
+        case ProjKind::V:
+            return "v_proj";
+        case ProjKind::O:
+            return "o_proj";
+        case ProjKind::Gate:
+            return "gate_proj";
+        case ProjKind::Up:
+            return "up_proj";
+        case ProjKind::Down:
+            return "down_proj";
+    }
+    return "?";
+}
+
+Transformer::Transformer(const ModelConfig& config, const TensorStore& store)
+    : w_(std::make_shared<Weights>()), config_(config) {
+    const ModelConfig& c = config_;
+    if (c.hiddenSize <= 0 || c.numLayers <= 0 || c.numHeads <= 0 || c.numKvHeads <= 0 ||
+        c.headDim <= 0 || c.vocabSize <= 0 || c.intermediateSize <= 0)
+        throw Error("model config has non-positive sizes");
+    if (c.numHeads % c.numKvHeads != 0)
+        throw Error("num_attention_heads (" + std::to_string(c.numHeads) +
+                    ") is not a multiple of num_key_value_heads (" + std::to_string(c.numKvHeads) +
+                    ")");
+    if (c.headDim % 2 != 0) throw Error("head_dim must be even for RoPE");
+
+    const int64_t hidden = c.hiddenSize, vocab = c.vocabSize;
+    // Tied embeddings may be stored under either name (one copy only).
+    const bool hasEmbed = store.find("model.embed_tokens.weight") != nullptr;
+    const bool hasHead = store.find("lm_head.weight") != nullptr;
+    if (c.tieWordEmbeddings && !hasEmbed && hasHead) {
+        w_->embed = loadTensor(store, "lm_head.weight", {vocab, hidden});
+        w_->lmHead = w_->embed;
+    } else {
+        w_->embed = loadTensor(store, "model.embed_tokens.weight", {vocab, hidden});
+        w_->lmHead = c.tieWordEmbeddings && !hasHead
+                         ? w_->embed
+                         : loadTensor(store, "lm_head.weight", {vocab, hidden});
+    }
+    w_->finalNorm = loadTensor(store, "model.norm.weight", {hidden});
+
+    const int64_t qOut = int64_t(c.numHeads) * c.headDim;
+    const int64_t kvOut = int64_t(c.numKvHeads) * c.headDim;
+    const int64_t inter = c.intermediateSize;
+    for (int b = 0; b < c.numLayers; ++b) {
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        w_->inputNorm.push_back(loadTensor(store, p + "input_layernorm.weight", {hidden}));
+        w_->postNorm.push_back(loadTensor(store, p + "post_attention_layernorm.weight", {hidden}));
+        if (c.qkNorm) {
+            w_->qNorm.push_back(loadTensor(store, p + "self_attn.q_norm.weight", {c.headDim}));
+            w_->kNorm.push_back(loadTensor(store, p + "self_attn.k_norm.weight", {c.headDim}));
+        }
+        struct Spec {
+            ProjKind kind;
+            const char* module;
+            int64_t out, in;
+        };
+        const Spec specs[kProjPerBlock] = {
+            {ProjKind::Q, "self_attn.", qOut, hidden},  {ProjKind::K, "self_attn.", kvOut, hidden},
+            {ProjKind::V, "self_attn.", kvOut, hidden}, {ProjKind::O, "self_attn.", hidden, qOut},
+            {ProjKind::Gate, "mlp.", inter, hidden},    {ProjKind::Up, "mlp.", inter, hidden},
+            {ProjKind::Down, "mlp.", hidden, inter}};
+        for (const Spec& s : specs) {
+            Linear l;
+            l.info.name = p + s.module + projKindName(s.kind);
+            l.info.block = b;
+            l.info.kind = s.kind;
+            l.info.outFeatures = s.out;
+            l.info.inFeatures = s.in;
+            l.original = loadTensor(store, l.info.name + ".weight", {s.out, s.in});
+            l.weight = l.original.detach();
+            const bool qkv =
+                s.kind == ProjKind::Q || s.kind == ProjKind::K || s.kind == ProjKind::V;
+            const std::string biasName = l.info.name + ".bias";
+            if ((qkv && c.attentionBias) || store.find(biasName)) {
+                l.bias = loadTensor(store, biasName, {s.out});
+                l.info.hasBias = true;
+            }
+            linears_.push_back(std::move(l));
+        }
+    }
+    // inv_freq = 1 / theta^(arange(0, d, 2) / d), float32 like HF's default RoPE.
+    const at::Tensor exponents = at::arange(0, c.headDim, 2, at::kLong).to(at::kFloat) / c.headDim;
+    w_->invFreq = 1.0 / at::pow(at::scalar_tensor(c.ropeTheta, at::kFloat), exponents);
+}
+
+Linear& Transformer::linear(const std::string& name) {
+    for (Linear& l : linears_)
+        if (l.info.name == name) return l;
+    throw Error("no linear layer named '" + name + "'");
+}
+
+void Transformer::setSlidingWindow(int window) {
+    w_->slidingWindow = window;
+}
+int Transformer::slidingWindow() const {
+    return w_->slidingWindow;
+}
+
+at::Tensor& Transformer::inputNorm(int block) {
+    return w_->inputNorm.at(block);
+}
+at::Tensor& Transformer::postAttentionNorm(int block) {
+    return w_->postNorm.at(block);
+}
+
+void Transformer::setRequiresGrad(bool on) {
+    w_->requiresGrad = on;
+    for (Linear& l : linears_) {
+        l.weight = l.weight.detach();
+        l.weight.requires_grad_(on);
+    }
+}
+
+bool Transformer::requiresGrad() const {
+    return w_->requiresGrad;
+}
+
+at::Tensor Transformer::embed(const at::Tensor& ids) const {
+    if (ids.dim() != 2) throw Error("token ids must be a [batch, seq] tensor");
+    if (ids.numel() > 0) {
+        const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+        if (lo < 0 || hi >= config_.vocabSize)
+            throw Error("token id " + std::to_string(lo < 0 ? lo : hi) +
+                        " is outside the vocabulary of " + std::to_string(config_.vocabSize));
+    }
+    return at::embedding(w_->embed, ids.to(at::kLong));
+}
+
+at::Tensor Transformer::block(int index, const at::Tensor& hidden,
+                              const LinearObserver& observer) const {
+    if (index < 0 || index >= config_.numLayers)
+        throw Error("block index " + std::to_string(index) + " out of range");
+    const ModelConfig& c = config_;
+    const int64_t B = hidden.size(0), T = hidden.size(1), D = c.headDim;
+    const int64_t H = c.numHeads, KV = c.numKvHeads, rep = H / KV;
+    const Linear* l = &linears_[size_t(index) * kProjPerBlock];
+
+    // Attention.
+    const at::Tensor x = rmsNorm(hidden, w_->inputNorm[index], c.rmsNormEps);
+    at::Tensor q = applyLinear(l[0], x, observer).view({B, T, H, D});
+    at::Tensor k = applyLinear(l[1], x, observer).view({B, T, KV, D});
+    const at::Tensor v = applyLinear(l[2], x, observer).view({B, T, KV, D}).transpose(1, 2);
+    if (c.qkNorm) {
+        q = rmsNorm(q, w_->qNorm[index], c.rmsNormEps);
+        k = rmsNorm(k, w_->kNorm[index], c.rmsNormEps);
+    }
+    q = q.transpose(1, 2);  // [B, H, T, D]
+    k = k.transpose(1, 2);  // [B, KV, T, D]
+    const at::Tensor positions = at::arange(T, at::kFloat);
+    const at::Tensor freqs = at::outer(positions, w_->invFreq);
+    const at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
+    const at::Tensor cos = emb.cos(), sin = emb.sin();
+    q = q * cos + rotateHalf(q) * sin;
+    k = k * cos + rotateHalf(k) * sin;
+
+    // GQA without copying k/v: the `rep` query heads sharing a kv head are stacked
+    // along the row axis (head h = kv * rep + r, as HF's repeat_kv).
+    q = q.reshape({B, KV, rep * T, D});
+    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));
+    const at::Tensor blocked = blockedMask(T, w_->slidingWindow).repeat({rep, 1});
+    scores.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+    const at::Tensor probs = at::softmax(scores, -1);
+    const at::Tensor attn = at::matmul(probs, v)  // [B, KV, rep*T, D]
+                                .view({B, H, T, D})
+                                .transpose(1, 2)
+                                .reshape({B, T, H * D});
+    const at::Tensor h = hidden + applyLinear(l[3], attn, observer);
+
+    // MLP.
+    const at::Tensor y = rmsNorm(h, w_->postNorm[index], c.rmsNormEps);
+    const at::Tensor gate = applyLinear(l[4], y, observer);
+    const at::Tensor up = applyLinear(l[5], y, observer);
+    return h + applyLinear(l[6], at::silu(gate) * up, observer);
+}
+
+at::Tensor Transformer::head(const at::Tensor& hidden) const {
+    return at::linear(rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps), w_->lmHead);
+}
+
+at::Tensor Transformer::forward(const at::Tensor& ids, const LinearObserver& observer) const {
+    at::Tensor hidden = embed(ids);
+    for (int i = 0; i < config_.numLayers; ++i) hidden = block(i, hidden, observer);
+    return head(hidden);
+}
+
+}  // namespace ql

@@ -24,9 +24,8 @@ struct Linear {
 // Called for every linear projection during forward(): input [.., in] and output [.., out]
 // as computed. An observer may also replace the output (return a defined tensor) — used
 // for quantized activations or straight-through estimators; return {} to keep it.
-using LinearObserver =
-    std::function<at::Tensor(const Linear& layer, const at::Tensor& input,
-                                const at::Tensor& output)>;
+using LinearObserver = std::function<at::Tensor(const Linear& layer, const at::Tensor& input,
+                                                const at::Tensor& output)>;
 
 class Transformer {
 public:
@@ -43,8 +42,8 @@ public:
     // Step-wise forward, for layer-by-layer algorithms (GPTQ/AWQ sequential mode):
     at::Tensor embed(const at::Tensor& ids) const;  // [B, T, hidden]
     at::Tensor block(int index, const at::Tensor& hidden,
-                        const LinearObserver& observer = {}) const;  // [B, T, hidden]
-    at::Tensor head(const at::Tensor& hidden) const;            // final norm + lm_head
+                     const LinearObserver& observer = {}) const;  // [B, T, hidden]
+    at::Tensor head(const at::Tensor& hidden) const;              // final norm + lm_head
 
     // Norm weights preceding the projections, for AWQ scale folding:
     // input_layernorm (-> q,k,v), post_attention_layernorm (-> gate, up).
@@ -52,7 +51,15 @@ public:
     at::Tensor& postAttentionNorm(int block);
 
     // Whether parameters require grad (for gradient capture). Off by default.
+    // On: every linear weight becomes a leaf tensor requiring grad (also after
+    // Model::setLinearWeight / restoreWeights), so loss.backward() fills weight.grad().
     void setRequiresGrad(bool on);
+    bool requiresGrad() const;
+
+    // Mistral sliding-window attention: a position attends to at most `window`
+    // previous positions (itself included). 0 (default): full causal attention.
+    void setSlidingWindow(int window);
+    int slidingWindow() const;
 
 private:
     // implementation-defined members (embedding, norms, rope cache, ...)
@@ -62,4 +69,4 @@ private:
     std::vector<Linear> linears_;
 };
 
-} // namespace ql
+}  // namespace ql
