@@ -1,1 +1,353 @@
-// placeholder: implementation pending
+// Single-pass histograms. Each thread scans a contiguous chunk in blocks of kBlock floats:
+//  1. block sum/min/max (vector); a non-finite sum means NaN/Inf (or overflow) in the block,
+//     which then takes the exact scalar path in double;
+//  2. bin index per element (vector, no division: t = (x - lo) * bins/(hi - lo) in float32,
+//     clamped to [0, bins-1]; x < lo -> "below" slot, x > hi -> "above" slot), and the block's
+//     moments about its own mean in float;
+//  3. scalar increments into 4 interleaved uint32 sub-histograms (no store-to-load stalls
+//     when neighbours share a bin), flushed into uint64 counts.
+// Block moments are merged in double with the pairwise formulas of Chan/Pebay, so mean,
+// variance and kurtosis stay accurate for any data size. Outliers (|x - mean| > 6 std,
+// evaluated in float32) need the final mean/std: a second, vectorized pass counts them,
+// skipped when min/max prove there are none.
+#include "quant/histogram.h"
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "quant/simd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ql {
+namespace {
+
+using simd::kLanes;
+using simd::vf;
+using simd::vi;
+
+constexpr size_t kBlock = 256;
+
+using Moments = RunningMoments;
+
+// Where a finite float goes: bins [0, bins), below = bins, above = bins + 1.
+struct Binner {
+    int bins = 0;
+    float loF = 0, hiF = 0;   // smallest float >= lo, largest float <= hi: exact range tests
+    float lo = 0, scale = 0;  // t = (x - lo) * scale
+    float lastBin = 0;
+
+    Binner(double l, double h, int b) : bins(b) {
+        loF = float(l);
+        if (double(loF) < l) loF = std::nextafter(loF, std::numeric_limits<float>::infinity());
+        hiF = float(h);
+        if (double(hiF) > h) hiF = std::nextafter(hiF, -std::numeric_limits<float>::infinity());
+        lo = float(l);
+        scale = float(double(b) / (h - l));
+        lastBin = float(b - 1);
+    }
+    int index(float x) const {
+        if (x < loF) return bins;
+        if (x > hiF) return bins + 1;
+        float t = (x - lo) * scale;
+        t = t < 0.0f ? 0.0f : t;
+        t = t > lastBin ? lastBin : t;
+        return int(t);
+    }
+};
+
+struct Partial {
+    std::vector<uint64_t> counts;  // bins + 2 (below, above)
+    Moments mom;
+    uint64_t nan = 0, posInf = 0, negInf = 0;
+    void merge(const Partial& o) {
+        for (size_t i = 0; i < counts.size(); ++i) counts[i] += o.counts[i];
+        mom.merge(o.mom);
+        nan += o.nan, posInf += o.posInf, negInf += o.negInf;
+    }
+};
+
+class ChunkScanner {
+public:
+    ChunkScanner(const Binner& b, Partial& out)
+        : b_(b), out_(out), sub_(4 * size_t(b.bins + 2), 0) {}
+    ~ChunkScanner() { flush(); }
+
+    void scan(const float* p, size_t n) {
+        size_t i = 0;
+        for (; i + kBlock <= n; i += kBlock) {
+            if (!fastBlock(p + i)) scalarBlock(p + i, kBlock);
+            if (++blocks_ == (1u << 20)) flush();  // uint32 sub-counts never overflow
+        }
+        scalarBlock(p + i, n - i);
+    }
+
+private:
+    bool fastBlock(const float* p) {
+        const vf z = simd::splat(0.0f);
+        vf s = z, mn = simd::load(p), mx = mn;
+        for (size_t i = 0; i < kBlock; i += kLanes) {
+            const vf x = simd::load(p + i);
+            s += x;
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+        }
+        const float sum = float(simd::hsum(s));
+        if (!std::isfinite(sum)) return false;
+        const float bm = sum / float(kBlock);
+        const vf center = simd::splat(bm), loF = simd::splat(b_.loF), hiF = simd::splat(b_.hiF);
+        const vf lo = simd::splat(b_.lo), scale = simd::splat(b_.scale);
+        const vf last = simd::splat(b_.lastBin);
+        const vi below = vi{} + b_.bins, above = vi{} + (b_.bins + 1);
+        vf s1 = z, s2 = z, s3 = z, s4 = z;
+        for (size_t i = 0; i < kBlock; i += kLanes) {
+            const vf x = simd::load(p + i);
+            vf t = (x - lo) * scale;
+            t = t < z ? z : t;
+            t = t > last ? last : t;
+            vi idx = __builtin_convertvector(t, vi);
+            idx = x < loF ? below : idx;
+            idx = x > hiF ? above : idx;
+            simd::storeInt(idx_ + i, idx);
+            const vf d = x - center, d2 = d * d;
+            s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
+        }
+        const double n = double(kBlock), r1 = simd::hsum(s1), r2 = simd::hsum(s2);
+        const double r3 = simd::hsum(s3), r4 = simd::hsum(s4);
+        if (!std::isfinite(r4)) return false;  // float overflow of x^4: exact path instead
+        const double dl = r1 / n;              // moments about bm -> central moments
+        Moments m;
+        m.n = n, m.mean = double(bm) + dl;
+        m.m2 = std::max(0.0, r2 - n * dl * dl);
+        m.m3 = r3 - 3 * dl * r2 + 2 * n * dl * dl * dl;
+        m.m4 = std::max(0.0, r4 - 4 * dl * r3 + 6 * dl * dl * r2 - 3 * n * dl * dl * dl * dl);
+        m.min = simd::hmin(mn), m.max = simd::hmax(mx);
+        out_.mom.merge(m);
+        const size_t stride = size_t(b_.bins + 2);
+        uint32_t* h = sub_.data();
+        for (size_t i = 0; i < kBlock; i += 4) {
+            ++h[size_t(idx_[i])];
+            ++h[stride + size_t(idx_[i + 1])];
+            ++h[2 * stride + size_t(idx_[i + 2])];
+            ++h[3 * stride + size_t(idx_[i + 3])];
+        }
+        return true;
+    }
+
+    // Exact per-element path for blocks with NaN/Inf, huge values, and the tail.
+    void scalarBlock(const float* p, size_t n) {
+        Moments m;
+        for (size_t i = 0; i < n; ++i) {
+            const float x = p[i];
+            if (std::isnan(x)) {
+                ++out_.nan;
+            } else if (std::isinf(x)) {
+                ++(x > 0 ? out_.posInf : out_.negInf);
+            } else {
+                m.add(double(x));
+                ++out_.counts[size_t(b_.index(x))];
+            }
+        }
+        out_.mom.merge(m);
+    }
+
+    void flush() {
+        const size_t stride = size_t(b_.bins + 2);
+        for (size_t k = 0; k < 4; ++k)
+            for (size_t i = 0; i < stride; ++i) out_.counts[i] += sub_[k * stride + i];
+        std::fill(sub_.begin(), sub_.end(), 0u);
+        blocks_ = 0;
+    }
+
+    const Binner& b_;
+    Partial& out_;
+    std::vector<uint32_t> sub_;
+    size_t blocks_ = 0;
+    alignas(64) int32_t idx_[kBlock];
+};
+
+Partial scanAll(const float* data, size_t n, const Binner& binner, int threads) {
+    if (threads <= 0) threads = computeThreads();
+    // chunks aligned to blocks so that only the last chunk has a scalar tail
+    const size_t blocks = (n + kBlock - 1) / kBlock;
+    std::vector<Partial> parts(size_t(std::max(1, threads)));
+    for (auto& p : parts) p.counts.assign(size_t(binner.bins + 2), 0);
+    parallelChunks(blocks, threads, [&](int c, size_t b, size_t e) {
+        ChunkScanner scanner(binner, parts[size_t(c)]);
+        scanner.scan(data + b * kBlock, std::min(n, e * kBlock) - b * kBlock);
+    });
+    for (size_t i = 1; i < parts.size(); ++i) parts[0].merge(parts[i]);
+    return std::move(parts[0]);
+}
+
+// Finite x with |x - mean| > threshold, in float32.
+uint64_t countOutliers(const float* data, size_t n, double mean, double threshold, int threads) {
+    if (threads <= 0) threads = computeThreads();
+    std::vector<uint64_t> counts(size_t(std::max(1, threads)), 0);
+    const float m = float(mean), thr = float(threshold);
+    parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
+        const vf vm = simd::splat(m), vt = simd::splat(thr), z = simd::splat(0.0f);
+        uint64_t total = 0;
+        size_t i = b;
+        while (i + kLanes <= e) {
+            vi acc = vi{} + 0;  // per-lane counts, at most 2^20 per inner run
+            const size_t stop = std::min(e, i + (size_t(1) << 20)) - kLanes;
+            for (; i <= stop; i += kLanes) {
+                const vf x = simd::load(data + i);
+                const vf d = x - vm, ad = d < z ? -d : d;
+                acc -= (ad > vt) & simd::finiteMask(x);
+            }
+            for (int k = 0; k < kLanes; ++k) total += uint64_t(acc[k]);
+        }
+        for (; i < e; ++i) {
+            const float d = std::fabs(data[i] - m);
+            total += std::isfinite(data[i]) && d > thr;
+        }
+        counts[size_t(c)] = total;
+    });
+    uint64_t total = 0;
+    for (uint64_t c : counts) total += c;
+    return total;
+}
+
+void fillStats(const Partial& p, HistogramStats& s) {
+    const Moments& m = p.mom;
+    s.count = uint64_t(m.n);
+    s.nanCount = p.nan, s.posInfCount = p.posInf, s.negInfCount = p.negInf;
+    const size_t bins = p.counts.size() - 2;
+    s.belowRange = p.counts[bins], s.aboveRange = p.counts[bins + 1];
+    if (m.n == 0) return;
+    s.min = m.min, s.max = m.max, s.mean = m.mean;
+    const double var = m.m2 / m.n;
+    s.std = std::sqrt(var);
+    s.kurtosis = var > 0 ? (m.m4 / m.n) / (var * var) - 3.0 : 0.0;
+}
+
+void checkRange(double lo, double hi, int bins) {
+    if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
+        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "] is not a finite interval with lo < hi");
+    if (bins <= 0 || bins > (1 << 24))
+        throw Error("histogram bin count " + std::to_string(bins) + " is out of range");
+}
+
+// False when the extremes prove that no value is beyond 6 std (saves the second pass).
+bool mayHaveOutliers(double min, double max, const HistogramStats& s) {
+    return s.count > 0 && std::max(max - s.mean, s.mean - min) > 6.0 * s.std * 0.999;
+}
+
+}  // namespace
+
+void RunningMoments::merge(const RunningMoments& b) {
+    if (b.n == 0) return;
+    if (n == 0) {
+        *this = b;
+        return;
+    }
+    const double na = n, nb = b.n, nn = na + nb, d = b.mean - mean, d2 = d * d;
+    m4 += b.m4 + d2 * d2 * na * nb * (na * na - na * nb + nb * nb) / (nn * nn * nn) +
+          6 * d2 * (na * na * b.m2 + nb * nb * m2) / (nn * nn) + 4 * d * (na * b.m3 - nb * m3) / nn;
+    m3 += b.m3 + d2 * d * na * nb * (na - nb) / (nn * nn) + 3 * d * (na * b.m2 - nb * m2) / nn;
+    m2 += b.m2 + d2 * na * nb / nn;
+    mean += d * nb / nn;
+    n = nn;
+    min = std::min(min, b.min);
+    max = std::max(max, b.max);
+}
+
+void RunningMoments::add(double x) {
+    RunningMoments one;
+    one.n = 1, one.mean = x, one.min = x, one.max = x;
+    merge(one);
+}
+
+Histogram computeHistogram(const float* data, size_t n, double lo, double hi, int bins,
+                           int threads) {
+    checkRange(lo, hi, bins);
+    const Binner binner(lo, hi, bins);
+    const Partial p = scanAll(data, n, binner, threads);
+    Histogram h;
+    h.lo = lo, h.hi = hi;
+    h.counts.assign(p.counts.begin(), p.counts.begin() + bins);
+    fillStats(p, h.stats);
+    if (mayHaveOutliers(h.stats.min, h.stats.max, h.stats))
+        h.stats.outliers = countOutliers(data, n, h.stats.mean, 6.0 * h.stats.std, threads);
+    return h;
+}
+
+Range finiteRange(const float* data, size_t n, int threads) {
+    if (threads <= 0) threads = computeThreads();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> mins(size_t(std::max(1, threads)), inf), maxs(mins.size(), -inf);
+    parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
+        vf mn = simd::splat(inf), mx = simd::splat(-inf);
+        size_t i = b;
+        for (; i + kLanes <= e; i += kLanes) {
+            const vf x = simd::load(data + i);
+            const vi fin = simd::finiteMask(x);
+            const vf xl = fin ? x : simd::splat(inf), xh = fin ? x : simd::splat(-inf);
+            mn = xl < mn ? xl : mn;
+            mx = xh > mx ? xh : mx;
+        }
+        float lo = simd::hmin(mn), hi = simd::hmax(mx);
+        for (; i < e; ++i)
+            if (std::isfinite(data[i])) lo = std::min(lo, data[i]), hi = std::max(hi, data[i]);
+        mins[size_t(c)] = lo, maxs[size_t(c)] = hi;
+    });
+    Range r;
+    r.lo = *std::min_element(mins.begin(), mins.end());
+    r.hi = *std::max_element(maxs.begin(), maxs.end());
+    r.valid = r.lo <= r.hi;
+    if (!r.valid) r.lo = r.hi = 0.0;
+    return r;
+}
+
+Range unionRange(Range a, Range b) {
+    if (!a.valid) return b;
+    if (!b.valid) return a;
+    return Range{std::min(a.lo, b.lo), std::max(a.hi, b.hi), true};
+}
+
+// No finite data: [-1, 1]. A single value v: v +- max(|v| * 1e-3, 1e-6).
+Range binnableRange(Range r) {
+    if (!r.valid) return Range{-1.0, 1.0, true};
+    if (r.lo < r.hi) return r;
+    const double w = std::max(std::fabs(r.lo) * 1e-3, 1e-6);
+    return Range{r.lo - w, r.hi + w, true};
+}
+
+HistogramAccumulator::HistogramAccumulator(double lo, double hi, int bins) {
+    checkRange(lo, hi, bins);
+    h_.lo = lo, h_.hi = hi;
+    h_.counts.assign(size_t(bins), 0);
+}
+
+// Counts and moments are exact for the concatenation of all pieces. Outliers are counted
+// per piece against the mean/std of everything seen up to and including that piece, so
+// they are approximate when the distribution drifts between pieces.
+void HistogramAccumulator::add(const float* data, size_t n) {
+    const Binner binner(h_.lo, h_.hi, h_.bins());
+    const Partial p = scanAll(data, n, binner, 0);
+    for (size_t i = 0; i < h_.counts.size(); ++i) h_.counts[i] += p.counts[i];
+    Partial total;
+    total.counts.assign(p.counts.size(), 0);
+    total.counts[h_.counts.size()] = h_.stats.belowRange;
+    total.counts[h_.counts.size() + 1] = h_.stats.aboveRange;
+    total.mom = moments_;
+    total.nan = h_.stats.nanCount, total.posInf = h_.stats.posInfCount;
+    total.negInf = h_.stats.negInfCount;
+    total.merge(p);
+    moments_ = total.mom;
+    const uint64_t outliers = h_.stats.outliers;
+    fillStats(total, h_.stats);
+    h_.stats.outliers = outliers;
+    if (p.mom.n > 0 && mayHaveOutliers(p.mom.min, p.mom.max, h_.stats))
+        h_.stats.outliers += countOutliers(data, n, h_.stats.mean, 6.0 * h_.stats.std, 0);
+}
+
+Histogram HistogramAccumulator::result() const {
+    return h_;
+}
+
+}  // namespace ql

@@ -39,6 +39,14 @@ Range unionRange(Range a, Range b);
 // Widens a degenerate range (lo == hi) so that it can be binned.
 Range binnableRange(Range r);
 
+// Count, mean and central moment sums (m2 = sum (x-mean)^2, ...) of finite values,
+// mergeable without loss of accuracy (Chan/Pebay pairwise formulas).
+struct RunningMoments {
+    double n = 0, mean = 0, m2 = 0, m3 = 0, m4 = 0, min = 0, max = 0;
+    void merge(const RunningMoments& other);
+    void add(double x);
+};
+
 // Streaming accumulation for data that arrives in pieces (activations): fixed range.
 class HistogramAccumulator {
 public:
@@ -48,8 +56,7 @@ public:
 
 private:
     Histogram h_;
-    double sum_ = 0.0, sum2_ = 0.0, sum3_ = 0.0, sum4_ = 0.0;  // raw moments (about 0)
-    bool seen_ = false;
+    RunningMoments moments_;
 };
 
 } // namespace ql
