@@ -29,4 +29,4 @@ public:
     virtual std::string kind() const = 0;  // "bpe-bytelevel", "bpe-sentencepiece", "sentencepiece"
 };
 
-} // namespace ql
+}  // namespace ql

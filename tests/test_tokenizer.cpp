@@ -1,0 +1,264 @@
+// Tokenizer tests: the reference cases and whole-file digests of ../shared/reference
+// (read at run time), round trips, a minimal synthetic tokenizer.json, bad inputs.
+#include "base/error.h"
+#include "base/sha256.h"
+#include "testdata.h"
+#include "tokenizer/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QtTest>
+
+#include <fstream>
+
+using nlohmann::json;
+
+namespace {
+
+json readJson(const std::string& path) {
+    return json::parse(qltest::readFile(path));
+}
+
+std::string idsText(const std::vector<int32_t>& ids) {
+    std::string s;
+    for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+    return s;
+}
+
+void writeFile(const QString& path, const std::string& content) {
+    std::ofstream out(path.toStdString(), std::ios::binary);
+    out << content;
+}
+
+// Byte-level alphabet of GPT-2 (bytes_to_unicode), written independently of the library.
+std::vector<std::string> byteLevelChars() {
+    std::vector<std::string> chars(256);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        const QString ch(QChar(printable ? b : next++));
+        chars[static_cast<size_t>(b)] = ch.toStdString();
+    }
+    return chars;
+}
+
+// A tokenizer.json like the synthetic models': 256 byte-level chars (id = byte value),
+// optional merges, "<|endoftext|>" added as special token right after the vocabulary.
+json minimalTokenizerJson(const json& merges) {
+    const auto chars = byteLevelChars();
+    json vocab = json::object();
+    for (int b = 0; b < 256; ++b) vocab[chars[static_cast<size_t>(b)]] = b;
+    int next = 256;
+    for (const auto& m : merges) vocab[m[0].get<std::string>() + m[1].get<std::string>()] = next++;
+    const json byteLevel = {{"type", "ByteLevel"},
+                            {"add_prefix_space", false},
+                            {"trim_offsets", false},
+                            {"use_regex", false}};
+    return {{"version", "1.0"},
+            {"added_tokens",
+             {{{"id", next},
+               {"content", "<|endoftext|>"},
+               {"single_word", false},
+               {"lstrip", false},
+               {"rstrip", false},
+               {"normalized", false},
+               {"special", true}}}},
+            {"normalizer", {{"type", "NFC"}}},
+            {"pre_tokenizer", byteLevel},
+            {"decoder", byteLevel},
+            {"model",
+             {{"type", "BPE"},
+              {"vocab", vocab},
+              {"merges", merges},
+              {"byte_fallback", false},
+              {"fuse_unk", false}}}};
+}
+
+}  // namespace
+
+class TestTokenizer : public QObject {
+    Q_OBJECT
+
+private:
+    void checkCases(const QString& tokenizerDir, const QString& casesFile) {
+        QL_REQUIRE_DATA(tokenizerDir);
+        QL_REQUIRE_DATA("reference/" + casesFile);
+        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath(tokenizerDir));
+        const json cases = readJson(qltest::dataPath("reference/" + casesFile));
+        QVERIFY(cases.size() > 10);
+        for (const json& c : cases) {
+            const std::string text = c["text"];
+            const auto ids = tokenizer->encode(text);
+            const auto expected = c["ids"].get<std::vector<int32_t>>();
+            QVERIFY2(
+                ids == expected,
+                qPrintable(QString::fromStdString("text \"" + text + "\": got " + idsText(ids) +
+                                                  " expected " + idsText(expected))));
+        }
+    }
+
+    void checkCorpus(const QString& tokenizerDir) {
+        QL_REQUIRE_DATA(tokenizerDir);
+        QL_REQUIRE_DATA("reference/tokenizer-corpus.json");
+        const json corpus = readJson(qltest::dataPath("reference/tokenizer-corpus.json"));
+        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath(tokenizerDir));
+        const json& entries = corpus.at(tokenizerDir.toStdString());
+        QCOMPARE(entries.size(), size_t(3));
+        for (auto it = entries.begin(); it != entries.end(); ++it) {
+            QL_REQUIRE_DATA(QString::fromStdString(it.key()));
+            const auto ids = tokenizer->encode(
+                qltest::readFile(qltest::dataPath(QString::fromStdString(it.key()))));
+            const std::string where = tokenizerDir.toStdString() + " on " + it.key();
+            QVERIFY2(ids.size() == it.value()["count"].get<size_t>(),
+                     qPrintable(
+                         QString::fromStdString(where + ": count " + std::to_string(ids.size()))));
+            QVERIFY2(ql::tokenIdsSha256(ids) == it.value()["sha256"].get<std::string>(),
+                     qPrintable(QString::fromStdString(where + ": sha256 differs")));
+        }
+    }
+
+private slots:
+    void qwenCases() { checkCases("tokenizers/qwen3", "tokenizer-cases.qwen3.json"); }
+    void tinyStoriesCases() {
+        checkCases("models/tinystories-656k", "tokenizer-cases.tinystories-656k.json");
+    }
+    void stories260kCases() {
+        checkCases("models/stories260k", "tokenizer-cases.stories260k.json");
+    }
+    void qwenCorpus() { checkCorpus("tokenizers/qwen3"); }
+    void tinyStoriesCorpus() { checkCorpus("models/tinystories-656k"); }
+    void stories260kCorpus() { checkCorpus("models/stories260k"); }
+
+    void byteLevelRoundTrip() {
+        QL_REQUIRE_DATA("tokenizers/qwen3");
+        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath("tokenizers/qwen3"));
+        QCOMPARE(QString::fromStdString(tokenizer->kind()), QString("bpe-bytelevel"));
+        const json cases = readJson(qltest::dataPath("reference/tokenizer-cases.qwen3.json"));
+        for (const json& c : cases) {
+            const std::string text = c["text"];
+            // The NFC normalizer is part of the pipeline: compare with Qt's NFC form.
+            const std::string nfc =
+                QString::fromStdString(text).normalized(QString::NormalizationForm_C).toStdString();
+            QCOMPARE(QString::fromStdString(tokenizer->decode(tokenizer->encode(text))),
+                     QString::fromStdString(nfc));
+        }
+    }
+
+    void specialIds() {
+        QL_REQUIRE_DATA("tokenizers/qwen3");
+        QL_REQUIRE_DATA("models/stories260k");
+        QL_REQUIRE_DATA("models/tinystories-656k");
+        const auto qwen = ql::Tokenizer::load(qltest::dataPath("tokenizers/qwen3"));
+        // tokenizer_config.json: bos_token null, eos_token "<|im_end|>".
+        QVERIFY(!qwen->bosId());
+        QVERIFY(qwen->eosId());
+        QCOMPARE(qwen->encode("<|im_end|>"), std::vector<int32_t>{*qwen->eosId()});
+        const auto tiny = ql::Tokenizer::load(qltest::dataPath("models/tinystories-656k"));
+        QCOMPARE(QString::fromStdString(tiny->kind()), QString("bpe-sentencepiece"));
+        QVERIFY(tiny->bosId() && tiny->eosId());
+        QCOMPARE(tiny->decode({*tiny->bosId()}), std::string("<|start_story|>"));
+        QCOMPARE(tiny->decode({*tiny->eosId()}), std::string("<|end_story|>"));
+        const auto sp = ql::Tokenizer::load(qltest::dataPath("models/stories260k"));
+        QCOMPARE(QString::fromStdString(sp->kind()), QString("sentencepiece"));
+        QCOMPARE(sp->vocabSize(), 512);
+        QVERIFY(sp->bosId() && sp->eosId());
+        QVERIFY(*sp->bosId() != *sp->eosId());
+        // The same model through its file path rather than its folder.
+        const auto spFile =
+            ql::Tokenizer::load(qltest::dataPath("models/stories260k/tokenizer.model"));
+        QCOMPARE(spFile->encode("Once upon a time"), sp->encode("Once upon a time"));
+        QCOMPARE(sp->decode(sp->encode("Once upon a time")), std::string("Once upon a time"));
+    }
+
+    void minimalSyntheticTokenizer() {
+        const QString dir = qltest::tempDir("tokenizer-minimal");
+        const auto chars = byteLevelChars();
+        writeFile(dir + "/tokenizer.json", minimalTokenizerJson(json::array()).dump());
+        const auto plain = ql::Tokenizer::load(dir.toStdString());
+        QCOMPARE(plain->vocabSize(), 257);
+        QVERIFY(!plain->bosId());  // no tokenizer_config.json
+        const std::string text = "hi \xC3\xA9!<|endoftext|>\n";
+        std::vector<int32_t> expected;
+        for (unsigned char b : std::string("hi \xC3\xA9!")) expected.push_back(b);
+        expected.push_back(256);
+        expected.push_back('\n');
+        QCOMPARE(plain->encode(text), expected);
+        QCOMPARE(plain->decode(plain->encode(text)), text);
+
+        // With merges "h i" (id 256) and then "hi !"-free pair form ["hi", " "] (id 257).
+        const json merges = json::array({json::array({"h", "i"}), json::array({"hi", chars[' ']})});
+        writeFile(dir + "/tokenizer.json", minimalTokenizerJson(merges).dump());
+        const auto merged = ql::Tokenizer::load(dir.toStdString() + "/tokenizer.json");
+        QCOMPARE(merged->encode("hi hi"), (std::vector<int32_t>{257, 256}));
+        QCOMPARE(merged->encode("<|endoftext|>"), std::vector<int32_t>{258});
+
+        // The same merges written as "a b" strings give the same result.
+        json asStrings = minimalTokenizerJson(merges);
+        asStrings["model"]["merges"] = json::array({"h i", "hi " + chars[' ']});
+        writeFile(dir + "/tokenizer.json", asStrings.dump());
+        QCOMPARE(ql::Tokenizer::load(dir.toStdString())->encode("hi hi"),
+                 (std::vector<int32_t>{257, 256}));
+
+        QCOMPARE(plain->encode(""), std::vector<int32_t>{});
+    }
+
+    void missingTokenizerIsAnError() {
+        const QString dir = qltest::tempDir("tokenizer-missing");
+        QVERIFY_THROWS_EXCEPTION(ql::Error, ql::Tokenizer::load(dir.toStdString()));
+        QVERIFY_THROWS_EXCEPTION(ql::Error,
+                                 ql::Tokenizer::load(dir.toStdString() + "/nope/tokenizer.json"));
+        try {
+            ql::Tokenizer::load(dir.toStdString());
+            QFAIL("no exception");
+        } catch (const ql::Error& e) {
+            QVERIFY(std::string(e.what()).find("tokenizer") != std::string::npos);
+            QVERIFY(std::string(e.what()).find(dir.toStdString()) != std::string::npos);
+        }
+    }
+
+    void corruptTokenizerJsonIsAnError() {
+        const QString dir = qltest::tempDir("tokenizer-corrupt");
+        const QString file = dir + "/tokenizer.json";
+        auto expectError = [&](const std::string& content, const char* fragment) {
+            writeFile(file, content);
+            try {
+                ql::Tokenizer::load(file.toStdString());
+                QFAIL(qPrintable(QString("no exception for: ") +
+                                 QString::fromStdString(content.substr(0, 60))));
+            } catch (const ql::Error& e) {
+                const std::string message = e.what();
+                QVERIFY2(message.find(file.toStdString()) != std::string::npos, e.what());
+                QVERIFY2(message.find(fragment) != std::string::npos, e.what());
+            }
+        };
+        expectError("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0", "not valid JSON");
+        expectError("[1, 2, 3]", "not a JSON object");
+        expectError("{\"version\": \"1.0\"}", "model");
+        expectError("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", "Unigram");
+        json badMerge = minimalTokenizerJson(json::array());
+        badMerge["model"]["merges"] = json::array({"h zz"});
+        expectError(badMerge.dump(), "zz");
+        json badVocab = minimalTokenizerJson(json::array());
+        badVocab["model"]["vocab"]["x"] = "seven";
+        expectError(badVocab.dump(), "integer id");
+        json badPre = minimalTokenizerJson(json::array());
+        badPre["pre_tokenizer"] = {
+            {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+        expectError(badPre.dump(), "regex");
+        // A corrupt SentencePiece model is reported too.
+        writeFile(dir + "/tokenizer.model", "not a protobuf");
+        QVERIFY_THROWS_EXCEPTION(ql::Error,
+                                 ql::Tokenizer::load((dir + "/tokenizer.model").toStdString()));
+    }
+
+    void invalidUtf8IsAnError() {
+        const QString dir = qltest::tempDir("tokenizer-utf8");
+        writeFile(dir + "/tokenizer.json", minimalTokenizerJson(json::array()).dump());
+        const auto tokenizer = ql::Tokenizer::load(dir.toStdString());
+        QVERIFY_THROWS_EXCEPTION(ql::Error, tokenizer->encode("ab\xFF"));
+        QVERIFY_THROWS_EXCEPTION(ql::Error, tokenizer->decode({100000}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTokenizer)
+#include "test_tokenizer.moc"
