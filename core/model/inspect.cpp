@@ -1,1 +1,85 @@
-// placeholder
+// Weights-only summary of any safetensors checkpoint; no libtorch here.
+#include "base/error.h"
+#include "model/model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace ql {
+
+namespace {
+
+// The projections in block order, with the module that holds them.
+struct ProjName {
+    ProjKind kind;
+    const char* path;
+};
+constexpr ProjName kProjections[] = {
+    {ProjKind::Q, "self_attn.q_proj"}, {ProjKind::K, "self_attn.k_proj"},
+    {ProjKind::V, "self_attn.v_proj"}, {ProjKind::O, "self_attn.o_proj"},
+    {ProjKind::Gate, "mlp.gate_proj"}, {ProjKind::Up, "mlp.up_proj"},
+    {ProjKind::Down, "mlp.down_proj"},
+};
+
+// True when config.json names an architecture we can describe; other configs (other
+// architectures, or none) leave the summary weights-only instead of failing.
+bool hasSupportedConfig(const fs::path& configPath) {
+    if (!fs::exists(configPath)) return false;
+    std::ifstream in(configPath);
+    const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("architectures") || !j["architectures"].is_array() ||
+        j["architectures"].empty() || !j["architectures"][0].is_string())
+        return false;
+    const std::string arch = j["architectures"][0].get<std::string>();
+    return arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" ||
+           arch == "Qwen2ForCausalLM" || arch == "Qwen3ForCausalLM";
+}
+
+// Linear layers found in the checkpoint (quantized checkpoints without plain
+// ".weight" tensors simply list none).
+std::vector<LinearLayerInfo> findLinears(const TensorStore& store, int numLayers) {
+    std::vector<LinearLayerInfo> out;
+    for (int l = 0; l < numLayers; ++l) {
+        for (const auto& p : kProjections) {
+            LinearLayerInfo li;
+            li.name = "model.layers." + std::to_string(l) + "." + p.path;
+            const TensorInfo* w = store.find(li.name + ".weight");
+            if (!w || w->shape.size() != 2) continue;
+            li.block = l;
+            li.kind = p.kind;
+            li.outFeatures = w->shape[0];
+            li.inFeatures = w->shape[1];
+            li.hasBias = store.find(li.name + ".bias") != nullptr;
+            out.push_back(li);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
+    const auto store = TensorStore::open(fileOrFolder);
+    ModelSummary s;
+    const fs::path p(fileOrFolder);
+    s.folder = fs::is_directory(p) ? p.string() : p.parent_path().string();
+    if (s.folder.empty()) s.folder = ".";
+    for (const auto& name : store->names()) {
+        s.tensors.push_back(store->get(name));
+        s.parameters += s.tensors.back().numel();
+    }
+    s.bytesOnDisk = store->bytesOnDisk();
+    s.bytesInMemory = uint64_t(s.parameters) * 4;
+    const fs::path configPath = fs::path(s.folder) / "config.json";
+    if (hasSupportedConfig(configPath)) {
+        s.config = loadModelConfig(configPath.string());
+        s.linears = findLinears(*store, s.config.numLayers);
+    }
+    return s;
+}
+
+}  // namespace ql

@@ -2,7 +2,9 @@
 // models' shapes, for scale and speed tests. Their weights are random.
 #pragma once
 
+#include "base/progress.h"
 #include "io/dtype.h"
+#include "io/model_config.h"
 
 #include <cstdint>
 #include <string>
@@ -13,8 +15,12 @@ namespace ql {
 struct SynthOptions {
     std::string preset = "llama-tiny";  // see synthPresets()
     std::string outDir;
-    DType dtype = DType::BF16;          // BF16, F16 or F32
+    DType dtype = DType::BF16;  // BF16, F16 or F32
     uint64_t seed = 0;
+    // Checkpoints whose data exceed this are split into model-0000N-of-0000M shards
+    // with model.safetensors.index.json (Hugging Face's default "2GB").
+    uint64_t maxShardBytes = 2000000000ull;
+    ProgressCallback progress;  // optional; returning false cancels (ql::Cancelled)
 };
 
 std::vector<std::string> synthPresets();  // "qwen2.5-0.5b", "qwen2.5-1.5b", "llama-tiny", ...
@@ -22,4 +28,7 @@ std::vector<std::string> synthPresets();  // "qwen2.5-0.5b", "qwen2.5-1.5b", "ll
 // (byte-level BPE) and a README noting the weights are random. Throws ql::Error.
 void synthesizeModel(const SynthOptions& options);
 
-} // namespace ql
+// The architecture of a preset (throws ql::Error naming the preset if unknown).
+ModelConfig synthPresetConfig(const std::string& preset);
+
+}  // namespace ql
