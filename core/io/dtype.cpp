@@ -113,17 +113,6 @@ uint16_t floatToHalf(float f) {
     return sign | uint16_t(halfBits);
 }
 
-float bf16ToFloat(uint16_t b) {
-    return bitsFloat(uint32_t(b) << 16);
-}
-
-uint16_t floatToBf16(float f) {
-    const uint32_t u = floatBits(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((u >> 16) | 0x0040u);  // quiet nan
-    const uint32_t roundingBias = 0x7FFFu + ((u >> 16) & 1u);
-    return uint16_t((u + roundingBias) >> 16);
-}
-
 void convertToFloat(DType t, const void* src, size_t n, float* dst) {
     switch (t) {
         case DType::F32:

@@ -157,11 +157,12 @@ inline float approxNormal(uint64_t r) {
     return (float(s) - kMean) * kInvStd;
 }
 
-inline void storeValue(DType t, float v, unsigned char* dst) {
-    if (t == DType::F32) {
+template <DType T>
+inline void storeValue(float v, unsigned char* dst) {
+    if constexpr (T == DType::F32) {
         std::memcpy(dst, &v, 4);
     } else {
-        const uint16_t bits = t == DType::F16 ? floatToHalf(v) : floatToBf16(v);
+        const uint16_t bits = T == DType::F16 ? floatToHalf(v) : floatToBf16(v);
         std::memcpy(dst, &bits, 2);
     }
 }
@@ -186,15 +187,13 @@ public:
 
     // Writes elements [begin, end) in the tensor's dtype to dst.
     void fill(uint64_t begin, uint64_t end, unsigned char* dst) const {
-        const size_t es = dtypeSize(dtype_);
-        const uint64_t cols = columnScale_.size();
-        for (uint64_t i = begin; i < end; ++i) {
-            float v = 1.0f;
-            if (init_ != Init::Ones) {
-                v = approxNormal(splitmix64(key_ + i * 0xD1B54A32D192ED03ull)) * stddev_;
-                if (cols) v *= columnScale_[i % cols];
-            }
-            storeValue(dtype_, v, dst + (i - begin) * es);
+        switch (dtype_) {
+            case DType::F32:
+                return fillAs<DType::F32>(begin, end, dst);
+            case DType::F16:
+                return fillAs<DType::F16>(begin, end, dst);
+            default:
+                return fillAs<DType::BF16>(begin, end, dst);
         }
     }
 
@@ -204,6 +203,25 @@ private:
     uint64_t key_;
     float stddev_ = 0.02f;
     std::vector<float> columnScale_;
+
+    template <DType T>
+    void fillAs(uint64_t begin, uint64_t end, unsigned char* dst) const {
+        constexpr size_t es = T == DType::F32 ? 4 : 2;
+        if (init_ == Init::Ones) {
+            for (uint64_t i = begin; i < end; ++i) storeValue<T>(1.0f, dst + (i - begin) * es);
+            return;
+        }
+        const size_t cols = columnScale_.size();
+        size_t col = cols ? size_t(begin % cols) : 0;  // walked, not divided, per element
+        for (uint64_t i = begin; i < end; ++i) {
+            float v = approxNormal(splitmix64(key_ + i * 0xD1B54A32D192ED03ull)) * stddev_;
+            if (cols) {
+                v *= columnScale_[col];
+                if (++col == cols) col = 0;
+            }
+            storeValue<T>(v, dst + (i - begin) * es);
+        }
+    }
 };
 
 // ---- writing the weights
