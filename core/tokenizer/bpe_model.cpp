@@ -10,12 +10,32 @@ constexpr size_t kSmallWord = 48;
 }  // namespace
 
 void BpeMerges::add(int32_t left, int32_t right, int32_t merged, int32_t rank) {
+    if (merged < 0) return;
+    if ((size_ + 1) * 2 > slots_.size()) grow();  // load factor <= 1/2
     // The first occurrence of a pair wins, as in Hugging Face tokenizers.
-    merges_.emplace(key(left, right), Merge{rank, merged});
+    if (!find(left, right)) insert(key(left, right), Merge{rank, merged});
+}
+
+void BpeMerges::insert(uint64_t k, Merge merge) {
+    size_t i = mix(k) & mask_;
+    while (slots_[i].merge.merged >= 0) i = (i + 1) & mask_;
+    slots_[i].key = k;
+    slots_[i].merge = merge;
+    ++size_;
+}
+
+void BpeMerges::grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    size_ = 0;
+    for (const Slot& slot : old)
+        if (slot.merge.merged >= 0) insert(slot.key, slot.merge);
 }
 
 void BpeMerges::apply(std::vector<int32_t>& ids) const {
-    if (ids.size() < 2 || merges_.empty()) return;
+    if (ids.size() < 2 || size_ == 0) return;
     if (ids.size() <= kSmallWord)
         applySmall(ids);
     else
@@ -23,20 +43,28 @@ void BpeMerges::apply(std::vector<int32_t>& ids) const {
 }
 
 void BpeMerges::applySmall(std::vector<int32_t>& ids) const {
-    for (;;) {
+    // ranks[i]: merge of (ids[i], ids[i+1]), refreshed only next to each merge.
+    const Merge* ranks[kSmallWord];
+    size_t n = ids.size();
+    for (size_t i = 0; i + 1 < n; ++i) ranks[i] = find(ids[i], ids[i + 1]);
+    while (n > 1) {
         const Merge* best = nullptr;
         size_t bestPos = 0;
-        for (size_t i = 0; i + 1 < ids.size(); ++i) {
-            const Merge* m = find(ids[i], ids[i + 1]);
-            if (m && (!best || m->rank < best->rank)) {
-                best = m;
+        for (size_t i = 0; i + 1 < n; ++i) {
+            if (ranks[i] && (!best || ranks[i]->rank < best->rank)) {
+                best = ranks[i];
                 bestPos = i;
             }
         }
-        if (!best) return;
+        if (!best) break;
         ids[bestPos] = best->merged;
-        ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(bestPos) + 1);
+        for (size_t i = bestPos + 1; i + 1 < n; ++i) ids[i] = ids[i + 1];
+        for (size_t i = bestPos + 1; i + 2 < n; ++i) ranks[i] = ranks[i + 1];
+        --n;
+        if (bestPos > 0) ranks[bestPos - 1] = find(ids[bestPos - 1], ids[bestPos]);
+        if (bestPos + 1 < n) ranks[bestPos] = find(ids[bestPos], ids[bestPos + 1]);
     }
+    ids.resize(n);
 }
 
 void BpeMerges::applyLarge(std::vector<int32_t>& ids) const {

@@ -58,6 +58,39 @@ bool parseByteToken(const std::string& token, unsigned char& byte) {
 
 }  // namespace
 
+// Open-addressing table of pre-token -> span of ids in a flat arena. Words repeat a
+// lot in real text, so most pre-tokens are answered here without running BPE.
+struct HfTokenizer::WordCache {
+    struct Entry {
+        std::string_view word;  // data() == nullptr: empty slot
+        uint32_t offset = 0, count = 0;
+    };
+    std::vector<Entry> table = std::vector<Entry>(4096);
+    size_t used = 0;
+    std::vector<int32_t> ids;
+
+    // The entry for `word`: either its cached span or a fresh slot (word unset).
+    Entry& slot(std::string_view word) {
+        if ((used + 1) * 2 > table.size()) rehash();
+        const size_t mask = table.size() - 1;
+        for (size_t i = std::hash<std::string_view>()(word) & mask;; i = (i + 1) & mask) {
+            Entry& e = table[i];
+            if (!e.word.data() || e.word == word) return e;
+        }
+    }
+    void rehash() {
+        std::vector<Entry> old(table.size() * 2);
+        old.swap(table);
+        const size_t mask = table.size() - 1;
+        for (const Entry& e : old) {
+            if (!e.word.data()) continue;
+            size_t i = std::hash<std::string_view>()(e.word) & mask;
+            while (table[i].word.data()) i = (i + 1) & mask;
+            table[i] = e;
+        }
+    }
+};
+
 std::optional<int32_t> HfTokenizer::idOf(const std::string& token) const {
     if (auto it = addedIds_.find(token); it != addedIds_.end()) return it->second;
     std::string key;
@@ -193,7 +226,7 @@ void HfTokenizer::encodeWord(std::string_view word, std::vector<int32_t>& out,
             return;
         }
     }
-    std::vector<int32_t> ids;
+    thread_local std::vector<int32_t> ids;  // scratch, reused across words
     initialSymbols(word, ids, startsWithPrepend && !byteLevel_);
     merges_.apply(ids);
     out.insert(out.end(), ids.begin(), ids.end());
@@ -230,13 +263,17 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view text) const {
                     encodeWord(piece, out, true);  // the piece that got the prepended text
                     continue;
                 }
-                auto it = cache.find(piece);
-                if (it == cache.end()) {
-                    std::vector<int32_t> ids;
-                    encodeWord(piece, ids);
-                    it = cache.emplace(piece, std::move(ids)).first;
+                WordCache::Entry& entry = cache.slot(piece);
+                if (!entry.word.data()) {
+                    const size_t offset = cache.ids.size();
+                    encodeWord(piece, cache.ids);
+                    entry.word = piece;
+                    entry.offset = static_cast<uint32_t>(offset);
+                    entry.count = static_cast<uint32_t>(cache.ids.size() - offset);
+                    ++cache.used;
                 }
-                out.insert(out.end(), it->second.begin(), it->second.end());
+                const auto begin = cache.ids.begin() + entry.offset;
+                out.insert(out.end(), begin, begin + entry.count);
             }
         }
     }

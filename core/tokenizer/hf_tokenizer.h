@@ -54,7 +54,7 @@ public:
 
 private:
     friend class HfTokenizerLoader;
-    using WordCache = std::unordered_map<std::string_view, std::vector<int32_t>>;
+    struct WordCache;  // pre-token -> ids, for one encode() call (hf_tokenizer.cpp)
 
     std::string normalize(std::string_view text) const;
     void preTokenize(std::string_view text, std::vector<std::string_view>& pieces,
