@@ -1,10 +1,10 @@
 // Single-pass histograms. Each thread scans a contiguous chunk in blocks of kBlock floats:
-//  1. block sum/min/max (vector); a non-finite sum means NaN/Inf (or overflow) in the block,
-//     which then takes the exact scalar path in double;
-//  2. bin index per element (vector, no division: t = (x - lo) * bins/(hi - lo) in float32,
-//     clamped to [0, bins-1]; x < lo -> "below" slot, x > hi -> "above" slot), and the block's
-//     moments about its own mean in float;
-//  3. scalar increments into 4 interleaved uint32 sub-histograms (no store-to-load stalls
+//  1. one vector pass: bin index per element (no division: t = (x - lo) * bins/(hi - lo) in
+//     float32, clamped to [0, bins-1]; x < lo -> "below" slot, x > hi -> "above" slot),
+//     min/max, and the sums of (x - c)^k, k = 1..4, about c = the previous block's mean, in
+//     float. Non-finite sums mean NaN/Inf (or overflow) in the block, which then takes the
+//     exact scalar path in double;
+//  2. scalar increments into 4 interleaved uint32 sub-histograms (no store-to-load stalls
 //     when neighbours share a bin), flushed into uint64 counts.
 // Block moments are merged in double with the pairwise formulas of Chan/Pebay, so mean,
 // variance and kurtosis stay accurate for any data size. Outliers (|x - mean| > 6 std,
@@ -84,23 +84,30 @@ public:
     }
 
 private:
+    // Sums of d, d^2, d^3, d^4 with d = x - center, in float lanes.
+    struct Sums4 {
+        double r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+    };
+    static Sums4 momentSums(const float* p, float c) {
+        const vf center = simd::splat(c), z = simd::splat(0.0f);
+        vf s1 = z, s2 = z, s3 = z, s4 = z;
+        for (size_t i = 0; i < kBlock; i += kLanes) {
+            const vf d = simd::load(p + i) - center, d2 = d * d;
+            s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
+        }
+        return {simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
+    }
+
+    // One pass over the block: bin indices, min/max and moment sums about the previous
+    // block's mean. NaN/Inf (or float overflow) make the sums non-finite: returns false.
     bool fastBlock(const float* p) {
         const vf z = simd::splat(0.0f);
-        vf s = z, mn = simd::load(p), mx = mn;
-        for (size_t i = 0; i < kBlock; i += kLanes) {
-            const vf x = simd::load(p + i);
-            s += x;
-            mn = x < mn ? x : mn;
-            mx = x > mx ? x : mx;
-        }
-        const float sum = float(simd::hsum(s));
-        if (!std::isfinite(sum)) return false;
-        const float bm = sum / float(kBlock);
-        const vf center = simd::splat(bm), loF = simd::splat(b_.loF), hiF = simd::splat(b_.hiF);
-        const vf lo = simd::splat(b_.lo), scale = simd::splat(b_.scale);
+        if (!started_) center_ = std::isfinite(p[0]) ? p[0] : 0.0f, started_ = true;
+        const vf center = simd::splat(center_), loF = simd::splat(b_.loF);
+        const vf hiF = simd::splat(b_.hiF), lo = simd::splat(b_.lo), scale = simd::splat(b_.scale);
         const vf last = simd::splat(b_.lastBin);
         const vi below = vi{} + b_.bins, above = vi{} + (b_.bins + 1);
-        vf s1 = z, s2 = z, s3 = z, s4 = z;
+        vf s1 = z, s2 = z, s3 = z, s4 = z, mn = simd::load(p), mx = mn;
         for (size_t i = 0; i < kBlock; i += kLanes) {
             const vf x = simd::load(p + i);
             vf t = (x - lo) * scale;
@@ -110,20 +117,30 @@ private:
             idx = x < loF ? below : idx;
             idx = x > hiF ? above : idx;
             simd::storeInt(idx_ + i, idx);
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
             const vf d = x - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
-        const double n = double(kBlock), r1 = simd::hsum(s1), r2 = simd::hsum(s2);
-        const double r3 = simd::hsum(s3), r4 = simd::hsum(s4);
-        if (!std::isfinite(r4)) return false;  // float overflow of x^4: exact path instead
-        const double dl = r1 / n;              // moments about bm -> central moments
-        Moments m;
-        m.n = n, m.mean = double(bm) + dl;
-        m.m2 = std::max(0.0, r2 - n * dl * dl);
-        m.m3 = r3 - 3 * dl * r2 + 2 * n * dl * dl * dl;
-        m.m4 = std::max(0.0, r4 - 4 * dl * r3 + 6 * dl * dl * r2 - 3 * n * dl * dl * dl * dl);
+        Sums4 r{simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
+        if (!std::isfinite(r.r1) || !std::isfinite(r.r4)) return false;
+        const double n = double(kBlock);
+        double c = center_, dl = r.r1 / n;
+        if (dl * dl > 16.0 * std::max(r.r2 / n - dl * dl, 0.0)) {
+            // the center was far from this block's mean: recompute about the block mean
+            c = double(float(c + dl));
+            r = momentSums(p, float(c));
+            if (!std::isfinite(r.r4)) return false;
+            dl = r.r1 / n;
+        }
+        Moments m;  // moments about c -> central moments
+        m.n = n, m.mean = c + dl;
+        m.m2 = std::max(0.0, r.r2 - n * dl * dl);
+        m.m3 = r.r3 - 3 * dl * r.r2 + 2 * n * dl * dl * dl;
+        m.m4 = std::max(0.0, r.r4 - 4 * dl * r.r3 + 6 * dl * dl * r.r2 - 3 * n * dl * dl * dl * dl);
         m.min = simd::hmin(mn), m.max = simd::hmax(mx);
         out_.mom.merge(m);
+        center_ = float(m.mean);
         const size_t stride = size_t(b_.bins + 2);
         uint32_t* h = sub_.data();
         for (size_t i = 0; i < kBlock; i += 4) {
@@ -164,6 +181,8 @@ private:
     Partial& out_;
     std::vector<uint32_t> sub_;
     size_t blocks_ = 0;
+    float center_ = 0.0f;  // shift for the moment sums: the previous block's mean
+    bool started_ = false;
     alignas(64) int32_t idx_[kBlock];
 };
 

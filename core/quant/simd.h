@@ -10,9 +10,9 @@
 
 namespace ql::simd {
 
-constexpr int kLanes = 8;
-typedef float vf __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
+constexpr int kLanes = 4;
+typedef float vf __attribute__((vector_size(16)));
+typedef int32_t vi __attribute__((vector_size(16)));
 
 inline vf splat(float x) {
     return vf{} + x;
