@@ -1,0 +1,190 @@
+#include "widgets/histogramchart.h"
+
+#include "widgets/plotstyle.h"
+
+#include <QToolTip>
+
+#include <algorithm>
+
+namespace ql {
+
+HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
+    setMinimumSize(240, 160);
+    plotLayout()->insertRow(0);
+    title_ = new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
+    plotLayout()->addElement(0, 0, title_);
+    before_ = new QCPBars(xAxis, yAxis);
+    after_ = new QCPBars(xAxis, yAxis);
+    for (QCPBars* b : {before_, after_}) {
+        b->setWidthType(QCPBars::wtPlotCoords);
+        b->setAntialiased(false);
+    }
+    setColors(beforeColor(false), afterColor(false));
+    yAxis->setLabel("count");
+    legend->setVisible(true);
+    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    axisRect()->setRangeDrag(Qt::Horizontal);
+    axisRect()->setRangeZoom(Qt::Horizontal);
+    setMouseTracking(true);
+    connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            [this](const QCPRange& r) {
+                if (!settingRange_) emit xRangeChanged(r.lower, r.upper);
+            });
+}
+
+void HistogramChart::setColors(const QColor& before, const QColor& after) {
+    auto style = [](QCPBars* b, QColor c) {
+        QColor fillColor = c;
+        fillColor.setAlpha(110);
+        b->setBrush(fillColor);
+        c.setAlpha(200);
+        b->setPen(QPen(c, 1));
+    };
+    style(before_, before);
+    style(after_, after);
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::setTitle(const QString& title) {
+    title_->setText(title);
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::setXLabel(const QString& label) {
+    xAxis->setLabel(label);
+}
+
+void HistogramChart::fill(QCPBars* bars, const Histogram& h) {
+    QVector<double> keys, values;
+    keys.reserve(h.bins());
+    values.reserve(h.bins());
+    const double w = h.binWidth();
+    for (int i = 0; i < h.bins(); ++i) {
+        keys << h.lo + (i + 0.5) * w;
+        values << double(h.counts[size_t(i)]);
+    }
+    bars->setWidth(w);
+    bars->setData(keys, values, true);
+}
+
+void HistogramChart::setHistograms(const Histogram& before, const Histogram& after,
+                                   const QString& beforeName, const QString& afterName,
+                                   bool keepRange) {
+    hBefore_ = before;
+    hAfter_ = after;
+    fill(before_, before);
+    fill(after_, after);
+    before_->setName(beforeName);
+    after_->setName(afterName);
+    after_->setVisible(!after.empty());
+    if (after.empty())
+        after_->removeFromLegend();
+    else
+        after_->addToLegend();
+    if (!keepRange)
+        resetView();
+    else
+        fitY();
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::clearHistograms(const QString& message) {
+    hBefore_ = {};
+    hAfter_ = {};
+    before_->data()->clear();
+    after_->data()->clear();
+    setLevels({});
+    setTitle(message);
+}
+
+void HistogramChart::resetView() {
+    const Histogram& h = hBefore_.empty() ? hAfter_ : hBefore_;
+    if (!h.empty()) {
+        double lo = h.lo, hi = h.hi;
+        if (!hAfter_.empty()) {
+            lo = std::min(lo, hAfter_.lo);
+            hi = std::max(hi, hAfter_.hi);
+        }
+        const double pad = (hi - lo) * 0.02;
+        settingRange_ = true;
+        xAxis->setRange(lo - pad, hi + pad);
+        settingRange_ = false;
+    }
+    fitY();
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::fitY() {
+    double maxCount = 1;
+    for (const Histogram* h : {&hBefore_, &hAfter_})
+        for (uint64_t c : h->counts) maxCount = std::max(maxCount, double(c));
+    if (log_)
+        yAxis->setRange(0.5, maxCount * 2.0);
+    else
+        yAxis->setRange(0, maxCount * 1.08);
+}
+
+void HistogramChart::setLogScale(bool log) {
+    log_ = log;
+    if (log) {
+        yAxis->setScaleType(QCPAxis::stLogarithmic);
+        yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+        yAxis->setNumberFormat("eb");
+        yAxis->setNumberPrecision(0);
+    } else {
+        yAxis->setScaleType(QCPAxis::stLinear);
+        yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        yAxis->setNumberFormat("gb");
+        yAxis->setNumberPrecision(6);
+    }
+    yAxis->setLabel(log ? "count (log)" : "count");
+    fitY();
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::setLevels(const std::vector<double>& xs) {
+    for (QCPItemStraightLine* line : levelLines_) removeItem(line);
+    levelLines_.clear();
+    QColor c = palette().color(QPalette::WindowText);
+    c.setAlpha(xs.size() > 64 ? 45 : 110);
+    for (double x : xs) {
+        auto* line = new QCPItemStraightLine(this);
+        line->point1->setCoords(x, 0);
+        line->point2->setCoords(x, 1);
+        line->setPen(QPen(c, 1, Qt::DashLine));
+        line->setSelectable(false);
+        levelLines_.push_back(line);
+    }
+    replot(rpQueuedReplot);
+}
+
+QString HistogramChart::binTooltip(double key) const {
+    const Histogram& h = hBefore_.empty() ? hAfter_ : hBefore_;
+    if (h.empty() || key < h.lo || key > h.hi) return {};
+    const double w = h.binWidth();
+    const int bin = std::min(h.bins() - 1, int((key - h.lo) / w));
+    QString text =
+        QString("[%1, %2)\n").arg(h.lo + bin * w, 0, 'g', 5).arg(h.lo + (bin + 1) * w, 0, 'g', 5);
+    text += QString("%1: %2").arg(before_->name()).arg(h.counts[size_t(bin)]);
+    if (!hAfter_.empty() && hAfter_.bins() == h.bins() && hAfter_.lo == h.lo)
+        text += QString("\n%1: %2").arg(after_->name()).arg(hAfter_.counts[size_t(bin)]);
+    return text;
+}
+
+void HistogramChart::mouseMoveEvent(QMouseEvent* event) {
+    QCustomPlot::mouseMoveEvent(event);
+    if (event->buttons() != Qt::NoButton) return;
+    const QPointF pos = event->position();
+    if (!axisRect()->rect().contains(pos.toPoint())) {
+        QToolTip::hideText();
+        return;
+    }
+    const QString tip = binTooltip(xAxis->pixelToCoord(pos.x()));
+    if (tip.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPosition().toPoint(), tip, this);
+}
+
+}  // namespace ql

@@ -1,0 +1,170 @@
+#include "widgets/layertablemodel.h"
+
+#include "widgets/tableroles.h"
+
+#include <cmath>
+#include <set>
+
+namespace ql {
+
+LayerTableModel::LayerTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void LayerTableModel::setLayers(std::vector<LayerRowInfo> layers) {
+    beginResetModel();
+    baseLayers_ = std::move(layers);
+    rebuildRows();
+    endResetModel();
+}
+
+void LayerTableModel::setRuns(RunList runs) {
+    beginResetModel();
+    runs_ = std::move(runs);
+    if (primary_ >= int(runs_.size())) primary_ = runs_.empty() ? -1 : 0;
+    if (primary_ < 0 && !runs_.empty()) primary_ = 0;
+    rebuildRows();
+    endResetModel();
+}
+
+void LayerTableModel::setPrimaryRun(int index) {
+    primary_ = index;
+    if (rowCount() > 0)
+        emit dataChanged(this->index(0, 0), this->index(rowCount() - 1, columnCount() - 1),
+                         {Qt::BackgroundRole});
+}
+
+void LayerTableModel::setDarkPalette(bool dark) {
+    dark_ = dark;
+    setPrimaryRun(primary_);
+}
+
+// Model order: the summary's layers first, then any layer only a run knows about.
+void LayerTableModel::rebuildRows() {
+    rows_ = baseLayers_;
+    std::set<std::string> seen;
+    for (const auto& r : rows_) seen.insert(r.name);
+    for (const RunPtr& run : runs_)
+        for (const LayerResult& l : run->layers)
+            if (seen.insert(l.name).second)
+                rows_.push_back({l.name, l.block, l.kind, l.rows, l.cols});
+}
+
+int LayerTableModel::rowOfLayer(const std::string& name) const {
+    for (size_t i = 0; i < rows_.size(); ++i)
+        if (rows_[i].name == name) return int(i);
+    return -1;
+}
+
+std::string LayerTableModel::layerAt(int row) const {
+    return row >= 0 && row < int(rows_.size()) ? rows_[size_t(row)].name : std::string();
+}
+
+int LayerTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(rows_.size());
+}
+
+int LayerTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : FixedColumnCount + int(runs_.size()) * MetricCount;
+}
+
+QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
+    const LayerRowInfo& row = rows_[size_t(index.row())];
+    if (role == LayerNameRole) return QString::fromStdString(row.name);
+    if (role == Qt::BackgroundRole) return background(row, index.column());
+    if (index.column() < FixedColumnCount) return fixedData(row, index.column(), role);
+    const int runIndex = (index.column() - FixedColumnCount) / MetricCount;
+    const auto metric = Metric((index.column() - FixedColumnCount) % MetricCount);
+    return metricData(findLayer(*runs_[size_t(runIndex)], row.name), metric, role);
+}
+
+QVariant LayerTableModel::fixedData(const LayerRowInfo& row, int column, int role) const {
+    if (role == Qt::TextAlignmentRole)
+        return column == ColLayer || column == ColKind
+                   ? QVariant()
+                   : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    if (role != Qt::DisplayRole && role != SortRole && role != ExportRole &&
+        role != Qt::ToolTipRole)
+        return {};
+    switch (column) {
+        case ColLayer:
+            return QString::fromStdString(row.name);
+        case ColBlock:
+            return row.block;
+        case ColKind:
+            return QString::fromStdString(row.kind);
+        case ColShape:
+            if (role == SortRole) return double(row.rows) * double(row.cols);
+            return QString("%1x%2").arg(row.rows).arg(row.cols);
+        case ColParams:
+            if (role == Qt::DisplayRole) return formatCount(double(row.rows) * double(row.cols));
+            return double(row.rows) * double(row.cols);
+    }
+    return {};
+}
+
+QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int role) const {
+    if (!layer) return role == Qt::DisplayRole ? QVariant("-") : QVariant();
+    if (role == Qt::TextAlignmentRole)
+        return m == Method ? QVariant() : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::ToolTipRole) {
+        if (m == Fallback && layer->fallback) return QString::fromStdString(layer->fallbackReason);
+        if (m == WeightSqnr) return sqnrLevelName(sqnrLevelOf(layer->weightSqnrDb));
+        if (m == OutputSqnr) return sqnrLevelName(sqnrLevelOf(layer->outputSqnrDb));
+        return {};
+    }
+    const bool display = role == Qt::DisplayRole;
+    if (!display && role != SortRole && role != ExportRole) return {};
+    switch (m) {
+        case WeightSqnr:
+            return display ? QVariant(formatDb(layer->weightSqnrDb)) : layer->weightSqnrDb;
+        case OutputSqnr:
+            return display ? QVariant(formatDb(layer->outputSqnrDb)) : layer->outputSqnrDb;
+        case Mse:
+            return display ? QVariant(formatNumber(layer->mse, 3)) : layer->mse;
+        case MaxError:
+            return display ? QVariant(formatNumber(layer->maxAbsError, 3)) : layer->maxAbsError;
+        case Cosine:
+            return display ? QVariant(QString::number(layer->cosine, 'f', 6)) : layer->cosine;
+        case Method:
+            return QString::fromStdString(layer->method);
+        case Fallback:
+            if (role == SortRole) return int(layer->fallback);
+            return layer->fallback ? QString("yes") : QString("no");
+        case MetricCount:
+            break;
+    }
+    return {};
+}
+
+// SQNR cells take their own level's colour; other cells the primary run's weight SQNR.
+QVariant LayerTableModel::background(const LayerRowInfo& row, int column) const {
+    if (runs_.empty()) return {};
+    if (column >= FixedColumnCount) {
+        const int runIndex = (column - FixedColumnCount) / MetricCount;
+        const auto metric = Metric((column - FixedColumnCount) % MetricCount);
+        const LayerResult* l = findLayer(*runs_[size_t(runIndex)], row.name);
+        if (l && metric == WeightSqnr) return sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_);
+        if (l && metric == OutputSqnr && !std::isnan(l->outputSqnrDb))
+            return sqnrColor(sqnrLevelOf(l->outputSqnrDb), dark_);
+        if (runIndex != primary_) return {};
+    }
+    if (primary_ < 0 || primary_ >= int(runs_.size())) return {};
+    const LayerResult* l = findLayer(*runs_[size_t(primary_)], row.name);
+    return l ? QVariant(sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_)) : QVariant();
+}
+
+QVariant LayerTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || (role != Qt::DisplayRole && role != ExportRole))
+        return QAbstractTableModel::headerData(section, o, role);
+    static const char* fixed[] = {"Layer", "Block", "Kind", "Shape", "Parameters"};
+    static const char* metrics[] = {"W SQNR dB", "Out SQNR dB", "MSE",     "Max |err|",
+                                    "Cosine",    "Method",      "Fallback"};
+    if (section < 0 || section >= columnCount()) return {};
+    if (section < FixedColumnCount) return QString(fixed[section]);
+    const int runIndex = (section - FixedColumnCount) / MetricCount;
+    const int metric = (section - FixedColumnCount) % MetricCount;
+    const QString sep = role == ExportRole ? " " : "\n";
+    return runDisplayName(*runs_[size_t(runIndex)]) + sep + metrics[metric];
+}
+
+}  // namespace ql

@@ -1,0 +1,68 @@
+#include "widgets/plotstyle.h"
+
+#include <qcustomplot.h>
+
+namespace ql {
+
+bool isDarkPalette(const QPalette& p) {
+    return p.color(QPalette::Window).lightness() < 128;
+}
+
+QColor beforeColor(bool dark) {
+    return dark ? QColor(90, 160, 255) : QColor(31, 119, 180);
+}
+QColor afterColor(bool dark) {
+    return dark ? QColor(255, 150, 60) : QColor(230, 100, 20);
+}
+
+QColor runColor(int index, bool dark) {
+    static const QColor light[] = {{31, 119, 180},  {214, 39, 40}, {44, 160, 44},
+                                   {148, 103, 189}, {140, 86, 75}, {227, 119, 194},
+                                   {127, 127, 127}, {188, 189, 34}};
+    static const QColor darkc[] = {{100, 170, 255}, {255, 110, 110}, {110, 220, 110},
+                                   {200, 160, 255}, {220, 170, 130}, {255, 160, 220},
+                                   {200, 200, 200}, {230, 230, 90}};
+    const int i = ((index % 8) + 8) % 8;
+    return dark ? darkc[i] : light[i];
+}
+
+static void styleAxis(QCPAxis* axis, const QPalette& p) {
+    const QColor fg = p.color(QPalette::WindowText);
+    const bool dark = isDarkPalette(p);
+    QColor grid = dark ? QColor(255, 255, 255, 40) : QColor(0, 0, 0, 35);
+    axis->setBasePen(QPen(fg, 1));
+    axis->setTickPen(QPen(fg, 1));
+    axis->setSubTickPen(QPen(fg, 1));
+    axis->setTickLabelColor(fg);
+    axis->setLabelColor(fg);
+    axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+    axis->grid()->setZeroLinePen(QPen(grid, 1));
+    QFont f = axis->tickLabelFont();
+    f.setPointSizeF(std::max(8.5, QFont().pointSizeF() - 0.5));
+    axis->setTickLabelFont(f);
+    QFont lf = QFont();
+    axis->setLabelFont(lf);
+}
+
+void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
+    const QColor bg = p.color(QPalette::Base);
+    const QColor fg = p.color(QPalette::WindowText);
+    plot->setBackground(QBrush(bg));
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        rect->setBackground(QBrush(bg));
+        for (QCPAxis* axis : rect->axes()) styleAxis(axis, p);
+    }
+    if (plot->legend) {
+        QColor lb = bg;
+        lb.setAlpha(210);
+        plot->legend->setBrush(QBrush(lb));
+        plot->legend->setBorderPen(QPen(p.color(QPalette::Mid)));
+        plot->legend->setTextColor(fg);
+    }
+    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+        if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
+            title->setTextColor(fg);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace ql

@@ -1,0 +1,86 @@
+#include "widgets/resultutils.h"
+
+#include <QLocale>
+
+#include <cmath>
+
+namespace ql {
+
+const LayerResult* findLayer(const RunResult& run, const std::string& name) {
+    for (const LayerResult& l : run.layers)
+        if (l.name == name) return &l;
+    return nullptr;
+}
+
+QString shortLayerName(const std::string& name, int block, const std::string& kind) {
+    if (kind.empty()) return QString::fromStdString(name);
+    return QString("%1.%2").arg(block).arg(QString::fromStdString(kind));
+}
+
+SqnrLevel sqnrLevelOf(double db) {
+    if (std::isnan(db) || db < 10.0) return SqnrLevel::Critical;
+    if (db < 20.0) return SqnrLevel::Warning;
+    if (db < 30.0) return SqnrLevel::Fair;
+    return SqnrLevel::Good;
+}
+
+QColor sqnrColor(SqnrLevel level, bool dark) {
+    switch (level) {
+        case SqnrLevel::Critical:
+            return dark ? QColor(120, 30, 30) : QColor(255, 190, 190);
+        case SqnrLevel::Warning:
+            return dark ? QColor(125, 75, 20) : QColor(255, 220, 170);
+        case SqnrLevel::Fair:
+            return dark ? QColor(95, 90, 35) : QColor(255, 248, 200);
+        case SqnrLevel::Good:
+            return dark ? QColor(35, 90, 45) : QColor(205, 240, 205);
+    }
+    return {};
+}
+
+QString sqnrLevelName(SqnrLevel level) {
+    switch (level) {
+        case SqnrLevel::Critical:
+            return "critical (< 10 dB)";
+        case SqnrLevel::Warning:
+            return "warning (< 20 dB)";
+        case SqnrLevel::Fair:
+            return "fair (20-30 dB)";
+        case SqnrLevel::Good:
+            return "good (>= 30 dB)";
+    }
+    return {};
+}
+
+QString formatBytes(double bytes) {
+    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024.0 && u < 4) {
+        bytes /= 1024.0;
+        ++u;
+    }
+    return u == 0 ? QString("%1 B").arg(qint64(bytes))
+                  : QString("%1 %2").arg(bytes, 0, 'f', 2).arg(units[u]);
+}
+
+QString formatCount(double n) {
+    return QLocale(QLocale::English).toString(qint64(n));
+}
+
+QString formatDb(double db) {
+    if (std::isnan(db)) return "n/a";
+    if (std::isinf(db)) return db > 0 ? "inf" : "-inf";
+    return QString::number(db, 'f', 2);
+}
+
+QString formatNumber(double v, int precision) {
+    if (std::isnan(v)) return "n/a";
+    return QString::number(v, 'g', precision);
+}
+
+QString runDisplayName(const RunResult& run) {
+    if (!run.label.empty()) return QString::fromStdString(run.label);
+    return QString::fromStdString(run.config.recipe);
+}
+
+}  // namespace ql

@@ -1,0 +1,39 @@
+// Small helpers shared by the widgets: run handles, layer lookup, number formatting,
+// SQNR levels and colours. Widgets only read RunResults; they never modify them.
+#pragma once
+
+#include "run/run.h"
+
+#include <QColor>
+#include <QString>
+
+#include <memory>
+#include <vector>
+
+namespace ql {
+
+// Runs cross threads and views as immutable shared values.
+using RunPtr = std::shared_ptr<const RunResult>;
+using RunList = std::vector<RunPtr>;
+
+// Layer by full name, nullptr when the run has no such layer.
+const LayerResult* findLayer(const RunResult& run, const std::string& name);
+
+// "model.layers.3.self_attn.q_proj" -> "3.q_proj" (compact axis labels).
+QString shortLayerName(const std::string& name, int block, const std::string& kind);
+
+// Same thresholds as the engine's sqnrLevel: <10 critical, <20 warning, <30 fair, else good.
+SqnrLevel sqnrLevelOf(double db);
+// Row background for a level; `dark` picks a palette readable on dark themes.
+QColor sqnrColor(SqnrLevel level, bool dark);
+QString sqnrLevelName(SqnrLevel level);
+
+QString formatBytes(double bytes);                  // "1.25 MiB"
+QString formatCount(double n);                      // "260,032"
+QString formatDb(double db);                        // "34.12" or "n/a" / "inf"
+QString formatNumber(double v, int precision = 4);  // compact %g-like
+
+// Display name of a run, unique enough for legends: label, else recipe.
+QString runDisplayName(const RunResult& run);
+
+}  // namespace ql
