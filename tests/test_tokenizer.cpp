@@ -7,9 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <QProcess>
 #include <QtTest>
 
 #include <fstream>
+#include <map>
+#include <memory>
 
 using nlohmann::json;
 
@@ -74,6 +77,14 @@ json minimalTokenizerJson(const json& merges) {
               {"fuse_unk", false}}}};
 }
 
+// Loading the Qwen tokenizer takes a moment; tests share one instance per folder.
+const ql::Tokenizer& sharedTokenizer(const QString& relative) {
+    static std::map<QString, std::unique_ptr<ql::Tokenizer>> loaded;
+    auto& slot = loaded[relative];
+    if (!slot) slot = ql::Tokenizer::load(qltest::dataPath(relative));
+    return *slot;
+}
+
 }  // namespace
 
 class TestTokenizer : public QObject {
@@ -83,7 +94,7 @@ private:
     void checkCases(const QString& tokenizerDir, const QString& casesFile) {
         QL_REQUIRE_DATA(tokenizerDir);
         QL_REQUIRE_DATA("reference/" + casesFile);
-        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath(tokenizerDir));
+        const ql::Tokenizer* tokenizer = &sharedTokenizer(tokenizerDir);
         const json cases = readJson(qltest::dataPath("reference/" + casesFile));
         QVERIFY(cases.size() > 10);
         for (const json& c : cases) {
@@ -101,7 +112,7 @@ private:
         QL_REQUIRE_DATA(tokenizerDir);
         QL_REQUIRE_DATA("reference/tokenizer-corpus.json");
         const json corpus = readJson(qltest::dataPath("reference/tokenizer-corpus.json"));
-        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath(tokenizerDir));
+        const ql::Tokenizer* tokenizer = &sharedTokenizer(tokenizerDir);
         const json& entries = corpus.at(tokenizerDir.toStdString());
         QCOMPARE(entries.size(), size_t(3));
         for (auto it = entries.begin(); it != entries.end(); ++it) {
@@ -131,7 +142,7 @@ private slots:
 
     void byteLevelRoundTrip() {
         QL_REQUIRE_DATA("tokenizers/qwen3");
-        const auto tokenizer = ql::Tokenizer::load(qltest::dataPath("tokenizers/qwen3"));
+        const ql::Tokenizer* tokenizer = &sharedTokenizer("tokenizers/qwen3");
         QCOMPARE(QString::fromStdString(tokenizer->kind()), QString("bpe-bytelevel"));
         const json cases = readJson(qltest::dataPath("reference/tokenizer-cases.qwen3.json"));
         for (const json& c : cases) {
@@ -148,7 +159,7 @@ private slots:
         QL_REQUIRE_DATA("tokenizers/qwen3");
         QL_REQUIRE_DATA("models/stories260k");
         QL_REQUIRE_DATA("models/tinystories-656k");
-        const auto qwen = ql::Tokenizer::load(qltest::dataPath("tokenizers/qwen3"));
+        const ql::Tokenizer* qwen = &sharedTokenizer("tokenizers/qwen3");
         // tokenizer_config.json: bos_token null, eos_token "<|im_end|>".
         QVERIFY(!qwen->bosId());
         QVERIFY(qwen->eosId());
@@ -249,6 +260,52 @@ private slots:
         writeFile(dir + "/tokenizer.model", "not a protobuf");
         QVERIFY_THROWS_EXCEPTION(ql::Error,
                                  ql::Tokenizer::load((dir + "/tokenizer.model").toStdString()));
+    }
+
+    // quantlens-cli tokenize against the reference digests (skips when the CLI is not built:
+    // it links the whole core, so this suite does not depend on it).
+    void cliTokenize() {
+        QL_REQUIRE_DATA("tokenizers/qwen3");
+        const QString cli = QString(QUANTLENS_BINARY_DIR) + "/app/quantlens-cli";
+        if (!QFileInfo::exists(cli)) QSKIP(qPrintable("quantlens-cli not built: " + cli));
+        auto run = [&](const QStringList& arguments, int& exitCode) {
+            QProcess process;
+            process.start(cli, QStringList{"tokenize"} + arguments);
+            if (!process.waitForFinished(120000)) return QByteArray();
+            exitCode = process.exitCode();
+            return process.readAllStandardOutput();
+        };
+        const json corpus = readJson(qltest::dataPath("reference/tokenizer-corpus.json"));
+        const json& expected = corpus["tokenizers/qwen3"]["data/stories/stories.txt"];
+        int exitCode = -1;
+        const QByteArray out = run(
+            {"--tokenizer", QString::fromStdString(qltest::dataPath("tokenizers/qwen3")), "--text",
+             QString::fromStdString(qltest::dataPath("data/stories/stories.txt")), "--json"},
+            exitCode);
+        QCOMPARE(exitCode, 0);
+        const json result = json::parse(out.toStdString());
+        QCOMPARE(result["count"], expected["count"]);
+        QCOMPARE(result["sha256"], expected["sha256"]);
+        QCOMPARE(result["first"], expected["first"]);
+        QCOMPARE(result["last"], expected["last"]);
+        QVERIFY(result["seconds"].get<double>() >= 0.0);
+
+        const QString dir = qltest::tempDir("tokenizer-cli");
+        writeFile(dir + "/empty.txt", "");
+        const json empty = json::parse(
+            run({"--tokenizer", QString::fromStdString(qltest::dataPath("tokenizers/qwen3")),
+                 "--text", dir + "/empty.txt", "--json"},
+                exitCode)
+                .toStdString());
+        QCOMPARE(exitCode, 0);
+        QCOMPARE(empty["count"].get<int>(), 0);
+        QCOMPARE(empty["sha256"].get<std::string>(), ql::sha256Hex(""));
+        run({"--tokenizer", QString::fromStdString(qltest::dataPath("tokenizers/qwen3")), "--text",
+             dir + "/missing.txt"},
+            exitCode);
+        QCOMPARE(exitCode, 1);
+        run({"--tokenizer", dir + "/no-tokenizer-here", "--text", dir + "/empty.txt"}, exitCode);
+        QCOMPARE(exitCode, 1);
     }
 
     void invalidUtf8IsAnError() {

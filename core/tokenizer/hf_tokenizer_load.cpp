@@ -204,6 +204,8 @@ private:
     void parseModel(const json& model) {
         const json& vocab = model.value("vocab", json());
         if (!vocab.is_object() || vocab.empty()) fail("the model has no \"vocab\" object");
+        fileVocab_.reserve(vocab.size());
+        t_.vocab_.reserve(vocab.size());
         for (auto it = vocab.begin(); it != vocab.end(); ++it) {
             if (!it.value().is_number_integer())
                 fail("vocab entry \"" + it.key() + "\" has no integer id");

@@ -6,7 +6,7 @@
 #include <unicode/normalizer2.h>
 #include <unicode/utypes.h>
 
-#include <unordered_map>
+#include <cstdint>
 
 namespace ql::tok {
 
@@ -117,20 +117,33 @@ const std::array<std::string, 256>& byteLevelAlphabet() {
 }
 
 bool byteLevelToBytes(std::string_view text, std::string& bytes) {
-    static const std::unordered_map<std::string, char> inverse = [] {
-        std::unordered_map<std::string, char> map;
-        const auto& alphabet = byteLevelAlphabet();
-        for (int b = 0; b < 256; ++b) map.emplace(alphabet[b], static_cast<char>(b));
+    // Code point -> byte; the alphabet uses code points below 324 only.
+    static const std::array<int16_t, 324> inverse = [] {
+        std::array<int16_t, 324> map;
+        map.fill(-1);
+        char32_t next = 256;
+        for (int b = 0; b < 256; ++b) {
+            const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+            map[printable ? static_cast<size_t>(b) : static_cast<size_t>(next++)] =
+                static_cast<int16_t>(b);
+        }
         return map;
     }();
     bytes.clear();
-    size_t i = 0;
-    while (i < text.size()) {
-        const size_t len = utf8CharLength(static_cast<unsigned char>(text[i]));
-        auto it = inverse.find(std::string(text.substr(i, len)));
-        if (it == inverse.end()) return false;
-        bytes += it->second;
-        i += len;
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    for (size_t i = 0; i < n;) {
+        char32_t cp = 0;
+        if (s[i] < 0x80) {
+            cp = s[i++];
+        } else if ((s[i] >> 5) == 0x6 && i + 1 < n) {  // 2-byte sequence: enough below U+0800
+            cp = ((s[i] & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu);
+            i += 2;
+        } else {
+            return false;
+        }
+        if (cp >= inverse.size() || inverse[cp] < 0) return false;
+        bytes += static_cast<char>(inverse[cp]);
     }
     return true;
 }
