@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <random>
@@ -102,6 +103,12 @@ void benchShape(int64_t rows, int64_t cols, int threads, int repeats) {
     std::printf("\n[%lld x %lld] %.2f GB float32, %d threads\n", (long long)rows, (long long)cols,
                 gb, threads);
 
+    {
+        std::vector<float> copy(n, 1.0f);  // touched before timing
+        const double tCopy =
+            seconds([&] { std::memcpy(copy.data(), w.data(), n * sizeof(float)); }, repeats);
+        std::printf("reference: memcpy (1 thread)      %s\n", rate(gb, tCopy).c_str());
+    }
     ql::Range range;
     const double tRange = seconds([&] { range = ql::finiteRange(w.data(), n, threads); }, repeats);
     std::printf("finiteRange                 ours %s\n", rate(gb, tRange).c_str());
