@@ -3,6 +3,7 @@
 // x > hi counted apart), statistics against a two-pass double computation.
 #include "base/error.h"
 #include "quant/histogram.h"
+#include "quant/simd.h"
 
 #include <QTest>
 
@@ -131,12 +132,16 @@ void TestHistogram::countsMatchNaive_data() {
     QTest::addColumn<int>("n");
     QTest::addColumn<double>("lo");
     QTest::addColumn<double>("hi");
-    QTest::newRow("1 thread 256 bins") << 1 << 256 << 100003 << -1.0 << 1.0;
-    QTest::newRow("2 threads 7 bins") << 2 << 7 << 65536 << -0.3 << 0.7;
-    QTest::newRow("3 threads 1 bin") << 3 << 1 << 5000 << 0.0 << 1.0;
-    QTest::newRow("7 threads 2048 bins") << 7 << 2048 << 300001 << -0.05 << 0.125;
-    QTest::newRow("2 threads tiny n") << 2 << 16 << 13 << -1.0 << 1.0;
-    QTest::newRow("non-float bounds") << 2 << 100 << 70000 << -0.1 << 0.3;
+    QTest::addColumn<bool>("wide");  // the AVX2 kernel where the CPU has it, else baseline
+    for (bool wide : {false, true}) {
+        const char* w = wide ? "wide" : "baseline";
+        QTest::addRow("%s 1 thread 256 bins", w) << 1 << 256 << 100003 << -1.0 << 1.0 << wide;
+        QTest::addRow("%s 2 threads 7 bins", w) << 2 << 7 << 65536 << -0.3 << 0.7 << wide;
+        QTest::addRow("%s 3 threads 1 bin", w) << 3 << 1 << 5000 << 0.0 << 1.0 << wide;
+        QTest::addRow("%s 7 threads 2048 bins", w) << 7 << 2048 << 300001 << -0.05 << 0.125 << wide;
+        QTest::addRow("%s 2 threads tiny n", w) << 2 << 16 << 13 << -1.0 << 1.0 << wide;
+        QTest::addRow("%s non-float bounds", w) << 2 << 100 << 70000 << -0.1 << 0.3 << wide;
+    }
 }
 
 void TestHistogram::countsMatchNaive() {
@@ -145,6 +150,11 @@ void TestHistogram::countsMatchNaive() {
     QFETCH(int, n);
     QFETCH(double, lo);
     QFETCH(double, hi);
+    QFETCH(bool, wide);
+    simd::setWideKernels(wide);
+    struct Restore {
+        ~Restore() { simd::setWideKernels(true); }
+    } restore;
     const auto x = edgyData(size_t(n), float(lo), float(hi), unsigned(bins + n));
     const Histogram h = computeHistogram(x.data(), x.size(), lo, hi, bins, threads);
     QCOMPARE(h.bins(), bins);
@@ -170,12 +180,15 @@ void TestHistogram::plainNormalData() {
     std::vector<float> x(1 << 20);
     for (auto& v : x) v = nd(rng);
     for (size_t i = 1000; i < x.size(); i += 77777) x[i] = 3.0f + (i % 2 ? 0.1f : -0.1f);
-    for (int threads : {1, 2, 4}) {
-        const Histogram h = computeHistogram(x.data(), x.size(), 2.95, 3.05, 512, threads);
-        const NaiveHist ref = naive(x, 2.95, 3.05, 512);
-        QVERIFY(ref.outliers >= 13);
-        compareWithNaive(h, ref);
-    }
+    const NaiveHist ref = naive(x, 2.95, 3.05, 512);
+    QVERIFY(ref.outliers >= 13);
+    for (bool wide : {false, true})
+        for (int threads : {1, 2, 4}) {
+            simd::setWideKernels(wide);
+            const Histogram h = computeHistogram(x.data(), x.size(), 2.95, 3.05, 512, threads);
+            simd::setWideKernels(true);
+            compareWithNaive(h, ref);
+        }
 }
 
 void TestHistogram::hugeValues() {

@@ -18,10 +18,35 @@
 #include "quant/simd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define QL_HAVE_AVX2_KERNELS 1
+#else
+#define QL_HAVE_AVX2_KERNELS 0
+#endif
+
 namespace ql {
+
+namespace simd {
+namespace {
+std::atomic<bool> gWideAllowed{true};
+}
+bool wideKernels() {
+#if QL_HAVE_AVX2_KERNELS
+    static const bool hasAvx2 = __builtin_cpu_supports("avx2");
+    return hasAvx2 && gWideAllowed.load(std::memory_order_relaxed);
+#else
+    return false;
+#endif
+}
+void setWideKernels(bool enabled) {
+    gWideAllowed.store(enabled);
+}
+}  // namespace simd
+
 namespace {
 
 using simd::kLanes;
@@ -75,7 +100,11 @@ struct BlockRanges {
     std::vector<float> min, max;
 };
 
+template <class VF>
 class ChunkScanner {
+    using VI = decltype(VF{} == VF{});
+    static constexpr int L = simd::lanes<VF>();
+
 public:
     ChunkScanner(const Binner& b, Partial& out, float* blockMin, float* blockMax)
         : b_(b), out_(out), sub_(4 * size_t(b.bins + 2), 0), bmin_(blockMin), bmax_(blockMax) {}
@@ -96,10 +125,10 @@ private:
         double r1 = 0, r2 = 0, r3 = 0, r4 = 0;
     };
     static Sums4 momentSums(const float* p, float c) {
-        const vf center = simd::splat(c), z = simd::splat(0.0f);
-        vf s1 = z, s2 = z, s3 = z, s4 = z;
-        for (size_t i = 0; i < kBlock; i += kLanes) {
-            const vf d = simd::load(p + i) - center, d2 = d * d;
+        const VF center = simd::splat<VF>(c), z = simd::splat<VF>(0.0f);
+        VF s1 = z, s2 = z, s3 = z, s4 = z;
+        for (size_t i = 0; i < kBlock; i += L) {
+            const VF d = simd::load<VF>(p + i) - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
         return {simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
@@ -108,25 +137,26 @@ private:
     // One pass over the block: bin indices, min/max and moment sums about the previous
     // block's mean. NaN/Inf (or float overflow) make the sums non-finite: returns false.
     bool fastBlock(const float* p) {
-        const vf z = simd::splat(0.0f);
+        const VF z = simd::splat<VF>(0.0f);
         if (!started_) center_ = std::isfinite(p[0]) ? p[0] : 0.0f, started_ = true;
-        const vf center = simd::splat(center_), loF = simd::splat(b_.loF);
-        const vf hiF = simd::splat(b_.hiF), lo = simd::splat(b_.lo), scale = simd::splat(b_.scale);
-        const vf last = simd::splat(b_.lastBin);
-        const vi below = vi{} + b_.bins, above = vi{} + (b_.bins + 1);
-        vf s1 = z, s2 = z, s3 = z, s4 = z, mn = simd::load(p), mx = mn;
-        for (size_t i = 0; i < kBlock; i += kLanes) {
-            const vf x = simd::load(p + i);
-            vf t = (x - lo) * scale;
+        const VF center = simd::splat<VF>(center_), loF = simd::splat<VF>(b_.loF);
+        const VF hiF = simd::splat<VF>(b_.hiF), lo = simd::splat<VF>(b_.lo),
+                 scale = simd::splat<VF>(b_.scale);
+        const VF last = simd::splat<VF>(b_.lastBin);
+        const VI below = VI{} + b_.bins, above = VI{} + (b_.bins + 1);
+        VF s1 = z, s2 = z, s3 = z, s4 = z, mn = simd::load<VF>(p), mx = mn;
+        for (size_t i = 0; i < kBlock; i += L) {
+            const VF x = simd::load<VF>(p + i);
+            VF t = (x - lo) * scale;
             t = t < z ? z : t;
             t = t > last ? last : t;
-            vi idx = __builtin_convertvector(t, vi);
+            VI idx = __builtin_convertvector(t, VI);
             idx = x < loF ? below : idx;
             idx = x > hiF ? above : idx;
             simd::storeInt(idx_ + i, idx);
             mn = x < mn ? x : mn;
             mx = x > mx ? x : mx;
-            const vf d = x - center, d2 = d * d;
+            const VF d = x - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
         Sums4 r{simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
@@ -200,6 +230,21 @@ private:
     alignas(64) int32_t idx_[kBlock];
 };
 
+template <class VF>
+void scanChunk(const Binner& b, Partial& out, float* bmin, float* bmax, const float* p, size_t n) {
+    ChunkScanner<VF> scanner(b, out, bmin, bmax);
+    scanner.scan(p, n);
+}
+
+#if QL_HAVE_AVX2_KERNELS
+// The same kernel with 8 lanes, everything inlined into one function compiled for AVX2.
+__attribute__((target("avx2"), flatten)) void scanChunkAvx2(const Binner& b, Partial& out,
+                                                            float* bmin, float* bmax,
+                                                            const float* p, size_t n) {
+    scanChunk<simd::vf8>(b, out, bmin, bmax, p, n);
+}
+#endif
+
 Partial scanAll(const float* data, size_t n, const Binner& binner, int threads,
                 BlockRanges& ranges) {
     if (threads <= 0) threads = computeThreads();
@@ -210,9 +255,17 @@ Partial scanAll(const float* data, size_t n, const Binner& binner, int threads,
     std::vector<Partial> parts(size_t(std::max(1, threads)));
     for (auto& p : parts) p.counts.assign(size_t(binner.bins + 2), 0);
     parallelChunks(blocks, threads, [&](int c, size_t b, size_t e) {
-        ChunkScanner scanner(binner, parts[size_t(c)], ranges.min.data() + b,
-                             ranges.max.data() + b);
-        scanner.scan(data + b * kBlock, std::min(n, e * kBlock) - b * kBlock);
+        const float* p = data + b * kBlock;
+        const size_t len = std::min(n, e * kBlock) - b * kBlock;
+#if QL_HAVE_AVX2_KERNELS
+        if (simd::wideKernels()) {
+            scanChunkAvx2(binner, parts[size_t(c)], ranges.min.data() + b, ranges.max.data() + b, p,
+                          len);
+            return;
+        }
+#endif
+        scanChunk<vf>(binner, parts[size_t(c)], ranges.min.data() + b, ranges.max.data() + b, p,
+                      len);
     });
     for (size_t i = 1; i < parts.size(); ++i) parts[0].merge(parts[i]);
     return std::move(parts[0]);

@@ -1,5 +1,6 @@
-// Private to core/quant: portable 8-lane float vectors (GCC/Clang vector extensions),
-// so that the kernels vectorize without -ffast-math and without intrinsics.
+// Private to core/quant: portable float vectors (GCC/Clang vector extensions), so that the
+// kernels vectorize without -ffast-math and without intrinsics. vf/vi are 4 lanes (SSE2,
+// the x86-64 baseline); vf8/vi8 are 8 lanes, used only inside functions compiled for AVX2.
 #pragma once
 
 #include <cstdint>
@@ -13,47 +14,68 @@ namespace ql::simd {
 constexpr int kLanes = 4;
 typedef float vf __attribute__((vector_size(16)));
 typedef int32_t vi __attribute__((vector_size(16)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
 
-inline vf splat(float x) {
-    return vf{} + x;
+template <class V>
+constexpr int lanes() {
+    return int(sizeof(V) / sizeof(float));
 }
-inline vf load(const float* p) {
-    vf v;
+
+template <class V = vf>
+inline V splat(float x) {
+    return V{} + x;
+}
+template <class V = vf>
+inline V load(const float* p) {
+    V v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-inline void store(float* p, vf v) {
+template <class V>
+inline void store(float* p, V v) {
     std::memcpy(p, &v, sizeof v);
 }
-inline void storeInt(int32_t* p, vi v) {
+template <class I>
+inline void storeInt(int32_t* p, I v) {
     std::memcpy(p, &v, sizeof v);
 }
 
 // -1 where x is finite, 0 for NaN/Inf (x - x is NaN exactly for those).
-inline vi finiteMask(vf x) {
-    return (x - x) == splat(0.0f);
+template <class V>
+inline auto finiteMask(V x) {
+    return (x - x) == V{};
 }
 
 // Round half to even, exact for |t| < 2^22 (the kernels clamp before rounding).
-inline vf roundEven(vf t) {
-    const vf magic = splat(12582912.0f);  // 1.5 * 2^23
+template <class V>
+inline V roundEven(V t) {
+    const V magic = splat<V>(12582912.0f);  // 1.5 * 2^23
     return (t + magic) - magic;
 }
 
-inline double hsum(vf v) {
+template <class V>
+inline double hsum(V v) {
     double s = 0.0;
-    for (int i = 0; i < kLanes; ++i) s += v[i];
+    for (int i = 0; i < lanes<V>(); ++i) s += v[i];
     return s;
 }
-inline float hmin(vf v) {
+template <class V>
+inline float hmin(V v) {
     float m = v[0];
-    for (int i = 1; i < kLanes; ++i) m = v[i] < m ? v[i] : m;
+    for (int i = 1; i < lanes<V>(); ++i) m = v[i] < m ? v[i] : m;
     return m;
 }
-inline float hmax(vf v) {
+template <class V>
+inline float hmax(V v) {
     float m = v[0];
-    for (int i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+    for (int i = 1; i < lanes<V>(); ++i) m = v[i] > m ? v[i] : m;
     return m;
 }
+
+// Whether the 8-lane AVX2 kernels run (when the CPU has AVX2). Tests turn them off to
+// check the baseline path too.
+bool wideKernels();
+void setWideKernels(bool enabled);
 
 }  // namespace ql::simd
