@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -60,8 +62,33 @@ std::vector<LinearLayerInfo> findLinears(const TensorStore& store, int numLayers
     return out;
 }
 
+// "layers.2" before "layers.10": digit runs compare as numbers.
+bool naturalLess(const std::string& a, const std::string& b) {
+    size_t i = 0, j = 0;
+    while (i < a.size() && j < b.size()) {
+        const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+        if (digit(a[i]) && digit(b[j])) {
+            size_t ei = i, ej = j;
+            while (ei < a.size() && digit(a[ei])) ++ei;
+            while (ej < b.size() && digit(b[ej])) ++ej;
+            const std::string na = a.substr(i, ei - i), nb = b.substr(j, ej - j);
+            if (na.size() != nb.size()) return na.size() < nb.size();
+            if (na != nb) return na < nb;
+            i = ei;
+            j = ej;
+        } else {
+            if (a[i] != b[j]) return a[i] < b[j];
+            ++i;
+            ++j;
+        }
+    }
+    return a.size() - i < b.size() - j;
+}
+
 }  // namespace
 
+// Tensors are listed in natural name order; a summary whose config.architectureName
+// is empty is weights-only.
 ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
     const auto store = TensorStore::open(fileOrFolder);
     ModelSummary s;
@@ -72,6 +99,8 @@ ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
         s.tensors.push_back(store->get(name));
         s.parameters += s.tensors.back().numel();
     }
+    std::sort(s.tensors.begin(), s.tensors.end(),
+              [](const TensorInfo& a, const TensorInfo& b) { return naturalLess(a.name, b.name); });
     s.bytesOnDisk = store->bytesOnDisk();
     s.bytesInMemory = uint64_t(s.parameters) * 4;
     const fs::path configPath = fs::path(s.folder) / "config.json";
