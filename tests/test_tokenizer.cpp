@@ -169,6 +169,9 @@ private slots:
         QVERIFY(tiny->bosId() && tiny->eosId());
         QCOMPARE(tiny->decode({*tiny->bosId()}), std::string("<|start_story|>"));
         QCOMPARE(tiny->decode({*tiny->eosId()}), std::string("<|end_story|>"));
+        // Decoder Replace/ByteFallback/Fuse/Strip undoes the "▁" normalizer.
+        const std::string story = "Once upon a time, there was a  little dog.\nThe end.";
+        QCOMPARE(tiny->decode(tiny->encode(story)), story);
         const auto sp = ql::Tokenizer::load(qltest::dataPath("models/stories260k"));
         QCOMPARE(QString::fromStdString(sp->kind()), QString("sentencepiece"));
         QCOMPARE(sp->vocabSize(), 512);
