@@ -1,0 +1,353 @@
+#include "app/gui/mainwindow.h"
+
+#include "app/gui/exports.h"
+#include "app/gui/layerbrowser.h"
+#include "app/gui/runpanel.h"
+#include "widgets/comparisonview.h"
+#include "widgets/histogramview.h"
+#include "widgets/layerchart.h"
+#include "widgets/layertablemodel.h"
+#include "widgets/memorytablemodel.h"
+#include "widgets/perplexitytablemodel.h"
+#include "widgets/plotstyle.h"
+#include "widgets/summarycharts.h"
+#include "widgets/tableroles.h"
+#include "widgets/tableview.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QStyleFactory>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+namespace ql {
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    job_ = new RunJob(this);
+    layerModel_ = new LayerTableModel(this);
+    memoryModel_ = new MemoryTableModel(this);
+    pplModel_ = new PerplexityTableModel(this);
+    modelWatcher_ = new QFutureWatcher<ModelOutcome>(this);
+    connect(modelWatcher_, &QFutureWatcher<ModelOutcome>::finished, this,
+            &MainWindow::onModelInspected);
+    connect(job_, &RunJob::progress, this, &MainWindow::onRunProgress);
+    connect(job_, &RunJob::finished, this, &MainWindow::onRunFinished);
+
+    buildCentre();
+    auto* dock = new QDockWidget("Runs", this);
+    dock->setObjectName("runsDock");
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    dock->setWidget(buildRunsDock());
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+    buildMenus();
+    setAcceptDrops(true);
+    resize(1400, 900);
+    statusBar()->showMessage("Open a model to begin.");
+    updateTitle();
+    runsChanged();
+}
+
+MainWindow::~MainWindow() {
+    job_->cancel();
+    modelWatcher_->waitForFinished();
+}
+
+void MainWindow::buildCentre() {
+    browser_ = new LayerBrowser(layerModel_);
+    histograms_ = new HistogramView;
+    layerChart_ = new LayerChart;
+    summaryCharts_ = new SummaryCharts;
+    comparison_ = new ComparisonView;
+    chartTabs_ = new QTabWidget;
+    chartTabs_->addTab(histograms_, "Histograms");
+    chartTabs_->addTab(layerChart_, "SQNR per layer");
+    chartTabs_->addTab(summaryCharts_, "Summary");
+    chartTabs_->addTab(comparison_, "Compare runs");
+
+    auto makeTable = [](QAbstractItemModel* model, bool sortable) {
+        auto* view = new TableView;
+        if (sortable) {
+            auto* proxy = new QSortFilterProxyModel(view);
+            proxy->setSourceModel(model);
+            proxy->setSortRole(SortRole);
+            view->setModel(proxy);
+            view->setSortingEnabled(true);
+            view->sortByColumn(-1, Qt::AscendingOrder);
+        } else {
+            view->setModel(model);
+        }
+        view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+        return view;
+    };
+    sqnrTable_ = makeTable(layerModel_, true);
+    memoryTable_ = makeTable(memoryModel_, false);
+    pplTable_ = makeTable(pplModel_, false);
+    tableTabs_ = new QTabWidget;
+    tableTabs_->addTab(sqnrTable_, "SQNR");
+    tableTabs_->addTab(memoryTable_, "Memory");
+    tableTabs_->addTab(pplTable_, "Perplexity");
+
+    auto* centre = new QSplitter(Qt::Vertical);
+    centre->addWidget(chartTabs_);
+    centre->addWidget(tableTabs_);
+    centre->setStretchFactor(0, 3);
+    centre->setStretchFactor(1, 2);
+    auto* main = new QSplitter(Qt::Horizontal);
+    main->addWidget(browser_);
+    main->addWidget(centre);
+    main->setStretchFactor(0, 0);
+    main->setStretchFactor(1, 1);
+    main->setSizes({330, 800});
+    setCentralWidget(main);
+
+    connect(browser_, &LayerBrowser::layerSelected, this, &MainWindow::selectLayer);
+    connect(layerChart_, &LayerChart::layerClicked, this, &MainWindow::selectLayer);
+    connect(comparison_, &ComparisonView::layerSelected, this, &MainWindow::selectLayer);
+    connect(histograms_, &HistogramView::statusMessage, this, [this](const QString& m) { log(m); });
+    for (TableView* t : {sqnrTable_, memoryTable_})
+        connect(t->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+                [this](const QModelIndex& i) {
+                    const QString name = i.data(LayerNameRole).toString();
+                    if (!name.isEmpty()) selectLayer(name.toStdString());
+                });
+}
+
+QWidget* MainWindow::buildRunsDock() {
+    auto* panel = new QWidget;
+    panel->setMinimumWidth(340);
+    auto* layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(4, 4, 4, 4);
+    runList_ = new QListWidget;
+    runList_->setMaximumHeight(130);
+    auto* openBtn = new QPushButton("Open…");
+    auto* saveBtn = new QPushButton("Save…");
+    auto* removeBtn = new QPushButton("Remove");
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(openBtn);
+    buttons->addWidget(saveBtn);
+    buttons->addWidget(removeBtn);
+    runPanel_ = new RunPanel;
+    log_ = new QPlainTextEdit;
+    log_->setReadOnly(true);
+    log_->setMaximumBlockCount(2000);
+    log_->setPlaceholderText("Log");
+    layout->addWidget(new QLabel("<b>Runs of this model</b>"));
+    layout->addWidget(runList_);
+    layout->addLayout(buttons);
+    layout->addWidget(runPanel_);
+    layout->addWidget(log_, 1);
+    connect(runList_, &QListWidget::currentRowChanged, this, &MainWindow::setCurrentRun);
+    connect(openBtn, &QPushButton::clicked, this, &MainWindow::openRunInteractive);
+    connect(saveBtn, &QPushButton::clicked, this, &MainWindow::saveRunInteractive);
+    connect(removeBtn, &QPushButton::clicked, this, [this] { removeRun(runList_->currentRow()); });
+    connect(runPanel_, &RunPanel::runRequested, this, &MainWindow::onRunRequested);
+    connect(runPanel_, &RunPanel::cancelRequested, this, &MainWindow::cancelRun);
+    return panel;
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu("&File");
+    file->addAction("&Open model…", QKeySequence::Open, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, "Open model folder");
+        if (!dir.isEmpty()) openModel(dir);
+    });
+    recentMenu_ = file->addMenu("Open &recent");
+    rebuildRecentMenu();
+    file->addSeparator();
+    file->addAction("Open run…", this, &MainWindow::openRunInteractive);
+    file->addAction("&Save run…", QKeySequence::Save, this, &MainWindow::saveRunInteractive);
+    file->addSeparator();
+    file->addAction("&Export chart…", QKeySequence("Ctrl+E"), this,
+                    &MainWindow::exportCurrentChart);
+    file->addAction("Export &report…", QKeySequence("Ctrl+Shift+E"), this,
+                    &MainWindow::exportReportInteractive);
+    file->addSeparator();
+    file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* view = menuBar()->addMenu("&View");
+    QMenu* theme = view->addMenu("&Theme");
+    auto* group = new QActionGroup(this);
+    QAction* light = theme->addAction("Light", this, [this] { setDarkTheme(false); });
+    QAction* dark = theme->addAction("Dark", this, [this] { setDarkTheme(true); });
+    for (QAction* a : {light, dark}) {
+        a->setCheckable(true);
+        group->addAction(a);
+    }
+    light->setChecked(true);
+    lightAction_ = light;
+    darkAction_ = dark;
+    QAction* logScale = view->addAction("&Log counts");
+    logScale->setCheckable(true);
+    connect(logScale, &QAction::toggled, histograms_, &HistogramView::setLogScale);
+
+    QMenu* help = menuBar()->addMenu("&Help");
+    help->addAction("&About QuantLens", this, [this] {
+        QMessageBox::about(this, "About QuantLens",
+                           "<b>QuantLens</b><br>A workbench for quantizing language models and "
+                           "seeing what quantization does to every layer.");
+    });
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value("recentModels").toStringList();
+    for (const QString& folder : recent)
+        recentMenu_->addAction(folder, this, [this, folder] { openModel(folder); });
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::rememberRecent(const QString& folder) {
+    QStringList recent = QSettings().value("recentModels").toStringList();
+    recent.removeAll(folder);
+    recent.prepend(folder);
+    while (recent.size() > 8) recent.removeLast();
+    QSettings().setValue("recentModels", recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::setDarkTheme(bool dark) {
+    dark_ = dark;
+    qApp->setStyle(QStyleFactory::create("Fusion"));
+    QPalette p = qApp->style()->standardPalette();
+    if (dark) {
+        p.setColor(QPalette::Window, QColor(45, 45, 48));
+        p.setColor(QPalette::WindowText, QColor(225, 225, 225));
+        p.setColor(QPalette::Base, QColor(30, 30, 32));
+        p.setColor(QPalette::AlternateBase, QColor(50, 50, 54));
+        p.setColor(QPalette::Text, QColor(225, 225, 225));
+        p.setColor(QPalette::Button, QColor(55, 55, 60));
+        p.setColor(QPalette::ButtonText, QColor(225, 225, 225));
+        p.setColor(QPalette::ToolTipBase, QColor(60, 60, 64));
+        p.setColor(QPalette::ToolTipText, QColor(230, 230, 230));
+        p.setColor(QPalette::Highlight, QColor(60, 120, 200));
+        p.setColor(QPalette::HighlightedText, Qt::white);
+        p.setColor(QPalette::Link, QColor(110, 170, 255));
+        p.setColor(QPalette::PlaceholderText, QColor(140, 140, 140));
+        p.setColor(QPalette::Mid, QColor(90, 90, 95));
+        p.setColor(QPalette::Disabled, QPalette::Text, QColor(120, 120, 120));
+        p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(120, 120, 120));
+        p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(120, 120, 120));
+    }
+    qApp->setPalette(p);
+    if (darkAction_) {
+        darkAction_->setChecked(dark);
+        lightAction_->setChecked(!dark);
+    }
+    layerModel_->setDarkPalette(dark);
+    histograms_->applyPalette();
+    layerChart_->applyPalette();
+    summaryCharts_->applyPalette();
+    comparison_->applyPalette();
+}
+
+QCustomPlot* MainWindow::currentChart() const {
+    switch (chartTabs_->currentIndex()) {
+        case HistogramsTab: {
+            const int tab = histograms_->tabs()->currentIndex();
+            return tab == 0   ? histograms_->weightChart()
+                   : tab == 1 ? static_cast<QCustomPlot*>(histograms_->activationChart())
+                              : histograms_->gradientChart();
+        }
+        case SqnrTab:
+            return layerChart_;
+        case SummaryTab:
+            return summaryCharts_->memoryChart();
+        default:
+            return comparison_->chartA();
+    }
+}
+
+void MainWindow::exportCurrentChart() {
+    exportChartInteractive(currentChart(),
+                           QString::fromStdString(layer_.empty() ? "chart" : layer_), this);
+}
+
+QStringList MainWindow::exportReportTo(const QString& folder) {
+    ReportContent c;
+    c.run = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
+    c.tables = {{"layers", layerModel_}, {"memory", memoryModel_}, {"perplexity", pplModel_}};
+    if (runs_.size() >= 2) c.tables.append({"comparison", comparison_->tableModel()});
+    c.charts = {{"weights", histograms_->weightChart()},
+                {"weight_error", histograms_->errorChart()},
+                {"activations", histograms_->activationChart()},
+                {"outputs", histograms_->outputChart()},
+                {"gradients", histograms_->gradientChart()},
+                {"sqnr_per_layer", layerChart_},
+                {"memory_per_layer", summaryCharts_->memoryChart()},
+                {"perplexity", summaryCharts_->perplexityChart()},
+                {"kl_top1", summaryCharts_->agreementChart()}};
+    const QStringList problems = exportReport(c, folder);
+    log(problems.isEmpty() ? "Report written to " + folder
+                           : "Report incomplete: " + problems.join("; "));
+    return problems;
+}
+
+void MainWindow::exportReportInteractive() {
+    const QString dir = QFileDialog::getExistingDirectory(this, "Export report into folder");
+    if (dir.isEmpty()) return;
+    const QStringList problems = exportReportTo(dir);
+    if (!problems.isEmpty()) QMessageBox::warning(this, "Export report", problems.join("\n"));
+}
+
+void MainWindow::setChartTab(ChartTab tab) {
+    chartTabs_->setCurrentIndex(int(tab));
+}
+void MainWindow::setTableTab(TableTab tab) {
+    tableTabs_->setCurrentIndex(int(tab));
+}
+
+QString MainWindow::logText() const {
+    return log_->toPlainText();
+}
+
+void MainWindow::log(const QString& line) {
+    log_->appendPlainText(QDateTime::currentDateTime().toString("HH:mm:ss  ") + line);
+}
+
+void MainWindow::updateTitle() {
+    const QString model = summary_ ? QString::fromStdString(summary_->folder).section('/', -1) : "";
+    setWindowTitle(model.isEmpty() ? "QuantLens" : model + " — QuantLens");
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls() && event->mimeData()->urls().first().isLocalFile())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QString path = event->mimeData()->urls().first().toLocalFile();
+    if (QFileInfo::exists(path + "/run.json")) {
+        QString error;
+        if (!openRunFrom(path, &error)) QMessageBox::warning(this, "Open run", error);
+    } else {
+        openModel(path);
+    }
+    event->acceptProposedAction();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (job_->isRunning()) {
+        job_->cancel();
+        log("Cancelling the run before closing…");
+    }
+    event->accept();
+}
+
+}  // namespace ql

@@ -1,0 +1,251 @@
+// MainWindow: opening models, running, and managing the runs list.
+#include "app/gui/mainwindow.h"
+
+#include "app/gui/layerbrowser.h"
+#include "app/gui/runpanel.h"
+#include "widgets/comparisonview.h"
+#include "widgets/histogramview.h"
+#include "widgets/layerchart.h"
+#include "widgets/layertablemodel.h"
+#include "widgets/memorytablemodel.h"
+#include "widgets/perplexitytablemodel.h"
+#include "widgets/summarycharts.h"
+
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QtConcurrent>
+
+namespace ql {
+
+void MainWindow::openModel(const QString& folder) {
+    if (modelWatcher_->isRunning()) {
+        log("Still opening the previous model; try again in a moment.");
+        return;
+    }
+    if (job_->isRunning()) {
+        QMessageBox::information(this, "Open model",
+                                 "Cancel or wait for the running quantization first.");
+        return;
+    }
+    const QString path = QFileInfo(folder).absoluteFilePath();
+    statusBar()->showMessage("Opening " + path + "…");
+    log("Opening " + path);
+    modelWatcher_->setFuture(QtConcurrent::run([path]() {
+        ModelOutcome out;
+        out.folder = path;
+        try {
+            out.summary =
+                std::make_shared<const ModelSummary>(inspectCheckpoint(path.toStdString()));
+        } catch (const std::exception& e) {
+            out.error = QString::fromUtf8(e.what());
+        }
+        return out;
+    }));
+}
+
+bool MainWindow::isOpeningModel() const {
+    return modelWatcher_->isRunning();
+}
+
+void MainWindow::onModelInspected() {
+    const ModelOutcome out = modelWatcher_->result();
+    if (!out.summary) {
+        statusBar()->showMessage("Could not open the model.");
+        log("Error: " + out.error);
+        QMessageBox::warning(this, "Open model", out.error);
+        emit modelOpened(false);
+        return;
+    }
+    summary_ = out.summary;
+    runs_.clear();
+    currentRun_ = -1;
+    std::vector<LayerRowInfo> rows;
+    for (const LinearLayerInfo& l : summary_->linears)
+        rows.push_back({l.name, l.block, projKindName(l.kind), l.outFeatures, l.inFeatures});
+    layerModel_->setLayers(rows);
+    browser_->setSummary(summary_.get());
+    rememberRecent(out.folder);
+    runPanel_->setRunEnabled(true);
+    runsChanged();
+    if (!rows.empty()) selectLayer(rows.front().name);
+    updateTitle();
+    statusBar()->showMessage(
+        QString("Opened %1: %2 linear layers").arg(out.folder).arg(rows.size()));
+    log(QString("Opened %1 (%2, %3 parameters)")
+            .arg(out.folder, QString::fromStdString(summary_->config.architectureName))
+            .arg(summary_->parameters));
+    emit modelOpened(true);
+}
+
+bool MainWindow::startRun(const RunConfig& config) {
+    RunConfig c = config;
+    if (c.modelDir.empty() && summary_) c.modelDir = summary_->folder;
+    if (c.modelDir.empty()) {
+        log("Open a model before running.");
+        return false;
+    }
+    if (!job_->start(c)) {
+        log("A run is already in progress.");
+        return false;
+    }
+    lastPhase_.clear();
+    runPanel_->setRunning(true);
+    log(QString("Run started: %1").arg(QString::fromStdString(c.recipe)));
+    return true;
+}
+
+void MainWindow::onRunRequested() {
+    startRun(runPanel_->config());
+}
+
+void MainWindow::cancelRun() {
+    if (!job_->isRunning()) return;
+    job_->cancel();
+    log("Cancelling…");
+    runPanel_->showIdle("Cancelling…");
+}
+
+bool MainWindow::isRunning() const {
+    return job_->isRunning();
+}
+
+void MainWindow::onRunProgress(const QString& phase, double fraction, const QString& message) {
+    runPanel_->showProgress(phase, fraction, job_->elapsedSeconds());
+    if (phase != lastPhase_) {
+        lastPhase_ = phase;
+        log(QString("[%1] %2").arg(phase, message));
+    }
+}
+
+void MainWindow::onRunFinished(const RunOutcome& outcome) {
+    runPanel_->setRunning(false);
+    if (outcome.result) {
+        addRun(outcome.result);
+        runPanel_->showIdle(QString("Finished in %1 s.").arg(outcome.seconds, 0, 'f', 1));
+        log(QString("Run finished: %1 (%2 layers, %3 s)")
+                .arg(runDisplayName(*outcome.result))
+                .arg(outcome.result->layers.size())
+                .arg(outcome.seconds, 0, 'f', 1));
+        for (const std::string& w : outcome.result->warnings)
+            log("Warning: " + QString::fromStdString(w));
+    } else if (outcome.cancelled) {
+        runPanel_->showIdle("Cancelled.");
+        log("Run cancelled.");
+    } else {
+        runPanel_->showIdle("Failed: " + outcome.error);
+        log("Run failed: " + outcome.error);
+        if (isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
+    }
+    emit runFinished(bool(outcome.result));
+}
+
+void MainWindow::addRun(RunPtr run) {
+    if (!run) return;
+    runs_.push_back(std::move(run));
+    currentRun_ = int(runs_.size()) - 1;
+    runsChanged();
+    if (layer_.empty() || !findLayer(*runs_.back(), layer_))
+        if (!runs_.back()->layers.empty()) selectLayer(runs_.back()->layers.front().name);
+}
+
+void MainWindow::removeRun(int index) {
+    if (index < 0 || index >= int(runs_.size())) return;
+    log("Removed run " + runDisplayName(*runs_[size_t(index)]));
+    runs_.erase(runs_.begin() + index);
+    if (currentRun_ >= int(runs_.size())) currentRun_ = int(runs_.size()) - 1;
+    runsChanged();
+}
+
+void MainWindow::setCurrentRun(int index) {
+    if (index < -1 || index >= int(runs_.size()) || index == currentRun_) return;
+    currentRun_ = index;
+    runsChanged();
+}
+
+// Pushes the runs and the current run to every view.
+void MainWindow::runsChanged() {
+    const RunPtr current = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
+    layerModel_->setRuns(runs_);
+    layerModel_->setPrimaryRun(currentRun_);
+    memoryModel_->setRun(current);
+    pplModel_->setRuns(runs_);
+    histograms_->setRun(current);
+    layerChart_->setRuns(runs_);
+    summaryCharts_->setRuns(runs_, current);
+    comparison_->setRuns(runs_);
+    refreshRunList();
+    if (!layer_.empty()) selectLayer(layer_);
+}
+
+void MainWindow::refreshRunList() {
+    QSignalBlocker block(runList_);
+    runList_->clear();
+    for (const RunPtr& r : runs_) {
+        QString text = runDisplayName(*r);
+        if (r->perplexity.valid) text += QString("  ·  ppl %1").arg(r->perplexity.pplQ, 0, 'f', 3);
+        auto* item = new QListWidgetItem(text, runList_);
+        item->setToolTip(
+            QString::fromStdString(r->id + "\n" + r->config.recipe + "\n" + r->createdAt));
+    }
+    runList_->setCurrentRow(currentRun_);
+}
+
+void MainWindow::selectLayer(const std::string& name) {
+    layer_ = name;
+    browser_->selectLayer(name);
+    histograms_->setLayer(name);
+    layerChart_->setSelectedLayer(name);
+    comparison_->setLayer(name);
+}
+
+bool MainWindow::saveRunTo(int index, const QString& folder, QString* error) {
+    if (index < 0 || index >= int(runs_.size())) return false;
+    try {
+        saveRun(*runs_[size_t(index)], folder.toStdString());
+        log("Saved run to " + folder);
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        log(QString("Saving the run failed: %1").arg(e.what()));
+        return false;
+    }
+}
+
+bool MainWindow::openRunFrom(const QString& folder, QString* error) {
+    try {
+        auto run = std::make_shared<const RunResult>(loadRun(folder.toStdString()));
+        if (summary_ &&
+            QFileInfo(QString::fromStdString(run->config.modelDir)).canonicalFilePath() !=
+                QFileInfo(QString::fromStdString(summary_->folder)).canonicalFilePath())
+            log("Note: this run was made on another model folder: " +
+                QString::fromStdString(run->config.modelDir));
+        log("Opened run " + folder);
+        addRun(run);
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        log(QString("Opening the run failed: %1").arg(e.what()));
+        return false;
+    }
+}
+
+void MainWindow::saveRunInteractive() {
+    if (currentRun_ < 0) return;
+    const QString dir = QFileDialog::getSaveFileName(
+        this, "Save run into folder", QString::fromStdString(runs_[size_t(currentRun_)]->id));
+    if (dir.isEmpty()) return;
+    QString error;
+    if (!saveRunTo(currentRun_, dir, &error)) QMessageBox::warning(this, "Save run", error);
+}
+
+void MainWindow::openRunInteractive() {
+    const QString dir = QFileDialog::getExistingDirectory(this, "Open saved run folder");
+    if (dir.isEmpty()) return;
+    QString error;
+    if (!openRunFrom(dir, &error)) QMessageBox::warning(this, "Open run", error);
+}
+
+}  // namespace ql

@@ -1,0 +1,291 @@
+#include "app/gui/runpanel.h"
+
+#include "quant/recipe.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace ql {
+
+namespace {
+struct Preset {
+    const char* name;
+    const char* recipe;
+};
+const Preset kPresets[] = {
+    {"INT8 per-channel RTN", "rtn:int8:channel:sym"},
+    {"INT4 g128 RTN", "rtn:int4:g128:asym"},
+    {"INT4 g128 GPTQ", "gptq:int4:g128:asym"},
+    {"INT4 g128 AWQ", "awq:int4:g128:asym"},
+    {"FP16", "fp16"},
+};
+const int kPresetCount = int(sizeof(kPresets) / sizeof(kPresets[0]));
+
+QSpinBox* spin(int lo, int hi, int value, int step = 1) {
+    auto* s = new QSpinBox;
+    s->setRange(lo, hi);
+    s->setValue(value);
+    s->setSingleStep(step);
+    return s;
+}
+}  // namespace
+
+QStringList RunPanel::presetNames() {
+    QStringList names;
+    for (const Preset& p : kPresets) names << p.name;
+    return names << "Custom";
+}
+
+QString RunPanel::presetRecipe(int index) {
+    return index >= 0 && index < kPresetCount ? QString(kPresets[index].recipe) : QString();
+}
+
+RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(buildRecipeBox());
+    layout->addWidget(buildDataBox());
+    run_ = new QPushButton("Run");
+    run_->setDefault(true);
+    cancel_ = new QPushButton("Cancel");
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(run_, 1);
+    buttons->addWidget(cancel_);
+    layout->addLayout(buttons);
+    progress_ = new QProgressBar;
+    progress_->setRange(0, 1000);
+    progress_->setTextVisible(true);
+    status_ = new QLabel("Open a model to start a run.");
+    status_->setWordWrap(true);
+    layout->addWidget(progress_);
+    layout->addWidget(status_);
+    connect(run_, &QPushButton::clicked, this, &RunPanel::runRequested);
+    connect(cancel_, &QPushButton::clicked, this, &RunPanel::cancelRequested);
+    selectPreset(0);
+    setRunning(false);
+}
+
+QWidget* RunPanel::buildRecipeBox() {
+    auto* box = new QGroupBox("Recipe");
+    auto* form = new QFormLayout(box);
+    preset_ = new QComboBox;
+    preset_->addItems(presetNames());
+    method_ = new QComboBox;
+    method_->addItems({"rtn", "gptq", "awq", "fp16", "bf16"});
+    bits_ = spin(2, 8, 8);
+    granularity_ = new QComboBox;
+    granularity_->addItems({"tensor", "channel", "group"});
+    groupSize_ = spin(8, 4096, 128, 8);
+    symmetry_ = new QComboBox;
+    symmetry_->addItems({"sym", "asym"});
+    recipeLabel_ = new QLabel;
+    recipeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    form->addRow("Preset", preset_);
+    form->addRow("Method", method_);
+    form->addRow("Bits", bits_);
+    form->addRow("Granularity", granularity_);
+    form->addRow("Group size", groupSize_);
+    form->addRow("Symmetry", symmetry_);
+    form->addRow("Recipe", recipeLabel_);
+    connect(preset_, &QComboBox::currentIndexChanged, this, &RunPanel::selectPreset);
+    for (QComboBox* c : {method_, granularity_, symmetry_})
+        connect(c, &QComboBox::currentIndexChanged, this, &RunPanel::editorChanged);
+    for (QSpinBox* s : {bits_, groupSize_})
+        connect(s, &QSpinBox::valueChanged, this, &RunPanel::editorChanged);
+    return box;
+}
+
+QLineEdit* RunPanel::fileField(QWidget* parent, const QString& settingsKey) {
+    auto* edit = new QLineEdit(parent);
+    edit->setText(QSettings().value(settingsKey).toString());
+    edit->setPlaceholderText("none");
+    connect(edit, &QLineEdit::editingFinished, this,
+            [edit, settingsKey] { QSettings().setValue(settingsKey, edit->text()); });
+    return edit;
+}
+
+QWidget* RunPanel::buildDataBox() {
+    auto* box = new QGroupBox("Calibration and evaluation");
+    auto* form = new QFormLayout(box);
+    auto fileRow = [&](QLineEdit* edit, const QString& title) {
+        auto* row = new QHBoxLayout;
+        auto* browse = new QToolButton;
+        browse->setText("…");
+        row->addWidget(edit, 1);
+        row->addWidget(browse);
+        connect(browse, &QToolButton::clicked, this, [this, edit, title] {
+            const QString path = QFileDialog::getOpenFileName(this, title, edit->text(),
+                                                              "Text files (*.txt);;All files (*)");
+            if (!path.isEmpty()) {
+                edit->setText(path);
+                emit edit->editingFinished();
+            }
+        });
+        return row;
+    };
+    calibFile_ = fileField(box, "run/calibrationText");
+    evalFile_ = fileField(box, "run/evaluationText");
+    calibWindows_ = spin(1, 4096, 16);
+    calibSeq_ = spin(8, 32768, 256, 64);
+    evalSeq_ = spin(0, 32768, 0, 64);
+    evalSeq_->setSpecialValueText("auto");
+    evalWindows_ = spin(0, 100000, 0);
+    evalWindows_->setSpecialValueText("all");
+    bins_ = spin(8, 4096, 128, 8);
+    activations_ = new QCheckBox("Capture activations");
+    gradients_ = new QCheckBox("Capture gradients");
+    activations_->setChecked(true);
+    gradients_->setChecked(true);
+    form->addRow("Calibration text", fileRow(calibFile_, "Calibration text"));
+    form->addRow("Windows × length", [&] {
+        auto* row = new QHBoxLayout;
+        row->addWidget(calibWindows_);
+        row->addWidget(new QLabel("×"));
+        row->addWidget(calibSeq_);
+        return row;
+    }());
+    form->addRow("Evaluation text", fileRow(evalFile_, "Evaluation text"));
+    form->addRow("Eval seq / windows", [&] {
+        auto* row = new QHBoxLayout;
+        row->addWidget(evalSeq_);
+        row->addWidget(new QLabel("/"));
+        row->addWidget(evalWindows_);
+        return row;
+    }());
+    form->addRow("Histogram bins", bins_);
+    form->addRow(activations_);
+    form->addRow(gradients_);
+    return box;
+}
+
+void RunPanel::selectPreset(int index) {
+    if (preset_->currentIndex() != index) {
+        preset_->setCurrentIndex(index);  // comes back here through the signal
+        return;
+    }
+    const QString recipe = presetRecipe(index);
+    if (recipe.isEmpty()) return editorChanged();
+    RunConfig c = config();
+    c.recipe = recipe.toStdString();
+    settingPreset_ = true;
+    setConfig(c);
+    settingPreset_ = false;
+    editorChanged();
+}
+
+QString RunPanel::recipeText() const {
+    const QString method = method_->currentText();
+    if (method == "fp16" || method == "bf16") return method;
+    const QString gran = granularity_->currentText() == "group"
+                             ? QString("g%1").arg(groupSize_->value())
+                             : granularity_->currentText();
+    return QString("%1:int%2:%3:%4")
+        .arg(method)
+        .arg(bits_->value())
+        .arg(gran, symmetry_->currentText());
+}
+
+void RunPanel::editorChanged() {
+    const bool cast =
+        method_->currentText().startsWith("fp") || method_->currentText().startsWith("bf");
+    bits_->setEnabled(!cast);
+    granularity_->setEnabled(!cast);
+    symmetry_->setEnabled(!cast);
+    groupSize_->setEnabled(!cast && granularity_->currentText() == "group");
+    recipeLabel_->setText("<code>" + recipeText() + "</code>");
+    if (!settingPreset_) {
+        const int match =
+            int(std::find_if(std::begin(kPresets), std::end(kPresets),
+                             [&](const Preset& p) { return recipeText() == p.recipe; }) -
+                std::begin(kPresets));
+        QSignalBlocker block(preset_);
+        preset_->setCurrentIndex(match);  // kPresetCount == "Custom"
+    }
+}
+
+RunConfig RunPanel::config() const {
+    RunConfig c;
+    c.recipe = recipeText().toStdString();
+    c.calibrationText = calibFile_->text().trimmed().toStdString();
+    c.calibrationWindows = calibWindows_->value();
+    c.calibrationSeq = calibSeq_->value();
+    c.evaluationText = evalFile_->text().trimmed().toStdString();
+    c.evalSeq = evalSeq_->value();
+    c.evalMaxWindows = evalWindows_->value();
+    c.captureActivations = activations_->isChecked();
+    c.captureGradients = gradients_->isChecked();
+    c.histogramBins = bins_->value();
+    return c;
+}
+
+void RunPanel::setConfig(const RunConfig& c) {
+    try {
+        const Recipe r = Recipe::parse(c.recipe);
+        QSignalBlocker b1(method_), b2(bits_), b3(granularity_), b4(groupSize_), b5(symmetry_);
+        method_->setCurrentText(QString::fromStdString(methodName(r.method)));
+        if (!r.isCast()) {
+            bits_->setValue(r.bits);
+            granularity_->setCurrentIndex(int(r.granularity));
+            if (r.granularity == Granularity::Group) groupSize_->setValue(r.groupSize);
+            symmetry_->setCurrentIndex(r.symmetric ? 0 : 1);
+        }
+    } catch (const std::exception& e) {
+        status_->setText(
+            QString("Invalid recipe '%1': %2").arg(QString::fromStdString(c.recipe), e.what()));
+    }
+    calibFile_->setText(QString::fromStdString(c.calibrationText));
+    calibWindows_->setValue(c.calibrationWindows);
+    calibSeq_->setValue(c.calibrationSeq);
+    evalFile_->setText(QString::fromStdString(c.evaluationText));
+    evalSeq_->setValue(c.evalSeq);
+    evalWindows_->setValue(c.evalMaxWindows);
+    activations_->setChecked(c.captureActivations);
+    gradients_->setChecked(c.captureGradients);
+    bins_->setValue(c.histogramBins);
+    editorChanged();
+}
+
+void RunPanel::setRunning(bool running) {
+    running_ = running;
+    updateEnabled();
+    if (!running) progress_->setValue(0);
+}
+
+void RunPanel::setRunEnabled(bool enabled) {
+    runEnabled_ = enabled;
+    updateEnabled();
+    if (enabled && !running_) status_->setText("Ready.");
+}
+
+void RunPanel::updateEnabled() {
+    run_->setEnabled(runEnabled_ && !running_);
+    cancel_->setEnabled(running_);
+}
+
+void RunPanel::showProgress(const QString& phase, double fraction, double elapsed) {
+    progress_->setValue(int(std::clamp(fraction, 0.0, 1.0) * 1000));
+    progress_->setFormat(QString("%1 — %p%").arg(phase));
+    QString text = QString("Elapsed %1 s").arg(elapsed, 0, 'f', 1);
+    if (fraction > 0.02 && fraction < 1.0)
+        text += QString(", about %1 s left").arg(elapsed * (1.0 - fraction) / fraction, 0, 'f', 0);
+    status_->setText(text);
+}
+
+void RunPanel::showIdle(const QString& text) {
+    progress_->setFormat("%p%");
+    status_->setText(text);
+}
+
+}  // namespace ql

@@ -1,0 +1,67 @@
+// The run panel: preset recipes, an editor for every recipe field, calibration and
+// evaluation settings, capture switches, Run/Cancel, and the progress of the active run.
+#pragma once
+
+#include "run/run.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace ql {
+
+class RunPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit RunPanel(QWidget* parent = nullptr);
+
+    // The settings as a RunConfig (modelDir left empty: the window fills it in).
+    RunConfig config() const;
+    void setConfig(const RunConfig& config);  // fills the editor (recipe parsed)
+    QString recipeText() const;               // from the editor fields
+    void selectPreset(int index);
+    static QStringList presetNames();
+    static QString presetRecipe(int index);
+
+    void setRunning(bool running);
+    void setRunEnabled(bool enabled);  // false while no model is open
+    void showProgress(const QString& phase, double fraction, double elapsedSeconds);
+    void showIdle(const QString& text);
+
+    QPushButton* runButton() const { return run_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    QProgressBar* progressBar() const { return progress_; }
+
+signals:
+    void runRequested();
+    void cancelRequested();
+
+private:
+    QWidget* buildRecipeBox();
+    QWidget* buildDataBox();
+    void editorChanged();
+    void updateEnabled();
+    QLineEdit* fileField(QWidget* parent, const QString& settingsKey);
+
+    QComboBox *preset_ = nullptr, *method_ = nullptr, *granularity_ = nullptr, *symmetry_ = nullptr;
+    QSpinBox *bits_ = nullptr, *groupSize_ = nullptr;
+    QLabel* recipeLabel_ = nullptr;
+    QLineEdit *calibFile_ = nullptr, *evalFile_ = nullptr;
+    QSpinBox *calibWindows_ = nullptr, *calibSeq_ = nullptr, *evalSeq_ = nullptr,
+             *evalWindows_ = nullptr, *bins_ = nullptr;
+    QCheckBox *activations_ = nullptr, *gradients_ = nullptr;
+    QPushButton *run_ = nullptr, *cancel_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QLabel* status_ = nullptr;
+    bool runEnabled_ = false;
+    bool running_ = false;
+    bool settingPreset_ = false;
+};
+
+}  // namespace ql

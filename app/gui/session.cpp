@@ -1,0 +1,74 @@
+#include "app/gui/session.h"
+
+#include "app/gui/mainwindow.h"
+#include "widgets/exportutils.h"
+#include "widgets/histogramview.h"
+
+#include <QApplication>
+#include <QTimer>
+
+#include <cstdio>
+
+namespace ql {
+
+Session::Session(MainWindow* window, SessionOptions options)
+    : QObject(window), w_(window), o_(std::move(options)) {}
+
+void Session::start() {
+    connect(w_, &MainWindow::modelOpened, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        for (const QString& dir : o_.openRuns) {
+            QString error;
+            if (!w_->openRunFrom(dir, &error)) {
+                std::fprintf(stderr, "quantlens: %s\n", qPrintable(error));
+                exitCode_ = 1;
+            }
+        }
+        nextRun();
+    });
+    connect(w_, &MainWindow::runFinished, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        nextRun();
+    });
+    if (!o_.model.isEmpty())
+        w_->openModel(o_.model);
+    else
+        QTimer::singleShot(0, this, [this] {
+            for (const QString& dir : o_.openRuns) w_->openRunFrom(dir);
+            finish();
+        });
+}
+
+void Session::nextRun() {
+    if (nextRecipe_ < o_.recipes.size() && exitCode_ == 0) {
+        RunConfig c = o_.base;
+        c.recipe = o_.recipes[nextRecipe_++].toStdString();
+        if (!w_->startRun(c))
+            exitCode_ = 1;
+        else
+            return;
+    }
+    finish();
+}
+
+void Session::finish() {
+    if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
+    const QStringList tabs = {"histograms", "sqnr", "summary", "compare"};
+    if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
+    const QStringList htabs = {"weights", "activations", "gradients"};
+    if (htabs.contains(o_.histogramTab))
+        w_->histogramView()->setCurrentTab(HistogramView::Tab(htabs.indexOf(o_.histogramTab)));
+    if (o_.logCounts) w_->histogramView()->setLogScale(true);
+    if (o_.screenshot.isEmpty()) return;
+    // Let queued replots and layouts settle (and a re-binning finish) before grabbing.
+    QTimer::singleShot(1500, this, [this] {
+        const ExportResult r = exportWidgetPng(w_, o_.screenshot);
+        if (!r.ok) {
+            std::fprintf(stderr, "quantlens: %s\n", qPrintable(r.error));
+            exitCode_ = 1;
+        }
+        qApp->exit(exitCode_);
+    });
+}
+
+}  // namespace ql

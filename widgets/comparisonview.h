@@ -1,0 +1,74 @@
+// Side-by-side comparison of two runs (typically INT8 and INT4): the same layer in both,
+// histograms next to each other with synchronised axes and common bins (or overlaid),
+// and a metric table with a column per run and a delta column.
+#pragma once
+
+#include "widgets/comparisontablemodel.h"
+#include "widgets/histogramchart.h"
+
+#include <QFutureWatcher>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QStackedWidget;
+
+namespace ql {
+
+class TableView;
+
+class ComparisonView : public QWidget {
+    Q_OBJECT
+public:
+    enum Kind { Weights, Activations, Gradients };
+    explicit ComparisonView(QWidget* parent = nullptr);
+    ~ComparisonView() override;
+
+    void setRuns(const RunList& runs);
+    void setPair(int a, int b);
+    void setLayer(const std::string& name);
+    void setKind(Kind kind);
+    void setOverlay(bool overlay);
+    void applyPalette();
+
+    RunPtr runA() const;
+    RunPtr runB() const;
+    HistogramChart* chartA() const { return chartA_; }
+    HistogramChart* chartB() const { return chartB_; }
+    HistogramChart* overlayChart() const { return overlay_; }
+    ComparisonTableModel* tableModel() const { return model_; }
+    TableView* table() const { return table_; }
+    bool rebinPending() const { return watcher_->isRunning(); }
+
+signals:
+    void layerSelected(const std::string& name);
+
+private:
+    struct Common {
+        int generation = 0;
+        Histogram beforeA, afterA, beforeB, afterB;
+        bool ok = false;
+    };
+    void refresh();
+    void showHistograms(const Histogram& bA, const Histogram& aA, const Histogram& bB,
+                        const Histogram& aB);
+    void startCommonBins();
+    void syncAxes(HistogramChart* from, HistogramChart* to);
+
+    RunList runs_;
+    std::string layer_;
+    Kind kind_ = Weights;
+    QComboBox *comboA_ = nullptr, *comboB_ = nullptr, *kindCombo_ = nullptr;
+    QCheckBox* overlayBox_ = nullptr;
+    QLabel* summary_ = nullptr;
+    QStackedWidget* stack_ = nullptr;
+    HistogramChart *chartA_ = nullptr, *chartB_ = nullptr, *overlay_ = nullptr;
+    ComparisonTableModel* model_ = nullptr;
+    TableView* table_ = nullptr;
+    QFutureWatcher<Common>* watcher_ = nullptr;
+    int generation_ = 0;
+    bool syncing_ = false;
+};
+
+}  // namespace ql
