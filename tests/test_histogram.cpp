@@ -229,12 +229,14 @@ void TestHistogram::ranges() {
     double lo = 1e30, hi = -1e30;
     for (float v : x)
         if (std::isfinite(v)) lo = std::min(lo, double(v)), hi = std::max(hi, double(v));
-    for (int threads : {1, 2, 5}) {
-        const Range r = finiteRange(x.data(), x.size(), threads);
-        QVERIFY(r.valid);
-        QCOMPARE(r.lo, lo);
-        QCOMPARE(r.hi, hi);
-    }
+    for (bool wide : {false, true})
+        for (int threads : {1, 2, 5}) {
+            simd::setWideKernels(wide);
+            const Range r = finiteRange(x.data(), x.size(), threads);
+            simd::setWideKernels(true);
+            QVERIFY(r.valid);
+            QVERIFY(r.lo == lo && r.hi == hi);
+        }
     const Range u = unionRange(Range{-1, 2, true}, Range{0, 5, true});
     QCOMPARE(u.lo, -1.0);
     QCOMPARE(u.hi, 5.0);

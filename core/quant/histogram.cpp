@@ -358,24 +358,51 @@ Histogram computeHistogram(const float* data, size_t n, double lo, double hi, in
     return h;
 }
 
+namespace {
+
+// Finite min/max of [p, p + n); two accumulator pairs to hide the min/max latency.
+template <class VF>
+void rangeOf(const float* p, size_t n, float& lo, float& hi) {
+    constexpr size_t L = size_t(simd::lanes<VF>());
+    const float inf = std::numeric_limits<float>::infinity();
+    const VF pinf = simd::splat<VF>(inf), ninf = simd::splat<VF>(-inf);
+    VF mn0 = pinf, mn1 = pinf, mx0 = ninf, mx1 = ninf;
+    size_t i = 0;
+    for (; i + 2 * L <= n; i += 2 * L) {
+        const VF x0 = simd::load<VF>(p + i), x1 = simd::load<VF>(p + i + L);
+        const auto f0 = simd::finiteMask(x0), f1 = simd::finiteMask(x1);
+        const VF l0 = f0 ? x0 : pinf, h0 = f0 ? x0 : ninf;
+        const VF l1 = f1 ? x1 : pinf, h1 = f1 ? x1 : ninf;
+        mn0 = l0 < mn0 ? l0 : mn0, mx0 = h0 > mx0 ? h0 : mx0;
+        mn1 = l1 < mn1 ? l1 : mn1, mx1 = h1 > mx1 ? h1 : mx1;
+    }
+    lo = std::min(simd::hmin(mn0), simd::hmin(mn1));
+    hi = std::max(simd::hmax(mx0), simd::hmax(mx1));
+    for (; i < n; ++i)
+        if (std::isfinite(p[i])) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+}
+
+#if QL_HAVE_AVX2_KERNELS
+__attribute__((target("avx2"), flatten)) void rangeOfAvx2(const float* p, size_t n, float& lo,
+                                                          float& hi) {
+    rangeOf<simd::vf8>(p, n, lo, hi);
+}
+#endif
+
+}  // namespace
+
 Range finiteRange(const float* data, size_t n, int threads) {
     if (threads <= 0) threads = computeThreads();
     const float inf = std::numeric_limits<float>::infinity();
     std::vector<float> mins(size_t(std::max(1, threads)), inf), maxs(mins.size(), -inf);
     parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
-        vf mn = simd::splat(inf), mx = simd::splat(-inf);
-        size_t i = b;
-        for (; i + kLanes <= e; i += kLanes) {
-            const vf x = simd::load(data + i);
-            const vi fin = simd::finiteMask(x);
-            const vf xl = fin ? x : simd::splat(inf), xh = fin ? x : simd::splat(-inf);
-            mn = xl < mn ? xl : mn;
-            mx = xh > mx ? xh : mx;
+#if QL_HAVE_AVX2_KERNELS
+        if (simd::wideKernels()) {
+            rangeOfAvx2(data + b, e - b, mins[size_t(c)], maxs[size_t(c)]);
+            return;
         }
-        float lo = simd::hmin(mn), hi = simd::hmax(mx);
-        for (; i < e; ++i)
-            if (std::isfinite(data[i])) lo = std::min(lo, data[i]), hi = std::max(hi, data[i]);
-        mins[size_t(c)] = lo, maxs[size_t(c)] = hi;
+#endif
+        rangeOf<vf>(data + b, e - b, mins[size_t(c)], maxs[size_t(c)]);
     });
     Range r;
     r.lo = *std::min_element(mins.begin(), mins.end());
