@@ -1,6 +1,88 @@
+// quantlens-cli eval: perplexity of a model on a text file.
+#include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "model/model.h"
+#include "model/perplexity.h"
+#include "tokenizer/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
 
 namespace qlcli {
-int cmdEval(const Argv&) { throw ql::Error("the eval command is not available yet"); }
-} // namespace qlcli
+
+namespace {
+
+const char* kEvalUsage =
+    "Usage: quantlens-cli eval --model DIR --text FILE [options]\n"
+    "\n"
+    "Perplexity of the model on the text, over non-overlapping windows of SEQ tokens.\n"
+    "\n"
+    "  --model DIR         Hugging Face model folder (config.json, safetensors, tokenizer)\n"
+    "  --text FILE         UTF-8 text file\n"
+    "  --seq N             window length (default min(2048, max_position_embeddings))\n"
+    "  --protocol P        gptq (default): no BOS, every token but the first scored;\n"
+    "                      llamacpp: BOS first, second half of each window scored\n"
+    "  --max-windows K     evaluate at most K windows (default all)\n"
+    "  --batch B           windows per forward pass (default 4)\n"
+    "  --threads T         compute threads (default: all cores)\n"
+    "  --json              print the result as JSON\n";
+
+// One progress line on stderr, rewritten in place.
+bool printProgress(const ql::Progress& p) {
+    if (p.fraction < 0) return true;  // a cancellation check, not a report
+    std::fprintf(stderr, "\r%s %3.0f%% %s   ", p.phase.c_str(), p.fraction * 100.0,
+                 p.message.c_str());
+    if (p.fraction >= 1.0) std::fprintf(stderr, "\n");
+    return true;
+}
+
+}  // namespace
+
+int cmdEval(const Argv& argv) {
+    if (wantsHelp(argv, kEvalUsage)) return 0;
+    const Args args(argv, {"model", "text", "seq", "protocol", "max-windows", "batch", "threads"},
+                    {"json"});
+    const std::string modelDir = args.required("model");
+    const std::string textPath = args.required("text");
+    ql::PerplexityOptions options;
+    options.protocol = ql::parseProtocol(args.value("protocol", "gptq"));
+    options.seq = args.intValue("seq", 0);
+    options.maxWindows = args.intValue("max-windows", 0);
+    options.batch = args.intValue("batch", 4);
+    if (options.seq < 0) throw ql::Error("--seq must be positive");
+    if (options.maxWindows < 0) throw ql::Error("--max-windows must be positive");
+    if (options.batch < 1) throw ql::Error("--batch must be at least 1");
+    applyThreads(args.intValue("threads", 0));
+
+    const std::string text = readTextFile(textPath);
+    if (text.empty()) throw ql::Error("text file '" + textPath + "' is empty");
+    const auto tokenizer = ql::Tokenizer::load(modelDir);
+    const auto model = ql::Model::load(modelDir);
+    if (const auto bos = tokenizer->bosId()) options.bosToken = *bos;
+    const std::vector<int32_t> tokens = tokenizer->encode(text);
+
+    const bool json = args.flag("json");
+    const ql::PerplexityResult r = ql::evaluatePerplexity(
+        *model, tokens, options, json ? ql::ProgressCallback() : printProgress);
+
+    if (json) {
+        const nlohmann::json j = {{"ppl", r.ppl},
+                                  {"scored_tokens", r.scoredTokens},
+                                  {"windows", r.windows},
+                                  {"seq", r.seq},
+                                  {"protocol", r.protocol},
+                                  {"seconds", r.seconds},
+                                  {"tokens_per_second", r.tokensPerSecond}};
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("perplexity %.4f (%s, seq %d, %d windows, %lld scored tokens)\n", r.ppl,
+                    r.protocol.c_str(), r.seq, r.windows, static_cast<long long>(r.scoredTokens));
+        std::printf("%.2f s, %.0f tokens/s\n", r.seconds, r.tokensPerSecond);
+    }
+    return 0;
+}
+
+}  // namespace qlcli
