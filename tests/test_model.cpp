@@ -8,8 +8,8 @@
 #include "model/model.h"
 #include "model/perplexity.h"
 #include "testdata.h"
+#include "tokenizer/tokenizer.h"
 
-#include <QProcess>
 #include <QTest>
 #include <nlohmann/json.hpp>
 
@@ -43,21 +43,12 @@ std::shared_ptr<ql::Model> loadModel(const std::string& name) {
     return m;
 }
 
-// Token ids of stories.txt from the model's own tokenizer, computed in a separate
-// process (see tests/suites/model.cmake for why).
 std::vector<int32_t> storyTokens(const std::string& name) {
     static std::map<std::string, std::vector<int32_t>> cache;
     auto& ids = cache[name];
     if (ids.empty()) {
-        QProcess tool;
-        tool.start(MODEL_TOKENIZE_TOOL,
-                   {QString::fromStdString(modelDir(name)),
-                    QString::fromStdString(qltest::dataPath("data/stories/stories.txt"))});
-        if (!tool.waitForFinished(60000) || tool.exitCode() != 0)
-            throw ql::Error("model_tokenize_tool failed: " +
-                            tool.readAllStandardError().toStdString());
-        for (const QByteArray& line : tool.readAllStandardOutput().split('\n'))
-            if (!line.isEmpty()) ids.push_back(line.toInt());
+        const auto tokenizer = ql::Tokenizer::load(modelDir(name));
+        ids = tokenizer->encode(qltest::readFile(qltest::dataPath("data/stories/stories.txt")));
     }
     return ids;
 }
