@@ -28,7 +28,11 @@ struct Histogram {
     bool empty() const { return counts.empty(); }
 };
 
-// Single pass, multi-threaded (threads <= 0: computeThreads()). lo < hi required.
+// Single pass, multi-threaded (threads <= 0: computeThreads()). lo < hi finite, bins > 0,
+// else ql::Error. Bin of a finite x in [lo, hi]: t = (x - lo) * float(bins / (hi - lo)) in
+// float32, truncated and clamped to [0, bins-1] (so x == hi is in the last bin); x < lo and
+// x > hi are counted in belowRange/aboveRange only. Stats are over finite values; outliers
+// (|x - mean| > 6 std, evaluated in float32) are exact.
 Histogram computeHistogram(const float* data, size_t n, double lo, double hi, int bins,
                            int threads = 0);
 
@@ -48,6 +52,8 @@ struct RunningMoments {
 };
 
 // Streaming accumulation for data that arrives in pieces (activations): fixed range.
+// Counts and stats are exact for the concatenation; outliers are counted per piece against
+// the mean/std seen so far (approximate when the distribution drifts).
 class HistogramAccumulator {
 public:
     HistogramAccumulator(double lo, double hi, int bins);

@@ -50,7 +50,13 @@ struct ErrorMetrics {
 // callers fall back to per-channel and record it.
 QuantGrid computeGrid(const float* w, int64_t rows, int64_t cols, const Recipe& recipe);
 
+// Arithmetic is float32 as in ../shared/README.md (bit-exact with a per-element float32
+// implementation), rounding half to even; a zero-range group gets scale 1 (w_hat = 0).
+// Non-finite inputs: ignored for the ranges; NaN/Inf pass through unchanged into w_hat; the
+// code of a NaN is the zero point, of +-Inf the grid's end; ErrorMetrics cover finite elements.
+
 // Quantize with a given grid: q codes (int32 for simplicity) and dequantized values.
+// Either output may be null.
 void quantizeWithGrid(const float* w, const QuantGrid& grid, int32_t* q, float* dequant);
 
 // Fused RTN: grid + quantize + dequantize + error metrics in one pass per row.
@@ -61,7 +67,11 @@ struct RtnResult {
 };
 RtnResult quantizeRtn(const float* w, int64_t rows, int64_t cols, const Recipe& recipe);
 
-// Packing and unpacking (round-trips exactly).
+// Packing and unpacking (round-trips exactly). bits > 4: one byte per code (two's complement:
+// int8 for sym, uint8 for asym); bits <= 4: two codes per byte, low nibble first, stored as
+// q - qmin. Scales fp16 (round to nearest even). pack() throws ql::Error for codes off the grid.
+// dequantize() uses what is stored (the fp16 scales), so it can differ from the float32 w_hat
+// of quantizeRtn by the fp16 rounding of the scales (<= 2^-11 relative).
 PackedTensor pack(const int32_t* q, const QuantGrid& grid);
 std::vector<int32_t> unpackCodes(const PackedTensor& p);
 std::vector<float> dequantize(const PackedTensor& p);

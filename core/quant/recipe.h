@@ -1,5 +1,8 @@
 // Recipes: how each selected layer is quantized. Text form METHOD:BITS:GRANULARITY:SYMMETRY,
 // e.g. "rtn:int8:channel:sym", "gptq:int4:g128:asym", plus "fp16" and "bf16" (cast only).
+// Case-insensitive; omitted trailing parts default to int8, channel, sym ("rtn:int4" ==
+// "rtn:int4:channel:sym"). Bits int2..int8; granularity tensor, channel (per output row) or
+// gN (N > 0 input columns per group).
 #pragma once
 
 #include <string>
