@@ -92,7 +92,8 @@ private slots:
     }
     void llamaTinyFolder() {
         const std::string dir = synth("synth-llama", "llama-tiny", ql::DType::F32, 1);
-        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "README.md"})
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json",
+                              "tokenizer_config.json", "README.md"})
             QVERIFY2(fs::exists(fs::path(dir) / f), f);
         QVERIFY(!fs::exists(fs::path(dir) / "model.safetensors.index.json"));
         QVERIFY(qltest::readFile(dir + "/README.md").find("RANDOM") != std::string::npos);
@@ -268,6 +269,8 @@ private slots:
             const std::string a = m.at(0), b = m.at(1);
             QVERIFY(vocab.contains(a) && vocab.contains(b) && vocab.contains(a + b));
         }
+        const json tc = json::parse(qltest::readFile(dir + "/tokenizer_config.json"));
+        QCOMPARE(tc.at("eos_token").get<std::string>(), std::string("<|endoftext|>"));
         const json& added = t.at("added_tokens").at(0);
         QCOMPARE(added.at("id").get<int>(), 256);
         QCOMPARE(added.at("content").get<std::string>(), std::string("<|endoftext|>"));

@@ -423,6 +423,29 @@ std::string tokenizerJson(int vocabLimit) {
     return t.dump(2) + "\n";
 }
 
+// tokenizer_config.json: BOS/EOS by name, as Hugging Face tools read them. No BOS is
+// added automatically (like Qwen); config.json's bos_token_id names the same token.
+std::string tokenizerConfigJson(const ModelConfig& c) {
+    nlohmann::ordered_json t;
+    t["add_bos_token"] = false;
+    t["add_prefix_space"] = false;
+    t["added_tokens_decoder"] = {{"256",
+                                  {{"content", "<|endoftext|>"},
+                                   {"lstrip", false},
+                                   {"normalized", false},
+                                   {"rstrip", false},
+                                   {"single_word", false},
+                                   {"special", true}}}};
+    t["bos_token"] = "<|endoftext|>";
+    t["eos_token"] = "<|endoftext|>";
+    t["pad_token"] = "<|endoftext|>";
+    t["unk_token"] = nullptr;
+    t["clean_up_tokenization_spaces"] = false;
+    t["model_max_length"] = c.maxPositions;
+    t["tokenizer_class"] = "PreTrainedTokenizerFast";
+    return t.dump(2) + "\n";
+}
+
 // ---- config.json and README
 
 std::string torchDtypeName(DType t) {
@@ -519,6 +542,7 @@ void synthesizeModel(const SynthOptions& o) {
     }
     writeTextFile(dir / "config.json", configJson(c, o));
     writeTextFile(dir / "tokenizer.json", tokenizerJson(c.vocabSize));
+    writeTextFile(dir / "tokenizer_config.json", tokenizerConfigJson(c));
     writeTextFile(dir / "README.md", readme(c, o, preset, params, shards.size()));
     WeightWriter writer(c, o, total);
     for (const auto& s : shards) writer.writeShard(dir, s, plan);

@@ -24,8 +24,8 @@ struct SynthOptions {
 };
 
 std::vector<std::string> synthPresets();  // "qwen2.5-0.5b", "qwen2.5-1.5b", "llama-tiny", ...
-// Writes config.json, model.safetensors (sharded when large), tokenizer.json
-// (byte-level BPE) and a README noting the weights are random. Throws ql::Error.
+// Writes config.json, model.safetensors (sharded when large), tokenizer.json (byte-level
+// BPE), tokenizer_config.json and a README noting the weights are random. Throws ql::Error.
 void synthesizeModel(const SynthOptions& options);
 
 // The architecture of a preset (throws ql::Error naming the preset if unknown).
