@@ -1,6 +1,149 @@
+// quantlens-cli quantize: one run (quantize, analyze, evaluate), written to a run folder.
+#include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "run/run.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
 
 namespace qlcli {
-int cmdQuantize(const Argv&) { throw ql::Error("the quantize command is not available yet"); }
-} // namespace qlcli
+
+namespace {
+
+const char* kUsage =
+    "Usage: quantlens-cli quantize --model DIR --recipe SPEC --out RUN_DIR [options]\n"
+    "\n"
+    "Quantizes the decoder projections of a model, measures every layer and writes a run\n"
+    "folder (run.json, histograms.bin) that the workbench opens.\n"
+    "\n"
+    "  --model DIR          Hugging Face model folder\n"
+    "  --recipe SPEC        e.g. rtn:int8:channel:sym, rtn:int4:g128:asym, gptq:int4:g128:sym,\n"
+    "                       awq:int4:g128:asym, fp16, bf16\n"
+    "  --calib FILE         calibration text (GPTQ/AWQ, output SQNR, activations, gradients)\n"
+    "  --eval FILE          evaluation text: perplexity before/after, KL, top-1 agreement\n"
+    "  --seq N              evaluation window (default min(2048, max positions))\n"
+    "  --max-windows K      evaluation windows (default all)\n"
+    "  --protocol P         gptq (default) or llamacpp\n"
+    "  --calib-windows K    calibration windows (default 16)\n"
+    "  --calib-seq N        calibration window length (default 256)\n"
+    "  --include GLOB       quantize only matching layers (repeatable; * and ?)\n"
+    "  --exclude GLOB       skip matching layers (repeatable)\n"
+    "  --no-activations     skip activation histograms\n"
+    "  --no-gradients       skip gradient histograms\n"
+    "  --bins N             histogram bins (default 128)\n"
+    "  --threads T          compute threads (default all cores)\n"
+    "  --out RUN_DIR        run folder to write (replaced atomically if it exists)\n"
+    "  --json               print the summary as JSON\n";
+
+// --include/--exclude may be repeated; Args keeps only the last value, so collect them here.
+std::vector<std::string> repeated(const Argv& args, const std::string& option) {
+    std::vector<std::string> out;
+    const std::string eq = option + "=";
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == option && i + 1 < args.size())
+            out.push_back(args[++i]);
+        else if (args[i].rfind(eq, 0) == 0)
+            out.push_back(args[i].substr(eq.size()));
+    }
+    return out;
+}
+
+// Progress on stderr: one line per phase change or 10% step.
+ql::ProgressCallback stderrProgress() {
+    auto last = std::make_shared<std::pair<std::string, int>>("", -1);
+    return [last](const ql::Progress& p) {
+        if (p.fraction < 0) return true;
+        const int step = int(p.fraction * 10);
+        if (p.phase != last->first || step != last->second) {
+            std::fprintf(stderr, "[%3d%%] %-11s %s\n", int(p.fraction * 100), p.phase.c_str(),
+                         p.message.c_str());
+            *last = {p.phase, step};
+        }
+        return true;
+    };
+}
+
+std::string mb(uint64_t bytes) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f MB", double(bytes) / 1e6);
+    return b;
+}
+
+void printTable(const ql::RunResult& run, const std::string& out) {
+    std::printf("%-40s %-24s %11s %11s %12s %12s\n", "layer", "method", "weight SQNR",
+                "output SQNR", "bytes fp", "bytes q");
+    for (const auto& l : run.layers) {
+        std::printf("%-40s %-24s %8.2f dB %8.2f dB %12llu %12llu%s\n", l.name.c_str(),
+                    l.method.c_str(), l.weightSqnrDb, l.outputSqnrDb, (unsigned long long)l.bytesFp,
+                    (unsigned long long)l.bytesQ, l.fallback ? "  (fallback)" : "");
+    }
+    const auto& p = run.perplexity;
+    if (p.valid) {
+        std::printf("ppl fp %.5f  ppl q %.5f  (%s, seq %d, %d windows, %lld scored tokens)\n",
+                    p.pplFp, p.pplQ, p.protocol.c_str(), p.seq, p.windows,
+                    (long long)p.scoredTokens);
+        std::printf("KL mean %.6g  p99 %.6g  max %.6g  top-1 agreement %.4f\n", p.klMean, p.klP99,
+                    p.klMax, p.top1Agreement);
+    }
+    const auto& m = run.memory;
+    std::printf("memory: model %s -> %s, quantized layers %s -> %s, peak RSS %s\n",
+                mb(m.bytesFpTotal).c_str(), mb(m.bytesQTotal).c_str(),
+                mb(m.bytesFpQuantized).c_str(), mb(m.bytesQQuantized).c_str(),
+                mb(m.peakRssBytes).c_str());
+    for (const auto& w : run.warnings) std::printf("warning: %s\n", w.c_str());
+    std::printf("run %s written to %s (%.2f s)\n", run.id.c_str(), out.c_str(), run.seconds);
+}
+
+}  // namespace
+
+int cmdQuantize(const Argv& argv) {
+    if (wantsHelp(argv, kUsage)) return 0;
+    const Args args(argv,
+                    {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
+                     "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
+                    {"json", "no-activations", "no-gradients"});
+    if (!args.positional().empty())
+        throw ql::Error("unexpected argument '" + args.positional().front() + "' (see --help)");
+    ql::RunConfig c;
+    c.modelDir = args.required("model");
+    c.recipe = args.required("recipe");
+    const std::string out = args.required("out");
+    c.calibrationText = args.value("calib");
+    c.evaluationText = args.value("eval");
+    c.evalSeq = args.intValue("seq", 0);
+    c.evalMaxWindows = args.intValue("max-windows", 0);
+    c.evalProtocol = args.value("protocol", "gptq");
+    c.calibrationWindows = args.intValue("calib-windows", c.calibrationWindows);
+    c.calibrationSeq = args.intValue("calib-seq", c.calibrationSeq);
+    c.layers.include = repeated(argv, "--include");
+    c.layers.exclude = repeated(argv, "--exclude");
+    c.captureActivations = !args.flag("no-activations");
+    c.captureGradients = !args.flag("no-gradients");
+    c.histogramBins = args.intValue("bins", c.histogramBins);
+    c.threads = args.intValue("threads", 0);
+    applyThreads(c.threads);
+    ql::installDefaultRunTokenizer();
+
+    ql::RunResult run = ql::runQuantization(c, stderrProgress());
+    const auto t0 = std::chrono::steady_clock::now();
+    ql::saveRun(run, out);
+    const double saveSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (args.flag("json")) {
+        nlohmann::json j = nlohmann::json::parse(ql::runSummaryJson(run));
+        j["timings"]["save"] = saveSeconds;
+        j["out"] = out;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        printTable(run, out);
+    }
+    return 0;
+}
+
+}  // namespace qlcli

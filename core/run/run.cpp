@@ -1,1 +1,363 @@
-// placeholder: implementation pending
+// runQuantization: load, tokenize, quantize, analyze, capture, evaluate.
+//
+// Two paths. Weights-only (RTN or casts, no calibration, no evaluation): the checkpoint is
+// streamed layer by layer from the memory-mapped TensorStore, no model is built, and
+// only one layer's float/quantized copies exist at a time — this is what makes a 1.5B
+// model cheap. Otherwise the model is loaded, quantizeLayers swaps the dequantized
+// weights in, and the float/quantized states are switched by tensor handles (run_torch.h)
+// for the comparison passes.
+#include <mutex>
+#include "base/error.h"
+#include "io/model_config.h"
+#include "model/perplexity.h"
+#include "run/run_internal.h"
+#include "run/run_torch.h"
+
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace ql {
+
+const LayerResult* RunResult::layer(const std::string& name) const {
+    for (const auto& l : layers)
+        if (l.name == name) return &l;
+    return nullptr;
+}
+
+SqnrLevel sqnrLevel(double db) {
+    if (std::isnan(db) || db < 10.0) return SqnrLevel::Critical;
+    if (db < 20.0) return SqnrLevel::Warning;
+    if (db < 30.0) return SqnrLevel::Fair;
+    return SqnrLevel::Good;
+}
+
+std::string runLabel(const Recipe& r) {
+    if (r.isCast()) return r.method == QuantMethod::Fp16 ? "FP16" : "BF16";
+    std::string m = methodName(r.method);
+    for (char& c : m) c = char(std::toupper(static_cast<unsigned char>(c)));
+    std::string gran = r.granularity == Granularity::Tensor    ? "tensor"
+                       : r.granularity == Granularity::Channel ? "channel"
+                                                               : "g" + std::to_string(r.groupSize);
+    return m + " INT" + std::to_string(r.bits) + " " + gran + (r.symmetric ? " sym" : " asym");
+}
+
+std::string runId(const Recipe& recipe, const std::string& timestampCompact) {
+    std::string slug = recipe.toString();
+    for (char& c : slug)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
+    return timestampCompact + "-" + slug;
+}
+
+uint64_t peakRssBytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return uint64_t(std::stoull(line.substr(6))) * 1024;
+    }
+    return 0;
+}
+
+namespace {
+
+std::mutex& tokenizerMutex() {
+    static std::mutex m;
+    return m;
+}
+
+RunTokenizer& installedTokenizer() {
+    static RunTokenizer t;
+    return t;
+}
+
+std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& text) {
+    RunTokenizer t;
+    {
+        std::lock_guard<std::mutex> lock(tokenizerMutex());
+        t = installedTokenizer();
+    }
+    if (!t) throw Error("no tokenizer installed for runs (call ql::installDefaultRunTokenizer())");
+    return t(modelDir, text);
+}
+
+}  // namespace
+
+void setRunTokenizer(RunTokenizer tokenizer) {
+    std::lock_guard<std::mutex> lock(tokenizerMutex());
+    installedTokenizer() = std::move(tokenizer);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string readText(const std::string& path, const char* what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(std::string("cannot read the ") + what + " text '" + path +
+                    "': " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+Recipe validate(const RunConfig& c) {
+    if (c.modelDir.empty()) throw Error("no model folder given");
+    const Recipe recipe = Recipe::parse(c.recipe);
+    if (c.calibrationWindows <= 0)
+        throw Error("calibration windows must be at least 1, got " +
+                    std::to_string(c.calibrationWindows));
+    if (c.calibrationSeq < 2)
+        throw Error("calibration window length must be at least 2 tokens, got " +
+                    std::to_string(c.calibrationSeq));
+    if (c.histogramBins < 1 || c.histogramBins > (1 << 20))
+        throw Error("histogram bins must be in 1..1048576, got " + std::to_string(c.histogramBins));
+    if (c.evalSeq < 0 || c.evalMaxWindows < 0)
+        throw Error("evaluation seq and max windows must not be negative");
+    parseProtocol(c.evalProtocol);
+    const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+    if (calibrated && c.calibrationText.empty())
+        throw Error("recipe '" + recipe.toString() + "' needs a calibration text");
+    return recipe;
+}
+
+Windows calibrationWindows(const std::vector<int32_t>& tokens, const RunConfig& c) {
+    const size_t available = tokens.size() / size_t(c.calibrationSeq);
+    if (available == 0)
+        throw Error("the calibration text '" + c.calibrationText + "' has " +
+                    std::to_string(tokens.size()) + " tokens, fewer than one window of " +
+                    std::to_string(c.calibrationSeq));
+    Windows w(std::min(available, size_t(c.calibrationWindows)));
+    for (size_t i = 0; i < w.size(); ++i) {
+        auto begin = tokens.begin() + std::ptrdiff_t(i * size_t(c.calibrationSeq));
+        w[i].assign(begin, begin + c.calibrationSeq);
+    }
+    return w;
+}
+
+std::string folderName(const std::string& dir) {
+    std::filesystem::path p(dir);
+    if (!p.has_filename()) p = p.parent_path();
+    return p.filename().string();
+}
+
+void fillIdentity(RunResult& run, const Recipe& recipe) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char compact[32], iso[32];
+    std::strftime(compact, sizeof compact, "%Y%m%d-%H%M%S", &utc);
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    run.id = runId(recipe, compact);
+    run.label = runLabel(recipe);
+    run.createdAt = iso;
+    run.modelName = folderName(run.config.modelDir);
+}
+
+void fillMemory(RunResult& run, const TensorStore& store) {
+    MemorySummary& m = run.memory;
+    for (const auto& name : store.names()) m.parametersTotal += uint64_t(store.get(name).numel());
+    m.bytesFpTotal = store.totalBytes();
+    for (const auto& l : run.layers) {
+        m.bytesFpQuantized += l.bytesFp;
+        m.bytesQQuantized += l.bytesQ;
+    }
+    m.bytesQTotal = m.bytesFpTotal - m.bytesFpQuantized + m.bytesQQuantized;
+    m.peakRssBytes = peakRssBytes();
+}
+
+void addFallbackWarnings(RunResult& run) {
+    std::map<std::string, int> reasons;
+    for (const auto& l : run.layers)
+        if (l.fallback) ++reasons[l.fallbackReason];
+    for (const auto& [reason, count] : reasons)
+        run.warnings.push_back(std::to_string(count) + " layer(s): " + reason);
+}
+
+// Progress budget of the phases, normalised to [0, 1].
+struct Budget {
+    std::vector<std::pair<std::string, double>> parts;
+    double total = 0.0;
+    void add(const std::string& phase, double w) {
+        parts.emplace_back(phase, w);
+        total += w;
+    }
+    ProgressReporter sub(const ProgressReporter& rep, const std::string& phase) const {
+        double begin = 0.0;
+        for (const auto& [name, w] : parts) {
+            if (name == phase) return rep.sub(begin / total, (begin + w) / total);
+            begin += w;
+        }
+        return rep;
+    }
+};
+
+class Phases {
+public:
+    explicit Phases(RunResult& run) : run_(run), start_(Clock::now()) {}
+    void done(const std::string& phase) {
+        run_.timings.push_back({phase, since(start_)});
+        start_ = Clock::now();
+    }
+
+private:
+    RunResult& run_;
+    Clock::time_point start_;
+};
+
+void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
+    Phases phases(run);
+    rep.report("load", 0.0, "opening " + run.config.modelDir);
+    const ModelConfig cfg = loadModelConfig(run.config.modelDir + "/config.json");
+    const auto store = TensorStore::open(run.config.modelDir);
+    run.architecture = cfg.architectureName;
+    const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
+    phases.done("load");
+    const ProgressReporter q = rep.sub(0.02, 1.0);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        q.report("quantize", double(i) / double(layers.size()), layers[i].name);
+        const auto t0 = Clock::now();
+        const TensorInfo& tensor = store->get(layers[i].name + ".weight");
+        const std::vector<float> w = store->readFloat(tensor.name);
+        LayerQuantization lq = quantizeWeightOnly(layers[i].name, w, layers[i].outFeatures,
+                                                  layers[i].inFeatures, recipe);
+        lq.seconds = since(t0);
+        std::vector<float> stored;  // stays empty: RTN and casts are recomputable
+        run.layers.push_back(
+            analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins, stored));
+        run.layers.back().seconds = since(t0);
+    }
+    q.report("quantize", 1.0, std::to_string(layers.size()) + " layers");
+    phases.done("quantize");
+    fillMemory(run, *store);
+}
+
+void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
+    const RunConfig& c = run.config;
+    const bool calib = !c.calibrationText.empty();
+    const bool eval = !c.evaluationText.empty();
+    const bool acts = c.captureActivations && calib;
+    const bool grads = c.captureGradients && calib;
+    if (c.captureActivations && !calib)
+        run.warnings.push_back("activations not captured: no calibration text");
+    if (c.captureGradients && !calib)
+        run.warnings.push_back("gradients not captured: no calibration text");
+    Budget budget;
+    budget.add("load", 1);
+    budget.add("tokenize", 0.5);
+    budget.add("quantize", recipe.method == QuantMethod::Rtn || recipe.isCast() ? 2 : 10);
+    if (acts) budget.add("activations", 3);
+    if (grads) budget.add("gradients", 3);
+    if (eval) budget.add("evaluate", 6);
+
+    Phases phases(run);
+    budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
+    const auto model = Model::load(c.modelDir);
+    const auto store = TensorStore::open(c.modelDir);
+    run.architecture = model->config().architectureName;
+    const auto layers = selectLayers(model->linears(), c.layers);
+    phases.done("load");
+
+    const ProgressReporter tok = budget.sub(rep, "tokenize");
+    tok.report("tokenize", 0.0, "tokenizing");
+    Windows calibration;
+    if (calib)
+        calibration =
+            calibrationWindows(tokenize(c.modelDir, readText(c.calibrationText, "calibration")), c);
+    std::vector<EvalWindow> evalWindows;
+    if (eval) {
+        const int seq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, model->config().maxPositions);
+        // BOS as evaluatePerplexity takes it: the config's bos_token_id.
+        evalWindows = buildEvalWindows(
+            tokenize(c.modelDir, readText(c.evaluationText, "evaluation")),
+            parseProtocol(c.evalProtocol), seq, c.evalMaxWindows, model->config().bosTokenId);
+    }
+    tok.report("tokenize", 1.0);
+    phases.done("tokenize");
+
+    Transformer& net = model->transformer();
+    ModelStates states(net);
+    std::vector<std::string> names;
+    for (const auto& l : layers) names.push_back(l.name);
+    QuantizeLayersOptions options;
+    options.calibration = calibration;
+    const ProgressReporter q = budget.sub(rep, "quantize");
+    std::vector<LayerQuantization> lqs =
+        quantizeLayers(*model, names, recipe, options, q.sub(0, 0.8));
+    states.captureQuantized();
+    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
+    for (size_t i = 0; i < layers.size(); ++i) {
+        q.sub(0.8, 1.0).report("quantize", double(i) / double(layers.size()),
+                               "analyzing " + layers[i].name);
+        const TensorInfo& tensor = store->get(layers[i].name + ".weight");
+        std::vector<float> after;
+        run.layers.push_back(analyzeLayer(layers[i], tensor, store->readFloat(tensor.name), lqs[i],
+                                          c.histogramBins, after));
+        if (!after.empty()) (*stored)[layers[i].name] = std::move(after);
+        lqs[i] = LayerQuantization();  // release codes and the dequantized copy
+    }
+    if (!stored->empty()) run.storedWeights = stored;
+    phases.done("quantize");
+
+    if (acts) {
+        captureActivations(net, states, calibration, run.layers, c.histogramBins,
+                           budget.sub(rep, "activations"));
+        run.hasActivations = true;
+        phases.done("activations");
+    }
+    if (grads) {
+        const Windows few(
+            calibration.begin(),
+            calibration.begin() + std::ptrdiff_t(std::min<size_t>(4, calibration.size())));
+        captureGradients(net, states, few, run.layers, c.histogramBins,
+                         budget.sub(rep, "gradients"));
+        run.hasGradients = true;
+        phases.done("gradients");
+    }
+    if (eval) {
+        run.perplexity = jointEvaluate(net, states, evalWindows, budget.sub(rep, "evaluate"));
+        run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
+        phases.done("evaluate");
+    }
+    fillMemory(run, *store);
+}
+
+}  // namespace
+
+RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress) {
+    const auto start = Clock::now();
+    const Recipe recipe = validate(config);
+    const ProgressReporter rep(progress);
+    RunResult run;
+    run.config = config;
+    fillIdentity(run, recipe);
+    if (config.threads != 0) setComputeThreads(config.threads);
+
+    const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+    const bool needModel =
+        calibrated || !config.calibrationText.empty() || !config.evaluationText.empty();
+    if (needModel) {
+        runWithModel(run, recipe, rep);
+    } else {
+        if (config.captureActivations || config.captureGradients)
+            run.warnings.push_back("activations and gradients not captured: no calibration text");
+        runWeightsOnly(run, recipe, rep);
+    }
+    addFallbackWarnings(run);
+    run.seconds = since(start);
+    rep.report("done", 1.0, run.label);
+    return run;
+}
+
+}  // namespace ql

@@ -7,6 +7,7 @@
 #include "quant/recipe.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,56 +24,63 @@ struct LayerSelection {
 
 struct RunConfig {
     std::string modelDir;
-    std::string recipe = "rtn:int8:channel:sym";   // Recipe text form
+    std::string recipe = "rtn:int8:channel:sym";  // Recipe text form
     LayerSelection layers;
     std::string calibrationText;  // file path; empty = no calibration (RTN only)
     int calibrationWindows = 16;
     int calibrationSeq = 256;
-    std::string evaluationText;   // file path; empty = no perplexity
-    int evalSeq = 0;              // 0 = min(2048, max positions)
-    int evalMaxWindows = 0;       // 0 = all
+    std::string evaluationText;  // file path; empty = no perplexity
+    int evalSeq = 0;             // 0 = min(2048, max positions)
+    int evalMaxWindows = 0;      // 0 = all
     std::string evalProtocol = "gptq";
     bool captureActivations = true;
     bool captureGradients = true;
     int histogramBins = 128;
-    int threads = 0;              // 0 = all cores
+    int threads = 0;  // 0 = all cores
 };
 
 // Per-layer results. Histograms "before" and "after" share the same bins.
 struct LayerResult {
-    std::string name;             // "model.layers.0.self_attn.q_proj"
+    std::string name;  // "model.layers.0.self_attn.q_proj"
     int block = 0;
-    std::string kind;             // "q_proj", ...
+    std::string kind;  // "q_proj", ...
     int64_t rows = 0, cols = 0;
-    std::string method;           // recipe actually applied, e.g. "rtn:int4:channel:sym"
-    bool fallback = false;        // group size did not divide the row
+    std::string method;     // recipe actually applied, e.g. "rtn:int4:channel:sym"
+    bool fallback = false;  // group size did not divide the row
     std::string fallbackReason;
 
     double weightSqnrDb = 0.0;
-    double outputSqnrDb = 0.0;    // ||WX||^2 / ||(W - W_hat)X||^2 on calibration inputs; NaN if none
+    double outputSqnrDb = 0.0;  // ||WX||^2 / ||(W - W_hat)X||^2 on calibration inputs; NaN if none
     double mse = 0.0;
     double maxAbsError = 0.0;
     double cosine = 0.0;
 
     uint64_t parameters = 0;
-    uint64_t bytesFp = 0;         // in the source dtype
-    uint64_t bytesQ = 0;          // packed weights + fp16 scales + packed zeros
+    uint64_t bytesFp = 0;  // in the source dtype
+    uint64_t bytesQ = 0;   // packed weights + fp16 scales + packed zeros
 
     Histogram weightBefore, weightAfter, weightError;
-    Histogram activationBefore, activationAfter;   // layer input, float vs quantized model
-    Histogram outputBefore, outputAfter;           // layer output
-    Histogram gradientBefore, gradientAfter;       // weight gradient
+    Histogram activationBefore, activationAfter;  // layer input, float vs quantized model
+    Histogram outputBefore, outputAfter;          // layer output
+    Histogram gradientBefore, gradientAfter;      // weight gradient
     double gradientNormBefore = 0.0, gradientNormAfter = 0.0;
+    // Uniform random sample (reservoir, seeded) of up to 65,536 input activation values
+    // of the float / quantized model, for re-binning a zoomed range from real values.
+    std::vector<float> activationSampleBefore, activationSampleAfter;
 
     // Grid of row 0 / group 0 and of every row's first group, for drawing levels.
-    std::vector<float> scales;    // [rows * groupsPerRow]
-    std::vector<float> zeros;     // empty when symmetric
-    int64_t groupSize = 0;        // columns per group (== cols for channel)
+    std::vector<float> scales;  // [rows * groupsPerRow]
+    std::vector<float> zeros;   // empty when symmetric
+    int64_t groupSize = 0;      // columns per group (== cols for channel)
     bool perTensor = false;
     int bits = 0;
     bool symmetric = true;
 
     double seconds = 0.0;
+    // How rebinWeights() gets the dequantized weights back: "grid" (checkpoint weight
+    // re-quantized with the stored grid, RTN), "cast" (fp16/bf16 round trip) or
+    // "stored" (GPTQ/AWQ: saved in the run folder as weights/<layer>.f32).
+    std::string weightAfterSource;
 };
 
 struct PerplexitySummary {
@@ -82,15 +90,15 @@ struct PerplexitySummary {
     int windows = 0, seq = 0;
     std::string protocol;
     double klMean = 0.0, klP50 = 0.0, klP90 = 0.0, klP99 = 0.0, klMax = 0.0;
-    double top1Agreement = 0.0;   // fraction 0..1
+    double top1Agreement = 0.0;  // fraction 0..1
     double tokensPerSecond = 0.0;
 };
 
 struct MemorySummary {
     uint64_t parametersTotal = 0;
-    uint64_t bytesFpTotal = 0;        // whole model in the source dtype
-    uint64_t bytesQTotal = 0;         // quantized layers packed + everything else as source
-    uint64_t bytesFpQuantized = 0;    // only the quantized layers
+    uint64_t bytesFpTotal = 0;      // whole model in the source dtype
+    uint64_t bytesQTotal = 0;       // quantized layers packed + everything else as source
+    uint64_t bytesFpQuantized = 0;  // only the quantized layers
     uint64_t bytesQQuantized = 0;
     uint64_t peakRssBytes = 0;
 };
@@ -101,10 +109,10 @@ struct PhaseTiming {
 };
 
 struct RunResult {
-    std::string id;                   // unique, e.g. "20261123-181500-rtn-int8-channel-sym"
-    std::string label;                // short display name, e.g. "INT8 channel RTN"
+    std::string id;     // unique, e.g. "20261123-181500-rtn-int8-channel-sym"
+    std::string label;  // short display name, e.g. "INT8 channel RTN"
     RunConfig config;
-    std::string modelName;            // folder name
+    std::string modelName;  // folder name
     std::string architecture;
     std::vector<LayerResult> layers;  // in model order
     PerplexitySummary perplexity;
@@ -113,14 +121,28 @@ struct RunResult {
     double seconds = 0.0;
     bool hasActivations = false;
     bool hasGradients = false;
-    std::string createdAt;            // ISO 8601
+    std::string createdAt;  // ISO 8601
     std::vector<std::string> warnings;
+
+    // Where the run lives on disk (set by loadRun; empty for a run not yet loaded), and
+    // the after-weights of "stored" layers while the run is only in memory.
+    std::string folder;
+    std::shared_ptr<const std::map<std::string, std::vector<float>>> storedWeights;
 
     const LayerResult* layer(const std::string& name) const;
 };
 
 enum class SqnrLevel { Critical, Warning, Fair, Good };  // <10, <20, <30, >=30 dB
 SqnrLevel sqnrLevel(double db);
+
+// Text -> token ids (no special tokens added) for the model in `modelDir`. Injectable
+// because libsentencepiece and libtorch cannot share a process yet (protobuf symbol
+// clash; see core/run/run_tokenize.cpp): front ends call installDefaultRunTokenizer()
+// once (in-process ql::Tokenizer); tests may install a tokenizer running in a subprocess.
+using RunTokenizer =
+    std::function<std::vector<int32_t>(const std::string& modelDir, const std::string& text)>;
+void setRunTokenizer(RunTokenizer tokenizer);
+void installDefaultRunTokenizer();  // defined in its own object file: links ql::Tokenizer
 
 // Runs everything. Throws ql::Error (bad settings/input) or ql::Cancelled.
 RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress = {});
@@ -137,7 +159,7 @@ void saveRun(const RunResult& run, const std::string& folder);
 RunResult loadRun(const std::string& folder);
 
 // CSV exports (header row first).
-std::string layersCsv(const RunResult& run);        // per-layer metrics + memory
+std::string layersCsv(const RunResult& run);  // per-layer metrics + memory
 std::string perplexityCsv(const std::vector<RunResult>& runs);
 std::string memoryCsv(const RunResult& run);
 std::string histogramCsv(const Histogram& before, const Histogram& after);
@@ -145,4 +167,4 @@ std::string compareCsv(const RunResult& a, const RunResult& b);  // side by side
 // JSON summary as printed by `quantlens-cli quantize --json`.
 std::string runSummaryJson(const RunResult& run);
 
-} // namespace ql
+}  // namespace ql

@@ -1,0 +1,296 @@
+// Activation and gradient capture: the calibration windows through the float and the
+// quantized model, histogrammed per layer on shared bins, streamed (no activation is
+// kept beyond the forward call that produced it, except a bounded random sample).
+#include "base/error.h"
+#include "quant/histogram.h"
+#include "run/run_torch.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <random>
+
+namespace ql {
+
+// ---- model states ----
+
+ModelStates::ModelStates(Transformer& net) : net_(net) {
+    float_ = snapshot(true);
+}
+
+ModelStates::State ModelStates::snapshot(bool cloneNorms) const {
+    State s;
+    for (const Linear& l : net_.linears()) s.linear.push_back(l.weight);
+    for (int b = 0; b < net_.config().numLayers; ++b) {
+        const at::Tensor& in = net_.inputNorm(b);
+        const at::Tensor& post = net_.postAttentionNorm(b);
+        s.inputNorm.push_back(cloneNorms ? in.clone() : in);
+        s.postNorm.push_back(cloneNorms ? post.clone() : post);
+    }
+    return s;
+}
+
+void ModelStates::captureQuantized() {
+    quant_ = snapshot(false);
+}
+
+void ModelStates::use(bool quantized) {
+    const State& s = quantized ? quant_ : float_;
+    if (s.linear.empty()) throw Error("internal: quantized model state not captured");
+    auto& linears = net_.linears();
+    for (size_t i = 0; i < linears.size(); ++i) linears[i].weight = s.linear[i];
+    for (int b = 0; b < net_.config().numLayers; ++b) {
+        net_.inputNorm(b) = s.inputNorm[size_t(b)];
+        net_.postAttentionNorm(b) = s.postNorm[size_t(b)];
+    }
+}
+
+at::Tensor idsTensor(const Windows& windows, size_t begin, size_t count) {
+    const int64_t seq = int64_t(windows.at(begin).size());
+    at::Tensor ids = at::empty({int64_t(count), seq}, at::kLong);
+    int64_t* p = ids.data_ptr<int64_t>();
+    for (size_t w = 0; w < count; ++w)
+        for (int64_t t = 0; t < seq; ++t) *p++ = windows[begin + w][size_t(t)];
+    return ids;
+}
+
+size_t batchWindows(int64_t seq, int64_t vocab) {
+    const int64_t limit = 16 * 1024 * 1024;
+    return size_t(
+        std::max<int64_t>(1, std::min<int64_t>(4, limit / std::max<int64_t>(1, seq * vocab))));
+}
+
+namespace {
+
+// Reservoir sampling, Li's Algorithm L: a uniform sample of k values of a stream, with
+// O(k (1 + log(N/k))) random draws instead of one per value.
+class Reservoir {
+public:
+    Reservoir(size_t k, uint64_t seed) : k_(k), rng_(seed) {}
+
+    void add(const float* p, size_t n) {
+        size_t i = 0;
+        while (items_.size() < k_ && i < n) {
+            items_.push_back(p[i++]);
+            if (items_.size() == k_) start(seen_ + i);
+        }
+        while (items_.size() == k_ && next_ < seen_ + n) {
+            items_[std::uniform_int_distribution<size_t>(0, k_ - 1)(rng_)] = p[next_ - seen_];
+            advance();
+        }
+        seen_ += n;
+    }
+    std::vector<float> take() { return std::move(items_); }
+
+private:
+    double uniform() {
+        double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+        return u > 0.0 ? u : 1e-300;
+    }
+    void start(uint64_t filled) {
+        w_ = std::exp(std::log(uniform()) / double(k_));
+        next_ = filled - 1;
+        advance();
+    }
+    void advance() {
+        next_ += uint64_t(std::floor(std::log(uniform()) / std::log1p(-w_))) + 1;
+        w_ *= std::exp(std::log(uniform()) / double(k_));
+    }
+
+    size_t k_;
+    std::mt19937_64 rng_;
+    std::vector<float> items_;
+    uint64_t seen_ = 0, next_ = 0;
+    double w_ = 1.0;
+};
+
+constexpr size_t kSampleSize = 65536;
+
+uint64_t fnv1a(const std::string& s, uint64_t salt) {
+    uint64_t h = 1469598103934665603ull ^ salt;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+Range merge(Range a, Range b) {
+    if (!a.valid) return b;
+    if (!b.valid) return a;
+    return unionRange(a, b);
+}
+
+// Per layer and state (0 float, 1 quantized): ranges, then histograms + samples.
+struct ActivationAcc {
+    Range in[2], out[2];
+    std::optional<HistogramAccumulator> histIn[2], histOut[2];
+    std::optional<Reservoir> sample[2];
+};
+
+std::map<std::string, size_t> layerIndex(const std::vector<LayerResult>& layers) {
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < layers.size(); ++i) index[layers[i].name] = i;
+    return index;
+}
+
+const float* floatData(const at::Tensor& t, at::Tensor& keep) {
+    keep = t.detach().contiguous();
+    if (keep.scalar_type() != at::kFloat) keep = keep.to(at::kFloat);
+    return keep.data_ptr<float>();
+}
+
+}  // namespace
+
+void captureActivations(Transformer& net, ModelStates& states, const Windows& windows,
+                        std::vector<LayerResult>& layers, int bins, const ProgressReporter& rep) {
+    const auto index = layerIndex(layers);
+    std::vector<ActivationAcc> acc(layers.size());
+    const size_t batch = batchWindows(int64_t(windows.front().size()), net.config().vocabSize);
+    // Passes: ranges float, ranges quantized, histograms float, histograms quantized.
+    for (int pass = 0; pass < 4; ++pass) {
+        const int state = pass % 2;
+        const bool ranges = pass < 2;
+        if (pass == 2) {
+            for (size_t i = 0; i < layers.size(); ++i) {
+                ActivationAcc& a = acc[i];
+                const Range in = binnableRange(merge(a.in[0], a.in[1]));
+                const Range out = binnableRange(merge(a.out[0], a.out[1]));
+                for (int s = 0; s < 2; ++s) {
+                    a.histIn[s].emplace(in.lo, in.hi, bins);
+                    a.histOut[s].emplace(out.lo, out.hi, bins);
+                    a.sample[s].emplace(kSampleSize, fnv1a(layers[i].name, uint64_t(s) + 1));
+                }
+            }
+        }
+        states.use(state == 1);
+        const LinearObserver observer = [&](const Linear& l, const at::Tensor& input,
+                                            const at::Tensor& output) -> at::Tensor {
+            const auto it = index.find(l.info.name);
+            if (it == index.end()) return {};
+            ActivationAcc& a = acc[it->second];
+            at::Tensor xi, xo;
+            const float* pi = floatData(input, xi);
+            const float* po = floatData(output, xo);
+            const size_t ni = size_t(xi.numel()), no = size_t(xo.numel());
+            if (ranges) {
+                a.in[state] = merge(a.in[state], finiteRange(pi, ni));
+                a.out[state] = merge(a.out[state], finiteRange(po, no));
+            } else {
+                a.histIn[state]->add(pi, ni);
+                a.histOut[state]->add(po, no);
+                a.sample[state]->add(pi, ni);
+            }
+            return {};
+        };
+        at::NoGradGuard noGrad;
+        for (size_t w0 = 0; w0 < windows.size(); w0 += batch) {
+            const size_t n = std::min(batch, windows.size() - w0);
+            at::Tensor hidden = net.embed(idsTensor(windows, w0, n));
+            for (int b = 0; b < net.config().numLayers; ++b) {
+                hidden = net.block(b, hidden, observer);
+                rep.checkCancelled();
+            }
+            rep.report("activations", (pass + double(w0 + n) / windows.size()) / 4.0,
+                       "pass " + std::to_string(pass + 1) + "/4");
+        }
+    }
+    states.use(true);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        LayerResult& l = layers[i];
+        l.activationBefore = acc[i].histIn[0]->result();
+        l.activationAfter = acc[i].histIn[1]->result();
+        l.outputBefore = acc[i].histOut[0]->result();
+        l.outputAfter = acc[i].histOut[1]->result();
+        l.activationSampleBefore = acc[i].sample[0]->take();
+        l.activationSampleAfter = acc[i].sample[1]->take();
+    }
+}
+
+namespace {
+
+// Gradients of the mean next-token NLL over `windows` w.r.t. the selected linears'
+// weights, in the current model state. Each weight is replaced by a detached leaf
+// sharing its storage (no copy); the originals are put back afterwards.
+std::vector<at::Tensor> weightGradients(Transformer& net, const std::vector<size_t>& selected,
+                                        const Windows& windows, const ProgressReporter& rep) {
+    auto& linears = net.linears();
+    std::vector<at::Tensor> saved, leaves;
+    for (size_t i : selected) {
+        saved.push_back(linears[i].weight);
+        at::Tensor leaf = linears[i].weight.detach();
+        leaf.requires_grad_(true);
+        linears[i].weight = leaf;
+        leaves.push_back(leaf);
+    }
+    auto restore = [&] {
+        for (size_t k = 0; k < selected.size(); ++k) linears[selected[k]].weight = saved[k];
+    };
+    try {
+        at::AutoGradMode gradMode(true);
+        int64_t scoredTotal = 0;
+        for (const auto& w : windows) scoredTotal += int64_t(w.size()) - 1;
+        for (size_t w = 0; w < windows.size(); ++w) {
+            const at::Tensor ids = idsTensor(windows, w, 1);
+            const int64_t T = ids.size(1);
+            const at::Tensor logits = net.forward(ids)[0].narrow(0, 0, T - 1);  // [T-1, V]
+            const at::Tensor targets = ids[0].narrow(0, 1, T - 1).unsqueeze(1);
+            const at::Tensor nll = at::logsumexp(logits, -1) - logits.gather(1, targets).squeeze(1);
+            (nll.sum() / double(scoredTotal)).backward();
+            rep.report("gradients", double(w + 1) / windows.size());
+        }
+    } catch (...) {
+        restore();
+        throw;
+    }
+    restore();
+    std::vector<at::Tensor> grads;
+    for (const at::Tensor& leaf : leaves) {
+        const at::Tensor g = leaf.grad();
+        grads.push_back(g.defined() ? g.detach().contiguous() : at::zeros_like(leaf.detach()));
+    }
+    return grads;
+}
+
+double l2Norm(const float* p, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; ++i) s += double(p[i]) * double(p[i]);
+    return std::sqrt(s);
+}
+
+}  // namespace
+
+void captureGradients(Transformer& net, ModelStates& states, const Windows& windows,
+                      std::vector<LayerResult>& layers, int bins, const ProgressReporter& rep) {
+    std::vector<size_t> selected;
+    const auto index = layerIndex(layers);
+    std::vector<size_t> layerOf;
+    for (size_t i = 0; i < net.linears().size(); ++i) {
+        const auto it = index.find(net.linears()[i].info.name);
+        if (it == index.end()) continue;
+        selected.push_back(i);
+        layerOf.push_back(it->second);
+    }
+    states.use(false);
+    std::vector<at::Tensor> before;
+    try {
+        before = weightGradients(net, selected, windows, rep.sub(0.0, 0.5));
+        states.use(true);
+    } catch (...) {
+        states.use(true);
+        throw;
+    }
+    std::vector<at::Tensor> after = weightGradients(net, selected, windows, rep.sub(0.5, 1.0));
+    for (size_t k = 0; k < selected.size(); ++k) {
+        LayerResult& l = layers[layerOf[k]];
+        const float* gb = before[k].data_ptr<float>();
+        const float* ga = after[k].data_ptr<float>();
+        const size_t n = size_t(before[k].numel());
+        const Range r = binnableRange(merge(finiteRange(gb, n), finiteRange(ga, n)));
+        l.gradientBefore = computeHistogram(gb, n, r.lo, r.hi, bins);
+        l.gradientAfter = computeHistogram(ga, n, r.lo, r.hi, bins);
+        l.gradientNormBefore = l2Norm(gb, n);
+        l.gradientNormAfter = l2Norm(ga, n);
+        before[k] = at::Tensor();
+        after[k] = at::Tensor();
+    }
+}
+
+}  // namespace ql

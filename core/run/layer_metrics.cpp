@@ -1,0 +1,223 @@
+// Per-layer weight analysis (metrics, real packed memory, histograms, grid) and
+// re-binning of weights from the real data.
+#include "base/error.h"
+#include "quant/histogram.h"
+#include "quant/quantize.h"
+#include "run/run_internal.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+namespace ql {
+
+namespace {
+
+// Bin range for data compared before/after: the union of both finite ranges.
+Range sharedRange(const std::vector<float>& a, const float* b, size_t n) {
+    return binnableRange(unionRange(finiteRange(a.data(), a.size()), finiteRange(b, n)));
+}
+
+// Byte count of a quantized layer from its real packed buffers.
+uint64_t packedBytes(const LayerQuantization& lq, size_t n) {
+    if (lq.applied.isCast()) return uint64_t(n) * 2;
+    if (lq.codes.size() == n) return pack(lq.codes.data(), lq.grid).bytes();
+    // No codes from the method: recompute them from the grid (same layout, same bytes).
+    throw Error("layer '" + lq.name + "': the quantization returned no codes to pack");
+}
+
+bool gridReproduces(const std::vector<float>& original, const LayerQuantization& lq) {
+    std::vector<int32_t> q(original.size());
+    std::vector<float> dq(original.size());
+    quantizeWithGrid(original.data(), lq.grid, q.data(), dq.data());
+    return std::memcmp(dq.data(), lq.dequant.data(), dq.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+LayerQuantization quantizeWeightOnly(const std::string& name, const std::vector<float>& w,
+                                     int64_t rows, int64_t cols, const Recipe& recipe) {
+    LayerQuantization lq;
+    lq.name = name;
+    lq.applied = recipe;
+    lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    if (recipe.isCast()) {
+        lq.dequant = castRoundTrip(w.data(), w.size(), recipe.method);
+        return lq;
+    }
+    if (recipe.method != QuantMethod::Rtn)
+        throw Error("recipe '" + recipe.toString() + "' needs calibration data");
+    if (recipe.granularity == Granularity::Group &&
+        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
+        lq.applied.granularity = Granularity::Channel;
+        lq.applied.groupSize = 0;
+        lq.fallback = true;
+        lq.fallbackReason = "group size " + std::to_string(recipe.groupSize) +
+                            " does not divide the row length " + std::to_string(cols) +
+                            "; quantized per channel";
+    }
+    lq.grid = computeGrid(w.data(), rows, cols, lq.applied);
+    lq.codes.resize(w.size());
+    lq.dequant.resize(w.size());
+    quantizeWithGrid(w.data(), lq.grid, lq.codes.data(), lq.dequant.data());
+    return lq;
+}
+
+LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
+                         const std::vector<float>& original, const LayerQuantization& lq, int bins,
+                         std::vector<float>& storedAfter) {
+    const size_t n = original.size();
+    if (lq.dequant.size() != n)
+        throw Error("layer '" + info.name + "': quantized weight has the wrong size");
+    LayerResult r;
+    r.name = info.name;
+    r.block = info.block;
+    r.kind = projKindName(info.kind);
+    r.rows = info.outFeatures;
+    r.cols = info.inFeatures;
+    r.method = lq.applied.toString();
+    r.fallback = lq.fallback;
+    r.fallbackReason = lq.fallbackReason;
+    r.seconds = lq.seconds;
+
+    // AWQ quantizes W·diag(s); the comparable weight is Q(W·diag(s))·diag(1/s).
+    std::vector<float> unscaled;
+    const float* after = lq.dequant.data();
+    if (!lq.awqScales.empty()) {
+        unscaled = lq.dequant;
+        for (size_t i = 0; i < n; ++i) unscaled[i] /= lq.awqScales[i % size_t(r.cols)];
+        after = unscaled.data();
+    }
+    const ErrorMetrics m = errorMetrics(original.data(), after, n);
+    r.weightSqnrDb = m.sqnrDb;
+    r.mse = m.mse;
+    r.maxAbsError = m.maxAbsError;
+    r.cosine = m.cosine;
+    r.outputSqnrDb = lq.outputSqnrDb;
+    r.parameters = n;
+    r.bytesFp = tensor.byteSize;
+    r.bytesQ = packedBytes(lq, n);
+
+    const Range wr = sharedRange(original, after, n);
+    r.weightBefore = computeHistogram(original.data(), n, wr.lo, wr.hi, bins);
+    r.weightAfter = computeHistogram(after, n, wr.lo, wr.hi, bins);
+    std::vector<float> err(n);
+    for (size_t i = 0; i < n; ++i) err[i] = original[i] - after[i];
+    const Range er = binnableRange(finiteRange(err.data(), n));
+    r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
+
+    if (lq.applied.isCast()) {
+        r.bits = 16;
+        r.weightAfterSource = "cast";
+        return r;
+    }
+    r.scales = lq.grid.scales;
+    r.zeros = lq.grid.zeros;
+    r.groupSize = lq.grid.groupSize;
+    r.perTensor = lq.grid.perTensor;
+    r.bits = lq.grid.bits;
+    r.symmetric = lq.grid.symmetric;
+    const bool byGrid = lq.awqScales.empty() && lq.applied.method == QuantMethod::Rtn &&
+                        gridReproduces(original, lq);
+    r.weightAfterSource = byGrid ? "grid" : "stored";
+    if (!byGrid) storedAfter.assign(after, after + n);
+    return r;
+}
+
+// ---- stored after-weights: "QLWF32\0\0", u64 count, count float32 (little endian) ----
+
+namespace {
+const char kWeightMagic[8] = {'Q', 'L', 'W', 'F', '3', '2', 0, 0};
+}
+
+std::string storedWeightPath(const std::string& folder, const std::string& layer) {
+    return folder + "/weights/" + layer + ".f32";
+}
+
+void writeStoredWeight(const std::string& path, const std::vector<float>& values) {
+    std::ofstream out(path, std::ios::binary);
+    const uint64_t count = values.size();
+    out.write(kWeightMagic, 8);
+    out.write(reinterpret_cast<const char*>(&count), 8);
+    out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(count * 4));
+    if (!out.flush()) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+}
+
+std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error("run weights '" + path + "' are missing");
+    char magic[8];
+    uint64_t count = 0;
+    in.read(magic, 8);
+    in.read(reinterpret_cast<char*>(&count), 8);
+    if (!in || std::memcmp(magic, kWeightMagic, 8) != 0 || count != expectedCount)
+        throw Error("run weights '" + path + "' are corrupt (bad header)");
+    std::vector<float> v(count);
+    in.read(reinterpret_cast<char*>(v.data()), std::streamsize(count * 4));
+    if (!in) throw Error("run weights '" + path + "' are truncated");
+    return v;
+}
+
+// ---- rebinning ----
+
+namespace {
+
+QuantGrid gridOf(const LayerResult& l) {
+    QuantGrid g;
+    g.bits = l.bits;
+    g.symmetric = l.symmetric;
+    g.rows = l.rows;
+    g.cols = l.cols;
+    g.groupSize = l.groupSize;
+    g.perTensor = l.perTensor;
+    g.scales = l.scales;
+    g.zeros = l.zeros;
+    return g;
+}
+
+std::vector<float> afterWeights(const RunResult& run, const LayerResult& l,
+                                const std::vector<float>& original) {
+    if (l.weightAfterSource == "grid") {
+        std::vector<int32_t> q(original.size());
+        std::vector<float> dq(original.size());
+        quantizeWithGrid(original.data(), gridOf(l), q.data(), dq.data());
+        return dq;
+    }
+    if (l.weightAfterSource == "cast")
+        return castRoundTrip(original.data(), original.size(), Recipe::parse(l.method).method);
+    if (l.weightAfterSource == "stored") {
+        if (run.storedWeights) {
+            const auto it = run.storedWeights->find(l.name);
+            if (it != run.storedWeights->end()) return it->second;
+        }
+        if (!run.folder.empty())
+            return readStoredWeight(storedWeightPath(run.folder, l.name), original.size());
+        throw Error("the quantized weights of '" + l.name + "' are not available");
+    }
+    throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
+}
+
+}  // namespace
+
+Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
+                       double lo, double hi, int bins) {
+    const LayerResult* l = run.layer(layer);
+    if (!l) throw Error("the run has no layer '" + layer + "'");
+    if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
+        throw Error("invalid histogram range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "]");
+    if (bins <= 0) throw Error("histogram bins must be positive");
+    if (which != "before" && which != "after" && which != "error")
+        throw Error("unknown weight histogram '" + which + "' (before, after or error)");
+    const auto store = TensorStore::open(run.config.modelDir);
+    const std::vector<float> original = store->readFloat(layer + ".weight");
+    if (which == "before") return computeHistogram(original.data(), original.size(), lo, hi, bins);
+    std::vector<float> after = afterWeights(run, *l, original);
+    if (which == "error")
+        for (size_t i = 0; i < after.size(); ++i) after[i] = original[i] - after[i];
+    return computeHistogram(after.data(), after.size(), lo, hi, bins);
+}
+
+}  // namespace ql

@@ -1,0 +1,56 @@
+// core/run private: pieces of runQuantization shared between its translation units.
+// No torch here; the torch-facing parts (model state swapping, captures, joint
+// evaluation) are declared in run_torch.h.
+#pragma once
+
+#include "io/safetensors.h"
+#include "methods/quantize_layers.h"
+#include "model/model.h"
+#include "run/run.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+// Glob with '*' (any run, also empty) and '?' (one character); the whole text must match.
+bool globMatch(const std::string& pattern, const std::string& text);
+
+// The layers of `all` chosen by `selection`, in model order. Throws ql::Error when
+// nothing is selected.
+std::vector<LinearLayerInfo> selectLayers(const std::vector<LinearLayerInfo>& all,
+                                          const LayerSelection& selection);
+
+// The seven projections of every decoder block, read from the checkpoint's tensor
+// names and shapes only (no model load).
+std::vector<LinearLayerInfo> checkpointLinears(const TensorStore& store, int numLayers);
+
+// RTN or cast of one weight without a model (weights-only runs): the same grid,
+// fallback rule and codes as quantizeLayers' RTN.
+LayerQuantization quantizeWeightOnly(const std::string& name, const std::vector<float>& w,
+                                     int64_t rows, int64_t cols, const Recipe& recipe);
+
+// Everything about one quantized layer that needs only its weights: metrics, memory,
+// histograms, grid. `original` is the checkpoint weight; lq.dequant the weight now in the
+// model. For AWQ (lq.awqScales non-empty) the dequantized weight is compared in the
+// original space, dequant[:, j] / s[j]. `storedAfter` receives the after-weights when
+// they cannot be recomputed from the grid (GPTQ, AWQ), else stays empty.
+LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
+                         const std::vector<float>& original, const LayerQuantization& lq, int bins,
+                         std::vector<float>& storedAfter);
+
+// Identifier and display label of a run, e.g. "20261123-191500-rtn-int4-g128-asym",
+// "RTN INT4 g128 asym".
+std::string runId(const Recipe& recipe, const std::string& timestampCompact);
+std::string runLabel(const Recipe& recipe);
+
+// Peak resident set size of this process (VmHWM), 0 if unknown.
+uint64_t peakRssBytes();
+
+// Path of the stored after-weights of a layer inside a run folder.
+std::string storedWeightPath(const std::string& folder, const std::string& layer);
+std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount);
+void writeStoredWeight(const std::string& path, const std::vector<float>& values);
+
+}  // namespace ql
