@@ -222,6 +222,9 @@ void TestHistogram::badArguments() {
     QVERIFY_THROWS_EXCEPTION(Error, computeHistogram(x, 2, double(kNan), 1.0, 10));
     QVERIFY_THROWS_EXCEPTION(Error, computeHistogram(x, 2, 0.0, double(kInf), 10));
     QVERIFY_THROWS_EXCEPTION(Error, HistogramAccumulator(1.0, 0.0, 10));
+    QVERIFY_THROWS_EXCEPTION(Error, computeHistogram(x, 2, 0.0, 1e-300, 10));    // too narrow
+    QVERIFY_THROWS_EXCEPTION(Error, computeHistogram(x, 2, -1e300, 1e300, 10));  // not float
+    QVERIFY_THROWS_EXCEPTION(Error, computeHistogram(x, 2, 0.0, 1.0, -3));
 }
 
 void TestHistogram::ranges() {

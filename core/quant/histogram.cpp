@@ -77,7 +77,7 @@ struct Binner {
         if (x < loF) return bins;
         if (x > hiF) return bins + 1;
         float t = (x - lo) * scale;
-        t = t < 0.0f ? 0.0f : t;
+        t = 0.0f < t ? t : 0.0f;  // NaN-safe: never an index outside the counts
         t = t > lastBin ? lastBin : t;
         return int(t);
     }
@@ -148,7 +148,7 @@ private:
         for (size_t i = 0; i < kBlock; i += L) {
             const VF x = simd::load<VF>(p + i);
             VF t = (x - lo) * scale;
-            t = t < z ? z : t;
+            t = z < t ? t : z;  // NaN-safe: never an index outside the counts
             t = t > last ? last : t;
             VI idx = __builtin_convertvector(t, VI);
             idx = x < loF ? below : idx;
@@ -316,6 +316,12 @@ void checkRange(double lo, double hi, int bins) {
                     "] is not a finite interval with lo < hi");
     if (bins <= 0 || bins > (1 << 24))
         throw Error("histogram bin count " + std::to_string(bins) + " is out of range");
+    const double maxFloat = double(std::numeric_limits<float>::max());
+    const float scale = float(double(bins) / (hi - lo));
+    if (std::fabs(lo) > maxFloat || std::fabs(hi) > maxFloat || !(scale > 0.0f) ||
+        !std::isfinite(scale))
+        throw Error("histogram range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "] cannot be binned in float32 (too wide or too narrow)");
 }
 
 }  // namespace
