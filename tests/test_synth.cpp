@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -314,6 +315,27 @@ private slots:
         QCOMPARE(s.tensors.size(), size_t(2));
         QVERIFY(s.linears.empty());
         QCOMPARE(s.bytesOnDisk, uint64_t(fs::file_size(path)));
+    }
+    void inspectUnsupportedConfigIsWeightsOnly() {
+        const QString dir = qltest::tempDir("synth-gpt2");
+        const std::string folder = dir.toStdString();
+        ql::writeSafetensors(folder + "/model.safetensors",
+                             {{"h.0.attn.c_attn.weight",
+                               ql::DType::F32,
+                               {4, 12},
+                               std::vector<unsigned char>(4 * 12 * 4)}});
+        std::ofstream(folder + "/config.json") << R"({"architectures":["GPT2LMHeadModel"]})";
+        const auto s = ql::inspectCheckpoint(folder);
+        QVERIFY(s.config.architectureName.empty());
+        QCOMPARE(s.parameters, int64_t(48));
+        // A supported architecture with a broken config is an error naming config.json.
+        std::ofstream(folder + "/config.json") << R"({"architectures":["LlamaForCausalLM"]})";
+        try {
+            ql::inspectCheckpoint(folder);
+            QFAIL("expected ql::Error");
+        } catch (const ql::Error& e) {
+            QVERIFY(std::string(e.what()).find("config.json") != std::string::npos);
+        }
     }
     void inspectSharedModel() {
         QL_REQUIRE_DATA("models/stories260k");
