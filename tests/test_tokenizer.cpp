@@ -10,6 +10,7 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -75,6 +76,38 @@ json minimalTokenizerJson(const json& merges) {
               {"merges", merges},
               {"byte_fallback", false},
               {"fuse_unk", false}}}};
+}
+
+// Protobuf wire format, to write small SentencePiece models by hand.
+std::string varint(uint64_t v) {
+    std::string out;
+    do {
+        out += static_cast<char>((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return out;
+}
+std::string field(int number, int wire) {
+    return varint(static_cast<uint64_t>(number) << 3 | wire);
+}
+std::string bytesField(int number, const std::string& data) {
+    return field(number, 2) + varint(data.size()) + data;
+}
+std::string spPiece(const std::string& text, float score, int type) {
+    std::string score4(4, '\0');
+    std::memcpy(&score4[0], &score, 4);
+    return bytesField(1, bytesField(1, text) + field(2, 5) + score4 + field(3, 0) + varint(type));
+}
+// <unk> <s> </s> ▁ a b ▁a ab ▁ab, with merge scores that favour "ab" over "▁a".
+std::string tinySentencePieceModel(int modelType) {
+    const std::string sp = "\xE2\x96\x81";
+    std::string model = spPiece("<unk>", 0, 2) + spPiece("<s>", 0, 3) + spPiece("</s>", 0, 3) +
+                        spPiece(sp, 0, 1) + spPiece("a", 0, 1) + spPiece("b", 0, 1) +
+                        spPiece(sp + "a", -1.0f, 1) + spPiece("ab", -0.5f, 1) +
+                        spPiece(sp + "ab", -2.0f, 1);
+    model += bytesField(2, field(3, 0) + varint(static_cast<uint64_t>(modelType)));
+    model += bytesField(3, bytesField(1, "identity"));
+    return model;
 }
 
 // Loading the Qwen tokenizer takes a moment; tests share one instance per folder.
@@ -182,6 +215,26 @@ private slots:
             ql::Tokenizer::load(qltest::dataPath("models/stories260k/tokenizer.model"));
         QCOMPARE(spFile->encode("Once upon a time"), sp->encode("Once upon a time"));
         QCOMPARE(sp->decode(sp->encode("Once upon a time")), std::string("Once upon a time"));
+    }
+
+    void handWrittenSentencePieceModel() {
+        const QString dir = qltest::tempDir("tokenizer-sp");
+        writeFile(dir + "/tokenizer.model", tinySentencePieceModel(2));
+        const auto sp = ql::Tokenizer::load(dir.toStdString());
+        QCOMPARE(sp->vocabSize(), 9);
+        QCOMPARE(sp->bosId(), std::optional<int32_t>(1));  // trainer-spec defaults
+        QCOMPARE(sp->eosId(), std::optional<int32_t>(2));
+        // "▁ab▁b": ab (-0.5) merges before ▁a (-1), then ▁ + ab (-2); runs of spaces collapse.
+        QCOMPARE(sp->encode("ab  b"), (std::vector<int32_t>{8, 3, 5}));
+        // Leading/trailing spaces dropped; "c" is unknown (no byte fallback) -> <unk>.
+        QCOMPARE(sp->encode("  ab c "), (std::vector<int32_t>{8, 3, 0}));
+        QCOMPARE(sp->encode("   "), std::vector<int32_t>{});
+        QCOMPARE(sp->decode({1, 8, 3, 5, 2}), std::string("ab b"));
+
+        writeFile(dir + "/tokenizer.model", tinySentencePieceModel(1));
+        QVERIFY_THROWS_EXCEPTION(ql::Error, ql::Tokenizer::load(dir.toStdString()));
+        writeFile(dir + "/tokenizer.model", tinySentencePieceModel(2).substr(0, 30));
+        QVERIFY_THROWS_EXCEPTION(ql::Error, ql::Tokenizer::load(dir.toStdString()));
     }
 
     void minimalSyntheticTokenizer() {
