@@ -172,7 +172,7 @@ int cmdInfo(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
     const Args args(argv, {}, {"json"});
     if (args.positional().size() != 1)
-        throw ql::Error("info: expected one MODEL (folder or .safetensors file), see --help");
+        throw ql::Error("expected one MODEL (folder or .safetensors file), see --help");
     const std::string model = args.positional()[0];
     const ql::ModelSummary s = ql::inspectCheckpoint(model);
     const bool synthetic = isSynthetic(s.folder);

@@ -38,7 +38,7 @@ ql::DType parseSynthDtype(const std::string& s) {
     if (s == "bf16" || s == "BF16" || s == "bfloat16") return ql::DType::BF16;
     if (s == "f16" || s == "F16" || s == "float16") return ql::DType::F16;
     if (s == "f32" || s == "F32" || s == "float32") return ql::DType::F32;
-    throw ql::Error("synth: --dtype must be bf16, f16 or f32, not '" + s + "'");
+    throw ql::Error("--dtype must be bf16, f16 or f32, not '" + s + "'");
 }
 
 uint64_t parseSeed(const std::string& s) {
@@ -50,7 +50,7 @@ uint64_t parseSeed(const std::string& s) {
         used = 0;
     }
     if (s.empty() || used != s.size() || s[0] == '-')
-        throw ql::Error("synth: --seed must be a non-negative integer, not '" + s + "'");
+        throw ql::Error("--seed must be a non-negative integer, not '" + s + "'");
     return v;
 }
 
@@ -73,7 +73,7 @@ int cmdSynth(const Argv& argv) {
     if (wantsHelp(argv, usage().c_str())) return 0;
     const Args args(argv, {"preset", "out", "dtype", "seed"}, {"json"});
     if (!args.positional().empty())
-        throw ql::Error("synth: unexpected argument '" + args.positional()[0] + "', see --help");
+        throw ql::Error("unexpected argument '" + args.positional()[0] + "', see --help");
     ql::SynthOptions o;
     o.preset = args.required("preset");
     o.outDir = args.required("out");
