@@ -269,6 +269,22 @@ private slots:
         QCOMPARE(plain->encode(""), std::vector<int32_t>{});
     }
 
+    void digitsPreTokenizer() {
+        const QString dir = qltest::tempDir("tokenizer-digits");
+        json file = minimalTokenizerJson(json::array({json::array({"1", "2"})}));
+        writeFile(dir + "/tokenizer.json", file.dump());
+        QCOMPARE(ql::Tokenizer::load(dir.toStdString())->encode("a12"),
+                 (std::vector<int32_t>{'a', 256}));
+        // Individual digits: "1" and "2" become separate pre-tokens, so they cannot merge.
+        file["pre_tokenizer"] = {
+            {"type", "Sequence"},
+            {"pretokenizers",
+             {{{"type", "Digits"}, {"individual_digits", true}}, file["pre_tokenizer"]}}};
+        writeFile(dir + "/tokenizer.json", file.dump());
+        QCOMPARE(ql::Tokenizer::load(dir.toStdString())->encode("a12"),
+                 (std::vector<int32_t>{'a', '1', '2'}));
+    }
+
     void missingTokenizerIsAnError() {
         const QString dir = qltest::tempDir("tokenizer-missing");
         QVERIFY_THROWS_EXCEPTION(ql::Error, ql::Tokenizer::load(dir.toStdString()));

@@ -117,6 +117,14 @@ private:
                 fail(e.what());
             }
             t_.preTokenizers_.push_back(step);
+        } else if (type == "Digits") {
+            // Digits are isolated one by one, or in runs (Unicode numerics, like Rust's
+            // char::is_numeric).
+            PreTokenizerStep step;
+            step.kind = PreTokenizerStep::Split;
+            step.regex = std::make_shared<RegexSplitter>(
+                p.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+");
+            t_.preTokenizers_.push_back(step);
         } else if (type == "ByteLevel") {
             PreTokenizerStep step;
             step.kind = PreTokenizerStep::ByteLevel;
