@@ -16,22 +16,31 @@ using nlohmann::json;
 static const char* kGpt2Pattern =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+// obj[key] without copying (json::value() returns a copy, which for the vocabulary and the
+// merges costs more than the parse); null when absent.
+static const json& member(const json& obj, const char* key) {
+    static const json null;
+    if (!obj.is_object()) return null;
+    auto it = obj.find(key);
+    return it == obj.end() ? null : *it;
+}
+
 class HfTokenizerLoader {
 public:
     HfTokenizerLoader(HfTokenizer& t, std::string path) : t_(t), path_(std::move(path)) {}
 
     void load(const json& root) {
         if (!root.is_object()) fail("the top level is not a JSON object");
-        const json& model = root.value("model", json());
+        const json& model = member(root, "model");
         if (!model.is_object()) fail("it has no \"model\" object");
         const std::string type = model.value("type", std::string("BPE"));
         if (type != "BPE") fail("model type \"" + type + "\" is not supported (only BPE)");
         t_.byteLevel_ = usesByteLevel(root);
-        parseNormalizer(root.value("normalizer", json()));
-        parsePreTokenizer(root.value("pre_tokenizer", json()));
-        parseDecoder(root.value("decoder", json()));
+        parseNormalizer(member(root, "normalizer"));
+        parsePreTokenizer(member(root, "pre_tokenizer"));
+        parseDecoder(member(root, "decoder"));
         parseModel(model);
-        parseAddedTokens(root.value("added_tokens", json::array()));
+        parseAddedTokens(member(root, "added_tokens"));
     }
 
 private:
@@ -48,12 +57,12 @@ private:
         return false;
     }
     static bool usesByteLevel(const json& root) {
-        return hasType(root.value("pre_tokenizer", json()), "ByteLevel", "pretokenizers") ||
-               hasType(root.value("decoder", json()), "ByteLevel", "decoders");
+        return hasType(member(root, "pre_tokenizer"), "ByteLevel", "pretokenizers") ||
+               hasType(member(root, "decoder"), "ByteLevel", "decoders");
     }
 
     std::string stringPattern(const json& step) const {
-        const json& pattern = step.value("pattern", json());
+        const json& pattern = member(step, "pattern");
         if (pattern.is_object() && pattern.contains("String")) return pattern["String"];
         fail("only String patterns are supported in " + step.value("type", std::string()));
     }
@@ -62,7 +71,7 @@ private:
         if (n.is_null()) return;
         const std::string type = n.value("type", std::string());
         if (type == "Sequence") {
-            for (const json& child : n.value("normalizers", json::array())) parseNormalizer(child);
+            for (const json& child : member(n, "normalizers")) parseNormalizer(child);
         } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
             NormalizerStep step;
             step.kind = NormalizerStep::Unicode;
@@ -93,12 +102,11 @@ private:
         if (p.is_null()) return;
         const std::string type = p.value("type", std::string());
         if (type == "Sequence") {
-            for (const json& child : p.value("pretokenizers", json::array()))
-                parsePreTokenizer(child);
+            for (const json& child : member(p, "pretokenizers")) parsePreTokenizer(child);
         } else if (type == "Split") {
             PreTokenizerStep step;
             step.kind = PreTokenizerStep::Split;
-            const json& pattern = p.value("pattern", json());
+            const json& pattern = member(p, "pattern");
             std::string regex;
             if (pattern.is_object() && pattern.contains("Regex"))
                 regex = pattern["Regex"].get<std::string>();
@@ -154,7 +162,7 @@ private:
         DecoderStep step;
         step.kind = DecoderStep::Fuse;
         if (type == "Sequence") {
-            for (const json& child : d.value("decoders", json::array())) parseDecoder(child);
+            for (const json& child : member(d, "decoders")) parseDecoder(child);
             return;
         } else if (type == "Replace") {
             step.kind = DecoderStep::Replace;
@@ -202,18 +210,19 @@ private:
         return bytes;
     }
 
-    int32_t lookup(const std::string& token, const char* what) const {
+    int32_t lookup(std::string_view token, const char* what) const {
         auto it = fileVocab_.find(token);
         if (it == fileVocab_.end())
-            fail(std::string(what) + " \"" + token + "\" is not in the vocabulary");
+            fail(std::string(what) + " \"" + std::string(token) + "\" is not in the vocabulary");
         return it->second;
     }
 
     void parseModel(const json& model) {
-        const json& vocab = model.value("vocab", json());
+        const json& vocab = member(model, "vocab");
         if (!vocab.is_object() || vocab.empty()) fail("the model has no \"vocab\" object");
         fileVocab_.reserve(vocab.size());
         t_.vocab_.reserve(vocab.size());
+        t_.tokenText_.reserve(vocab.size());
         for (auto it = vocab.begin(); it != vocab.end(); ++it) {
             if (!it.value().is_number_integer())
                 fail("vocab entry \"" + it.key() + "\" has no integer id");
@@ -227,16 +236,16 @@ private:
             if (v.is_string() && !v.get<std::string>().empty())
                 fail(std::string(key) + " is not supported");
         }
-        const json& dropout = model.value("dropout", json());
+        const json& dropout = member(model, "dropout");
         if (dropout.is_number() && dropout.get<double>() > 0.0)
             fail("BPE dropout is not supported");
         t_.byteFallback_ = model.value("byte_fallback", false);
         t_.fuseUnk_ = model.value("fuse_unk", false);
         t_.ignoreMerges_ = model.value("ignore_merges", false);
-        const json& unk = model.value("unk_token", json());
+        const json& unk = member(model, "unk_token");
         if (unk.is_string()) t_.unkId_ = lookup(unk.get<std::string>(), "unk_token");
         setupByteTables();
-        parseMerges(model.value("merges", json::array()));
+        parseMerges(member(model, "merges"));
     }
 
     void setupByteTables() {
@@ -258,29 +267,33 @@ private:
     }
 
     void parseMerges(const json& merges) {
+        if (merges.is_null()) return;
         if (!merges.is_array()) fail("\"merges\" is not a list");
         int32_t rank = 0;
+        std::string merged;
         for (const json& m : merges) {
-            std::string left, right;
+            std::string_view left, right;
             if (m.is_string()) {
-                const std::string s = m.get<std::string>();
+                const std::string_view s = m.get_ref<const std::string&>();
                 const size_t space = s.find(' ', 1);
                 if (space == std::string::npos)
-                    fail("merge \"" + s + "\" is not of the form \"a b\"");
+                    fail("merge \"" + std::string(s) + "\" is not of the form \"a b\"");
                 left = s.substr(0, space);
                 right = s.substr(space + 1);
             } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-                left = m[0].get<std::string>();
-                right = m[1].get<std::string>();
+                left = m[0].get_ref<const std::string&>();
+                right = m[1].get_ref<const std::string&>();
             } else {
                 fail("merge #" + std::to_string(rank) + " is neither \"a b\" nor [\"a\", \"b\"]");
             }
+            merged.assign(left).append(right);
             t_.merges_.add(lookup(left, "merge part"), lookup(right, "merge part"),
-                           lookup(left + right, "merged token"), rank++);
+                           lookup(merged, "merged token"), rank++);
         }
     }
 
     void parseAddedTokens(const json& added) {
+        if (added.is_null()) return;
         if (!added.is_array()) fail("\"added_tokens\" is not a list");
         std::vector<AddedToken> normalizedTokens;
         for (const json& a : added) {
@@ -308,7 +321,8 @@ private:
 
     HfTokenizer& t_;
     std::string path_;
-    std::unordered_map<std::string, int32_t> fileVocab_;  // token as written -> id
+    // Token as written -> id; keys point into the parsed JSON, alive while loading.
+    std::unordered_map<std::string_view, int32_t> fileVocab_;
 };
 
 std::unique_ptr<HfTokenizer> HfTokenizer::fromFile(const std::string& path) {
