@@ -76,6 +76,28 @@ at::Tensor blockedMask(int64_t T, int window) {
     return mask;
 }
 
+// Causal attention of q [B, H, T, D] over k, v [B, KV, T, D] -> [B, H, T, D].
+// GQA without copying k/v: the `rep` query heads sharing a kv head are stacked along
+// the row axis (head h = kv * rep + r, as HF's repeat_kv). Long sequences are done one
+// batch row at a time so that the [KV, rep*T, T] scores stay bounded.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const at::Tensor& blocked) {
+    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+    const int64_t KV = k.size(1), rep = H / KV;
+    constexpr int64_t kMaxScores = int64_t(1) << 26;  // 256 MB of float scores
+    if (B > 1 && B * H * T * T > kMaxScores) {
+        std::vector<at::Tensor> rows;
+        for (int64_t b = 0; b < B; ++b)
+            rows.push_back(
+                attention(q.narrow(0, b, 1), k.narrow(0, b, 1), v.narrow(0, b, 1), blocked));
+        return at::cat(rows, 0);
+    }
+    const at::Tensor qs = q.reshape({B, KV, rep * T, D});
+    at::Tensor scores = at::matmul(qs, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));
+    scores.masked_fill_(blocked.repeat({rep, 1}), -std::numeric_limits<float>::infinity());
+    return at::matmul(at::softmax(scores, -1), v).view({B, H, T, D});
+}
+
 at::Tensor applyLinear(const Linear& layer, const at::Tensor& x, const LinearObserver& observer) {
     at::Tensor out = at::linear(x, layer.weight, layer.bias);
     if (observer) {
@@ -228,7 +250,7 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
         throw Error("block index " + std::to_string(index) + " out of range");
     const ModelConfig& c = config_;
     const int64_t B = hidden.size(0), T = hidden.size(1), D = c.headDim;
-    const int64_t H = c.numHeads, KV = c.numKvHeads, rep = H / KV;
+    const int64_t H = c.numHeads, KV = c.numKvHeads;
     const Linear* l = &linears_[size_t(index) * kProjPerBlock];
 
     // Attention.
@@ -249,15 +271,7 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
 
-    // GQA without copying k/v: the `rep` query heads sharing a kv head are stacked
-    // along the row axis (head h = kv * rep + r, as HF's repeat_kv).
-    q = q.reshape({B, KV, rep * T, D});
-    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));
-    const at::Tensor blocked = blockedMask(T, w_->slidingWindow).repeat({rep, 1});
-    scores.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
-    const at::Tensor probs = at::softmax(scores, -1);
-    const at::Tensor attn = at::matmul(probs, v)  // [B, KV, rep*T, D]
-                                .view({B, H, T, D})
+    const at::Tensor attn = attention(q, k, v, blockedMask(T, w_->slidingWindow))
                                 .transpose(1, 2)
                                 .reshape({B, T, H * D});
     const at::Tensor h = hidden + applyLinear(l[3], attn, observer);
