@@ -60,11 +60,14 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     watcher_ = new QFutureWatcher<Common>(this);
     connect(watcher_, &QFutureWatcher<Common>::finished, this, [this] {
         const Common c = watcher_->result();
+        inFlight_ = false;
         if (c.generation != generation_) {
             if (kind_ == Weights && runA() && runB())
                 startCommonBins();  // the selection changed meanwhile
         } else if (c.ok) {
             showHistograms(c.beforeA, c.afterA, c.beforeB, c.afterB);
+        } else {
+            emit statusMessage("Common bins not available: " + c.error);
         }
     });
     connect(comboA_, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
@@ -211,6 +214,7 @@ void ComparisonView::startCommonBins() {
     const int bins = std::max(8, la->weightBefore.bins());
     const int generation = generation_;
     const std::string layer = layer_;
+    inFlight_ = true;
     watcher_->setFuture(QtConcurrent::run([=]() {
         Common c;
         c.generation = generation;
@@ -220,8 +224,9 @@ void ComparisonView::startCommonBins() {
             c.beforeB = c.beforeA;
             c.afterB = rebinWeights(*b, layer, "after", lo, hi, bins);
             c.ok = true;
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
             c.ok = false;  // keep the stored histograms
+            c.error = QString::fromUtf8(e.what());
         }
         return c;
     }));

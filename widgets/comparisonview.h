@@ -39,16 +39,18 @@ public:
     HistogramChart* overlayChart() const { return overlay_; }
     ComparisonTableModel* tableModel() const { return model_; }
     TableView* table() const { return table_; }
-    bool rebinPending() const { return watcher_->isRunning(); }
+    bool rebinPending() const { return inFlight_; }
 
 signals:
     void layerSelected(const std::string& name);
+    void statusMessage(const QString& text);
 
 private:
     struct Common {
         int generation = 0;
         Histogram beforeA, afterA, beforeB, afterB;
         bool ok = false;
+        QString error;
     };
     void refresh();
     void showHistograms(const Histogram& bA, const Histogram& aA, const Histogram& bB,
@@ -69,6 +71,7 @@ private:
     QFutureWatcher<Common>* watcher_ = nullptr;
     int generation_ = 0;
     bool syncing_ = false;
+    bool inFlight_ = false;  // a re-binning runs or its result is not applied yet
 };
 
 }  // namespace ql

@@ -54,6 +54,13 @@ HistogramView::HistogramView(QWidget* parent) : QWidget(parent) {
     watcher_ = new QFutureWatcher<Rebinned>(this);
     connect(watcher_, &QFutureWatcher<Rebinned>::finished, this, &HistogramView::rebinFinished);
     connect(weights_, &HistogramChart::xRangeChanged, this, &HistogramView::scheduleRebin);
+    // Activations: the run keeps a random sample of the inputs; zooming re-bins it.
+    activationTimer_ = new QTimer(this);
+    activationTimer_->setSingleShot(true);
+    activationTimer_->setInterval(150);
+    connect(activationTimer_, &QTimer::timeout, this, &HistogramView::rebinActivations);
+    connect(activations_, &HistogramChart::xRangeChanged, activationTimer_,
+            qOverload<>(&QTimer::start));
     // The error chart zooms on its own range; its rebin follows the weight chart's.
     refresh();
 }
@@ -241,12 +248,36 @@ void HistogramView::scheduleRebin() {
     if (run_ && findLayer(*run_, layer_)) rebinTimer_->start();
 }
 
+// Counts from the sample, scaled to the full number of values so that the y axis stays
+// comparable with the exact histogram shown before zooming.
+void HistogramView::rebinActivations() {
+    const LayerResult* l = run_ ? findLayer(*run_, layer_) : nullptr;
+    if (!l || l->activationSampleBefore.empty()) return;
+    const QCPRange r = activations_->xAxis->range();
+    const int bins = bins_->value();
+    auto fromSample = [&](const std::vector<float>& sample, const Histogram& full) {
+        Histogram h = computeHistogram(sample.data(), sample.size(), r.lower, r.upper, bins, 1);
+        const double factor = double(full.stats.count) / double(std::max<size_t>(1, sample.size()));
+        if (factor > 1.0)
+            for (uint64_t& c : h.counts) c = uint64_t(std::llround(double(c) * factor));
+        return h;
+    };
+    const Histogram after = l->activationSampleAfter.empty()
+                                ? Histogram()
+                                : fromSample(l->activationSampleAfter, l->activationAfter);
+    activations_->setTitle(
+        QString("Layer input activations (zoomed: estimated from a %1-value sample)")
+            .arg(l->activationSampleBefore.size()));
+    activations_->setHistograms(fromSample(l->activationSampleBefore, l->activationBefore), after,
+                                "float model", "quantized model", true);
+}
+
 bool HistogramView::rebinPending() const {
-    return rebinTimer_->isActive() || watcher_->isRunning();
+    return rebinTimer_->isActive() || inFlight_;
 }
 
 void HistogramView::startRebin() {
-    if (watcher_->isRunning()) {  // one at a time; the newest request runs next
+    if (inFlight_) {  // one at a time; the newest request runs next
         rebinQueued_ = true;
         return;
     }
@@ -258,6 +289,7 @@ void HistogramView::startRebin() {
     const LayerResult* l = run ? findLayer(*run, layer) : nullptr;
     if (!l) return;
     const double errLo = l->weightError.lo, errHi = l->weightError.hi;
+    inFlight_ = true;
     watcher_->setFuture(QtConcurrent::run([=]() {
         Rebinned r;
         r.generation = generation;
@@ -274,6 +306,7 @@ void HistogramView::startRebin() {
 
 void HistogramView::rebinFinished() {
     const Rebinned r = watcher_->result();
+    inFlight_ = false;
     if (rebinQueued_) {
         rebinQueued_ = false;
         startRebin();

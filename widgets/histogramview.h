@@ -69,6 +69,7 @@ private:
     void scheduleRebin();
     void startRebin();
     void rebinFinished();
+    void rebinActivations();
 
     RunPtr run_;
     std::string layer_;
@@ -82,9 +83,11 @@ private:
     QSpinBox* group_ = nullptr;
     QLabel* info_ = nullptr;
     QTimer* rebinTimer_ = nullptr;
+    QTimer* activationTimer_ = nullptr;
     QFutureWatcher<Rebinned>* watcher_ = nullptr;
     int generation_ = 0;
     bool rebinQueued_ = false;
+    bool inFlight_ = false;  // a re-binning runs or its result is not applied yet
 };
 
 }  // namespace ql

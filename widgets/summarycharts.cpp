@@ -60,7 +60,8 @@ void SummaryCharts::rebuildMemory() {
     memory_->clearPlottables();
     const bool dark = isDarkPalette(palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    auto* group = new QCPBarsGroup(memory_);
+    if (!memoryGroup_) memoryGroup_ = new QCPBarsGroup(memory_);
+    QCPBarsGroup* group = memoryGroup_;
     QCPBars* source = addBars(memory_, "source dtype", beforeColor(dark));
     QCPBars* quant = addBars(memory_, "quantized", afterColor(dark));
     double maxKiB = 1;
@@ -121,7 +122,8 @@ void SummaryCharts::rebuildAgreement() {
     agreement_->clearPlottables();
     const bool dark = isDarkPalette(palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    auto* group = new QCPBarsGroup(agreement_);
+    if (!agreementGroup_) agreementGroup_ = new QCPBarsGroup(agreement_);
+    QCPBarsGroup* group = agreementGroup_;
     QCPBars* kl = addBars(agreement_, "KL mean (left)", runColor(2, dark));
     QCPBars* top1 = addBars(agreement_, "top-1 agreement % (right)", runColor(3, dark));
     agreement_->yAxis2->setVisible(true);

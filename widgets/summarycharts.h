@@ -8,6 +8,7 @@
 
 class QCustomPlot;
 class QCPBars;
+class QCPBarsGroup;
 
 namespace ql {
 
@@ -33,6 +34,7 @@ private:
     QCustomPlot *memory_ = nullptr, *perplexity_ = nullptr, *agreement_ = nullptr;
     RunList runs_;
     RunPtr current_;
+    QCPBarsGroup *memoryGroup_ = nullptr, *agreementGroup_ = nullptr;  // reused across rebuilds
 };
 
 }  // namespace ql

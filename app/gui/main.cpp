@@ -5,7 +5,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QImage>
+#include <QPainter>
 #include <QStyleFactory>
+#include <QSvgRenderer>
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -41,11 +44,23 @@ int main(int argc, char** argv) {
     const QCommandLineOption tab("tab", "Chart tab: histograms, sqnr, summary, compare.", "tab");
     const QCommandLineOption htab("histogram-tab", "weights, activations or gradients.", "tab");
     const QCommandLineOption logCounts("log-counts", "Logarithmic histogram counts.");
-    for (const auto& o : {recipe, openRun, calib, calibWindows, calibSeq, eval, evalSeq,
-                          evalWindows, screenshot, theme, size, layer, tab, htab, logCounts})
+    const QCommandLineOption renderIcon("render-icon", "Render the icon as a 256x256 PNG and quit.",
+                                        "png");
+    for (const auto& o :
+         {recipe, openRun, calib, calibWindows, calibSeq, eval, evalSeq, evalWindows, screenshot,
+          theme, size, layer, tab, htab, logCounts, renderIcon})
         parser.addOption(o);
     parser.process(app);
+    if (parser.isSet(renderIcon)) {  // for packaging: resources/quantlens-256.png
+        QImage icon(256, 256, QImage::Format_ARGB32_Premultiplied);
+        icon.fill(Qt::transparent);
+        QPainter painter(&icon);
+        QSvgRenderer(QString(":/quantlens.svg")).render(&painter);
+        painter.end();
+        return icon.save(parser.value(renderIcon)) ? 0 : 1;
+    }
 
+    ql::installDefaultRunTokenizer();
     ql::MainWindow window;
     window.setDarkTheme(parser.value(theme) == "dark");
     const QStringList wh = parser.value(size).split('x');

@@ -14,6 +14,7 @@
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
 
+#include <qcustomplot.h>
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -24,6 +25,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QListWidget>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -117,10 +119,24 @@ void MainWindow::buildCentre() {
     main->setSizes({330, 800});
     setCentralWidget(main);
 
+    // Right click on any chart: export it (PNG with size/DPI, PDF or SVG).
+    for (QCustomPlot* plot : chartTabs_->findChildren<QCustomPlot*>()) {
+        plot->setContextMenuPolicy(Qt::CustomContextMenu);
+        connect(plot, &QWidget::customContextMenuRequested, this, [this, plot](const QPoint& pos) {
+            QMenu menu;
+            menu.addAction("Export chart…", this, [this, plot] {
+                exportChartInteractive(
+                    plot, QString::fromStdString(layer_.empty() ? "chart" : layer_), this);
+            });
+            menu.exec(plot->mapToGlobal(pos));
+        });
+    }
     connect(browser_, &LayerBrowser::layerSelected, this, &MainWindow::selectLayer);
     connect(layerChart_, &LayerChart::layerClicked, this, &MainWindow::selectLayer);
     connect(comparison_, &ComparisonView::layerSelected, this, &MainWindow::selectLayer);
     connect(histograms_, &HistogramView::statusMessage, this, [this](const QString& m) { log(m); });
+    connect(comparison_, &ComparisonView::statusMessage, this,
+            [this](const QString& m) { log(m); });
     for (TableView* t : {sqnrTable_, memoryTable_})
         connect(t->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
                 [this](const QModelIndex& i) {

@@ -84,6 +84,8 @@ public:
     QListWidget* runList() const { return runList_; }
     QString logText() const;
     void log(const QString& line);
+    // false: problems only go to the log, never to a modal message box (tests, scripts).
+    void setInteractive(bool interactive) { interactive_ = interactive; }
 
 signals:
     void modelOpened(bool ok);
@@ -112,6 +114,7 @@ private:
     void runsChanged();
     void refreshRunList();
     void updateTitle();
+    void warn(const QString& title, const QString& text);
     void exportCurrentChart();
     void exportReportInteractive();
     void saveRunInteractive();
@@ -123,6 +126,7 @@ private:
     int currentRun_ = -1;
     std::string layer_;
     bool dark_ = false;
+    bool interactive_ = true;
     QString lastPhase_;
 
     RunJob* job_ = nullptr;

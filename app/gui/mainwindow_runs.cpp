@@ -26,8 +26,7 @@ void MainWindow::openModel(const QString& folder) {
         return;
     }
     if (job_->isRunning()) {
-        QMessageBox::information(this, "Open model",
-                                 "Cancel or wait for the running quantization first.");
+        warn("Open model", "Cancel or wait for the running quantization first.");
         return;
     }
     const QString path = QFileInfo(folder).absoluteFilePath();
@@ -46,6 +45,11 @@ void MainWindow::openModel(const QString& folder) {
     }));
 }
 
+void MainWindow::warn(const QString& title, const QString& text) {
+    log(title + ": " + text);
+    if (interactive_ && isVisible()) QMessageBox::warning(this, title, text);
+}
+
 bool MainWindow::isOpeningModel() const {
     return modelWatcher_->isRunning();
 }
@@ -54,8 +58,7 @@ void MainWindow::onModelInspected() {
     const ModelOutcome out = modelWatcher_->result();
     if (!out.summary) {
         statusBar()->showMessage("Could not open the model.");
-        log("Error: " + out.error);
-        QMessageBox::warning(this, "Open model", out.error);
+        warn("Open model", out.error);
         emit modelOpened(false);
         return;
     }
@@ -137,7 +140,7 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
     } else {
         runPanel_->showIdle("Failed: " + outcome.error);
         log("Run failed: " + outcome.error);
-        if (isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
+        if (interactive_ && isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
     }
     emit runFinished(bool(outcome.result));
 }
@@ -238,14 +241,14 @@ void MainWindow::saveRunInteractive() {
         this, "Save run into folder", QString::fromStdString(runs_[size_t(currentRun_)]->id));
     if (dir.isEmpty()) return;
     QString error;
-    if (!saveRunTo(currentRun_, dir, &error)) QMessageBox::warning(this, "Save run", error);
+    if (!saveRunTo(currentRun_, dir, &error)) warn("Save run", error);
 }
 
 void MainWindow::openRunInteractive() {
     const QString dir = QFileDialog::getExistingDirectory(this, "Open saved run folder");
     if (dir.isEmpty()) return;
     QString error;
-    if (!openRunFrom(dir, &error)) QMessageBox::warning(this, "Open run", error);
+    if (!openRunFrom(dir, &error)) warn("Open run", error);
 }
 
 }  // namespace ql

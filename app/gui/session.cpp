@@ -15,6 +15,8 @@ Session::Session(MainWindow* window, SessionOptions options)
     : QObject(window), w_(window), o_(std::move(options)) {}
 
 void Session::start() {
+    if (!o_.screenshot.isEmpty())
+        w_->setInteractive(false);  // never block an unattended session on a dialog
     connect(w_, &MainWindow::modelOpened, this, [this](bool ok) {
         if (!ok) exitCode_ = 1;
         for (const QString& dir : o_.openRuns) {
