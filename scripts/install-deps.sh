@@ -8,7 +8,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libgl-dev
   libqcustomplot-dev
   libtorch-dev libopenblas0-pthread
-  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev
+  nlohmann-json3-dev libpcre2-dev libicu-dev
   xvfb xauth fonts-dejavu-core
 )
 

@@ -1,6 +1,7 @@
 // quantlens-cli: the QuantLens engine without a GUI.
 #include "base/error.h"
 #include "commands.h"
+#include "base/process_env.h"
 #include "model/model.h"
 
 #include <cstring>
@@ -51,6 +52,7 @@ const char* kUsage =
 } // namespace
 
 int main(int argc, char** argv) {
+    ql::ensurePassiveOpenMpWait(argv);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::cout << kUsage;
         return argc < 2 ? 2 : 0;
