@@ -3,19 +3,35 @@
 #include "base/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace ql {
 namespace {
 
-// The grid of one column range: per-row scales/zeros, laid out as a 1-column grid
-// so that quantizeWithGrid can quantize single columns with it.
+// The grid of one column range: per-row scales/zeros, laid out as a 1-column grid.
 QuantGrid columnGrid(const at::Tensor& columns, const Recipe& recipe) {
     const at::Tensor c = columns.contiguous();
     QuantGrid g = computeGrid(c.data_ptr<float>(), c.size(0), c.size(1), recipe);
     g.cols = 1;
     g.groupSize = 1;
     return g;
+}
+
+// Quantizes one column with a 1-column grid. Same float32 formulas as the quant
+// library's quantizeWithGrid (t = w/scale clamped to [qmin-zero, qmax-zero], rounded
+// half to even; w_hat = t*scale, code = t + zero), inlined because GPTQ quantizes one
+// column at a time and the library call has per-call threading overhead.
+void quantizeColumn(const float* w, const QuantGrid& g, int32_t* q, float* dq) {
+    const float qmin = float(g.qmin()), qmax = float(g.qmax());
+    for (int64_t r = 0; r < g.rows; ++r) {
+        const float scale = g.scaleAt(r, 0), zero = g.zeroAt(r, 0);
+        float t = w[r] / scale;
+        t = std::min(std::max(t, qmin - zero), qmax - zero);
+        t = std::nearbyint(t);
+        dq[r] = t * scale;
+        q[r] = static_cast<int32_t>(t + zero);
+    }
 }
 
 // Upper Cholesky factor of H^-1 (the reference's `Hinv`). Retries in float64 and
@@ -135,7 +151,7 @@ GridQuant gptqQuantize(const at::Tensor& weight, const at::Tensor& hessian, cons
                 storeGroup(out.grid, colGrid, col / g);
             }
             float* w = w1 + i * rows;
-            quantizeWithGrid(w, colGrid, qcol.data(), dqcol.data());
+            quantizeColumn(w, colGrid, qcol.data(), dqcol.data());
             const float d = hinv[col * cols + col];
             float* err = e1 + i * rows;
             const int64_t orig = perm[col];
