@@ -3,6 +3,7 @@
 #include "widgets/plotstyle.h"
 #include "widgets/tableview.h"
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -141,9 +142,9 @@ void ComparisonView::setOverlay(bool overlay) {
 }
 
 void ComparisonView::applyPalette() {
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     for (HistogramChart* c : {chartA_, chartB_, overlay_}) {
-        applyPlotStyle(c, palette());
+        applyPlotStyle(c, QApplication::palette());
         c->setColors(beforeColor(dark), afterColor(dark));
     }
     overlay_->setColors(runColor(0, dark), runColor(1, dark));

@@ -2,6 +2,7 @@
 
 #include "widgets/plotstyle.h"
 
+#include <QApplication>
 #include <QToolTip>
 
 #include <algorithm>
@@ -146,7 +147,7 @@ void HistogramChart::setLogScale(bool log) {
 void HistogramChart::setLevels(const std::vector<double>& xs) {
     for (QCPItemStraightLine* line : levelLines_) removeItem(line);
     levelLines_.clear();
-    QColor c = palette().color(QPalette::WindowText);
+    QColor c = QApplication::palette().color(QPalette::WindowText);
     c.setAlpha(xs.size() > 64 ? 45 : 110);
     for (double x : xs) {
         auto* line = new QCPItemStraightLine(this);

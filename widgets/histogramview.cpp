@@ -2,6 +2,7 @@
 
 #include "widgets/plotstyle.h"
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -88,6 +89,8 @@ QWidget* HistogramView::buildControls() {
     auto* reset = new QPushButton("Reset zoom");
     info_ = new QLabel;
     info_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    info_->setSizePolicy(QSizePolicy::Ignored,
+                         QSizePolicy::Preferred);  // long names never widen the window
     h->addWidget(log_);
     h->addWidget(new QLabel("Bins"));
     h->addWidget(bins_);
@@ -143,10 +146,10 @@ void HistogramView::setCurrentTab(Tab tab) {
 }
 
 void HistogramView::applyPalette() {
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     for (HistogramChart* c : charts()) {
         c->setColors(beforeColor(dark), afterColor(dark));
-        applyPlotStyle(c, palette());
+        applyPlotStyle(c, QApplication::palette());
     }
     refreshLevels();
 }

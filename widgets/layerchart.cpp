@@ -2,6 +2,7 @@
 
 #include "widgets/plotstyle.h"
 
+#include <QApplication>
 #include <cmath>
 #include <set>
 
@@ -18,7 +19,7 @@ LayerChart::LayerChart(QWidget* parent) : QCustomPlot(parent) {
     xAxis->setLabel("layer (block.projection)");
     xAxis->setTickLabelRotation(60);
     legend->setVisible(true);
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendAbove(this, 1);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     axisRect()->setRangeDrag(Qt::Horizontal);
     axisRect()->setRangeZoom(Qt::Horizontal);
@@ -41,7 +42,7 @@ void LayerChart::setShowOutputSqnr(bool show) {
 }
 
 void LayerChart::applyPalette() {
-    applyPlotStyle(this, palette());
+    applyPlotStyle(this, QApplication::palette());
     rebuild();
 }
 
@@ -57,7 +58,7 @@ void LayerChart::rebuild() {
         for (const LayerResult& l : run->layers)
             if (seen.insert(l.name).second) order_.push_back(l.name);
 
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     double yMax = 40, yMin = 0;
     for (size_t r = 0; r < runs_.size(); ++r) {
@@ -122,7 +123,7 @@ void LayerChart::rebuild() {
         text->position->setType(QCPItemPosition::ptAxisRectRatio);
         text->position->setCoords(0.5, 0.5);
         text->setText("No runs yet");
-        text->setColor(palette().color(QPalette::WindowText));
+        text->setColor(QApplication::palette().color(QPalette::WindowText));
     }
     setSelectedLayer(selected_);
 }
@@ -139,7 +140,7 @@ void LayerChart::setSelectedLayer(const std::string& name) {
         cursor_ = new QCPItemStraightLine(this);
         cursor_->point1->setCoords(x, 0);
         cursor_->point2->setCoords(x, 1);
-        QColor c = palette().color(QPalette::Highlight);
+        QColor c = QApplication::palette().color(QPalette::Highlight);
         cursor_->setPen(QPen(c, 2));
     }
     replot(rpQueuedReplot);

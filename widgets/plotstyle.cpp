@@ -44,6 +44,17 @@ static void styleAxis(QCPAxis* axis, const QPalette& p) {
     axis->setLabelFont(lf);
 }
 
+void placeLegendAbove(QCustomPlot* plot, int row) {
+    plot->axisRect()->insetLayout()->take(plot->legend);
+    plot->plotLayout()->insertRow(row);
+    plot->plotLayout()->addElement(row, 0, plot->legend);
+    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot->legend->setMargins(QMargins(4, 1, 4, 1));
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->plotLayout()->setRowStretchFactor(row, 0.001);
+    plot->plotLayout()->setRowSpacing(0);
+}
+
 void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
     const QColor bg = p.color(QPalette::Base);
     const QColor fg = p.color(QPalette::WindowText);
@@ -56,7 +67,8 @@ void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
         QColor lb = bg;
         lb.setAlpha(210);
         plot->legend->setBrush(QBrush(lb));
-        plot->legend->setBorderPen(QPen(p.color(QPalette::Mid)));
+        if (plot->legend->borderPen().style() != Qt::NoPen)
+            plot->legend->setBorderPen(QPen(p.color(QPalette::Mid)));
         plot->legend->setTextColor(fg);
     }
     for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)

@@ -16,5 +16,7 @@ void applyPlotStyle(QCustomPlot* plot, const QPalette& p);
 QColor beforeColor(bool dark);
 QColor afterColor(bool dark);
 QColor runColor(int index, bool dark);  // distinct colours for runs
+// Moves the legend out of the axis rect into a row above it, laid out horizontally.
+void placeLegendAbove(QCustomPlot* plot, int row);
 
 }  // namespace ql

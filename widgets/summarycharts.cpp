@@ -3,6 +3,7 @@
 #include "widgets/plotstyle.h"
 
 #include <qcustomplot.h>
+#include <QApplication>
 #include <QGridLayout>
 
 namespace ql {
@@ -29,7 +30,7 @@ QCustomPlot* SummaryCharts::makePlot(const QString& title) {
     f.setBold(true);
     plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, title, f));
     plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendAbove(plot, 1);
     return plot;
 }
 
@@ -42,7 +43,7 @@ void SummaryCharts::setRuns(const RunList& runs, const RunPtr& current) {
 }
 
 void SummaryCharts::applyPalette() {
-    for (QCustomPlot* p : charts()) applyPlotStyle(p, palette());
+    for (QCustomPlot* p : charts()) applyPlotStyle(p, QApplication::palette());
     setRuns(runs_, current_);
 }
 
@@ -58,7 +59,7 @@ QCPBars* SummaryCharts::addBars(QCustomPlot* plot, const QString& name, const QC
 
 void SummaryCharts::rebuildMemory() {
     memory_->clearPlottables();
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     if (!memoryGroup_) memoryGroup_ = new QCPBarsGroup(memory_);
     QCPBarsGroup* group = memoryGroup_;
@@ -90,7 +91,7 @@ void SummaryCharts::rebuildMemory() {
 
 void SummaryCharts::rebuildPerplexity() {
     perplexity_->clearPlottables();
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     QCPBars* fp = addBars(perplexity_, "float", beforeColor(dark));
     QCPBars* q = addBars(perplexity_, "quantized", afterColor(dark));
@@ -120,7 +121,7 @@ void SummaryCharts::rebuildPerplexity() {
 
 void SummaryCharts::rebuildAgreement() {
     agreement_->clearPlottables();
-    const bool dark = isDarkPalette(palette());
+    const bool dark = isDarkPalette(QApplication::palette());
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     if (!agreementGroup_) agreementGroup_ = new QCPBarsGroup(agreement_);
     QCPBarsGroup* group = agreementGroup_;

@@ -33,9 +33,9 @@ LayerBrowser::LayerBrowser(LayerTableModel* model, QWidget* parent)
 
     tree_ = new QTreeWidget;
     tree_->setHeaderLabels({"Layer", "Shape"});
-    tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    tree_->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
     tree_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
-    tree_->header()->setStretchLastSection(false);
+    tree_->header()->setStretchLastSection(true);
 
     proxy_ = new QSortFilterProxyModel(this);
     proxy_->setSourceModel(model_);

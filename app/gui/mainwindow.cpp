@@ -111,12 +111,13 @@ void MainWindow::buildCentre() {
     centre->addWidget(tableTabs_);
     centre->setStretchFactor(0, 3);
     centre->setStretchFactor(1, 2);
+    browser_->setMinimumWidth(260);
     auto* main = new QSplitter(Qt::Horizontal);
     main->addWidget(browser_);
     main->addWidget(centre);
     main->setStretchFactor(0, 0);
     main->setStretchFactor(1, 1);
-    main->setSizes({330, 800});
+    main->setSizes({280, 1120});
     setCentralWidget(main);
 
     // Right click on any chart: export it (PNG with size/DPI, PDF or SVG).
@@ -147,7 +148,7 @@ void MainWindow::buildCentre() {
 
 QWidget* MainWindow::buildRunsDock() {
     auto* panel = new QWidget;
-    panel->setMinimumWidth(340);
+    panel->setMinimumWidth(320);
     auto* layout = new QVBoxLayout(panel);
     layout->setContentsMargins(4, 4, 4, 4);
     runList_ = new QListWidget;

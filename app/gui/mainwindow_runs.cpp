@@ -117,7 +117,7 @@ bool MainWindow::isRunning() const {
 
 void MainWindow::onRunProgress(const QString& phase, double fraction, const QString& message) {
     runPanel_->showProgress(phase, fraction, job_->elapsedSeconds());
-    if (phase != lastPhase_) {
+    if (!phase.isEmpty() && phase != lastPhase_) {
         lastPhase_ = phase;
         log(QString("[%1] %2").arg(phase, message));
     }
@@ -128,6 +128,7 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
     if (outcome.result) {
         addRun(outcome.result);
         runPanel_->showIdle(QString("Finished in %1 s.").arg(outcome.seconds, 0, 'f', 1));
+        runPanel_->progressBar()->setValue(runPanel_->progressBar()->maximum());
         log(QString("Run finished: %1 (%2 layers, %3 s)")
                 .arg(runDisplayName(*outcome.result))
                 .arg(outcome.result->layers.size())
