@@ -1,0 +1,121 @@
+// GPTQ seconds per layer: (1) the seven projections of one Qwen2.5-1.5B block at real
+// shapes, random weights and random calibration activations (16 x 256 tokens), int4 g128
+// asym; (2) quantizeLayers with GPTQ on the shared story models (if a folder is given).
+// Usage: bench_gptq [--threads N] [--skip-synthetic] [MODEL_DIR CALIB_TXT ...]
+#include "base/progress.h"
+#include "methods/gptq.h"
+#include "methods/method_common.h"
+#include "methods/quantize_layers.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+double seconds(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Shape {
+    const char* name;
+    int64_t out, in;
+};
+
+void syntheticQwenBlock() {
+    // Qwen2.5-1.5B: hidden 1536, 12 heads / 2 KV heads of 128, MLP 8960.
+    const Shape shapes[] = {{"q_proj", 1536, 1536},    {"k_proj", 256, 1536},
+                            {"v_proj", 256, 1536},     {"o_proj", 1536, 1536},
+                            {"gate_proj", 8960, 1536}, {"up_proj", 8960, 1536},
+                            {"down_proj", 1536, 8960}};
+    ql::Recipe recipe;
+    recipe.method = ql::QuantMethod::Gptq;
+    recipe.bits = 4;
+    recipe.granularity = ql::Granularity::Group;
+    recipe.groupSize = 128;
+    recipe.symmetric = false;
+    const ql::ProgressReporter none{ql::ProgressCallback{}};
+    auto gen = at::detail::createCPUGenerator(1);
+    double total = 0.0;
+    std::printf("synthetic qwen2.5-1.5b block, gptq:int4:g128:asym, 4096 calibration tokens\n");
+    std::printf("%-10s %12s %10s %10s %10s\n", "layer", "shape", "H s", "gptq s", "SQNR dB");
+    for (const Shape& s : shapes) {
+        const at::Tensor w = at::randn({s.out, s.in}, gen) * 0.02;
+        const at::Tensor x = at::randn({16, 256, s.in}, gen);
+        auto t0 = std::chrono::steady_clock::now();
+        ql::InputStats stats;
+        stats.add(x, 1);
+        const at::Tensor h = stats.gram * (2.0 / double(stats.rows));
+        const double tH = seconds(t0);
+        t0 = std::chrono::steady_clock::now();
+        const ql::GridQuant q = ql::gptqQuantize(w, h, recipe, ql::GptqOptions{}, none);
+        const double tQ = seconds(t0);
+        total += tH + tQ;
+        const std::string shape = std::to_string(s.out) + "x" + std::to_string(s.in);
+        std::printf("%-10s %12s %10.2f %10.2f %10.2f\n", s.name, shape.c_str(), tH, tQ,
+                    ql::outputSqnrDb(w, q.dequant, stats));
+        std::fflush(stdout);
+    }
+    std::printf("block total %.1f s (x28 blocks = %.0f s for the whole model)\n\n", total,
+                total * 28);
+}
+
+void sharedModel(const std::string& dir, const std::string& calibPath) {
+    auto model = ql::Model::load(dir);
+    const auto tok = ql::Tokenizer::load(dir);
+    std::ifstream in(calibPath);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const auto ids = tok->encode(ss.str());
+    ql::QuantizeLayersOptions o;
+    for (size_t w = 0; w < 8 && (w + 1) * 128 <= ids.size(); ++w)
+        o.calibration.emplace_back(ids.begin() + w * 128, ids.begin() + (w + 1) * 128);
+    std::vector<std::string> names;
+    for (const auto& l : model->linears()) names.push_back(l.name);
+    ql::Recipe recipe;
+    recipe.method = ql::QuantMethod::Gptq;
+    recipe.bits = 4;
+    recipe.granularity = ql::Granularity::Group;
+    recipe.groupSize = 32;
+    recipe.symmetric = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto rs =
+        ql::quantizeLayers(*model, names, recipe, o, ql::ProgressReporter{ql::ProgressCallback{}});
+    const double total = seconds(t0);
+    double inLayers = 0.0;
+    for (const auto& r : rs) inLayers += r.seconds;
+    std::printf(
+        "%s: gptq:int4:g32:asym, %zu x 128 calibration tokens, %zu layers: total %.3f s "
+        "(%.4f s per layer, of which GPTQ itself %.4f s)\n",
+        dir.c_str(), o.calibration.size(), rs.size(), total, total / rs.size(),
+        inLayers / rs.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 2;
+    bool synthetic = true;
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--skip-synthetic"))
+            synthetic = false;
+        else
+            rest.push_back(argv[i]);
+    }
+    ql::setComputeThreads(threads);
+    std::printf("threads %d\n", threads);
+    if (synthetic) syntheticQwenBlock();
+    for (size_t i = 0; i + 1 < rest.size(); i += 2) sharedModel(rest[i], rest[i + 1]);
+    return 0;
+}
