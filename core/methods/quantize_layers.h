@@ -35,10 +35,31 @@ struct QuantizeLayersOptions {
 };
 
 // Replaces the selected layers' weights in `model` by their dequantized values
-// (model.setLinearWeight) and returns one entry per layer, in model order. For AWQ,
-// the scale folding is applied to the model (norm weights / preceding projections),
-// and `dequant` is the effective weight of the layer in the model after folding.
-// Throws ql::Error (impossible settings, missing calibration for GPTQ/AWQ) or ql::Cancelled.
+// (model.setLinearWeight) and returns one entry per layer, in model order. Layers are
+// quantized from their original (as loaded) weights, so repeated calls don't compound.
+//
+// With calibration, blocks are processed in order and, inside a block, the groups of
+// linears sharing an input (q/k/v, o, gate/up, down) one after another ("true
+// sequential"): each group's inputs are captured with everything before it already
+// quantized, and outputSqnrDb is measured on those inputs (the ones the layer sees in the
+// quantized model), up to 4096 token rows per input. Only one block's activations are
+// held at a time.
+//
+// AWQ: the scales are not folded into norms / preceding projections; each layer gets the
+// mathematically equivalent effective weight Q(W·diag(s))·diag(1/s) (`dequant`), with
+// `grid`/`codes` those of W·diag(s) and `awqScales` = s. This keeps restoreWeights()
+// complete and works with GQA. The alpha search minimises the summed output error of the
+// group's layers on their calibration inputs; no clipping search.
+//
+// GPTQ: see methods/gptq.h (reference `fasterquant`; act-order with groups uses static
+// groups). RTN: the quant library's computeGrid/quantizeWithGrid. Casts: castRoundTrip.
+// A group size that does not divide a layer's columns falls back to per-channel at the
+// same bit width (fallback/fallbackReason/applied record it).
+//
+// Progress: phase "quantize", one report per layer with the layer name as message.
+// Throws ql::Error (impossible settings, unknown layer, missing or malformed calibration
+// for GPTQ/AWQ) or ql::Cancelled; on any exception after validation, every linear weight
+// of the model is restored (model.restoreWeights()) before rethrowing.
 std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<std::string>& layers,
                                               const Recipe& recipe,
                                               const QuantizeLayersOptions& options,
