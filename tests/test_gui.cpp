@@ -25,6 +25,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QtTest>
 
 using namespace ql;
@@ -83,6 +84,7 @@ private:
 };
 
 void TestGui::initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);  // settings (recent models) go to a test location
     QCoreApplication::setOrganizationName("QuantLensTest");
     installDefaultRunTokenizer();
     w_ = std::make_unique<MainWindow>();

@@ -184,6 +184,7 @@ void HistogramView::refresh() {
     group_->setEnabled(gpr > 1 && !l->perTensor);
     row_->setEnabled(!l->perTensor);
     refreshLevels();
+    info_->setToolTip(QString::fromStdString(l->name));
     info_->setText(QString("%1 · %2 · W SQNR %3 dB")
                        .arg(QString::fromStdString(l->name), QString::fromStdString(l->method),
                             formatDb(l->weightSqnrDb)));

@@ -112,7 +112,7 @@ void SummaryCharts::rebuildPerplexity() {
     fp->setWidth(0.6);
     q->setWidth(0.6);
     perplexity_->xAxis->setTicker(ticker);
-    perplexity_->xAxis->setTickLabelRotation(x > 3 ? 30 : 0);
+    perplexity_->xAxis->setTickLabelRotation(x >= 3 ? 20 : 0);
     perplexity_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);
     perplexity_->yAxis->setLabel("perplexity");
     perplexity_->yAxis->setRange(0, maxPpl * 1.12);
@@ -143,7 +143,7 @@ void SummaryCharts::rebuildAgreement() {
         b->setBarsGroup(group);
     }
     agreement_->xAxis->setTicker(ticker);
-    agreement_->xAxis->setTickLabelRotation(x > 2 ? 30 : 0);
+    agreement_->xAxis->setTickLabelRotation(x >= 3 ? 20 : 0);
     agreement_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);
     agreement_->yAxis->setLabel("KL (nats/token)");
     agreement_->yAxis->setRange(0, maxKl * 1.15);

@@ -43,12 +43,13 @@ int main(int argc, char** argv) {
     const QCommandLineOption layer("layer", "Layer to select.", "name");
     const QCommandLineOption tab("tab", "Chart tab: histograms, sqnr, summary, compare.", "tab");
     const QCommandLineOption htab("histogram-tab", "weights, activations or gradients.", "tab");
+    const QCommandLineOption table("table", "Table tab: sqnr, memory, perplexity.", "tab");
     const QCommandLineOption logCounts("log-counts", "Logarithmic histogram counts.");
     const QCommandLineOption renderIcon("render-icon", "Render the icon as a 256x256 PNG and quit.",
                                         "png");
     for (const auto& o :
          {recipe, openRun, calib, calibWindows, calibSeq, eval, evalSeq, evalWindows, screenshot,
-          theme, size, layer, tab, htab, logCounts, renderIcon})
+          theme, size, layer, tab, htab, logCounts, renderIcon, table})
         parser.addOption(o);
     parser.process(app);
     if (parser.isSet(renderIcon)) {  // for packaging: resources/quantlens-256.png
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     o.tab = parser.value(tab);
     o.histogramTab = parser.value(htab);
     o.logCounts = parser.isSet(logCounts);
+    o.table = parser.value(table);
     auto* session = new ql::Session(&window, o);
     session->start();
     return app.exec();

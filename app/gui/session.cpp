@@ -60,6 +60,8 @@ void Session::finish() {
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))
         w_->histogramView()->setCurrentTab(HistogramView::Tab(htabs.indexOf(o_.histogramTab)));
+    const QStringList tables = {"sqnr", "memory", "perplexity"};
+    if (tables.contains(o_.table)) w_->setTableTab(MainWindow::TableTab(tables.indexOf(o_.table)));
     if (o_.logCounts) w_->histogramView()->setLogScale(true);
     if (o_.screenshot.isEmpty()) return;
     // Let queued replots and layouts settle (and a re-binning finish) before grabbing.

@@ -22,6 +22,7 @@ struct SessionOptions {
     QString layer;
     QString tab;           // histograms | sqnr | summary | compare
     QString histogramTab;  // weights | activations | gradients
+    QString table;         // sqnr | memory | perplexity
     bool logCounts = false;
 };
 
