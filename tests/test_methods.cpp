@@ -26,11 +26,14 @@
 
 namespace {
 
+// group > 0: groups of that size; 0: per channel; -1: per tensor.
 ql::Recipe makeRecipe(ql::QuantMethod m, int bits, int group, bool symmetric) {
     ql::Recipe r;
     r.method = m;
     r.bits = bits;
-    r.granularity = group > 0 ? ql::Granularity::Group : ql::Granularity::Channel;
+    r.granularity = group > 0    ? ql::Granularity::Group
+                    : group == 0 ? ql::Granularity::Channel
+                                 : ql::Granularity::Tensor;
     r.groupSize = group;
     r.symmetric = symmetric;
     return r;
@@ -148,6 +151,7 @@ private Q_SLOTS:
         QTest::newRow("g32-asym") << 32 << false << false;
         QTest::newRow("g32-asym-actorder") << 32 << false << true;
         QTest::newRow("channel-sym-actorder") << 0 << true << true;
+        QTest::newRow("tensor-sym") << -1 << true << false;
     }
     void gptqBeatsRtnOnSyntheticLayer() {
         QFETCH(int, group);
@@ -162,6 +166,7 @@ private Q_SLOTS:
         const ql::GridQuant r = ql::rtnQuantize(w, recipe);
         checkCodesMatchDequant(g);
         QCOMPARE(g.grid.groupSize, int64_t(group > 0 ? group : 192));
+        QCOMPARE(g.grid.perTensor, group < 0);
         const double eG = naiveOutputError(w, g.dequant, x);
         const double eR = naiveOutputError(w, r.dequant, x);
         qInfo("output error GPTQ %.5g vs RTN %.5g", eG, eR);
@@ -188,6 +193,18 @@ private Q_SLOTS:
         const double eG = naiveOutputError(w, g.dequant, x);
         const double eR = naiveOutputError(w, r.dequant, x);
         QVERIFY(std::abs(eG - eR) <= 1e-3 * eR);
+    }
+    void gptqSurvivesSingularHessianWithoutDampening() {
+        // duplicated input channels and fewer rows than inputs: H is singular, damp 0
+        auto gen = at::detail::createCPUGenerator(8);
+        const at::Tensor w = at::randn({16, 64}, gen);
+        at::Tensor x = at::randn({32, 64}, gen);
+        x.select(1, 5).copy_(x.select(1, 4));
+        const ql::Recipe recipe = makeRecipe(ql::QuantMethod::Gptq, 4, 0, true);
+        const ql::GridQuant g = ql::gptqQuantize(w, hessianOf(x), recipe,
+                                                 ql::GptqOptions{0.0, 128, false}, kNoProgress);
+        QVERIFY(at::isfinite(g.dequant).all().item<bool>());
+        checkCodesMatchDequant(g);
     }
     void gptqZeroesDeadColumns() {
         auto gen = at::detail::createCPUGenerator(5);
