@@ -9,12 +9,12 @@
 #include "model/model.h"
 #include "model/perplexity.h"
 #include "quant/quantize.h"
+#include "tokenizer/tokenizer.h"
 
 #include <ATen/ATen.h>
 
 #include "testdata.h"
 
-#include <QProcess>
 #include <QTest>
 
 #include <cmath>
@@ -89,18 +89,8 @@ struct Corpus {
     std::vector<int32_t> evalTokens;
 };
 
-// Token ids of a text file, from the methods_tokenize helper process (see methods.cmake).
 std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& textFile) {
-    QProcess p;
-    p.start(METHODS_TOKENIZE_EXE,
-            {QString::fromStdString(modelDir), QString::fromStdString(textFile)});
-    if (!p.waitForFinished(60000) || p.exitCode() != 0)
-        throw std::runtime_error("methods_tokenize failed: " +
-                                 p.readAllStandardError().toStdString());
-    std::vector<int32_t> ids;
-    std::istringstream in(p.readAllStandardOutput().toStdString());
-    for (int32_t id; in >> id;) ids.push_back(id);
-    return ids;
+    return ql::Tokenizer::load(modelDir)->encode(qltest::readFile(textFile));
 }
 
 Corpus loadCorpus(const std::string& modelDir, int windows, int len) {
