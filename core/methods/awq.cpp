@@ -7,6 +7,8 @@
 namespace ql {
 namespace {
 
+constexpr int64_t kLossRows = 1024;
+
 at::Tensor awqScales(const at::Tensor& meanAbs, double alpha) {
     at::Tensor s = meanAbs.pow(alpha).clamp_min(1e-4);
     return s / (s.max() * s.min()).sqrt();
@@ -27,6 +29,14 @@ AwqResult awqSearch(const std::vector<at::Tensor>& weights, const InputStats& st
     if (stats.empty()) throw Error("AWQ needs calibration data");
     if (gridPoints < 1) throw Error("AWQ: the number of grid points must be at least 1");
     const at::Tensor meanAbs = stats.absSum / static_cast<double>(stats.rows);
+    // The loss is evaluated gridPoints times per layer: on large layers, a strided
+    // subsample of at most kLossRows rows (outputErrorEnergy then takes the cheaper of
+    // that sample and the Gram matrix; tiny layers keep the exact Gram path).
+    InputStats lossStats = stats;
+    if (lossStats.sample.defined() && lossStats.sample.size(0) > kLossRows) {
+        const int64_t n = lossStats.sample.size(0), step = (n + kLossRows - 1) / kLossRows;
+        lossStats.sample = lossStats.sample.slice(0, 0, n, step);
+    }
 
     AwqResult best;
     double bestLoss = std::numeric_limits<double>::infinity();
@@ -37,7 +47,7 @@ AwqResult awqSearch(const std::vector<at::Tensor>& weights, const InputStats& st
         double loss = 0.0;
         for (const at::Tensor& w : weights) {
             trial.layers.push_back(scaledQuantize(w, s, recipe));
-            loss += outputErrorEnergy(w - trial.layers.back().dequant, stats);
+            loss += outputErrorEnergy(w - trial.layers.back().dequant, lossStats);
         }
         best.lossByAlpha.push_back(loss);
         if (loss < bestLoss) {  // strict: ties keep the smaller alpha (alpha 0 = RTN)
