@@ -9,12 +9,12 @@
 #include "run/run.h"
 #include "run/run_internal.h"
 #include "testdata.h"
+#include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
 #include <QDir>
 #include <QObject>
-#include <QProcess>
 #include <QTest>
 
 #include <cmath>
@@ -31,24 +31,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Token ids from run_tokenize_tool (a torch-free process, see tests/suites/run.cmake).
-std::vector<int32_t> tokenizeInTool(const std::string& modelDir, const std::string& text) {
-    static int counter = 0;
-    const QString dir = QString(QUANTLENS_BINARY_DIR) + "/test-tmp/run-tokenize";
-    QDir().mkpath(dir);
-    const QString in = dir + QString("/text-%1.txt").arg(++counter);
-    const QString out = dir + QString("/ids-%1.bin").arg(counter);
-    std::ofstream(in.toStdString(), std::ios::binary) << text;
-    QProcess p;
-    p.start(RUN_TOKENIZE_TOOL, {QString::fromStdString(modelDir), in, out});
-    if (!p.waitForFinished(120000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
-        throw Error("tokenizer: " + p.readAllStandardError().trimmed().toStdString());
-    const std::string bytes = qltest::readFile(out.toStdString());
-    std::vector<int32_t> ids(bytes.size() / 4);
-    std::memcpy(ids.data(), bytes.data(), ids.size() * 4);
-    QFile::remove(in);
-    QFile::remove(out);
-    return ids;
+std::vector<int32_t> tokenizeText(const std::string& modelDir, const std::string& text) {
+    return Tokenizer::load(modelDir)->encode(text);
 }
 
 const char* kSmall = "models/stories260k";
@@ -60,6 +44,8 @@ RunConfig baseConfig(const char* model, const std::string& recipe) {
     c.recipe = recipe;
     c.captureActivations = false;
     c.captureGradients = false;
+    c.threads =
+        1;  // tiny models: threads only add synchronisation (and CI runs suites in parallel)
     return c;
 }
 
@@ -251,8 +237,7 @@ class TestRun : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void initTestCase() { setRunTokenizer(tokenizeInTool); }
-    void noTokenizerInstalled();
+    void customTokenizer();
     void globAndSelection();
     void referenceInt8();
     void weightsOnlyMatchesModelPath();
@@ -267,13 +252,24 @@ private Q_SLOTS:
     void corruptRunFolders();
 };
 
-void TestRun::noTokenizerInstalled() {
+void TestRun::customTokenizer() {
     QL_REQUIRE_DATA(kSmall);
-    setRunTokenizer({});
     RunConfig c = baseConfig(kSmall, "rtn:int8:channel:sym");
     c.evaluationText = qltest::dataPath("data/stories/stories.txt");
-    expectError([&] { runQuantization(c); }, "no tokenizer");
-    setRunTokenizer(tokenizeInTool);
+    int calls = 0;
+    setRunTokenizer([&](const std::string&, const std::string&) -> std::vector<int32_t> {
+        ++calls;
+        throw Error("custom tokenizer refuses");
+    });
+    bool thrown = false;
+    try {
+        runQuantization(c);
+    } catch (const Error& e) {
+        thrown = std::string(e.what()).find("custom tokenizer refuses") != std::string::npos;
+    }
+    QVERIFY(thrown);
+    QCOMPARE(calls, 1);
+    setRunTokenizer({});  // back to ql::Tokenizer
 }
 
 void TestRun::globAndSelection() {
@@ -355,8 +351,8 @@ void TestRun::referenceInt8() {
     const auto model = Model::load(c.modelDir);
     PerplexityOptions o;
     o.seq = c.evalSeq;
-    const auto fp = evaluatePerplexity(
-        *model, tokenizeInTool(c.modelDir, qltest::readFile(c.evaluationText)), o);
+    const auto fp =
+        evaluatePerplexity(*model, tokenizeText(c.modelDir, qltest::readFile(c.evaluationText)), o);
     QVERIFY(std::abs(p.pplFp / fp.ppl - 1.0) <= 1e-9);
     QCOMPARE(p.scoredTokens, fp.scoredTokens);
 
@@ -439,7 +435,7 @@ void TestRun::activationsShareBinsAndCount() {
     QVERIFY(run.hasActivations);
     // Calibration tokens actually used: min(windows, tokens / seq) windows of seq tokens.
     const size_t tokens =
-        tokenizeInTool(run.config.modelDir, qltest::readFile(run.config.calibrationText)).size();
+        tokenizeText(run.config.modelDir, qltest::readFile(run.config.calibrationText)).size();
     const uint64_t windows = std::min<uint64_t>(uint64_t(run.config.calibrationWindows),
                                                 tokens / uint64_t(run.config.calibrationSeq));
     QVERIFY(windows >= 1);

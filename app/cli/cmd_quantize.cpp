@@ -128,7 +128,6 @@ int cmdQuantize(const Argv& argv) {
     c.histogramBins = args.intValue("bins", c.histogramBins);
     c.threads = args.intValue("threads", 0);
     applyThreads(c.threads);
-    ql::installDefaultRunTokenizer();
 
     ql::RunResult run = ql::runQuantization(c, stderrProgress());
     const auto t0 = std::chrono::steady_clock::now();

@@ -37,15 +37,19 @@ bool gridReproduces(const std::vector<float>& original, const LayerQuantization&
 
 }  // namespace
 
-LayerQuantization quantizeWeightOnly(const std::string& name, const std::vector<float>& w,
-                                     int64_t rows, int64_t cols, const Recipe& recipe) {
-    LayerQuantization lq;
+void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const std::vector<float>& w,
+                        int64_t rows, int64_t cols, const Recipe& recipe) {
     lq.name = name;
     lq.applied = recipe;
+    lq.fallback = false;
+    lq.fallbackReason.clear();
+    lq.awqScales.clear();
     lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
     if (recipe.isCast()) {
+        lq.codes.clear();
+        lq.grid = QuantGrid();
         lq.dequant = castRoundTrip(w.data(), w.size(), recipe.method);
-        return lq;
+        return;
     }
     if (recipe.method != QuantMethod::Rtn)
         throw Error("recipe '" + recipe.toString() + "' needs calibration data");
@@ -59,15 +63,16 @@ LayerQuantization quantizeWeightOnly(const std::string& name, const std::vector<
                             "; quantized per channel";
     }
     lq.grid = computeGrid(w.data(), rows, cols, lq.applied);
+    // resize() keeps the capacity of earlier (larger) layers: no new pages to fault in.
     lq.codes.resize(w.size());
     lq.dequant.resize(w.size());
     quantizeWithGrid(w.data(), lq.grid, lq.codes.data(), lq.dequant.data());
-    return lq;
 }
 
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
-                         std::vector<float>& storedAfter) {
+                         std::vector<float>& storedAfter, bool gridExact,
+                         std::vector<float>* scratch) {
     const size_t n = original.size();
     if (lq.dequant.size() != n)
         throw Error("layer '" + info.name + "': quantized weight has the wrong size");
@@ -103,7 +108,9 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
     const Range wr = sharedRange(original, after, n);
     r.weightBefore = computeHistogram(original.data(), n, wr.lo, wr.hi, bins);
     r.weightAfter = computeHistogram(after, n, wr.lo, wr.hi, bins);
-    std::vector<float> err(n);
+    std::vector<float> local;
+    std::vector<float>& err = scratch ? *scratch : local;
+    err.resize(n);
     for (size_t i = 0; i < n; ++i) err[i] = original[i] - after[i];
     const Range er = binnableRange(finiteRange(err.data(), n));
     r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
@@ -120,7 +127,7 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
     r.bits = lq.grid.bits;
     r.symmetric = lq.grid.symmetric;
     const bool byGrid = lq.awqScales.empty() && lq.applied.method == QuantMethod::Rtn &&
-                        gridReproduces(original, lq);
+                        (gridExact || gridReproduces(original, lq));
     r.weightAfterSource = byGrid ? "grid" : "stored";
     if (!byGrid) storedAfter.assign(after, after + n);
     return r;

@@ -8,6 +8,7 @@
 // for the comparison passes.
 #include <mutex>
 #include "base/error.h"
+#include "io/dtype.h"
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "run/run_internal.h"
@@ -23,6 +24,9 @@
 #include <map>
 #include <set>
 #include <sstream>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace ql {
 
@@ -65,6 +69,9 @@ uint64_t peakRssBytes() {
     return 0;
 }
 
+// run_tokenize.cpp: ql::Tokenizer in this process, cached per model folder.
+std::vector<int32_t> defaultRunTokenize(const std::string& modelDir, const std::string& text);
+
 namespace {
 
 std::mutex& tokenizerMutex() {
@@ -83,8 +90,7 @@ std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& te
         std::lock_guard<std::mutex> lock(tokenizerMutex());
         t = installedTokenizer();
     }
-    if (!t) throw Error("no tokenizer installed for runs (call ql::installDefaultRunTokenizer())");
-    return t(modelDir, text);
+    return t ? t(modelDir, text) : defaultRunTokenize(modelDir, text);
 }
 
 }  // namespace
@@ -92,6 +98,10 @@ std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& te
 void setRunTokenizer(RunTokenizer tokenizer) {
     std::lock_guard<std::mutex> lock(tokenizerMutex());
     installedTokenizer() = std::move(tokenizer);
+}
+
+void installDefaultRunTokenizer() {
+    setRunTokenizer({});
 }
 
 namespace {
@@ -109,6 +119,7 @@ std::string readText(const std::string& path, const char* what) {
                     "': " + std::strerror(errno));
     std::ostringstream ss;
     ss << in.rdbuf();
+    if (ss.str().empty()) throw Error(std::string("the ") + what + " text '" + path + "' is empty");
     return ss.str();
 }
 
@@ -216,6 +227,16 @@ private:
     Clock::time_point start_;
 };
 
+// Drops the mapped checkpoint pages of a tensor already converted to float from this
+// process's resident set (the page cache keeps them; a later read faults them back in).
+// Without it a weights-only run of a 3 GB checkpoint ends with 3 GB resident.
+void releaseMappedPages(const TensorStore& store, const TensorInfo& tensor) {
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(store.data(tensor)) & ~(page - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(store.data(tensor)) + tensor.byteSize;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     Phases phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
@@ -225,17 +246,22 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
     phases.done("load");
     const ProgressReporter q = rep.sub(0.02, 1.0);
+    // Buffers reused from layer to layer: after the largest layer no page is faulted in
+    // again (fresh multi-MB vectors per layer cost as much system time as the math).
+    std::vector<float> w, scratch, stored;  // stored stays empty: RTN and casts recompute
+    LayerQuantization lq;
     for (size_t i = 0; i < layers.size(); ++i) {
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
         const auto t0 = Clock::now();
         const TensorInfo& tensor = store->get(layers[i].name + ".weight");
-        const std::vector<float> w = store->readFloat(tensor.name);
-        LayerQuantization lq = quantizeWeightOnly(layers[i].name, w, layers[i].outFeatures,
-                                                  layers[i].inFeatures, recipe);
+        w.resize(size_t(tensor.numel()));
+        convertToFloat(tensor.dtype, store->data(tensor), w.size(), w.data());
+        releaseMappedPages(*store, tensor);
+        quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
+                           recipe);
         lq.seconds = since(t0);
-        std::vector<float> stored;  // stays empty: RTN and casts are recomputable
-        run.layers.push_back(
-            analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins, stored));
+        run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
+                                          stored, /*gridExact=*/true, &scratch));
         run.layers.back().seconds = since(t0);
     }
     q.report("quantize", 1.0, std::to_string(layers.size()) + " layers");

@@ -135,14 +135,14 @@ struct RunResult {
 enum class SqnrLevel { Critical, Warning, Fair, Good };  // <10, <20, <30, >=30 dB
 SqnrLevel sqnrLevel(double db);
 
-// Text -> token ids (no special tokens added) for the model in `modelDir`. Injectable
-// because libsentencepiece and libtorch cannot share a process yet (protobuf symbol
-// clash; see core/run/run_tokenize.cpp): front ends call installDefaultRunTokenizer()
-// once (in-process ql::Tokenizer); tests may install a tokenizer running in a subprocess.
+// Text -> token ids (no special tokens added) for the model in `modelDir`. By default
+// runs use ql::Tokenizer::load(modelDir) (cached per folder); setRunTokenizer overrides
+// it (e.g. tests), an empty function restores the default. installDefaultRunTokenizer()
+// is kept for callers written against the earlier API; it restores the default.
 using RunTokenizer =
     std::function<std::vector<int32_t>(const std::string& modelDir, const std::string& text)>;
 void setRunTokenizer(RunTokenizer tokenizer);
-void installDefaultRunTokenizer();  // defined in its own object file: links ql::Tokenizer
+void installDefaultRunTokenizer();
 
 // Runs everything. Throws ql::Error (bad settings/input) or ql::Cancelled.
 RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress = {});

@@ -27,18 +27,20 @@ std::vector<LinearLayerInfo> selectLayers(const std::vector<LinearLayerInfo>& al
 std::vector<LinearLayerInfo> checkpointLinears(const TensorStore& store, int numLayers);
 
 // RTN or cast of one weight without a model (weights-only runs): the same grid,
-// fallback rule and codes as quantizeLayers' RTN.
-LayerQuantization quantizeWeightOnly(const std::string& name, const std::vector<float>& w,
-                                     int64_t rows, int64_t cols, const Recipe& recipe);
+// fallback rule and codes as quantizeLayers' RTN. Fills `lq`, reusing its buffers.
+void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const std::vector<float>& w,
+                        int64_t rows, int64_t cols, const Recipe& recipe);
 
 // Everything about one quantized layer that needs only its weights: metrics, memory,
 // histograms, grid. `original` is the checkpoint weight; lq.dequant the weight now in the
 // model. For AWQ (lq.awqScales non-empty) the dequantized weight is compared in the
 // original space, dequant[:, j] / s[j]. `storedAfter` receives the after-weights when
-// they cannot be recomputed from the grid (GPTQ, AWQ), else stays empty.
+// they cannot be recomputed from the grid (GPTQ, AWQ), else stays empty. gridExact: the
+// caller made lq with quantizeWithGrid itself (no need to verify that the grid reproduces it).
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
-                         std::vector<float>& storedAfter);
+                         std::vector<float>& storedAfter, bool gridExact = false,
+                         std::vector<float>* scratch = nullptr);
 
 // Identifier and display label of a run, e.g. "20261123-191500-rtn-int4-g128-asym",
 // "RTN INT4 g128 asym".

@@ -1,29 +1,33 @@
-// The default tokenizer of runs: ql::Tokenizer in this process, cached per model folder.
-// Kept in its own object file so that binaries which do not call
-// installDefaultRunTokenizer() (test_run) do not pull in core/tokenizer and with it
-// libsentencepiece, whose bundled protobuf clashes with libtorch's libprotobuf.
-#include "run/run.h"
+// The default tokenizer of runs: ql::Tokenizer in this process, cached per model folder
+// (loading Qwen's tokenizer.json takes ~0.5 s; a GUI session runs many times).
 #include "tokenizer/tokenizer.h"
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace ql {
+namespace {
 
-void installDefaultRunTokenizer() {
-    auto cache = std::make_shared<std::map<std::string, std::shared_ptr<Tokenizer>>>();
-    auto mutex = std::make_shared<std::mutex>();
-    setRunTokenizer([cache, mutex](const std::string& modelDir, const std::string& text) {
-        std::shared_ptr<Tokenizer> t;
-        {
-            std::lock_guard<std::mutex> lock(*mutex);
-            auto& slot = (*cache)[modelDir];
-            if (!slot) slot = Tokenizer::load(modelDir);
-            t = slot;
-        }
-        return t->encode(text);
-    });
+std::vector<int32_t> encodeCached(const std::string& modelDir, const std::string& text) {
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const Tokenizer>> cache;
+    std::shared_ptr<const Tokenizer> t;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto& slot = cache[modelDir];
+        if (!slot) slot = Tokenizer::load(modelDir);
+        t = slot;
+    }
+    return t->encode(text);
+}
+
+}  // namespace
+
+std::vector<int32_t> defaultRunTokenize(const std::string& modelDir, const std::string& text) {
+    return encodeCached(modelDir, text);
 }
 
 }  // namespace ql

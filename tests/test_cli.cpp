@@ -1,0 +1,322 @@
+// quantlens-cli end to end: each command run as a separate process (QProcess), its JSON
+// checked against ../shared/reference or against files it wrote, and bad inputs checked
+// for exit code 1 with a one-line error on stderr naming the problem.
+#include "testdata.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFile>
+#include <QObject>
+#include <QProcess>
+#include <QTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const char* kSmall = "models/stories260k";
+
+struct Result {
+    int exitCode = -1;
+    bool crashed = false;
+    std::string out, err;
+};
+
+Result runCli(const QStringList& args, int timeoutMs = 300000) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("OMP_NUM_THREADS", "1");
+    p.setProcessEnvironment(env);
+    p.start(QUANTLENS_CLI_PATH, args);
+    Result r;
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        r.crashed = true;
+    }
+    r.crashed = r.crashed || p.exitStatus() != QProcess::NormalExit;
+    r.exitCode = p.exitCode();
+    r.out = p.readAllStandardOutput().toStdString();
+    r.err = p.readAllStandardError().toStdString();
+    return r;
+}
+
+QString data(const char* relative) {
+    return QString::fromStdString(qltest::dataPath(relative));
+}
+
+json parsedJson(const Result& r) {
+    try {
+        return json::parse(r.out);
+    } catch (const json::exception& e) {
+        return json();
+    }
+}
+
+// A bad-input run: exit 1, no crash, one error line on stderr containing `needle`.
+void expectFailure(const Result& r, const std::string& needle, const char* what) {
+    QVERIFY2(!r.crashed, what);
+    QVERIFY2(r.exitCode == 1, qPrintable(QString("%1: exit %2, stderr: %3")
+                                             .arg(what)
+                                             .arg(r.exitCode)
+                                             .arg(QString::fromStdString(r.err))));
+    QVERIFY2(r.err.find("error") != std::string::npos, what);
+    QVERIFY2(
+        r.err.find(needle) != std::string::npos,
+        qPrintable(QString("%1: '%2' not in stderr: %3")
+                       .arg(what, QString::fromStdString(needle), QString::fromStdString(r.err))));
+}
+
+// A copy of the small model folder to damage.
+QString copyModel(const QString& name) {
+    const QString dir = qltest::tempDir(name);
+    for (const auto& e : fs::directory_iterator(qltest::dataPath(kSmall)))
+        fs::copy_file(e.path(), fs::path(dir.toStdString()) / e.path().filename());
+    return dir;
+}
+
+void writeFile(const QString& path, const std::string& text) {
+    std::ofstream(path.toStdString(), std::ios::binary | std::ios::trunc) << text;
+}
+
+size_t lineCount(const std::string& path) {
+    std::ifstream in(path);
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void helpAndUnknownCommand();
+    void info();
+    void tokenize();
+    void eval();
+    void synthThenQuantize();
+    void quantizeJsonMatchesReference();
+    void quantizeTableAndCompare();
+    void truncatedSafetensors();
+    void missingTokenizer();
+    void emptyAndShortText();
+    void unknownRecipeAndBadOptions();
+};
+
+void TestCli::helpAndUnknownCommand() {
+    const Result help = runCli({"--help"});
+    QVERIFY2(!help.crashed && help.exitCode == 0, help.err.c_str());
+    QVERIFY(help.out.find("quantize") != std::string::npos);
+    const Result qhelp = runCli({"quantize", "--help"});
+    QVERIFY(!qhelp.crashed && qhelp.exitCode == 0);
+    QVERIFY(qhelp.out.find("--recipe") != std::string::npos);
+    const Result unknown = runCli({"frobnicate"});
+    QVERIFY(!unknown.crashed && unknown.exitCode != 0);
+}
+
+void TestCli::info() {
+    QL_REQUIRE_DATA(kSmall);
+    const Result r = runCli({"info", data(kSmall), "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    const json cfg =
+        json::parse(qltest::readFile(qltest::dataPath("models/stories260k/config.json")));
+    QCOMPARE(j.at("config").at("layers").get<int>(), cfg.at("num_hidden_layers").get<int>());
+    QCOMPARE(j.at("config").at("hidden_size").get<int>(), cfg.at("hidden_size").get<int>());
+}
+
+void TestCli::tokenize() {
+    QL_REQUIRE_DATA(kSmall);
+    QL_REQUIRE_DATA("reference/tokenizer-corpus.json");
+    const Result r = runCli({"tokenize", "--tokenizer", data(kSmall), "--text",
+                             data("data/stories/stories.txt"), "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json ref =
+        json::parse(qltest::readFile(qltest::dataPath("reference/tokenizer-corpus.json")));
+    const json& expect = ref.at("models/stories260k").at("data/stories/stories.txt");
+    const json j = parsedJson(r);
+    QCOMPARE(j.at("count").get<int64_t>(), expect.at("count").get<int64_t>());
+    QCOMPARE(j.at("sha256").get<std::string>(), expect.at("sha256").get<std::string>());
+}
+
+void TestCli::eval() {
+    QL_REQUIRE_DATA(kSmall);
+    const json ref =
+        json::parse(qltest::readFile(qltest::dataPath("reference/model-reference.json")));
+    const json& p = ref.at("stories260k").at("ppl").at(0);
+    const Result r =
+        runCli({"eval", "--model", data(kSmall), "--text", data("data/stories/stories.txt"),
+                "--seq", QString::number(p.at("seq").get<int>()), "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    QVERIFY(std::abs(j.at("ppl").get<double>() / p.at("ppl").get<double>() - 1) < 1e-4);
+    QCOMPARE(j.at("scored_tokens").get<int64_t>(), p.at("scored_tokens").get<int64_t>());
+}
+
+void TestCli::synthThenQuantize() {
+    const QString dir = qltest::tempDir("cli-synth");
+    const Result s = runCli({"synth", "--preset", "llama-tiny", "--out", dir + "/model", "--json"});
+    QVERIFY2(!s.crashed && s.exitCode == 0, s.err.c_str());
+    QVERIFY(QFile::exists(dir + "/model/config.json"));
+    const Result q = runCli({"quantize", "--model", dir + "/model", "--recipe", "rtn:int4:g32:asym",
+                             "--out", dir + "/run", "--json"});
+    QVERIFY2(!q.crashed && q.exitCode == 0, q.err.c_str());
+    const json j = parsedJson(q);
+    const json info = parsedJson(runCli({"info", dir + "/model", "--json"}));
+    QCOMPARE(j.at("layers").size(), size_t(7 * info.at("config").at("layers").get<int>()));
+    QVERIFY(j.at("ppl_q").is_null());  // no evaluation text
+    QVERIFY(j.at("bytes_q").get<uint64_t>() < j.at("bytes_fp").get<uint64_t>());
+    QVERIFY(QFile::exists(dir + "/run/run.json"));
+}
+
+void TestCli::quantizeJsonMatchesReference() {
+    QL_REQUIRE_DATA(kSmall);
+    const json ref =
+        json::parse(qltest::readFile(qltest::dataPath("reference/model-reference.json")));
+    json quant;
+    for (const auto& p : ref.at("stories260k").at("ppl"))
+        if (p.contains("recipe")) quant = p;
+    const QString dir = qltest::tempDir("cli-quantize");
+    const Result r =
+        runCli({"quantize", "--model", data(kSmall), "--recipe",
+                QString::fromStdString(quant.at("recipe").get<std::string>()), "--eval",
+                data("data/stories/stories.txt"), "--seq",
+                QString::number(quant.at("seq").get<int>()), "--calib",
+                data("data/stories/calib.txt"), "--threads", "1", "--out", dir + "/run", "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    QVERIFY(r.err.find("quantize") != std::string::npos);  // progress on stderr
+    const json j = parsedJson(r);
+    for (const char* key : {"recipe", "ppl_fp", "ppl_q", "kl_mean", "top1_agreement", "bytes_fp",
+                            "bytes_q", "layers", "seconds"})
+        QVERIFY2(j.contains(key), key);
+    QVERIFY(std::abs(j.at("ppl_q").get<double>() / quant.at("ppl").get<double>() - 1) < 1e-4);
+    const auto& sqnr = quant.at("weight_sqnr_db");
+    QCOMPARE(j.at("layers").size(), sqnr.size());
+    for (auto it = sqnr.begin(); it != sqnr.end(); ++it) {
+        const json& l = j.at("layers").at(it.key());
+        QVERIFY(std::abs(l.at("weight_sqnr_db").get<double>() - it.value().get<double>()) <= 0.01);
+        QVERIFY(l.at("output_sqnr_db").is_number());
+        QCOMPARE(l.at("method").get<std::string>(), quant.at("recipe").get<std::string>());
+        QVERIFY(!l.at("fallback").get<bool>());
+    }
+    QVERIFY(j.at("kl_mean").get<double>() >= 0);
+    QVERIFY(QFile::exists(dir + "/run/run.json") && QFile::exists(dir + "/run/histograms.bin"));
+    const json saved = json::parse(qltest::readFile((dir + "/run/run.json").toStdString()));
+    QCOMPARE(saved.at("layers").size(), sqnr.size());
+}
+
+void TestCli::quantizeTableAndCompare() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = qltest::tempDir("cli-compare");
+    for (const char* recipe : {"rtn:int8:channel:sym", "rtn:int4:channel:asym"}) {
+        const Result r = runCli({"quantize", "--model", data(kSmall), "--recipe", recipe, "--out",
+                                 dir + "/" + QString(recipe).replace(':', '-')});
+        QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+        QVERIFY(r.out.find("weight SQNR") != std::string::npos);
+        QVERIFY(r.out.find("model.layers.4.mlp.down_proj") != std::string::npos);
+    }
+    const Result c = runCli({"compare", dir + "/rtn-int8-channel-sym",
+                             dir + "/rtn-int4-channel-asym", "--out", dir + "/cmp", "--json"});
+    QVERIFY2(!c.crashed && c.exitCode == 0, c.err.c_str());
+    const json j = parsedJson(c);
+    QVERIFY(j.at("a").at("mean_weight_sqnr_db").get<double>() >
+            j.at("b").at("mean_weight_sqnr_db").get<double>());
+    QCOMPARE(lineCount((dir + "/cmp/layers.csv").toStdString()), size_t(36));  // header + 35 layers
+    QCOMPARE(lineCount((dir + "/cmp/perplexity.csv").toStdString()), size_t(3));
+    QVERIFY(lineCount((dir + "/cmp/memory.csv").toStdString()) >= 3);
+    const std::string header = qltest::readFile((dir + "/cmp/layers.csv").toStdString());
+    QVERIFY(header.rfind("layer,method_a,method_b,weight_sqnr_db_a", 0) == 0);
+
+    expectFailure(runCli({"compare", dir + "/rtn-int8-channel-sym", dir + "/nothing", "--out",
+                          dir + "/cmp2"}),
+                  "nothing", "compare with a missing run");
+    expectFailure(runCli({"compare", dir + "/rtn-int8-channel-sym"}), "two run folders",
+                  "compare with one run");
+}
+
+void TestCli::truncatedSafetensors() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = copyModel("cli-truncated");
+    const std::string file = (dir + "/model.safetensors").toStdString();
+    fs::resize_file(file, fs::file_size(file) / 2);
+    expectFailure(runCli({"info", dir}), "model.safetensors", "info on a truncated file");
+    expectFailure(runCli({"quantize", "--model", dir, "--recipe", "rtn:int8:channel:sym", "--out",
+                          dir + "/run"}),
+                  "model.safetensors", "quantize on a truncated file");
+    QVERIFY(!QFile::exists(dir + "/run"));
+    expectFailure(runCli({"eval", "--model", dir, "--text", data("data/stories/stories.txt")}),
+                  "model.safetensors", "eval on a truncated file");
+}
+
+void TestCli::missingTokenizer() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = copyModel("cli-no-tokenizer");
+    QFile::remove(dir + "/tokenizer.model");
+    expectFailure(runCli({"quantize", "--model", dir, "--recipe", "rtn:int8:channel:sym", "--eval",
+                          data("data/stories/stories.txt"), "--out", dir + "/run"}),
+                  "tokenizer", "quantize without a tokenizer");
+    QVERIFY(!QFile::exists(dir + "/run"));
+    expectFailure(
+        runCli({"tokenize", "--tokenizer", dir, "--text", data("data/stories/stories.txt")}),
+        "tokenizer", "tokenize without a tokenizer");
+}
+
+void TestCli::emptyAndShortText() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = qltest::tempDir("cli-texts");
+    writeFile(dir + "/empty.txt", "");
+    writeFile(dir + "/short.txt", "Once upon a time there was a cat.");
+    // The empty file is reported as empty, the short one as shorter than one window.
+    for (const auto& [text, needle] :
+         {std::pair{dir + "/empty.txt", std::string("empty")},
+          {dir + "/short.txt", std::string("fewer than one window")}}) {
+        expectFailure(
+            runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
+                    "--eval", text, "--seq", "256", "--out", dir + "/run"}),
+            needle, "quantize, evaluation text");
+        expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe",
+                              "gptq:int4:channel:sym", "--calib", text, "--out", dir + "/run"}),
+                      needle, "quantize, calibration text");
+        expectFailure(runCli({"eval", "--model", data(kSmall), "--text", text, "--seq", "256"}),
+                      text == dir + "/empty.txt" ? "empty" : "window", "eval, text too short");
+    }
+    QVERIFY(!QFile::exists(dir + "/run"));
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
+                          "--eval", dir + "/missing.txt", "--out", dir + "/run"}),
+                  "missing.txt", "quantize, missing evaluation text");
+}
+
+void TestCli::unknownRecipeAndBadOptions() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = qltest::tempDir("cli-bad");
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int5:banana:sym",
+                          "--out", dir + "/run"}),
+                  "banana", "unknown recipe");
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "gptq:int4:channel:sym",
+                          "--out", dir + "/run"}),
+                  "calibration", "gptq without calibration");
+    expectFailure(
+        runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym", "--calib",
+                data("data/stories/calib.txt"), "--calib-windows", "0", "--out", dir + "/run"}),
+        "calibration windows", "zero calibration windows");
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym"}),
+                  "--out", "missing --out");
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
+                          "--include", "nothing.*", "--out", dir + "/run"}),
+                  "selection", "selection matching nothing");
+    expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
+                          "--bogus", "--out", dir + "/run"}),
+                  "bogus", "unknown option");
+    QVERIFY(!QFile::exists(dir + "/run"));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
