@@ -1,8 +1,10 @@
 // GPTQ seconds per layer: (1) the seven projections of one Qwen2.5-1.5B block at real
 // shapes, random weights and random calibration activations (16 x 256 tokens), int4 g128
 // asym; (2) quantizeLayers with GPTQ on the shared story models (if a folder is given).
-// Usage: bench_gptq [--threads N] [--skip-synthetic] [MODEL_DIR CALIB_TXT ...]
+// (3) with --awq, AWQ's scale search on the same synthetic block.
+// Usage: bench_gptq [--threads N] [--skip-synthetic] [--awq] [MODEL_DIR CALIB_TXT ...]
 #include "base/progress.h"
+#include "methods/awq.h"
 #include "methods/gptq.h"
 #include "methods/method_common.h"
 #include "methods/quantize_layers.h"
@@ -68,6 +70,43 @@ void syntheticQwenBlock() {
                 total * 28);
 }
 
+// AWQ scale search (20 grid points) on the same block, grouped by shared input.
+void syntheticQwenBlockAwq() {
+    struct Group {
+        const char* name;
+        std::vector<int64_t> outs;
+        int64_t in;
+    };
+    const Group groups[] = {{"q/k/v", {1536, 256, 256}, 1536},
+                            {"o", {1536}, 1536},
+                            {"gate/up", {8960, 8960}, 1536},
+                            {"down", {1536}, 8960}};
+    ql::Recipe recipe;
+    recipe.method = ql::QuantMethod::Awq;
+    recipe.bits = 4;
+    recipe.granularity = ql::Granularity::Group;
+    recipe.groupSize = 128;
+    recipe.symmetric = false;
+    auto gen = at::detail::createCPUGenerator(2);
+    double total = 0.0;
+    std::printf("synthetic qwen2.5-1.5b block, awq:int4:g128:asym, 20 grid points, 4096 tokens\n");
+    for (const Group& g : groups) {
+        std::vector<at::Tensor> ws;
+        for (int64_t out : g.outs) ws.push_back(at::randn({out, g.in}, gen) * 0.02);
+        // activations with uneven channel magnitudes
+        const at::Tensor x = at::randn({16, 256, g.in}, gen) * at::exp(at::randn({g.in}, gen));
+        ql::InputStats stats;
+        stats.add(x, 1);
+        const auto t0 = std::chrono::steady_clock::now();
+        const ql::AwqResult r = ql::awqSearch(ws, stats, recipe, 20);
+        const double t = seconds(t0);
+        total += t;
+        std::printf("%-8s search %.2f s (alpha %.2f)\n", g.name, t, r.alpha);
+        std::fflush(stdout);
+    }
+    std::printf("block total %.1f s\n\n", total);
+}
+
 void sharedModel(const std::string& dir, const std::string& calibPath) {
     auto model = ql::Model::load(dir);
     const auto tok = ql::Tokenizer::load(dir);
@@ -103,19 +142,22 @@ void sharedModel(const std::string& dir, const std::string& calibPath) {
 
 int main(int argc, char** argv) {
     int threads = 2;
-    bool synthetic = true;
+    bool synthetic = true, awq = false;
     std::vector<std::string> rest;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--skip-synthetic"))
             synthetic = false;
+        else if (!std::strcmp(argv[i], "--awq"))
+            awq = true;
         else
             rest.push_back(argv[i]);
     }
     ql::setComputeThreads(threads);
     std::printf("threads %d\n", threads);
     if (synthetic) syntheticQwenBlock();
+    if (awq) syntheticQwenBlockAwq();
     for (size_t i = 0; i + 1 < rest.size(); i += 2) sharedModel(rest[i], rest[i + 1]);
     return 0;
 }
