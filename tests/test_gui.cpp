@@ -23,7 +23,9 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QListWidget>
+#include <QMimeData>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QtTest>
@@ -76,6 +78,7 @@ private slots:
     void saveOpenRemoveRun();
     void cancelHalfway();
     void errorsArriveAsMessages();
+    void dropFolderOpensModelAndRemembersIt();
     void cleanupTestCase();
 
 private:
@@ -374,6 +377,25 @@ void TestGui::errorsArriveAsMessages() {
     QCOMPARE(finished.at(1).at(0).toBool(), false);
     QCOMPARE(int(w_->runs().size()), before);
     QVERIFY(!w_->isRunning());
+}
+
+void TestGui::dropFolderOpensModelAndRemembersIt() {
+    QL_REQUIRE_DATA("models/tinystories-656k");
+    const QString folder = qltest::dataDir() + "/models/tinystories-656k";
+    QSignalSpy opened(w_.get(), &MainWindow::modelOpened);
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(folder)});
+    QDropEvent drop(QPointF(100, 100), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    // Straight to the window's event handler: no drag session exists in a headless test.
+    static_cast<QObject*>(w_.get())->event(&drop);
+    QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 10000);
+    QVERIFY(opened.at(0).at(0).toBool());
+    QCOMPARE(int(w_->summary()->linears.size()), 2 * 7);
+    QVERIFY(w_->runs().empty());  // runs belong to the previous model
+    QCOMPARE(w_->layerModel()->rowCount(), 14);
+    const QStringList recent = QSettings().value("recentModels").toStringList();
+    QVERIFY(recent.size() >= 2);
+    QCOMPARE(recent.first(), QFileInfo(folder).absoluteFilePath());
 }
 
 QTEST_MAIN(TestGui)

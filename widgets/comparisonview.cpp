@@ -1,14 +1,18 @@
 #include "widgets/comparisonview.h"
 
+#include "widgets/exportutils.h"
 #include "widgets/plotstyle.h"
 #include "widgets/tableview.h"
 
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QVBoxLayout>
@@ -31,6 +35,16 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     controls->addWidget(comboB_, 1);
     controls->addWidget(kindCombo_);
     controls->addWidget(overlayBox_);
+    auto* exportButton = new QPushButton("Export PNG…");
+    exportButton->setToolTip("Save this comparison (charts and table) as one image");
+    controls->addWidget(exportButton);
+    connect(exportButton, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, "Export comparison",
+                                                          "comparison.png", "PNG image (*.png)");
+        if (path.isEmpty()) return;
+        const ExportResult r = exportWidgetPng(this, path);
+        if (!r.ok) QMessageBox::warning(this, "Export failed", r.error);
+    });
 
     chartA_ = new HistogramChart;
     chartB_ = new HistogramChart;
