@@ -354,11 +354,25 @@ void TestGui::cancelHalfway() {
     QVERIFY(w_->logText().contains("cancelled"));
     QCOMPARE(int(w_->runs().size()), before);
     QVERIFY(w_->runPanel()->runButton()->isEnabled());
-    // Usable afterwards: another run completes.
-    QVERIFY(w_->startRun(smallConfig("rtn:int8:tensor:sym")));
+    // Usable afterwards: another run completes (GPTQ, whose quantized weights are kept
+    // by the run rather than recomputed from a grid: re-binning must still work).
+    QVERIFY(w_->startRun(smallConfig("gptq:int4:g32:asym")));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 300000);
-    QVERIFY(finished.at(1).at(0).toBool());
+    QVERIFY2(finished.at(1).at(0).toBool(), qPrintable(w_->logText()));
     QCOMPARE(int(w_->runs().size()), before + 1);
+    const RunPtr gptq = w_->runs().back();
+    QCOMPARE(w_->currentRunIndex(), before);
+    const LayerResult& l = gptq->layers[9];
+    w_->selectLayer(l.name);
+    HistogramView* view = w_->histogramView();
+    view->setBinCount(48);
+    QTRY_VERIFY_WITH_TIMEOUT(!view->rebinPending() && view->weightChart()->after().bins() == 48,
+                             10000);
+    const Histogram& shown = view->weightChart()->after();
+    QCOMPARE(shown.counts, rebinWeights(*gptq, l.name, "after", shown.lo, shown.hi, 48).counts);
+    uint64_t total = 0;
+    for (uint64_t c : shown.counts) total += c;
+    QCOMPARE(total, uint64_t(l.rows * l.cols));  // the view spans every weight
 }
 
 void TestGui::errorsArriveAsMessages() {

@@ -68,11 +68,12 @@ void LayerChart::rebuild() {
         const QColor c = runColor(int(r), dark);
         w->setPen(QPen(c, 2));
         w->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, c, 7));
-        w->setName(runDisplayName(run) + " · weights");
+        w->setName(runDisplayName(run));
         if (o) {
             o->setPen(QPen(c, 1.5, Qt::DashLine));
             o->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, c, 6));
             o->setName(runDisplayName(run) + " · output");
+            o->removeFromLegend();  // one legend entry per run; the title explains the dashes
         }
         for (size_t i = 0; i < order_.size(); ++i) {
             const LayerResult* l = findLayer(run, order_[i]);

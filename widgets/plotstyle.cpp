@@ -48,6 +48,7 @@ void placeLegendAbove(QCustomPlot* plot, int row) {
     plot->axisRect()->insetLayout()->take(plot->legend);
     plot->plotLayout()->insertRow(row);
     plot->plotLayout()->addElement(row, 0, plot->legend);
+    plot->legend->setWrap(4);  // many runs: several rows instead of clipped names
     plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
     plot->legend->setMargins(QMargins(4, 1, 4, 1));
     plot->legend->setBorderPen(Qt::NoPen);
