@@ -34,6 +34,15 @@ void ModelStates::captureQuantized() {
     quant_ = snapshot(false);
 }
 
+bool ModelStates::normsChanged() const {
+    for (int b = 0; b < net_.config().numLayers; ++b) {
+        if (!at::equal(float_.inputNorm[size_t(b)], net_.inputNorm(b)) ||
+            !at::equal(float_.postNorm[size_t(b)], net_.postAttentionNorm(b)))
+            return true;
+    }
+    return false;
+}
+
 void ModelStates::use(bool quantized) {
     const State& s = quantized ? quant_ : float_;
     if (s.linear.empty()) throw Error("internal: quantized model state not captured");

@@ -322,6 +322,11 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     std::vector<LayerQuantization> lqs =
         quantizeLayers(*model, names, recipe, options, q.sub(0, 0.8));
     states.captureQuantized();
+    // AWQ: when the scales were folded into the norms, a layer's weight in the model is
+    // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
+    // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
+    if (!states.normsChanged())
+        for (auto& lq : lqs) lq.awqScales.clear();
     auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
     for (size_t i = 0; i < layers.size(); ++i) {
         q.sub(0.8, 1.0).report("quantize", double(i) / double(layers.size()),

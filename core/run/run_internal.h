@@ -33,7 +33,8 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
 
 // Everything about one quantized layer that needs only its weights: metrics, memory,
 // histograms, grid. `original` is the checkpoint weight; lq.dequant the weight now in the
-// model. For AWQ (lq.awqScales non-empty) the dequantized weight is compared in the
+// model. Non-empty lq.awqScales (AWQ scales folded into the norms) means the weight is
+// Q(W·diag(s)), compared in the
 // original space, dequant[:, j] / s[j]. `storedAfter` receives the after-weights when
 // they cannot be recomputed from the grid (GPTQ, AWQ), else stays empty. gridExact: the
 // caller made lq with quantizeWithGrid itself (no need to verify that the grid reproduces it).

@@ -22,6 +22,8 @@ class ModelStates {
 public:
     explicit ModelStates(Transformer& net);  // call before quantizeLayers
     void captureQuantized();                 // call after quantizeLayers
+    // Whether quantization rescaled norm weights (AWQ scale folding into the norms).
+    bool normsChanged() const;
     void use(bool quantized);
 
 private:
