@@ -309,6 +309,16 @@ void TestCli::unknownRecipeAndBadOptions() {
         "calibration windows", "zero calibration windows");
     expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym"}),
                   "--out", "missing --out");
+    // --include/--exclude repeat: blocks 0 and 1, without their o_proj.
+    const Result sel =
+        runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
+                "--include", "model.layers.0.*", "--include=model.layers.1.*", "--exclude",
+                "*.o_proj", "--out", dir + "/sel", "--json"});
+    QVERIFY2(!sel.crashed && sel.exitCode == 0, sel.err.c_str());
+    const json selJson = parsedJson(sel);
+    QCOMPARE(selJson.at("layers").size(), size_t(12));
+    QVERIFY(!selJson.at("layers").contains("model.layers.0.self_attn.o_proj"));
+    QVERIFY(selJson.at("layers").contains("model.layers.1.mlp.down_proj"));
     expectFailure(runCli({"quantize", "--model", data(kSmall), "--recipe", "rtn:int8:channel:sym",
                           "--include", "nothing.*", "--out", dir + "/run"}),
                   "selection", "selection matching nothing");

@@ -241,6 +241,7 @@ private Q_SLOTS:
     void globAndSelection();
     void referenceInt8();
     void weightsOnlyMatchesModelPath();
+    void llamacppProtocolMatchesEvaluatePerplexity();
     void int8CloseToFloatAndKl();
     void activationsShareBinsAndCount();
     void gradientsFinite();
@@ -368,6 +369,30 @@ void TestRun::referenceInt8() {
     QVERIFY(run.memory.peakRssBytes > 0);
     QCOMPARE(run.label, std::string("RTN INT8 channel sym"));
     QVERIFY(run.id.find("rtn-int8-channel-sym") != std::string::npos);
+}
+
+void TestRun::llamacppProtocolMatchesEvaluatePerplexity() {
+    QL_REQUIRE_DATA(kOther);
+    RunConfig c = baseConfig(kOther, "rtn:int8:channel:sym");
+    c.evaluationText = qltest::dataPath("data/stories/stories.txt");
+    c.evalSeq = 128;
+    c.evalProtocol = "llamacpp";
+    c.layers.include = {"model.layers.1.*"};
+    const RunResult run = runQuantization(c);
+    QCOMPARE(run.layers.size(), size_t(7));
+    const auto model = Model::load(c.modelDir);
+    PerplexityOptions o;
+    o.seq = c.evalSeq;
+    o.protocol = PplProtocol::LlamaCpp;
+    const auto fp =
+        evaluatePerplexity(*model, tokenizeText(c.modelDir, qltest::readFile(c.evaluationText)), o);
+    QCOMPARE(run.perplexity.protocol, std::string("llamacpp"));
+    QCOMPARE(run.perplexity.scoredTokens, fp.scoredTokens);
+    QCOMPARE(run.perplexity.windows, fp.windows);
+    QVERIFY(std::abs(run.perplexity.pplFp / fp.ppl - 1.0) <= 1e-9);
+    // Only block 1 quantized: the quantized model is different but close.
+    QVERIFY(run.perplexity.pplQ != run.perplexity.pplFp);
+    QVERIFY(std::abs(run.perplexity.pplQ / run.perplexity.pplFp - 1.0) < 0.01);
 }
 
 void TestRun::weightsOnlyMatchesModelPath() {
