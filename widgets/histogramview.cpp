@@ -127,6 +127,7 @@ void HistogramView::setLayer(const std::string& name) {
 void HistogramView::setLogScale(bool log) {
     if (log_->isChecked() != log) log_->setChecked(log);
     for (HistogramChart* c : charts()) c->setLogScale(log);
+    emit logScaleChanged(log);
 }
 
 void HistogramView::setBinCount(int bins) {

@@ -53,6 +53,7 @@ public:
 
 signals:
     void statusMessage(const QString& text);
+    void logScaleChanged(bool log);
 
 private:
     struct Rebinned {

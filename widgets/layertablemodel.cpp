@@ -3,6 +3,7 @@
 #include "widgets/tableroles.h"
 
 #include <cmath>
+#include <map>
 #include <set>
 
 namespace ql {
@@ -46,6 +47,16 @@ void LayerTableModel::rebuildRows() {
         for (const LayerResult& l : run->layers)
             if (seen.insert(l.name).second)
                 rows_.push_back({l.name, l.block, l.kind, l.rows, l.cols});
+    // Cell lookups are per paint: resolve each run's layer of each row once here.
+    cells_.assign(runs_.size(), std::vector<const LayerResult*>(rows_.size(), nullptr));
+    for (size_t r = 0; r < runs_.size(); ++r) {
+        std::map<std::string, const LayerResult*> byName;
+        for (const LayerResult& l : runs_[r]->layers) byName[l.name] = &l;
+        for (size_t i = 0; i < rows_.size(); ++i) {
+            const auto it = byName.find(rows_[i].name);
+            if (it != byName.end()) cells_[r][i] = it->second;
+        }
+    }
 }
 
 int LayerTableModel::rowOfLayer(const std::string& name) const {
@@ -70,11 +81,11 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
     const LayerRowInfo& row = rows_[size_t(index.row())];
     if (role == LayerNameRole) return QString::fromStdString(row.name);
-    if (role == Qt::BackgroundRole) return background(row, index.column());
+    if (role == Qt::BackgroundRole) return background(index.row(), index.column());
     if (index.column() < FixedColumnCount) return fixedData(row, index.column(), role);
     const int runIndex = (index.column() - FixedColumnCount) / MetricCount;
     const auto metric = Metric((index.column() - FixedColumnCount) % MetricCount);
-    return metricData(findLayer(*runs_[size_t(runIndex)], row.name), metric, role);
+    return metricData(cell(runIndex, index.row()), metric, role);
 }
 
 QVariant LayerTableModel::fixedData(const LayerRowInfo& row, int column, int role) const {
@@ -137,19 +148,19 @@ QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int rol
 }
 
 // SQNR cells take their own level's colour; other cells the primary run's weight SQNR.
-QVariant LayerTableModel::background(const LayerRowInfo& row, int column) const {
+QVariant LayerTableModel::background(int rowIndex, int column) const {
     if (runs_.empty()) return {};
     if (column >= FixedColumnCount) {
         const int runIndex = (column - FixedColumnCount) / MetricCount;
         const auto metric = Metric((column - FixedColumnCount) % MetricCount);
-        const LayerResult* l = findLayer(*runs_[size_t(runIndex)], row.name);
+        const LayerResult* l = cell(runIndex, rowIndex);
         if (l && metric == WeightSqnr) return sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_);
         if (l && metric == OutputSqnr && !std::isnan(l->outputSqnrDb))
             return sqnrColor(sqnrLevelOf(l->outputSqnrDb), dark_);
         if (runIndex != primary_) return {};
     }
     if (primary_ < 0 || primary_ >= int(runs_.size())) return {};
-    const LayerResult* l = findLayer(*runs_[size_t(primary_)], row.name);
+    const LayerResult* l = cell(primary_, rowIndex);
     return l ? QVariant(sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_)) : QVariant();
 }
 

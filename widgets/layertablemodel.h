@@ -44,10 +44,12 @@ private:
     void rebuildRows();
     QVariant fixedData(const LayerRowInfo& row, int column, int role) const;
     QVariant metricData(const LayerResult* layer, Metric m, int role) const;
-    QVariant background(const LayerRowInfo& row, int column) const;
+    QVariant background(int row, int column) const;
+    const LayerResult* cell(int run, int row) const { return cells_[size_t(run)][size_t(row)]; }
 
     std::vector<LayerRowInfo> baseLayers_;
     std::vector<LayerRowInfo> rows_;
+    std::vector<std::vector<const LayerResult*>> cells_;  // [run][row], nullptr: not in run
     RunList runs_;
     int primary_ = 0;
     bool dark_ = false;

@@ -213,6 +213,7 @@ void MainWindow::buildMenus() {
     QAction* logScale = view->addAction("&Log counts");
     logScale->setCheckable(true);
     connect(logScale, &QAction::toggled, histograms_, &HistogramView::setLogScale);
+    connect(histograms_, &HistogramView::logScaleChanged, logScale, &QAction::setChecked);
 
     QMenu* help = menuBar()->addMenu("&Help");
     help->addAction("&About QuantLens", this, [this] {
