@@ -563,20 +563,29 @@ void TestRun::rebinMatchesRealData() {
     expectError([&] { rebinWeights(run, run.layers[0].name, "sideways", 0, 1, 10); }, "bad which");
     expectError([&] { rebinWeights(run, run.layers[0].name, "after", 1, 0, 10); }, "bad range");
 
-    // GPTQ: stored weights, in memory and after a save/load.
-    RunConfig g = baseConfig(kSmall, "gptq:int8:channel:sym");
-    g.calibrationText = qltest::dataPath("data/stories/calib.txt");
-    const RunResult gptq = runQuantization(g);
-    const std::string folder = (qltest::tempDir("run-rebin-gptq") + "/run").toStdString();
-    saveRun(gptq, folder);
-    const RunResult loaded = loadRun(folder);
-    for (const auto& l : gptq.layers) {
-        const Histogram mem = rebinWeights(gptq, l.name, "after", l.weightAfter.lo,
-                                           l.weightAfter.hi, l.weightAfter.bins());
-        QCOMPARE(mem.counts, l.weightAfter.counts);
-        const Histogram disk = rebinWeights(loaded, l.name, "error", l.weightError.lo,
-                                            l.weightError.hi, l.weightError.bins());
-        QCOMPARE(disk.counts, l.weightError.counts);
+    // GPTQ and AWQ: stored weights, in memory and after a save/load.
+    for (const char* recipe : {"gptq:int8:channel:sym", "awq:int4:g32:asym"}) {
+        RunConfig g = baseConfig(kSmall, recipe);
+        g.calibrationText = qltest::dataPath("data/stories/calib.txt");
+        const RunResult run2 = runQuantization(g);
+        const RunResult rtn = runQuantization(
+            baseConfig(kSmall, g.recipe.substr(g.recipe.find(':') + 1).insert(0, "rtn:")));
+        const std::string folder = (qltest::tempDir("run-rebin-calibrated") + "/run").toStdString();
+        saveRun(run2, folder);
+        const RunResult loaded = loadRun(folder);
+        for (size_t i = 0; i < run2.layers.size(); ++i) {
+            const LayerResult& l = run2.layers[i];
+            QCOMPARE(l.weightAfterSource, std::string("stored"));
+            // Calibrated methods trade weight error for output error: same ballpark as RTN.
+            QVERIFY2(std::abs(l.weightSqnrDb - rtn.layers[i].weightSqnrDb) < 6.0, l.name.c_str());
+            QVERIFY(std::isfinite(l.outputSqnrDb));
+            const Histogram mem = rebinWeights(run2, l.name, "after", l.weightAfter.lo,
+                                               l.weightAfter.hi, l.weightAfter.bins());
+            QCOMPARE(mem.counts, l.weightAfter.counts);
+            const Histogram disk = rebinWeights(loaded, l.name, "error", l.weightError.lo,
+                                                l.weightError.hi, l.weightError.bins());
+            QCOMPARE(disk.counts, l.weightError.counts);
+        }
     }
 }
 
