@@ -1,6 +1,8 @@
 // quantlens — the QuantLens workbench.
 #include "app/gui/mainwindow.h"
 #include "app/gui/session.h"
+#include "base/process_env.h"
+#include "model/model.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -11,6 +13,10 @@
 #include <QSvgRenderer>
 
 int main(int argc, char** argv) {
+    ql::ensurePassiveOpenMpWait(argv);
+    // libtorch starts with 1 intra-op thread here: use every core unless
+    // QUANTLENS_THREADS says otherwise.
+    ql::setComputeThreads(qEnvironmentVariableIntValue("QUANTLENS_THREADS"));
     QApplication app(argc, argv);
     QApplication::setApplicationName("QuantLens");
     QApplication::setOrganizationName("QuantLens");
