@@ -75,13 +75,22 @@ std::string mb(uint64_t bytes) {
     return b;
 }
 
+// "12.34 dB", or "n/a" where there was nothing to measure (no calibration inputs).
+std::string db(double v) {
+    if (std::isnan(v)) return "n/a";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f dB", v);
+    return b;
+}
+
 void printTable(const ql::RunResult& run, const std::string& out) {
     std::printf("%-40s %-24s %11s %11s %12s %12s\n", "layer", "method", "weight SQNR",
                 "output SQNR", "bytes fp", "bytes q");
     for (const auto& l : run.layers) {
-        std::printf("%-40s %-24s %8.2f dB %8.2f dB %12llu %12llu%s\n", l.name.c_str(),
-                    l.method.c_str(), l.weightSqnrDb, l.outputSqnrDb, (unsigned long long)l.bytesFp,
-                    (unsigned long long)l.bytesQ, l.fallback ? "  (fallback)" : "");
+        std::printf("%-40s %-24s %11s %11s %12llu %12llu%s\n", l.name.c_str(), l.method.c_str(),
+                    db(l.weightSqnrDb).c_str(), db(l.outputSqnrDb).c_str(),
+                    (unsigned long long)l.bytesFp, (unsigned long long)l.bytesQ,
+                    l.fallback ? "  (fallback)" : "");
     }
     const auto& p = run.perplexity;
     if (p.valid) {
