@@ -135,8 +135,8 @@ void finish(Model& model, LayerQuantization& r, const at::Tensor& w, GridQuant q
 
 // Quantizes one stage's selected layers (sharing `stats`, which may be empty).
 void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& recipe,
-                   const InputStats* stats, const ProgressReporter& progress, size_t& done,
-                   size_t total) {
+                   const InputStats* stats, const QuantizeLayersOptions& options,
+                   const ProgressReporter& progress, size_t& done, size_t total) {
     Transformer& net = model.transformer();
     if (recipe.method == QuantMethod::Awq) {
         for (const Job& j : jobs) progress.report("quantize", double(done) / total, j.info->name);
@@ -154,7 +154,9 @@ void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& rec
             r.fallbackReason = rr.reason;
             r.awqScales = scales;
             finish(model, r, weights[i], std::move(awq.layers[i]), stats);
+            weights[i] = at::Tensor();
             r.seconds = seconds;
+            if (options.onLayer) options.onLayer(r);
             ++done;
         }
         return;
@@ -186,6 +188,7 @@ void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& rec
             }
         }
         r.seconds = secondsSince(t0);
+        if (options.onLayer) options.onLayer(r);
         ++done;
     }
 }
@@ -207,7 +210,7 @@ void quantizeSequentially(Model& model, const std::vector<std::vector<Job>>& byB
             const std::vector<Job>& jobs = byBlockStage[b * 4 + s];
             if (jobs.empty()) continue;
             const InputStats stats = captureStage(net, b, s, hidden, totalRows, progress);
-            quantizeStage(model, jobs, recipe, &stats, progress, done, total);
+            quantizeStage(model, jobs, recipe, &stats, options, progress, done, total);
         }
         if (b < lastBlock)
             for (at::Tensor& h : hidden) {
@@ -248,7 +251,8 @@ std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<st
         if (options.calibration.empty()) {
             size_t done = 0;
             for (const auto& jobs : byBlockStage)
-                quantizeStage(model, jobs, recipe, nullptr, progress, done, results.size());
+                quantizeStage(model, jobs, recipe, nullptr, options, progress, done,
+                              results.size());
         } else {
             quantizeSequentially(model, byBlockStage, blocks, recipe, options, progress,
                                  results.size());

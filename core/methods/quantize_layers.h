@@ -8,6 +8,7 @@
 #include "quant/recipe.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct QuantizeLayersOptions {
     // Calibration windows (token ids, each of the same length). Required for GPTQ/AWQ;
     // optional for RTN/casts (then outputSqnrDb is NaN).
     std::vector<std::vector<int32_t>> calibration;
+    // Called once per layer, right after its weight was set in the model, with its complete
+    // result (codes, dequant, seconds, outputSqnrDb). It may consume the result (e.g. analyze
+    // the layer and clear codes/dequant): then only one layer's codes and float copy exist at
+    // a time instead of all layers' (for a 1.5B model, 10 GB less). Empty: not called.
+    std::function<void(LayerQuantization&)> onLayer;
 };
 
 // Replaces the selected layers' weights in `model` by their dequantized values

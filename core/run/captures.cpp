@@ -3,9 +3,11 @@
 // kept beyond the forward call that produced it, except a bounded random sample).
 #include "base/error.h"
 #include "quant/histogram.h"
+#include "run/run_internal.h"
 #include "run/run_torch.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -266,6 +268,43 @@ double l2Norm(const float* p, size_t n) {
 
 }  // namespace
 
+namespace {
+
+// Whether to compute the float gradients twice (for their range, then for their histogram)
+// instead of keeping them while the quantized ones are computed: one set of weight
+// gradients is as large as the selected weights (5 GB for a 1.5B model). Recomputing costs
+// one more backward pass. QL_GRADIENTS_RECOMPUTE=0/1 forces either way.
+bool recomputeGradients(const Transformer& net, const std::vector<size_t>& selected) {
+    if (const char* e = std::getenv("QL_GRADIENTS_RECOMPUTE")) return e[0] == '1';
+    uint64_t bytes = 0;
+    for (size_t i : selected) bytes += uint64_t(net.linears()[i].weight.numel()) * 4;
+    const uint64_t gib = uint64_t(1) << 30;
+    return bytes > gib || 2 * bytes + gib > memAvailableBytes();
+}
+
+// Gradients in one state, restoring the quantized state on the way out.
+std::vector<at::Tensor> gradientsIn(bool quantized, Transformer& net, ModelStates& states,
+                                    const std::vector<size_t>& selected, const Windows& windows,
+                                    const ProgressReporter& rep) {
+    states.use(quantized);
+    std::vector<at::Tensor> grads;
+    try {
+        grads = weightGradients(net, selected, windows, rep);
+        memoryTrace(quantized ? "gradients (quantized)" : "gradients (float)");
+    } catch (...) {
+        states.use(true);
+        throw;
+    }
+    states.use(true);
+    return grads;
+}
+
+Range rangeOf(const at::Tensor& g) {
+    return finiteRange(g.data_ptr<float>(), size_t(g.numel()));
+}
+
+}  // namespace
+
 void captureGradients(Transformer& net, ModelStates& states, const Windows& windows,
                       std::vector<LayerResult>& layers, int bins, const ProgressReporter& rep) {
     std::vector<size_t> selected;
@@ -277,28 +316,44 @@ void captureGradients(Transformer& net, ModelStates& states, const Windows& wind
         selected.push_back(i);
         layerOf.push_back(it->second);
     }
-    states.use(false);
-    std::vector<at::Tensor> before;
-    try {
-        before = weightGradients(net, selected, windows, rep.sub(0.0, 0.5));
-        states.use(true);
-    } catch (...) {
-        states.use(true);
-        throw;
+    const bool recompute = recomputeGradients(net, selected);
+    const double part = recompute ? 1.0 / 3.0 : 0.5;
+    std::vector<at::Tensor> before =
+        gradientsIn(false, net, states, selected, windows, rep.sub(0.0, part));
+    std::vector<Range> beforeRange(selected.size());
+    if (recompute) {  // keep the range and norm only
+        for (size_t k = 0; k < selected.size(); ++k) {
+            LayerResult& l = layers[layerOf[k]];
+            beforeRange[k] = rangeOf(before[k]);
+            l.gradientNormBefore = l2Norm(before[k].data_ptr<float>(), size_t(before[k].numel()));
+            before[k] = at::Tensor();
+        }
     }
-    std::vector<at::Tensor> after = weightGradients(net, selected, windows, rep.sub(0.5, 1.0));
+    std::vector<at::Tensor> after =
+        gradientsIn(true, net, states, selected, windows, rep.sub(part, 2 * part));
+    std::vector<Range> shared(selected.size());
     for (size_t k = 0; k < selected.size(); ++k) {
         LayerResult& l = layers[layerOf[k]];
-        const float* gb = before[k].data_ptr<float>();
         const float* ga = after[k].data_ptr<float>();
-        const size_t n = size_t(before[k].numel());
-        const Range r = binnableRange(merge(finiteRange(gb, n), finiteRange(ga, n)));
-        l.gradientBefore = computeHistogram(gb, n, r.lo, r.hi, bins);
-        l.gradientAfter = computeHistogram(ga, n, r.lo, r.hi, bins);
-        l.gradientNormBefore = l2Norm(gb, n);
+        const size_t n = size_t(after[k].numel());
+        shared[k] = binnableRange(
+            merge(recompute ? beforeRange[k] : rangeOf(before[k]), finiteRange(ga, n)));
+        l.gradientAfter = computeHistogram(ga, n, shared[k].lo, shared[k].hi, bins);
         l.gradientNormAfter = l2Norm(ga, n);
-        before[k] = at::Tensor();
         after[k] = at::Tensor();
+        if (recompute) continue;
+        const float* gb = before[k].data_ptr<float>();
+        l.gradientBefore = computeHistogram(gb, n, shared[k].lo, shared[k].hi, bins);
+        l.gradientNormBefore = l2Norm(gb, n);
+        before[k] = at::Tensor();
+    }
+    if (!recompute) return;
+    before = gradientsIn(false, net, states, selected, windows, rep.sub(2 * part, 1.0));
+    for (size_t k = 0; k < selected.size(); ++k) {
+        const float* gb = before[k].data_ptr<float>();
+        layers[layerOf[k]].gradientBefore =
+            computeHistogram(gb, size_t(before[k].numel()), shared[k].lo, shared[k].hi, bins);
+        before[k] = at::Tensor();
     }
 }
 

@@ -17,6 +17,8 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -67,6 +69,31 @@ uint64_t peakRssBytes() {
         if (line.rfind("VmHWM:", 0) == 0) return uint64_t(std::stoull(line.substr(6))) * 1024;
     }
     return 0;
+}
+
+uint64_t memAvailableBytes() {
+    // Test hook: pretend this much memory is available.
+    if (const char* mb = std::getenv("QL_MEMORY_AVAILABLE_MB"))
+        return uint64_t(std::strtoull(mb, nullptr, 10)) * 1024 * 1024;
+    std::ifstream in("/proc/meminfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("MemAvailable:", 0) == 0)
+            return uint64_t(std::stoull(line.substr(13))) * 1024;
+    return UINT64_MAX;
+}
+
+void memoryTrace(const std::string& what) {
+    static const bool on = std::getenv("QL_MEMORY_TRACE") != nullptr;
+    if (!on) return;
+    std::ifstream in("/proc/self/status");
+    std::string line, rss = "?", hwm = "?";
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) rss = std::to_string(std::stoull(line.substr(6)) / 1024);
+        if (line.rfind("VmHWM:", 0) == 0) hwm = std::to_string(std::stoull(line.substr(6)) / 1024);
+    }
+    std::fprintf(stderr, "[mem] %s: rss %s MB, peak %s MB\n", what.c_str(), rss.c_str(),
+                 hwm.c_str());
 }
 
 // run_tokenize.cpp: ql::Tokenizer in this process, cached per model folder.
@@ -269,6 +296,58 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     fillMemory(run, *store);
 }
 
+// Makes `values` (equal to the layer's current weight) the model's weight tensor, so that a
+// stored after-weight and the quantized model share one buffer. `owner` keeps it alive.
+void shareWeight(Transformer& net, const std::string& name, std::vector<float>& values,
+                 const std::shared_ptr<std::map<std::string, std::vector<float>>>& owner) {
+    Linear& l = net.linear(name);
+    if (int64_t(values.size()) != l.weight.numel()) return;
+    at::Tensor t = at::from_blob(
+        values.data(), l.weight.sizes(), [owner](void*) {}, at::kFloat);
+    if (net.requiresGrad()) t.requires_grad_(true);
+    l.weight = t;
+}
+
+// Refuses up front a model-path run that cannot fit in the available memory (instead of
+// being killed by the OOM killer half an hour in). Resident at the peak: the float32 model,
+// the quantized copies of the selected linears, one set of their weight gradients (see
+// captureGradients), plus working memory. QL_SKIP_MEMORY_CHECK=1 skips the check.
+void checkModelPathMemory(const RunConfig& c, bool grads) {
+    if (const char* skip = std::getenv("QL_SKIP_MEMORY_CHECK"); skip && skip[0] == '1') return;
+    ModelConfig cfg;
+    std::shared_ptr<TensorStore> store;
+    try {
+        cfg = loadModelConfig(c.modelDir + "/config.json");
+        store = TensorStore::open(c.modelDir);
+    } catch (const Error&) {
+        return;  // the model load reports what is wrong
+    }
+    uint64_t parameters = 0, selected = 0;
+    for (const auto& name : store->names()) parameters += uint64_t(store->get(name).numel());
+    try {
+        for (const auto& l : selectLayers(checkpointLinears(*store, cfg.numLayers), c.layers))
+            selected += uint64_t(l.outFeatures * l.inFeatures);
+    } catch (const Error&) {
+        return;  // no estimate; the model load reports what is wrong
+    }
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    const uint64_t modelBytes = parameters * 4, quantBytes = selected * 4;
+    const uint64_t gradBytes = grads ? selected * 4 : 0;
+    const uint64_t working = uint64_t(1.5 * gib);
+    const uint64_t needed = modelBytes + quantBytes + gradBytes + working;
+    const uint64_t available = memAvailableBytes();
+    if (available == UINT64_MAX || needed <= available) return;
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "not enough memory for a run of '%s' with the model: it needs about %.1f GB "
+                  "(float32 model %.1f + quantized layers %.1f + gradients %.1f + working %.1f), "
+                  "%.1f GB are available; select fewer layers, turn off gradients, or leave out "
+                  "--calib/--eval for a weights-only run",
+                  c.modelDir.c_str(), needed / gib, modelBytes / gib, quantBytes / gib,
+                  gradBytes / gib, working / gib, available / gib);
+    throw Error(msg);
+}
+
 void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     const RunConfig& c = run.config;
     const bool calib = !c.calibrationText.empty();
@@ -287,9 +366,11 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     if (grads) budget.add("gradients", 3);
     if (eval) budget.add("evaluate", 6);
 
+    checkModelPathMemory(c, grads);
     Phases phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
     const auto model = Model::load(c.modelDir);
+    memoryTrace("loaded");
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;
     const auto layers = selectLayers(model->linears(), c.layers);
@@ -315,30 +396,43 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     Transformer& net = model->transformer();
     ModelStates states(net);
     std::vector<std::string> names;
-    for (const auto& l : layers) names.push_back(l.name);
+    std::map<std::string, size_t> indexOf;
+    for (const auto& l : layers) {
+        indexOf[l.name] = names.size();
+        names.push_back(l.name);
+    }
+    // Each layer is analyzed as soon as it is quantized and its codes and float copy are
+    // dropped right away; the after-weights that must be stored (GPTQ, AWQ) become the
+    // model's quantized weight tensors too (one buffer, not two).
+    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
+    std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
     options.calibration = calibration;
-    const ProgressReporter q = budget.sub(rep, "quantize");
-    std::vector<LayerQuantization> lqs =
-        quantizeLayers(*model, names, recipe, options, q.sub(0, 0.8));
-    states.captureQuantized();
-    // AWQ: when the scales were folded into the norms, a layer's weight in the model is
-    // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
-    // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
-    if (!states.normsChanged())
-        for (auto& lq : lqs) lq.awqScales.clear();
-    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
-    for (size_t i = 0; i < layers.size(); ++i) {
-        q.sub(0.8, 1.0).report("quantize", double(i) / double(layers.size()),
-                               "analyzing " + layers[i].name);
-        const TensorInfo& tensor = store->get(layers[i].name + ".weight");
+    options.onLayer = [&](LayerQuantization& lq) {
+        const size_t i = indexOf.at(lq.name);
+        // AWQ: when the scales were folded into the norms, a layer's weight in the model is
+        // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
+        // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
+        if (!lq.awqScales.empty() && !states.normsChanged()) lq.awqScales.clear();
+        const TensorInfo& tensor = store->get(lq.name + ".weight");
+        const std::vector<float> original = store->readFloat(tensor.name);
+        releaseMappedPages(*store, tensor);
         std::vector<float> after;
-        run.layers.push_back(analyzeLayer(layers[i], tensor, store->readFloat(tensor.name), lqs[i],
-                                          c.histogramBins, after));
-        if (!after.empty()) (*stored)[layers[i].name] = std::move(after);
-        lqs[i] = LayerQuantization();  // release codes and the dequantized copy
-    }
+        analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins, after);
+        if (!after.empty()) {
+            std::vector<float>& kept = (*stored)[lq.name] = std::move(after);
+            if (lq.awqScales.empty()) shareWeight(net, lq.name, kept, stored);
+        }
+        lq.codes = std::vector<int32_t>();
+        lq.dequant = std::vector<float>();
+        memoryTrace("layer " + lq.name);
+    };
+    const ProgressReporter q = budget.sub(rep, "quantize");
+    quantizeLayers(*model, names, recipe, options, q);
+    states.captureQuantized();
+    run.layers = std::move(analyzed);
     if (!stored->empty()) run.storedWeights = stored;
+    memoryTrace("quantized");
     phases.done("quantize");
 
     if (acts) {
@@ -346,6 +440,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
                            budget.sub(rep, "activations"));
         run.hasActivations = true;
         phases.done("activations");
+        memoryTrace("activations");
     }
     if (grads) {
         const Windows few(
@@ -355,11 +450,13 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
                          budget.sub(rep, "gradients"));
         run.hasGradients = true;
         phases.done("gradients");
+        memoryTrace("gradients");
     }
     if (eval) {
         run.perplexity = jointEvaluate(net, states, evalWindows, budget.sub(rep, "evaluate"));
         run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
         phases.done("evaluate");
+        memoryTrace("evaluated");
     }
     fillMemory(run, *store);
 }

@@ -51,6 +51,13 @@ std::string runLabel(const Recipe& recipe);
 // Peak resident set size of this process (VmHWM), 0 if unknown.
 uint64_t peakRssBytes();
 
+// MemAvailable of /proc/meminfo in bytes; UINT64_MAX if unknown (no check possible).
+// QL_MEMORY_AVAILABLE_MB in the environment overrides it (tests).
+uint64_t memAvailableBytes();
+
+// With QL_MEMORY_TRACE set in the environment: "[mem] <what>: rss X MB, peak Y MB" on stderr.
+void memoryTrace(const std::string& what);
+
 // Path of the stored after-weights of a layer inside a run folder.
 std::string storedWeightPath(const std::string& folder, const std::string& layer);
 std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount);
