@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "model/model.h"
 #include "model/perplexity.h"
+#include "model/transformer.h"
 #include "quant/quantize.h"
 #include "tokenizer/tokenizer.h"
 
@@ -317,6 +318,51 @@ private Q_SLOTS:
             QVERIFY(model->linearWeight(b[i].name) == b[i].dequant);
         }
     }
+    // Check of the GPTQ update itself on real layers: with the float model's inputs X of
+    // every linear (calib.txt) as both the Hessian source and the measure, GPTQ's output
+    // error ||(W - W_hat) X^T||^2 must be below RTN's on every layer (it is 0.4-0.75x).
+    void gptqLowersEveryLayerOutputError_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("group");
+        for (const char* m : {"stories260k", "tinystories-656k"}) {
+            QTest::newRow((std::string(m) + "-g32").c_str()) << QString(m) << 32;
+            QTest::newRow((std::string(m) + "-channel").c_str()) << QString(m) << 0;
+        }
+    }
+    void gptqLowersEveryLayerOutputError() {
+        QFETCH(QString, model);
+        QFETCH(int, group);
+        QL_REQUIRE_DATA("models/" + model);
+        const std::string dir = qltest::dataPath("models/" + model);
+        auto m = ql::Model::load(dir);
+        const Corpus c = loadCorpus(dir, 8, 128);
+        const int64_t T = 128;
+        at::Tensor ids = at::empty({int64_t(c.calibration.size()), T}, at::kLong);
+        for (size_t w = 0; w < c.calibration.size(); ++w)
+            for (int64_t t = 0; t < T; ++t) ids[int64_t(w)][t] = c.calibration[w][t];
+        std::map<std::string, at::Tensor> inputs;  // layer -> X [n, in]
+        m->transformer().forward(
+            ids, [&](const ql::Linear& l, const at::Tensor& x, const at::Tensor&) -> at::Tensor {
+                inputs[l.info.name] = x.reshape({-1, x.size(-1)}).to(at::kDouble).clone();
+                return {};
+            });
+        for (const auto& name : allLinears(*m)) {
+            const at::Tensor w = m->transformer().linear(name).weight.clone();
+            const at::Tensor& x = inputs.at(name);
+            const ql::Recipe r =
+                ql::resolveRecipe(makeRecipe(ql::QuantMethod::Gptq, 4, group, false), w.size(1))
+                    .recipe;
+            const at::Tensor H = 2.0 * x.t().mm(x).to(at::kFloat) / double(x.size(0));
+            const auto g = ql::gptqQuantize(w, H, r, {}, kNoProgress);
+            auto err = [&](const at::Tensor& dq) {
+                return (w - dq).to(at::kDouble).mm(x.t()).pow(2).sum().item<double>();
+            };
+            const double eG = err(g.dequant), eR = err(ql::rtnQuantize(w, r).dequant);
+            QVERIFY2(
+                eG < 0.9 * eR,
+                qPrintable(QString("%1: GPTQ %2 vs RTN %3").arg(name.c_str()).arg(eG).arg(eR)));
+        }
+    }
     void methodsBeatRtn_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<int>("group");
@@ -346,9 +392,18 @@ private Q_SLOTS:
                   ql::methodName(method).c_str(), res[method].first, pplFloat, res[method].second);
         }
         const auto rtn = res[ql::QuantMethod::Rtn];
-        // tinystories-656k at g32: RTN is already within 2% of float, and with the ~800
-        // calibration tokens calib.txt gives this model, GPTQ/AWQ overfit (higher output
-        // SQNR, perplexity 0.2-3% above RTN). There only "not materially worse" is asserted.
+        // tinystories-656k at int4:g32 (asym) is the one case where only "not materially
+        // worse than RTN" is asserted. Measured (8x128 calib.txt windows -> 7 = 896 tokens,
+        // stories.txt 2090 tokens, seq 256): float 40.00, RTN 40.73, GPTQ 42.02, AWQ 40.81;
+        // GPTQ/AWQ mean output SQNR 27.0/24.5 dB vs RTN 24.3 dB. Cause, not a bug: GPTQ
+        // lowers every layer's output error on its calibration inputs (0.41-0.72x RTN, see
+        // gptqLowersEveryLayerOutputError) and on held-out stories.txt inputs for 13 of 14
+        // layers (layers.1.mlp.down_proj: 1.12x, the 384-wide Hessian from 896 rows), but
+        // at g32 RTN costs only +1.8% perplexity and that layer-wise objective does not
+        // track perplexity any more: even calibrating on stories.txt itself GPTQ gives
+        // 40.85 (AWQ 42.40), with 8192 WikiText tokens 42.16, and GPTQ stays above RTN
+        // for dampening 0.01-0.3 (41.17 at 0.3). See bench_gptq_vs_rtn and BENCHMARKS.md
+        // "GPTQ vs RTN on tinystories-656k g32".
         const bool nearLossless = model == "tinystories-656k" && group == 32;
         for (auto method : {ql::QuantMethod::Gptq, ql::QuantMethod::Awq}) {
             const char* name = ql::methodName(method).c_str();
