@@ -389,6 +389,7 @@ SafetensorsWriter::~SafetensorsWriter() {
 void SafetensorsWriter::write(const void* bytes, size_t n) {
     if (!file_) fail(path_, "write after finish");
     if (written_ + n > expected_) fail(path_, "more tensor data written than the header declares");
+    if (n == 0) return;  // empty tensors: fwrite must not see their null data pointer
     if (std::fwrite(bytes, 1, n, static_cast<FILE*>(file_)) != n)
         fail(path_, std::string("write failed: ") + std::strerror(errno));
     written_ += n;
