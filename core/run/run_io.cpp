@@ -272,6 +272,7 @@ public:
     BinReader(std::string data, std::string path) : d_(std::move(data)), path_(std::move(path)) {}
     void raw(void* p, size_t n) {
         if (n > d_.size() - pos_) throw Error("run file '" + path_ + "' is truncated or corrupt");
+        if (n == 0) return;  // empty vectors: memcpy must not see their null data pointer
         std::memcpy(p, d_.data() + pos_, n);
         pos_ += n;
     }
