@@ -126,6 +126,16 @@ const ql::ProgressReporter kNoProgress{ql::ProgressCallback{}};
 
 }  // namespace
 
+// Data rows shared by the data-driven tests: both shared models, int4 g32 and per-channel.
+static void addModelGridRows() {
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<int>("group");
+    for (const char* m : {"stories260k", "tinystories-656k"}) {
+        QTest::newRow((std::string(m) + "-g32").c_str()) << QString(m) << 32;
+        QTest::newRow((std::string(m) + "-channel").c_str()) << QString(m) << 0;
+    }
+}
+
 class TestMethods : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -321,14 +331,7 @@ private Q_SLOTS:
     // Check of the GPTQ update itself on real layers: with the float model's inputs X of
     // every linear (calib.txt) as both the Hessian source and the measure, GPTQ's output
     // error ||(W - W_hat) X^T||^2 must be below RTN's on every layer (it is 0.4-0.75x).
-    void gptqLowersEveryLayerOutputError_data() {
-        QTest::addColumn<QString>("model");
-        QTest::addColumn<int>("group");
-        for (const char* m : {"stories260k", "tinystories-656k"}) {
-            QTest::newRow((std::string(m) + "-g32").c_str()) << QString(m) << 32;
-            QTest::newRow((std::string(m) + "-channel").c_str()) << QString(m) << 0;
-        }
-    }
+    void gptqLowersEveryLayerOutputError_data() { addModelGridRows(); }
     void gptqLowersEveryLayerOutputError() {
         QFETCH(QString, model);
         QFETCH(int, group);
@@ -363,14 +366,7 @@ private Q_SLOTS:
                 qPrintable(QString("%1: GPTQ %2 vs RTN %3").arg(name.c_str()).arg(eG).arg(eR)));
         }
     }
-    void methodsBeatRtn_data() {
-        QTest::addColumn<QString>("model");
-        QTest::addColumn<int>("group");
-        for (const char* m : {"stories260k", "tinystories-656k"}) {
-            QTest::newRow((std::string(m) + "-g32").c_str()) << QString(m) << 32;
-            QTest::newRow((std::string(m) + "-channel").c_str()) << QString(m) << 0;
-        }
-    }
+    void methodsBeatRtn_data() { addModelGridRows(); }
     void methodsBeatRtn() {
         QFETCH(QString, model);
         QFETCH(int, group);
