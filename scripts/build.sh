@@ -4,5 +4,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${QUANTLENS_BUILD_DIR:-$root/build}"
 jobs="$(nproc)"
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$build" -j "$jobs"
