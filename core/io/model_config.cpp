@@ -2,11 +2,12 @@
 #include "io/model_config.h"
 
 #include "base/error.h"
+#include "base/file_util.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
+#include <cmath>
+#include <cstdint>
 
 using json = nlohmann::json;
 
@@ -37,13 +38,38 @@ const ArchInfo& archInfo(Architecture a) {
     throw Error(source + ": " + what);
 }
 
+// Upper bounds of config sizes: several times the largest released models, low enough
+// that every size computed from them (layer loops, q/k/v widths, bytes) stays cheap and
+// far from overflow. A config beyond them is corrupt or hostile.
+struct FieldLimit {
+    const char* key;
+    int64_t max;
+};
+constexpr FieldLimit kLimits[] = {
+    {"hidden_size", 1 << 17},         {"intermediate_size", 1 << 20},
+    {"num_hidden_layers", 1 << 12},   {"num_attention_heads", 1 << 12},
+    {"num_key_value_heads", 1 << 12}, {"head_dim", 1 << 12},
+    {"vocab_size", 1 << 23},          {"max_position_embeddings", 1 << 26},
+};
+
+int64_t limitOf(const char* key) {
+    for (const auto& l : kLimits)
+        if (std::string(key) == l.key) return l.max;
+    return 1 << 30;
+}
+
 int requiredInt(const json& j, const char* key, const std::string& source) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) fail(source, std::string("missing field \"") + key + "\"");
-    if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > (1 << 30))
-        fail(source,
-             std::string("field \"") + key + "\" must be a positive integer, got " + it->dump());
-    return it->get<int>();
+    const int64_t max = limitOf(key);
+    const bool ok =
+        it->is_number_unsigned()
+            ? it->get<uint64_t>() >= 1 && it->get<uint64_t>() <= uint64_t(max)
+            : it->is_number_integer() && it->get<int64_t>() >= 1 && it->get<int64_t>() <= max;
+    if (!ok)
+        fail(source, std::string("field \"") + key + "\" must be an integer from 1 to " +
+                         std::to_string(max) + ", got " + it->dump());
+    return int(it->get<int64_t>());
 }
 
 int optionalInt(const json& j, const char* key, int fallback, const std::string& source) {
@@ -55,7 +81,7 @@ int optionalInt(const json& j, const char* key, int fallback, const std::string&
 double optionalDouble(const json& j, const char* key, double fallback, const std::string& source) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number() || it->get<double>() <= 0)
+    if (!it->is_number() || !(it->get<double>() > 0) || !std::isfinite(it->get<double>()))
         fail(source,
              std::string("field \"") + key + "\" must be a positive number, got " + it->dump());
     return it->get<double>();
@@ -69,27 +95,54 @@ bool optionalBool(const json& j, const char* key, bool fallback, const std::stri
     return it->get<bool>();
 }
 
-// Token ids may be absent, null, an integer or (eos) a list: take the first.
-int tokenId(const json& j, const char* key) {
+// Token ids may be absent, null, an integer or (eos) a list: take the first. An id
+// outside the vocabulary would index past the embedding, so it is refused.
+int tokenId(const json& j, const char* key, int vocabSize, const std::string& source) {
     const auto it = j.find(key);
-    if (it == j.end()) return -1;
-    if (it->is_number_integer()) return it->get<int>();
-    if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) return (*it)[0].get<int>();
-    return -1;
+    if (it == j.end() || it->is_null()) return -1;
+    const json& v = it->is_array() && !it->empty() ? (*it)[0] : *it;
+    if (v.is_array() && v.empty()) return -1;
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= vocabSize ||
+        (v.is_number_unsigned() && v.get<uint64_t>() >= uint64_t(vocabSize)))
+        fail(source, std::string("field \"") + key + "\" must be a token id from 0 to " +
+                         std::to_string(vocabSize - 1) + " (vocab_size - 1), got " + it->dump());
+    return int(v.get<int64_t>());
 }
 
-const ArchInfo& detectArchitecture(const json& j, const std::string& source) {
+// The supported architecture named by the config, or nullptr with the reason in `why`.
+const ArchInfo* findArchitecture(const json& j, std::string& why) {
     std::string name;
     const auto it = j.find("architectures");
     if (it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_string())
         name = (*it)[0].get<std::string>();
-    if (name.empty())
-        fail(source, "missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])");
+    if (name.empty()) {
+        why = "missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])";
+        return nullptr;
+    }
     for (const auto& info : kArchitectures)
-        if (name == info.className) return info;
-    fail(source, "unsupported architecture '" + name +
-                     "' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-                     "Qwen3ForCausalLM)");
+        if (name == info.className) return &info;
+    why = "unsupported architecture '" + name.substr(0, 80) +
+          "' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+          "Qwen3ForCausalLM)";
+    return nullptr;
+}
+
+json parseJson(const std::string& jsonText, const std::string& source) {
+    checkJsonDepth(jsonText, source);
+    json j;
+    try {
+        j = json::parse(jsonText);
+    } catch (const json::exception& e) {
+        fail(source, "not valid JSON: " + jsonErrorReason(e));
+    }
+    if (!j.is_object()) fail(source, "not a JSON object");
+    return j;
+}
+
+ModelConfig configFromJson(const json& j, const ArchInfo& arch, const std::string& source);
+
+std::string readConfigFile(const std::string& path) {
+    return readRegularFile(path, "a config.json file", 16u << 20);
 }
 
 void checkConsistency(const ModelConfig& c, const std::string& source) {
@@ -97,27 +150,26 @@ void checkConsistency(const ModelConfig& c, const std::string& source) {
         fail(source, "num_attention_heads (" + std::to_string(c.numHeads) +
                          ") is not divisible by num_key_value_heads (" +
                          std::to_string(c.numKvHeads) + ")");
+    if (c.numKvHeads > c.numHeads)
+        fail(source, "num_key_value_heads (" + std::to_string(c.numKvHeads) +
+                         ") must not exceed num_attention_heads (" + std::to_string(c.numHeads) +
+                         ")");
     if (c.headDim % 2 != 0)
         fail(source,
              "head_dim " + std::to_string(c.headDim) + " must be even for rotary embeddings");
+    const int64_t width = int64_t(c.numHeads) * c.headDim;
+    if (width > (int64_t(1) << 17))
+        fail(source, "num_attention_heads x head_dim = " + std::to_string(width) +
+                         " exceeds the 131072 supported");
 }
 
-}  // namespace
-
-ModelConfig parseModelConfig(const std::string& jsonText, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(jsonText);
-    } catch (const json::exception& e) {
-        fail(source, std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object()) fail(source, "not a JSON object");
-
-    const ArchInfo& arch = detectArchitecture(j, source);
+ModelConfig configFromJson(const json& j, const ArchInfo& arch, const std::string& source) {
     ModelConfig c;
     c.architectureName = arch.className;
     c.architecture = arch.arch;
-    c.modelType = j.value("model_type", std::string(arch.modelType));
+    c.modelType = arch.modelType;
+    if (j.contains("model_type") && j["model_type"].is_string())
+        c.modelType = j["model_type"].get<std::string>();
     c.hiddenSize = requiredInt(j, "hidden_size", source);
     c.intermediateSize = requiredInt(j, "intermediate_size", source);
     c.numLayers = requiredInt(j, "num_hidden_layers", source);
@@ -132,8 +184,8 @@ ModelConfig parseModelConfig(const std::string& jsonText, const std::string& sou
     c.attentionBias =
         arch.arch == Architecture::Qwen2 || optionalBool(j, "attention_bias", false, source);
     c.qkNorm = arch.arch == Architecture::Qwen3;
-    c.bosTokenId = tokenId(j, "bos_token_id");
-    c.eosTokenId = tokenId(j, "eos_token_id");
+    c.bosTokenId = tokenId(j, "bos_token_id", c.vocabSize, source);
+    c.eosTokenId = tokenId(j, "eos_token_id", c.vocabSize, source);
     if (j.contains("torch_dtype") && j["torch_dtype"].is_string())
         c.torchDtype = j["torch_dtype"].get<std::string>();
 
@@ -150,12 +202,32 @@ ModelConfig parseModelConfig(const std::string& jsonText, const std::string& sou
     return c;
 }
 
+}  // namespace
+
+ModelConfig parseModelConfig(const std::string& jsonText, const std::string& source) {
+    const json j = parseJson(jsonText, source);
+    std::string why;
+    const ArchInfo* arch = findArchitecture(j, why);
+    if (!arch) fail(source, why);
+    return configFromJson(j, *arch, source);
+}
+
+std::optional<ModelConfig> parseSupportedModelConfig(const std::string& jsonText,
+                                                     const std::string& source,
+                                                     std::string& whyNot) {
+    const json j = parseJson(jsonText, source);
+    const ArchInfo* arch = findArchitecture(j, whyNot);
+    if (!arch) return std::nullopt;
+    return configFromJson(j, *arch, source);
+}
+
 ModelConfig loadModelConfig(const std::string& configJsonPath) {
-    std::ifstream in(configJsonPath, std::ios::binary);
-    if (!in) throw Error(configJsonPath + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parseModelConfig(ss.str(), configJsonPath);
+    return parseModelConfig(readConfigFile(configJsonPath), configJsonPath);
+}
+
+std::optional<ModelConfig> loadSupportedModelConfig(const std::string& configJsonPath,
+                                                    std::string& whyNot) {
+    return parseSupportedModelConfig(readConfigFile(configJsonPath), configJsonPath, whyNot);
 }
 
 std::string architectureDisplayName(Architecture a) {

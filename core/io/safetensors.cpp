@@ -2,6 +2,7 @@
 #include "io/safetensors.h"
 
 #include "base/error.h"
+#include "base/file_util.h"
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,8 @@ namespace ql {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+constexpr size_t kMaxRank = 8;
+constexpr uint64_t kMaxIndexBytes = 64ull * 1024 * 1024;
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) {
     throw Error(file + ": " + what);
@@ -36,6 +39,34 @@ constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
 [[noreturn]] void failTensor(const std::string& file, const std::string& tensor,
                              const std::string& what) {
     throw Error(file + ": tensor '" + tensor + "': " + what);
+}
+
+// JSON text -> value, with the nesting bound and (nlohmann keeps the last of duplicate
+// keys silently) every duplicate key in any object rejected by name.
+json parseStrictJson(const char* begin, const char* end, const std::string& file,
+                     const std::string& what) {
+    checkJsonDepth(std::string_view(begin, size_t(end - begin)), file);
+    std::vector<std::set<std::string>> keys;  // one set per open object
+    std::string duplicate;
+    const json::parser_callback_t callback = [&](int, json::parse_event_t event, json& value) {
+        if (event == json::parse_event_t::object_start) {
+            keys.emplace_back();
+        } else if (event == json::parse_event_t::object_end) {
+            if (!keys.empty()) keys.pop_back();
+        } else if (event == json::parse_event_t::key && !keys.empty() && duplicate.empty()) {
+            const std::string& key = value.get_ref<const std::string&>();
+            if (!keys.back().insert(key).second) duplicate = key;
+        }
+        return true;
+    };
+    json out;
+    try {
+        out = json::parse(begin, end, callback);
+    } catch (const json::exception& e) {
+        fail(file, what + " is not valid JSON: " + jsonErrorReason(e));
+    }
+    if (!duplicate.empty()) fail(file, what + " has the key \"" + duplicate + "\" twice");
+    return out;
 }
 
 uint64_t readLittleEndian64(const unsigned char* p) {
@@ -69,6 +100,10 @@ TensorInfo parseTensorEntry(const std::string& file, const std::string& name, co
 
     const auto sh = e.find("shape");
     if (sh == e.end() || !sh->is_array()) failTensor(file, name, "missing shape array");
+    if (sh->size() > kMaxRank)
+        failTensor(file, name,
+                   "shape has " + std::to_string(sh->size()) + " dimensions, at most " +
+                       std::to_string(kMaxRank) + " expected");
     for (const auto& d : *sh) {
         if (!d.is_number_integer() || d.get<int64_t>() < 0)
             failTensor(file, name, "shape must hold non-negative integers, got " + sh->dump());
@@ -126,7 +161,9 @@ int64_t TensorInfo::numel() const {
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Checked before open(): opening a FIFO blocks until a writer appears.
+    requireRegularFile(path, "a .safetensors file");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -162,12 +199,8 @@ void SafetensorsFile::parseHeader() {
     dataStart_ = 8 + headerLen;
     const uint64_t dataSize = fileSize_ - dataStart_;
 
-    json header;
-    try {
-        header = json::parse(map_ + 8, map_ + 8 + headerLen);
-    } catch (const json::exception& e) {
-        fail(path_, std::string("header is not valid JSON: ") + e.what());
-    }
+    const char* text = reinterpret_cast<const char*>(map_ + 8);
+    const json header = parseStrictJson(text, text + headerLen, path_, "header");
     if (!header.is_object()) fail(path_, "header is not a JSON object");
 
     for (auto it = header.begin(); it != header.end(); ++it) {
@@ -200,51 +233,88 @@ const unsigned char* SafetensorsFile::data(const TensorInfo& t) const {
 
 namespace {
 
-std::vector<std::string> shardsFromIndex(const fs::path& indexPath) {
-    std::ifstream in(indexPath);
-    if (!in) fail(indexPath.string(), "cannot open");
-    json index;
-    try {
-        index = json::parse(in);
-    } catch (const json::exception& e) {
-        fail(indexPath.string(), std::string("not valid JSON: ") + e.what());
-    }
+bool existsNoThrow(const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(p, ec);
+}
+
+// A shard named by the index must be a plain file name or relative path inside the
+// folder: no absolute path, no "..", and (after symlinks) still inside the folder. The
+// one exception is a Hugging Face cache snapshot, whose files link into the repo's blobs/.
+fs::path checkedInside(const fs::path& folder, const std::string& name, const std::string& source) {
+    const fs::path rel(name);
+    bool dotdot = false;
+    for (const auto& part : rel) dotdot = dotdot || part == "..";
+    if (name.empty() || rel.is_absolute() || dotdot)
+        fail(source, "shard '" + name + "' is not a file inside the model folder");
+    std::error_code ec;
+    const fs::path root = fs::canonical(folder, ec);
+    if (ec) fail(folder.string(), "cannot resolve the model folder: " + ec.message());
+    const fs::path target = fs::weakly_canonical(folder / rel, ec);
+    if (ec) fail((folder / rel).string(), "cannot resolve the shard path: " + ec.message());
+    const auto inside = [&target](const fs::path& dir) {
+        const auto mismatch = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
+        return mismatch.first == dir.end();
+    };
+    const bool hfSnapshot = root.parent_path().filename() == "snapshots";
+    if (!inside(root) && !(hfSnapshot && inside(root.parent_path().parent_path() / "blobs")))
+        fail(source, "shard '" + name + "' resolves to " + target.string() +
+                         ", outside the model folder " + root.string());
+    return folder / rel;
+}
+
+json readIndex(const fs::path& indexPath) {
+    const std::string text =
+        readRegularFile(indexPath.string(), "a shard index (JSON)", kMaxIndexBytes);
+    const json index =
+        parseStrictJson(text.data(), text.data() + text.size(), indexPath.string(), "the index");
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-        fail(indexPath.string(), "missing \"weight_map\" object");
-    std::set<std::string> shards;
-    for (const auto& [name, file] : index["weight_map"].items()) {
+        fail(indexPath.string(), "missing \"weight_map\" object (tensor name -> shard file)");
+    if (index["weight_map"].empty()) fail(indexPath.string(), "weight_map is empty");
+    for (const auto& [name, file] : index["weight_map"].items())
         if (!file.is_string())
             fail(indexPath.string(), "weight_map entry '" + name + "' is not a file name");
-        shards.insert(file.get<std::string>());
+    return index;
+}
+
+std::vector<std::string> shardsFromIndex(const fs::path& folder, const json& index,
+                                         const std::string& source) {
+    std::set<std::string> shards;
+    for (const auto& [name, file] : index["weight_map"].items()) {
+        const fs::path shard = checkedInside(folder, file.get<std::string>(), source);
+        if (!existsNoThrow(shard))
+            fail(source, "shard '" + file.get<std::string>() + "' (of tensor '" + name +
+                             "') does not exist in the model folder");
+        shards.insert(shard.string());
     }
-    if (shards.empty()) fail(indexPath.string(), "weight_map is empty");
     return {shards.begin(), shards.end()};
 }
 
-std::vector<std::string> checkpointFiles(const std::string& fileOrFolder) {
+
+std::vector<std::string> checkpointFiles(const std::string& fileOrFolder, const json* index) {
     const fs::path p(fileOrFolder);
-    if (!fs::exists(p)) throw Error(fileOrFolder + ": no such file or folder");
-    if (!fs::is_directory(p)) return {fileOrFolder};
-    const fs::path index = p / "model.safetensors.index.json";
-    if (fs::exists(index)) {
-        std::vector<std::string> files;
-        for (const auto& shard : shardsFromIndex(index)) files.push_back((p / shard).string());
-        return files;
-    }
-    if (fs::exists(p / "model.safetensors")) return {(p / "model.safetensors").string()};
+    std::error_code ec;
+    const fs::file_status st = fs::status(p, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        fail(fileOrFolder, "cannot access: " + ec.message());
+    if (!fs::exists(st)) throw Error(fileOrFolder + ": no such file or folder");
+    if (!fs::is_directory(st)) return {fileOrFolder};
+    const fs::path indexPath = p / "model.safetensors.index.json";
+    if (index) return shardsFromIndex(p, *index, indexPath.string());
+    if (existsNoThrow(p / "model.safetensors"))
+        return {checkedInside(p, "model.safetensors", fileOrFolder).string()};
     std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(p))
-        if (e.is_regular_file() && e.path().extension() == ".safetensors")
-            files.push_back(e.path().string());
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".safetensors" && it->is_regular_file(ec))
+            files.push_back(
+                checkedInside(p, it->path().filename().string(), fileOrFolder).string());
+    if (ec) fail(fileOrFolder, "cannot list the folder: " + ec.message());
     if (files.empty()) throw Error(fileOrFolder + ": no .safetensors file in this folder");
     std::sort(files.begin(), files.end());
     return files;
 }
 
-void checkIndexNames(const fs::path& folder, const TensorStore& store) {
-    const fs::path indexPath = folder / "model.safetensors.index.json";
-    std::ifstream in(indexPath);
-    const json index = json::parse(in);
+void checkIndexNames(const fs::path& indexPath, const json& index, const TensorStore& store) {
     for (const auto& [name, file] : index["weight_map"].items()) {
         const TensorInfo* t = store.find(name);
         if (!t)
@@ -260,18 +330,24 @@ void checkIndexNames(const fs::path& folder, const TensorStore& store) {
 
 std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) {
     auto store = std::make_shared<TensorStore>();
-    for (const auto& path : checkpointFiles(fileOrFolder)) {
+    std::error_code ec;
+    const fs::path indexPath = fs::path(fileOrFolder) / "model.safetensors.index.json";
+    const bool sharded = fs::is_directory(fileOrFolder, ec) && existsNoThrow(indexPath);
+    const json index = sharded ? readIndex(indexPath) : json();
+    for (const auto& path : checkpointFiles(fileOrFolder, sharded ? &index : nullptr)) {
         store->files_.push_back(std::make_unique<SafetensorsFile>(path));
         const size_t fi = store->files_.size() - 1;
         const auto& tensors = store->files_.back()->tensors();
         for (size_t ti = 0; ti < tensors.size(); ++ti) {
-            if (!store->where_.emplace(tensors[ti].name, std::make_pair(fi, ti)).second)
-                failTensor(path, tensors[ti].name, "also stored in another shard");
+            const auto [it, fresh] =
+                store->where_.emplace(tensors[ti].name, std::make_pair(fi, ti));
+            if (!fresh)
+                failTensor(path, tensors[ti].name,
+                           "also stored in " + store->files_[it->second.first]->path() +
+                               " (duplicate tensor name)");
         }
     }
-    if (fs::is_directory(fileOrFolder) &&
-        fs::exists(fs::path(fileOrFolder) / "model.safetensors.index.json"))
-        checkIndexNames(fileOrFolder, *store);
+    if (sharded) checkIndexNames(indexPath, index, *store);
     return store;
 }
 
