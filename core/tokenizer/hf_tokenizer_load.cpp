@@ -1,12 +1,12 @@
 // Parsing of tokenizer.json into an HfTokenizer. Unsupported components are reported
 // by name rather than silently ignored, since they would change the token ids.
 #include "base/error.h"
+#include "base/file_util.h"
 #include "tokenizer/hf_tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 namespace ql::tok {
 
@@ -63,7 +63,8 @@ private:
 
     std::string stringPattern(const json& step) const {
         const json& pattern = member(step, "pattern");
-        if (pattern.is_object() && pattern.contains("String")) return pattern["String"];
+        if (pattern.is_object() && pattern.contains("String") && pattern["String"].is_string())
+            return pattern["String"].get<std::string>();
         fail("only String patterns are supported in " + step.value("type", std::string()));
     }
 
@@ -108,12 +109,13 @@ private:
             step.kind = PreTokenizerStep::Split;
             const json& pattern = member(p, "pattern");
             std::string regex;
-            if (pattern.is_object() && pattern.contains("Regex"))
+            if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string())
                 regex = pattern["Regex"].get<std::string>();
-            else if (pattern.is_object() && pattern.contains("String"))
+            else if (pattern.is_object() && pattern.contains("String") &&
+                     pattern["String"].is_string())
                 regex = "\\Q" + pattern["String"].get<std::string>() + "\\E";
             else
-                fail("Split pre-tokenizer without a pattern");
+                fail("Split pre-tokenizer without a \"Regex\" or \"String\" pattern");
             const std::string behavior = p.value("behavior", std::string("Isolated"));
             if (behavior != "Isolated" && behavior != "Removed")
                 fail("Split behavior \"" + behavior + "\" is not supported");
@@ -192,6 +194,19 @@ private:
         t_.decoders_.push_back(step);
     }
 
+    // An id as written in the file, range-checked before any narrowing (2^32 + 7 must
+    // not become 7).
+    int32_t tokenId(const json& v, const std::string& what) const {
+        constexpr int64_t kMaxId = 50'000'000;
+        const bool ok = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(kMaxId)
+                                               : v.is_number_integer() && v.get<int64_t>() >= 0 &&
+                                                     v.get<int64_t>() <= kMaxId;
+        if (!ok)
+            fail(what + " has id " + v.dump() + ", expected an integer from 0 to " +
+                 std::to_string(kMaxId));
+        return static_cast<int32_t>(v.get<int64_t>());
+    }
+
     void setToken(int32_t id, const std::string& text, bool added) {
         if (id < 0 || id > 50'000'000) fail("token id " + std::to_string(id) + " is out of range");
         if (static_cast<size_t>(id) >= t_.tokenText_.size()) {
@@ -224,9 +239,8 @@ private:
         t_.vocab_.reserve(vocab.size());
         t_.tokenText_.reserve(vocab.size());
         for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-            if (!it.value().is_number_integer())
-                fail("vocab entry \"" + it.key() + "\" has no integer id");
-            const int32_t id = it.value().get<int32_t>();
+            const int32_t id =
+                tokenId(it.value(), "vocab entry \"" + it.key().substr(0, 80) + "\"");
             setToken(id, it.key(), false);
             fileVocab_.emplace(it.key(), id);
             t_.vocab_.emplace(vocabKey(it.key()), id);
@@ -301,7 +315,9 @@ private:
                 !a["id"].is_number_integer() || !a["content"].is_string())
                 fail("an added token lacks \"id\" or \"content\"");
             AddedToken token;
-            token.id = a["id"].get<int32_t>();
+            token.id = tokenId(
+                a["id"],
+                "added token \"" + a["content"].get_ref<const std::string&>().substr(0, 80) + "\"");
             token.content = a["content"].get<std::string>();
             token.lstrip = a.value("lstrip", false);
             token.rstrip = a.value("rstrip", false);
@@ -326,19 +342,20 @@ private:
 };
 
 std::unique_ptr<HfTokenizer> HfTokenizer::fromFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot open tokenizer file " + path);
+    const std::string text = readRegularFile(path, "a tokenizer.json file");
+    checkJsonDepth(text, path);
     json root;
     try {
-        root = json::parse(in);
+        root = json::parse(text);
     } catch (const json::exception& e) {
-        throw Error("tokenizer file " + path + " is not valid JSON: " + e.what());
+        throw Error(path + ": not valid JSON: " + jsonErrorReason(e));
     }
     auto tokenizer = std::unique_ptr<HfTokenizer>(new HfTokenizer());
     try {
         HfTokenizerLoader(*tokenizer, path).load(root);
     } catch (const json::exception& e) {
-        throw Error("tokenizer file " + path + " has an unexpected structure: " + e.what());
+        throw Error(path + ": a tokenizer field has the wrong JSON type (" + jsonErrorReason(e) +
+                    ")");
     }
     return tokenizer;
 }

@@ -23,7 +23,8 @@ RegexSplitter::RegexSplitter(const std::string& pattern) : impl_(std::make_uniqu
     if (!impl_->code) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(errorCode, message, sizeof(message));
-        throw Error("cannot compile the pre-tokenizer regex '" + pattern + "' at offset " +
+        const std::string shown = pattern.size() > 60 ? pattern.substr(0, 60) + "..." : pattern;
+        throw Error("cannot compile the pre-tokenizer regex '" + shown + "' at offset " +
                     std::to_string(errorOffset) + ": " + reinterpret_cast<char*>(message));
     }
     // JIT makes matching ~10x faster; the interpreter remains a correct fallback.

@@ -4,13 +4,12 @@
 #include "tokenizer/sp_tokenizer.h"
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "tokenizer/unicode_text.h"
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <queue>
-#include <sstream>
 
 namespace ql::tok {
 
@@ -85,6 +84,28 @@ private:
     size_t pos_ = 0;
 };
 
+// The byte of a "<0xNN>" piece, or -1.
+int bytePieceValue(const std::string& text) {
+    if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
+    int value = 0;
+    for (size_t i = 3; i < 5; ++i) {
+        const char c = text[i];
+        const int digit = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                 : -1;
+        if (digit < 0) return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+// Special ids are read as 64-bit varints: keep them out of int32 wrap-around.
+int32_t specialId(uint64_t raw) {
+    const auto v = static_cast<int64_t>(raw);
+    return v < -1 || v > (int64_t(1) << 30) ? int32_t(1) << 30 : static_cast<int32_t>(v);
+}
+
 SpTokenizer::Piece parsePiece(std::string_view data, const std::string& file) {
     SpTokenizer::Piece piece;
     ProtoReader r(data, file);
@@ -105,11 +126,7 @@ SpTokenizer::Piece parsePiece(std::string_view data, const std::string& file) {
 }  // namespace
 
 SpTokenizer::SpTokenizer(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot open SentencePiece model " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    const std::string data = ss.str();
+    const std::string data = readRegularFile(path, "a SentencePiece tokenizer.model file");
     std::string normalizerName, charsMap;
     int modelType = 1;  // UNIGRAM is the proto default
     ProtoReader r(data, path);
@@ -127,11 +144,11 @@ SpTokenizer::SpTokenizer(const std::string& path) {
                 else if (field == 35)
                     byteFallback_ = t.varint() != 0;
                 else if (field == 40)
-                    unkId_ = static_cast<int32_t>(t.varint());
+                    unkId_ = specialId(t.varint());
                 else if (field == 41)
-                    bosId_ = static_cast<int32_t>(t.varint());
+                    bosId_ = specialId(t.varint());
                 else if (field == 42)
-                    eosId_ = static_cast<int32_t>(t.varint());
+                    eosId_ = specialId(t.varint());
                 else if (field == 24 && t.varint() != 0)
                     throw Error("SentencePiece model " + path +
                                 ": treat_whitespace_as_suffix is not supported");
@@ -174,14 +191,32 @@ SpTokenizer::SpTokenizer(const std::string& path) {
         else
             reserved_.emplace(p.text, id);
         if (p.type == UserDefined && !p.text.empty()) userDefined_.push_back(p.text);
-        if (p.type == Byte && p.text.size() == 6) {
-            const int byte = std::stoi(p.text.substr(3, 2), nullptr, 16);
-            if (byte >= 0 && byte < 256) byteIds_[byte] = id;
+        if (p.type == Byte) {
+            const int byte = bytePieceValue(p.text);
+            if (byte < 0)
+                throw Error(path + ": byte piece #" + std::to_string(i) + " is '" +
+                            p.text.substr(0, 40) + "', expected <0xNN>");
+            byteIds_[byte] = id;
         }
         if (p.type == Unknown) unkId_ = id;
     }
+    checkSpecialIds(path);
     std::sort(userDefined_.begin(), userDefined_.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+// Every id read from the file indexes pieces_: the unknown id must be a piece, BOS and
+// EOS a piece or -1 (disabled).
+void SpTokenizer::checkSpecialIds(const std::string& path) const {
+    const auto check = [&](const char* field, int32_t id, bool optional) {
+        if ((optional && id == -1) || (id >= 0 && id < vocabSize())) return;
+        throw Error(path + ": trainer_spec." + field + " is " + std::to_string(id) +
+                    ", expected a piece index from 0 to " + std::to_string(vocabSize() - 1) +
+                    (optional ? " or -1" : ""));
+    };
+    check("unk_id", unkId_, false);
+    check("bos_id", bosId_, true);
+    check("eos_id", eosId_, true);
 }
 
 std::optional<int32_t> SpTokenizer::idOf(const std::string& token) const {
@@ -339,7 +374,7 @@ std::string SpTokenizer::decode(const std::vector<int32_t>& ids) const {
                         std::to_string(vocabSize()) + ")");
         const Piece& p = pieces_[static_cast<size_t>(id)];
         if (p.type == Byte) {
-            bytes += static_cast<char>(std::stoi(p.text.substr(3, 2), nullptr, 16));
+            bytes += static_cast<char>(bytePieceValue(p.text));
             continue;
         }
         flushBytes();

@@ -36,6 +36,7 @@ public:
 private:
     using UnusedSplits =
         std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>;
+    void checkSpecialIds(const std::string& path) const;
     std::string normalize(std::string_view text) const;
     void mergeSymbols(const std::string& normalized, std::vector<std::string_view>& symbols,
                       UnusedSplits& unusedSplits) const;

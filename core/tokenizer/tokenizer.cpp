@@ -3,13 +3,13 @@
 #include "tokenizer/tokenizer.h"
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sp_tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 namespace ql {
 
@@ -25,7 +25,8 @@ fs::path resolveTokenizerFile(const std::string& path) {
             if (fs::is_regular_file(p / name, ec)) return p / name;
         throw Error("no tokenizer.json or tokenizer.model in " + path);
     }
-    if (!fs::exists(p, ec)) throw Error("tokenizer not found: " + path);
+    if (!fs::exists(p, ec)) throw Error(path + ": no such tokenizer file or model folder");
+    requireRegularFile(path, "a tokenizer.json, a tokenizer.model or a model folder");
     return p;
 }
 
@@ -42,16 +43,17 @@ std::optional<std::string> configToken(const nlohmann::json& config, const char*
 // Returns false when there is no tokenizer_config.json next to the tokenizer file.
 bool applyConfig(tok::TokenizerBase& tokenizer, const fs::path& file) {
     const fs::path configPath = file.parent_path() / "tokenizer_config.json";
-    std::ifstream in(configPath, std::ios::binary);
-    if (!in) return false;
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(configPath, ec))) return false;
+    const std::string text = readRegularFile(configPath.string(), "a tokenizer_config.json file");
+    checkJsonDepth(text, configPath.string());
     nlohmann::json config;
     try {
-        config = nlohmann::json::parse(in);
+        config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        throw Error("tokenizer config " + configPath.string() + " is not valid JSON: " + e.what());
+        throw Error(configPath.string() + ": not valid JSON: " + jsonErrorReason(e));
     }
-    if (!config.is_object())
-        throw Error("tokenizer config " + configPath.string() + " is not a JSON object");
+    if (!config.is_object()) throw Error(configPath.string() + ": not a JSON object");
     auto lookup = [&](const char* key) -> std::optional<int32_t> {
         const auto name = configToken(config, key);
         return name ? tokenizer.idOf(*name) : std::nullopt;
