@@ -49,11 +49,14 @@ std::map<std::string, DtypeCount> countDtypes(const ql::ModelSummary& s) {
 }
 
 // config.json written by `synth` says so; info repeats it so nobody mistakes it for a model.
-bool isSynthetic(const std::string& folder) {
-    const fs::path p = fs::path(folder) / "config.json";
-    if (!fs::exists(p)) return false;
+// Only asked of a config that inspectCheckpoint already read and validated.
+bool isSynthetic(const ql::ModelSummary& s) {
+    if (s.config.architectureName.empty()) return false;
+    const fs::path p = fs::path(s.folder) / "config.json";
     const auto j = nlohmann::json::parse(readTextFile(p.string()), nullptr, false);
-    return j.is_object() && j.value("quantlens_synthetic", false);
+    if (!j.is_object()) return false;
+    const auto it = j.find("quantlens_synthetic");
+    return it != j.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::string shapeText(const std::vector<int64_t>& shape) {
@@ -112,6 +115,7 @@ void printJson(const std::string& model, const ql::ModelSummary& s, bool synthet
     j["model"] = model;
     j["folder"] = s.folder;
     j["weights_only"] = weightsOnly;
+    if (weightsOnly) j["weights_only_reason"] = s.weightsOnlyReason;
     j["synthetic_random_weights"] = synthetic;
     j["config"] = weightsOnly ? json(nullptr) : configJson(s.config);
     j["parameters"] = s.parameters;
@@ -138,7 +142,7 @@ void printText(const std::string& model, const ql::ModelSummary& s, bool synthet
     std::cout << "Model:          " << model << "\n";
     if (synthetic) std::cout << "NOTE:           synthetic model - its weights are RANDOM\n";
     if (c.architectureName.empty()) {
-        std::cout << "Architecture:   weights only (no config.json of a supported architecture)\n";
+        std::cout << "Architecture:   weights only (" << s.weightsOnlyReason << ")\n";
     } else {
         std::cout << "Architecture:   " << c.architectureName << "\n"
                   << "Layers:         " << c.numLayers << "\n"
@@ -175,7 +179,7 @@ int cmdInfo(const Argv& argv) {
         throw ql::Error("expected one MODEL (folder or .safetensors file), see --help");
     const std::string model = args.positional()[0];
     const ql::ModelSummary s = ql::inspectCheckpoint(model);
-    const bool synthetic = isSynthetic(s.folder);
+    const bool synthetic = isSynthetic(s);
     if (args.flag("json"))
         printJson(model, s, synthetic);
     else

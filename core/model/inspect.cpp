@@ -1,13 +1,11 @@
 // Weights-only summary of any safetensors checkpoint; no libtorch here.
 #include "base/error.h"
+#include "io/model_check.h"
 #include "model/model.h"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 
 namespace fs = std::filesystem;
 
@@ -26,20 +24,6 @@ constexpr ProjName kProjections[] = {
     {ProjKind::Gate, "mlp.gate_proj"}, {ProjKind::Up, "mlp.up_proj"},
     {ProjKind::Down, "mlp.down_proj"},
 };
-
-// True when config.json names an architecture we can describe; other configs (other
-// architectures, or none) leave the summary weights-only instead of failing.
-bool hasSupportedConfig(const fs::path& configPath) {
-    if (!fs::exists(configPath)) return false;
-    std::ifstream in(configPath);
-    const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("architectures") || !j["architectures"].is_array() ||
-        j["architectures"].empty() || !j["architectures"][0].is_string())
-        return false;
-    const std::string arch = j["architectures"][0].get<std::string>();
-    return arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" ||
-           arch == "Qwen2ForCausalLM" || arch == "Qwen3ForCausalLM";
-}
 
 // Linear layers found in the checkpoint (quantized checkpoints without plain
 // ".weight" tensors simply list none).
@@ -88,7 +72,8 @@ bool naturalLess(const std::string& a, const std::string& b) {
 }  // namespace
 
 // Tensors are listed in natural name order; a summary whose config.architectureName
-// is empty is weights-only.
+// is empty is weights-only (weightsOnlyReason says why). A supported config is checked
+// against the tensors (validateModel).
 ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
     const auto store = TensorStore::open(fileOrFolder);
     ModelSummary s;
@@ -103,11 +88,28 @@ ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
               [](const TensorInfo& a, const TensorInfo& b) { return naturalLess(a.name, b.name); });
     s.bytesOnDisk = store->bytesOnDisk();
     s.bytesInMemory = uint64_t(s.parameters) * 4;
+    // A config.json that is there must be readable and valid; only one that names no
+    // supported architecture leaves the checkpoint weights-only, with the reason kept.
     const fs::path configPath = fs::path(s.folder) / "config.json";
-    if (hasSupportedConfig(configPath)) {
-        s.config = loadModelConfig(configPath.string());
-        s.linears = findLinears(*store, s.config.numLayers);
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(configPath, ec))) {
+        s.weightsOnlyReason = "no config.json next to the weights";
+        return s;
     }
+    if (!fs::is_directory(p, ec) &&
+        fs::exists(fs::path(s.folder) / "model.safetensors.index.json", ec)) {
+        s.weightsOnlyReason = "one shard of a sharded checkpoint; open its folder for the model";
+        return s;
+    }
+    std::string why;
+    const auto config = loadSupportedModelConfig(configPath.string(), why);
+    if (!config) {
+        s.weightsOnlyReason = configPath.string() + ": " + why;
+        return s;
+    }
+    validateModel(*config, *store, configPath.string());
+    s.config = *config;
+    s.linears = findLinears(*store, s.config.numLayers);
     return s;
 }
 

@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/parallel.h"
+#include "io/model_check.h"
 #include "model/transformer.h"
 
 #include <ATen/Parallel.h>
@@ -49,6 +50,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder) {
     const std::string configPath = folder + "/config.json";
     const ModelConfig config = loadModelConfig(configPath);
     const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
+    validateModel(config, *store, configPath);
 
     std::shared_ptr<Model> model(new Model());
     model->net_ = std::make_unique<Transformer>(config, *store);

@@ -31,11 +31,13 @@ struct LinearLayerInfo {
 struct ModelSummary {
     std::string folder;
     ModelConfig config;
-    int64_t parameters = 0;           // unique parameters (tied embedding counted once)
+    int64_t parameters = 0;  // unique parameters (tied embedding counted once)
     uint64_t bytesOnDisk = 0;
     uint64_t bytesInMemory = 0;       // float32 weights as evaluated
     std::vector<TensorInfo> tensors;  // every tensor of the checkpoint
     std::vector<LinearLayerInfo> linears;
+    // Why there is no config (weights-only), e.g. "no config.json next to the weights".
+    std::string weightsOnlyReason;
 };
 
 // Sets libtorch's intra-op threads and the engine's kernel threads.
@@ -76,4 +78,4 @@ private:
 // Weights-only summary of any .safetensors file or folder (any architecture).
 ModelSummary inspectCheckpoint(const std::string& fileOrFolder);
 
-} // namespace ql
+}  // namespace ql

@@ -9,6 +9,7 @@
 #include <mutex>
 #include "base/error.h"
 #include "io/dtype.h"
+#include "io/model_check.h"
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "run/run_internal.h"
@@ -269,6 +270,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     rep.report("load", 0.0, "opening " + run.config.modelDir);
     const ModelConfig cfg = loadModelConfig(run.config.modelDir + "/config.json");
     const auto store = TensorStore::open(run.config.modelDir);
+    validateModel(cfg, *store, run.config.modelDir + "/config.json");
     run.architecture = cfg.architectureName;
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
     phases.done("load");
