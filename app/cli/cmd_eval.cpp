@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 namespace qlcli {
@@ -41,11 +42,18 @@ bool printProgress(const ql::Progress& p) {
 
 }  // namespace
 
+namespace fs = std::filesystem;
+
 int cmdEval(const Argv& argv) {
     if (wantsHelp(argv, kEvalUsage)) return 0;
     const Args args(argv, {"model", "text", "seq", "protocol", "max-windows", "batch", "threads"},
                     {"json"});
     const std::string modelDir = args.required("model");
+    std::error_code ec;
+    if (!fs::is_directory(modelDir, ec))
+        throw ql::Error("--model " + modelDir + ": " +
+                        (fs::exists(modelDir, ec) ? "is a file" : "no such folder") +
+                        ", expected a model folder (config.json, safetensors, tokenizer)");
     const std::string textPath = args.required("text");
     ql::PerplexityOptions options;
     options.protocol = ql::parseProtocol(args.value("protocol", "gptq"));

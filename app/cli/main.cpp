@@ -1,5 +1,6 @@
 // quantlens-cli: the QuantLens engine without a GUI.
 #include "base/error.h"
+#include "base/file_util.h"
 #include "commands.h"
 #include "base/process_env.h"
 #include "model/model.h"
@@ -23,11 +24,8 @@ bool wantsHelp(const Argv& args, const char* usage) {
 }
 
 std::string readTextFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ql::Error("cannot read '" + path + "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // Regular files only: a directory used to read as empty ("0 tokens"), a FIFO blocks.
+    return ql::readRegularFile(path, "a text file", uint64_t(4) << 30);
 }
 
 void applyThreads(int threads) { ql::setComputeThreads(threads); }
