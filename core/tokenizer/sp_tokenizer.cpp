@@ -18,6 +18,19 @@ namespace {
 
 const char* kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's whitespace symbol
 
+// NN of a byte piece "<0xNN>", or -1 for any other text (std::stoi threw on "<0xZZ>").
+int bytePieceValue(const std::string& text) {
+    auto hex = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
+    const int hi = hex(text[3]), lo = hex(text[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 // Minimal protobuf wire-format reader (varint, 32/64-bit, length-delimited).
 class ProtoReader {
 public:
@@ -174,9 +187,9 @@ SpTokenizer::SpTokenizer(const std::string& path) {
         else
             reserved_.emplace(p.text, id);
         if (p.type == UserDefined && !p.text.empty()) userDefined_.push_back(p.text);
-        if (p.type == Byte && p.text.size() == 6) {
-            const int byte = std::stoi(p.text.substr(3, 2), nullptr, 16);
-            if (byte >= 0 && byte < 256) byteIds_[byte] = id;
+        if (p.type == Byte) {
+            const int byte = bytePieceValue(p.text);
+            if (byte >= 0) byteIds_[byte] = id;
         }
         if (p.type == Unknown) unkId_ = id;
     }
@@ -338,8 +351,8 @@ std::string SpTokenizer::decode(const std::vector<int32_t>& ids) const {
             throw Error("token id " + std::to_string(id) + " is outside the vocabulary (size " +
                         std::to_string(vocabSize()) + ")");
         const Piece& p = pieces_[static_cast<size_t>(id)];
-        if (p.type == Byte) {
-            bytes += static_cast<char>(std::stoi(p.text.substr(3, 2), nullptr, 16));
+        if (const int byte = p.type == Byte ? bytePieceValue(p.text) : -1; byte >= 0) {
+            bytes += static_cast<char>(byte);
             continue;
         }
         flushBytes();
