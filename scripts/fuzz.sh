@@ -27,8 +27,8 @@ fi
 cmake --build "$build" -j 2 --target "fuzz_$name" fuzz_make_seeds
 
 seeds="$build/fuzz/seeds"
-if [ ! -d "$seeds" ]; then
-  cli="${QUANTLENS_CLI:-$root/build/app/cli/quantlens-cli}"
+if [ ! -d "$seeds/$name" ]; then
+  cli="${QUANTLENS_CLI:-$root/build/app/quantlens-cli}"
   [ -x "$cli" ] || echo "note: no $cli: the run harness gets only the repository's seeds" >&2
   "$root/fuzz/make_corpus.sh" "$shared" "$seeds" "$build/fuzz/fuzz_make_seeds" "$cli" >/dev/null
 fi
