@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages QuantLens needs to build, test and run.
 # Idempotent: installs only what is missing; does nothing when all is present.
+# --fuzz also installs clang and its runtime libraries (libFuzzer, ASan, UBSan) for
+# scripts/fuzz.sh.
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +13,10 @@ PACKAGES=(
   nlohmann-json3-dev libpcre2-dev libicu-dev
   xvfb xauth fonts-dejavu-core
 )
+
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -220,6 +220,12 @@ Histogram rebinWeights(const RunResult& run, const std::string& layer, const std
         throw Error("unknown weight histogram '" + which + "' (before, after or error)");
     const auto store = TensorStore::open(run.config.modelDir);
     const std::vector<float> original = store->readFloat(layer + ".weight");
+    // A loaded run is read from disk: its grid covers rows x cols, which must be this weight.
+    if (original.size() != uint64_t(l->rows) * uint64_t(l->cols))
+        throw Error("run layer '" + layer + "' is " + std::to_string(l->rows) + " x " +
+                    std::to_string(l->cols) + " but the weight in '" + run.config.modelDir +
+                    "' has " + std::to_string(original.size()) +
+                    " values: the run does not belong to this model");
     if (which == "before") return computeHistogram(original.data(), original.size(), lo, hi, bins);
     std::vector<float> after = afterWeights(run, *l, original);
     if (which == "error")

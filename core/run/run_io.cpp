@@ -9,15 +9,19 @@
 // counts[bins], u64 count/nan/+inf/-inf, f64 min/max/mean/std/kurtosis,
 // u64 outliers/below/above. Float array: u64 n, f32[n].
 #include "base/error.h"
+#include "run/json_fields.h"
 #include "run/run_internal.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <set>
 #include <sstream>
 
 namespace ql {
@@ -30,22 +34,19 @@ namespace {
 constexpr int kFormatVersion = 1;
 const char kBinMagic[8] = {'Q', 'L', 'R', 'U', 'N', 'B', 'I', 'N'};
 const char kBinEnd[8] = {'Q', 'L', 'R', 'U', 'N', 'E', 'N', 'D'};
+// Reader bounds: far above any real run, low enough that nothing computed from them
+// overflows or allocates absurdly.
+constexpr int kMaxBins = 1 << 20;  // as runQuantization allows
+constexpr int64_t kMaxDim = int64_t(1) << 32;
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+constexpr uint64_t kMaxRunJsonBytes = 256ull << 20;
+constexpr uint64_t kMaxHistogramBytes = 4ull << 30;
 
 // JSON has no NaN/Inf: non-finite doubles are written as strings.
 json num(double v) {
     if (std::isfinite(v)) return v;
     if (std::isnan(v)) return "nan";
     return v > 0 ? "inf" : "-inf";
-}
-
-double getNum(const json& j, const char* key) {
-    const json& v = j.at(key);
-    if (v.is_number()) return v.get<double>();
-    const std::string s = v.get<std::string>();
-    if (s == "nan") return std::nan("");
-    if (s == "inf") return HUGE_VAL;
-    if (s == "-inf") return -HUGE_VAL;
-    throw Error(std::string("field '") + key + "' is not a number");
 }
 
 json configJson(const RunConfig& c) {
@@ -69,26 +70,29 @@ json configJson(const RunConfig& c) {
             {"threads", c.threads}};
 }
 
-RunConfig configFrom(const json& j) {
+constexpr int kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+RunConfig configFrom(const JsonFields& j) {
     RunConfig c;
-    c.modelDir = j.at("model_dir").get<std::string>();
-    c.recipe = j.at("recipe").get<std::string>();
-    const json& l = j.at("layers");
-    c.layers.include = l.at("include").get<std::vector<std::string>>();
-    c.layers.exclude = l.at("exclude").get<std::vector<std::string>>();
-    c.layers.kinds = l.at("kinds").get<std::vector<std::string>>();
-    c.layers.minParameters = l.at("min_parameters").get<int64_t>();
-    c.calibrationText = j.at("calibration_text").get<std::string>();
-    c.calibrationWindows = j.at("calibration_windows").get<int>();
-    c.calibrationSeq = j.at("calibration_seq").get<int>();
-    c.evaluationText = j.at("evaluation_text").get<std::string>();
-    c.evalSeq = j.at("eval_seq").get<int>();
-    c.evalMaxWindows = j.at("eval_max_windows").get<int>();
-    c.evalProtocol = j.at("eval_protocol").get<std::string>();
-    c.captureActivations = j.at("capture_activations").get<bool>();
-    c.captureGradients = j.at("capture_gradients").get<bool>();
-    c.histogramBins = j.at("histogram_bins").get<int>();
-    c.threads = j.at("threads").get<int>();
+    c.modelDir = j.str("model_dir");
+    c.recipe = j.str("recipe");
+    const JsonFields l = j.object("layers");
+    c.layers.include = l.strings("include");
+    c.layers.exclude = l.strings("exclude");
+    c.layers.kinds = l.strings("kinds");
+    c.layers.minParameters = l.integer("min_parameters", 0, kInt64Max);
+    c.calibrationText = j.str("calibration_text");
+    c.calibrationWindows = j.toInt("calibration_windows", 0, kIntMax);
+    c.calibrationSeq = j.toInt("calibration_seq", 0, kIntMax);
+    c.evaluationText = j.str("evaluation_text");
+    c.evalSeq = j.toInt("eval_seq", 0, kIntMax);
+    c.evalMaxWindows = j.toInt("eval_max_windows", 0, kIntMax);
+    c.evalProtocol = j.str("eval_protocol");
+    c.captureActivations = j.flag("capture_activations");
+    c.captureGradients = j.flag("capture_gradients");
+    c.histogramBins = j.toInt("histogram_bins", 1, kMaxBins);
+    c.threads = j.toInt("threads", std::numeric_limits<int>::min(), kIntMax);
     return c;
 }
 
@@ -119,32 +123,51 @@ json layerJson(const LayerResult& l) {
             {"weight_after_source", l.weightAfterSource}};
 }
 
-LayerResult layerFrom(const json& j) {
+// A layer name becomes a file name (weights/<name>.f32): it must stay inside the run.
+bool safeLayerName(const std::string& name) {
+    return !name.empty() && name != "." && name != ".." &&
+           name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+}
+
+LayerResult layerFrom(const JsonFields& j) {
     LayerResult l;
-    l.name = j.at("name").get<std::string>();
-    l.block = j.at("block").get<int>();
-    l.kind = j.at("kind").get<std::string>();
-    l.rows = j.at("rows").get<int64_t>();
-    l.cols = j.at("cols").get<int64_t>();
-    l.method = j.at("method").get<std::string>();
-    l.fallback = j.at("fallback").get<bool>();
-    l.fallbackReason = j.at("fallback_reason").get<std::string>();
-    l.weightSqnrDb = getNum(j, "weight_sqnr_db");
-    l.outputSqnrDb = getNum(j, "output_sqnr_db");
-    l.mse = getNum(j, "mse");
-    l.maxAbsError = getNum(j, "max_abs_error");
-    l.cosine = getNum(j, "cosine");
-    l.parameters = j.at("parameters").get<uint64_t>();
-    l.bytesFp = j.at("bytes_fp").get<uint64_t>();
-    l.bytesQ = j.at("bytes_q").get<uint64_t>();
-    l.gradientNormBefore = getNum(j, "gradient_norm_before");
-    l.gradientNormAfter = getNum(j, "gradient_norm_after");
-    l.groupSize = j.at("group_size").get<int64_t>();
-    l.perTensor = j.at("per_tensor").get<bool>();
-    l.bits = j.at("bits").get<int>();
-    l.symmetric = j.at("symmetric").get<bool>();
-    l.seconds = getNum(j, "seconds");
-    l.weightAfterSource = j.at("weight_after_source").get<std::string>();
+    l.name = j.str("name");
+    if (!safeLayerName(l.name))
+        j.fail("name", "must be a layer name without '/', not \"" + l.name + "\"");
+    l.block = j.toInt("block", -1, kIntMax);
+    l.kind = j.str("kind");
+    // Bounds of any real checkpoint; rows x cols is allocated when re-binning.
+    l.rows = j.integer("rows", 0, kMaxDim);
+    l.cols = j.integer("cols", 0, kMaxDim);
+    if (l.rows * l.cols > kMaxElements) j.fail("cols", "makes rows x cols exceed 2^40 elements");
+    l.method = j.str("method");
+    l.fallback = j.flag("fallback");
+    l.fallbackReason = j.str("fallback_reason");
+    l.weightSqnrDb = j.number("weight_sqnr_db");
+    l.outputSqnrDb = j.number("output_sqnr_db");
+    l.mse = j.number("mse");
+    l.maxAbsError = j.number("max_abs_error");
+    l.cosine = j.number("cosine");
+    l.parameters = j.count("parameters");
+    l.bytesFp = j.count("bytes_fp");
+    l.bytesQ = j.count("bytes_q");
+    l.gradientNormBefore = j.number("gradient_norm_before");
+    l.gradientNormAfter = j.number("gradient_norm_after");
+    l.groupSize = j.integer("group_size", 0, kMaxDim);
+    l.perTensor = j.flag("per_tensor");
+    l.bits = j.toInt("bits", 0, 32);
+    l.symmetric = j.flag("symmetric");
+    l.seconds = j.number("seconds");
+    l.weightAfterSource = j.str("weight_after_source");
+    if (l.weightAfterSource != "grid" && l.weightAfterSource != "cast" &&
+        l.weightAfterSource != "stored")
+        j.fail("weight_after_source",
+               "must be \"grid\", \"cast\" or \"stored\", not \"" + l.weightAfterSource + "\"");
+    if (l.weightAfterSource == "grid" &&
+        (l.bits < 2 || l.bits > 8 || l.rows < 1 || l.groupSize < 1 || l.groupSize > l.cols))
+        j.fail("group_size",
+               "and bits must describe a quantization grid (bits 2 to 8, group size 1 "
+               "to cols) for a layer re-quantized from its grid");
     return l;
 }
 
@@ -193,48 +216,54 @@ json runJson(const RunResult& r) {
             {"layers", layers}};
 }
 
-RunResult runFrom(const json& j) {
-    if (j.at("format").get<std::string>() != "quantlens-run")
-        throw Error("not a QuantLens run (format field)");
-    if (j.at("version").get<int>() != kFormatVersion)
-        throw Error("unsupported run format version " + std::to_string(j.at("version").get<int>()));
+RunResult runFrom(const JsonFields& j) {
+    if (j.str("format") != "quantlens-run") j.fail("format", "must be \"quantlens-run\"");
+    const int64_t version = j.integer("version", 0, kIntMax);
+    if (version != kFormatVersion)
+        j.fail("version", "is " + std::to_string(version) + ", this QuantLens reads version " +
+                              std::to_string(kFormatVersion));
     RunResult r;
-    r.id = j.at("id").get<std::string>();
-    r.label = j.at("label").get<std::string>();
-    r.createdAt = j.at("created_at").get<std::string>();
-    r.modelName = j.at("model_name").get<std::string>();
-    r.architecture = j.at("architecture").get<std::string>();
-    r.seconds = getNum(j, "seconds");
-    r.hasActivations = j.at("has_activations").get<bool>();
-    r.hasGradients = j.at("has_gradients").get<bool>();
-    r.config = configFrom(j.at("config"));
-    const json& p = j.at("perplexity");
+    r.id = j.str("id");
+    r.label = j.str("label");
+    r.createdAt = j.str("created_at");
+    r.modelName = j.str("model_name");
+    r.architecture = j.str("architecture");
+    r.seconds = j.number("seconds");
+    r.hasActivations = j.flag("has_activations");
+    r.hasGradients = j.flag("has_gradients");
+    r.config = configFrom(j.object("config"));
+    const JsonFields p = j.object("perplexity");
     PerplexitySummary& ps = r.perplexity;
-    ps.valid = p.at("valid").get<bool>();
-    ps.pplFp = getNum(p, "ppl_fp");
-    ps.pplQ = getNum(p, "ppl_q");
-    ps.scoredTokens = p.at("scored_tokens").get<int64_t>();
-    ps.windows = p.at("windows").get<int>();
-    ps.seq = p.at("seq").get<int>();
-    ps.protocol = p.at("protocol").get<std::string>();
-    ps.klMean = getNum(p, "kl_mean");
-    ps.klP50 = getNum(p, "kl_p50");
-    ps.klP90 = getNum(p, "kl_p90");
-    ps.klP99 = getNum(p, "kl_p99");
-    ps.klMax = getNum(p, "kl_max");
-    ps.top1Agreement = getNum(p, "top1_agreement");
-    ps.tokensPerSecond = getNum(p, "tokens_per_second");
-    const json& m = j.at("memory");
-    r.memory.parametersTotal = m.at("parameters_total").get<uint64_t>();
-    r.memory.bytesFpTotal = m.at("bytes_fp_total").get<uint64_t>();
-    r.memory.bytesQTotal = m.at("bytes_q_total").get<uint64_t>();
-    r.memory.bytesFpQuantized = m.at("bytes_fp_quantized").get<uint64_t>();
-    r.memory.bytesQQuantized = m.at("bytes_q_quantized").get<uint64_t>();
-    r.memory.peakRssBytes = m.at("peak_rss_bytes").get<uint64_t>();
-    for (const json& t : j.at("timings"))
-        r.timings.push_back({t.at("phase").get<std::string>(), getNum(t, "seconds")});
-    r.warnings = j.at("warnings").get<std::vector<std::string>>();
-    for (const json& l : j.at("layers")) r.layers.push_back(layerFrom(l));
+    ps.valid = p.flag("valid");
+    ps.pplFp = p.number("ppl_fp");
+    ps.pplQ = p.number("ppl_q");
+    ps.scoredTokens = p.integer("scored_tokens", 0, kInt64Max);
+    ps.windows = p.toInt("windows", 0, kIntMax);
+    ps.seq = p.toInt("seq", 0, kIntMax);
+    ps.protocol = p.str("protocol");
+    ps.klMean = p.number("kl_mean");
+    ps.klP50 = p.number("kl_p50");
+    ps.klP90 = p.number("kl_p90");
+    ps.klP99 = p.number("kl_p99");
+    ps.klMax = p.number("kl_max");
+    ps.top1Agreement = p.number("top1_agreement");
+    ps.tokensPerSecond = p.number("tokens_per_second");
+    const JsonFields m = j.object("memory");
+    r.memory.parametersTotal = m.count("parameters_total");
+    r.memory.bytesFpTotal = m.count("bytes_fp_total");
+    r.memory.bytesQTotal = m.count("bytes_q_total");
+    r.memory.bytesFpQuantized = m.count("bytes_fp_quantized");
+    r.memory.bytesQQuantized = m.count("bytes_q_quantized");
+    r.memory.peakRssBytes = m.count("peak_rss_bytes");
+    for (const JsonFields& t : j.objects("timings"))
+        r.timings.push_back({t.str("phase"), t.number("seconds")});
+    r.warnings = j.strings("warnings");
+    std::set<std::string> names;
+    for (const JsonFields& l : j.objects("layers")) {
+        r.layers.push_back(layerFrom(l));
+        if (!names.insert(r.layers.back().name).second)
+            l.fail("name", "repeats layer \"" + r.layers.back().name + "\"");
+    }
     return r;
 }
 
@@ -287,8 +316,11 @@ public:
         h.lo = get<double>();
         h.hi = get<double>();
         const uint32_t bins = get<uint32_t>();
-        if (bins > (d_.size() - pos_) / 8)
+        if (bins > uint32_t(kMaxBins) || bins > (d_.size() - pos_) / 8)
             throw Error("run file '" + path_ + "' is corrupt (bins)");
+        // Charts divide by hi - lo: a histogram with bins has a finite, non-empty range.
+        if (bins > 0 && !(std::isfinite(h.lo) && std::isfinite(h.hi) && h.lo < h.hi))
+            throw Error("run file '" + path_ + "' is corrupt (histogram range)");
         h.counts.resize(bins);
         raw(h.counts.data(), size_t(bins) * 8);
         HistogramStats& s = h.stats;
@@ -337,12 +369,38 @@ std::string histogramsBin(const RunResult& run) {
     return w.bytes();
 }
 
-void readHistogramsBin(const std::string& path, RunResult& run) {
+// The whole file, checked to be a regular file first: a directory or a FIFO named like a
+// run file must fail with a message, not throw from the stream or block forever.
+std::string readRunFile(const fs::path& path, uint64_t maxBytes) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (!fs::exists(st)) throw Error("run file '" + path.string() + "' is missing");
+    if (!fs::is_regular_file(st)) throw Error("run file '" + path.string() + "' is not a file");
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec || size > maxBytes)
+        throw Error("run file '" + path.string() + "' is larger than " +
+                    std::to_string(maxBytes >> 20) + " MB");
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("run file '" + path + "' is missing");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    BinReader r(ss.str(), path);
+    std::string bytes(size_t(size), '\0');
+    if (!in || !in.read(bytes.data(), std::streamsize(size)))
+        throw Error("cannot read run file '" + path.string() + "': " + std::strerror(errno));
+    return bytes;
+}
+
+// What re-binning reads through the grid (QuantGrid::scaleAt) must exist.
+void checkGrid(const LayerResult& l, const std::string& path) {
+    if (l.weightAfterSource != "grid") return;
+    const uint64_t groups =
+        l.perTensor ? 1 : uint64_t(l.rows) * uint64_t((l.cols + l.groupSize - 1) / l.groupSize);
+    const bool finite =
+        std::all_of(l.scales.begin(), l.scales.end(), [](float v) { return std::isfinite(v); }) &&
+        std::all_of(l.zeros.begin(), l.zeros.end(), [](float v) { return std::isfinite(v); });
+    if (l.scales.size() != groups || l.zeros.size() != (l.symmetric ? 0 : groups) || !finite)
+        throw Error("run file '" + path + "' is corrupt (grid of layer '" + l.name + "')");
+}
+
+void readHistogramsBin(const std::string& path, RunResult& run) {
+    BinReader r(readRunFile(path, kMaxHistogramBytes), path);
     char magic[8];
     r.raw(magic, 8);
     if (std::memcmp(magic, kBinMagic, 8) != 0)
@@ -354,6 +412,7 @@ void readHistogramsBin(const std::string& path, RunResult& run) {
     for (LayerResult& l : run.layers) {
         for (Histogram* h : histogramsOf(l)) *h = r.histogram();
         for (auto* a : arraysOf(l)) *a = r.floats();
+        checkGrid(l, path);
     }
     r.raw(magic, 8);
     if (std::memcmp(magic, kBinEnd, 8) != 0 || !r.atEnd())
@@ -430,17 +489,19 @@ void saveRun(const RunResult& run, const std::string& folder) {
 RunResult loadRun(const std::string& folder) {
     const fs::path dir(folder);
     const fs::path jsonPath = dir / "run.json";
-    if (!fs::is_directory(dir)) throw Error("run folder '" + folder + "' does not exist");
-    std::ifstream in(jsonPath, std::ios::binary);
-    if (!in) throw Error("'" + folder + "' is not a run folder: run.json is missing");
-    RunResult run;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw Error("run folder '" + folder + "' does not exist");
+    if (!fs::exists(jsonPath, ec))
+        throw Error("'" + folder + "' is not a run folder: run.json is missing");
+    const std::string text = readRunFile(jsonPath, kMaxRunJsonBytes);
+    json parsed;
     try {
-        run = runFrom(json::parse(in));
-    } catch (const json::exception& e) {
-        throw Error("run file '" + jsonPath.string() + "' is corrupt: " + e.what());
-    } catch (const Error& e) {
-        throw Error("run file '" + jsonPath.string() + "': " + e.what());
+        parsed = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw Error("run file '" + jsonPath.string() + "' is not valid JSON (error at byte " +
+                    std::to_string(e.byte) + ")");
     }
+    RunResult run = runFrom(JsonFields(parsed, jsonPath.string()));
     readHistogramsBin((dir / "histograms.bin").string(), run);
     run.folder = folder;
     return run;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Generates the fuzz seed corpora from the shared data into OUT (a build folder):
+#   make_corpus.sh SHARED_DIR OUT_DIR MAKE_SEEDS [QUANTLENS_CLI]
+# With QUANTLENS_CLI, two small runs are quantized from stories260k first (RTN INT4 g32
+# asym weights-only, and INT8 with a few calibration windows so activations are present)
+# and packed as seeds of the run harness. Missing shared data only leaves folders empty:
+# the smoke tests then report it as skipped.
+set -euo pipefail
+shared="$1" out="$2" make_seeds="$3" cli="${4:-}"
+rm -rf "$out"
+mkdir -p "$out"
+runs=()
+model="$shared/models/stories260k"
+if [ -n "$cli" ] && [ -x "$cli" ] && [ -d "$model" ]; then
+  work="$out/.runs"
+  mkdir -p "$work"
+  "$cli" quantize --model "$model" --recipe rtn:int4:g32:asym --include 'model.layers.0.self_attn.*' \
+    --bins 16 --out "$work/stories260k-rtn-int4-g32" >/dev/null
+  runs+=(--run "$work/stories260k-rtn-int4-g32")
+  calib="$shared/data/stories/calib.txt"
+  if [ -f "$calib" ]; then
+    "$cli" quantize --model "$model" --recipe rtn:int8:channel:sym --calib "$calib" \
+      --calib-windows 1 --calib-seq 16 --include 'model.layers.1.mlp.down_proj' --bins 8 \
+      --out "$work/stories260k-rtn-int8-calib" >/dev/null
+    runs+=(--run "$work/stories260k-rtn-int8-calib")
+  fi
+fi
+"$make_seeds" --shared "$shared" --out "$out" "${runs[@]}"
+rm -rf "$out/.runs"
