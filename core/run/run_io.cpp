@@ -8,8 +8,11 @@
 // sample before/after); then "QLRUNEND". Histogram: f64 lo, f64 hi, u32 bins, u64
 // counts[bins], u64 count/nan/+inf/-inf, f64 min/max/mean/std/kurtosis,
 // u64 outliers/below/above. Float array: u64 n, f32[n].
+#include "base/atomic_write.h"
 #include "base/error.h"
+#include "run/run_folder.h"
 #include "run/run_internal.h"
+#include "run/run_json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +44,7 @@ json num(double v) {
 double getNum(const json& j, const char* key) {
     const json& v = j.at(key);
     if (v.is_number()) return v.get<double>();
+    if (!v.is_string()) throw Error(std::string("field '") + key + "' is not a number");
     const std::string s = v.get<std::string>();
     if (s == "nan") return std::nan("");
     if (s == "inf") return HUGE_VAL;
@@ -77,18 +81,18 @@ RunConfig configFrom(const json& j) {
     c.layers.include = l.at("include").get<std::vector<std::string>>();
     c.layers.exclude = l.at("exclude").get<std::vector<std::string>>();
     c.layers.kinds = l.at("kinds").get<std::vector<std::string>>();
-    c.layers.minParameters = l.at("min_parameters").get<int64_t>();
+    c.layers.minParameters = intField<int64_t>(l, "min_parameters", "config.layers", 0);
     c.calibrationText = j.at("calibration_text").get<std::string>();
-    c.calibrationWindows = j.at("calibration_windows").get<int>();
-    c.calibrationSeq = j.at("calibration_seq").get<int>();
+    c.calibrationWindows = intField<int>(j, "calibration_windows", "config", 0);
+    c.calibrationSeq = intField<int>(j, "calibration_seq", "config", 0);
     c.evaluationText = j.at("evaluation_text").get<std::string>();
-    c.evalSeq = j.at("eval_seq").get<int>();
-    c.evalMaxWindows = j.at("eval_max_windows").get<int>();
+    c.evalSeq = intField<int>(j, "eval_seq", "config", 0);
+    c.evalMaxWindows = intField<int>(j, "eval_max_windows", "config", 0);
     c.evalProtocol = j.at("eval_protocol").get<std::string>();
     c.captureActivations = j.at("capture_activations").get<bool>();
     c.captureGradients = j.at("capture_gradients").get<bool>();
-    c.histogramBins = j.at("histogram_bins").get<int>();
-    c.threads = j.at("threads").get<int>();
+    c.histogramBins = intField<int>(j, "histogram_bins", "config", 0);
+    c.threads = intField<int>(j, "threads", "config");
     return c;
 }
 
@@ -122,10 +126,11 @@ json layerJson(const LayerResult& l) {
 LayerResult layerFrom(const json& j) {
     LayerResult l;
     l.name = j.at("name").get<std::string>();
-    l.block = j.at("block").get<int>();
+    const std::string at = "layers[" + l.name + "]";
+    l.block = intField<int>(j, "block", at, 0);
     l.kind = j.at("kind").get<std::string>();
-    l.rows = j.at("rows").get<int64_t>();
-    l.cols = j.at("cols").get<int64_t>();
+    l.rows = intField<int64_t>(j, "rows", at, 0);
+    l.cols = intField<int64_t>(j, "cols", at, 0);
     l.method = j.at("method").get<std::string>();
     l.fallback = j.at("fallback").get<bool>();
     l.fallbackReason = j.at("fallback_reason").get<std::string>();
@@ -134,14 +139,14 @@ LayerResult layerFrom(const json& j) {
     l.mse = getNum(j, "mse");
     l.maxAbsError = getNum(j, "max_abs_error");
     l.cosine = getNum(j, "cosine");
-    l.parameters = j.at("parameters").get<uint64_t>();
-    l.bytesFp = j.at("bytes_fp").get<uint64_t>();
-    l.bytesQ = j.at("bytes_q").get<uint64_t>();
+    l.parameters = intField<uint64_t>(j, "parameters", at);
+    l.bytesFp = intField<uint64_t>(j, "bytes_fp", at);
+    l.bytesQ = intField<uint64_t>(j, "bytes_q", at);
     l.gradientNormBefore = getNum(j, "gradient_norm_before");
     l.gradientNormAfter = getNum(j, "gradient_norm_after");
-    l.groupSize = j.at("group_size").get<int64_t>();
+    l.groupSize = intField<int64_t>(j, "group_size", at, 0);
     l.perTensor = j.at("per_tensor").get<bool>();
-    l.bits = j.at("bits").get<int>();
+    l.bits = intField<int>(j, "bits", at, 0, 32);
     l.symmetric = j.at("symmetric").get<bool>();
     l.seconds = getNum(j, "seconds");
     l.weightAfterSource = j.at("weight_after_source").get<std::string>();
@@ -196,8 +201,9 @@ json runJson(const RunResult& r) {
 RunResult runFrom(const json& j) {
     if (j.at("format").get<std::string>() != "quantlens-run")
         throw Error("not a QuantLens run (format field)");
-    if (j.at("version").get<int>() != kFormatVersion)
-        throw Error("unsupported run format version " + std::to_string(j.at("version").get<int>()));
+    const int version = intField<int>(j, "version", "");
+    if (version != kFormatVersion)
+        throw Error("unsupported run format version " + std::to_string(version));
     RunResult r;
     r.id = j.at("id").get<std::string>();
     r.label = j.at("label").get<std::string>();
@@ -213,9 +219,9 @@ RunResult runFrom(const json& j) {
     ps.valid = p.at("valid").get<bool>();
     ps.pplFp = getNum(p, "ppl_fp");
     ps.pplQ = getNum(p, "ppl_q");
-    ps.scoredTokens = p.at("scored_tokens").get<int64_t>();
-    ps.windows = p.at("windows").get<int>();
-    ps.seq = p.at("seq").get<int>();
+    ps.scoredTokens = intField<int64_t>(p, "scored_tokens", "perplexity", 0);
+    ps.windows = intField<int>(p, "windows", "perplexity", 0);
+    ps.seq = intField<int>(p, "seq", "perplexity", 0);
     ps.protocol = p.at("protocol").get<std::string>();
     ps.klMean = getNum(p, "kl_mean");
     ps.klP50 = getNum(p, "kl_p50");
@@ -225,12 +231,12 @@ RunResult runFrom(const json& j) {
     ps.top1Agreement = getNum(p, "top1_agreement");
     ps.tokensPerSecond = getNum(p, "tokens_per_second");
     const json& m = j.at("memory");
-    r.memory.parametersTotal = m.at("parameters_total").get<uint64_t>();
-    r.memory.bytesFpTotal = m.at("bytes_fp_total").get<uint64_t>();
-    r.memory.bytesQTotal = m.at("bytes_q_total").get<uint64_t>();
-    r.memory.bytesFpQuantized = m.at("bytes_fp_quantized").get<uint64_t>();
-    r.memory.bytesQQuantized = m.at("bytes_q_quantized").get<uint64_t>();
-    r.memory.peakRssBytes = m.at("peak_rss_bytes").get<uint64_t>();
+    r.memory.parametersTotal = intField<uint64_t>(m, "parameters_total", "memory");
+    r.memory.bytesFpTotal = intField<uint64_t>(m, "bytes_fp_total", "memory");
+    r.memory.bytesQTotal = intField<uint64_t>(m, "bytes_q_total", "memory");
+    r.memory.bytesFpQuantized = intField<uint64_t>(m, "bytes_fp_quantized", "memory");
+    r.memory.bytesQQuantized = intField<uint64_t>(m, "bytes_q_quantized", "memory");
+    r.memory.peakRssBytes = intField<uint64_t>(m, "peak_rss_bytes", "memory");
     for (const json& t : j.at("timings"))
         r.timings.push_back({t.at("phase").get<std::string>(), getNum(t, "seconds")});
     r.warnings = j.at("warnings").get<std::vector<std::string>>();
@@ -360,74 +366,59 @@ void readHistogramsBin(const std::string& path, RunResult& run) {
         throw Error("run file '" + path + "' is corrupt (end marker)");
 }
 
-void writeFile(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!out.flush()) throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
-}
-
-// Unique sibling path "<folder><suffix>XXXXXX" (created as a directory by mkdtemp).
-fs::path uniqueSibling(const fs::path& folder, const std::string& suffix) {
-    std::string tmpl = folder.string() + suffix + "XXXXXX";
-    if (!mkdtemp(tmpl.data()))
-        throw Error("cannot create a folder next to '" + folder.string() +
-                    "': " + std::strerror(errno));
-    return tmpl;
-}
-
 void writeRunInto(const RunResult& run, const fs::path& dir) {
-    writeFile(dir / "run.json", runJson(run).dump(1) + "\n");
-    writeFile(dir / "histograms.bin", histogramsBin(run));
+    writeFileDurable((dir / "run.json").string(), runJson(run).dump(1) + "\n");
+    crashPoint("run-json-written");
+    writeFileDurable((dir / "histograms.bin").string(), histogramsBin(run));
     for (const LayerResult& l : run.layers) {
         if (l.weightAfterSource != "stored") continue;
-        fs::create_directories(dir / "weights");
+        std::error_code ec;
+        fs::create_directories(dir / "weights", ec);
+        if (ec) throw Error("cannot create '" + (dir / "weights").string() + "'");
         const std::string target = storedWeightPath(dir.string(), l.name);
         if (run.storedWeights && run.storedWeights->count(l.name)) {
             writeStoredWeight(target, run.storedWeights->at(l.name));
         } else if (!run.folder.empty()) {
-            fs::copy_file(storedWeightPath(run.folder, l.name), target);
+            const std::string source = storedWeightPath(run.folder, l.name);
+            std::ifstream in(source, std::ios::binary);
+            std::ostringstream bytes;
+            if (!(in && bytes << in.rdbuf()))
+                throw Error("cannot read '" + source + "' to save the run");
+            writeFileDurable(target, bytes.str());
         } else {
             throw Error("the quantized weights of '" + l.name + "' are not available to save");
         }
     }
+    if (fs::exists(dir / "weights")) syncDirectory((dir / "weights").string());
+    syncDirectory(dir.string());
 }
 
 }  // namespace
 
-void saveRun(const RunResult& run, const std::string& folder) {
-    if (folder.empty()) throw Error("no run folder given");
-    fs::path dest = fs::absolute(folder).lexically_normal();
-    if (!dest.has_filename()) dest = dest.parent_path();
-    std::error_code ec;
-    fs::create_directories(dest.parent_path(), ec);
-    const fs::path tmp = uniqueSibling(dest, ".tmp-");
+void saveRun(const RunResult& run, const std::string& folder, Overwrite overwrite) {
+    const fs::path dest = runfolder::destination(folder);
+    const runfolder::DirLock lock(dest.parent_path(), true);
+    runfolder::recover(dest);
+    // Checked again under the lock: the destination may have changed since the caller's check.
+    if (runfolder::inspect(dest) == RunDestination::ExistingRun &&
+        overwrite != Overwrite::ExistingRun)
+        throw Error("'" + dest.string() + "' already holds a QuantLens run; replacing it needs " +
+                    "confirmation (--force on the command line)");
+    const fs::path tmp = runfolder::makeSibling(dest, ".tmp-");
+    crashPoint("run-temp-created");
     try {
         writeRunInto(run, tmp);
     } catch (...) {
+        std::error_code ec;
         fs::remove_all(tmp, ec);
         throw;
     }
-    // Replace an existing folder only now that the new one is complete.
-    fs::path old;
-    if (fs::exists(dest)) {
-        old = uniqueSibling(dest, ".old-");
-        fs::remove(old, ec);
-        fs::rename(dest, old, ec);
-        if (ec) {
-            fs::remove_all(tmp);
-            throw Error("cannot replace '" + dest.string() + "': " + ec.message());
-        }
-    }
-    fs::rename(tmp, dest, ec);
-    if (ec) {
-        if (!old.empty()) fs::rename(old, dest);
-        fs::remove_all(tmp);
-        throw Error("cannot create '" + dest.string() + "': " + ec.message());
-    }
-    if (!old.empty()) fs::remove_all(old, ec);
+    crashPoint("run-temp-complete");
+    runfolder::replace(tmp, dest);
 }
 
 RunResult loadRun(const std::string& folder) {
+    runfolder::beforeLoad(folder);
     const fs::path dir(folder);
     const fs::path jsonPath = dir / "run.json";
     if (!fs::is_directory(dir)) throw Error("run folder '" + folder + "' does not exist");
