@@ -16,7 +16,8 @@ if [ -z "$model" ]; then
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/quantlens/default-llama-tiny"
   if [ ! -f "$cache/config.json" ]; then
     echo "No model given: generating the default model (RANDOM weights) in $cache"
-    "$cli" synth --preset llama-tiny --out "$cache" --dtype f32 --seed 1
+    mkdir -p "$(dirname "$cache")"
+    "$cli" synth --preset llama-tiny --out "$cache" --dtype f32 --seed 1 --force
   fi
   model="$cache"
   echo "Using the default model with RANDOM weights: $model"

@@ -518,7 +518,7 @@ void TestRun::saveLoadRoundTrip() {
     compareRun(run, loaded);
     QCOMPARE(loaded.folder, folder);
     // Saving again over the existing folder replaces it and leaves no temporary sibling.
-    saveRun(loaded, folder);
+    saveRun(loaded, folder, Overwrite::ExistingRun);
     compareRun(run, loadRun(folder));
     QVERIFY(!siblingsLeft(folder));
 

@@ -1,17 +1,15 @@
 // quantlens-cli compare: two run folders side by side (CSV tables with deltas B - A).
 #include "args.h"
+#include "base/atomic_write.h"
 #include "base/error.h"
+#include "base/output_folder.h"
 #include "commands.h"
 #include "run/run.h"
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 namespace qlcli {
@@ -19,16 +17,11 @@ namespace qlcli {
 namespace {
 
 const char* kUsage =
-    "Usage: quantlens-cli compare RUN_A RUN_B --out DIR [--json]\n"
+    "Usage: quantlens-cli compare RUN_A RUN_B --out DIR [--force] [--json]\n"
     "\n"
     "Writes layers.csv (per-layer metrics of A and B and B - A), perplexity.csv and\n"
-    "memory.csv into DIR and prints a short summary.\n";
-
-void writeText(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    if (!out.flush()) throw ql::Error("cannot write '" + path + "': " + std::strerror(errno));
-}
+    "memory.csv into DIR and prints a short summary. DIR must be new or empty; an earlier\n"
+    "compare output there is replaced only with --force. Every file is written crash-safely.\n";
 
 std::string memoryCompareCsv(const ql::RunResult& a, const ql::RunResult& b) {
     auto row = [](const char* item, uint64_t fpA, uint64_t qA, uint64_t qB) {
@@ -69,18 +62,19 @@ nlohmann::json side(const ql::RunResult& r) {
 
 int cmdCompare(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv, {"out"}, {"json"});
+    const Args args(argv, {"out"}, {"json", "force"});
     if (args.positional().size() != 2)
         throw ql::Error("compare needs two run folders: RUN_A RUN_B (see --help)");
     const std::string outDir = args.required("out");
+    if (ql::checkOutputFolder(outDir) == ql::OutputFolder::Ours && !args.flag("force"))
+        throw ql::Error("'" + outDir + "' already holds QuantLens output; pass --force to " +
+                        "replace it");
     const ql::RunResult a = ql::loadRun(args.positional()[0]);
     const ql::RunResult b = ql::loadRun(args.positional()[1]);
-    std::error_code ec;
-    std::filesystem::create_directories(outDir, ec);
-    if (ec) throw ql::Error("cannot create '" + outDir + "': " + ec.message());
-    writeText(outDir + "/layers.csv", ql::compareCsv(a, b));
-    writeText(outDir + "/perplexity.csv", ql::perplexityCsv({a, b}));
-    writeText(outDir + "/memory.csv", memoryCompareCsv(a, b));
+    ql::claimOutputFolder(outDir, "quantlens-compare");
+    ql::writeFileAtomic(outDir + "/layers.csv", ql::compareCsv(a, b));
+    ql::writeFileAtomic(outDir + "/perplexity.csv", ql::perplexityCsv({a, b}));
+    ql::writeFileAtomic(outDir + "/memory.csv", memoryCompareCsv(a, b));
 
     if (args.flag("json")) {
         const nlohmann::json j = {{"a", side(a)},

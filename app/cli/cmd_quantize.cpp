@@ -38,7 +38,10 @@ const char* kUsage =
     "  --no-gradients       skip gradient histograms\n"
     "  --bins N             histogram bins (default 128)\n"
     "  --threads T          compute threads (default all cores)\n"
-    "  --out RUN_DIR        run folder to write (replaced atomically if it exists)\n"
+    "  --out RUN_DIR        run folder to write; its parent folder must exist. An existing\n"
+    "                       QuantLens run there is replaced (crash-safe) only with --force;\n"
+    "                       anything else there is never replaced\n"
+    "  --force              replace the run already in RUN_DIR\n"
     "  --json               print the summary as JSON\n";
 
 // --include/--exclude may be repeated; Args keeps only the last value, so collect them here.
@@ -116,13 +119,17 @@ int cmdQuantize(const Argv& argv) {
     const Args args(argv,
                     {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
                      "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
-                    {"json", "no-activations", "no-gradients"});
+                    {"json", "no-activations", "no-gradients", "force"});
     if (!args.positional().empty())
         throw ql::Error("unexpected argument '" + args.positional().front() + "' (see --help)");
     ql::RunConfig c;
     c.modelDir = args.required("model");
     c.recipe = args.required("recipe");
     const std::string out = args.required("out");
+    // Before any computation: a run must never be lost to an unusable --out.
+    const bool force = args.flag("force");
+    if (ql::checkRunDestination(out) == ql::RunDestination::ExistingRun && !force)
+        throw ql::Error("'" + out + "' already holds a QuantLens run; pass --force to replace it");
     c.calibrationText = args.value("calib");
     c.evaluationText = args.value("eval");
     c.evalSeq = args.intValue("seq", 0);
@@ -140,7 +147,7 @@ int cmdQuantize(const Argv& argv) {
 
     ql::RunResult run = ql::runQuantization(c, stderrProgress());
     const auto t0 = std::chrono::steady_clock::now();
-    ql::saveRun(run, out);
+    ql::saveRun(run, out, force ? ql::Overwrite::ExistingRun : ql::Overwrite::Never);
     const double saveSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (args.flag("json")) {

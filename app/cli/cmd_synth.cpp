@@ -1,6 +1,7 @@
 // quantlens-cli synth: writes a model folder with RANDOM weights of a real model's shapes.
 #include "args.h"
 #include "base/error.h"
+#include "base/output_folder.h"
 #include "commands.h"
 #include "io/safetensors.h"
 #include "model/synth.h"
@@ -19,7 +20,7 @@ std::string usage() {
     std::string presets;
     for (const auto& p : ql::synthPresets()) presets += (presets.empty() ? "" : ", ") + p;
     return "Usage: quantlens-cli synth --preset NAME --out DIR [--dtype bf16|f16|f32] [--seed S]"
-           " [--json]\n"
+           " [--force] [--json]\n"
            "\n"
            "Writes a complete Hugging Face model folder (config.json, model.safetensors, sharded\n"
            "above 2 GB, tokenizer.json, README.md) with the shapes of a real model and RANDOM\n"
@@ -28,7 +29,9 @@ std::string usage() {
            "  --preset NAME   one of: " +
            presets +
            "\n"
-           "  --out DIR       output folder (created; earlier weights there are replaced)\n"
+           "  --out DIR       output folder: new or empty (its parent must exist); a model\n"
+           "                  synth wrote there before is replaced only with --force\n"
+           "  --force         replace the synthetic model already in DIR\n"
            "  --dtype T       bf16 (default), f16 or f32\n"
            "  --seed S        random seed (default 0); the same seed gives identical files\n"
            "  --json          machine-readable output\n";
@@ -71,7 +74,7 @@ ql::ProgressCallback stderrProgress() {
 
 int cmdSynth(const Argv& argv) {
     if (wantsHelp(argv, usage().c_str())) return 0;
-    const Args args(argv, {"preset", "out", "dtype", "seed"}, {"json"});
+    const Args args(argv, {"preset", "out", "dtype", "seed"}, {"json", "force"});
     if (!args.positional().empty())
         throw ql::Error("unexpected argument '" + args.positional()[0] + "', see --help");
     ql::SynthOptions o;
@@ -81,6 +84,12 @@ int cmdSynth(const Argv& argv) {
     o.seed = parseSeed(args.value("seed", "0"));
     const bool asJson = args.flag("json");
     if (!asJson) o.progress = stderrProgress();
+    // synth replaces model files: never in a folder of someone else's (e.g. a real model).
+    ql::synthPresetConfig(o.preset);  // an unknown preset is reported first
+    if (ql::checkOutputFolder(o.outDir) == ql::OutputFolder::Ours && !args.flag("force"))
+        throw ql::Error("'" + o.outDir + "' already holds QuantLens output; pass --force to " +
+                        "replace it");
+    ql::claimOutputFolder(o.outDir, "quantlens-synth");
 
     const auto start = std::chrono::steady_clock::now();
     ql::synthesizeModel(o);

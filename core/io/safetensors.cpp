@@ -1,6 +1,7 @@
 // Safetensors: memory-mapped reading with full header validation, and atomic writing.
 #include "io/safetensors.h"
 
+#include "base/atomic_write.h"
 #include "base/error.h"
 #include "base/file_util.h"
 
@@ -443,16 +444,27 @@ std::string buildHeader(const std::vector<TensorLayout>& layout,
 SafetensorsWriter::SafetensorsWriter(const std::string& path,
                                      const std::vector<TensorLayout>& layout,
                                      const std::map<std::string, std::string>& metadata)
-    : path_(path), tempPath_(path + ".tmp-" + std::to_string(::getpid())) {
+    : path_(path) {
     const std::string header = buildHeader(layout, metadata, expected_);
-    FILE* f = std::fopen(tempPath_.c_str(), "wb");
-    if (!f) fail(path_, std::string("cannot create file: ") + std::strerror(errno));
+    // A locked ".<name>.tmp-XXXXXX" sibling: leftovers of killed writers are removed here.
+    const int fd = createTempFor(path_, tempPath_);
+    FILE* f = ::fdopen(fd, "wb");
+    if (!f) {
+        ::close(fd);
+        std::remove(tempPath_.c_str());
+        fail(path_, "cannot create file: " + describeErrno(errno));
+    }
     file_ = f;
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
     if (std::fwrite(len, 1, 8, f) != 8 ||
-        std::fwrite(header.data(), 1, header.size(), f) != header.size())
-        fail(path_, std::string("write failed: ") + std::strerror(errno));
+        std::fwrite(header.data(), 1, header.size(), f) != header.size()) {
+        const int err = errno;
+        std::fclose(f);
+        file_ = nullptr;
+        std::remove(tempPath_.c_str());
+        fail(path_, "write failed: " + describeErrno(err));
+    }
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
@@ -467,7 +479,7 @@ void SafetensorsWriter::write(const void* bytes, size_t n) {
     if (written_ + n > expected_) fail(path_, "more tensor data written than the header declares");
     if (n == 0) return;  // empty tensors: fwrite must not see their null data pointer
     if (std::fwrite(bytes, 1, n, static_cast<FILE*>(file_)) != n)
-        fail(path_, std::string("write failed: ") + std::strerror(errno));
+        fail(path_, "write failed: " + describeErrno(errno));
     written_ += n;
 }
 
@@ -477,13 +489,17 @@ void SafetensorsWriter::finish() {
         fail(path_, "only " + std::to_string(written_) + " of " + std::to_string(expected_) +
                         " data bytes were written");
     FILE* f = static_cast<FILE*>(file_);
-    const bool ok = std::fflush(f) == 0;
+    const bool flushed = std::fflush(f) == 0;
+    const int err = errno;
+    // commitTemp owns a duplicate: fsync, rename and close errors are all reported.
+    const int fd = flushed ? ::dup(::fileno(f)) : -1;
     std::fclose(f);
     file_ = nullptr;
-    if (!ok || std::rename(tempPath_.c_str(), path_.c_str()) != 0) {
+    if (fd < 0) {
         std::remove(tempPath_.c_str());
-        fail(path_, std::string("cannot write file: ") + std::strerror(errno));
+        fail(path_, "write failed: " + describeErrno(flushed ? errno : err));
     }
+    commitTemp(fd, tempPath_, path_);
 }
 
 void writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,

@@ -4,6 +4,7 @@
 // generated and written in blocks without holding the model in memory.
 #include "model/synth.h"
 
+#include "base/atomic_write.h"
 #include "base/error.h"
 #include "base/parallel.h"
 #include "io/safetensors.h"
@@ -310,7 +311,7 @@ void writeIndex(const fs::path& dir, const std::vector<Shard>& shards,
     }
     index["metadata"] = {{"total_size", total}, {"quantlens_synthetic", "random weights"}};
     index["weight_map"] = map;
-    std::ofstream(dir / "model.safetensors.index.json") << index.dump(2) << "\n";
+    writeFileAtomic((dir / "model.safetensors.index.json").string(), index.dump(2) + "\n");
 }
 
 // ---- tokenizer.json: byte-level BPE in the structure of Qwen's tokenizer.json
@@ -491,9 +492,7 @@ const Preset& findPreset(const std::string& name) {
 }
 
 void writeTextFile(const fs::path& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    if (!out) throw Error(path.string() + ": cannot write");
+    writeFileAtomic(path.string(), text);
 }
 
 // A previous run's files must not mix with this one (e.g. 2 shards then 1 file).

@@ -1,5 +1,6 @@
 // Per-layer weight analysis (metrics, real packed memory, histograms, grid) and
 // re-binning of weights from the real data.
+#include "base/atomic_write.h"
 #include "base/error.h"
 #include "quant/histogram.h"
 #include "quant/quantize.h"
@@ -144,12 +145,11 @@ std::string storedWeightPath(const std::string& folder, const std::string& layer
 }
 
 void writeStoredWeight(const std::string& path, const std::vector<float>& values) {
-    std::ofstream out(path, std::ios::binary);
     const uint64_t count = values.size();
-    out.write(kWeightMagic, 8);
-    out.write(reinterpret_cast<const char*>(&count), 8);
-    out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(count * 4));
-    if (!out.flush()) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+    std::string bytes(kWeightMagic, 8);
+    bytes.append(reinterpret_cast<const char*>(&count), 8);
+    if (count) bytes.append(reinterpret_cast<const char*>(values.data()), count * 4);
+    writeFileDurable(path, bytes);
 }
 
 std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount) {

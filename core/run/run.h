@@ -153,9 +153,20 @@ RunResult runQuantization(const RunConfig& config, const ProgressCallback& progr
 Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
                        double lo, double hi, int bins);
 
-// Persistence: run.json + histograms.bin (compact binary). Atomic: written to a
-// temporary folder then renamed. loadRun throws ql::Error for a missing/corrupt run.
-void saveRun(const RunResult& run, const std::string& folder);
+// Persistence: run.json + histograms.bin (compact binary), crash-safe (see
+// run/run_folder.h). saveRun never replaces anything but a QuantLens run folder (only run
+// files inside, run.json format "quantlens-run"), and a run only with
+// Overwrite::ExistingRun. checkRunDestination tells, before any computation, whether
+// `folder` is free or holds a run (ask the user then); it throws ql::Error (one line
+// naming the path) when saveRun would refuse: parent missing, not a folder or not
+// writable; an existing file or a folder that is not a run. Both also finish or roll
+// back an earlier interrupted save into `folder`, as loadRun does.
+// loadRun throws ql::Error for a missing/corrupt run.
+enum class RunDestination { New, ExistingRun };
+enum class Overwrite { Never, ExistingRun };
+RunDestination checkRunDestination(const std::string& folder);
+void saveRun(const RunResult& run, const std::string& folder,
+             Overwrite overwrite = Overwrite::Never);
 RunResult loadRun(const std::string& folder);
 
 // CSV exports (header row first).

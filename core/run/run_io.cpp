@@ -8,8 +8,10 @@
 // sample before/after); then "QLRUNEND". Histogram: f64 lo, f64 hi, u32 bins, u64
 // counts[bins], u64 count/nan/+inf/-inf, f64 min/max/mean/std/kurtosis,
 // u64 outliers/below/above. Float array: u64 n, f32[n].
+#include "base/atomic_write.h"
 #include "base/error.h"
 #include "run/json_fields.h"
+#include "run/run_folder.h"
 #include "run/run_internal.h"
 
 #include <nlohmann/json.hpp>
@@ -419,74 +421,59 @@ void readHistogramsBin(const std::string& path, RunResult& run) {
         throw Error("run file '" + path + "' is corrupt (end marker)");
 }
 
-void writeFile(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!out.flush()) throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
-}
-
-// Unique sibling path "<folder><suffix>XXXXXX" (created as a directory by mkdtemp).
-fs::path uniqueSibling(const fs::path& folder, const std::string& suffix) {
-    std::string tmpl = folder.string() + suffix + "XXXXXX";
-    if (!mkdtemp(tmpl.data()))
-        throw Error("cannot create a folder next to '" + folder.string() +
-                    "': " + std::strerror(errno));
-    return tmpl;
-}
-
 void writeRunInto(const RunResult& run, const fs::path& dir) {
-    writeFile(dir / "run.json", runJson(run).dump(1) + "\n");
-    writeFile(dir / "histograms.bin", histogramsBin(run));
+    writeFileDurable((dir / "run.json").string(), runJson(run).dump(1) + "\n");
+    crashPoint("run-json-written");
+    writeFileDurable((dir / "histograms.bin").string(), histogramsBin(run));
     for (const LayerResult& l : run.layers) {
         if (l.weightAfterSource != "stored") continue;
-        fs::create_directories(dir / "weights");
+        std::error_code ec;
+        fs::create_directories(dir / "weights", ec);
+        if (ec) throw Error("cannot create '" + (dir / "weights").string() + "'");
         const std::string target = storedWeightPath(dir.string(), l.name);
         if (run.storedWeights && run.storedWeights->count(l.name)) {
             writeStoredWeight(target, run.storedWeights->at(l.name));
         } else if (!run.folder.empty()) {
-            fs::copy_file(storedWeightPath(run.folder, l.name), target);
+            const std::string source = storedWeightPath(run.folder, l.name);
+            std::ifstream in(source, std::ios::binary);
+            std::ostringstream bytes;
+            if (!(in && bytes << in.rdbuf()))
+                throw Error("cannot read '" + source + "' to save the run");
+            writeFileDurable(target, bytes.str());
         } else {
             throw Error("the quantized weights of '" + l.name + "' are not available to save");
         }
     }
+    if (fs::exists(dir / "weights")) syncDirectory((dir / "weights").string());
+    syncDirectory(dir.string());
 }
 
 }  // namespace
 
-void saveRun(const RunResult& run, const std::string& folder) {
-    if (folder.empty()) throw Error("no run folder given");
-    fs::path dest = fs::absolute(folder).lexically_normal();
-    if (!dest.has_filename()) dest = dest.parent_path();
-    std::error_code ec;
-    fs::create_directories(dest.parent_path(), ec);
-    const fs::path tmp = uniqueSibling(dest, ".tmp-");
+void saveRun(const RunResult& run, const std::string& folder, Overwrite overwrite) {
+    const fs::path dest = runfolder::destination(folder);
+    const runfolder::DirLock lock(dest.parent_path(), true);
+    runfolder::recover(dest);
+    // Checked again under the lock: the destination may have changed since the caller's check.
+    if (runfolder::inspect(dest) == RunDestination::ExistingRun &&
+        overwrite != Overwrite::ExistingRun)
+        throw Error("'" + dest.string() + "' already holds a QuantLens run; replacing it needs " +
+                    "confirmation (--force on the command line)");
+    const fs::path tmp = runfolder::makeSibling(dest, ".tmp-");
+    crashPoint("run-temp-created");
     try {
         writeRunInto(run, tmp);
     } catch (...) {
+        std::error_code ec;
         fs::remove_all(tmp, ec);
         throw;
     }
-    // Replace an existing folder only now that the new one is complete.
-    fs::path old;
-    if (fs::exists(dest)) {
-        old = uniqueSibling(dest, ".old-");
-        fs::remove(old, ec);
-        fs::rename(dest, old, ec);
-        if (ec) {
-            fs::remove_all(tmp);
-            throw Error("cannot replace '" + dest.string() + "': " + ec.message());
-        }
-    }
-    fs::rename(tmp, dest, ec);
-    if (ec) {
-        if (!old.empty()) fs::rename(old, dest);
-        fs::remove_all(tmp);
-        throw Error("cannot create '" + dest.string() + "': " + ec.message());
-    }
-    if (!old.empty()) fs::remove_all(old, ec);
+    crashPoint("run-temp-complete");
+    runfolder::replace(tmp, dest);
 }
 
 RunResult loadRun(const std::string& folder) {
+    runfolder::beforeLoad(folder);
     const fs::path dir(folder);
     const fs::path jsonPath = dir / "run.json";
     std::error_code ec;
