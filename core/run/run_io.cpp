@@ -116,7 +116,9 @@ json layerJson(const LayerResult& l) {
             {"bits", l.bits},
             {"symmetric", l.symmetric},
             {"seconds", l.seconds},
-            {"weight_after_source", l.weightAfterSource}};
+            {"weight_after_source", l.weightAfterSource},
+            {"unusable_weights", l.unusableWeights},
+            {"first_unusable_row", l.firstUnusableRow}};
 }
 
 LayerResult layerFrom(const json& j) {
@@ -145,6 +147,9 @@ LayerResult layerFrom(const json& j) {
     l.symmetric = j.at("symmetric").get<bool>();
     l.seconds = getNum(j, "seconds");
     l.weightAfterSource = j.at("weight_after_source").get<std::string>();
+    // Absent in runs written before these fields existed.
+    l.unusableWeights = j.value("unusable_weights", uint64_t(0));
+    l.firstUnusableRow = j.value("first_unusable_row", int64_t(-1));
     return l;
 }
 
@@ -190,6 +195,12 @@ json runJson(const RunResult& r) {
               {"peak_rss_bytes", m.peakRssBytes}}},
             {"timings", timings},
             {"warnings", r.warnings},
+            {"data_used",
+             {{"calibration_windows", r.calibrationWindowsUsed},
+              {"calibration_windows_held_out", r.calibrationWindowsHeldOut},
+              {"calibration_tokens", r.calibrationTokens},
+              {"output_sqnr_source", r.outputSqnrSource},
+              {"output_sqnr_windows", r.outputSqnrWindows}}},
             {"layers", layers}};
 }
 
@@ -234,6 +245,13 @@ RunResult runFrom(const json& j) {
     for (const json& t : j.at("timings"))
         r.timings.push_back({t.at("phase").get<std::string>(), getNum(t, "seconds")});
     r.warnings = j.at("warnings").get<std::vector<std::string>>();
+    if (const auto u = j.find("data_used"); u != j.end()) {  // absent in older runs
+        r.calibrationWindowsUsed = u->at("calibration_windows").get<int>();
+        r.calibrationWindowsHeldOut = u->at("calibration_windows_held_out").get<int>();
+        r.calibrationTokens = u->at("calibration_tokens").get<int64_t>();
+        r.outputSqnrSource = u->at("output_sqnr_source").get<std::string>();
+        r.outputSqnrWindows = u->at("output_sqnr_windows").get<int>();
+    }
     for (const json& l : j.at("layers")) r.layers.push_back(layerFrom(l));
     return r;
 }
