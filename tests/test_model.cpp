@@ -1,6 +1,7 @@
 // Tests of the libtorch forward pass, ql::Model and perplexity against
 // ../shared/reference/model-reference.json and independent computations.
 // ATen first and QT_NO_KEYWORDS: Qt's `slots` macro breaks torch headers.
+#include "model/torch_errors.h"
 #include "model/transformer.h"
 
 #include "base/error.h"
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <set>
@@ -345,19 +347,24 @@ private Q_SLOTS:
         QCOMPARE(int64_t(r.windows) * 255, r.scoredTokens);
     }
 
-    // llamacpp: BOS at position 0, tokens seq/2+1 .. seq-1 scored; recomputed here from
-    // the last-position logits of every prefix (which also exercises the causal mask).
+    // llamacpp as ../shared/README.md states llama.cpp does it: ONE BOS in front of the
+    // whole stream, windows cut from that stream, the first token of each window replaced
+    // by BOS, tokens seq/2+1 .. seq-1 scored. Recomputed here from the last-position logits
+    // of every prefix (which also exercises the causal mask).
     void perplexityLlamaCppMatchesPrefixComputation() {
         QL_REQUIRE_DATA("models/stories260k");
         QL_REQUIRE_DATA("data/stories/stories.txt");
         const auto model = loadModel("stories260k");
         const std::vector<int32_t>& tokens = storyTokens("stories260k");
+        const int32_t bos = 1;  // bos_token_id of stories260k's config.json
+        std::vector<int32_t> stream{bos};
+        stream.insert(stream.end(), tokens.begin(), tokens.end());
         const int seq = 32, windows = 3;
         double sum = 0.0;
         int64_t count = 0;
         for (int w = 0; w < windows; ++w) {
-            std::vector<int32_t> win(tokens.begin() + w * seq, tokens.begin() + (w + 1) * seq);
-            win[0] = 1;  // bos_token_id of stories260k's config.json
+            std::vector<int32_t> win(stream.begin() + w * seq, stream.begin() + (w + 1) * seq);
+            win[0] = bos;
             for (int pos = seq / 2; pos <= seq - 2; ++pos) {
                 const std::vector<int32_t> prefix(win.begin(), win.begin() + pos + 1);
                 sum += nllOf(model->lastLogits(prefix), win[size_t(pos) + 1]);
@@ -375,6 +382,25 @@ private Q_SLOTS:
         QCOMPARE(r.protocol, std::string("llamacpp"));
         QVERIFY2(std::abs(r.meanNll - sum / double(count)) < 1e-5,
                  qPrintable(QString("%1 vs %2").arg(r.meanNll).arg(sum / double(count))));
+    }
+
+    // The BOS in front of the stream counts: 2*seq-1 tokens make two llamacpp windows
+    // (one gptq window), and seq-1 tokens one.
+    void perplexityLlamaCppCountsTheLeadingBos() {
+        QL_REQUIRE_DATA("models/stories260k");
+        QL_REQUIRE_DATA("data/stories/stories.txt");
+        const auto model = loadModel("stories260k");
+        const std::vector<int32_t>& all = storyTokens("stories260k");
+        const int seq = 16;
+        ql::PerplexityOptions o;
+        o.seq = seq;
+        o.protocol = ql::PplProtocol::LlamaCpp;
+        const std::vector<int32_t> two(all.begin(), all.begin() + 2 * seq - 1);
+        QCOMPARE(ql::evaluatePerplexity(*model, two, o).windows, 2);
+        const std::vector<int32_t> one(all.begin(), all.begin() + seq - 1);
+        QCOMPARE(ql::evaluatePerplexity(*model, one, o).windows, 1);
+        o.protocol = ql::PplProtocol::Gptq;
+        QCOMPARE(ql::evaluatePerplexity(*model, two, o).windows, 1);
     }
 
     void perplexityIsBatchInvariant() {
@@ -424,6 +450,39 @@ private Q_SLOTS:
                                                                        storyTokens("stories260k"),
                                                                        o, cancelAfterFirstWindow));
         QVERIFY(lastFraction > 0.0 && lastFraction < 0.2);  // >= 60 windows in the text
+    }
+
+    // libtorch errors reach users as one line without backtrace or source locations.
+    void torchErrorsBecomeOneLine() {
+        const auto translated = [](const std::function<void()>& f) -> std::string {
+            try {
+                f();
+            } catch (const c10::Error& e) {
+                try {
+                    ql::throwTorchError(e, "testing");
+                } catch (const ql::Error& q) {
+                    return q.what();
+                }
+            }
+            return "(no c10::Error)";
+        };
+        const std::string shape = translated([] { at::zeros({2, 3}).mm(at::zeros({2, 3})); });
+        QVERIFY2(shape.rfind("libtorch failed while testing: ", 0) == 0, shape.c_str());
+        QVERIFY2(shape.find('\n') == std::string::npos, shape.c_str());
+        QVERIFY2(shape.find(".cpp") == std::string::npos, shape.c_str());
+        const std::string memory = translated([] { at::empty({int64_t(1) << 60}, at::kFloat); });
+        QVERIFY2(memory.rfind("out of memory while testing", 0) == 0, memory.c_str());
+        // Model::load, evaluatePerplexity and runQuantization catch at the core boundary;
+        // an id beyond the vocabulary is caught before libtorch with a clear message.
+        QL_REQUIRE_DATA("models/stories260k");
+        ql::PerplexityOptions o;
+        o.seq = 8;
+        try {
+            ql::evaluatePerplexity(*loadModel("stories260k"), std::vector<int32_t>(16, 100000), o);
+            QFAIL("expected ql::Error");
+        } catch (const ql::Error& e) {
+            QVERIFY2(std::string(e.what()).find('\n') == std::string::npos, e.what());
+        }
     }
 
     void setLinearWeightChangesAndRestoreRestores() {

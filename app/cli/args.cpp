@@ -35,6 +35,11 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
     }
 }
 
+void Args::allowPositional(size_t max) const {
+    if (positional_.size() > max)
+        throw ql::Error("unexpected argument '" + positional_[max] + "' (see --help)");
+}
+
 std::string Args::value(const std::string& name, const std::string& fallback) const {
     const auto it = values_.find(name);
     return it == values_.end() ? fallback : it->second;

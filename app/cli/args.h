@@ -23,6 +23,9 @@ public:
     int intValue(const std::string& name, int fallback) const;  // throws on non-integer
     double doubleValue(const std::string& name, double fallback) const;
     const std::vector<std::string>& positional() const { return positional_; }
+    // Throws ql::Error "unexpected argument 'X' (see --help)" when more than `max`
+    // positional arguments were given.
+    void allowPositional(size_t max) const;
 
 private:
     std::map<std::string, std::string> values_;

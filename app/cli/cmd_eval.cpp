@@ -4,10 +4,12 @@
 #include "commands.h"
 #include "model/model.h"
 #include "model/perplexity.h"
+#include "run/run.h"
 #include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -28,7 +30,8 @@ const char* kEvalUsage =
     "                      llamacpp: BOS first, second half of each window scored\n"
     "  --max-windows K     evaluate at most K windows (default all)\n"
     "  --batch B           windows per forward pass (default 4)\n"
-    "  --threads T         compute threads (default: all cores)\n"
+    "  --threads T         compute threads, 1..256 (default: QUANTLENS_THREADS, else all\n"
+    "                      cores); bounds every pool: torch, OpenMP, OpenBLAS\n"
     "  --json              print the result as JSON\n";
 
 // One progress line on stderr, rewritten in place.
@@ -48,6 +51,7 @@ int cmdEval(const Argv& argv) {
     if (wantsHelp(argv, kEvalUsage)) return 0;
     const Args args(argv, {"model", "text", "seq", "protocol", "max-windows", "batch", "threads"},
                     {"json"});
+    args.allowPositional(0);
     const std::string modelDir = args.required("model");
     std::error_code ec;
     if (!fs::is_directory(modelDir, ec))
@@ -60,17 +64,23 @@ int cmdEval(const Argv& argv) {
     options.seq = args.intValue("seq", 0);
     options.maxWindows = args.intValue("max-windows", 0);
     options.batch = args.intValue("batch", 4);
-    if (options.seq < 0) throw ql::Error("--seq must be positive");
+    if (options.seq < 0 || options.seq == 1) throw ql::Error("--seq must be at least 2");
     if (options.maxWindows < 0) throw ql::Error("--max-windows must be positive");
-    if (options.batch < 1) throw ql::Error("--batch must be at least 1");
-    applyThreads(args.intValue("threads", 0));
+    if (options.batch < 1 || options.batch > 4096) throw ql::Error("--batch must be in 1..4096");
+    applyThreads(threadsOption(args));
 
-    const std::string text = readTextFile(textPath);
-    if (text.empty()) throw ql::Error("text file '" + textPath + "' is empty");
+    // Before anything big is loaded: the model and its windows must fit in memory.
+    ql::checkEvalMemory(modelDir, options.seq, options.batch);
     const auto tokenizer = ql::Tokenizer::load(modelDir);
     const auto model = ql::Model::load(modelDir);
     if (const auto bos = tokenizer->bosId()) options.bosToken = *bos;
-    const std::vector<int32_t> tokens = tokenizer->encode(text);
+    const int seq = options.seq > 0 ? options.seq : std::min(2048, model->config().maxPositions);
+    ql::checkWindowLength(model->config(), seq, "the perplexity");
+    // --max-windows K needs only the first K windows: tokenize only that prefix.
+    const size_t needed = size_t(options.maxWindows) * size_t(seq);
+    const std::vector<int32_t> tokens = ql::tokenizeTextFile(
+        textPath, needed, [&](const std::string& text) { return tokenizer->encode(text); },
+        "evaluation");
 
     const bool json = args.flag("json");
     const ql::PerplexityResult r = ql::evaluatePerplexity(

@@ -37,7 +37,8 @@ const char* kUsage =
     "  --no-activations     skip activation histograms\n"
     "  --no-gradients       skip gradient histograms\n"
     "  --bins N             histogram bins (default 128)\n"
-    "  --threads T          compute threads (default all cores)\n"
+    "  --threads T          compute threads, 1..256 (default: QUANTLENS_THREADS, else all\n"
+    "                       cores); bounds every pool: torch, OpenMP, OpenBLAS\n"
     "  --out RUN_DIR        run folder to write; its parent folder must exist. An existing\n"
     "                       QuantLens run there is replaced (crash-safe) only with --force;\n"
     "                       anything else there is never replaced\n"
@@ -95,6 +96,13 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                     (unsigned long long)l.bytesFp, (unsigned long long)l.bytesQ,
                     l.fallback ? "  (fallback)" : "");
     }
+    if (!run.config.calibrationText.empty())
+        std::printf(
+            "calibration: %d of %d window(s) of %d tokens used (text has %lld tokens), "
+            "%d held out from fitting\n",
+            run.calibrationWindowsUsed, run.config.calibrationWindows, run.config.calibrationSeq,
+            (long long)run.calibrationTokens, run.calibrationWindowsHeldOut);
+    std::printf("output SQNR measured on: %s\n", ql::outputSqnrSourceText(run).c_str());
     const auto& p = run.perplexity;
     if (p.valid) {
         std::printf("ppl fp %.5f  ppl q %.5f  (%s, seq %d, %d windows, %lld scored tokens)\n",
@@ -109,7 +117,8 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                 mb(m.bytesFpQuantized).c_str(), mb(m.bytesQQuantized).c_str(),
                 mb(m.peakRssBytes).c_str());
     for (const auto& w : run.warnings) std::printf("warning: %s\n", w.c_str());
-    std::printf("run %s written to %s (%.2f s)\n", run.id.c_str(), out.c_str(), run.seconds);
+    std::printf("run %s (%s) written to %s (%.2f s)\n", run.id.c_str(), run.label.c_str(),
+                out.c_str(), run.seconds);
 }
 
 }  // namespace
@@ -120,8 +129,7 @@ int cmdQuantize(const Argv& argv) {
                     {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
                      "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
                     {"json", "no-activations", "no-gradients", "force"});
-    if (!args.positional().empty())
-        throw ql::Error("unexpected argument '" + args.positional().front() + "' (see --help)");
+    args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = args.required("model");
     c.recipe = args.required("recipe");
@@ -142,7 +150,7 @@ int cmdQuantize(const Argv& argv) {
     c.captureActivations = !args.flag("no-activations");
     c.captureGradients = !args.flag("no-gradients");
     c.histogramBins = args.intValue("bins", c.histogramBins);
-    c.threads = args.intValue("threads", 0);
+    c.threads = threadsOption(args);
     applyThreads(c.threads);
 
     ql::RunResult run = ql::runQuantization(c, stderrProgress());

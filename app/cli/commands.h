@@ -21,7 +21,10 @@ int cmdCompare(const Argv& args);   // cmd_compare.cpp
 bool wantsHelp(const Argv& args, const char* usage);
 // Reads a whole file; throws ql::Error naming it if unreadable.
 std::string readTextFile(const std::string& path);
-// Applies --threads N (0 = all cores) if present in args, else the default.
+// Applies --threads N; 0 keeps the default set by main() (QUANTLENS_THREADS or all cores).
 void applyThreads(int threads);
+class Args;
+// --threads: 0 when absent, else an integer in 1..kMaxThreads (throws ql::Error otherwise).
+int threadsOption(const Args& args);
 
 } // namespace qlcli

@@ -1,6 +1,7 @@
 // quantlens-cli: the QuantLens engine without a GUI.
 #include "base/error.h"
 #include "base/file_util.h"
+#include "args.h"
 #include "commands.h"
 #include "base/process_env.h"
 #include "model/model.h"
@@ -28,7 +29,19 @@ std::string readTextFile(const std::string& path) {
     return ql::readRegularFile(path, "a text file", uint64_t(4) << 30);
 }
 
-void applyThreads(int threads) { ql::setComputeThreads(threads); }
+void applyThreads(int threads) {
+    if (threads != 0) ql::setComputeThreads(threads);
+}
+
+int threadsOption(const Args& args) {
+    if (!args.has("threads")) return 0;
+    const int t = args.intValue("threads", 0);
+    if (t < 1 || t > ql::kMaxThreads)
+        throw ql::Error("option --threads expects a number of threads in 1.." +
+                        std::to_string(ql::kMaxThreads) + ", got '" + args.value("threads") +
+                        "'");
+    return t;
+}
 
 } // namespace qlcli
 
@@ -50,7 +63,7 @@ const char* kUsage =
 } // namespace
 
 int main(int argc, char** argv) {
-    ql::ensurePassiveOpenMpWait(argv);
+    ql::prepareProcessEnvironment(argv, ql::requestedThreads(argc, argv));
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::cout << kUsage;
         return argc < 2 ? 2 : 0;
@@ -58,7 +71,7 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     const qlcli::Argv args(argv + 2, argv + argc);
     try {
-        ql::setComputeThreads(0);
+        ql::setComputeThreads(ql::requestedThreads(0, argv));  // QUANTLENS_THREADS or all
         if (command == "info") return qlcli::cmdInfo(args);
         if (command == "tokenize") return qlcli::cmdTokenize(args);
         if (command == "eval") return qlcli::cmdEval(args);

@@ -13,10 +13,10 @@
 #include <QSvgRenderer>
 
 int main(int argc, char** argv) {
-    ql::ensurePassiveOpenMpWait(argv);
-    // libtorch starts with 1 intra-op thread here: use every core unless
-    // QUANTLENS_THREADS says otherwise.
-    ql::setComputeThreads(qEnvironmentVariableIntValue("QUANTLENS_THREADS"));
+    // QUANTLENS_THREADS bounds every pool (OpenMP, OpenBLAS, torch, the engine's own);
+    // unset: every core.
+    ql::prepareProcessEnvironment(argv, ql::requestedThreads(0, argv));
+    ql::setComputeThreads(ql::requestedThreads(0, argv));
     QApplication app(argc, argv);
     QApplication::setApplicationName("QuantLens");
     QApplication::setOrganizationName("QuantLens");

@@ -1,15 +1,75 @@
 #include "base/process_env.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <dlfcn.h>
 #include <unistd.h>
 
 namespace ql {
+namespace {
 
-void ensurePassiveOpenMpWait(char** argv) {
-    if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    execv("/proc/self/exe", argv);
-    // execv only returns on failure: carry on with the default policy.
+// An integer in 1..kMaxThreads, else 0.
+int parseThreads(const char* text) {
+    if (text == nullptr || *text == '\0') return 0;
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > kMaxThreads) return 0;
+    return int(v);
 }
 
-} // namespace ql
+// Sets name=value unless it already has that value; true when it changed.
+bool setIfDifferent(const char* name, const std::string& value) {
+    const char* now = std::getenv(name);
+    if (now != nullptr && value == now) return false;
+    return setenv(name, value.c_str(), 1) == 0;
+}
+
+}  // namespace
+
+int requestedThreads(int argc, char** argv) {
+    const char* found = nullptr;
+    bool given = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--threads") == 0) {
+            given = true;
+            found = i + 1 < argc ? argv[i + 1] : nullptr;
+        } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+            given = true;
+            found = argv[i] + 10;
+        }
+    }
+    if (given) return parseThreads(found);
+    return parseThreads(std::getenv("QUANTLENS_THREADS"));
+}
+
+void prepareProcessEnvironment(char** argv, int threads) {
+    bool changed = false;
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr)
+        changed = setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    if (threads > 0) {
+        const std::string n = std::to_string(threads);
+        for (const char* name : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"})
+            changed = setIfDifferent(name, n) || changed;
+    }
+    if (!changed) return;
+    execv("/proc/self/exe", argv);
+    // execv only returns on failure: carry on; setComputeThreads still bounds the pools
+    // it can reach at run time.
+}
+
+void ensurePassiveOpenMpWait(char** argv) {
+    prepareProcessEnvironment(argv, 0);
+}
+
+void setBlasThreads(int threads) {
+    using SetThreads = void (*)(int);
+    static const auto set =
+        reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (set != nullptr && threads >= 1) set(threads);
+}
+
+}  // namespace ql

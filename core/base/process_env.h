@@ -3,11 +3,29 @@
 
 namespace ql {
 
-// OpenMP (libtorch's thread pool) spin-waits by default; on a 2-core machine with any
-// other load that made 2 threads 2-5x slower than 1. OMP_WAIT_POLICY is read once when
-// libgomp loads, before main(), so a front end calls this first thing in main(): if the
-// variable is unset it sets it to "passive" and re-executes the program (Linux only).
+// Largest thread count a user may ask for (--threads, QUANTLENS_THREADS).
+constexpr int kMaxThreads = 256;
+
+// The thread count a front end is asked for, read before any library sizes its pool:
+// the last "--threads N" / "--threads=N" of argv[1..argc), else QUANTLENS_THREADS; 0 when
+// neither is set or the value is not an integer in 1..kMaxThreads (the command itself
+// reports a bad --threads).
+int requestedThreads(int argc, char** argv);
+
+// Call first thing in main(). OpenMP (libtorch's intra-op pool) and OpenBLAS (its own
+// pthread pool, used by libtorch's matrix products) size their pools and read their wait
+// policy from the environment once, when they load, before main(). So this sets
+// OMP_WAIT_POLICY=passive if unset (spinning made 2 threads 2-5x slower than 1 on a loaded
+// 2-core machine) and, for threads > 0, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and
+// MKL_NUM_THREADS to `threads`, then re-executes the program (Linux) when anything changed.
 // Returns normally when nothing needed doing or re-execution failed.
+void prepareProcessEnvironment(char** argv, int threads);
+
+// Kept for callers written against the earlier API: prepareProcessEnvironment(argv, 0).
 void ensurePassiveOpenMpWait(char** argv);
 
-} // namespace ql
+// Bounds OpenBLAS's own pool at run time (openblas_set_num_threads, looked up with dlsym;
+// nothing happens when the process has no OpenBLAS). threads >= 1.
+void setBlasThreads(int threads);
+
+}  // namespace ql

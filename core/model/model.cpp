@@ -4,12 +4,16 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "io/model_check.h"
+#include "base/process_env.h"
+#include "model/torch_errors.h"
 #include "model/transformer.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <mutex>
+#include <new>
 #include <set>
 #include <thread>
 
@@ -38,19 +42,41 @@ at::Tensor idsTensor(const std::vector<int32_t>& ids) {
 }  // namespace
 
 void setComputeThreads(int threads) {
-    const int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    const int n = std::min(threads > 0 ? threads : cores, kMaxThreads);
     at::set_num_threads(n);
-    setComputeThreadsForKernels(threads);
+    // The inter-op pool can be sized only before its first use; later calls throw.
+    static std::once_flag interop;
+    std::call_once(interop, [n] {
+        try {
+            at::set_num_interop_threads(n);
+        } catch (const std::exception&) {
+        }
+    });
+    setBlasThreads(n);
+    setComputeThreadsForKernels(threads > 0 ? n : 0);
 }
 
 Model::Model() = default;
 Model::~Model() = default;
 
 std::shared_ptr<Model> Model::load(const std::string& folder) {
+    try {
+        return loadModel(folder);
+    } catch (const c10::Error& e) {
+        throwTorchError(e, "loading the model '" + folder + "'");
+    } catch (const std::bad_alloc&) {
+        throwOutOfMemory("loading the model '" + folder + "'");
+    }
+}
+
+std::shared_ptr<Model> Model::loadModel(const std::string& folder) {
     const std::string configPath = folder + "/config.json";
     const ModelConfig config = loadModelConfig(configPath);
     const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
     validateModel(config, *store, configPath);
+    if (const UnusableWeights bad = scanUnusableWeights(*store); bad.count > 0)
+        throw Error("the model '" + folder + "' cannot be evaluated: " + describeUnusable(bad));
 
     std::shared_ptr<Model> model(new Model());
     model->net_ = std::make_unique<Transformer>(config, *store);

@@ -40,14 +40,19 @@ struct ModelSummary {
     std::string weightsOnlyReason;
 };
 
-// Sets libtorch's intra-op threads and the engine's kernel threads.
-// threads <= 0: the machine's core count.
+// Sets every pool the engine computes with: libtorch's intra-op (OpenMP) threads, its
+// inter-op pool (first call only), OpenBLAS's pool and the engine's kernel threads.
+// threads <= 0: the machine's core count; at most kMaxThreads (base/process_env.h).
+// OpenMP's per-thread default for threads started later comes from OMP_NUM_THREADS, which
+// prepareProcessEnvironment sets before the libraries load.
 void setComputeThreads(int threads);
 
 class Model {
 public:
     // Loads config.json and the safetensors weights of `folder`. Throws ql::Error
-    // for an unsupported architecture, a missing tensor or a shape mismatch.
+    // for an unsupported architecture, a missing tensor, a shape mismatch, or a weight
+    // that is NaN, infinite or too large for float32 (naming the tensor, first row and
+    // count: every number of such a model would be nan).
     static std::shared_ptr<Model> load(const std::string& folder);
     ~Model();
 
@@ -71,9 +76,24 @@ public:
 
 private:
     Model();
+    static std::shared_ptr<Model> loadModel(const std::string& folder);
     std::unique_ptr<Transformer> net_;
     ModelSummary summary_;
 };
+
+// Values a float32 forward pass cannot use: NaN, +-Inf, or |w| > 2^64 (its square
+// overflows float32). count == 0: none. firstRow: row (index / cols) of the first one.
+struct UnusableWeights {
+    std::string tensor;
+    int64_t firstRow = -1;
+    uint64_t count = 0;
+};
+UnusableWeights findUnusableWeights(const std::string& tensor, const float* values, size_t count,
+                                    int64_t cols);
+// The first floating tensor of the checkpoint holding unusable values (count 0: none).
+UnusableWeights scanUnusableWeights(const TensorStore& store);
+// "tensor 'X' has N value(s) that are NaN, infinite or beyond 1.8e19 (first in row R)".
+std::string describeUnusable(const UnusableWeights& u);
 
 // Weights-only summary of any .safetensors file or folder (any architecture).
 ModelSummary inspectCheckpoint(const std::string& fileOrFolder);

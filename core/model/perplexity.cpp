@@ -5,13 +5,16 @@
 #include "model/perplexity.h"
 
 #include "base/error.h"
+#include "io/model_config.h"
 #include "model/model.h"
+#include "model/torch_errors.h"
 #include "model/transformer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <new>
 
 namespace ql {
 
@@ -22,8 +25,9 @@ constexpr int64_t kHeadRowsPerChunk = 512;
 struct Plan {
     int seq = 0;
     int windows = 0;
-    int firstScored = 0;  // first position whose *next* token is scored
-    int32_t bos = -1;     // llamacpp: token put at position 0 of each window
+    int firstScored = 0;     // first position whose *next* token is scored
+    int32_t bos = -1;        // llamacpp: token put at position 0 of each window
+    bool bosStream = false;  // llamacpp: the stream is [BOS] + tokens before cutting windows
 };
 
 Plan makePlan(const Model& model, size_t tokenCount, const PerplexityOptions& o) {
@@ -31,13 +35,16 @@ Plan makePlan(const Model& model, size_t tokenCount, const PerplexityOptions& o)
     Plan p;
     p.seq = o.seq > 0 ? o.seq : std::min(2048, c.maxPositions);
     if (p.seq < 2) throw Error("perplexity window (seq) must be at least 2 tokens");
+    checkWindowLength(c, p.seq, "the perplexity");
     if (o.batch < 1) throw Error("perplexity batch must be at least 1");
-    if (tokenCount < size_t(p.seq))
+    p.bosStream = o.protocol == PplProtocol::LlamaCpp;
+    const size_t streamLength = tokenCount + (p.bosStream ? 1 : 0);
+    if (streamLength < size_t(p.seq))
         throw Error("text has " + std::to_string(tokenCount) +
                     " tokens, fewer than one window of " + std::to_string(p.seq));
-    p.windows = int(tokenCount / size_t(p.seq));
+    p.windows = int(std::min<size_t>(streamLength / size_t(p.seq), size_t(INT32_MAX)));
     if (o.maxWindows > 0) p.windows = std::min(p.windows, o.maxWindows);
-    if (o.protocol == PplProtocol::LlamaCpp) {
+    if (p.bosStream) {
         // llama.cpp: logits of positions seq/2 .. seq-2 predict tokens seq/2+1 .. seq-1.
         p.firstScored = p.seq / 2;
         p.bos = o.bosToken >= 0 ? o.bosToken : c.bosTokenId;
@@ -47,6 +54,22 @@ Plan makePlan(const Model& model, size_t tokenCount, const PerplexityOptions& o)
                 "bos_token_id");
     }
     return p;
+}
+
+// The windows as rows of an int64 [windows, seq] tensor. llamacpp (as llama.cpp's
+// llama-perplexity): one BOS in front of the whole stream, windows cut from that stream,
+// then the first token of every window replaced by BOS — so window w holds BOS followed by
+// tokens w*seq .. w*seq+seq-2 (the token at w*seq-1 is overwritten by BOS).
+at::Tensor windowIds(const std::vector<int32_t>& tokens, const Plan& plan) {
+    const int64_t offset = plan.bosStream ? 1 : 0;
+    const int64_t count = int64_t(plan.windows) * plan.seq - offset;
+    at::Tensor stream = at::empty({int64_t(plan.windows) * plan.seq}, at::kLong);
+    if (offset) stream[0] = int64_t(plan.bos);
+    stream.narrow(0, offset, count)
+        .copy_(at::from_blob(const_cast<int32_t*>(tokens.data()), {count}, at::kInt));
+    at::Tensor all = stream.view({int64_t(plan.windows), int64_t(plan.seq)});
+    if (plan.bos >= 0) all.select(1, 0).fill_(int64_t(plan.bos));
+    return all;
 }
 
 // Sum of NLL (double) of the scored tokens of one window, given its final hidden
@@ -67,6 +90,19 @@ double windowNll(const Transformer& net, const at::Tensor& hidden, const at::Ten
 
 }  // namespace
 
+void checkWindowLength(const ModelConfig& c, int seq, const std::string& what) {
+    if (c.maxPositions > 0 && seq > c.maxPositions)
+        throw Error(what + " window of " + std::to_string(seq) +
+                    " tokens is longer than the model's max_position_embeddings (" +
+                    std::to_string(c.maxPositions) + " in config.json); use at most " +
+                    std::to_string(c.maxPositions));
+}
+
+namespace {
+PerplexityResult evaluate(const Model& model, const std::vector<int32_t>& tokens,
+                          const PerplexityOptions& options, const ProgressCallback& progress);
+}  // namespace
+
 std::string protocolName(PplProtocol p) {
     return p == PplProtocol::Gptq ? "gptq" : "llamacpp";
 }
@@ -80,17 +116,26 @@ PplProtocol parseProtocol(const std::string& s) {
 PerplexityResult evaluatePerplexity(const Model& model, const std::vector<int32_t>& tokens,
                                     const PerplexityOptions& options,
                                     const ProgressCallback& progress) {
+    try {
+        return evaluate(model, tokens, options, progress);
+    } catch (const c10::Error& e) {
+        throwTorchError(e, "evaluating perplexity");
+    } catch (const std::bad_alloc&) {
+        throwOutOfMemory("evaluating perplexity");
+    }
+}
+
+namespace {
+
+PerplexityResult evaluate(const Model& model, const std::vector<int32_t>& tokens,
+                          const PerplexityOptions& options, const ProgressCallback& progress) {
     const Plan plan = makePlan(model, tokens.size(), options);
     const Transformer& net = model.transformer();
     const ProgressReporter reporter(progress);
     at::NoGradGuard noGrad;
     const auto start = std::chrono::steady_clock::now();
 
-    const at::Tensor all =
-        at::from_blob(const_cast<int32_t*>(tokens.data()),
-                      {int64_t(plan.windows), int64_t(plan.seq)}, at::kInt)
-            .to(at::kLong);  // the first windows * seq tokens, one row per window
-    if (plan.bos >= 0) all.select(1, 0).fill_(int64_t(plan.bos));
+    const at::Tensor all = windowIds(tokens, plan);
 
     double nllSum = 0.0;
     int64_t scored = 0;
@@ -125,5 +170,7 @@ PerplexityResult evaluatePerplexity(const Model& model, const std::vector<int32_
     r.tokensPerSecond = r.seconds > 0 ? double(plan.windows) * plan.seq / r.seconds : 0.0;
     return r;
 }
+
+}  // namespace
 
 }  // namespace ql

@@ -10,6 +10,11 @@
 namespace ql {
 
 class Model;
+struct ModelConfig;
+
+// Throws ql::Error when a window of `seq` tokens is longer than the model's
+// max_position_embeddings; `what` starts the message, e.g. "the calibration".
+void checkWindowLength(const ModelConfig& config, int seq, const std::string& what);
 
 enum class PplProtocol { Gptq, LlamaCpp };
 std::string protocolName(PplProtocol p);          // "gptq", "llamacpp"

@@ -15,10 +15,11 @@ struct EvalWindow {
 };
 
 // gptq: non-overlapping windows of `seq` tokens from the start, remainder dropped, no
-// BOS, every token but the first scored. llamacpp: the same windows with the first token
-// replaced by BOS, only the second half scored (positions seq/2 .. seq-2 predict the
-// next token, as llama.cpp's perplexity does). maxWindows 0 = all. Throws ql::Error when
-// the text is shorter than one window, or llamacpp without a BOS id (bosId < 0).
+// BOS, every token but the first scored. llamacpp (as llama.cpp's llama-perplexity): one
+// BOS in front of the whole stream, windows of `seq` cut from that stream, the first token
+// of each window replaced by BOS, only the second half scored (positions seq/2 .. seq-2
+// predict the next token). maxWindows 0 = all. Throws ql::Error when the text is shorter
+// than one window, or llamacpp without a BOS id (bosId < 0).
 std::vector<EvalWindow> buildEvalWindows(const std::vector<int32_t>& tokens, PplProtocol protocol,
                                          int seq, int maxWindows, int32_t bosId);
 

@@ -18,6 +18,7 @@ public:
     JsonFields(const nlohmann::json& value, std::string file, std::string path = {});
 
     const nlohmann::json& at(const char* key) const;  // present, any type
+    bool has(const char* key) const { return v_.contains(key); }  // for optional fields
     JsonFields object(const char* key) const;
     std::vector<JsonFields> objects(const char* key) const;  // array of objects
     std::string str(const char* key) const;

@@ -8,10 +8,12 @@
 // for the comparison passes.
 #include <mutex>
 #include "base/error.h"
+#include "base/process_env.h"
 #include "io/dtype.h"
 #include "io/model_check.h"
 #include "io/model_config.h"
 #include "model/perplexity.h"
+#include "model/torch_errors.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
 
@@ -25,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -140,17 +143,6 @@ double since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string readText(const std::string& path, const char* what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(std::string("cannot read the ") + what + " text '" + path +
-                    "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().empty()) throw Error(std::string("the ") + what + " text '" + path + "' is empty");
-    return ss.str();
-}
-
 Recipe validate(const RunConfig& c) {
     if (c.modelDir.empty()) throw Error("no model folder given");
     const Recipe recipe = Recipe::parse(c.recipe);
@@ -164,6 +156,9 @@ Recipe validate(const RunConfig& c) {
         throw Error("histogram bins must be in 1..1048576, got " + std::to_string(c.histogramBins));
     if (c.evalSeq < 0 || c.evalMaxWindows < 0)
         throw Error("evaluation seq and max windows must not be negative");
+    if (c.threads < 0 || c.threads > kMaxThreads)
+        throw Error("threads must be in 1.." + std::to_string(kMaxThreads) +
+                    " (0 = all cores), got " + std::to_string(c.threads));
     parseProtocol(c.evalProtocol);
     const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
     if (calibrated && c.calibrationText.empty())
@@ -171,7 +166,10 @@ Recipe validate(const RunConfig& c) {
     return recipe;
 }
 
-Windows calibrationWindows(const std::vector<int32_t>& tokens, const RunConfig& c) {
+// The calibration windows cut from the text; records how many and warns when the text
+// gave fewer than asked (the config keeps what was asked).
+Windows calibrationWindows(const std::vector<int32_t>& tokens, RunResult& run) {
+    const RunConfig& c = run.config;
     const size_t available = tokens.size() / size_t(c.calibrationSeq);
     if (available == 0)
         throw Error("the calibration text '" + c.calibrationText + "' has " +
@@ -182,7 +180,37 @@ Windows calibrationWindows(const std::vector<int32_t>& tokens, const RunConfig& 
         auto begin = tokens.begin() + std::ptrdiff_t(i * size_t(c.calibrationSeq));
         w[i].assign(begin, begin + c.calibrationSeq);
     }
+    run.calibrationWindowsUsed = int(w.size());
+    run.calibrationTokens = int64_t(tokens.size());
+    if (w.size() < size_t(c.calibrationWindows))
+        run.warnings.push_back("calibration: " + std::to_string(c.calibrationWindows) + " x " +
+                               std::to_string(c.calibrationSeq) + " tokens asked, but '" +
+                               c.calibrationText + "' has only " + std::to_string(tokens.size()) +
+                               " tokens: " + std::to_string(w.size()) + " window(s) used");
     return w;
+}
+
+// Output SQNR must not be measured on the windows GPTQ/AWQ fit to. Without an evaluation
+// text the last quarter of the calibration windows (at least one) is held out from the
+// fit; with a single window nothing can be held out and the source says so.
+// The held-out windows are the last ones; activations and gradients still use them all.
+Windows holdOutCalibration(const Windows& calibration, bool haveEvaluation, RunResult& run) {
+    if (haveEvaluation || calibration.size() < 2) return {};
+    const size_t held = std::max<size_t>(1, calibration.size() / 4);
+    run.calibrationWindowsHeldOut = int(held);
+    return Windows(calibration.end() - std::ptrdiff_t(held), calibration.end());
+}
+
+// The first evaluation windows, up to ~4096 tokens (at least one window).
+Windows sqnrEvaluationWindows(const std::vector<EvalWindow>& eval) {
+    Windows out;
+    size_t tokens = 0;
+    for (const auto& w : eval) {
+        if (!out.empty() && tokens + w.ids.size() > 4096) break;
+        out.push_back(w.ids);
+        tokens += w.ids.size();
+    }
+    return out;
 }
 
 std::string folderName(const std::string& dir) {
@@ -286,12 +314,21 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         w.resize(size_t(tensor.numel()));
         convertToFloat(tensor.dtype, store->data(tensor), w.size(), w.data());
         releaseMappedPages(*store, tensor);
+        const UnusableWeights bad =
+            findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
         quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
                            recipe);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
                                           stored, /*gridExact=*/true, &scratch));
         run.layers.back().seconds = since(t0);
+        if (bad.count > 0) {
+            // Kept (the other layers are still worth seeing) but marked and warned about.
+            run.layers.back().unusableWeights = bad.count;
+            run.layers.back().firstUnusableRow = bad.firstRow;
+            run.warnings.push_back(describeUnusable(bad) + ": the metrics of layer '" +
+                                   layers[i].name + "' are not meaningful");
+        }
     }
     q.report("quantize", 1.0, std::to_string(layers.size()) + " layers");
     phases.done("quantize");
@@ -310,46 +347,6 @@ void shareWeight(Transformer& net, const std::string& name, std::vector<float>& 
     l.weight = t;
 }
 
-// Refuses up front a model-path run that cannot fit in the available memory (instead of
-// being killed by the OOM killer half an hour in). Resident at the peak: the float32 model,
-// the quantized copies of the selected linears, one set of their weight gradients (see
-// captureGradients), plus working memory. QL_SKIP_MEMORY_CHECK=1 skips the check.
-void checkModelPathMemory(const RunConfig& c, bool grads) {
-    if (const char* skip = std::getenv("QL_SKIP_MEMORY_CHECK"); skip && skip[0] == '1') return;
-    ModelConfig cfg;
-    std::shared_ptr<TensorStore> store;
-    try {
-        cfg = loadModelConfig(c.modelDir + "/config.json");
-        store = TensorStore::open(c.modelDir);
-    } catch (const Error&) {
-        return;  // the model load reports what is wrong
-    }
-    uint64_t parameters = 0, selected = 0;
-    for (const auto& name : store->names()) parameters += uint64_t(store->get(name).numel());
-    try {
-        for (const auto& l : selectLayers(checkpointLinears(*store, cfg.numLayers), c.layers))
-            selected += uint64_t(l.outFeatures * l.inFeatures);
-    } catch (const Error&) {
-        return;  // no estimate; the model load reports what is wrong
-    }
-    const double gib = 1024.0 * 1024.0 * 1024.0;
-    const uint64_t modelBytes = parameters * 4, quantBytes = selected * 4;
-    const uint64_t gradBytes = grads ? selected * 4 : 0;
-    const uint64_t working = uint64_t(1.5 * gib);
-    const uint64_t needed = modelBytes + quantBytes + gradBytes + working;
-    const uint64_t available = memAvailableBytes();
-    if (available == UINT64_MAX || needed <= available) return;
-    char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "not enough memory for a run of '%s' with the model: it needs about %.1f GB "
-                  "(float32 model %.1f + quantized layers %.1f + gradients %.1f + working %.1f), "
-                  "%.1f GB are available; select fewer layers, turn off gradients, or leave out "
-                  "--calib/--eval for a weights-only run",
-                  c.modelDir.c_str(), needed / gib, modelBytes / gib, quantBytes / gib,
-                  gradBytes / gib, working / gib, available / gib);
-    throw Error(msg);
-}
-
 void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     const RunConfig& c = run.config;
     const bool calib = !c.calibrationText.empty();
@@ -366,8 +363,13 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     budget.add("quantize", recipe.method == QuantMethod::Rtn || recipe.isCast() ? 2 : 10);
     if (acts) budget.add("activations", 3);
     if (grads) budget.add("gradients", 3);
+    if (calib || eval) budget.add("output SQNR", 1);
     if (eval) budget.add("evaluate", 6);
 
+    const ModelConfig cfg = loadModelConfig(c.modelDir + "/config.json");
+    if (calib) checkWindowLength(cfg, c.calibrationSeq, "the calibration");
+    const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
+    if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
     checkModelPathMemory(c, grads);
     Phases phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
@@ -380,17 +382,22 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
 
     const ProgressReporter tok = budget.sub(rep, "tokenize");
     tok.report("tokenize", 0.0, "tokenizing");
-    Windows calibration;
-    if (calib)
-        calibration =
-            calibrationWindows(tokenize(c.modelDir, readText(c.calibrationText, "calibration")), c);
+    const TextEncoder encode = [&](const std::string& text) { return tokenize(c.modelDir, text); };
+    Windows calibration, heldOut;
+    if (calib) {
+        const size_t needed = size_t(c.calibrationWindows) * size_t(c.calibrationSeq);
+        calibration = calibrationWindows(
+            tokenizeTextFile(c.calibrationText, needed, encode, "calibration"), run);
+        heldOut = holdOutCalibration(calibration, eval, run);
+    }
     std::vector<EvalWindow> evalWindows;
     if (eval) {
-        const int seq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, model->config().maxPositions);
+        const PplProtocol protocol = parseProtocol(c.evalProtocol);
+        const size_t needed = size_t(c.evalMaxWindows) * size_t(evalSeq);  // 0 = all
         // BOS as evaluatePerplexity takes it: the config's bos_token_id.
-        evalWindows = buildEvalWindows(
-            tokenize(c.modelDir, readText(c.evaluationText, "evaluation")),
-            parseProtocol(c.evalProtocol), seq, c.evalMaxWindows, model->config().bosTokenId);
+        evalWindows =
+            buildEvalWindows(tokenizeTextFile(c.evaluationText, needed, encode, "evaluation"),
+                             protocol, evalSeq, c.evalMaxWindows, model->config().bosTokenId);
     }
     tok.report("tokenize", 1.0);
     phases.done("tokenize");
@@ -409,7 +416,8 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
     std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
-    options.calibration = calibration;
+    options.calibration =
+        Windows(calibration.begin(), calibration.end() - std::ptrdiff_t(heldOut.size()));
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
         // AWQ: when the scales were folded into the norms, a layer's weight in the model is
@@ -436,6 +444,17 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     if (!stored->empty()) run.storedWeights = stored;
     memoryTrace("quantized");
     phases.done("quantize");
+
+    const Windows sqnrWindows = eval ? sqnrEvaluationWindows(evalWindows) : heldOut;
+    if (!sqnrWindows.empty()) {
+        measureOutputSqnr(net, states, sqnrWindows, run.layers, budget.sub(rep, "output SQNR"));
+        run.outputSqnrSource = eval ? "evaluation" : "calibration-heldout";
+        run.outputSqnrWindows = int(sqnrWindows.size());
+        phases.done("output SQNR");
+    } else if (calib) {
+        run.outputSqnrSource = "calibration";
+        run.outputSqnrWindows = int(calibration.size());
+    }
 
     if (acts) {
         captureActivations(net, states, calibration, run.layers, c.histogramBins,
@@ -477,14 +496,22 @@ RunResult runQuantization(const RunConfig& config, const ProgressCallback& progr
     const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
     const bool needModel =
         calibrated || !config.calibrationText.empty() || !config.evaluationText.empty();
-    if (needModel) {
-        runWithModel(run, recipe, rep);
-    } else {
-        if (config.captureActivations || config.captureGradients)
-            run.warnings.push_back("activations and gradients not captured: no calibration text");
-        runWeightsOnly(run, recipe, rep);
+    try {
+        if (needModel) {
+            runWithModel(run, recipe, rep);
+        } else {
+            if (config.captureActivations || config.captureGradients)
+                run.warnings.push_back(
+                    "activations and gradients not captured: no calibration text");
+            runWeightsOnly(run, recipe, rep);
+        }
+    } catch (const c10::Error& e) {
+        throwTorchError(e, "running '" + recipe.toString() + "' on '" + config.modelDir + "'");
+    } catch (const std::bad_alloc&) {
+        throwOutOfMemory("running '" + recipe.toString() + "' on '" + config.modelDir + "'");
     }
     addFallbackWarnings(run);
+    run.label = runDisplayLabel(run);
     run.seconds = since(start);
     rep.report("done", 1.0, run.label);
     return run;

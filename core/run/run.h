@@ -77,6 +77,11 @@ struct LayerResult {
     bool symmetric = true;
 
     double seconds = 0.0;
+    // Weights-only runs: values of the checkpoint weight that are NaN, infinite or beyond
+    // 1.8e19 (see ql::findUnusableWeights); the layer's metrics are then not meaningful and
+    // the run has a warning. (Model-path runs refuse such a model.)
+    uint64_t unusableWeights = 0;
+    int64_t firstUnusableRow = -1;
     // How rebinWeights() gets the dequantized weights back: "grid" (checkpoint weight
     // re-quantized with the stored grid, RTN), "cast" (fp16/bf16 round trip) or
     // "stored" (GPTQ/AWQ: saved in the run folder as weights/<layer>.f32).
@@ -124,6 +129,18 @@ struct RunResult {
     std::string createdAt;  // ISO 8601
     std::vector<std::string> warnings;
 
+    // What the run actually used (config records what was asked). Calibration: windows
+    // cut from the text (<= config.calibrationWindows when the text is short), of those
+    // the last ones held out from fitting to measure output SQNR, and the text's tokens.
+    int calibrationWindowsUsed = 0;
+    int calibrationWindowsHeldOut = 0;
+    int64_t calibrationTokens = 0;
+    // Inputs of LayerResult::outputSqnrDb: "evaluation" (the first evaluation windows),
+    // "calibration-heldout" (calibration windows not used to fit), "calibration" (the fit
+    // windows themselves: too few to hold any out), "" (not measured).
+    std::string outputSqnrSource;
+    int outputSqnrWindows = 0;
+
     // Where the run lives on disk (set by loadRun; empty for a run not yet loaded), and
     // the after-weights of "stored" layers while the run is only in memory.
     std::string folder;
@@ -131,6 +148,14 @@ struct RunResult {
 
     const LayerResult* layer(const std::string& name) const;
 };
+
+// run.label, recomputed from what happened: the recipe's label, with the granularity
+// saying when layers fell back, e.g. "RTN INT4 g128 → channel ×35 sym" (every layer) or
+// "RTN INT4 g128 → channel ×3 of 35 sym". The recipe text when it does not parse.
+std::string runDisplayLabel(const RunResult& run);
+
+// Human text for RunResult::outputSqnrSource, e.g. "held-out calibration windows (4)".
+std::string outputSqnrSourceText(const RunResult& run);
 
 enum class SqnrLevel { Critical, Warning, Fair, Good };  // <10, <20, <30, >=30 dB
 SqnrLevel sqnrLevel(double db);
@@ -143,6 +168,20 @@ using RunTokenizer =
     std::function<std::vector<int32_t>(const std::string& modelDir, const std::string& text)>;
 void setRunTokenizer(RunTokenizer tokenizer);
 void installDefaultRunTokenizer();
+
+// Tokens of the text file at `path` ("calibration"/"evaluation" name it in errors). With
+// neededTokens > 0 only a growing prefix of the file is read and encoded, until it gives
+// that many tokens (a 50 MB text for one window costs one window); 0 = the whole file.
+// Throws ql::Error for a file that is missing, not a regular file or empty.
+using TextEncoder = std::function<std::vector<int32_t>(const std::string& text)>;
+std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededTokens,
+                                      const TextEncoder& encode, const std::string& what);
+
+// Refuses up front (ql::Error, one sentence with the estimate) a perplexity evaluation of
+// the model in `modelDir` with `batch` windows of `seq` tokens (0 = the default length)
+// that does not fit the available memory: float32 model + attention scores (seq^2 x heads)
+// + activations + logits. QL_SKIP_MEMORY_CHECK=1 skips it.
+void checkEvalMemory(const std::string& modelDir, int seq, int batch);
 
 // Runs everything. Throws ql::Error (bad settings/input) or ql::Cancelled.
 RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress = {});

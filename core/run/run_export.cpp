@@ -59,17 +59,51 @@ nlohmann::json jnum(double v) {
 }  // namespace
 
 std::string layersCsv(const RunResult& run) {
-    std::string out = joinRow({"layer", "block", "kind", "rows", "cols", "parameters", "method",
-                               "fallback", "weight_sqnr_db", "output_sqnr_db", "mse",
-                               "max_abs_error", "cosine", "bytes_fp", "bytes_q", "compression",
-                               "gradient_norm_before", "gradient_norm_after", "seconds"});
+    std::string out = joinRow({"layer",
+                               "block",
+                               "kind",
+                               "rows",
+                               "cols",
+                               "parameters",
+                               "method",
+                               "fallback",
+                               "weight_sqnr_db",
+                               "output_sqnr_db",
+                               "mse",
+                               "max_abs_error",
+                               "cosine",
+                               "bytes_fp",
+                               "bytes_q",
+                               "compression",
+                               "gradient_norm_before",
+                               "gradient_norm_after",
+                               "seconds",
+                               "output_sqnr_source"});
+    // Which windows output SQNR was measured on (outputSqnrSourceText), on every row so
+    // that a filtered or pasted excerpt still says it.
+    const std::string source =
+        quoted(run.outputSqnrSource.empty() ? std::string("none") : run.outputSqnrSource);
     for (const auto& l : run.layers) {
-        out += joinRow({quoted(l.name), std::to_string(l.block), l.kind, std::to_string(l.rows),
-                        std::to_string(l.cols), u64(l.parameters), quoted(l.method),
-                        l.fallback ? "1" : "0", db4(l.weightSqnrDb), db4(l.outputSqnrDb), g6(l.mse),
-                        g6(l.maxAbsError), g6(l.cosine), u64(l.bytesFp), u64(l.bytesQ),
-                        g6(ratio(l.bytesFp, l.bytesQ)), g6(l.gradientNormBefore),
-                        g6(l.gradientNormAfter), g6(l.seconds)});
+        out += joinRow({quoted(l.name),
+                        std::to_string(l.block),
+                        l.kind,
+                        std::to_string(l.rows),
+                        std::to_string(l.cols),
+                        u64(l.parameters),
+                        quoted(l.method),
+                        l.fallback ? "1" : "0",
+                        db4(l.weightSqnrDb),
+                        db4(l.outputSqnrDb),
+                        g6(l.mse),
+                        g6(l.maxAbsError),
+                        g6(l.cosine),
+                        u64(l.bytesFp),
+                        u64(l.bytesQ),
+                        g6(ratio(l.bytesFp, l.bytesQ)),
+                        g6(l.gradientNormBefore),
+                        g6(l.gradientNormAfter),
+                        g6(l.seconds),
+                        source});
     }
     return out;
 }
@@ -212,6 +246,11 @@ std::string runSummaryJson(const RunResult& run) {
               {"layers", layers},
               {"timings", timings},
               {"warnings", run.warnings},
+              {"calibration_windows_used", run.calibrationWindowsUsed},
+              {"calibration_windows_held_out", run.calibrationWindowsHeldOut},
+              {"calibration_tokens", run.calibrationTokens},
+              {"output_sqnr_source", run.outputSqnrSource},
+              {"output_sqnr_windows", run.outputSqnrWindows},
               {"seconds", run.seconds}};
     return j.dump(2);
 }

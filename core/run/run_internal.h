@@ -58,6 +58,16 @@ uint64_t memAvailableBytes();
 // With QL_MEMORY_TRACE set in the environment: "[mem] <what>: rss X MB, peak Y MB" on stderr.
 void memoryTrace(const std::string& what);
 
+// Working memory of a forward pass of `batch` windows of `seq` tokens beyond the weights:
+// attention scores (seq^2 x heads), one block's activations and `logitRows` rows of logits.
+uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, int64_t logitRows);
+
+// Refuses up front a model-path run that cannot fit in the available memory (instead of
+// being killed by the OOM killer half an hour in): the float32 model, the quantized copies
+// of the selected linears, one set of their weight gradients, the longest windows' working
+// memory, plus a fixed margin. QL_SKIP_MEMORY_CHECK=1 skips the check.
+void checkModelPathMemory(const RunConfig& c, bool grads);
+
 // Path of the stored after-weights of a layer inside a run folder.
 std::string storedWeightPath(const std::string& folder, const std::string& layer);
 std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount);

@@ -122,7 +122,9 @@ json layerJson(const LayerResult& l) {
             {"bits", l.bits},
             {"symmetric", l.symmetric},
             {"seconds", l.seconds},
-            {"weight_after_source", l.weightAfterSource}};
+            {"weight_after_source", l.weightAfterSource},
+            {"unusable_weights", l.unusableWeights},
+            {"first_unusable_row", l.firstUnusableRow}};
 }
 
 // A layer name becomes a file name (weights/<name>.f32): it must stay inside the run.
@@ -170,6 +172,10 @@ LayerResult layerFrom(const JsonFields& j) {
         j.fail("group_size",
                "and bits must describe a quantization grid (bits 2 to 8, group size 1 "
                "to cols) for a layer re-quantized from its grid");
+    // Absent in runs written before these fields existed.
+    if (j.has("unusable_weights")) l.unusableWeights = j.count("unusable_weights");
+    if (j.has("first_unusable_row"))
+        l.firstUnusableRow = j.integer("first_unusable_row", -1, kMaxDim);
     return l;
 }
 
@@ -215,6 +221,12 @@ json runJson(const RunResult& r) {
               {"peak_rss_bytes", m.peakRssBytes}}},
             {"timings", timings},
             {"warnings", r.warnings},
+            {"data_used",
+             {{"calibration_windows", r.calibrationWindowsUsed},
+              {"calibration_windows_held_out", r.calibrationWindowsHeldOut},
+              {"calibration_tokens", r.calibrationTokens},
+              {"output_sqnr_source", r.outputSqnrSource},
+              {"output_sqnr_windows", r.outputSqnrWindows}}},
             {"layers", layers}};
 }
 
@@ -260,6 +272,14 @@ RunResult runFrom(const JsonFields& j) {
     for (const JsonFields& t : j.objects("timings"))
         r.timings.push_back({t.str("phase"), t.number("seconds")});
     r.warnings = j.strings("warnings");
+    if (j.has("data_used")) {  // absent in older runs
+        const JsonFields u = j.object("data_used");
+        r.calibrationWindowsUsed = u.toInt("calibration_windows", 0, kIntMax);
+        r.calibrationWindowsHeldOut = u.toInt("calibration_windows_held_out", 0, kIntMax);
+        r.calibrationTokens = u.integer("calibration_tokens", 0, kInt64Max);
+        r.outputSqnrSource = u.str("output_sqnr_source");
+        r.outputSqnrWindows = u.toInt("output_sqnr_windows", 0, kIntMax);
+    }
     std::set<std::string> names;
     for (const JsonFields& l : j.objects("layers")) {
         r.layers.push_back(layerFrom(l));

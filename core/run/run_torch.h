@@ -54,6 +54,12 @@ PerplexitySummary jointEvaluate(Transformer& net, ModelStates& states,
                                 const std::vector<EvalWindow>& windows,
                                 const ProgressReporter& rep);
 
+// Output SQNR of every layer in `layers` on `windows` (heldout_sqnr.cpp): through the
+// quantized model, ||X W^T||^2 / ||X W^T - X W_hat^T||^2 with X each layer's input there
+// and W its float weight. Overwrites LayerResult::outputSqnrDb; leaves the model quantized.
+void measureOutputSqnr(Transformer& net, ModelStates& states, const Windows& windows,
+                       std::vector<LayerResult>& layers, const ProgressReporter& rep);
+
 // Windows of token ids -> int64 tensor [count, seq] (rows begin..begin+count).
 at::Tensor idsTensor(const Windows& windows, size_t begin, size_t count);
 

@@ -1,0 +1,162 @@
+// Up-front resource checks of model-path work (runs and `eval`): window length against
+// the model's positions, memory against what is available, and reading only the prefix
+// of a text that the windows asked for need.
+#include "base/error.h"
+#include "io/model_config.h"
+#include "io/safetensors.h"
+#include "model/perplexity.h"
+#include "run/run_internal.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace ql {
+
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+uint64_t checkpointParameters(const TensorStore& store) {
+    uint64_t parameters = 0;
+    for (const auto& name : store.names()) parameters += uint64_t(store.get(name).numel());
+    return parameters;
+}
+
+bool memoryCheckSkipped() {
+    const char* skip = std::getenv("QL_SKIP_MEMORY_CHECK");
+    return skip && skip[0] == '1';
+}
+
+}  // namespace
+
+uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, int64_t logitRows) {
+    const uint64_t T = uint64_t(std::max<int64_t>(seq, 0)),
+                   B = uint64_t(std::max<int64_t>(batch, 1));
+    const uint64_t heads = uint64_t(std::max(c.numHeads, 1));
+    const uint64_t rep = heads / uint64_t(std::max(c.numKvHeads, 1));
+    // Attention scores and their softmax, float32 [B, heads, T, T], plus the causal mask
+    // repeated per query group (bool [rep * T, T]).
+    const uint64_t attention = B * heads * T * T * 4 * 2 + (rep + 1) * T * T;
+    // Residual stream, norms, q/k/v/o, gate/up/down of one block (float32).
+    const uint64_t activations =
+        B * T * (8 * uint64_t(c.hiddenSize) + 3 * uint64_t(c.intermediateSize)) * 4;
+    // Logits, their log-softmax and one temporary.
+    const uint64_t logits =
+        uint64_t(std::max<int64_t>(logitRows, 0)) * uint64_t(c.vocabSize) * 4 * 3;
+    return attention + activations + logits;
+}
+
+void checkEvalMemory(const std::string& modelDir, int seq, int batch) {
+    if (memoryCheckSkipped()) return;
+    ModelConfig cfg;
+    std::shared_ptr<TensorStore> store;
+    try {
+        cfg = loadModelConfig(modelDir + "/config.json");
+        store = TensorStore::open(modelDir);
+    } catch (const Error&) {
+        return;  // the model load reports what is wrong
+    }
+    if (seq <= 0) seq = std::min(2048, cfg.maxPositions);
+    const uint64_t model = checkpointParameters(*store) * 4;
+    // evaluatePerplexity applies the output head to at most 512 rows at a time.
+    const uint64_t sequence = forwardWorkingBytes(cfg, seq, batch, 512);
+    const uint64_t working = uint64_t(0.5 * kGiB);
+    const uint64_t needed = model + sequence + working, available = memAvailableBytes();
+    if (available == UINT64_MAX || needed <= available) return;
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "not enough memory to evaluate '%s': it needs about %.1f GB (float32 model "
+                  "%.1f + %d window(s) of %d tokens %.1f + working %.1f), %.1f GB are "
+                  "available; use a smaller --seq or --batch",
+                  modelDir.c_str(), needed / kGiB, model / kGiB, batch, seq, sequence / kGiB,
+                  working / kGiB, available / kGiB);
+    throw Error(msg);
+}
+
+void checkModelPathMemory(const RunConfig& c, bool grads) {
+    if (memoryCheckSkipped()) return;
+    ModelConfig cfg;
+    std::shared_ptr<TensorStore> store;
+    uint64_t parameters = 0, selected = 0;
+    try {
+        cfg = loadModelConfig(c.modelDir + "/config.json");
+        store = TensorStore::open(c.modelDir);
+        parameters = checkpointParameters(*store);
+        for (const auto& l : selectLayers(checkpointLinears(*store, cfg.numLayers), c.layers))
+            selected += uint64_t(l.outFeatures * l.inFeatures);
+    } catch (const Error&) {
+        return;  // no estimate; the model load reports what is wrong
+    }
+    const uint64_t modelBytes = parameters * 4, quantBytes = selected * 4;
+    const uint64_t gradBytes = grads ? selected * 4 : 0;
+    // The longest window any phase runs: calibration chunks (GPTQ/AWQ, captures) and the
+    // evaluation batches (jointEvaluate: at most 4 windows, logits of both models).
+    uint64_t sequence = 0;
+    if (!c.calibrationText.empty())
+        sequence = forwardWorkingBytes(cfg, c.calibrationSeq, 4, 4 * int64_t(c.calibrationSeq));
+    if (!c.evaluationText.empty()) {
+        const int seq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
+        sequence = std::max(sequence, forwardWorkingBytes(cfg, seq, 4, 2 * 4 * int64_t(seq)));
+    }
+    const uint64_t working = uint64_t(1.5 * kGiB);
+    const uint64_t needed = modelBytes + quantBytes + gradBytes + sequence + working;
+    const uint64_t available = memAvailableBytes();
+    if (available == UINT64_MAX || needed <= available) return;
+    char msg[640];
+    std::snprintf(msg, sizeof msg,
+                  "not enough memory for a run of '%s' with the model: it needs about %.1f GB "
+                  "(float32 model %.1f + quantized layers %.1f + gradients %.1f + windows %.1f + "
+                  "working %.1f), %.1f GB are available; select fewer layers, turn off "
+                  "gradients, use shorter windows, or leave out --calib/--eval for a "
+                  "weights-only run",
+                  c.modelDir.c_str(), needed / kGiB, modelBytes / kGiB, quantBytes / kGiB,
+                  gradBytes / kGiB, sequence / kGiB, working / kGiB, available / kGiB);
+    throw Error(msg);
+}
+
+std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededTokens,
+                                      const TextEncoder& encode, const std::string& what) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        throw Error("the " + what + " text '" + path + "' is not a readable file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error("cannot read the " + what + " text '" + path + "': " + std::strerror(errno));
+    std::string text;
+    // Growing prefixes, cut after a line end, until they give the tokens needed plus a
+    // margin: the tokens before the cut do not depend on what follows it.
+    constexpr size_t kMargin = 64;
+    size_t chunk = neededTokens > 0 ? std::max<size_t>(64 * 1024, neededTokens * 8) : SIZE_MAX;
+    std::string pending;
+    for (;;) {
+        std::string block(std::min<size_t>(chunk, 256u << 20), '\0');
+        in.read(block.data(), std::streamsize(block.size()));
+        block.resize(size_t(in.gcount()));
+        const bool end = block.empty() || !in;
+        pending += block;
+        const size_t cut = end ? pending.size() : pending.rfind('\n');
+        if (cut != std::string::npos && cut > 0) {
+            const size_t take = end ? cut : cut + 1;
+            text += pending.substr(0, take);
+            pending.erase(0, take);
+        }
+        if (end) break;
+        if (neededTokens > 0 && !text.empty()) {
+            std::vector<int32_t> ids = encode(text);
+            if (ids.size() >= neededTokens + kMargin) {
+                ids.resize(neededTokens);
+                return ids;
+            }
+        }
+        if (chunk != SIZE_MAX) chunk *= 2;
+    }
+    if (text.empty()) throw Error("the " + what + " text '" + path + "' is empty");
+    return encode(text);
+}
+
+}  // namespace ql
