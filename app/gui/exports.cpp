@@ -1,12 +1,17 @@
 #include "app/gui/exports.h"
 
+#include "app/gui/htmlreport.h"
+
 #include <qcustomplot.h>
+#include <QBuffer>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QMessageBox>
+#include <QRegularExpression>
+#include <QSaveFile>
 #include <QSpinBox>
 
 namespace ql {
@@ -53,6 +58,50 @@ void exportChartInteractive(QCustomPlot* plot, const QString& baseName, QWidget*
     if (!r.ok) QMessageBox::warning(parent, "Export failed", r.error);
 }
 
+ChartCaption::ChartCaption(QCustomPlot* plot, const QString& caption) : plot_(plot) {
+    if (!plot || caption.isEmpty()) return;
+    QCPLayoutGrid* grid = plot->plotLayout();
+    for (int i = 0; i < grid->elementCount() && !title_; ++i)
+        title_ = qobject_cast<QCPTextElement*>(grid->elementAt(i));
+    if (!title_) return;
+    original_ = title_->text();
+    title_->setText(original_.isEmpty() ? caption : original_ + "\n" + caption);
+}
+
+ChartCaption::~ChartCaption() {
+    if (!title_) return;
+    title_->setText(original_);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QByteArray renderChartPng(QCustomPlot* plot, QSize size, const QString& caption) {
+    const ChartCaption captioned(plot, caption);
+    const QImage image = plot->toPixmap(size.width(), size.height(), 1.0).toImage();
+    QByteArray png;
+    QBuffer buffer(&png);
+    buffer.open(QIODevice::WriteOnly);
+    image.save(&buffer, "PNG");
+    return png;
+}
+
+QString fileStem(const QString& text) {
+    QString stem = text;
+    stem.replace(QRegularExpression("[^A-Za-z0-9.+-]+"), "_");
+    stem.replace(QRegularExpression("^[._]+|_+$"), "");
+    return stem.isEmpty() ? QString("chart") : stem.left(120);
+}
+
+namespace {
+
+ExportResult writeBytes(const QString& path, const QByteArray& bytes) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+        return {false, QString("Cannot write %1: %2").arg(path, f.errorString())};
+    return {};
+}
+
+}  // namespace
+
 QStringList exportReport(const ReportContent& content, const QString& folder) {
     QStringList problems;
     if (!QDir().mkpath(folder)) return {QString("Cannot create folder %1").arg(folder)};
@@ -61,10 +110,17 @@ QStringList exportReport(const ReportContent& content, const QString& folder) {
         const ExportResult r = writeTextFile(dir.filePath(stem + ".csv"), modelToCsv(*model));
         if (!r.ok) problems << r.error;
     }
-    for (const auto& [stem, plot] : content.charts) {
-        const ExportResult r = exportPlot(plot, dir.filePath(stem + ".png"), content.chartSize);
+    for (const ReportImage& image : content.images) {
+        const ExportResult r = writeBytes(dir.filePath(image.stem + ".png"), image.png);
         if (!r.ok) problems << r.error;
     }
+    HtmlReport html;
+    html.title = content.title;
+    html.layer = content.layer;
+    html.runs = content.runs;
+    html.images = content.images;
+    const ExportResult r = writeTextFile(dir.filePath("report.html"), htmlReport(html));
+    if (!r.ok) problems << r.error;
     if (content.run) {
         try {
             saveRun(*content.run, dir.filePath("run").toStdString());

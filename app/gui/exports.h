@@ -1,6 +1,7 @@
 // Export of charts (with a size/DPI choice) and of a whole report folder.
 #pragma once
 
+#include "app/gui/htmlreport.h"
 #include "widgets/exportutils.h"
 #include "widgets/resultutils.h"
 
@@ -11,6 +12,7 @@
 class QAbstractItemModel;
 class QComboBox;
 class QCustomPlot;
+class QCPTextElement;
 class QSpinBox;
 
 namespace ql {
@@ -32,14 +34,37 @@ private:
 void exportChartInteractive(QCustomPlot* plot, const QString& baseName, QWidget* parent);
 
 struct ReportContent {
-    RunPtr run;  // saved with saveRun into <folder>/run
+    RunPtr run;    // saved with saveRun into <folder>/run
+    RunList runs;  // every run compared in report.html
+    QString title;
+    QString layer;                                            // the layer the images show
     QList<QPair<QString, const QAbstractItemModel*>> tables;  // file stem -> model
-    QList<QPair<QString, QCustomPlot*>> charts;               // file stem -> chart
-    QSize chartSize{1200, 800};
+    QList<ReportImage> images;
 };
 
-// Writes <folder>/<stem>.csv, <folder>/<stem>.png and the run; every file atomic.
-// Returns the list of problems (empty on success).
+// Adds a caption (run, layer) to a chart's title while alive, so that an exported
+// file says what it shows; the chart on screen gets its title back afterwards.
+class ChartCaption {
+public:
+    ChartCaption(QCustomPlot* plot, const QString& caption);
+    ~ChartCaption();
+    ChartCaption(const ChartCaption&) = delete;
+    ChartCaption& operator=(const ChartCaption&) = delete;
+
+private:
+    QCustomPlot* plot_ = nullptr;
+    QCPTextElement* title_ = nullptr;
+    QString original_;
+};
+
+// A chart as PNG bytes at `size`, with `caption` added to its title.
+QByteArray renderChartPng(QCustomPlot* plot, QSize size, const QString& caption);
+
+// A file-name-safe piece: "INT8 channel RTN · seq 512" -> "INT8_channel_RTN_seq_512".
+QString fileStem(const QString& text);
+
+// Writes <folder>/<stem>.csv, <folder>/<stem>.png, <folder>/report.html (self-contained:
+// images embedded) and the run; every file atomic. Returns the problems (empty on success).
 QStringList exportReport(const ReportContent& content, const QString& folder);
 
 }  // namespace ql

@@ -34,10 +34,13 @@
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QStyleFactory>
 #include <QTabWidget>
 #include <QVBoxLayout>
+
+#include <tuple>
 
 namespace ql {
 
@@ -61,7 +64,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     buildMenus();
     setAcceptDrops(true);
     resize(1400, 900);
-    statusBar()->showMessage("Open a model to begin.");
+    autosaveDir_ = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/autosave";
+    showStatus("Open a model to begin.");
     updateTitle();
     runsChanged();
 }
@@ -69,6 +73,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() {
     job_->cancel();
     modelWatcher_->waitForFinished();
+    if (restoreWatcher_) restoreWatcher_->waitForFinished();
+    for (QFuture<QString>& f : autosaves_) f.waitForFinished();  // never a half-written run
 }
 
 void MainWindow::buildCentre() {
@@ -125,10 +131,7 @@ void MainWindow::buildCentre() {
         plot->setContextMenuPolicy(Qt::CustomContextMenu);
         connect(plot, &QWidget::customContextMenuRequested, this, [this, plot](const QPoint& pos) {
             QMenu menu;
-            menu.addAction("Export chart…", this, [this, plot] {
-                exportChartInteractive(
-                    plot, QString::fromStdString(layer_.empty() ? "chart" : layer_), this);
-            });
+            menu.addAction("Export chart…", this, [this, plot] { exportChart(plot); });
             menu.exec(plot->mapToGlobal(pos));
         });
     }
@@ -152,6 +155,7 @@ QWidget* MainWindow::buildRunsDock() {
     auto* layout = new QVBoxLayout(panel);
     layout->setContentsMargins(4, 4, 4, 4);
     runList_ = new QListWidget;
+    runList_->setMinimumHeight(60);
     runList_->setMaximumHeight(130);
     auto* openBtn = new QPushButton("Open…");
     auto* saveBtn = new QPushButton("Save…");
@@ -165,10 +169,11 @@ QWidget* MainWindow::buildRunsDock() {
     log_->setReadOnly(true);
     log_->setMaximumBlockCount(2000);
     log_->setPlaceholderText("Log");
+    log_->setMinimumHeight(70);
     layout->addWidget(new QLabel("<b>Runs of this model</b>"));
     layout->addWidget(runList_);
     layout->addLayout(buttons);
-    layout->addWidget(runPanel_);
+    layout->addWidget(runPanel_, 3);
     layout->addWidget(log_, 1);
     connect(runList_, &QListWidget::currentRowChanged, this, &MainWindow::setCurrentRun);
     connect(openBtn, &QPushButton::clicked, this, &MainWindow::openRunInteractive);
@@ -287,33 +292,87 @@ QCustomPlot* MainWindow::currentChart() const {
             return layerChart_;
         case SummaryTab:
             return summaryCharts_->memoryChart();
-        default:
-            return comparison_->chartA();
+        default:  // what is on screen: the overlay, else side-by-side chart A
+            return comparison_->overlayChart()->isVisibleTo(comparison_)
+                       ? static_cast<QCustomPlot*>(comparison_->overlayChart())
+                       : comparison_->chartA();
     }
 }
 
+// Names by what a chart shows: "<chart>_<layer>_<run>" for one layer of one run,
+// "<chart>" for charts of all runs, so exports of different tabs never collide.
+MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
+    const QString layer = QString::fromStdString(layer_);
+    const RunPtr shown = histograms_->run();
+    const QString run = shown ? runDisplayName(*shown) : QString();
+    const QList<std::tuple<QCustomPlot*, QString, QString>> perRun = {
+        {histograms_->weightChart(), "weights", "Weights"},
+        {histograms_->errorChart(), "weight_error", "Weight error"},
+        {histograms_->activationChart(), "activations", "Input activations"},
+        {histograms_->outputChart(), "outputs", "Output activations"},
+        {histograms_->gradientChart(), "gradients", "Weight gradients"}};
+    for (const auto& [p, stem, what] : perRun)
+        if (p == plot)
+            return {fileStem(QStringList{stem, layer, run}.join('_')),
+                    QStringList{what, layer, run}.join(" · ")};
+    const QList<std::tuple<QCustomPlot*, QString, QString>> allRuns = {
+        {layerChart_, "sqnr_per_layer", "SQNR per layer, all runs"},
+        {summaryCharts_->memoryChart(), "memory_per_layer", "Memory per layer"},
+        {summaryCharts_->perplexityChart(), "perplexity", "Perplexity, all runs"},
+        {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"}};
+    for (const auto& [p, stem, what] : allRuns)
+        if (p == plot) return {stem, what};
+    return {fileStem("compare_" + layer), "Comparison · " + layer};
+}
+
+void MainWindow::exportChart(QCustomPlot* plot) {
+    const ChartName name = chartName(plot);
+    const ChartCaption caption(plot, name.caption);
+    exportChartInteractive(plot, name.stem, this);
+}
+
 void MainWindow::exportCurrentChart() {
-    exportChartInteractive(currentChart(),
-                           QString::fromStdString(layer_.empty() ? "chart" : layer_), this);
+    exportChart(currentChart());
+}
+
+// Histograms of the current layer for every run, then the charts of all runs.
+QList<ReportImage> MainWindow::renderReportImages(QSize size) {
+    QList<ReportImage> images;
+    const RunPtr shown = histograms_->run();
+    for (const RunPtr& run : runs_) {
+        histograms_->setRun(run);
+        histograms_->setLayer(layer_);
+        for (HistogramChart* chart : histograms_->charts()) {
+            const ChartName n = chartName(chart);
+            images.append({n.stem, n.caption, renderChartPng(chart, size, n.caption)});
+        }
+    }
+    histograms_->setRun(shown);
+    histograms_->setLayer(layer_);
+    for (QCustomPlot* plot :
+         {static_cast<QCustomPlot*>(layerChart_), summaryCharts_->memoryChart(),
+          summaryCharts_->perplexityChart(), summaryCharts_->agreementChart()}) {
+        const ChartName n = chartName(plot);
+        images.append({n.stem, n.caption, renderChartPng(plot, size, QString())});
+    }
+    return images;
 }
 
 QStringList MainWindow::exportReportTo(const QString& folder) {
     ReportContent c;
     c.run = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
+    c.runs = runs_;
+    c.layer = QString::fromStdString(layer_);
+    c.title = summary_
+                  ? "QuantLens report: " + QString::fromStdString(summary_->folder).section('/', -1)
+                  : QString("QuantLens report");
     c.tables = {{"layers", layerModel_}, {"memory", memoryModel_}, {"perplexity", pplModel_}};
     if (runs_.size() >= 2) c.tables.append({"comparison", comparison_->tableModel()});
-    c.charts = {{"weights", histograms_->weightChart()},
-                {"weight_error", histograms_->errorChart()},
-                {"activations", histograms_->activationChart()},
-                {"outputs", histograms_->outputChart()},
-                {"gradients", histograms_->gradientChart()},
-                {"sqnr_per_layer", layerChart_},
-                {"memory_per_layer", summaryCharts_->memoryChart()},
-                {"perplexity", summaryCharts_->perplexityChart()},
-                {"kl_top1", summaryCharts_->agreementChart()}};
+    c.images = renderReportImages(QSize(1200, 800));
     const QStringList problems = exportReport(c, folder);
     log(problems.isEmpty() ? "Report written to " + folder
                            : "Report incomplete: " + problems.join("; "));
+    showStatus(problems.isEmpty() ? "Report written to " + folder : "Report incomplete.");
     return problems;
 }
 
@@ -333,6 +392,10 @@ void MainWindow::setTableTab(TableTab tab) {
 
 QString MainWindow::logText() const {
     return log_->toPlainText();
+}
+
+void MainWindow::showStatus(const QString& text) {
+    statusBar()->showMessage(text);
 }
 
 void MainWindow::log(const QString& line) {
@@ -358,14 +421,6 @@ void MainWindow::dropEvent(QDropEvent* event) {
         openModel(path);
     }
     event->acceptProposedAction();
-}
-
-void MainWindow::closeEvent(QCloseEvent* event) {
-    if (job_->isRunning()) {
-        job_->cancel();
-        log("Cancelling the run before closing…");
-    }
-    event->accept();
 }
 
 }  // namespace ql

@@ -3,13 +3,17 @@
 // the GUI thread; everything the views show is an immutable RunResult.
 #pragma once
 
+#include "app/gui/htmlreport.h"
 #include "app/gui/runjob.h"
 #include "model/model.h"
 #include "widgets/resultutils.h"
 
 #include <QFutureWatcher>
+#include <QHash>
 #include <QMainWindow>
+#include <QSet>
 
+#include <functional>
 #include <memory>
 
 class QAction;
@@ -67,6 +71,12 @@ public:
     bool darkTheme() const { return dark_; }
     QStringList exportReportTo(const QString& folder);
     QCustomPlot* currentChart() const;  // the chart the Export chart action exports
+    // Default export file stem and caption of a chart: by chart, layer and run.
+    struct ChartName {
+        QString stem;
+        QString caption;
+    };
+    ChartName chartName(QCustomPlot* plot) const;
 
     RunPanel* runPanel() const { return runPanel_; }
     RunJob* runJob() const { return job_; }
@@ -82,14 +92,42 @@ public:
     SummaryCharts* summaryCharts() const { return summaryCharts_; }
     ComparisonView* comparisonView() const { return comparison_; }
     QListWidget* runList() const { return runList_; }
+    QPlainTextEdit* logView() const { return log_; }
     QString logText() const;
     void log(const QString& line);
     // false: problems only go to the log, never to a modal message box (tests, scripts).
     void setInteractive(bool interactive) { interactive_ = interactive; }
+    void showStatus(const QString& text);  // the latest outcome, replacing older ones
+
+    // Autosave: every finished run is saved (off the GUI thread) into autosaveDir()/<id>
+    // and restoreAutosavedRuns() brings them back at the next start; removing a run
+    // removes its autosave. Default: QStandardPaths::AppDataLocation/autosave; empty = off.
+    void setAutosaveDir(const QString& dir) { autosaveDir_ = dir; }
+    QString autosaveDir() const { return autosaveDir_; }
+    void restoreAutosavedRuns();  // asynchronous: autosaveRestored(count) when done
+    bool isAutosaving() const;
+    QString autosaveFolderOf(int index) const;  // empty when the run has no autosave
+
+    // Unsaved runs: finished in this or an earlier session, never saved by the user.
+    int unsavedRunCount() const;
+    void markRunSaved(int index);
+
+    // Closing with unsaved runs or during a run asks first. The prompt is replaceable so
+    // that tests (and scripts) answer without a modal dialog.
+    // Keep: quit and leave unsaved runs in the autosave (unattended sessions only).
+    enum class CloseChoice { SaveAll, Discard, Cancel, Keep };
+    struct CloseAnswer {
+        CloseChoice choice = CloseChoice::Cancel;
+        QString folder;  // SaveAll: each unsaved run goes to <folder>/<run id>
+    };
+    using ClosePrompt = std::function<CloseAnswer(int unsavedRuns, bool running)>;
+    void setClosePrompt(ClosePrompt prompt) { closePrompt_ = std::move(prompt); }
 
 signals:
     void modelOpened(bool ok);
     void runFinished(bool ok);
+    void autosaveRestored(int runs);
+    void autosaveWritten(const QString& folder, bool ok);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -116,9 +154,24 @@ private:
     void updateTitle();
     void warn(const QString& title, const QString& text);
     void exportCurrentChart();
+    void exportChart(QCustomPlot* plot);
+    QList<ReportImage> renderReportImages(QSize size);
     void exportReportInteractive();
     void saveRunInteractive();
     void openRunInteractive();
+    // mainwindow_session.cpp
+    void autosave(const RunPtr& run);
+    void removeAutosave(const RunResult* run);
+    void onAutosavesLoaded();
+    void showRunsOfModel(const QString& folder);
+    bool isSaved(const RunResult* run) const;
+    CloseAnswer askClose(int unsaved, bool running);
+    bool saveAllThenClose(const QString& folder);
+    void onSaveAllDone(const QString& error);
+    void closeWhenIdle();
+    void markSaved(const RunResult* run);
+    void discardUnsaved();
+    RunPtr withUniqueLabel(RunPtr run) const;
 
     std::shared_ptr<const ModelSummary> summary_;
     QFutureWatcher<ModelOutcome>* modelWatcher_ = nullptr;
@@ -128,6 +181,21 @@ private:
     bool dark_ = false;
     bool interactive_ = true;
     QString lastPhase_;
+    RunList parked_;  // runs of other models, back when their model is opened again
+    QSet<const RunResult*> saved_;
+    QHash<const RunResult*, QString> autosaveFolder_;
+    QString autosaveDir_;
+    QList<QFuture<QString>> autosaves_;
+    struct Restored {
+        QList<QPair<QString, RunPtr>> runs;  // autosave folder, run
+        QStringList errors;
+    };
+    QFutureWatcher<Restored>* restoreWatcher_ = nullptr;
+    ClosePrompt closePrompt_;
+    // The user chose to quit: close once the cancelled run and the "Save all" writes end.
+    bool quitting_ = false;
+    int pendingSaves_ = 0;
+    QStringList saveErrors_;
 
     RunJob* job_ = nullptr;
     LayerTableModel* layerModel_ = nullptr;

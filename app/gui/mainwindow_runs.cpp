@@ -30,7 +30,7 @@ void MainWindow::openModel(const QString& folder) {
         return;
     }
     const QString path = QFileInfo(folder).absoluteFilePath();
-    statusBar()->showMessage("Opening " + path + "…");
+    showStatus("Opening " + path + "…");
     log("Opening " + path);
     modelWatcher_->setFuture(QtConcurrent::run([path]() {
         ModelOutcome out;
@@ -57,14 +57,12 @@ bool MainWindow::isOpeningModel() const {
 void MainWindow::onModelInspected() {
     const ModelOutcome out = modelWatcher_->result();
     if (!out.summary) {
-        statusBar()->showMessage("Could not open the model.");
+        showStatus("Could not open the model.");
         warn("Open model", out.error);
         emit modelOpened(false);
         return;
     }
     summary_ = out.summary;
-    runs_.clear();
-    currentRun_ = -1;
     std::vector<LayerRowInfo> rows;
     for (const LinearLayerInfo& l : summary_->linears)
         rows.push_back({l.name, l.block, projKindName(l.kind), l.outFeatures, l.inFeatures});
@@ -72,11 +70,15 @@ void MainWindow::onModelInspected() {
     browser_->setSummary(summary_.get());
     rememberRecent(out.folder);
     runPanel_->setRunEnabled(true);
-    runsChanged();
     if (!rows.empty()) selectLayer(rows.front().name);
+    // Runs belong to their model: the others wait (autosaved) until it is opened again.
+    const int before = int(runs_.size() + parked_.size());
+    showRunsOfModel(out.folder);
+    if (before > int(runs_.size()))
+        log(QString("%1 run(s) of other models are hidden until their model is opened.")
+                .arg(before - int(runs_.size())));
     updateTitle();
-    statusBar()->showMessage(
-        QString("Opened %1: %2 linear layers").arg(out.folder).arg(rows.size()));
+    showStatus(QString("Opened %1: %2 linear layers").arg(out.folder).arg(rows.size()));
     log(QString("Opened %1 (%2, %3 parameters)")
             .arg(out.folder, QString::fromStdString(summary_->config.architectureName))
             .arg(summary_->parameters));
@@ -97,6 +99,9 @@ bool MainWindow::startRun(const RunConfig& config) {
     lastPhase_.clear();
     runPanel_->setRunning(true);
     log(QString("Run started: %1").arg(QString::fromStdString(c.recipe)));
+    if ((c.captureActivations || c.captureGradients) && c.calibrationText.empty())
+        log("Warning: activations and gradients will not be captured: they need a calibration "
+            "text.");
     return true;
 }
 
@@ -116,6 +121,8 @@ bool MainWindow::isRunning() const {
 }
 
 void MainWindow::onRunProgress(const QString& phase, double fraction, const QString& message) {
+    // A cancellation check (fraction < 0, no phase) is not progress: keep the last display.
+    if (fraction < 0.0 || phase.isEmpty()) return;
     runPanel_->showProgress(phase, fraction, job_->elapsedSeconds());
     if (!phase.isEmpty() && phase != lastPhase_) {
         lastPhase_ = phase;
@@ -127,6 +134,8 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
     runPanel_->setRunning(false);
     if (outcome.result) {
         addRun(outcome.result);
+        autosave(runs_.back());
+        showStatus("Run finished: " + runDisplayName(*runs_.back()));
         runPanel_->showIdle(QString("Finished in %1 s.").arg(outcome.seconds, 0, 'f', 1));
         runPanel_->progressBar()->setValue(runPanel_->progressBar()->maximum());
         log(QString("Run finished: %1 (%2 layers, %3 s)")
@@ -137,18 +146,21 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
             log("Warning: " + QString::fromStdString(w));
     } else if (outcome.cancelled) {
         runPanel_->showIdle("Cancelled.");
+        showStatus("Run cancelled.");
         log("Run cancelled.");
     } else {
         runPanel_->showIdle("Failed: " + outcome.error);
+        showStatus("Run failed.");
         log("Run failed: " + outcome.error);
         if (interactive_ && isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
     }
     emit runFinished(bool(outcome.result));
+    closeWhenIdle();  // the user chose to quit during this run
 }
 
 void MainWindow::addRun(RunPtr run) {
     if (!run) return;
-    runs_.push_back(std::move(run));
+    runs_.push_back(withUniqueLabel(std::move(run)));
     currentRun_ = int(runs_.size()) - 1;
     runsChanged();
     if (layer_.empty() || !findLayer(*runs_.back(), layer_))
@@ -158,6 +170,7 @@ void MainWindow::addRun(RunPtr run) {
 void MainWindow::removeRun(int index) {
     if (index < 0 || index >= int(runs_.size())) return;
     log("Removed run " + runDisplayName(*runs_[size_t(index)]));
+    removeAutosave(runs_[size_t(index)].get());
     runs_.erase(runs_.begin() + index);
     if (currentRun_ >= int(runs_.size())) currentRun_ = int(runs_.size()) - 1;
     runsChanged();
@@ -209,6 +222,7 @@ bool MainWindow::saveRunTo(int index, const QString& folder, QString* error) {
     if (index < 0 || index >= int(runs_.size())) return false;
     try {
         saveRun(*runs_[size_t(index)], folder.toStdString());
+        markRunSaved(index);  // hook for quit/autosave (ql-guiapp)
         log("Saved run to " + folder);
         return true;
     } catch (const std::exception& e) {
@@ -228,6 +242,8 @@ bool MainWindow::openRunFrom(const QString& folder, QString* error) {
                 QString::fromStdString(run->config.modelDir));
         log("Opened run " + folder);
         addRun(run);
+        markSaved(runs_.back().get());  // it is on disk already
+        showStatus("Opened run " + folder);
         return true;
     } catch (const std::exception& e) {
         if (error) *error = QString::fromUtf8(e.what());

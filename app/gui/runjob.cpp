@@ -35,6 +35,9 @@ bool RunJob::start(const RunConfig& config) {
     // Progress crosses to the GUI thread as a queued call on `self`; at most every
     // 50 ms, except phase changes and the end, so the event queue never floods.
     auto callback = [shared, self, lastPhase = std::make_shared<std::string>()](const Progress& p) {
+        // fraction < 0 is the engine's cancellation check (ProgressReporter::checkCancelled),
+        // not progress: posting it would show an empty phase at 0 %.
+        if (p.fraction < 0.0) return !shared->cancel.load();
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
         const bool newPhase = p.phase != *lastPhase;
         if (newPhase || p.fraction >= 1.0 || now - shared->lastPostMs.load() >= 50) {

@@ -12,6 +12,8 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QToolButton>
@@ -55,8 +57,21 @@ QString RunPanel::presetRecipe(int index) {
 RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
-    layout->addWidget(buildRecipeBox());
-    layout->addWidget(buildDataBox());
+    // The settings scroll; Run/Cancel, progress and status always stay in view, so the
+    // panel fits small screens (1280 x 720) without clipping anything.
+    auto* settings = new QWidget;
+    auto* settingsLayout = new QVBoxLayout(settings);
+    settingsLayout->setContentsMargins(0, 0, 0, 0);
+    settingsLayout->addWidget(buildRecipeBox());
+    settingsLayout->addWidget(buildDataBox());
+    settingsLayout->addStretch(1);
+    scroll_ = new QScrollArea;
+    scroll_->setWidget(settings);
+    scroll_->setWidgetResizable(true);
+    scroll_->setFrameShape(QFrame::NoFrame);
+    scroll_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll_->setMinimumHeight(120);
+    layout->addWidget(scroll_, 1);
     run_ = new QPushButton("Run");
     run_->setDefault(true);
     cancel_ = new QPushButton("Cancel");
@@ -92,6 +107,16 @@ QWidget* RunPanel::buildRecipeBox() {
     symmetry_->addItems({"sym", "asym"});
     recipeLabel_ = new QLabel;
     recipeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    include_ = new QLineEdit;
+    include_->setPlaceholderText("all decoder projections");
+    include_->setToolTip(
+        "Quantize only layers matching these globs (* and ?), separated by "
+        "commas, e.g. *.mlp.*");
+    exclude_ = new QLineEdit;
+    exclude_->setPlaceholderText("none");
+    exclude_->setToolTip(
+        "Skip layers matching these globs (* and ?), separated by commas, "
+        "e.g. *.down_proj");
     form->addRow("Preset", preset_);
     form->addRow("Method", method_);
     form->addRow("Bits", bits_);
@@ -99,6 +124,8 @@ QWidget* RunPanel::buildRecipeBox() {
     form->addRow("Group size", groupSize_);
     form->addRow("Symmetry", symmetry_);
     form->addRow("Recipe", recipeLabel_);
+    form->addRow("Include layers", include_);
+    form->addRow("Exclude layers", exclude_);
     connect(preset_, &QComboBox::currentIndexChanged, this, &RunPanel::selectPreset);
     for (QComboBox* c : {method_, granularity_, symmetry_})
         connect(c, &QComboBox::currentIndexChanged, this, &RunPanel::editorChanged);
@@ -143,6 +170,15 @@ QWidget* RunPanel::buildDataBox() {
     evalSeq_->setSpecialValueText("auto");
     evalWindows_ = spin(0, 100000, 0);
     evalWindows_->setSpecialValueText("all");
+    protocol_ = new QComboBox;
+    protocol_->addItem("gptq", "gptq");
+    protocol_->addItem("llamacpp", "llamacpp");
+    protocol_->setItemData(0, "Non-overlapping windows, every token scored (GPTQ papers)",
+                           Qt::ToolTipRole);
+    protocol_->setItemData(1,
+                           "llama-perplexity: BOS first, only the second half of each window "
+                           "scored",
+                           Qt::ToolTipRole);
     bins_ = spin(8, 4096, 128, 8);
     activations_ = new QCheckBox("Capture activations");
     gradients_ = new QCheckBox("Capture gradients");
@@ -164,7 +200,10 @@ QWidget* RunPanel::buildDataBox() {
         row->addWidget(evalWindows_);
         return row;
     }());
+    form->addRow("Eval protocol", protocol_);
     form->addRow("Histogram bins", bins_);
+    connect(calibFile_, &QLineEdit::textChanged, this, &RunPanel::updateCaptureBoxes);
+    updateCaptureBoxes();
     form->addRow(activations_);
     form->addRow(gradients_);
     return box;
@@ -179,6 +218,8 @@ void RunPanel::selectPreset(int index) {
     if (recipe.isEmpty()) return editorChanged();
     RunConfig c = config();
     c.recipe = recipe.toStdString();
+    c.captureActivations = activations_->isChecked();  // config() clears them without calibration
+    c.captureGradients = gradients_->isChecked();
     settingPreset_ = true;
     setConfig(c);
     settingPreset_ = false;
@@ -215,6 +256,28 @@ void RunPanel::editorChanged() {
     }
 }
 
+// Captures run on the calibration windows: without a calibration text they cannot
+// happen, so the boxes say so instead of being silently ignored by the run.
+void RunPanel::updateCaptureBoxes() {
+    const bool calib = !calibFile_->text().trimmed().isEmpty();
+    const QString why =
+        calib ? QString()
+              : QString(
+                    "Needs a calibration text: activations and gradients are captured on "
+                    "the calibration windows.");
+    for (QCheckBox* box : {activations_, gradients_}) {
+        box->setEnabled(calib);
+        box->setToolTip(why);
+    }
+}
+
+std::vector<std::string> RunPanel::splitGlobs(const QString& text) {
+    std::vector<std::string> globs;
+    for (const QString& g : text.split(QRegularExpression("[,\\s]+"), Qt::SkipEmptyParts))
+        globs.push_back(g.toStdString());
+    return globs;
+}
+
 RunConfig RunPanel::config() const {
     RunConfig c;
     c.recipe = recipeText().toStdString();
@@ -224,8 +287,12 @@ RunConfig RunPanel::config() const {
     c.evaluationText = evalFile_->text().trimmed().toStdString();
     c.evalSeq = evalSeq_->value();
     c.evalMaxWindows = evalWindows_->value();
-    c.captureActivations = activations_->isChecked();
-    c.captureGradients = gradients_->isChecked();
+    c.evalProtocol = protocol_->currentData().toString().toStdString();
+    c.layers.include = splitGlobs(include_->text());
+    c.layers.exclude = splitGlobs(exclude_->text());
+    const bool calib = !c.calibrationText.empty();
+    c.captureActivations = calib && activations_->isChecked();
+    c.captureGradients = calib && gradients_->isChecked();
     c.histogramBins = bins_->value();
     return c;
 }
@@ -254,6 +321,15 @@ void RunPanel::setConfig(const RunConfig& c) {
     activations_->setChecked(c.captureActivations);
     gradients_->setChecked(c.captureGradients);
     bins_->setValue(c.histogramBins);
+    const int protocol = protocol_->findData(QString::fromStdString(c.evalProtocol));
+    if (protocol >= 0) protocol_->setCurrentIndex(protocol);
+    auto join = [](const std::vector<std::string>& globs) {
+        QStringList l;
+        for (const std::string& g : globs) l << QString::fromStdString(g);
+        return l.join(", ");
+    };
+    include_->setText(join(c.layers.include));
+    exclude_->setText(join(c.layers.exclude));
     editorChanged();
 }
 
@@ -275,6 +351,7 @@ void RunPanel::updateEnabled() {
 }
 
 void RunPanel::showProgress(const QString& phase, double fraction, double elapsed) {
+    if (fraction < 0.0) return;  // a cancellation check, not progress
     progress_->setValue(int(std::clamp(fraction, 0.0, 1.0) * 1000));
     progress_->setFormat(QString("%1 — %p%").arg(phase));
     QString text = QString("Elapsed %1 s").arg(elapsed, 0, 'f', 1);

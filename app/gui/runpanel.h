@@ -12,6 +12,7 @@ class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
+class QScrollArea;
 class QSpinBox;
 
 namespace ql {
@@ -34,9 +35,20 @@ public:
     void showProgress(const QString& phase, double fraction, double elapsedSeconds);
     void showIdle(const QString& text);
 
+    // Globs separated by commas or spaces, as the CLI's repeated --include/--exclude.
+    static std::vector<std::string> splitGlobs(const QString& text);
+
     QPushButton* runButton() const { return run_; }
+    QComboBox* protocolBox() const { return protocol_; }
+    QLineEdit* includeField() const { return include_; }
+    QLineEdit* excludeField() const { return exclude_; }
+    QLineEdit* calibrationField() const { return calibFile_; }
+    QCheckBox* activationsBox() const { return activations_; }
+    QCheckBox* gradientsBox() const { return gradients_; }
     QPushButton* cancelButton() const { return cancel_; }
     QProgressBar* progressBar() const { return progress_; }
+    QLabel* statusLabel() const { return status_; }
+    QScrollArea* settingsArea() const { return scroll_; }
 
 signals:
     void runRequested();
@@ -47,17 +59,20 @@ private:
     QWidget* buildDataBox();
     void editorChanged();
     void updateEnabled();
+    void updateCaptureBoxes();
     QLineEdit* fileField(QWidget* parent, const QString& settingsKey);
 
-    QComboBox *preset_ = nullptr, *method_ = nullptr, *granularity_ = nullptr, *symmetry_ = nullptr;
+    QComboBox *preset_ = nullptr, *method_ = nullptr, *granularity_ = nullptr, *symmetry_ = nullptr,
+              *protocol_ = nullptr;
     QSpinBox *bits_ = nullptr, *groupSize_ = nullptr;
     QLabel* recipeLabel_ = nullptr;
-    QLineEdit *calibFile_ = nullptr, *evalFile_ = nullptr;
+    QLineEdit *calibFile_ = nullptr, *evalFile_ = nullptr, *include_ = nullptr, *exclude_ = nullptr;
     QSpinBox *calibWindows_ = nullptr, *calibSeq_ = nullptr, *evalSeq_ = nullptr,
              *evalWindows_ = nullptr, *bins_ = nullptr;
     QCheckBox *activations_ = nullptr, *gradients_ = nullptr;
     QPushButton *run_ = nullptr, *cancel_ = nullptr;
     QProgressBar* progress_ = nullptr;
+    QScrollArea* scroll_ = nullptr;
     QLabel* status_ = nullptr;
     bool runEnabled_ = false;
     bool running_ = false;

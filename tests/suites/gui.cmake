@@ -4,4 +4,7 @@ if(TARGET quantlens_widgets)
 endif()
 if(TARGET quantlens_gui)
   quantlens_add_test(test_gui SOURCES test_gui.cpp LIBS QuantLens::gui TIMEOUT 900)
+  # The application itself, for the command-line checks (--help without a display).
+  add_dependencies(test_gui quantlens)
+  target_compile_definitions(test_gui PRIVATE QUANTLENS_GUI_EXE="$<TARGET_FILE:quantlens>")
 endif()
