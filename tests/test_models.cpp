@@ -297,8 +297,8 @@ void TestModels::histogramViewLevels() {
     QCOMPARE(int(xs.size()), 16);  // asym 4-bit: q in 0..15
     QVERIFY(qAbs(xs.front() - (0 - 8) * 0.5) < 1e-6);
     QVERIFY(qAbs(xs.back() - (15 - 8) * 0.5) < 1e-6);
-    QCOMPARE(view.weightChart()->levelTotal(), 16);
-    QCOMPARE(view.weightChart()->levelCount(), 5);  // drawn: those in view, -1 .. 1 by 0.5
+    QCOMPARE(view.weightChart()->levelCount(), 16);
+    QCOMPARE(view.weightChart()->drawnLevelCount(), 5);  // those in view: -1 .. 1 by 0.5
     // Activations tab shows the stored counts (merged when fewer bins are asked for).
     for (int i = 0; i < l.activationBefore.bins(); ++i)
         QCOMPARE(view.activationChart()->beforeBars()->data()->at(i)->value,

@@ -10,10 +10,12 @@
 #include "widgets/histogramview.h"
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
+#include "widgets/perplexitytablemodel.h"
 #include "widgets/summarycharts.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
 
+#include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QHeaderView>
@@ -109,6 +111,8 @@ private slots:
     void compareTableSortsAndOverlayHasFloat();
     void chartsExportTheirDataAsCsv();
     void int8LevelsOnlyWhenResolvable();
+    void perplexityTableNamesSettings();
+    void chartsRenderWithManyRuns();
 };
 
 void TestWidgets::perplexityChartComparesLikeWithLike_data() {
@@ -215,6 +219,17 @@ void TestWidgets::outputSqnrDeltaOnlyOnSameCalibration() {
     QCOMPARE(m->index(0, outDelta).data(SortRole).toDouble(), 0.0);
     chart.setRuns({a, withCalibration(base, "B", 16)});
     QVERIFY(!chart.title().contains("different calibration inputs"));
+    QVERIFY(!chart.title().contains("different models"));
+    // Runs of another model: layers are matched by name only, and both views say so.
+    RunResult other = *withCalibration(base, "Other", 16);
+    other.config.modelDir = "/models/other";
+    other.modelName = "other";
+    chart.setRuns({a, std::make_shared<const RunResult>(other)});
+    QVERIFY(chart.title().contains("2 different models"));
+    view.setRuns({a, std::make_shared<const RunResult>(other)});
+    QVERIFY2(
+        view.summaryText().contains("different models") && view.summaryText().contains("vs other)"),
+        qPrintable(view.summaryText()));
 }
 
 // QCustomPlot skips labels that would cross the widget edge: the last (often worst)
@@ -444,18 +459,65 @@ void TestWidgets::int8LevelsOnlyWhenResolvable() {
     std::vector<double> levels;
     for (int q = -128; q <= 127; ++q) levels.push_back(q * 0.01);
     chart.setLevels(levels);
-    QCOMPARE(chart.levelTotal(), 256);
-    QCOMPARE(chart.levelCount(), 0);
+    QCOMPARE(chart.levelCount(), 256);
+    QCOMPARE(chart.drawnLevelCount(), 0);
     QVERIFY2(chart.levelNote().startsWith("256 quantization levels (256 in view)"),
              qPrintable(chart.levelNote()));
     chart.xAxis->setRange(0.005, 0.205);  // the user zooms in: 20 levels in view
-    QCOMPARE(chart.levelCount(), 20);
+    QCOMPARE(chart.drawnLevelCount(), 20);
     QVERIFY(chart.levelNote().isEmpty());
     chart.resetView();
-    QCOMPARE(chart.levelCount(), 0);
+    QCOMPARE(chart.drawnLevelCount(), 0);
     // A 4-bit grid stays drawn in full.
     chart.setLevels(std::vector<double>(levels.begin() + 120, levels.begin() + 136));
-    QCOMPARE(chart.levelCount(), 16);
+    QCOMPARE(chart.drawnLevelCount(), 16);
+}
+
+void TestWidgets::perplexityTableNamesSettings() {
+    const RunPtr base = makeRun("x", {30});
+    PerplexityTableModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setRuns({withEval(base, "A", 4.0, 4.2, 256),
+                   withEval(base, "B", 3.9, 3.95, 512, "gptq", "/data/wiki.txt")});
+    QCOMPARE(model.index(1, PerplexityTableModel::ColEvalText).data().toString(),
+             QString("wiki.txt"));
+    QCOMPARE(
+        model.headerData(PerplexityTableModel::ColEvalText, Qt::Horizontal, ExportRole).toString(),
+        QString("eval_text"));
+    const QString tip =
+        model.index(1, PerplexityTableModel::ColDeltaPercent).data(Qt::ToolTipRole).toString();
+    QVERIFY2(tip.contains("seq 512") && tip.contains("wiki.txt"), qPrintable(tip));
+}
+
+// Four runs, two evaluation settings, 35 layers: every chart renders (PNG left in
+// build/test-tmp/test_widgets_png for a look).
+void TestWidgets::chartsRenderWithManyRuns() {
+    const QString dir = qltest::tempDir("test_widgets_png");
+    const RunPtr base = makeRun("x", sqnrRamp(35, 34));
+    const RunList runs = {withEval(base, "INT8 channel RTN", 4.0, 4.0024, 256),
+                          withEval(base, "INT4 g32 RTN", 4.0, 4.21, 256),
+                          withEval(base, "INT8 channel RTN seq 512", 3.906, 3.9083, 512),
+                          withCalibration(withEval(base, "GPTQ", 4.0, 4.05, 256), "GPTQ", 16)};
+    SummaryCharts charts;
+    charts.setRuns(runs, runs[0]);
+    LayerChart layers;
+    layers.setRuns(runs);
+    layers.setSelectedLayer(base->layers[34].name);
+    HistogramChart levels;
+    levels.setHistograms(base->layers[0].weightBefore, base->layers[0].weightAfter, "float",
+                         "quantized");
+    std::vector<double> xs;
+    for (int q = -128; q <= 127; ++q) xs.push_back(q / 127.0);
+    levels.setLevels(xs);
+    const QList<QPair<QString, QCustomPlot*>> plots = {{"perplexity", charts.perplexityChart()},
+                                                       {"kl_top1", charts.agreementChart()},
+                                                       {"memory", charts.memoryChart()},
+                                                       {"sqnr", &layers},
+                                                       {"levels", &levels}};
+    for (const auto& [name, plot] : plots) {
+        QVERIFY(exportPlot(plot, dir + "/" + name + ".png", QSize(1000, 480)).ok);
+        QCOMPARE(QImage(dir + "/" + name + ".png").size(), QSize(1000, 480));
+    }
 }
 
 QTEST_MAIN(TestWidgets)

@@ -283,6 +283,14 @@ void ComparisonView::refresh() {
         summary_->setText("Comparison needs two runs of the model.");
     } else {
         QString text = QString("A = %1, B = %2.").arg(runDisplayName(*a), runDisplayName(*b));
+        if (a->config.modelDir != b->config.modelDir)
+            text += QString(
+                        " A and B quantized different models (%1 vs %2): layers are "
+                        "matched by name only.")
+                        .arg(QString::fromStdString(a->modelName.empty() ? a->config.modelDir
+                                                                         : a->modelName),
+                             QString::fromStdString(b->modelName.empty() ? b->config.modelDir
+                                                                         : b->modelName));
         text += perplexityText(*a, *b);
         if (!model_->outputSqnrComparable())
             text += QString(

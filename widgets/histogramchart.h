@@ -41,8 +41,8 @@ public:
     QCPBars* afterBars() const { return after_; }
     const Histogram& before() const { return hBefore_; }
     const Histogram& after() const { return hAfter_; }
-    int levelCount() const { return int(levelLines_.size()); }  // lines drawn
-    int levelTotal() const { return int(levels_.size()); }
+    int levelCount() const { return int(levels_.size()); }  // levels set
+    int drawnLevelCount() const { return int(levelLines_.size()); }  // lines on screen
     QString levelNote() const;  // empty while the levels are drawn
     QString title() const;
     // The plotted data: one row per bin (bin_lo, bin_hi, a column per series).

@@ -219,8 +219,7 @@ void HistogramView::updateBinsNote(const LayerResult* l) {
             if (!h->empty() && h->bins() < bins_->value())
                 stored = stored == 0 ? h->bins() : std::min(stored, h->bins());
     binsNote_->setVisible(stored > 0);
-    binsNote_->setText(stored > 0 ? QString("act./grad.: %1 bins stored").arg(stored)
-                                  : QString());
+    binsNote_->setText(stored > 0 ? QString("act./grad.: %1 bins stored").arg(stored) : QString());
 }
 
 // Exported images stand alone: every title names the layer and the run.

@@ -142,8 +142,17 @@ void LayerChart::rebuild() {
     // Output SQNR depends on the calibration inputs: across different inputs the dashed
     // lines do not compare like with like, and the title says so.
     std::set<QString> calibrations;
-    for (const RunPtr& run : runs_) calibrations.insert(calibrationKey(*run));
+    std::set<std::string> models;
+    for (const RunPtr& run : runs_) {
+        calibrations.insert(calibrationKey(*run));
+        models.insert(run->config.modelDir);
+    }
     QString title = "SQNR per layer (solid: weights, dashed: layer output)";
+    if (models.size() > 1)
+        title += QString(
+                     "\nThese runs quantized %1 different models: layers are matched by "
+                     "name only")
+                     .arg(models.size());
     if (showOutput_ && calibrations.size() > 1)
         title +=
             "\nOutput SQNR of these runs was measured on different calibration inputs: "
