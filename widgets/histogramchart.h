@@ -41,7 +41,7 @@ public:
     QCPBars* afterBars() const { return after_; }
     const Histogram& before() const { return hBefore_; }
     const Histogram& after() const { return hAfter_; }
-    int levelCount() const { return int(levels_.size()); }  // levels set
+    int levelCount() const { return int(levels_.size()); }           // levels set
     int drawnLevelCount() const { return int(levelLines_.size()); }  // lines on screen
     QString levelNote() const;  // empty while the levels are drawn
     QString title() const;

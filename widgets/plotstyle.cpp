@@ -67,12 +67,11 @@ void fitRotatedTickLabels(QCPAxis* axis) {
     if (ticker && degrees > 0 && axis->axisType() == QCPAxis::atBottom) {
         const QFontMetrics fm(axis->tickLabelFont());
         const double rad = qDegreesToRadians(degrees);
-        double extent = 0;
-        for (const QString& text : ticker->ticks()) {
-            const QRect r = fm.boundingRect(QRect(), Qt::TextDontClip | Qt::AlignHCenter, text);
-            // Rotated bounds plus QCustomPlot's offset of half the height (atBottom, > 0°).
-            extent = std::max(extent, r.width() * std::cos(rad) + 1.5 * r.height() * std::sin(rad));
-        }
+        // Only the last label reaches past the axis rect (labels run to the right).
+        const QString text = ticker->ticks().isEmpty() ? QString() : ticker->ticks().last();
+        const QRect r = fm.boundingRect(QRect(), Qt::TextDontClip | Qt::AlignHCenter, text);
+        // Rotated bounds plus QCustomPlot's offset of half the height (atBottom, > 0°).
+        const double extent = r.width() * std::cos(rad) + 1.5 * r.height() * std::sin(rad);
         margins.setRight(int(std::ceil(extent)) + 6);
     }
     rect->setMinimumMargins(margins);

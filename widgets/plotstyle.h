@@ -21,7 +21,7 @@ QColor runColor(int index, bool dark);  // distinct colours for runs
 void placeLegendAbove(QCustomPlot* plot, int row);
 // QCustomPlot silently skips a tick label that would cross the widget's edge, which drops
 // the last category of a rotated bottom axis (the last layer is often the worst). Reserves
-// room right of the axis rect for the widest label of the axis' text ticker.
+// room right of the axis rect for the last label of the axis' text ticker.
 void fitRotatedTickLabels(QCPAxis* axis);
 
 }  // namespace ql

@@ -4,6 +4,7 @@
 
 #include <qcustomplot.h>
 #include <QApplication>
+#include <QFileInfo>
 #include <QGridLayout>
 
 #include <algorithm>
@@ -28,6 +29,26 @@ std::vector<SettingGroup> groupBySetting(const RunList& runs) {
         it->runs.push_back(run);
     }
     return groups;
+}
+
+// The setting fields of `run` that differ between the groups ("seq 512"): short axis
+// labels; the full setting is in the CSV and the perplexity table.
+QString varyingSetting(const RunResult& run, const std::vector<SettingGroup>& groups) {
+    auto fields = [](const RunResult& r) {
+        const PerplexitySummary& p = r.perplexity;
+        return QStringList{
+            QString::fromStdString(r.modelName.empty() ? r.config.modelDir : r.modelName),
+            QFileInfo(QString::fromStdString(r.config.evaluationText)).fileName(),
+            QString::fromStdString(p.protocol), QString("seq %1").arg(p.seq),
+            QString("%1 windows").arg(p.windows)};
+    };
+    const QStringList mine = fields(run);
+    QStringList parts;
+    for (int i = 0; i < mine.size(); ++i)
+        if (std::any_of(groups.begin(), groups.end(),
+                        [&](const SettingGroup& g) { return fields(*g.runs[0])[i] != mine[i]; }))
+            parts << mine[i];
+    return parts.join(" · ");
 }
 
 QString signedPercent(double v) {
@@ -145,7 +166,8 @@ void SummaryCharts::rebuildPerplexity() {
     for (const SettingGroup& g : groups) {
         const RunResult& first = *g.runs.front();
         fp->addData(x, first.perplexity.pplFp);
-        ticker->addTick(x++, several ? "float\n" + evalSettingLabel(first) : QString("float"));
+        ticker->addTick(x++,
+                        several ? "float\n" + varyingSetting(first, groups) : QString("float"));
         for (const RunPtr& run : g.runs) {
             const PerplexitySummary& p = run->perplexity;
             q->addData(x, p.pplQ);
@@ -194,8 +216,9 @@ void SummaryCharts::rebuildAgreement() {
             kl->addData(x, p.klMean);
             top1->addData(x, 100.0 * p.top1Agreement);
             maxKl = std::max(maxKl, p.klMean);
-            ticker->addTick(x++, several ? runDisplayName(*run) + "\n" + evalSettingLabel(*run)
-                                         : runDisplayName(*run));
+            ticker->addTick(x++, several
+                                     ? runDisplayName(*run) + "\n" + varyingSetting(*run, groups)
+                                     : runDisplayName(*run));
         }
         x += several ? 0.5 : 0.0;
     }
