@@ -34,6 +34,17 @@ int ComparisonTableModel::rowOfLayer(const std::string& name) const {
     return -1;
 }
 
+bool ComparisonTableModel::outputSqnrComparable() const {
+    return a_ && b_ && calibrationKey(*a_) == calibrationKey(*b_);
+}
+
+QString ComparisonTableModel::notComparableReason() const {
+    return QString(
+               "Output SQNR of A and B was measured on different calibration inputs (%1 vs "
+               "%2): no delta.")
+        .arg(calibrationLabel(*a_), calibrationLabel(*b_));
+}
+
 int ComparisonTableModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() || !a_ || !b_ ? 0 : int(a_->layers.size());
 }
@@ -71,7 +82,12 @@ QVariant ComparisonTableModel::data(const QModelIndex& index, int role) const {
     const auto part = Part((index.column() - 1) % PartCount);
     const double va = metricValue(&la, m);
     const double vb = metricValue(findLayer(*b_, la.name), m);
-    const double v = part == PartA ? va : part == PartB ? vb : vb - va;
+    const bool hideDelta = part == PartDelta && m == OutputSqnr && !outputSqnrComparable();
+    const double v = part == PartA   ? va
+                     : part == PartB ? vb
+                     : hideDelta     ? std::numeric_limits<double>::quiet_NaN()
+                                     : vb - va;
+    if (role == Qt::ToolTipRole) return hideDelta ? QVariant(notComparableReason()) : QVariant();
     if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role == Qt::BackgroundRole && part != PartDelta && (m == WeightSqnr || m == OutputSqnr) &&
         !std::isnan(v))
@@ -86,6 +102,9 @@ QVariant ComparisonTableModel::data(const QModelIndex& index, int role) const {
 }
 
 QVariant ComparisonTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o == Qt::Horizontal && role == Qt::ToolTipRole &&
+        section == column(OutputSqnr, PartDelta) && a_ && b_ && !outputSqnrComparable())
+        return notComparableReason();
     if (o != Qt::Horizontal || (role != Qt::DisplayRole && role != ExportRole))
         return QAbstractTableModel::headerData(section, o, role);
     if (section == 0) return QString("Layer");

@@ -1,5 +1,7 @@
 // Two runs side by side: per layer (matched by name) a column for each run and a delta
-// column (B - A) for weight SQNR, output SQNR, MSE and quantized bytes.
+// column (B - A) for weight SQNR, output SQNR, MSE and quantized bytes. Output SQNR is
+// measured on calibration inputs: when A and B used different ones, its delta is left empty
+// (n/a) and the cell and header tooltips say why.
 #pragma once
 
 #include "widgets/resultutils.h"
@@ -20,6 +22,8 @@ public:
     static int column(Metric m, Part p) { return 1 + int(m) * PartCount + int(p); }
     std::string layerAt(int row) const;
     int rowOfLayer(const std::string& name) const;
+    // Whether output SQNR of A and B was measured on the same calibration inputs.
+    bool outputSqnrComparable() const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -28,6 +32,7 @@ public:
 
 private:
     static double metricValue(const LayerResult* l, Metric m);
+    QString notComparableReason() const;
     RunPtr a_, b_;
     bool dark_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include "widgets/exportutils.h"
 #include "widgets/plotstyle.h"
+#include "widgets/tableroles.h"
 #include "widgets/tableview.h"
 
 #include <QApplication>
@@ -13,12 +14,50 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent>
 
 namespace ql {
+namespace {
+
+QString signedPercent(double ppl, double fp) {
+    const double v = fp > 0 ? 100.0 * (ppl / fp - 1.0) : 0.0;
+    return QString("%1%2 %").arg(v >= 0 ? "+" : "").arg(v, 0, 'f', 2);
+}
+
+// Perplexity of A and B: one float value and a B − A delta only when both were evaluated
+// the same way; otherwise each run against its own float model, and no delta.
+QString perplexityText(const RunResult& a, const RunResult& b) {
+    const PerplexitySummary &pa = a.perplexity, &pb = b.perplexity;
+    if (!pa.valid && !pb.valid) return {};
+    if (!pa.valid || !pb.valid)
+        return QString(" Perplexity: only %1 was evaluated.").arg(pa.valid ? "A" : "B");
+    const QString diff = evalSettingDifference(a, b);
+    if (diff.isEmpty())
+        return QString(" Perplexity (%1): float %2, A %3 (%4), B %5 (%6); B − A = %7.")
+            .arg(evalSettingLabel(a))
+            .arg(pa.pplFp, 0, 'f', 3)
+            .arg(pa.pplQ, 0, 'f', 3)
+            .arg(signedPercent(pa.pplQ, pa.pplFp))
+            .arg(pb.pplQ, 0, 'f', 3)
+            .arg(signedPercent(pb.pplQ, pb.pplFp))
+            .arg(pb.pplQ - pa.pplQ, 0, 'f', 3);
+    return QString(
+               " Perplexity was evaluated with different settings (%1), so A and B are not "
+               "compared: A %2 vs float %3 (%4; %5), B %6 vs float %7 (%8; %9).")
+        .arg(diff)
+        .arg(pa.pplQ, 0, 'f', 3)
+        .arg(pa.pplFp, 0, 'f', 3)
+        .arg(signedPercent(pa.pplQ, pa.pplFp), evalSettingLabel(a))
+        .arg(pb.pplQ, 0, 'f', 3)
+        .arg(pb.pplFp, 0, 'f', 3)
+        .arg(signedPercent(pb.pplQ, pb.pplFp), evalSettingLabel(b));
+}
+
+}  // namespace
 
 ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     comboA_ = new QComboBox;
@@ -26,6 +65,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     kindCombo_ = new QComboBox;
     kindCombo_->addItems({"Weights", "Activations (input)", "Gradients"});
     overlayBox_ = new QCheckBox("Overlay");
+    log_ = new QCheckBox("Log counts");
     summary_ = new QLabel;
     summary_->setWordWrap(true);
     auto* controls = new QHBoxLayout;
@@ -35,16 +75,13 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     controls->addWidget(comboB_, 1);
     controls->addWidget(kindCombo_);
     controls->addWidget(overlayBox_);
-    auto* exportButton = new QPushButton("Export PNG…");
-    exportButton->setToolTip("Save this comparison (charts and table) as one image");
+    controls->addWidget(log_);
+    auto* exportButton = new QPushButton("Export…");
+    exportButton->setToolTip(
+        "PNG: this comparison (charts and table) as one image; CSV: the data of the chart on "
+        "screen (the overlay, or chart A)");
     controls->addWidget(exportButton);
-    connect(exportButton, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, "Export comparison",
-                                                          "comparison.png", "PNG image (*.png)");
-        if (path.isEmpty()) return;
-        const ExportResult r = exportWidgetPng(this, path);
-        if (!r.ok) QMessageBox::warning(this, "Export failed", r.error);
-    });
+    connect(exportButton, &QPushButton::clicked, this, &ComparisonView::exportInteractive);
 
     chartA_ = new HistogramChart;
     chartB_ = new HistogramChart;
@@ -57,8 +94,13 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     stack_->addWidget(overlay_);
 
     model_ = new ComparisonTableModel(this);
+    proxy_ = new QSortFilterProxyModel(this);
+    proxy_->setSourceModel(model_);
+    proxy_->setSortRole(SortRole);
     table_ = new TableView;
-    table_->setModel(model_);
+    table_->setModel(proxy_);
+    table_->setSortingEnabled(true);
+    table_->sortByColumn(-1, Qt::AscendingOrder);  // model order until a header is clicked
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
 
     auto* split = new QSplitter(Qt::Vertical);
@@ -89,13 +131,14 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     connect(comboB_, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
     connect(kindCombo_, &QComboBox::currentIndexChanged, this, [this](int i) { setKind(Kind(i)); });
     connect(overlayBox_, &QCheckBox::toggled, this, &ComparisonView::setOverlay);
+    connect(log_, &QCheckBox::toggled, this, &ComparisonView::setLogScale);
     connect(chartA_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
             [this] { syncAxes(chartA_, chartB_); });
     connect(chartB_->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
             [this] { syncAxes(chartB_, chartA_); });
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) {
-                const std::string name = model_->layerAt(current.row());
+                const std::string name = model_->layerAt(proxy_->mapToSource(current).row());
                 if (!name.empty() && name != layer_) emit layerSelected(name);
             });
     refresh();
@@ -136,7 +179,7 @@ void ComparisonView::setPair(int a, int b) {
 
 void ComparisonView::setLayer(const std::string& name) {
     layer_ = name;
-    const int row = model_->rowOfLayer(name);
+    const int row = proxy_->mapFromSource(model_->index(model_->rowOfLayer(name), 0)).row();
     if (row >= 0 && table_->currentIndex().row() != row) {
         QSignalBlocker block(table_->selectionModel());
         table_->selectRow(row);
@@ -153,6 +196,71 @@ void ComparisonView::setKind(Kind kind) {
 void ComparisonView::setOverlay(bool overlay) {
     if (overlayBox_->isChecked() != overlay) overlayBox_->setChecked(overlay);
     stack_->setCurrentIndex(overlay ? 1 : 0);
+}
+
+void ComparisonView::setLogScale(bool log) {
+    if (log_->isChecked() != log) log_->setChecked(log);
+    for (HistogramChart* c : {chartA_, chartB_, overlay_}) c->setLogScale(log);
+    // Both sides keep one y scale.
+    const double upper = std::max(chartA_->yAxis->range().upper, chartB_->yAxis->range().upper);
+    chartA_->yAxis->setRangeUpper(upper);
+    chartB_->yAxis->setRangeUpper(upper);
+}
+
+QCustomPlot* ComparisonView::currentExportWidget() const {
+    return stack_->currentIndex() == 1 ? static_cast<QCustomPlot*>(overlay_) : chartA_;
+}
+
+QString ComparisonView::summaryText() const {
+    return summary_->text();
+}
+
+void ComparisonView::exportInteractive() {
+    const QString path = QFileDialog::getSaveFileName(
+        this, "Export comparison", "comparison.png",
+        "PNG image of the view (*.png);;CSV data of the chart on screen (*.csv)");
+    if (path.isEmpty()) return;
+    const ExportResult r = path.endsWith(".csv", Qt::CaseInsensitive)
+                               ? writeTextFile(path, chartDataCsv(currentExportWidget()))
+                               : exportWidgetPng(this, path);
+    if (!r.ok) QMessageBox::warning(this, "Export failed", r.error);
+}
+
+QString ComparisonView::layerTitle() const {
+    const RunPtr a = runA();
+    const LayerResult* l = a ? findLayer(*a, layer_) : nullptr;
+    return l ? QString::fromStdString(l->name) : QString::fromStdString(layer_);
+}
+
+bool ComparisonView::captured(const LayerResult& l) const {
+    if (kind_ == Activations) return !l.activationBefore.empty();
+    if (kind_ == Gradients) return !l.gradientBefore.empty();
+    return true;
+}
+
+// A run without captures of this kind: its chart (and the overlay) says so by name.
+void ComparisonView::showMissingCaptures(const LayerResult& la, const LayerResult& lb) {
+    const QString what = kind_ == Activations ? "activations" : "gradients";
+    const bool okA = captured(la), okB = captured(lb);
+    const QString nameA = runDisplayName(*runA()), nameB = runDisplayName(*runB());
+    auto message = [&](const QString& who, const QString& name) {
+        return QString("No %1 captured in run %2 (%3)").arg(what, who, name);
+    };
+    auto pick = [this](const LayerResult& l, bool after) -> const Histogram& {
+        if (kind_ == Activations) return after ? l.activationAfter : l.activationBefore;
+        return after ? l.gradientAfter : l.gradientBefore;
+    };
+    auto show = [&](HistogramChart* chart, bool ok, const LayerResult& l, const QString& who,
+                    const QString& name) {
+        if (!ok) return chart->clearHistograms(message(who, name));
+        chart->setTitle(QString("%1: %2 — %3").arg(who, name, layerTitle()));
+        chart->setHistograms(pick(l, false), pick(l, true), "float", "quantized");
+    };
+    show(chartA_, okA, la, "A", nameA);
+    show(chartB_, okB, lb, "B", nameB);
+    overlay_->clearHistograms(!okA && !okB ? message("A", nameA) + " nor in run B"
+                              : !okA       ? message("A", nameA)
+                                           : message("B", nameB));
 }
 
 void ComparisonView::applyPalette() {
@@ -174,15 +282,21 @@ void ComparisonView::refresh() {
     if (!a || !b) {
         summary_->setText("Comparison needs two runs of the model.");
     } else {
-        const auto& pa = a->perplexity;
-        const auto& pb = b->perplexity;
         QString text = QString("A = %1, B = %2.").arg(runDisplayName(*a), runDisplayName(*b));
-        if (pa.valid && pb.valid)
-            text += QString(" Perplexity: float %1, A %2, B %3 (B − A = %4).")
-                        .arg(pa.pplFp, 0, 'f', 3)
-                        .arg(pa.pplQ, 0, 'f', 3)
-                        .arg(pb.pplQ, 0, 'f', 3)
-                        .arg(pb.pplQ - pa.pplQ, 0, 'f', 3);
+        if (a->config.modelDir != b->config.modelDir)
+            text += QString(
+                        " A and B quantized different models (%1 vs %2): layers are "
+                        "matched by name only.")
+                        .arg(QString::fromStdString(a->modelName.empty() ? a->config.modelDir
+                                                                         : a->modelName),
+                             QString::fromStdString(b->modelName.empty() ? b->config.modelDir
+                                                                         : b->modelName));
+        text += perplexityText(*a, *b);
+        if (!model_->outputSqnrComparable())
+            text += QString(
+                        " Output SQNR was measured on different calibration inputs (%1 vs "
+                        "%2): its Δ column is left empty.")
+                        .arg(calibrationLabel(*a), calibrationLabel(*b));
         summary_->setText(text);
     }
     if (!la || !lb) {
@@ -191,6 +305,7 @@ void ComparisonView::refresh() {
                                       : "Two runs needed");
         return;
     }
+    if (!captured(*la) || !captured(*lb)) return showMissingCaptures(*la, *lb);
     auto pick = [this](const LayerResult& l, bool after) -> const Histogram& {
         if (kind_ == Activations) return after ? l.activationAfter : l.activationBefore;
         if (kind_ == Gradients) return after ? l.gradientAfter : l.gradientBefore;
@@ -203,12 +318,15 @@ void ComparisonView::refresh() {
 void ComparisonView::showHistograms(const Histogram& bA, const Histogram& aA, const Histogram& bB,
                                     const Histogram& aB) {
     const QString nameA = runDisplayName(*runA()), nameB = runDisplayName(*runB());
-    chartA_->setTitle("A: " + nameA);
-    chartB_->setTitle("B: " + nameB);
+    const QString layer = layerTitle();
+    chartA_->setTitle(QString("A: %1 — %2").arg(nameA, layer));
+    chartB_->setTitle(QString("B: %1 — %2").arg(nameB, layer));
     chartA_->setHistograms(bA, aA, "float", "quantized");
     chartB_->setHistograms(bB, aB, "float", "quantized");
-    overlay_->setTitle("Quantized: A vs B");
+    overlay_->setTitle(QString("Quantized A vs B over the float model — %1").arg(layer));
     overlay_->setHistograms(aA, aB, nameA, nameB);
+    // The float model is the same for both runs (common bins: A's weights before).
+    overlay_->setReference(bA, "float");
     // One y scale for both sides so bar heights compare directly.
     const double upper = std::max(chartA_->yAxis->range().upper, chartB_->yAxis->range().upper);
     chartA_->yAxis->setRangeUpper(upper);

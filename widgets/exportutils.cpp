@@ -1,5 +1,7 @@
 #include "widgets/exportutils.h"
 
+#include "widgets/histogramchart.h"
+#include "widgets/layerchart.h"
 #include "widgets/tableroles.h"
 
 #include <qcustomplot.h>
@@ -11,16 +13,10 @@
 #include <QSvgGenerator>
 #include <QWidget>
 
+#include <map>
+
 namespace ql {
 namespace {
-
-QString csvField(QString s) {
-    if (s.contains(',') || s.contains('"') || s.contains('\n') || s.contains('\r')) {
-        s.replace("\"", "\"\"");
-        return '"' + s + '"';
-    }
-    return s;
-}
 
 QString tsvField(QString s) {
     s.replace('\t', ' ');
@@ -59,7 +55,45 @@ ExportResult saveAtomically(const QString& path, Fn write) {
     return {};
 }
 
+// Bar/line charts over categories: one row per x position (with its axis label), one
+// column per named series; empty where a series has no point.
+QString categoryChartCsv(QCustomPlot* plot) {
+    const auto ticker = plot->xAxis->ticker().dynamicCast<QCPAxisTickerText>();
+    std::map<double, std::vector<QString>> rows;
+    QStringList header = {"x", "label"};
+    const int n = plot->plottableCount();
+    int column = 0;
+    for (int p = 0; p < n; ++p) {
+        QCPAbstractPlottable* pl = plot->plottable(p);
+        auto* iface = pl->interface1D();
+        if (!iface || !pl->visible()) continue;
+        header << csvField(pl->name());
+        for (int i = 0; i < iface->dataCount(); ++i) {
+            auto& row = rows[iface->dataMainKey(i)];
+            row.resize(size_t(n));
+            row[size_t(column)] = QString::number(iface->dataMainValue(i), 'g', 10);
+        }
+        ++column;
+    }
+    QStringList lines = {header.join(',')};
+    for (auto& [x, values] : rows) {
+        QString label = ticker ? ticker->ticks().value(x) : QString();
+        QStringList fields = {QString::number(x, 'g', 10), csvField(label.replace('\n', " "))};
+        for (int c = 0; c < column; ++c) fields << values[size_t(c)];
+        lines << fields.join(',');
+    }
+    return lines.join('\n') + '\n';
+}
+
 }  // namespace
+
+QString csvField(QString s) {
+    if (s.contains(',') || s.contains('"') || s.contains('\n') || s.contains('\r')) {
+        s.replace("\"", "\"\"");
+        return '"' + s + '"';
+    }
+    return s;
+}
 
 QString modelToCsv(const QAbstractItemModel& model) {
     QStringList lines;
@@ -112,6 +146,7 @@ ExportResult exportPlot(QCustomPlot* plot, const QString& path, QSize size, doub
         return failure(path,
                        QString("size %1x%2 out of range").arg(size.width()).arg(size.height()));
     const QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix == "csv") return writeTextFile(path, chartDataCsv(plot));
     if (suffix == "pdf" || suffix == "svg") {
         return saveAtomically(path, [&](QSaveFile& f) -> QString {
             std::unique_ptr<QPaintDevice> device;
@@ -145,6 +180,12 @@ ExportResult exportPlot(QCustomPlot* plot, const QString& path, QSize size, doub
         QImageWriter writer(&f, format);
         return writer.write(image) ? QString() : writer.errorString();
     });
+}
+
+QString chartDataCsv(QCustomPlot* plot) {
+    if (auto* h = qobject_cast<HistogramChart*>(plot)) return h->dataCsv();
+    if (auto* l = qobject_cast<LayerChart*>(plot)) return l->dataCsv();
+    return categoryChartCsv(plot);
 }
 
 ExportResult exportWidgetPng(QWidget* widget, const QString& path) {

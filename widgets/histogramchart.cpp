@@ -1,5 +1,6 @@
 #include "widgets/histogramchart.h"
 
+#include "widgets/exportutils.h"
 #include "widgets/plotstyle.h"
 
 #include <QApplication>
@@ -20,6 +21,16 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
         b->setWidthType(QCPBars::wtPlotCoords);
         b->setAntialiased(false);
     }
+    reference_ = addGraph();
+    reference_->setLineStyle(QCPGraph::lsStepCenter);
+    reference_->setVisible(false);
+    reference_->removeFromLegend();
+    levelNote_ = new QCPItemText(this);
+    levelNote_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    levelNote_->position->setCoords(0.01, 0.02);
+    levelNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    levelNote_->setVisible(false);
+    levelNote_->setSelectable(false);
     setColors(beforeColor(false), afterColor(false));
     yAxis->setLabel("count");
     legend->setVisible(true);
@@ -30,8 +41,32 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
     setMouseTracking(true);
     connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
             [this](const QCPRange& r) {
+                if (!levels_.empty()) drawLevels();
                 if (!settingRange_) emit xRangeChanged(r.lower, r.upper);
             });
+}
+
+QString HistogramChart::title() const {
+    return title_->text();
+}
+
+void HistogramChart::setReference(const Histogram& reference, const QString& name) {
+    hReference_ = reference;
+    QVector<double> keys, values;
+    for (int i = 0; i < reference.bins(); ++i) {
+        keys << reference.lo + (i + 0.5) * reference.binWidth();
+        values << double(reference.counts[size_t(i)]);
+    }
+    reference_->setData(keys, values, true);
+    reference_->setName(name);
+    reference_->setPen(QPen(QApplication::palette().color(QPalette::WindowText), 1.5));
+    reference_->setVisible(!reference.empty());
+    if (reference.empty())
+        reference_->removeFromLegend();
+    else
+        reference_->addToLegend();
+    fitY();
+    replot(rpQueuedReplot);
 }
 
 void HistogramChart::setColors(const QColor& before, const QColor& after) {
@@ -95,6 +130,7 @@ void HistogramChart::clearHistograms(const QString& message) {
     hAfter_ = {};
     before_->data()->clear();
     after_->data()->clear();
+    setReference({}, {});
     setLevels({});
     setTitle(message);
 }
@@ -118,7 +154,7 @@ void HistogramChart::resetView() {
 
 void HistogramChart::fitY() {
     double maxCount = 1;
-    for (const Histogram* h : {&hBefore_, &hAfter_})
+    for (const Histogram* h : {&hBefore_, &hAfter_, &hReference_})
         for (uint64_t c : h->counts) maxCount = std::max(maxCount, double(c));
     if (log_)
         yAxis->setRange(0.5, maxCount * 2.0);
@@ -145,11 +181,28 @@ void HistogramChart::setLogScale(bool log) {
 }
 
 void HistogramChart::setLevels(const std::vector<double>& xs) {
+    levels_ = xs;
+    drawLevels();
+}
+
+void HistogramChart::drawLevels() {
     for (QCPItemStraightLine* line : levelLines_) removeItem(line);
     levelLines_.clear();
+    const QCPRange range = xAxis->range();
+    std::vector<double> visible;
+    for (double x : levels_)
+        if (range.contains(x)) visible.push_back(x);
+    const bool dense = int(visible.size()) > kMaxDrawnLevels;
+    levelNote_->setVisible(dense);
     QColor c = QApplication::palette().color(QPalette::WindowText);
-    c.setAlpha(xs.size() > 64 ? 45 : 110);
-    for (double x : xs) {
+    levelNote_->setColor(c);
+    if (dense)
+        levelNote_->setText(QString("%1 quantization levels (%2 in view): too dense to draw, "
+                                    "zoom in to see them")
+                                .arg(levels_.size())
+                                .arg(visible.size()));
+    c.setAlpha(110);
+    for (double x : dense ? std::vector<double>() : visible) {
         auto* line = new QCPItemStraightLine(this);
         line->point1->setCoords(x, 0);
         line->point2->setCoords(x, 1);
@@ -158,6 +211,46 @@ void HistogramChart::setLevels(const std::vector<double>& xs) {
         levelLines_.push_back(line);
     }
     replot(rpQueuedReplot);
+}
+
+QString HistogramChart::levelNote() const {
+    return levelNote_->visible() ? levelNote_->text() : QString();
+}
+
+// Wide (one row per bin) when every series shares the bins, else one row per series and bin.
+QString HistogramChart::dataCsv() const {
+    std::vector<std::pair<QString, const Histogram*>> series;
+    if (!hBefore_.empty()) series.push_back({before_->name(), &hBefore_});
+    if (!hAfter_.empty()) series.push_back({after_->name(), &hAfter_});
+    if (!hReference_.empty()) series.push_back({reference_->name(), &hReference_});
+    if (series.empty()) return "bin_lo,bin_hi,count\n";
+    const Histogram& first = *series[0].second;
+    const bool shared = std::all_of(series.begin(), series.end(), [&](const auto& s) {
+        return s.second->bins() == first.bins() && s.second->lo == first.lo &&
+               s.second->hi == first.hi;
+    });
+    auto num = [](double v) { return QString::number(v, 'g', 10); };
+    QStringList lines;
+    if (shared) {
+        QStringList header = {"bin_lo", "bin_hi"};
+        for (const auto& s : series) header << csvField(s.first);
+        lines << header.join(',');
+        for (int i = 0; i < first.bins(); ++i) {
+            QStringList row = {num(first.lo + i * first.binWidth()),
+                               num(first.lo + (i + 1) * first.binWidth())};
+            for (const auto& s : series) row << QString::number(s.second->counts[size_t(i)]);
+            lines << row.join(',');
+        }
+    } else {
+        lines << "series,bin_lo,bin_hi,count";
+        for (const auto& [name, h] : series)
+            for (int i = 0; i < h->bins(); ++i)
+                lines << QStringList{csvField(name), num(h->lo + i * h->binWidth()),
+                                     num(h->lo + (i + 1) * h->binWidth()),
+                                     QString::number(h->counts[size_t(i)])}
+                             .join(',');
+    }
+    return lines.join('\n') + '\n';
 }
 
 QString HistogramChart::binTooltip(double key) const {

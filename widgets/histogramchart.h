@@ -1,7 +1,9 @@
 // One histogram chart: "before" and "after" counts on the same bins, drawn as two
-// semi-transparent bar series with a legend; optional quantization levels as vertical
-// lines; linear/log counts; wheel zoom and drag pan on x; a tooltip with bin range and
-// counts. The owner re-bins on zoom by listening to xRangeChanged().
+// semi-transparent bar series with a legend; an optional reference outline (e.g. the
+// float model in an overlay of two quantized runs); optional quantization levels as
+// vertical lines, drawn only while they are resolvable (a note otherwise); linear/log
+// counts; wheel zoom and drag pan on x; a tooltip with bin range and counts; the data as
+// CSV. The owner re-bins on zoom by listening to xRangeChanged().
 #pragma once
 
 #include "quant/histogram.h"
@@ -19,9 +21,17 @@ public:
     void setHistograms(const Histogram& before, const Histogram& after, const QString& beforeName,
                        const QString& afterName, bool keepRange = false);
     void clearHistograms(const QString& message);
+    // An outline drawn over the bars (empty: none).
+    void setReference(const Histogram& reference, const QString& name);
+    const Histogram& reference() const { return hReference_; }
+    QCPGraph* referenceGraph() const { return reference_; }
     void setLogScale(bool log);
     bool logScale() const { return log_; }
+    // Quantization levels; only those in the visible x range are drawn, and none (with a
+    // note instead) when more than kMaxDrawnLevels are visible: 255 INT8 levels would
+    // merge into a grey band.
     void setLevels(const std::vector<double>& xs);  // empty: none
+    static constexpr int kMaxDrawnLevels = 40;
     void setTitle(const QString& title);
     void setXLabel(const QString& label);
     void setColors(const QColor& before, const QColor& after);
@@ -31,7 +41,12 @@ public:
     QCPBars* afterBars() const { return after_; }
     const Histogram& before() const { return hBefore_; }
     const Histogram& after() const { return hAfter_; }
-    int levelCount() const { return int(levelLines_.size()); }
+    int levelCount() const { return int(levels_.size()); }           // levels set
+    int drawnLevelCount() const { return int(levelLines_.size()); }  // lines on screen
+    QString levelNote() const;  // empty while the levels are drawn
+    QString title() const;
+    // The plotted data: one row per bin (bin_lo, bin_hi, a column per series).
+    QString dataCsv() const;
     // Tooltip text for plot x coordinate `key` (empty outside the data).
     QString binTooltip(double key) const;
 
@@ -44,12 +59,16 @@ protected:
 private:
     static void fill(QCPBars* bars, const Histogram& h);
     void fitY();
+    void drawLevels();
 
     QCPBars* before_ = nullptr;
     QCPBars* after_ = nullptr;
+    QCPGraph* reference_ = nullptr;
     QCPTextElement* title_ = nullptr;
+    std::vector<double> levels_;
     std::vector<QCPItemStraightLine*> levelLines_;
-    Histogram hBefore_, hAfter_;
+    QCPItemText* levelNote_ = nullptr;
+    Histogram hBefore_, hAfter_, hReference_;
     bool log_ = false;
     bool settingRange_ = false;
 };

@@ -79,6 +79,13 @@ QWidget* HistogramView::buildControls() {
     bins_->setRange(8, 2048);
     bins_->setValue(128);
     bins_->setKeyboardTracking(false);
+    bins_->setToolTip(
+        "Weights are re-binned from the real values (8-2048 bins). Activations and gradients "
+        "are stored as histograms (128 bins by default): more bins than stored cannot be shown "
+        "for them, fewer merge stored bins.");
+    binsNote_ = new QLabel;
+    binsNote_->setVisible(false);
+    binsNote_->setToolTip(bins_->toolTip());
     showLevels_ = new QCheckBox("Levels");
     showLevels_->setChecked(true);
     showLevels_->setToolTip("Quantization levels of the selected row and group (weights tab)");
@@ -94,6 +101,7 @@ QWidget* HistogramView::buildControls() {
     h->addWidget(log_);
     h->addWidget(new QLabel("Bins"));
     h->addWidget(bins_);
+    h->addWidget(binsNote_);
     h->addWidget(reset);
     h->addSpacing(12);
     h->addWidget(showLevels_);
@@ -174,11 +182,13 @@ void HistogramView::refresh() {
                                   : "Select a layer that this run quantized";
         for (HistogramChart* c : charts()) c->clearHistograms(msg);
         info_->clear();
+        updateBinsNote(nullptr);
         return;
     }
     refreshWeights(*l);
     refreshActivations(*l);
     refreshGradients(*l);
+    updateBinsNote(l);
     const int64_t gpr = l->groupSize > 0 ? (l->cols + l->groupSize - 1) / l->groupSize : 1;
     row_->setRange(0, int(std::max<int64_t>(0, l->rows - 1)));
     group_->setRange(0, int(std::max<int64_t>(0, gpr - 1)));
@@ -194,10 +204,33 @@ void HistogramView::refresh() {
 }
 
 void HistogramView::refreshWeights(const LayerResult& l) {
-    weights_->setTitle("Weights: " + QString::fromStdString(l.name));
+    weights_->setTitle("Weights" + titleSuffix(l));
     weights_->setHistograms(l.weightBefore, l.weightAfter, "float", "quantized");
-    error_->setTitle("Quantization error w − ŵ");
+    error_->setTitle("Quantization error w − ŵ" + titleSuffix(l));
     error_->setHistograms(l.weightError, {}, "error", {});
+}
+
+// Activations and gradients cannot be re-binned finer than stored: say so next to the
+// bin control rather than silently showing fewer bins.
+void HistogramView::updateBinsNote(const LayerResult* l) {
+    int stored = 0;
+    if (l)
+        for (const Histogram* h : {&l->activationBefore, &l->outputBefore, &l->gradientBefore})
+            if (!h->empty() && h->bins() < bins_->value())
+                stored = stored == 0 ? h->bins() : std::min(stored, h->bins());
+    binsNote_->setVisible(stored > 0);
+    binsNote_->setText(stored > 0 ? QString("act./grad.: %1 bins stored").arg(stored) : QString());
+}
+
+// Exported images stand alone: every title names the layer and the run.
+QString HistogramView::titleSuffix(const LayerResult& l) const {
+    return QString(" — %1 · %2").arg(QString::fromStdString(l.name), runDisplayName(*run_));
+}
+
+static QString storedBinsSuffix(const Histogram& h, int asked) {
+    return !h.empty() && h.bins() < asked
+               ? QString(" (%1 stored bins; %2 asked)").arg(h.bins()).arg(asked)
+               : QString();
 }
 
 void HistogramView::refreshActivations(const LayerResult& l) {
@@ -207,11 +240,13 @@ void HistogramView::refreshActivations(const LayerResult& l) {
         outputs_->clearHistograms("");
         return;
     }
-    activations_->setTitle("Layer input activations");
+    activations_->setTitle("Layer input activations" + titleSuffix(l) +
+                           storedBinsSuffix(l.activationBefore, bins));
     activations_->setHistograms(mergeBins(l.activationBefore, bins),
                                 mergeBins(l.activationAfter, bins), "float model",
                                 "quantized model");
-    outputs_->setTitle("Layer output activations");
+    outputs_->setTitle("Layer output activations" + titleSuffix(l) +
+                       storedBinsSuffix(l.outputBefore, bins));
     outputs_->setHistograms(mergeBins(l.outputBefore, bins), mergeBins(l.outputAfter, bins),
                             "float model", "quantized model");
 }
@@ -221,9 +256,11 @@ void HistogramView::refreshGradients(const LayerResult& l) {
         gradients_->clearHistograms("This run did not capture gradients");
         return;
     }
-    gradients_->setTitle(QString("Weight gradients (‖g‖ float %1, quantized %2)")
+    gradients_->setTitle(QString("Weight gradients%1 (‖g‖ float %2, quantized %3)%4")
+                             .arg(titleSuffix(l))
                              .arg(l.gradientNormBefore, 0, 'g', 4)
-                             .arg(l.gradientNormAfter, 0, 'g', 4));
+                             .arg(l.gradientNormAfter, 0, 'g', 4)
+                             .arg(storedBinsSuffix(l.gradientBefore, bins_->value())));
     gradients_->setHistograms(mergeBins(l.gradientBefore, bins_->value()),
                               mergeBins(l.gradientAfter, bins_->value()), "float model",
                               "quantized model");
@@ -271,7 +308,8 @@ void HistogramView::rebinActivations() {
                                 ? Histogram()
                                 : fromSample(l->activationSampleAfter, l->activationAfter);
     activations_->setTitle(
-        QString("Layer input activations (zoomed: estimated from a %1-value sample)")
+        QString("Layer input activations%1 (zoomed: estimated from a %2-value sample)")
+            .arg(titleSuffix(*l))
             .arg(l->activationSampleBefore.size()));
     activations_->setHistograms(fromSample(l->activationSampleBefore, l->activationBefore), after,
                                 "float model", "quantized model", true);

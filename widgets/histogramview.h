@@ -44,6 +44,9 @@ public:
     HistogramChart* gradientChart() const { return gradients_; }
     QList<HistogramChart*> charts() const;
     QTabWidget* tabs() const { return tabs_; }
+    QSpinBox* binsBox() const { return bins_; }
+    // Shown when more bins are asked than activations/gradients were stored with.
+    QLabel* binsNote() const { return binsNote_; }
     bool rebinPending() const;
     // The quantization levels drawn for the selected row/group (empty if none apply).
     std::vector<double> levels() const;
@@ -67,6 +70,8 @@ private:
     void refreshActivations(const LayerResult& l);
     void refreshGradients(const LayerResult& l);
     void refreshLevels();
+    void updateBinsNote(const LayerResult* l);
+    QString titleSuffix(const LayerResult& l) const;
     void scheduleRebin();
     void startRebin();
     void rebinFinished();
@@ -83,6 +88,7 @@ private:
     QSpinBox* row_ = nullptr;
     QSpinBox* group_ = nullptr;
     QLabel* info_ = nullptr;
+    QLabel* binsNote_ = nullptr;
     QTimer* rebinTimer_ = nullptr;
     QTimer* activationTimer_ = nullptr;
     QFutureWatcher<Rebinned>* watcher_ = nullptr;

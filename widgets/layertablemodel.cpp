@@ -20,22 +20,82 @@ void LayerTableModel::setLayers(std::vector<LayerRowInfo> layers) {
 void LayerTableModel::setRuns(RunList runs) {
     beginResetModel();
     runs_ = std::move(runs);
-    if (primary_ >= int(runs_.size())) primary_ = runs_.empty() ? -1 : 0;
-    if (primary_ < 0 && !runs_.empty()) primary_ = 0;
     rebuildRows();
+    rebuildColumns();
     endResetModel();
 }
 
-void LayerTableModel::setPrimaryRun(int index) {
-    primary_ = index;
+void LayerTableModel::setPrimaryRun(int) {}
+
+void LayerTableModel::setDarkPalette(bool dark) {
+    dark_ = dark;
     if (rowCount() > 0)
         emit dataChanged(this->index(0, 0), this->index(rowCount() - 1, columnCount() - 1),
                          {Qt::BackgroundRole});
 }
 
-void LayerTableModel::setDarkPalette(bool dark) {
-    dark_ = dark;
-    setPrimaryRun(primary_);
+void LayerTableModel::setRunShown(int run, bool shown) {
+    if (run < 0 || run >= int(runs_.size()) || runShown(run) == shown) return;
+    beginResetModel();
+    if (shown)
+        hiddenRuns_.erase(runs_[size_t(run)]->id);
+    else
+        hiddenRuns_.insert(runs_[size_t(run)]->id);
+    rebuildColumns();
+    endResetModel();
+}
+
+bool LayerTableModel::runShown(int run) const {
+    return run >= 0 && run < int(runs_.size()) && !hiddenRuns_.count(runs_[size_t(run)]->id);
+}
+
+void LayerTableModel::setMetricShown(Metric m, bool shown) {
+    if (metricShown(m) == shown) return;
+    beginResetModel();
+    if (shown)
+        hiddenMetrics_.erase(int(m));
+    else
+        hiddenMetrics_.insert(int(m));
+    rebuildColumns();
+    endResetModel();
+}
+
+bool LayerTableModel::metricShown(Metric m) const {
+    return !hiddenMetrics_.count(int(m));
+}
+
+QString LayerTableModel::metricName(Metric m) {
+    static const char* names[] = {"W SQNR dB", "Out SQNR dB", "MSE",     "Max |err|",
+                                  "Cosine",    "Method",      "Fallback"};
+    return m >= 0 && m < MetricCount ? QString(names[m]) : QString();
+}
+
+int LayerTableModel::tintRun() const {
+    for (int r = 0; r < int(runs_.size()); ++r)
+        if (runShown(r)) return r;
+    return -1;
+}
+
+int LayerTableModel::columnOf(int run, Metric m) const {
+    for (size_t i = 0; i < columns_.size(); ++i)
+        if (columns_[i].first == run && columns_[i].second == m) return FixedColumnCount + int(i);
+    return -1;
+}
+
+void LayerTableModel::rebuildColumns() {
+    columns_.clear();
+    for (int r = 0; r < int(runs_.size()); ++r)
+        for (int m = 0; m < MetricCount && runShown(r); ++m)
+            if (metricShown(Metric(m))) columns_.push_back({r, Metric(m)});
+}
+
+QString LayerTableModel::tintNote() const {
+    const int tint = tintRun();
+    return tint < 0 ? QString("No run shown: rows are not coloured.")
+                    : QString(
+                          "Row colour: weight SQNR of %1, the first run shown. Right-click "
+                          "the header to choose the runs and metrics shown.")
+                          .arg(runDisplayName(*runs_[size_t(tint)]));
 }
 
 // Model order: the summary's layers first, then any layer only a run knows about.
@@ -74,7 +134,7 @@ int LayerTableModel::rowCount(const QModelIndex& parent) const {
 }
 
 int LayerTableModel::columnCount(const QModelIndex& parent) const {
-    return parent.isValid() ? 0 : FixedColumnCount + int(runs_.size()) * MetricCount;
+    return parent.isValid() ? 0 : FixedColumnCount + int(columns_.size());
 }
 
 QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
@@ -83,8 +143,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     if (role == LayerNameRole) return QString::fromStdString(row.name);
     if (role == Qt::BackgroundRole) return background(index.row(), index.column());
     if (index.column() < FixedColumnCount) return fixedData(row, index.column(), role);
-    const int runIndex = (index.column() - FixedColumnCount) / MetricCount;
-    const auto metric = Metric((index.column() - FixedColumnCount) % MetricCount);
+    const auto [runIndex, metric] = columns_[size_t(index.column() - FixedColumnCount)];
     return metricData(cell(runIndex, index.row()), metric, role);
 }
 
@@ -147,35 +206,39 @@ QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int rol
     return {};
 }
 
-// SQNR cells take their own level's colour; other cells the primary run's weight SQNR.
+// SQNR cells take their own level's colour; the fixed cells and the tint run's other
+// cells its weight SQNR's colour.
 QVariant LayerTableModel::background(int rowIndex, int column) const {
-    if (runs_.empty()) return {};
+    const int tint = tintRun();
     if (column >= FixedColumnCount) {
-        const int runIndex = (column - FixedColumnCount) / MetricCount;
-        const auto metric = Metric((column - FixedColumnCount) % MetricCount);
+        const auto [runIndex, metric] = columns_[size_t(column - FixedColumnCount)];
         const LayerResult* l = cell(runIndex, rowIndex);
         if (l && metric == WeightSqnr) return sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_);
         if (l && metric == OutputSqnr && !std::isnan(l->outputSqnrDb))
             return sqnrColor(sqnrLevelOf(l->outputSqnrDb), dark_);
-        if (runIndex != primary_) return {};
+        if (runIndex != tint) return {};
     }
-    if (primary_ < 0 || primary_ >= int(runs_.size())) return {};
-    const LayerResult* l = cell(primary_, rowIndex);
+    if (tint < 0) return {};
+    const LayerResult* l = cell(tint, rowIndex);
     return l ? QVariant(sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_)) : QVariant();
 }
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation o, int role) const {
-    if (o != Qt::Horizontal || (role != Qt::DisplayRole && role != ExportRole))
+    const bool tip = role == Qt::ToolTipRole;
+    if (o != Qt::Horizontal || (role != Qt::DisplayRole && role != ExportRole && !tip))
         return QAbstractTableModel::headerData(section, o, role);
     static const char* fixed[] = {"Layer", "Block", "Kind", "Shape", "Parameters"};
-    static const char* metrics[] = {"W SQNR dB", "Out SQNR dB", "MSE",     "Max |err|",
-                                    "Cosine",    "Method",      "Fallback"};
     if (section < 0 || section >= columnCount()) return {};
-    if (section < FixedColumnCount) return QString(fixed[section]);
-    const int runIndex = (section - FixedColumnCount) / MetricCount;
-    const int metric = (section - FixedColumnCount) % MetricCount;
+    if (section < FixedColumnCount) return tip ? tintNote() : QString(fixed[section]);
+    const auto [runIndex, metric] = columns_[size_t(section - FixedColumnCount)];
+    const RunResult& run = *runs_[size_t(runIndex)];
+    if (tip)
+        return QString("%1 of %2 (%3)")
+                   .arg(metricName(metric), runDisplayName(run),
+                        QString::fromStdString(run.config.recipe)) +
+               (runIndex == tintRun() ? "\n" + tintNote() : QString());
     const QString sep = role == ExportRole ? " " : "\n";
-    return runDisplayName(*runs_[size_t(runIndex)]) + sep + metrics[metric];
+    return runDisplayName(run) + sep + metricName(metric);
 }
 
 }  // namespace ql

@@ -1,11 +1,16 @@
 // The layer table: one row per quantizable layer, fixed columns describing the layer and,
-// for each run, its metrics (weight/output SQNR, MSE, max error, cosine, method, fallback).
-// Rows are coloured by the SQNR thresholds of the primary run.
+// for each shown run, its shown metrics (weight/output SQNR, MSE, max error, cosine,
+// method, fallback). The user chooses the runs and metrics shown (all by default; hidden
+// runs are remembered by id). Rows are tinted by the weight SQNR of the first shown run,
+// which the header tooltips name.
 #pragma once
 
 #include "widgets/resultutils.h"
 
 #include <QAbstractTableModel>
+
+#include <set>
+#include <utility>
 
 namespace ql {
 
@@ -27,11 +32,23 @@ public:
     // Rows known before any run (from the model's summary); runs add their own layers.
     void setLayers(std::vector<LayerRowInfo> layers);
     void setRuns(RunList runs);
-    void setPrimaryRun(int index);  // run whose SQNR colours the rows (-1: none)
+    // Kept for callers: the tint no longer follows a "primary" run but the first shown run,
+    // so that it always belongs to columns the user sees.
+    void setPrimaryRun(int index);
     void setDarkPalette(bool dark);
 
+    void setRunShown(int run, bool shown);
+    bool runShown(int run) const;
+    void setMetricShown(Metric m, bool shown);
+    bool metricShown(Metric m) const;
+    static QString metricName(Metric m);
+    int tintRun() const;  // first shown run, -1 when none
+
     const RunList& runs() const { return runs_; }
+    // Column of (run, metric) when every run and metric is shown (the default).
     static int metricColumn(int run, Metric m) { return FixedColumnCount + run * MetricCount + m; }
+    // Column of (run, metric) with the current choice; -1 when hidden.
+    int columnOf(int run, Metric m) const;
     int rowOfLayer(const std::string& name) const;
     std::string layerAt(int row) const;
 
@@ -42,6 +59,8 @@ public:
 
 private:
     void rebuildRows();
+    void rebuildColumns();
+    QString tintNote() const;
     QVariant fixedData(const LayerRowInfo& row, int column, int role) const;
     QVariant metricData(const LayerResult* layer, Metric m, int role) const;
     QVariant background(int row, int column) const;
@@ -51,7 +70,9 @@ private:
     std::vector<LayerRowInfo> rows_;
     std::vector<std::vector<const LayerResult*>> cells_;  // [run][row], nullptr: not in run
     RunList runs_;
-    int primary_ = 0;
+    std::vector<std::pair<int, Metric>> columns_;  // shown metric columns after the fixed ones
+    std::set<std::string> hiddenRuns_;             // by run id
+    std::set<int> hiddenMetrics_;
     bool dark_ = false;
 };
 

@@ -2,6 +2,8 @@
 
 #include "widgets/tableroles.h"
 
+#include <QFileInfo>
+
 namespace ql {
 
 PerplexityTableModel::PerplexityTableModel(QObject* parent) : QAbstractTableModel(parent) {}
@@ -23,11 +25,18 @@ int PerplexityTableModel::columnCount(const QModelIndex& parent) const {
 QVariant PerplexityTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
     if (role == Qt::TextAlignmentRole)
-        return index.column() <= ColRecipe || index.column() == ColProtocol
+        return index.column() <= ColRecipe || index.column() == ColProtocol ||
+                       index.column() == ColEvalText
                    ? QVariant()
                    : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    const RunResult& run = *runs_[size_t(index.row())];
+    if (role == Qt::ToolTipRole && run.perplexity.valid) {
+        if (index.column() == ColEvalText) return QString::fromStdString(run.config.evaluationText);
+        if (index.column() >= ColPplFloat && index.column() <= ColTop1)
+            return "Against the float model evaluated the same way: " + evalSettingLabel(run);
+    }
     if (role != Qt::DisplayRole && role != SortRole && role != ExportRole) return {};
-    return value(*runs_[size_t(index.row())], index.column(), role);
+    return value(run, index.column(), role);
 }
 
 QVariant PerplexityTableModel::value(const RunResult& run, int column, int role) const {
@@ -63,6 +72,8 @@ QVariant PerplexityTableModel::value(const RunResult& run, int column, int role)
             return p.seq;
         case ColWindows:
             return p.windows;
+        case ColEvalText:
+            return QFileInfo(QString::fromStdString(run.config.evaluationText)).fileName();
     }
     return {};
 }
@@ -72,12 +83,12 @@ QVariant PerplexityTableModel::headerData(int section, Qt::Orientation o, int ro
         return QAbstractTableModel::headerData(section, o, role);
     static const char* display[] = {"Run",      "Recipe",  "PPL float", "PPL quant",   "Δ PPL",
                                     "Δ %",      "KL mean", "KL p99",    "Top-1 agree", "Tokens",
-                                    "Protocol", "Seq",     "Windows"};
+                                    "Protocol", "Seq",     "Windows",   "Eval text"};
     static const char* exported[] = {"run",       "recipe",    "ppl_float",
                                      "ppl_quant", "delta_ppl", "delta_percent",
                                      "kl_mean",   "kl_p99",    "top1_agreement_percent",
                                      "tokens",    "protocol",  "seq",
-                                     "windows"};
+                                     "windows",   "eval_text"};
     if (section < 0 || section >= ColumnCount) return {};
     return QString(role == ExportRole ? exported[section] : display[section]);
 }

@@ -1,5 +1,7 @@
 // Perplexity table: one row per run with float and quantized perplexity, their
-// difference, KL divergence, top-1 agreement and the evaluation protocol.
+// difference, KL divergence, top-1 agreement and the evaluation settings (protocol, seq,
+// windows, text). Each row's deltas are against its own float perplexity, measured with
+// the same settings; the cells' tooltips say so.
 #pragma once
 
 #include "widgets/resultutils.h"
@@ -25,6 +27,7 @@ public:
         ColProtocol,
         ColSeq,
         ColWindows,
+        ColEvalText,
         ColumnCount
     };
 

@@ -1,6 +1,8 @@
 #include "widgets/plotstyle.h"
 
 #include <qcustomplot.h>
+#include <QFontMetrics>
+#include <QtMath>
 
 namespace ql {
 
@@ -54,6 +56,25 @@ void placeLegendAbove(QCustomPlot* plot, int row) {
     plot->legend->setBorderPen(Qt::NoPen);
     plot->plotLayout()->setRowStretchFactor(row, 0.001);
     plot->plotLayout()->setRowSpacing(0);
+}
+
+void fitRotatedTickLabels(QCPAxis* axis) {
+    QCPAxisRect* rect = axis->axisRect();
+    QMargins margins = rect->minimumMargins();
+    margins.setRight(0);
+    const auto ticker = axis->ticker().dynamicCast<QCPAxisTickerText>();
+    const double degrees = axis->tickLabelRotation();
+    if (ticker && degrees > 0 && axis->axisType() == QCPAxis::atBottom) {
+        const QFontMetrics fm(axis->tickLabelFont());
+        const double rad = qDegreesToRadians(degrees);
+        // Only the last label reaches past the axis rect (labels run to the right).
+        const QString text = ticker->ticks().isEmpty() ? QString() : ticker->ticks().last();
+        const QRect r = fm.boundingRect(QRect(), Qt::TextDontClip | Qt::AlignHCenter, text);
+        // Rotated bounds plus QCustomPlot's offset of half the height (atBottom, > 0°).
+        const double extent = r.width() * std::cos(rad) + 1.5 * r.height() * std::sin(rad);
+        margins.setRight(int(std::ceil(extent)) + 6);
+    }
+    rect->setMinimumMargins(margins);
 }
 
 void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {

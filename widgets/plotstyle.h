@@ -6,6 +6,7 @@
 #include <QPalette>
 
 class QCustomPlot;
+class QCPAxis;
 class QCPAxisRect;
 
 namespace ql {
@@ -18,5 +19,9 @@ QColor afterColor(bool dark);
 QColor runColor(int index, bool dark);  // distinct colours for runs
 // Moves the legend out of the axis rect into a row above it, laid out horizontally.
 void placeLegendAbove(QCustomPlot* plot, int row);
+// QCustomPlot silently skips a tick label that would cross the widget's edge, which drops
+// the last category of a rotated bottom axis (the last layer is often the worst). Reserves
+// room right of the axis rect for the last label of the axis' text ticker.
+void fitRotatedTickLabels(QCPAxis* axis);
 
 }  // namespace ql

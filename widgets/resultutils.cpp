@@ -1,6 +1,8 @@
 #include "widgets/resultutils.h"
 
+#include <QFileInfo>
 #include <QLocale>
+#include <QStringList>
 
 #include <cmath>
 
@@ -81,6 +83,75 @@ QString formatNumber(double v, int precision) {
 QString runDisplayName(const RunResult& run) {
     if (!run.label.empty()) return QString::fromStdString(run.label);
     return QString::fromStdString(run.config.recipe);
+}
+
+namespace {
+
+QString fileName(const std::string& path) {
+    return path.empty() ? QString("none") : QFileInfo(QString::fromStdString(path)).fileName();
+}
+
+struct Field {
+    const char* name;
+    QString a, b;
+};
+
+}  // namespace
+
+QString evalSettingKey(const RunResult& run) {
+    const PerplexitySummary& p = run.perplexity;
+    return QStringList{QString::fromStdString(run.config.modelDir),
+                       QString::fromStdString(run.config.evaluationText),
+                       QString::fromStdString(p.protocol), QString::number(p.seq),
+                       QString::number(p.windows)}
+        .join('\x1f');
+}
+
+QString evalSettingLabel(const RunResult& run) {
+    const PerplexitySummary& p = run.perplexity;
+    return QString("%1 · seq %2 · %3 windows · %4")
+        .arg(QString::fromStdString(p.protocol))
+        .arg(p.seq)
+        .arg(p.windows)
+        .arg(fileName(run.config.evaluationText));
+}
+
+QString evalSettingDifference(const RunResult& a, const RunResult& b) {
+    const PerplexitySummary &pa = a.perplexity, &pb = b.perplexity;
+    const auto& ca = a.config;
+    const auto& cb = b.config;
+    // Same file name in two folders: show the paths, else the names are enough.
+    const bool sameName = fileName(ca.evaluationText) == fileName(cb.evaluationText);
+    const Field fields[] = {
+        {"model", QString::fromStdString(ca.modelDir), QString::fromStdString(cb.modelDir)},
+        {"evaluation text",
+         sameName ? QString::fromStdString(ca.evaluationText) : fileName(ca.evaluationText),
+         sameName ? QString::fromStdString(cb.evaluationText) : fileName(cb.evaluationText)},
+        {"protocol", QString::fromStdString(pa.protocol), QString::fromStdString(pb.protocol)},
+        {"seq", QString::number(pa.seq), QString::number(pb.seq)},
+        {"windows", QString::number(pa.windows), QString::number(pb.windows)}};
+    QStringList parts;
+    for (const Field& f : fields)
+        if (f.a != f.b) parts << QString("%1 %2 vs %3").arg(f.name, f.a, f.b);
+    return parts.join(", ");
+}
+
+QString calibrationKey(const RunResult& run) {
+    const RunConfig& c = run.config;
+    if (c.calibrationText.empty()) return {};
+    return QStringList{QString::fromStdString(c.modelDir),
+                       QString::fromStdString(c.calibrationText),
+                       QString::number(c.calibrationWindows), QString::number(c.calibrationSeq)}
+        .join('\x1f');
+}
+
+QString calibrationLabel(const RunResult& run) {
+    const RunConfig& c = run.config;
+    if (c.calibrationText.empty()) return "no calibration text";
+    return QString("%1 · %2 × %3")
+        .arg(fileName(c.calibrationText))
+        .arg(c.calibrationWindows)
+        .arg(c.calibrationSeq);
 }
 
 }  // namespace ql

@@ -36,4 +36,15 @@ QString formatNumber(double v, int precision = 4);  // compact %g-like
 // Display name of a run, unique enough for legends: label, else recipe.
 QString runDisplayName(const RunResult& run);
 
+// Perplexity is only comparable between runs evaluated the same way: same model, evaluation
+// text, protocol, sequence length and number of windows. Runs with equal keys share one
+// float perplexity; deltas across keys mix the effect of quantization with the settings.
+QString evalSettingKey(const RunResult& run);
+QString evalSettingLabel(const RunResult& run);  // "gptq · seq 256 · 17 windows · stories.txt"
+// What differs between two runs' evaluation settings ("seq 256 vs 512"); empty when equal.
+QString evalSettingDifference(const RunResult& a, const RunResult& b);
+// Output SQNR is measured on calibration inputs: comparable only for equal keys.
+QString calibrationKey(const RunResult& run);
+QString calibrationLabel(const RunResult& run);  // "calib.txt · 16 × 256"
+
 }  // namespace ql

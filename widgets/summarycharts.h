@@ -1,5 +1,7 @@
 // Summary charts: memory per layer of the current run (source vs quantized bytes,
-// grouped bars), perplexity per run (float first), KL divergence and top-1 agreement.
+// grouped bars), perplexity per run and KL divergence / top-1 agreement per run.
+// Perplexity compares like with like: runs are grouped by evaluation setting, each group
+// has its own float bar labelled with the setting, and a run's delta is to that bar only.
 #pragma once
 
 #include "widgets/resultutils.h"
@@ -9,6 +11,7 @@
 class QCustomPlot;
 class QCPBars;
 class QCPBarsGroup;
+class QCPTextElement;
 
 namespace ql {
 
@@ -23,9 +26,11 @@ public:
     QCustomPlot* perplexityChart() const { return perplexity_; }
     QCustomPlot* agreementChart() const { return agreement_; }
     QList<QCustomPlot*> charts() const { return {memory_, perplexity_, agreement_}; }
+    QString perplexityTitle() const;
+    QString agreementTitle() const;
 
 private:
-    static QCustomPlot* makePlot(const QString& title);
+    static QCustomPlot* makePlot(const QString& title, QCPTextElement** element = nullptr);
     void rebuildMemory();
     void rebuildPerplexity();
     void rebuildAgreement();
@@ -34,6 +39,7 @@ private:
     QCustomPlot *memory_ = nullptr, *perplexity_ = nullptr, *agreement_ = nullptr;
     RunList runs_;
     RunPtr current_;
+    QCPTextElement *perplexityTitle_ = nullptr, *agreementTitle_ = nullptr;
     QCPBarsGroup *memoryGroup_ = nullptr, *agreementGroup_ = nullptr;  // reused across rebuilds
 };
 

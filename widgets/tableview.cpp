@@ -1,7 +1,9 @@
 #include "widgets/tableview.h"
 
 #include "widgets/exportutils.h"
+#include "widgets/layertablemodel.h"
 
+#include <QAbstractProxyModel>
 #include <QApplication>
 #include <QClipboard>
 #include <QContextMenuEvent>
@@ -12,6 +14,18 @@
 #include <QMessageBox>
 
 namespace ql {
+namespace {
+
+LayerTableModel* layerModelOf(QAbstractItemModel* model) {
+    while (model) {
+        if (auto* layers = qobject_cast<LayerTableModel*>(model)) return layers;
+        auto* proxy = qobject_cast<QAbstractProxyModel*>(model);
+        model = proxy ? proxy->sourceModel() : nullptr;
+    }
+    return nullptr;
+}
+
+}  // namespace
 
 TableView::TableView(QWidget* parent) : QTableView(parent) {
     setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -21,6 +35,34 @@ TableView::TableView(QWidget* parent) : QTableView(parent) {
     verticalHeader()->setVisible(false);
     verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
     setWordWrap(false);
+    horizontalHeader()->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(horizontalHeader(), &QWidget::customContextMenuRequested, this,
+            [this](const QPoint& pos) {
+                QMenu menu(this);
+                buildHeaderMenu(&menu);
+                if (!menu.isEmpty()) menu.exec(horizontalHeader()->mapToGlobal(pos));
+            });
+}
+
+void TableView::buildHeaderMenu(QMenu* menu) {
+    LayerTableModel* layers = layerModelOf(model());
+    if (!layers) return;
+    menu->addSection("Runs shown (the first one tints the rows)");
+    for (int r = 0; r < int(layers->runs().size()); ++r) {
+        QAction* a = menu->addAction(runDisplayName(*layers->runs()[size_t(r)]));
+        a->setCheckable(true);
+        a->setChecked(layers->runShown(r));
+        connect(a, &QAction::toggled, layers, [layers, r](bool on) { layers->setRunShown(r, on); });
+    }
+    menu->addSection("Metrics shown");
+    for (int m = 0; m < LayerTableModel::MetricCount; ++m) {
+        const auto metric = LayerTableModel::Metric(m);
+        QAction* a = menu->addAction(LayerTableModel::metricName(metric));
+        a->setCheckable(true);
+        a->setChecked(layers->metricShown(metric));
+        connect(a, &QAction::toggled, layers,
+                [layers, metric](bool on) { layers->setMetricShown(metric, on); });
+    }
 }
 
 QString TableView::selectionAsTsv() const {
