@@ -291,7 +291,6 @@ std::vector<std::string> shardsFromIndex(const fs::path& folder, const json& ind
     return {shards.begin(), shards.end()};
 }
 
-
 std::vector<std::string> checkpointFiles(const std::string& fileOrFolder, const json* index) {
     const fs::path p(fileOrFolder);
     std::error_code ec;
@@ -344,7 +343,8 @@ std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) 
                 store->where_.emplace(tensors[ti].name, std::make_pair(fi, ti));
             if (!fresh)
                 failTensor(path, tensors[ti].name,
-                           "also stored in " + store->files_[it->second.first]->path() +
+                           "also stored in another shard, " +
+                               store->files_[it->second.first]->path() +
                                " (duplicate tensor name)");
         }
     }

@@ -202,7 +202,7 @@ private:
                                                : v.is_number_integer() && v.get<int64_t>() >= 0 &&
                                                      v.get<int64_t>() <= kMaxId;
         if (!ok)
-            fail(what + " has id " + v.dump() + ", expected an integer from 0 to " +
+            fail(what + " has id " + v.dump() + ", expected an integer id from 0 to " +
                  std::to_string(kMaxId));
         return static_cast<int32_t>(v.get<int64_t>());
     }
