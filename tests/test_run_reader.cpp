@@ -220,6 +220,10 @@ void TestRunReader::notValidJson() {
     writeFile(folder + "/run.json", "{\"format\": \"quantlens-run\", \"version\": ");
     expectMessage(folder,
                   "run file '" + folder + "/run.json' is not valid JSON (error at byte 40)");
+    // nlohmann throws out_of_range, not parse_error, for this (found by fuzz_run).
+    writeFile(folder + "/run.json", "{\"format\": 111e30084}");
+    expectMessage(folder, "run file '" + folder +
+                              "/run.json' is not valid JSON (a number is too large to represent)");
 }
 
 // 200,000 levels (the stack overflow size): parsed without recursion, then
