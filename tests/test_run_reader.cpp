@@ -103,6 +103,7 @@ private Q_SLOTS:
     void hostileField();
     void duplicateLayerNames();
     void notValidJson();
+    void deeplyNestedRunJson();
     void hostileHistograms_data();
     void hostileHistograms();
     void gridThatRebinningWouldOverread_data();
@@ -219,6 +220,20 @@ void TestRunReader::notValidJson() {
     writeFile(folder + "/run.json", "{\"format\": \"quantlens-run\", \"version\": ");
     expectMessage(folder,
                   "run file '" + folder + "/run.json' is not valid JSON (error at byte 40)");
+    // nlohmann throws out_of_range, not parse_error, for this (found by fuzz_run).
+    writeFile(folder + "/run.json", "{\"format\": 111e30084}");
+    expectMessage(folder, "run file '" + folder +
+                              "/run.json' is not valid JSON (a number is too large to represent)");
+}
+
+// 200,000 levels (the stack overflow size): parsed without recursion, then
+// rejected by the field's type; neither step may overflow the stack.
+void TestRunReader::deeplyNestedRunJson() {
+    const std::string folder = savedRun("reader-deep");
+    const size_t depth = 200000;
+    writeFile(folder + "/run.json", "{\"format\": \"quantlens-run\", \"version\": 1, \"id\": " +
+                                        std::string(depth, '[') + std::string(depth, ']') + "}");
+    expectMessage(folder, "field 'id' must be a string, not array");
 }
 
 // histograms.bin: "QLRUNBIN", u32 version, u32 layers, then the first histogram of layer

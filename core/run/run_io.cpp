@@ -507,6 +507,9 @@ RunResult loadRun(const std::string& folder) {
     } catch (const json::parse_error& e) {
         throw Error("run file '" + jsonPath.string() + "' is not valid JSON (error at byte " +
                     std::to_string(e.byte) + ")");
+    } catch (const json::exception&) {  // out_of_range: a number such as 1e400
+        throw Error("run file '" + jsonPath.string() +
+                    "' is not valid JSON (a number is too large to represent)");
     }
     RunResult run = runFrom(JsonFields(parsed, jsonPath.string()));
     readHistogramsBin((dir / "histograms.bin").string(), run);
