@@ -236,7 +236,7 @@ void TestPersist::runDestinationRefusesNonRuns_data() {
     QTest::newRow("symlink") << "link"
                              << "symbolic link";
     QTest::newRow("not writable") << "/proc/run"
-                                  << "cannot write";
+                                  << "is not writable";
 }
 
 void TestPersist::runDestinationRefusesNonRuns() {

@@ -254,7 +254,10 @@ RunDestination inspect(const fs::path& dest) {
         throw Error("cannot save the run to '" + dest.string() + "': '" + parent.string() +
                     "' is not a folder");
     // Probe: the only reliable writability test (root, read-only mounts, ACLs).
-    const fs::path probe = makeSibling(dest, ".tmp-");
+    std::string probe = dest.string() + ".tmp-XXXXXX";
+    if (!::mkdtemp(probe.data()))
+        throw Error("cannot save the run to '" + dest.string() + "': the folder '" +
+                    parent.string() + "' is not writable (" + describeErrno(errno) + ")");
     fs::remove(probe, ec);
     if (!existsNoFollow(dest)) return RunDestination::New;
     const std::string why = whyNotARun(dest);
