@@ -39,7 +39,8 @@ struct ReportContent {
 };
 
 // Writes <folder>/<stem>.csv, <folder>/<stem>.png and the run; every file atomic.
-// Returns the list of problems (empty on success).
-QStringList exportReport(const ReportContent& content, const QString& folder);
+// `folder` must be new, empty or an earlier report (see base/output_folder.h), which is
+// replaced only with `replace` (the user confirmed). Returns the problems (empty: success).
+QStringList exportReport(const ReportContent& content, const QString& folder, bool replace = false);
 
 }  // namespace ql

@@ -10,6 +10,7 @@
 #include <QFutureWatcher>
 #include <QMainWindow>
 
+#include <functional>
 #include <memory>
 
 class QAction;
@@ -52,6 +53,8 @@ public:
     bool isRunning() const;
     void addRun(RunPtr run);
     void removeRun(int index);
+    // Saves run `index` into `folder`; a run already there is replaced only if confirm()
+    // says so, anything else there never (false, *error says why).
     bool saveRunTo(int index, const QString& folder, QString* error = nullptr);
     bool openRunFrom(const QString& folder, QString* error = nullptr);
     const RunList& runs() const { return runs_; }
@@ -86,6 +89,10 @@ public:
     void log(const QString& line);
     // false: problems only go to the log, never to a modal message box (tests, scripts).
     void setInteractive(bool interactive) { interactive_ = interactive; }
+    // Asked before a saved run or report is replaced; true replaces it. Default: a
+    // QMessageBox question (false when not interactive). Tests install their own answer.
+    using ConfirmHook = std::function<bool(const QString& title, const QString& question)>;
+    void setConfirmHook(ConfirmHook hook) { confirmHook_ = std::move(hook); }
 
 signals:
     void modelOpened(bool ok);
@@ -115,6 +122,7 @@ private:
     void refreshRunList();
     void updateTitle();
     void warn(const QString& title, const QString& text);
+    bool confirm(const QString& title, const QString& question);
     void exportCurrentChart();
     void exportReportInteractive();
     void saveRunInteractive();
@@ -127,6 +135,7 @@ private:
     std::string layer_;
     bool dark_ = false;
     bool interactive_ = true;
+    ConfirmHook confirmHook_;
     QString lastPhase_;
 
     RunJob* job_ = nullptr;
