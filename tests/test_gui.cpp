@@ -133,6 +133,7 @@ private slots:
     void exports();
     void chartExportNamesAndTitles();
     void saveOpenRemoveRun();
+    void replaceNeedsConfirmation();
     void cancelHalfway();
     void errorsArriveAsMessages();
     void protocolAndLayerSelectionFromThePanel();
@@ -620,6 +621,48 @@ void TestGui::saveOpenRemoveRun() {
     QVERIFY(!w_->openRunFrom(qltest::tempDir("test_gui_not_a_run"), &error));
     QVERIFY(!error.isEmpty());
     QCOMPARE(int(w_->runs().size()), before);
+}
+
+// Nothing is replaced without the user's yes (confirm hook standing in for the
+// QMessageBox), and what QuantLens did not write is never replaced at all.
+void TestGui::replaceNeedsConfirmation() {
+    QL_REQUIRE_DATA("models/stories260k");
+    QVERIFY(w_->runs().size() >= 2);
+    const QString dir = qltest::tempDir("test_gui_replace");
+    const std::string run = (dir + "/run").toStdString();
+    QString error;
+    QVERIFY2(w_->saveRunTo(0, dir + "/run", &error), qPrintable(error));
+    int asked = 0;
+    bool answer = false;
+    w_->setConfirmHook([&](const QString&, const QString&) { return ++asked, answer; });
+    QVERIFY(!w_->saveRunTo(1, dir + "/run", &error));  // declined: the saved run stays
+    QCOMPARE(asked, 1);
+    QVERIFY2(error.contains("kept"), qPrintable(error));
+    QCOMPARE(loadRun(run).id, w_->runs()[0]->id);
+    answer = true;
+    QVERIFY2(w_->saveRunTo(1, dir + "/run", &error), qPrintable(error));
+    QCOMPARE(loadRun(run).id, w_->runs()[1]->id);
+    // A folder of the user's files: refused without asking, untouched.
+    QDir().mkpath(dir + "/mine");
+    QFile notes(dir + "/mine/notes.txt");
+    QVERIFY(notes.open(QIODevice::WriteOnly) && notes.write("mine") == 4);
+    notes.close();
+    QVERIFY(!w_->saveRunTo(0, dir + "/mine", &error));
+    QVERIFY2(error.contains("notes.txt"), qPrintable(error));
+    QVERIFY(!w_->exportReportTo(dir + "/mine").isEmpty());
+    QCOMPARE(QDir(dir + "/mine").entryList(QDir::Files | QDir::Hidden), QStringList{"notes.txt"});
+    QCOMPARE(asked, 2);
+    // Report export: a new folder, then replacing it only when confirmed.
+    QVERIFY(w_->exportReportTo(dir + "/report").isEmpty());
+    answer = false;
+    QVERIFY(!w_->exportReportTo(dir + "/report").isEmpty());
+    QCOMPARE(asked, 3);
+    answer = true;
+    const QStringList problems = w_->exportReportTo(dir + "/report");
+    QVERIFY2(problems.isEmpty(), qPrintable(problems.join("; ")));
+    QCOMPARE(asked, 4);
+    QVERIFY(QFile::exists(dir + "/report/run/run.json"));
+    w_->setConfirmHook({});
 }
 
 void TestGui::cancelHalfway() {

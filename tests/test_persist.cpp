@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -236,7 +237,7 @@ void TestPersist::runDestinationRefusesNonRuns_data() {
     QTest::newRow("symlink") << "link"
                              << "symbolic link";
     QTest::newRow("not writable") << "/proc/run"
-                                  << "cannot write";
+                                  << "is not writable";
 }
 
 void TestPersist::runDestinationRefusesNonRuns() {
@@ -272,7 +273,11 @@ void TestPersist::replacingARunNeedsConsent() {
     const std::string dir = qltest::tempDir("persist-replace").toStdString();
     const std::string run = dir + "/run";
     QVERIFY(checkRunDestination(run) == RunDestination::New);
+    const mode_t oldMask = ::umask(022);
     saveRun(syntheticRun("first"), run);
+    ::umask(oldMask);
+    // The user's usual permissions (umask), not mkdtemp's 0700: runs can be shared.
+    QCOMPARE(fs::status(run).permissions() & fs::perms::all, fs::perms(0755));
     QVERIFY(checkRunDestination(run) == RunDestination::ExistingRun);
     const QString err = errorOf([&] { saveRun(syntheticRun("second"), run); });
     QVERIFY2(err.contains("already holds a QuantLens run"), qPrintable(err));

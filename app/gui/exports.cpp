@@ -1,6 +1,7 @@
 #include "app/gui/exports.h"
 
 #include "app/gui/htmlreport.h"
+#include "base/output_folder.h"
 
 #include <qcustomplot.h>
 #include <QBuffer>
@@ -102,9 +103,16 @@ ExportResult writeBytes(const QString& path, const QByteArray& bytes) {
 
 }  // namespace
 
-QStringList exportReport(const ReportContent& content, const QString& folder) {
+QStringList exportReport(const ReportContent& content, const QString& folder, bool replace) {
     QStringList problems;
-    if (!QDir().mkpath(folder)) return {QString("Cannot create folder %1").arg(folder)};
+    try {
+        const std::string path = folder.toStdString();
+        if (checkOutputFolder(path) == OutputFolder::Ours && !replace)
+            return {folder + " already holds a report; it is replaced only when confirmed."};
+        claimOutputFolder(path, "quantlens-report");
+    } catch (const std::exception& e) {
+        return {QString::fromUtf8(e.what())};
+    }
     const QDir dir(folder);
     for (const auto& [stem, model] : content.tables) {
         const ExportResult r = writeTextFile(dir.filePath(stem + ".csv"), modelToCsv(*model));
@@ -123,7 +131,8 @@ QStringList exportReport(const ReportContent& content, const QString& folder) {
     if (!r.ok) problems << r.error;
     if (content.run) {
         try {
-            saveRun(*content.run, dir.filePath("run").toStdString());
+            saveRun(*content.run, dir.filePath("run").toStdString(),
+                    replace ? Overwrite::ExistingRun : Overwrite::Never);
         } catch (const std::exception& e) {
             problems << QString("Cannot save the run: %1").arg(e.what());
         }

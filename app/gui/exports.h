@@ -65,6 +65,8 @@ QString fileStem(const QString& text);
 
 // Writes <folder>/<stem>.csv, <folder>/<stem>.png, <folder>/report.html (self-contained:
 // images embedded) and the run; every file atomic. Returns the problems (empty on success).
-QStringList exportReport(const ReportContent& content, const QString& folder);
+// `folder` must be new, empty or an earlier report (see base/output_folder.h), which is
+// replaced only with `replace` (the user confirmed).
+QStringList exportReport(const ReportContent& content, const QString& folder, bool replace = false);
 
 }  // namespace ql

@@ -3,6 +3,7 @@
 #include "app/gui/exports.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/runpanel.h"
+#include "base/output_folder.h"
 #include "widgets/comparisonview.h"
 #include "widgets/histogramview.h"
 #include "widgets/layerchart.h"
@@ -369,7 +370,20 @@ QStringList MainWindow::exportReportTo(const QString& folder) {
     c.tables = {{"layers", layerModel_}, {"memory", memoryModel_}, {"perplexity", pplModel_}};
     if (runs_.size() >= 2) c.tables.append({"comparison", comparison_->tableModel()});
     c.images = renderReportImages(QSize(1200, 800));
-    const QStringList problems = exportReport(c, folder);
+    bool replace = false;
+    try {
+        if (checkOutputFolder(folder.toStdString()) == OutputFolder::Ours) {
+            if (!confirm("Replace report", folder + " already holds a report. Replace it?")) {
+                log("Report not written: kept the report already in " + folder);
+                return {"Not exported: the report already in " + folder + " was kept."};
+            }
+            replace = true;
+        }
+    } catch (const std::exception& e) {
+        log(QString("Report not written: %1").arg(e.what()));
+        return {QString::fromUtf8(e.what())};
+    }
+    const QStringList problems = exportReport(c, folder, replace);
     log(problems.isEmpty() ? "Report written to " + folder
                            : "Report incomplete: " + problems.join("; "));
     showStatus(problems.isEmpty() ? "Report written to " + folder : "Report incomplete.");

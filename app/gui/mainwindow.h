@@ -56,6 +56,8 @@ public:
     bool isRunning() const;
     void addRun(RunPtr run);
     void removeRun(int index);
+    // Saves run `index` into `folder`; a run already there is replaced only if confirm()
+    // says so, anything else there never (false, *error says why).
     bool saveRunTo(int index, const QString& folder, QString* error = nullptr);
     bool openRunFrom(const QString& folder, QString* error = nullptr);
     const RunList& runs() const { return runs_; }
@@ -122,6 +124,10 @@ public:
     };
     using ClosePrompt = std::function<CloseAnswer(int unsavedRuns, bool running)>;
     void setClosePrompt(ClosePrompt prompt) { closePrompt_ = std::move(prompt); }
+    // Asked before a saved run or report is replaced; true replaces it. Default: a
+    // QMessageBox question (false when not interactive). Tests install their own answer.
+    using ConfirmHook = std::function<bool(const QString& title, const QString& question)>;
+    void setConfirmHook(ConfirmHook hook) { confirmHook_ = std::move(hook); }
 
 signals:
     void modelOpened(bool ok);
@@ -153,6 +159,7 @@ private:
     void refreshRunList();
     void updateTitle();
     void warn(const QString& title, const QString& text);
+    bool confirm(const QString& title, const QString& question);
     void exportCurrentChart();
     void exportChart(QCustomPlot* plot);
     QList<ReportImage> renderReportImages(QSize size);
@@ -180,6 +187,7 @@ private:
     std::string layer_;
     bool dark_ = false;
     bool interactive_ = true;
+    ConfirmHook confirmHook_;
     QString lastPhase_;
     RunList parked_;  // runs of other models, back when their model is opened again
     QSet<const RunResult*> saved_;

@@ -218,11 +218,28 @@ void MainWindow::selectLayer(const std::string& name) {
     comparison_->setLayer(name);
 }
 
+bool MainWindow::confirm(const QString& title, const QString& question) {
+    if (confirmHook_) return confirmHook_(title, question);
+    if (!interactive_ || !isVisible()) return false;
+    return QMessageBox::question(this, title, question) == QMessageBox::Yes;
+}
+
 bool MainWindow::saveRunTo(int index, const QString& folder, QString* error) {
     if (index < 0 || index >= int(runs_.size())) return false;
     try {
-        saveRun(*runs_[size_t(index)], folder.toStdString());
-        markRunSaved(index);  // hook for quit/autosave (ql-guiapp)
+        const std::string path = folder.toStdString();
+        Overwrite overwrite = Overwrite::Never;
+        if (checkRunDestination(path) == RunDestination::ExistingRun) {
+            if (!confirm("Replace saved run",
+                         QString("%1 already holds a saved run. Replace it?").arg(folder))) {
+                if (error) *error = "Not saved: the run already in " + folder + " was kept.";
+                log("Not saved: kept the run already in " + folder);
+                return false;
+            }
+            overwrite = Overwrite::ExistingRun;
+        }
+        saveRun(*runs_[size_t(index)], path, overwrite);
+        markRunSaved(index);
         log("Saved run to " + folder);
         return true;
     } catch (const std::exception& e) {

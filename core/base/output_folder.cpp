@@ -32,7 +32,9 @@ fs::path normalized(const std::string& dir) {
 void probeWritable(const fs::path& dir, const fs::path& shown) {
     std::string probe = (dir / ".quantlens-probe-XXXXXX").string();
     const int fd = ::mkstemp(probe.data());
-    if (fd < 0) throw Error("cannot write in '" + shown.string() + "': " + describeErrno(errno));
+    if (fd < 0)
+        throw Error("cannot write in '" + shown.string() + "': the folder is not writable (" +
+                    describeErrno(errno) + ")");
     ::close(fd);
     ::unlink(probe.c_str());
 }

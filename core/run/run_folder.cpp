@@ -8,12 +8,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -25,7 +27,7 @@ namespace runfolder {
 
 namespace {
 
-constexpr size_t kSuffixLength = 6;  // mkdtemp's XXXXXX
+constexpr size_t kSuffixLength = 6;  // random [A-Za-z0-9] suffix of temporary siblings
 constexpr size_t kMaxRunJsonBytes = size_t(1) << 30;
 
 bool isFile(const fs::path& p) {
@@ -191,11 +193,18 @@ void refuseTemporaryName(const fs::path& dir) {
 }
 
 fs::path makeSibling(const fs::path& dest, const char* infix) {
-    std::string tmpl = dest.string() + infix + "XXXXXX";
-    if (!::mkdtemp(tmpl.data()))
-        throw Error("cannot write in the folder '" + dest.parent_path().string() +
-                    "': " + describeErrno(errno));
-    return tmpl;
+    // mkdir, not mkdtemp: the run folder gets the user's usual permissions (umask), not 0700.
+    static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    thread_local std::mt19937 rng{std::random_device{}()};
+    int err = EEXIST;
+    for (int attempt = 0; attempt < 100 && err == EEXIST; ++attempt) {
+        std::string name = dest.string() + infix;
+        for (size_t i = 0; i < kSuffixLength; ++i) name += kChars[rng() % (sizeof kChars - 1)];
+        if (::mkdir(name.c_str(), 0777) == 0) return name;
+        err = errno;
+    }
+    throw Error("cannot write in the folder '" + dest.parent_path().string() +
+                "': " + describeErrno(err));
 }
 
 void replace(const fs::path& tmp, const fs::path& dest) {
@@ -254,7 +263,10 @@ RunDestination inspect(const fs::path& dest) {
         throw Error("cannot save the run to '" + dest.string() + "': '" + parent.string() +
                     "' is not a folder");
     // Probe: the only reliable writability test (root, read-only mounts, ACLs).
-    const fs::path probe = makeSibling(dest, ".tmp-");
+    std::string probe = dest.string() + ".tmp-XXXXXX";
+    if (!::mkdtemp(probe.data()))
+        throw Error("cannot save the run to '" + dest.string() + "': the folder '" +
+                    parent.string() + "' is not writable (" + describeErrno(errno) + ")");
     fs::remove(probe, ec);
     if (!existsNoFollow(dest)) return RunDestination::New;
     const std::string why = whyNotARun(dest);
