@@ -317,11 +317,14 @@ void TestNumbers::memoryEstimateCountsSequence() {
     // The case: 20000^2 scores x 8 heads x 4 bytes = 12.8 GB for one window.
     QVERIFY(forwardWorkingBytes(cfg, 20000, 1, 0) >= uint64_t(12.8e9));
     QVERIFY(forwardWorkingBytes(cfg, 512, 1, 0) < uint64_t(30e6));
+    // A hostile length saturates instead of wrapping around to a small estimate.
+    QCOMPARE(forwardWorkingBytes(cfg, int64_t(1) << 31, 4, 0), UINT64_MAX);
     const std::string model = qltest::dataPath(kSmall);
     {
         ScopedEnv env("QL_MEMORY_AVAILABLE_MB", "4096");
         checkEvalMemory(model, 256, 4);  // a 1 MB model with 256-token windows fits in 4 GB
         expectErrorWith([&] { checkEvalMemory(model, 20000, 1); }, "not enough memory");
+        expectErrorWith([&] { checkEvalMemory(model, 2147483647, 4096); }, "not enough memory");
         // The run's check counts the evaluation windows too.
         RunConfig c = weightsOnly("rtn:int8:channel:sym");
         c.evaluationText = qltest::dataPath("data/stories/stories.txt");

@@ -448,7 +448,8 @@ void TestRun::int8CloseToFloatAndKl() {
         QVERIFY2(i4.perplexity.klMean > i8.perplexity.klMean, model);
         QVERIFY(i8.perplexity.top1Agreement >= i4.perplexity.top1Agreement);
         QCOMPARE(i8.perplexity.pplFp, i4.perplexity.pplFp);
-        // Output SQNR on calibration inputs exists and tracks the weight SQNR's order.
+        // Output SQNR, measured on the first evaluation windows (held out from any fit).
+        QCOMPARE(i8.outputSqnrSource, std::string("evaluation"));
         for (const auto& l : i8.layers)
             QVERIFY(std::isfinite(l.outputSqnrDb) && l.outputSqnrDb > 20);
     }

@@ -130,8 +130,10 @@ struct RunResult {
     std::vector<std::string> warnings;
 
     // What the run actually used (config records what was asked). Calibration: windows
-    // cut from the text (<= config.calibrationWindows when the text is short), of those
-    // the last ones held out from fitting to measure output SQNR, and the text's tokens.
+    // cut from the text (< config.calibrationWindows when the text is short, with a
+    // warning), of those the last ones held out from fitting to measure output SQNR, and
+    // the tokens read (only the prefix the windows need is tokenized: the whole text's
+    // count when it was too short, else at least windows x seq).
     int calibrationWindowsUsed = 0;
     int calibrationWindowsHeldOut = 0;
     int64_t calibrationTokens = 0;

@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 namespace ql {
 
@@ -27,6 +29,13 @@ uint64_t checkpointParameters(const TensorStore& store) {
     return parameters;
 }
 
+// Sum that saturates instead of wrapping (estimates of hostile settings are huge).
+uint64_t saturatingSum(std::initializer_list<uint64_t> parts) {
+    uint64_t sum = 0;
+    for (uint64_t p : parts) sum = p > UINT64_MAX - sum ? UINT64_MAX : sum + p;
+    return sum;
+}
+
 bool memoryCheckSkipped() {
     const char* skip = std::getenv("QL_SKIP_MEMORY_CHECK");
     return skip && skip[0] == '1';
@@ -35,20 +44,19 @@ bool memoryCheckSkipped() {
 }  // namespace
 
 uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, int64_t logitRows) {
-    const uint64_t T = uint64_t(std::max<int64_t>(seq, 0)),
-                   B = uint64_t(std::max<int64_t>(batch, 1));
-    const uint64_t heads = uint64_t(std::max(c.numHeads, 1));
-    const uint64_t rep = heads / uint64_t(std::max(c.numKvHeads, 1));
+    // In double: a hostile --seq (2^31) must saturate, not wrap to a small number.
+    const double T = double(std::max<int64_t>(seq, 0)), B = double(std::max<int64_t>(batch, 1));
+    const double heads = double(std::max(c.numHeads, 1));
+    const double rep = std::floor(heads / double(std::max(c.numKvHeads, 1)));
     // Attention scores and their softmax, float32 [B, heads, T, T], plus the causal mask
     // repeated per query group (bool [rep * T, T]).
-    const uint64_t attention = B * heads * T * T * 4 * 2 + (rep + 1) * T * T;
+    const double attention = B * heads * T * T * 4 * 2 + (rep + 1) * T * T;
     // Residual stream, norms, q/k/v/o, gate/up/down of one block (float32).
-    const uint64_t activations =
-        B * T * (8 * uint64_t(c.hiddenSize) + 3 * uint64_t(c.intermediateSize)) * 4;
+    const double activations = B * T * (8.0 * c.hiddenSize + 3.0 * c.intermediateSize) * 4;
     // Logits, their log-softmax and one temporary.
-    const uint64_t logits =
-        uint64_t(std::max<int64_t>(logitRows, 0)) * uint64_t(c.vocabSize) * 4 * 3;
-    return attention + activations + logits;
+    const double logits = double(std::max<int64_t>(logitRows, 0)) * double(c.vocabSize) * 4 * 3;
+    const double total = attention + activations + logits;
+    return total >= 1.8e19 ? UINT64_MAX : uint64_t(total);
 }
 
 void checkEvalMemory(const std::string& modelDir, int seq, int batch) {
@@ -66,7 +74,8 @@ void checkEvalMemory(const std::string& modelDir, int seq, int batch) {
     // evaluatePerplexity applies the output head to at most 512 rows at a time.
     const uint64_t sequence = forwardWorkingBytes(cfg, seq, batch, 512);
     const uint64_t working = uint64_t(0.5 * kGiB);
-    const uint64_t needed = model + sequence + working, available = memAvailableBytes();
+    const uint64_t needed = saturatingSum({model, sequence, working});
+    const uint64_t available = memAvailableBytes();
     if (available == UINT64_MAX || needed <= available) return;
     char msg[512];
     std::snprintf(msg, sizeof msg,
@@ -104,7 +113,7 @@ void checkModelPathMemory(const RunConfig& c, bool grads) {
         sequence = std::max(sequence, forwardWorkingBytes(cfg, seq, 4, 2 * 4 * int64_t(seq)));
     }
     const uint64_t working = uint64_t(1.5 * kGiB);
-    const uint64_t needed = modelBytes + quantBytes + gradBytes + sequence + working;
+    const uint64_t needed = saturatingSum({modelBytes, quantBytes, gradBytes, sequence, working});
     const uint64_t available = memAvailableBytes();
     if (available == UINT64_MAX || needed <= available) return;
     char msg[640];
@@ -131,7 +140,9 @@ std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededToke
     // Growing prefixes, cut after a line end, until they give the tokens needed plus a
     // margin: the tokens before the cut do not depend on what follows it.
     constexpr size_t kMargin = 64;
-    size_t chunk = neededTokens > 0 ? std::max<size_t>(64 * 1024, neededTokens * 8) : SIZE_MAX;
+    size_t chunk = neededTokens > 0 && neededTokens < (SIZE_MAX >> 4)
+                       ? std::max<size_t>(64 * 1024, neededTokens * 8)
+                       : SIZE_MAX;
     std::string pending;
     for (;;) {
         std::string block(std::min<size_t>(chunk, 256u << 20), '\0');
@@ -153,7 +164,7 @@ std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededToke
                 return ids;
             }
         }
-        if (chunk != SIZE_MAX) chunk *= 2;
+        chunk = chunk < (SIZE_MAX >> 1) ? chunk * 2 : SIZE_MAX;
     }
     if (text.empty()) throw Error("the " + what + " text '" + path + "' is empty");
     return encode(text);
