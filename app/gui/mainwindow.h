@@ -17,6 +17,7 @@
 #include <memory>
 
 class QAction;
+class QLabel;
 class QListWidget;
 class QMenu;
 class QPlainTextEdit;
@@ -93,6 +94,7 @@ public:
     ComparisonView* comparisonView() const { return comparison_; }
     QListWidget* runList() const { return runList_; }
     QPlainTextEdit* logView() const { return log_; }
+    QLabel* layerInfo() const { return layerInfo_; }  // status bar: the selected layer
     QString logText() const;
     void log(const QString& line);
     // false: problems only go to the log, never to a modal message box (tests, scripts).
@@ -152,6 +154,7 @@ private:
     void runsChanged();
     void refreshRunList();
     void updateTitle();
+    void updateLayerInfo();
     void warn(const QString& title, const QString& text);
     void exportCurrentChart();
     void exportChart(QCustomPlot* plot);
@@ -212,6 +215,7 @@ private:
     RunPanel* runPanel_ = nullptr;
     QListWidget* runList_ = nullptr;
     QPlainTextEdit* log_ = nullptr;
+    QLabel* layerInfo_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QAction *lightAction_ = nullptr, *darkAction_ = nullptr;
 };
