@@ -589,12 +589,12 @@ void TestGui::chartExportNamesAndTitles() {
     const QString onScreen = title->text();
     const MainWindow::ChartName n = w_->chartName(view->weightChart());
     {
-        const ChartCaption caption(view->weightChart(), n.caption);
+        const ChartCaption caption(view->weightChart(), n.titleLine);
         QVERIFY(title->text().contains(layer));
         QVERIFY(title->text().contains(runDisplayName(*view->run())));
     }
     QCOMPARE(title->text(), onScreen);
-    QVERIFY(renderChartPng(view->weightChart(), QSize(600, 400), n.caption) !=
+    QVERIFY(renderChartPng(view->weightChart(), QSize(600, 400), n.titleLine) !=
             renderChartPng(view->weightChart(), QSize(600, 400), QString()));
     // Compare: the overlay is what is on screen, so it is what Ctrl+E exports.
     w_->setChartTab(MainWindow::CompareTab);

@@ -319,20 +319,20 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
     for (const auto& [p, stem, what] : perRun)
         if (p == plot)
             return {fileStem(QStringList{stem, layer, run}.join('_')),
-                    QStringList{what, layer, run}.join(" · ")};
+                    QStringList{what, layer, run}.join(" · "), layer + " · " + run};
     const QList<std::tuple<QCustomPlot*, QString, QString>> allRuns = {
         {layerChart_, "sqnr_per_layer", "SQNR per layer, all runs"},
         {summaryCharts_->memoryChart(), "memory_per_layer", "Memory per layer"},
         {summaryCharts_->perplexityChart(), "perplexity", "Perplexity, all runs"},
         {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"}};
     for (const auto& [p, stem, what] : allRuns)
-        if (p == plot) return {stem, what};
-    return {fileStem("compare_" + layer), "Comparison · " + layer};
+        if (p == plot) return {stem, what, QString()};
+    return {fileStem("compare_" + layer), "Comparison · " + layer, layer};
 }
 
 void MainWindow::exportChart(QCustomPlot* plot) {
     const ChartName name = chartName(plot);
-    const ChartCaption caption(plot, name.caption);
+    const ChartCaption caption(plot, name.titleLine);
     exportChartInteractive(plot, name.stem, this);
 }
 
@@ -349,7 +349,7 @@ QList<ReportImage> MainWindow::renderReportImages(QSize size) {
         histograms_->setLayer(layer_);
         for (HistogramChart* chart : histograms_->charts()) {
             const ChartName n = chartName(chart);
-            images.append({n.stem, n.caption, renderChartPng(chart, size, n.caption)});
+            images.append({n.stem, n.caption, renderChartPng(chart, size, n.titleLine)});
         }
     }
     histograms_->setRun(shown);

@@ -75,7 +75,8 @@ public:
     // Default export file stem and caption of a chart: by chart, layer and run.
     struct ChartName {
         QString stem;
-        QString caption;
+        QString caption;    // chart · layer · run (report figure captions)
+        QString titleLine;  // layer · run, added under the chart's own title when exported
     };
     ChartName chartName(QCustomPlot* plot) const;
 
