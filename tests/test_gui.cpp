@@ -2,6 +2,7 @@
 // model, run INT8 and INT4 RTN, check tables and charts against the engine's RunResult
 // (and the independent reference SQNRs), export, compare, cancel, errors.
 #include "app/gui/exports.h"
+#include "app/gui/layerbrowser.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/runnames.h"
 #include "app/gui/runpanel.h"
@@ -460,6 +461,8 @@ void TestGui::smallScreens() {
     QL_REQUIRE_DATA("models/stories260k");
     QFETCH(QSize, size);
     QVERIFY(!w_->runs().empty());
+    w_->setChartTab(MainWindow::HistogramsTab);
+    w_->histogramView()->setCurrentTab(HistogramView::WeightsTab);
     w_->resize(size);
     QTRY_COMPARE(w_->size(), size);
     QTest::qWait(50);
@@ -472,7 +475,8 @@ void TestGui::smallScreens() {
     auto need = [&needed](QWidget* widget, QSize least) { needed.append({widget, least}); };
     need(w_->statusBar(), {200, 10});
     need(w_->logView(), {200, 60});
-    need(info, {200, 10});
+    need(info, {100, 10});
+    need(w_->layerInfo(), {300, 10});
     need(w_->runList(), {200, 50});
     need(w_->runPanel()->runButton(), {40, 15});
     need(w_->runPanel()->cancelButton(), {40, 15});
@@ -494,6 +498,15 @@ void TestGui::smallScreens() {
         QVERIFY2(g.width() >= least.width() && g.height() >= least.height(), qPrintable(what));
         QVERIFY2(window.contains(g), qPrintable(what));
     }
+    // The status bar's layer line is whole: name, shape and SQNR of the current run.
+    const QString layerLine = w_->layerInfo()->text();
+    QVERIFY2(layerLine.contains(QString::fromStdString(w_->currentLayer())) &&
+                 layerLine.contains("SQNR"),
+             qPrintable(layerLine));
+    QVERIFY2(w_->layerInfo()->width() >= w_->layerInfo()->sizeHint().width(),
+             qPrintable(QString("layer line %1 px of %2")
+                            .arg(w_->layerInfo()->width())
+                            .arg(w_->layerInfo()->sizeHint().width())));
     w_->resize(1280, 720);
 }
 
@@ -577,12 +590,12 @@ void TestGui::chartExportNamesAndTitles() {
     const QString onScreen = title->text();
     const MainWindow::ChartName n = w_->chartName(view->weightChart());
     {
-        const ChartCaption caption(view->weightChart(), n.caption);
+        const ChartCaption caption(view->weightChart(), n.titleLine);
         QVERIFY(title->text().contains(layer));
         QVERIFY(title->text().contains(runDisplayName(*view->run())));
     }
     QCOMPARE(title->text(), onScreen);
-    QVERIFY(renderChartPng(view->weightChart(), QSize(600, 400), n.caption) !=
+    QVERIFY(renderChartPng(view->weightChart(), QSize(600, 400), n.titleLine) !=
             renderChartPng(view->weightChart(), QSize(600, 400), QString()));
     // Compare: the overlay is what is on screen, so it is what Ctrl+E exports.
     w_->setChartTab(MainWindow::CompareTab);

@@ -170,8 +170,9 @@ QString htmlReport(const HtmlReport& report) {
     QString html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n<title>" + esc(title) +
                    "</title>\n<style>" + kStyle + "</style></head><body>\n";
     html += "<h1>" + esc(title) + "</h1>\n";
-    html += QString("<p>Written by QuantLens %1 on %2; %3 run(s).</p>\n")
-                .arg(QCoreApplication::applicationVersion(),
+    const QString version = QCoreApplication::applicationVersion();
+    html += QString("<p>Written by QuantLens%1 on %2; %3 run(s).</p>\n")
+                .arg(version.isEmpty() ? QString() : " " + version,
                      QDateTime::currentDateTimeUtc().toString(Qt::ISODate))
                 .arg(report.runs.size());
     if (report.runs.empty()) return html + "<p>No runs.</p>\n</body></html>\n";

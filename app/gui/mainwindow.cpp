@@ -65,6 +65,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     buildMenus();
     setAcceptDrops(true);
     resize(1400, 900);
+    // The selected layer's numbers stay readable in the status bar at any window width.
+    layerInfo_ = new QLabel;
+    layerInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layerInfo_->setMinimumWidth(120);  // a long run name never widens the window
+    statusBar()->addPermanentWidget(layerInfo_);
     autosaveDir_ = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/autosave";
     showStatus("Open a model to begin.");
     updateTitle();
@@ -315,20 +320,20 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
     for (const auto& [p, stem, what] : perRun)
         if (p == plot)
             return {fileStem(QStringList{stem, layer, run}.join('_')),
-                    QStringList{what, layer, run}.join(" · ")};
+                    QStringList{what, layer, run}.join(" · "), layer + " · " + run};
     const QList<std::tuple<QCustomPlot*, QString, QString>> allRuns = {
         {layerChart_, "sqnr_per_layer", "SQNR per layer, all runs"},
         {summaryCharts_->memoryChart(), "memory_per_layer", "Memory per layer"},
         {summaryCharts_->perplexityChart(), "perplexity", "Perplexity, all runs"},
         {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"}};
     for (const auto& [p, stem, what] : allRuns)
-        if (p == plot) return {stem, what};
-    return {fileStem("compare_" + layer), "Comparison · " + layer};
+        if (p == plot) return {stem, what, QString()};
+    return {fileStem("compare_" + layer), "Comparison · " + layer, layer};
 }
 
 void MainWindow::exportChart(QCustomPlot* plot) {
     const ChartName name = chartName(plot);
-    const ChartCaption caption(plot, name.caption);
+    const ChartCaption caption(plot, name.titleLine);
     exportChartInteractive(plot, name.stem, this);
 }
 
@@ -345,7 +350,7 @@ QList<ReportImage> MainWindow::renderReportImages(QSize size) {
         histograms_->setLayer(layer_);
         for (HistogramChart* chart : histograms_->charts()) {
             const ChartName n = chartName(chart);
-            images.append({n.stem, n.caption, renderChartPng(chart, size, n.caption)});
+            images.append({n.stem, n.caption, renderChartPng(chart, size, n.titleLine)});
         }
     }
     histograms_->setRun(shown);
@@ -416,6 +421,26 @@ void MainWindow::log(const QString& line) {
     log_->appendPlainText(QDateTime::currentDateTime().toString("HH:mm:ss  ") + line);
 }
 
+void MainWindow::updateLayerInfo() {
+    const QString name = QString::fromStdString(layer_);
+    const RunPtr run = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
+    const LayerResult* l = run ? findLayer(*run, layer_) : nullptr;
+    QString text = name;
+    if (l) {
+        text +=
+            QString("  ·  %1×%2  ·  W SQNR %3 dB  ·  out %4 dB  ·  %5")
+                .arg(l->rows)
+                .arg(l->cols)
+                .arg(formatDb(l->weightSqnrDb), formatDb(l->outputSqnrDb), runDisplayName(*run));
+    } else if (summary_) {
+        for (const LinearLayerInfo& info : summary_->linears)
+            if (info.name == layer_)
+                text += QString("  ·  %1×%2").arg(info.outFeatures).arg(info.inFeatures);
+    }
+    layerInfo_->setText(text);
+    layerInfo_->setToolTip(text);
+}
+
 void MainWindow::updateTitle() {
     const QString model = summary_ ? QString::fromStdString(summary_->folder).section('/', -1) : "";
     setWindowTitle(model.isEmpty() ? "QuantLens" : model + " — QuantLens");
@@ -430,7 +455,7 @@ void MainWindow::dropEvent(QDropEvent* event) {
     const QString path = event->mimeData()->urls().first().toLocalFile();
     if (QFileInfo::exists(path + "/run.json")) {
         QString error;
-        if (!openRunFrom(path, &error)) QMessageBox::warning(this, "Open run", error);
+        if (!openRunFrom(path, &error)) warn("Open run", error);
     } else {
         openModel(path);
     }

@@ -17,6 +17,7 @@
 #include <memory>
 
 class QAction;
+class QLabel;
 class QListWidget;
 class QMenu;
 class QPlainTextEdit;
@@ -76,7 +77,8 @@ public:
     // Default export file stem and caption of a chart: by chart, layer and run.
     struct ChartName {
         QString stem;
-        QString caption;
+        QString caption;    // chart · layer · run (report figure captions)
+        QString titleLine;  // layer · run, added under the chart's own title when exported
     };
     ChartName chartName(QCustomPlot* plot) const;
 
@@ -95,6 +97,7 @@ public:
     ComparisonView* comparisonView() const { return comparison_; }
     QListWidget* runList() const { return runList_; }
     QPlainTextEdit* logView() const { return log_; }
+    QLabel* layerInfo() const { return layerInfo_; }  // status bar: the selected layer
     QString logText() const;
     void log(const QString& line);
     // false: problems only go to the log, never to a modal message box (tests, scripts).
@@ -158,6 +161,7 @@ private:
     void runsChanged();
     void refreshRunList();
     void updateTitle();
+    void updateLayerInfo();
     void warn(const QString& title, const QString& text);
     bool confirm(const QString& title, const QString& question);
     void exportCurrentChart();
@@ -220,6 +224,7 @@ private:
     RunPanel* runPanel_ = nullptr;
     QListWidget* runList_ = nullptr;
     QPlainTextEdit* log_ = nullptr;
+    QLabel* layerInfo_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QAction *lightAction_ = nullptr, *darkAction_ = nullptr;
 };

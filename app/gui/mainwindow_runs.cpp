@@ -195,6 +195,7 @@ void MainWindow::runsChanged() {
     comparison_->setRuns(runs_);
     refreshRunList();
     if (!layer_.empty()) selectLayer(layer_);
+    updateLayerInfo();
 }
 
 void MainWindow::refreshRunList() {
@@ -216,6 +217,7 @@ void MainWindow::selectLayer(const std::string& name) {
     histograms_->setLayer(name);
     layerChart_->setSelectedLayer(name);
     comparison_->setLayer(name);
+    updateLayerInfo();
 }
 
 bool MainWindow::confirm(const QString& title, const QString& question) {

@@ -55,7 +55,7 @@ QString uniqueRunLabel(const RunResult& run, const RunList& others) {
     std::set<QString> taken;
     std::vector<const RunResult*> sameRecipe;
     for (const RunPtr& o : others) {
-        if (!o || o.get() == &run) continue;
+        if (!o) continue;
         const QString name = runDisplayName(*o);
         taken.insert(name);
         if (name == base || name.startsWith(base + " · ") || name.startsWith(base + " #"))
