@@ -419,6 +419,10 @@ void TestWidgets::compareTableSortsAndOverlayHasFloat() {
     QCOMPARE(view.overlayChart()->referenceGraph()->dataCount(), ref.bins());
     QCOMPARE(view.overlayChart()->referenceGraph()->name(), QString("float"));
     QVERIFY(view.overlayChart()->referenceGraph()->visible());
+    // Its CSV (what Export gives for the overlay) holds the three series on common bins.
+    const QStringList csv = chartDataCsv(view.overlayChart()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(csv[0], QString("bin_lo,bin_hi,INT8,INT4,float"));
+    QCOMPARE(csv[1], QString("-1,-0.75,0,0,1"));
 }
 
 void TestWidgets::chartsExportTheirDataAsCsv() {
