@@ -89,6 +89,15 @@ int64_t JsonFields::integer(const char* key, int64_t lo, int64_t hi) const {
             fail(key, expected + ", not " + shown(v));
         return int64_t(u);
     }
+    // A whole number written as a float (256.0, from another writer) is that integer; the
+    // range test on the double comes first so that 1e300 never reaches a cast.
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d) ||
+            d >= 9223372036854775808.0)
+            fail(key, expected + ", not " + shown(v));
+        return int64_t(d);
+    }
     if (!v.is_number_integer()) fail(key, expected + ", not " + shown(v));
     const auto i = v.get<int64_t>();
     if (i < lo || i > hi) fail(key, expected + ", not " + shown(v));
@@ -96,6 +105,9 @@ int64_t JsonFields::integer(const char* key, int64_t lo, int64_t hi) const {
 }
 
 uint64_t JsonFields::count(const char* key) const {
+    // Sizes and byte counts are written as uint64: the whole unsigned range reads back.
+    const json& v = at(key);
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
     return uint64_t(integer(key, 0, std::numeric_limits<int64_t>::max()));
 }
 

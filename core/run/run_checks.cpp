@@ -131,6 +131,8 @@ void checkModelPathMemory(const RunConfig& c, bool grads) {
 std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededTokens,
                                       const TextEncoder& encode, const std::string& what) {
     std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw Error("the " + what + " text '" + path + "' is a directory, expected a text file");
     if (!std::filesystem::is_regular_file(path, ec))
         throw Error("the " + what + " text '" + path + "' is not a readable file");
     std::ifstream in(path, std::ios::binary);
