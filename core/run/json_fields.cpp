@@ -105,9 +105,6 @@ int64_t JsonFields::integer(const char* key, int64_t lo, int64_t hi) const {
 }
 
 uint64_t JsonFields::count(const char* key) const {
-    // Sizes and byte counts are written as uint64: the whole unsigned range reads back.
-    const json& v = at(key);
-    if (v.is_number_unsigned()) return v.get<uint64_t>();
     return uint64_t(integer(key, 0, std::numeric_limits<int64_t>::max()));
 }
 

@@ -26,7 +26,7 @@ public:
     bool flag(const char* key) const;
     int64_t integer(const char* key, int64_t lo, int64_t hi) const;
     int toInt(const char* key, int lo, int hi) const { return int(integer(key, lo, hi)); }
-    uint64_t count(const char* key) const;  // a non-negative integer up to 2^64 - 1
+    uint64_t count(const char* key) const;  // a non-negative integer up to 2^63 - 1
     // A number, or "nan"/"inf"/"-inf" (how non-finite values are written).
     double number(const char* key) const;
 
