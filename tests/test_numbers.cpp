@@ -362,7 +362,7 @@ void TestNumbers::prefixTokenizationReadsOnlyWhatIsNeeded() {
     QCOMPARE(tokenizeTextFile(small, 0, encode, "evaluation"), whole);
     expectErrorWith(
         [&] { tokenizeTextFile(fs::path(small).parent_path().string(), 0, encode, "x"); },
-        "is not a readable file");
+        "is a directory, expected a text file");
 }
 
 void TestNumbers::threadsBounded() {
