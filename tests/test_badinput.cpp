@@ -4,9 +4,9 @@
 // that names the file and the field. The valid baselines they are mutated from must pass.
 #include "test_badinput.h"
 
+#include "cli_runner.h"
 #include "testdata.h"
 
-#include <QProcess>
 #include <QtTest>
 
 #include <sys/stat.h>
@@ -19,29 +19,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The messages as QString, for the substring checks of the cases.
 struct Result {
     int exitCode = -1;
     bool timedOut = false, crashed = false;
     QString out, err;
 };
 
-Result runCli(const QStringList& args, int timeoutMs = 60000) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("OMP_NUM_THREADS", "1");
-    p.setProcessEnvironment(env);
-    p.start(QUANTLENS_CLI_PATH, args);
-    Result r;
-    if (!p.waitForFinished(timeoutMs)) {
-        r.timedOut = true;
-        p.kill();
-        p.waitForFinished();
-    }
-    r.crashed = p.exitStatus() != QProcess::NormalExit;
-    r.exitCode = p.exitCode();
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+// Each case ends by itself well within a minute, or it hangs.
+Result runCli(const QStringList& args) {
+    qltest::CliOptions o;
+    o.timeoutMs = 60000;
+    const qltest::CliResult r = qltest::runCli(args, o);
+    return {r.exitCode, r.timedOut, r.crashed, r.qout(), r.qerr()};
 }
 
 }  // namespace

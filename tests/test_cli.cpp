@@ -1,13 +1,13 @@
 // quantlens-cli end to end: each command run as a separate process (QProcess), its JSON
 // checked against ../shared/reference or against files it wrote, and bad inputs checked
 // for exit code 1 with a one-line error on stderr naming the problem.
+#include "cli_runner.h"
 #include "testdata.h"
 
 #include <nlohmann/json.hpp>
 
 #include <QFile>
 #include <QObject>
-#include <QProcess>
 #include <QTest>
 
 #include <cmath>
@@ -22,29 +22,12 @@ namespace {
 
 const char* kSmall = "models/stories260k";
 
-struct Result {
-    int exitCode = -1;
-    bool crashed = false;
-    std::string out, err;
-};
+using Result = qltest::CliResult;
 
 Result runCli(const QStringList& args, int timeoutMs = 300000) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("OMP_NUM_THREADS", "1");
-    p.setProcessEnvironment(env);
-    p.start(QUANTLENS_CLI_PATH, args);
-    Result r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        r.crashed = true;
-    }
-    r.crashed = r.crashed || p.exitStatus() != QProcess::NormalExit;
-    r.exitCode = p.exitCode();
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
+    qltest::CliOptions o;
+    o.timeoutMs = timeoutMs;
+    return qltest::runCli(args, o);
 }
 
 QString data(const char* relative) {

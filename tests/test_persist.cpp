@@ -1,6 +1,7 @@
 // Nothing lost, every write crash-safe: what saveRun / compare --out may replace, the
 // atomic file writer under write errors, recovery of interrupted saves, the CLI killed
 // at every step of a write (QUANTLENS_TEST_CRASH_AT), and checked run.json numbers.
+#include "cli_runner.h"
 #include "testdata.h"
 
 #include "base/atomic_write.h"
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <QObject>
-#include <QProcess>
 #include <QTest>
 
 #include <fcntl.h>
@@ -97,24 +97,11 @@ struct Result {
 
 Result runCli(const QStringList& args, const QString& crashAt = {},
               const QString& shellPrefix = {}) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("OMP_NUM_THREADS", "1");
-    if (!crashAt.isEmpty()) env.insert("QUANTLENS_TEST_CRASH_AT", crashAt);
-    p.setProcessEnvironment(env);
-    if (shellPrefix.isEmpty()) {
-        p.start(QUANTLENS_CLI_PATH, args);
-    } else {
-        // e.g. a file size limit set by the shell, then exec of the CLI itself.
-        p.start("/bin/sh",
-                QStringList{"-c", shellPrefix + "; exec \"$0\" \"$@\"", QUANTLENS_CLI_PATH} + args);
-    }
-    Result r;
-    if (!p.waitForFinished(300000)) p.kill(), p.waitForFinished();
-    r.normalExit = p.exitStatus() == QProcess::NormalExit;
-    r.exitCode = p.exitCode();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
+    qltest::CliOptions o;
+    if (!crashAt.isEmpty()) o.set["QUANTLENS_TEST_CRASH_AT"] = crashAt;
+    o.shellPrefix = shellPrefix;  // e.g. a file size limit set by the shell
+    const qltest::CliResult r = qltest::runCli(args, o);
+    return {r.exitCode, !r.crashed, r.err};
 }
 
 QStringList quantizeArgs(const QString& recipe, const QString& out) {
