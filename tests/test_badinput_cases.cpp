@@ -403,6 +403,10 @@ void TestBadInput::addArgumentCases() {
         {"text-fifo", "FIFO"});
     add("eval-model-is-file", {"eval", "--model", path("valid/model.safetensors"), "--text", text_},
         {"model.safetensors", "expected a model folder"});
+    add("quantize-model-is-file",
+        {"quantize", "--model", path("valid/model.safetensors"), "--recipe", "rtn:int8", "--out",
+         path("run-of-a-file")},
+        {"valid/model.safetensors", "is a file, expected a model folder"});
     add("eval-text-is-dir", {"eval", "--model", path("valid"), "--text", path("text-dir")},
         {"text-dir", "is a directory"});
     add("eval-model-missing", {"eval", "--model", path("nope"), "--text", text_},

@@ -2,11 +2,10 @@
 // --threads bounds every thread pool, bad --threads / extra arguments / too long windows
 // are one-line errors, memory is estimated before loading, and output shows what a run
 // really used.
+#include "cli_runner.h"
 #include "testdata.h"
 
-#include <QElapsedTimer>
 #include <QObject>
-#include <QProcess>
 #include <QTest>
 #include <QThread>
 
@@ -24,13 +23,9 @@ namespace {
 
 const char* kSmall = "models/stories260k";
 
-struct Result {
-    int exitCode = -1;
-    bool crashed = false;
-    std::string out, err;
+struct Result : qltest::CliResult {
     int busyThreads = 0;    // threads of the process that used >= 0.2 s of CPU
     double cpuSeconds = 0;  // user + system CPU of the process
-    double wallSeconds = 0;
 };
 
 // CPU ticks per thread of `pid`, read from /proc/<pid>/task/*/stat (fields 14, 15).
@@ -63,41 +58,23 @@ double childrenCpuSeconds() {
            double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-// Runs the CLI; `unset` names environment variables to remove, `set` adds some.
+// Runs the CLI; `unset` names environment variables to remove, `set` adds some. The
+// process's threads are sampled while it runs (after a re-execution: same pid).
 Result runCli(const QStringList& args, const QStringList& unset = {},
               const std::map<QString, QString>& set = {}) {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("OMP_NUM_THREADS", "1");
-    for (const auto& name : unset) env.remove(name);
-    for (const auto& [name, value] : set) env.insert(name, value);
-    QProcess p;
-    p.setProcessEnvironment(env);
-    const double cpuBefore = childrenCpuSeconds();
-    QElapsedTimer timer;
-    timer.start();
-    p.start(QUANTLENS_CLI_PATH, args);
-    p.waitForStarted();
-    Result r;
     std::map<std::string, long> maxTicks;
-    // Polled while it runs: the process's threads after its re-execution (same pid).
-    while (!p.waitForFinished(50)) {
-        if (timer.elapsed() > 300000) {
-            p.kill();
-            p.waitForFinished();
-            r.crashed = true;
-            break;
-        }
-        for (const auto& [tid, t] : threadTicks(p.processId()))
-            maxTicks[tid] = std::max(maxTicks[tid], t);
-    }
-    r.wallSeconds = double(timer.elapsed()) / 1000.0;
+    qltest::CliOptions o;
+    o.unset = unset;
+    o.set = set;
+    o.poll = [&maxTicks](qint64 pid) {
+        for (const auto& [tid, t] : threadTicks(pid)) maxTicks[tid] = std::max(maxTicks[tid], t);
+    };
+    const double cpuBefore = childrenCpuSeconds();
+    Result r;
+    static_cast<qltest::CliResult&>(r) = qltest::runCli(args, o);
     r.cpuSeconds = childrenCpuSeconds() - cpuBefore;
     const long hz = sysconf(_SC_CLK_TCK);
     for (const auto& [tid, t] : maxTicks) r.busyThreads += double(t) / double(hz) >= 0.2 ? 1 : 0;
-    r.crashed = r.crashed || p.exitStatus() != QProcess::NormalExit;
-    r.exitCode = p.exitCode();
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
     return r;
 }
 
@@ -127,6 +104,7 @@ private Q_SLOTS:
     void extraPositionalRejected();
     void windowLongerThanPositions();
     void evalMemoryEstimatedUpFront();
+    void modelFileIsNotAFolder();
     void oneThreadMeansOneBusyThread();
     void quantizePrintsWhatWasUsed();
 };
@@ -176,12 +154,36 @@ void TestCliLimits::windowLongerThanPositions() {
 void TestCliLimits::evalMemoryEstimatedUpFront() {
     QL_REQUIRE_DATA(kSmall);
     QL_REQUIRE_DATA("data/stories/stories.txt");
-    // 20000^2 scores x 8 heads x 4 bytes = 12.8 GB: refused before anything is loaded.
-    const Result r = runCli({"eval", "--model", data(kSmall), "--text",
-                             data("data/stories/stories.txt"), "--seq", "20000", "--batch", "1"},
-                            {}, {{"QL_MEMORY_AVAILABLE_MB", "8192"}});
+    // 20000^2 scores x 8 heads x 4 bytes = 12.8 GB: refused before anything is loaded (on
+    // a copy of the model whose positions allow such windows).
+    const QString longModel = qltest::modelWithPositions(kSmall, 32768, "limits-long-positions");
+    QVERIFY(!longModel.isEmpty());
+    const QStringList args = {
+        "eval", "--text", data("data/stories/stories.txt"), "--seq", "20000", "--batch", "1"};
+    const Result r =
+        runCli(args + QStringList{"--model", longModel}, {}, {{"QL_MEMORY_AVAILABLE_MB", "8192"}});
     expectFailure(r, "not enough memory to evaluate");
     QVERIFY(r.err.find("window(s) of 20000 tokens") != std::string::npos);
+    // Past max_position_embeddings that limit is named, not the memory: it says which
+    // --seq works, and more memory would not make the perplexity meaningful.
+    const Result p = runCli(args + QStringList{"--model", data(kSmall)}, {},
+                            {{"QL_MEMORY_AVAILABLE_MB", "8192"}});
+    expectFailure(p, "max_position_embeddings (512");
+    QVERIFY2(p.err.find("memory") == std::string::npos, p.err.c_str());
+}
+
+// A model file instead of its folder: one line naming the path, for every command that
+// loads a model (a file alone has no config.json or tokenizer to run with).
+void TestCliLimits::modelFileIsNotAFolder() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString file = data(kSmall) + "/model.safetensors";
+    const QString out = qltest::tempDir("limits-model-file") + "/run";
+    expectFailure(
+        runCli({"quantize", "--model", file, "--recipe", "rtn:int8:channel:sym", "--out", out}),
+        file.toStdString() + ": is a file, expected a model folder");
+    expectFailure(runCli({"eval", "--model", file, "--text", data("data/stories/stories.txt")}),
+                  file.toStdString() + ": is a file, expected a model folder");
+    QVERIFY(!QFileInfo::exists(out));
 }
 
 // The bug: OpenBLAS sized its own pthread pool from the core count when it loaded, so a

@@ -5,6 +5,8 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QString>
 #include <QTest>
 
@@ -42,12 +44,30 @@ inline QString tempDir(const QString& name) {
     return dir;
 }
 
-} // namespace qltest
+// The shared model `relative` with config.json's max_position_embeddings set to
+// `positions` (the other files are links), under test-tmp/<name>: for checks that must get
+// past the window length to the memory estimate. Empty when it cannot be made.
+inline QString modelWithPositions(const QString& relative, int positions, const QString& name) {
+    const QDir source(dataDir() + "/" + relative);
+    const QString dir = tempDir(name);
+    for (const QString& f : source.entryList(QDir::Files))
+        if (f != "config.json" && !QFile::link(source.filePath(f), dir + "/" + f)) return {};
+    QFile in(source.filePath("config.json"));
+    if (!in.open(QIODevice::ReadOnly)) return {};
+    QJsonObject config = QJsonDocument::fromJson(in.readAll()).object();
+    config["max_position_embeddings"] = positions;
+    QFile out(dir + "/config.json");
+    if (!out.open(QIODevice::WriteOnly)) return {};
+    out.write(QJsonDocument(config).toJson());
+    return dir;
+}
+
+}  // namespace qltest
 
 // Use at the start of a test function that needs ../shared.
-#define QL_REQUIRE_DATA(relative)                                                             \
-    do {                                                                                     \
-        if (!qltest::hasData(relative))                                                      \
-            QSKIP(qPrintable("shared test data missing: " + qltest::dataDir() + "/" +       \
-                             QString(relative) + " (set QUANTLENS_TEST_DATA)"));             \
+#define QL_REQUIRE_DATA(relative)                                                     \
+    do {                                                                              \
+        if (!qltest::hasData(relative))                                               \
+            QSKIP(qPrintable("shared test data missing: " + qltest::dataDir() + "/" + \
+                             QString(relative) + " (set QUANTLENS_TEST_DATA)"));      \
     } while (0)

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 namespace qlcli {
@@ -45,19 +44,12 @@ bool printProgress(const ql::Progress& p) {
 
 }  // namespace
 
-namespace fs = std::filesystem;
-
 int cmdEval(const Argv& argv) {
     if (wantsHelp(argv, kEvalUsage)) return 0;
     const Args args(argv, {"model", "text", "seq", "protocol", "max-windows", "batch", "threads"},
                     {"json"});
     args.allowPositional(0);
-    const std::string modelDir = args.required("model");
-    std::error_code ec;
-    if (!fs::is_directory(modelDir, ec))
-        throw ql::Error("--model " + modelDir + ": " +
-                        (fs::exists(modelDir, ec) ? "is a file" : "no such folder") +
-                        ", expected a model folder (config.json, safetensors, tokenizer)");
+    const std::string modelDir = modelFolderOption(args);
     const std::string textPath = args.required("text");
     ql::PerplexityOptions options;
     options.protocol = ql::parseProtocol(args.value("protocol", "gptq"));
@@ -69,7 +61,8 @@ int cmdEval(const Argv& argv) {
     if (options.batch < 1 || options.batch > 4096) throw ql::Error("--batch must be in 1..4096");
     applyThreads(threadsOption(args));
 
-    // Before anything big is loaded: the model and its windows must fit in memory.
+    // Before anything big is loaded: the windows fit the model's positions (named first,
+    // the most actionable), then the model and its windows fit in memory.
     ql::checkEvalMemory(modelDir, options.seq, options.batch);
     const auto tokenizer = ql::Tokenizer::load(modelDir);
     const auto model = ql::Model::load(modelDir);

@@ -131,7 +131,7 @@ int cmdQuantize(const Argv& argv) {
                     {"json", "no-activations", "no-gradients", "force"});
     args.allowPositional(0);
     ql::RunConfig c;
-    c.modelDir = args.required("model");
+    c.modelDir = modelFolderOption(args);
     c.recipe = args.required("recipe");
     const std::string out = args.required("out");
     // Before any computation: a run must never be lost to an unusable --out.

@@ -24,7 +24,10 @@ std::string readTextFile(const std::string& path);
 // Applies --threads N; 0 keeps the default set by main() (QUANTLENS_THREADS or all cores).
 void applyThreads(int threads);
 class Args;
+// --model: a folder (a model file alone has no config.json or tokenizer); throws
+// ql::Error naming the path otherwise.
+std::string modelFolderOption(const Args& args);
 // --threads: 0 when absent, else an integer in 1..kMaxThreads (throws ql::Error otherwise).
 int threadsOption(const Args& args);
 
-} // namespace qlcli
+}  // namespace qlcli

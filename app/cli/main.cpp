@@ -1,13 +1,14 @@
 // quantlens-cli: the QuantLens engine without a GUI.
+#include "args.h"
 #include "base/error.h"
 #include "base/file_util.h"
-#include "args.h"
-#include "commands.h"
 #include "base/process_env.h"
+#include "commands.h"
 #include "model/model.h"
 
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -29,6 +30,16 @@ std::string readTextFile(const std::string& path) {
     return ql::readRegularFile(path, "a text file", uint64_t(4) << 30);
 }
 
+std::string modelFolderOption(const Args& args) {
+    const std::string dir = args.required("model");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw ql::Error("--model " + dir + ": " +
+                        (std::filesystem::exists(dir, ec) ? "is a file" : "no such folder") +
+                        ", expected a model folder (config.json, safetensors, tokenizer)");
+    return dir;
+}
+
 void applyThreads(int threads) {
     if (threads != 0) ql::setComputeThreads(threads);
 }
@@ -38,12 +49,11 @@ int threadsOption(const Args& args) {
     const int t = args.intValue("threads", 0);
     if (t < 1 || t > ql::kMaxThreads)
         throw ql::Error("option --threads expects a number of threads in 1.." +
-                        std::to_string(ql::kMaxThreads) + ", got '" + args.value("threads") +
-                        "'");
+                        std::to_string(ql::kMaxThreads) + ", got '" + args.value("threads") + "'");
     return t;
 }
 
-} // namespace qlcli
+}  // namespace qlcli
 
 namespace {
 
@@ -60,7 +70,7 @@ const char* kUsage =
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     ql::prepareProcessEnvironment(argv, ql::requestedThreads(argc, argv));

@@ -179,10 +179,11 @@ using TextEncoder = std::function<std::vector<int32_t>(const std::string& text)>
 std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededTokens,
                                       const TextEncoder& encode, const std::string& what);
 
-// Refuses up front (ql::Error, one sentence with the estimate) a perplexity evaluation of
-// the model in `modelDir` with `batch` windows of `seq` tokens (0 = the default length)
-// that does not fit the available memory: float32 model + attention scores (seq^2 x heads)
-// + activations + logits. QL_SKIP_MEMORY_CHECK=1 skips it.
+// Refuses up front (ql::Error, one sentence) a perplexity evaluation of the model in
+// `modelDir` with `batch` windows of `seq` tokens (0 = the default length) whose windows
+// are longer than max_position_embeddings (checked first: it names the length that
+// works), or that does not fit the available memory: float32 model + attention scores
+// (seq^2 x heads) + activations + logits (QL_SKIP_MEMORY_CHECK=1 skips this part).
 void checkEvalMemory(const std::string& modelDir, int seq, int batch);
 
 // Runs everything. Throws ql::Error (bad settings/input) or ql::Cancelled.

@@ -41,6 +41,18 @@ bool memoryCheckSkipped() {
     return skip && skip[0] == '1';
 }
 
+// The one message of every memory refusal (`what`: "to evaluate 'X'"): how much is needed, of which
+// parts, what is available and what to change.
+void refuseUnlessFits(const std::string& what, uint64_t needed, const std::string& parts,
+                      const std::string& advice) {
+    const uint64_t available = memAvailableBytes();
+    if (available == UINT64_MAX || needed <= available) return;
+    char amounts[128];
+    std::snprintf(amounts, sizeof amounts, "it needs about %.1f GB (%s), %.1f GB are available",
+                  needed / kGiB, parts.c_str(), available / kGiB);
+    throw Error("not enough memory " + what + ": " + amounts + "; " + advice);
+}
+
 }  // namespace
 
 uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, int64_t logitRows) {
@@ -60,31 +72,33 @@ uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, i
 }
 
 void checkEvalMemory(const std::string& modelDir, int seq, int batch) {
-    if (memoryCheckSkipped()) return;
     ModelConfig cfg;
-    std::shared_ptr<TensorStore> store;
     try {
         cfg = loadModelConfig(modelDir + "/config.json");
-        store = TensorStore::open(modelDir);
     } catch (const Error&) {
         return;  // the model load reports what is wrong
     }
     if (seq <= 0) seq = std::min(2048, cfg.maxPositions);
+    // A window past max_position_embeddings is refused whatever the memory: naming the
+    // model's limit tells the user the --seq that works, a memory figure would not.
+    checkWindowLength(cfg, seq, "the perplexity");
+    if (memoryCheckSkipped()) return;
+    std::shared_ptr<TensorStore> store;
+    try {
+        store = TensorStore::open(modelDir);
+    } catch (const Error&) {
+        return;
+    }
     const uint64_t model = checkpointParameters(*store) * 4;
     // evaluatePerplexity applies the output head to at most 512 rows at a time.
     const uint64_t sequence = forwardWorkingBytes(cfg, seq, batch, 512);
     const uint64_t working = uint64_t(0.5 * kGiB);
-    const uint64_t needed = saturatingSum({model, sequence, working});
-    const uint64_t available = memAvailableBytes();
-    if (available == UINT64_MAX || needed <= available) return;
-    char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "not enough memory to evaluate '%s': it needs about %.1f GB (float32 model "
-                  "%.1f + %d window(s) of %d tokens %.1f + working %.1f), %.1f GB are "
-                  "available; use a smaller --seq or --batch",
-                  modelDir.c_str(), needed / kGiB, model / kGiB, batch, seq, sequence / kGiB,
-                  working / kGiB, available / kGiB);
-    throw Error(msg);
+    char parts[256];
+    std::snprintf(parts, sizeof parts,
+                  "float32 model %.1f + %d window(s) of %d tokens %.1f + working %.1f",
+                  model / kGiB, batch, seq, sequence / kGiB, working / kGiB);
+    refuseUnlessFits("to evaluate '" + modelDir + "'", saturatingSum({model, sequence, working}),
+                     parts, "use a smaller --seq or --batch");
 }
 
 void checkModelPathMemory(const RunConfig& c, bool grads) {
@@ -113,19 +127,16 @@ void checkModelPathMemory(const RunConfig& c, bool grads) {
         sequence = std::max(sequence, forwardWorkingBytes(cfg, seq, 4, 2 * 4 * int64_t(seq)));
     }
     const uint64_t working = uint64_t(1.5 * kGiB);
-    const uint64_t needed = saturatingSum({modelBytes, quantBytes, gradBytes, sequence, working});
-    const uint64_t available = memAvailableBytes();
-    if (available == UINT64_MAX || needed <= available) return;
-    char msg[640];
-    std::snprintf(msg, sizeof msg,
-                  "not enough memory for a run of '%s' with the model: it needs about %.1f GB "
-                  "(float32 model %.1f + quantized layers %.1f + gradients %.1f + windows %.1f + "
-                  "working %.1f), %.1f GB are available; select fewer layers, turn off "
-                  "gradients, use shorter windows, or leave out --calib/--eval for a "
-                  "weights-only run",
-                  c.modelDir.c_str(), needed / kGiB, modelBytes / kGiB, quantBytes / kGiB,
-                  gradBytes / kGiB, sequence / kGiB, working / kGiB, available / kGiB);
-    throw Error(msg);
+    char parts[256];
+    std::snprintf(parts, sizeof parts,
+                  "float32 model %.1f + quantized layers %.1f + gradients %.1f + windows %.1f + "
+                  "working %.1f",
+                  modelBytes / kGiB, quantBytes / kGiB, gradBytes / kGiB, sequence / kGiB,
+                  working / kGiB);
+    refuseUnlessFits("for a run of '" + c.modelDir + "' with the model",
+                     saturatingSum({modelBytes, quantBytes, gradBytes, sequence, working}), parts,
+                     "select fewer layers, turn off gradients, use shorter windows, or leave out "
+                     "--calib/--eval for a weights-only run");
 }
 
 std::vector<int32_t> tokenizeTextFile(const std::string& path, size_t neededTokens,
