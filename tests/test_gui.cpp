@@ -1,11 +1,13 @@
-// The workbench end to end on stories260k through the real background path: open the
-// model, run INT8 and INT4 RTN, check tables and charts against the engine's RunResult
-// (and the independent reference SQNRs), export, compare, cancel, errors.
+// The workbench's runs page end to end on stories260k through the real background path:
+// open the model, run INT8 and INT4 RTN, check the tables against the engine's RunResult
+// (and the independent reference SQNRs), names, save/open, cancel, errors, the run panel.
+// Charts: test_gui_charts; quitting, autosave and restore: test_gui_session.
 #include "app/gui/exports.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/runnames.h"
 #include "app/gui/runpanel.h"
+#include "gui_helpers.h"
 #include "testdata.h"
 #include "widgets/comparisonview.h"
 #include "widgets/exportutils.h"
@@ -43,78 +45,7 @@
 #include <QtTest>
 
 using namespace ql;
-
-namespace {
-
-RunConfig smallConfig(const std::string& recipe) {
-    RunConfig c;
-    c.recipe = recipe;
-    c.calibrationText = qltest::dataPath("data/stories/calib.txt");
-    c.calibrationWindows = 4;
-    c.calibrationSeq = 64;
-    c.evaluationText = qltest::dataPath("data/stories/stories.txt");
-    c.evalSeq = 256;
-    c.evalMaxWindows = 4;
-    c.captureActivations = true;
-    c.captureGradients = true;
-    c.histogramBins = 128;
-    return c;
-}
-
-void compareBars(QCPBars* bars, const Histogram& h, const char* what) {
-    QVERIFY2(!h.empty(), what);
-    QCOMPARE(bars->dataCount(), h.bins());
-    for (int i = 0; i < h.bins(); ++i)
-        QCOMPARE(bars->data()->at(i)->value, double(h.counts[size_t(i)]));
-}
-
-// A weights-only run (no texts): fast, and enough for the session and naming checks.
-RunConfig weightsOnly(const std::string& recipe) {
-    RunConfig c;
-    c.recipe = recipe;
-    c.captureActivations = false;
-    c.captureGradients = false;
-    return c;
-}
-
-std::unique_ptr<MainWindow> makeWindow(const QString& autosaveDir) {
-    auto w = std::make_unique<MainWindow>();
-    w->setInteractive(false);
-    w->setAutosaveDir(autosaveDir);
-    w->resize(1280, 720);
-    w->show();
-    return w;
-}
-
-bool openStories(MainWindow& w) {
-    QSignalSpy opened(&w, &MainWindow::modelOpened);
-    w.openModel(qltest::dataDir() + "/models/stories260k");
-    return opened.wait(20000) && opened.at(0).at(0).toBool();
-}
-
-MainWindow::ClosePrompt answer(MainWindow::CloseChoice choice, const QString& folder = {},
-                               QList<QPair<int, bool>>* asked = nullptr) {
-    return [=](int unsaved, bool running) {
-        if (asked) asked->append({unsaved, running});
-        return MainWindow::CloseAnswer{choice, folder};
-    };
-}
-
-QCPTextElement* titleOf(QCustomPlot* plot) {
-    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
-        if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i))) return t;
-    return nullptr;
-}
-
-int countCsvRows(const QString& path, int* columns) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return -1;
-    const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
-    *columns = lines.isEmpty() ? 0 : int(lines[0].split(',').size());
-    return int(lines.size());
-}
-
-}  // namespace
+using namespace guitest;
 
 class TestGui : public QObject {
     Q_OBJECT
@@ -124,36 +55,25 @@ private slots:
     void openModel();
     void runInt8AndCheckTables();
     void progressDisplayIgnoresCancellationChecks();
-    void histogramsFollowSelection();
-    void runInt4AndCompare();
+    void runInt4AddsColumns();
     void uniqueRunLabels_data();
     void uniqueRunLabels();
     void sameRecipeTwiceGetsTwoNames();
-    void smallScreens_data();
-    void smallScreens();
-    void exports();
-    void chartExportNamesAndTitles();
+    void tableTintFollowsShownRuns();
     void saveOpenRemoveRun();
     void replaceNeedsConfirmation();
     void cancelHalfway();
     void errorsArriveAsMessages();
     void protocolAndLayerSelectionFromThePanel();
     void capturesNeedCalibration();
-    void quitAsksAutosavesAndRestores();
-    void quitDuringRunCancelsFirst();
-    void dropFolderOpensModelAndRemembersIt();
     void cleanupTestCase();
 
 private:
-    bool waitForRun(int timeoutMs);
     std::unique_ptr<MainWindow> w_;
 };
 
 void TestGui::initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);  // settings (recent models) go to a test location
-    QCoreApplication::setOrganizationName("QuantLensTest");
-    installDefaultRunTokenizer();
-    QSettings().remove("autosave");
+    initGuiSuite();
     w_ = makeWindow(qltest::tempDir("test_gui_autosave_main"));
     // Quitting is answered by the tests, never by a modal dialog.
     w_->setClosePrompt(answer(MainWindow::CloseChoice::Cancel));
@@ -182,17 +102,6 @@ void TestGui::helpAndVersionNeedNoDisplay() {
                  qPrintable(QString::fromLocal8Bit(p.readAllStandardError())));
         QVERIFY2(out.contains(expected), qPrintable(out));
     }
-}
-
-void TestGui::cleanupTestCase() {
-    w_.reset();
-}
-
-bool TestGui::waitForRun(int timeoutMs) {
-    QElapsedTimer t;
-    t.start();
-    while (w_->isRunning() && t.elapsed() < timeoutMs) QTest::qWait(20);
-    return !w_->isRunning();
 }
 
 void TestGui::openModel() {
@@ -308,48 +217,7 @@ void TestGui::progressDisplayIgnoresCancellationChecks() {
     panel->showIdle("Ready.");
 }
 
-void TestGui::histogramsFollowSelection() {
-    QL_REQUIRE_DATA("models/stories260k");
-    QVERIFY(!w_->runs().empty());
-    const RunResult& run = *w_->runs()[0];
-    HistogramView* view = w_->histogramView();
-    for (int index : {3, 20, 34}) {
-        const LayerResult& l = run.layers[size_t(index)];
-        w_->selectLayer(l.name);
-        QCOMPARE(w_->currentLayer(), l.name);
-        view->setCurrentTab(HistogramView::WeightsTab);
-        compareBars(view->weightChart()->beforeBars(), l.weightBefore, "weights before");
-        compareBars(view->weightChart()->afterBars(), l.weightAfter, "weights after");
-        compareBars(view->errorChart()->beforeBars(), l.weightError, "error");
-        QVERIFY(view->weightChart()->levelCount() == 256);  // INT8 grid of row 0
-        view->setCurrentTab(HistogramView::ActivationsTab);
-        compareBars(view->activationChart()->beforeBars(), l.activationBefore,
-                    "activations before");
-        compareBars(view->activationChart()->afterBars(), l.activationAfter, "activations after");
-        view->setCurrentTab(HistogramView::GradientsTab);
-        compareBars(view->gradientChart()->beforeBars(), l.gradientBefore, "gradients before");
-        compareBars(view->gradientChart()->afterBars(), l.gradientAfter, "gradients after");
-    }
-    // Clicking a point of the SQNR chart selects that layer everywhere.
-    w_->layerChart()->selectIndex(7);
-    QCOMPARE(w_->currentLayer(), run.layers[7].name);
-    QCOMPARE(w_->histogramView()->layer(), run.layers[7].name);
-    // Zoom re-bins the real weights on the visible range (debounced, off the GUI thread).
-    const LayerResult& l = run.layers[7];
-    const double lo = l.weightBefore.lo * 0.5, hi = l.weightBefore.hi * 0.5;
-    view->setCurrentTab(HistogramView::WeightsTab);
-    view->weightChart()->xAxis->setRange(lo, hi);
-    QTRY_VERIFY_WITH_TIMEOUT(!view->rebinPending(), 10000);
-    const Histogram& shown = view->weightChart()->before();
-    QVERIFY(qAbs(shown.lo - lo) < 1e-9 && qAbs(shown.hi - hi) < 1e-9);
-    const Histogram expected = rebinWeights(run, l.name, "before", lo, hi, view->binCount());
-    QCOMPARE(shown.counts, expected.counts);
-    view->setBinCount(32);
-    QTRY_VERIFY_WITH_TIMEOUT(!view->rebinPending() && view->weightChart()->before().bins() == 32,
-                             10000);
-}
-
-void TestGui::runInt4AndCompare() {
+void TestGui::runInt4AddsColumns() {
     QL_REQUIRE_DATA("models/stories260k");
     QSignalSpy finished(w_.get(), &MainWindow::runFinished);
     QVERIFY(w_->startRun(smallConfig("rtn:int4:g32:asym")));
@@ -375,25 +243,6 @@ void TestGui::runInt4AndCompare() {
         QVERIFY(l.weightSqnrDb < a.layers[size_t(r)].weightSqnrDb);  // 4 bits lose to 8
     }
     QCOMPARE(w_->perplexityModel()->rowCount(), 2);
-
-    w_->setChartTab(MainWindow::CompareTab);
-    ComparisonView* cmp = w_->comparisonView();
-    cmp->setPair(0, 1);
-    w_->selectLayer(a.layers[5].name);
-    QCOMPARE(cmp->tableModel()->rowCount(), 35);
-    const int delta = ComparisonTableModel::column(ComparisonTableModel::WeightSqnr,
-                                                   ComparisonTableModel::PartDelta);
-    QCOMPARE(cmp->tableModel()->index(5, delta).data(SortRole).toDouble(),
-             b.layers[5].weightSqnrDb - a.layers[5].weightSqnrDb);
-    QTRY_VERIFY_WITH_TIMEOUT(!cmp->rebinPending(), 10000);
-    // Common bins and synchronised axes.
-    const Histogram& ha = cmp->chartA()->after();
-    const Histogram& hb = cmp->chartB()->after();
-    QVERIFY2(ha.bins() == hb.bins() && ha.lo == hb.lo && ha.hi == hb.hi, qPrintable(w_->logText()));
-    cmp->chartA()->xAxis->setRange(ha.lo * 0.5, ha.hi * 0.5);
-    QCOMPARE(cmp->chartB()->xAxis->range().lower, ha.lo * 0.5);
-    cmp->setOverlay(true);
-    QCOMPARE(cmp->overlayChart()->afterBars()->dataCount(), hb.bins());
 }
 
 void TestGui::uniqueRunLabels_data() {
@@ -450,160 +299,22 @@ void TestGui::sameRecipeTwiceGetsTwoNames() {
     QCOMPARE(int(w_->runs().size()), before);
 }
 
-void TestGui::smallScreens_data() {
-    QTest::addColumn<QSize>("size");
-    QTest::newRow("1280x720") << QSize(1280, 720);
-    QTest::newRow("1366x768") << QSize(1366, 768);
-}
-
-// Everything a user needs is on screen at 1280 x 720 and 1366 x 768: nothing clipped.
-void TestGui::smallScreens() {
-    QL_REQUIRE_DATA("models/stories260k");
-    QFETCH(QSize, size);
-    QVERIFY(!w_->runs().empty());
-    w_->setChartTab(MainWindow::HistogramsTab);
-    w_->histogramView()->setCurrentTab(HistogramView::WeightsTab);
-    w_->resize(size);
-    QTRY_COMPARE(w_->size(), size);
-    QTest::qWait(50);
-    QLabel* info = nullptr;  // the per-layer info line of the histograms
-    for (QLabel* l : w_->histogramView()->findChildren<QLabel*>())
-        if (l->toolTip() == QString::fromStdString(w_->currentLayer())) info = l;
-    QVERIFY(info);
-    const QRect window = w_->rect();
-    QList<QPair<QWidget*, QSize>> needed;
-    auto need = [&needed](QWidget* widget, QSize least) { needed.append({widget, least}); };
-    need(w_->statusBar(), {200, 10});
-    need(w_->logView(), {200, 60});
-    need(info, {100, 10});
-    need(w_->layerInfo(), {300, 10});
-    need(w_->runList(), {200, 50});
-    need(w_->runPanel()->runButton(), {40, 15});
-    need(w_->runPanel()->cancelButton(), {40, 15});
-    need(w_->runPanel()->progressBar(), {150, 10});
-    need(w_->runPanel()->statusLabel(), {150, 10});
-    need(w_->runPanel()->settingsArea(), {200, 100});
-    need(w_->layerBrowser(), {200, 150});
-    need(w_->histogramView()->weightChart(), {300, 150});
-    need(w_->sqnrTable(), {300, 80});
-    for (const auto& [widget, least] : needed) {
-        const QRect g(widget->mapTo(w_.get(), QPoint(0, 0)), widget->size());
-        const QString what = QString("%1 at %2,%3 %4x%5")
-                                 .arg(widget->metaObject()->className())
-                                 .arg(g.x())
-                                 .arg(g.y())
-                                 .arg(g.width())
-                                 .arg(g.height());
-        QVERIFY2(widget->isVisible(), qPrintable(what));
-        QVERIFY2(g.width() >= least.width() && g.height() >= least.height(), qPrintable(what));
-        QVERIFY2(window.contains(g), qPrintable(what));
-    }
-    // The status bar's layer line is whole: name, shape and SQNR of the current run.
-    const QString layerLine = w_->layerInfo()->text();
-    QVERIFY2(layerLine.contains(QString::fromStdString(w_->currentLayer())) &&
-                 layerLine.contains("SQNR"),
-             qPrintable(layerLine));
-    QVERIFY2(w_->layerInfo()->width() >= w_->layerInfo()->sizeHint().width(),
-             qPrintable(QString("layer line %1 px of %2")
-                            .arg(w_->layerInfo()->width())
-                            .arg(w_->layerInfo()->sizeHint().width())));
-    w_->resize(1280, 720);
-}
-
-void TestGui::exports() {
-    QL_REQUIRE_DATA("models/stories260k");
-    QVERIFY(!w_->runs().empty());
-    const QString dir = qltest::tempDir("test_gui_exports");
-    QVERIFY(
-        exportPlot(w_->histogramView()->weightChart(), dir + "/w.png", QSize(900, 500), 1.0).ok);
-    QCOMPARE(QImage(dir + "/w.png").size(), QSize(900, 500));
-    QVERIFY(exportPlot(w_->layerChart(), dir + "/sqnr.png", QSize(400, 300), 2.0).ok);
-    QCOMPARE(QImage(dir + "/sqnr.png").size(), QSize(800, 600));
-    QVERIFY(writeTextFile(dir + "/layers.csv", modelToCsv(*w_->layerModel())).ok);
-    int columns = 0;
-    QCOMPARE(countCsvRows(dir + "/layers.csv", &columns), 36);
-    QVERIFY(columns >= LayerTableModel::FixedColumnCount + LayerTableModel::MetricCount);
-
-    const QString report = dir + "/report";
-    const QStringList problems = w_->exportReportTo(report);
-    QVERIFY2(problems.isEmpty(), qPrintable(problems.join("; ")));
-    QStringList expected = {"layers.csv",     "memory.csv",         "perplexity.csv",
-                            "comparison.csv", "sqnr_per_layer.png", "memory_per_layer.png",
-                            "perplexity.png", "kl_top1.png",        "report.html",
-                            "run/run.json"};
-    // The histograms of the current layer for every run, named by chart, layer and run.
-    const QString layer = QString::fromStdString(w_->currentLayer());
-    for (const RunPtr& r : w_->runs())
-        for (const char* chart : {"weights", "weight_error", "activations", "gradients"})
-            expected << fileStem(QStringList{chart, layer, runDisplayName(*r)}.join('_')) + ".png";
-    for (const QString& f : expected) QVERIFY2(QFile::exists(report + "/" + f), qPrintable(f));
-    QCOMPARE(countCsvRows(report + "/memory.csv", &columns),
-             1 + 35 + MemoryTableModel::SummaryRowCount);
-    QCOMPARE(countCsvRows(report + "/perplexity.csv", &columns), 1 + 2);
-    QVERIFY(!QImage(report + "/perplexity.png").isNull());
-
-    // report.html stands alone: every run, its settings and numbers, images inline.
-    QFile f(report + "/report.html");
-    QVERIFY(f.open(QIODevice::ReadOnly));
-    const QString html = QString::fromUtf8(f.readAll());
-    for (const RunPtr& r : w_->runs()) {
-        QVERIFY2(html.contains(runDisplayName(*r).toHtmlEscaped()), qPrintable(runDisplayName(*r)));
-        QVERIFY(html.contains(QString::fromStdString(r->config.recipe)));
-        QVERIFY(html.contains(QString::number(r->perplexity.pplQ, 'f', 4)));
-        QVERIFY(html.contains(formatDb(r->layers[0].weightSqnrDb)));
-    }
-    QVERIFY(html.contains(QString::fromStdString(w_->runs()[0]->layers[34].name)));
-    QVERIFY(!html.contains("src=\"http") && !html.contains("href="));
-    const QRegularExpression img("src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"");
-    int images = 0;
-    for (auto it = img.globalMatch(html); it.hasNext(); ++images)
-        QVERIFY(
-            !QImage::fromData(QByteArray::fromBase64(it.next().captured(1).toLatin1())).isNull());
-    QCOMPARE(images, 5 * int(w_->runs().size()) + 4);
-}
-
-// Default export names differ by tab, layer and run; exported titles name layer and run.
-void TestGui::chartExportNamesAndTitles() {
+// The SQNR table's tint belongs to the first run whose columns are shown, whichever run
+// is current (the window's old "primary run" call, a no-op, is gone).
+void TestGui::tableTintFollowsShownRuns() {
     QL_REQUIRE_DATA("models/stories260k");
     QVERIFY(w_->runs().size() >= 2);
-    w_->setChartTab(MainWindow::HistogramsTab);
-    HistogramView* view = w_->histogramView();
-    const QString layer = QString::fromStdString(w_->currentLayer());
-    const QString run = runDisplayName(*w_->runs()[size_t(w_->currentRunIndex())]);
-    QStringList names;
-    for (HistogramView::Tab tab :
-         {HistogramView::WeightsTab, HistogramView::ActivationsTab, HistogramView::GradientsTab}) {
-        view->setCurrentTab(tab);
-        const MainWindow::ChartName n = w_->chartName(w_->currentChart());
-        QVERIFY2(n.stem.contains(fileStem(layer)) && n.stem.contains(fileStem(run)),
-                 qPrintable(n.stem));
-        names << n.stem;
-    }
-    QCOMPARE(QSet<QString>(names.begin(), names.end()).size(), 3);
-    const QString other = w_->chartName(view->weightChart()).stem;
-    w_->setCurrentRun(w_->currentRunIndex() == 0 ? 1 : 0);
-    QVERIFY(w_->chartName(view->weightChart()).stem != other);  // the run is in the name
-
-    // While exported, the title carries the caption; the screen keeps its title.
-    QCPTextElement* title = titleOf(view->weightChart());
-    QVERIFY(title);
-    const QString onScreen = title->text();
-    const MainWindow::ChartName n = w_->chartName(view->weightChart());
-    {
-        const ChartCaption caption(view->weightChart(), n.titleLine);
-        QVERIFY(title->text().contains(layer));
-        QVERIFY(title->text().contains(runDisplayName(*view->run())));
-    }
-    QCOMPARE(title->text(), onScreen);
-    QVERIFY(renderChartPng(view->weightChart(), QSize(600, 400), n.titleLine) !=
-            renderChartPng(view->weightChart(), QSize(600, 400), QString()));
-    // Compare: the overlay is what is on screen, so it is what Ctrl+E exports.
-    w_->setChartTab(MainWindow::CompareTab);
-    w_->comparisonView()->setOverlay(true);
-    QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(w_->comparisonView()->overlayChart()));
-    w_->comparisonView()->setOverlay(false);
-    QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(w_->comparisonView()->chartA()));
-    w_->setChartTab(MainWindow::HistogramsTab);
+    LayerTableModel* model = w_->layerModel();
+    const int column = LayerTableModel::metricColumn(0, LayerTableModel::WeightSqnr);
+    const QVariant tintOfFirst = model->index(0, column).data(Qt::BackgroundRole);
+    w_->setCurrentRun(1);
+    QCOMPARE(model->tintRun(), 0);
+    QCOMPARE(model->index(0, column).data(Qt::BackgroundRole), tintOfFirst);
+    model->setRunShown(0, false);
+    QCOMPARE(model->tintRun(), 1);
+    model->setRunShown(0, true);
+    QCOMPARE(model->tintRun(), 0);
+    w_->setCurrentRun(0);
 }
 
 void TestGui::saveOpenRemoveRun() {
@@ -681,12 +392,7 @@ void TestGui::replaceNeedsConfirmation() {
 void TestGui::cancelHalfway() {
     QL_REQUIRE_DATA("models/stories260k");
     const int before = int(w_->runs().size());
-    RunConfig big = smallConfig("gptq:int4:g32:asym");
-    big.calibrationWindows = 64;
-    big.calibrationSeq = 256;
-    // Long enough to still be running when Cancel is pressed: all of WikiText-2.
-    big.evaluationText = qltest::dataPath("data/wikitext-2-raw/wiki.test.raw");
-    big.evalMaxWindows = 0;
+    const RunConfig big = longRunConfig();
     QSignalSpy progress(w_->runJob(), &RunJob::progress);
     QSignalSpy finished(w_.get(), &MainWindow::runFinished);
     QVERIFY(w_->startRun(big));
@@ -812,110 +518,8 @@ void TestGui::capturesNeedCalibration() {
     w_->removeRun(before);
 }
 
-// Quit asks (Save all / Discard / Cancel); finished runs are autosaved and come back at
-// the next start; removing or discarding a run removes its autosave.
-void TestGui::quitAsksAutosavesAndRestores() {
-    QL_REQUIRE_DATA("models/stories260k");
-    using Choice = MainWindow::CloseChoice;
-    const QString autosave = qltest::tempDir("test_gui_autosave");
-    auto w = makeWindow(autosave);
-    QVERIFY(openStories(*w));
-    QSignalSpy written(w.get(), &MainWindow::autosaveWritten);
-    QVERIFY(w->startRun(weightsOnly("rtn:int8:channel:sym")));
-    QTRY_COMPARE_WITH_TIMEOUT(written.count(), 1, 120000);
-    QVERIFY(written.at(0).at(1).toBool());
-    const QString kept = written.at(0).at(0).toString();
-    QCOMPARE(QFileInfo(kept).absolutePath(), QFileInfo(autosave).absoluteFilePath());
-    QVERIFY(QFile::exists(kept + "/run.json"));
-    QCOMPARE(w->autosaveFolderOf(0), kept);
-    QVERIFY(w->startRun(weightsOnly("rtn:int4:g32:asym")));
-    QTRY_COMPARE_WITH_TIMEOUT(written.count(), 2, 120000);
-    const QString removed = written.at(1).at(0).toString();
-    QVERIFY(QFile::exists(removed + "/run.json"));
-    w->removeRun(1);
-    QVERIFY(!QFileInfo::exists(removed));
-    QCOMPARE(w->unsavedRunCount(), 1);
-
-    QList<QPair<int, bool>> asked;
-    w->setClosePrompt(answer(Choice::Cancel, {}, &asked));
-    QVERIFY(!w->close());
-    QVERIFY(w->isVisible());
-    QCOMPARE(asked, (QList<QPair<int, bool>>{{1, false}}));
-    QCOMPARE(int(w->runs().size()), 1);
-
-    const QString savedDir = qltest::tempDir("test_gui_save_all");
-    w->setClosePrompt(answer(Choice::SaveAll, savedDir));
-    w->close();
-    QTRY_VERIFY_WITH_TIMEOUT(!w->isVisible(), 60000);
-    QVERIFY(QFile::exists(savedDir + "/" + QFileInfo(kept).fileName() + "/run.json"));
-    QVERIFY(QFile::exists(kept + "/run.json"));  // kept for the next start
-    const std::string label = w->runs()[0]->label;
-    const double sqnr = w->runs()[0]->layers[3].weightSqnrDb;
-    w.reset();
-
-    auto next = makeWindow(autosave);
-    QSignalSpy restored(next.get(), &MainWindow::autosaveRestored);
-    next->restoreAutosavedRuns();
-    QTRY_COMPARE_WITH_TIMEOUT(restored.count(), 1, 60000);
-    QCOMPARE(restored.at(0).at(0).toInt(), 1);
-    QCOMPARE(int(next->runs().size()), 1);
-    QCOMPARE(next->runs()[0]->label, label);
-    QCOMPARE(next->runs()[0]->layers[3].weightSqnrDb, sqnr);
-    QVERIFY2(next->logText().contains("Restored 1 run"), qPrintable(next->logText()));
-    QCOMPARE(next->unsavedRunCount(), 0);  // saved with "Save all"
-
-    QVERIFY(openStories(*next));
-    QCOMPARE(int(next->runs().size()), 1);  // the restored run belongs to this model
-    QSignalSpy written2(next.get(), &MainWindow::autosaveWritten);
-    QVERIFY(next->startRun(weightsOnly("rtn:int8:channel:sym")));
-    QTRY_COMPARE_WITH_TIMEOUT(written2.count(), 1, 120000);
-    const QString discarded = written2.at(0).at(0).toString();
-    QCOMPARE(next->unsavedRunCount(), 1);
-    next->setClosePrompt(answer(Choice::Discard));
-    QVERIFY(next->close());
-    QVERIFY(!QFileInfo::exists(discarded));
-    QVERIFY(QFile::exists(kept + "/run.json"));
-}
-
-void TestGui::quitDuringRunCancelsFirst() {
-    QL_REQUIRE_DATA("data/wikitext-2-raw/wiki.test.raw");
-    auto w = makeWindow(qltest::tempDir("test_gui_autosave_running"));
-    QVERIFY(openStories(*w));
-    RunConfig big = smallConfig("gptq:int4:g32:asym");
-    big.calibrationWindows = 64;
-    big.calibrationSeq = 256;
-    big.evaluationText = qltest::dataPath("data/wikitext-2-raw/wiki.test.raw");
-    big.evalMaxWindows = 0;
-    QSignalSpy progress(w->runJob(), &RunJob::progress);
-    QVERIFY(w->startRun(big));
-    QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 2, 60000);
-    QVERIFY(w->isRunning());
-    QList<QPair<int, bool>> asked;
-    w->setClosePrompt(answer(MainWindow::CloseChoice::Discard, {}, &asked));
-    QVERIFY(!w->close());  // not yet: the run is cancelled first
-    QCOMPARE(asked, (QList<QPair<int, bool>>{{0, true}}));
-    QTRY_VERIFY_WITH_TIMEOUT(!w->isVisible(), 30000);
-    QVERIFY(!w->isRunning());
-    QVERIFY(w->logText().contains("cancelled"));
-}
-
-void TestGui::dropFolderOpensModelAndRemembersIt() {
-    QL_REQUIRE_DATA("models/tinystories-656k");
-    const QString folder = qltest::dataDir() + "/models/tinystories-656k";
-    QSignalSpy opened(w_.get(), &MainWindow::modelOpened);
-    QMimeData mime;
-    mime.setUrls({QUrl::fromLocalFile(folder)});
-    QDropEvent drop(QPointF(100, 100), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    // Straight to the window's event handler: no drag session exists in a headless test.
-    static_cast<QObject*>(w_.get())->event(&drop);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 10000);
-    QVERIFY(opened.at(0).at(0).toBool());
-    QCOMPARE(int(w_->summary()->linears.size()), 2 * 7);
-    QVERIFY(w_->runs().empty());  // runs belong to the previous model
-    QCOMPARE(w_->layerModel()->rowCount(), 14);
-    const QStringList recent = QSettings().value("recentModels").toStringList();
-    QVERIFY(recent.size() >= 2);
-    QCOMPARE(recent.first(), QFileInfo(folder).absoluteFilePath());
+void TestGui::cleanupTestCase() {
+    w_.reset();
 }
 
 QTEST_MAIN(TestGui)

@@ -79,7 +79,7 @@ void TestModels::layerModelPassesTester() {
     model.setLayers({{"model.layers.0.self_attn.q_proj", 0, "q_proj", 64, 48}});
     model.setRuns({makeRun("A", {35, 25, 15, 5, 40, 41, 42})});
     model.setRuns({makeRun("A", {35, 25}), makeRun("B", {12, 9, 8})});
-    model.setPrimaryRun(1);
+    model.setRunShown(0, false);
     model.setDarkPalette(true);
     model.setRuns({});
     QCOMPARE(model.rowCount(), 1);  // the summary's layer stays

@@ -25,8 +25,6 @@ void LayerTableModel::setRuns(RunList runs) {
     endResetModel();
 }
 
-void LayerTableModel::setPrimaryRun(int) {}
-
 void LayerTableModel::setDarkPalette(bool dark) {
     dark_ = dark;
     if (rowCount() > 0)

@@ -32,9 +32,6 @@ public:
     // Rows known before any run (from the model's summary); runs add their own layers.
     void setLayers(std::vector<LayerRowInfo> layers);
     void setRuns(RunList runs);
-    // Kept for callers: the tint no longer follows a "primary" run but the first shown run,
-    // so that it always belongs to columns the user sees.
-    void setPrimaryRun(int index);
     void setDarkPalette(bool dark);
 
     void setRunShown(int run, bool shown);

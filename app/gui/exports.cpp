@@ -48,12 +48,16 @@ double ChartExportDialog::scale() const {
     return scale_->currentData().toDouble();
 }
 
+QString chartFileFilter() {
+    return "PNG image (*.png);;PDF (*.pdf);;SVG (*.svg);;CSV data (*.csv)";
+}
+
 void exportChartInteractive(QCustomPlot* plot, const QString& baseName, QWidget* parent) {
     ChartExportDialog dialog(QSize(std::max(plot->width(), 800), std::max(plot->height(), 500)),
                              parent);
     if (dialog.exec() != QDialog::Accepted) return;
-    const QString path = QFileDialog::getSaveFileName(
-        parent, "Export chart", baseName + ".png", "PNG image (*.png);;PDF (*.pdf);;SVG (*.svg)");
+    const QString path =
+        QFileDialog::getSaveFileName(parent, "Export chart", baseName + ".png", chartFileFilter());
     if (path.isEmpty()) return;
     const ExportResult r = exportPlot(plot, path, dialog.size(), dialog.scale());
     if (!r.ok) QMessageBox::warning(parent, "Export failed", r.error);

@@ -30,6 +30,10 @@ private:
     QComboBox* scale_ = nullptr;
 };
 
+// The formats of Export chart, as a file dialog filter: the images, and the chart's data
+// as CSV (exportPlot picks the format from the suffix).
+QString chartFileFilter();
+
 // Asks for everything and exports `plot`; reports failures in a message box.
 void exportChartInteractive(QCustomPlot* plot, const QString& baseName, QWidget* parent);
 

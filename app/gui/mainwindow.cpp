@@ -18,6 +18,7 @@
 #include <qcustomplot.h>
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QDateTime>
 #include <QDockWidget>
@@ -223,8 +224,13 @@ void MainWindow::buildMenus() {
     darkAction_ = dark;
     QAction* logScale = view->addAction("&Log counts");
     logScale->setCheckable(true);
+    // One setting for every histogram on screen: the per-layer ones and the comparison;
+    // each view's own checkbox moves the action (and so the other view) too.
     connect(logScale, &QAction::toggled, histograms_, &HistogramView::setLogScale);
+    connect(logScale, &QAction::toggled, comparison_, &ComparisonView::setLogScale);
     connect(histograms_, &HistogramView::logScaleChanged, logScale, &QAction::setChecked);
+    connect(comparison_->logScaleBox(), &QCheckBox::toggled, logScale, &QAction::setChecked);
+    logScaleAction_ = logScale;
 
     QMenu* help = menuBar()->addMenu("&Help");
     help->addAction("&About QuantLens", this, [this] {
@@ -298,10 +304,8 @@ QCustomPlot* MainWindow::currentChart() const {
             return layerChart_;
         case SummaryTab:
             return summaryCharts_->memoryChart();
-        default:  // what is on screen: the overlay, else side-by-side chart A
-            return comparison_->overlayChart()->isVisibleTo(comparison_)
-                       ? static_cast<QCustomPlot*>(comparison_->overlayChart())
-                       : comparison_->chartA();
+        default:  // what is on screen, as the comparison itself exports it
+            return comparison_->currentExportWidget();
     }
 }
 

@@ -97,7 +97,8 @@ public:
     ComparisonView* comparisonView() const { return comparison_; }
     QListWidget* runList() const { return runList_; }
     QPlainTextEdit* logView() const { return log_; }
-    QLabel* layerInfo() const { return layerInfo_; }  // status bar: the selected layer
+    QLabel* layerInfo() const { return layerInfo_; }             // status bar: the selected layer
+    QAction* logScaleAction() const { return logScaleAction_; }  // View → Log counts
     QString logText() const;
     void log(const QString& line);
     // false: problems only go to the log, never to a modal message box (tests, scripts).
@@ -108,6 +109,10 @@ public:
     // and restoreAutosavedRuns() brings them back at the next start; removing a run
     // removes its autosave. Default: QStandardPaths::AppDataLocation/autosave; empty = off.
     void setAutosaveDir(const QString& dir) { autosaveDir_ = dir; }
+    // Autosaves stop at `bytes` in total (default 2 GiB): a run that would pass it is not
+    // autosaved, and the log says so. autosaveBytes(): the estimated size of a run folder.
+    void setAutosaveLimit(qint64 bytes) { autosaveLimit_ = bytes; }
+    static qint64 autosaveBytes(const RunResult& run);
     QString autosaveDir() const { return autosaveDir_; }
     void restoreAutosavedRuns();  // asynchronous: autosaveRestored(count) when done
     bool isAutosaving() const;
@@ -197,6 +202,7 @@ private:
     QSet<const RunResult*> saved_;
     QHash<const RunResult*, QString> autosaveFolder_;
     QString autosaveDir_;
+    qint64 autosaveLimit_ = qint64(2) << 30;
     QList<QFuture<QString>> autosaves_;
     struct Restored {
         QList<QPair<QString, RunPtr>> runs;  // autosave folder, run
@@ -227,6 +233,7 @@ private:
     QLabel* layerInfo_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QAction *lightAction_ = nullptr, *darkAction_ = nullptr;
+    QAction* logScaleAction_ = nullptr;
 };
 
 }  // namespace ql

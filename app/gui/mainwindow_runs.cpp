@@ -186,7 +186,6 @@ void MainWindow::setCurrentRun(int index) {
 void MainWindow::runsChanged() {
     const RunPtr current = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
     layerModel_->setRuns(runs_);
-    layerModel_->setPrimaryRun(currentRun_);
     memoryModel_->setRun(current);
     pplModel_->setRuns(runs_);
     histograms_->setRun(current);

@@ -7,6 +7,7 @@
 
 #include <QCloseEvent>
 #include <QDir>
+#include <QDirIterator>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMessageBox>
@@ -58,7 +59,38 @@ QString saveInBackground(const RunPtr& run, const QString& folder) {
     }
 }
 
+// Bytes under `dir` (the autosaves already written, restored ones included).
+qint64 folderBytes(const QString& dir) {
+    qint64 total = 0;
+    QDirIterator it(dir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) total += it.nextFileInfo().size();
+    return total;
+}
+
+QString megabytes(qint64 bytes) {
+    return QString("%1 MB").arg(double(bytes) / (1024.0 * 1024.0), 0, 'f', 1);
+}
+
 }  // namespace
+
+qint64 MainWindow::autosaveBytes(const RunResult& run) {
+    // The bulk of a run folder: histograms.bin (counts and float arrays) and, for GPTQ/AWQ,
+    // weights/*.f32; run.json is about a kilobyte per layer.
+    qint64 bytes = 4096;
+    for (const LayerResult& l : run.layers) {
+        bytes += 1024;
+        const Histogram* hs[] = {&l.weightBefore,     &l.weightAfter,     &l.weightError,
+                                 &l.activationBefore, &l.activationAfter, &l.outputBefore,
+                                 &l.outputAfter,      &l.gradientBefore,  &l.gradientAfter};
+        for (const Histogram* h : hs) bytes += 128 + 8 * qint64(h->counts.size());
+        for (const auto* a :
+             {&l.scales, &l.zeros, &l.activationSampleBefore, &l.activationSampleAfter})
+            bytes += 8 + 4 * qint64(a->size());
+    }
+    if (run.storedWeights)
+        for (const auto& [name, w] : *run.storedWeights) bytes += 4 * qint64(w.size());
+    return bytes;
+}
 
 bool MainWindow::isAutosaving() const {
     return std::any_of(autosaves_.begin(), autosaves_.end(),
@@ -75,6 +107,16 @@ void MainWindow::autosave(const RunPtr& run) {
     if (autosaveDir_.isEmpty() || !run) return;
     if (!QDir().mkpath(autosaveDir_)) {
         log("Autosave skipped: cannot create the folder " + autosaveDir_ + ".");
+        return;
+    }
+    // A cap on the autosave folder's total, so that large GPTQ/AWQ runs cannot fill the
+    // disk behind the user's back; such a run stays unsaved (quitting asks about it).
+    const qint64 needed = autosaveBytes(*run), used = folderBytes(autosaveDir_);
+    if (used + needed > autosaveLimit_) {
+        log(QString("Not autosaved: run %1 (about %2) would take the autosaves in %3 past their "
+                    "limit of %4 (%5 used); use Save run… to keep it.")
+                .arg(runDisplayName(*run), megabytes(needed), autosaveDir_,
+                     megabytes(autosaveLimit_), megabytes(used)));
         return;
     }
     const QString folder = freshPath(autosaveDir_, safeFolderName(run->id));

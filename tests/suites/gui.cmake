@@ -3,7 +3,13 @@ if(TARGET quantlens_widgets)
   quantlens_add_test(test_models SOURCES test_models.cpp LIBS QuantLens::widgets)
 endif()
 if(TARGET quantlens_gui)
-  quantlens_add_test(test_gui SOURCES test_gui.cpp LIBS QuantLens::gui TIMEOUT 900)
+  # The main window by page: runs and tables (test_gui), charts and exports
+  # (test_gui_charts), quitting, autosave and restore (test_gui_session).
+  quantlens_add_test(test_gui SOURCES test_gui.cpp gui_helpers.h LIBS QuantLens::gui TIMEOUT 900)
+  quantlens_add_test(test_gui_charts SOURCES test_gui_charts.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 900)
+  quantlens_add_test(test_gui_session SOURCES test_gui_session.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 900)
   # The application itself, for the command-line checks (--help without a display).
   add_dependencies(test_gui quantlens)
   target_compile_definitions(test_gui PRIVATE QUANTLENS_GUI_EXE="$<TARGET_FILE:quantlens>")
