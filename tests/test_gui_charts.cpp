@@ -221,6 +221,19 @@ void TestGuiCharts::smallScreens() {
     QVERIFY2(layerLine.contains(QString::fromStdString(w_->currentLayer())) &&
                  layerLine.contains("SQNR"),
              qPrintable(layerLine));
+    // Chart titles (layer and run names) fit their charts: nothing cut at either side,
+    // also for the longest run name (the INT4 run's fallback label) and a down_proj.
+    w_->setCurrentRun(int(w_->runs().size()) - 1);
+    w_->selectLayer(w_->runs().back()->layers[6].name);
+    QTest::qWait(50);
+    for (HistogramChart* chart :
+         {w_->histogramView()->weightChart(), w_->histogramView()->errorChart()}) {
+        const QFontMetrics metrics(titleOf(chart)->font());
+        for (const QString& line : chart->shownTitle().split('\n'))
+            QVERIFY2(metrics.horizontalAdvance(line) <= chart->width(),
+                     qPrintable(QString("'%1' in %2 px").arg(line).arg(chart->width())));
+        QVERIFY(chart->title().contains(QString::fromStdString(w_->currentLayer())));
+    }
     QVERIFY2(w_->layerInfo()->width() >= w_->layerInfo()->sizeHint().width(),
              qPrintable(QString("layer line %1 px of %2")
                             .arg(w_->layerInfo()->width())
@@ -326,6 +339,7 @@ void TestGuiCharts::exportWhatCompareShows() {
     QVERIFY(chartFileFilter().contains("CSV data (*.csv)"));
     ComparisonView* cmp = w_->comparisonView();
     w_->setChartTab(MainWindow::CompareTab);
+    cmp->setOverlay(false);
     QCheckBox* overlay = nullptr;
     for (QCheckBox* box : cmp->findChildren<QCheckBox*>())
         if (box->text() == "Overlay") overlay = box;

@@ -47,6 +47,10 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
 }
 
 QString HistogramChart::title() const {
+    return fullTitle_;
+}
+
+QString HistogramChart::shownTitle() const {
     return title_->text();
 }
 
@@ -83,8 +87,30 @@ void HistogramChart::setColors(const QColor& before, const QColor& after) {
 }
 
 void HistogramChart::setTitle(const QString& title) {
-    title_->setText(title);
+    fullTitle_ = title;
+    fitTitle();
     replot(rpQueuedReplot);
+}
+
+bool HistogramChart::fitTitle() {
+    const QFontMetrics metrics(title_->font());
+    const int room = std::max(80, width() - 12);
+    QString text = fullTitle_;
+    if (metrics.horizontalAdvance(text) > room) {
+        const int dash = text.indexOf(" — ");
+        if (dash > 0) text = text.left(dash) + "\n" + text.mid(dash + 3);
+        QStringList lines = text.split('\n');
+        for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideMiddle, room);
+        text = lines.join('\n');
+    }
+    if (text == title_->text()) return false;
+    title_->setText(text);
+    return true;
+}
+
+void HistogramChart::resizeEvent(QResizeEvent* event) {
+    QCustomPlot::resizeEvent(event);
+    if (fitTitle()) replot(rpQueuedReplot);
 }
 
 void HistogramChart::setXLabel(const QString& label) {

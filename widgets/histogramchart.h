@@ -32,7 +32,10 @@ public:
     // merge into a grey band.
     void setLevels(const std::vector<double>& xs);  // empty: none
     static constexpr int kMaxDrawnLevels = 40;
+    // A title too wide for the chart breaks after its subject ("Weights — layer · run")
+    // and is elided in the middle, so that neither end is cut off; title() is the whole.
     void setTitle(const QString& title);
+    QString shownTitle() const;
     void setXLabel(const QString& label);
     void setColors(const QColor& before, const QColor& after);
     void resetView();  // x to the data range, y to fit
@@ -55,16 +58,19 @@ signals:
 
 protected:
     void mouseMoveEvent(QMouseEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     static void fill(QCPBars* bars, const Histogram& h);
     void fitY();
     void drawLevels();
+    bool fitTitle();  // true when the shown title changed
 
     QCPBars* before_ = nullptr;
     QCPBars* after_ = nullptr;
     QCPGraph* reference_ = nullptr;
     QCPTextElement* title_ = nullptr;
+    QString fullTitle_;
     std::vector<double> levels_;
     std::vector<QCPItemStraightLine*> levelLines_;
     QCPItemText* levelNote_ = nullptr;
