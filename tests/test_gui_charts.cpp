@@ -221,6 +221,30 @@ void TestGuiCharts::smallScreens() {
     QVERIFY2(layerLine.contains(QString::fromStdString(w_->currentLayer())) &&
                  layerLine.contains("SQNR"),
              qPrintable(layerLine));
+    // No chart tab widens the window past the screen, whatever the run names: the
+    // comparison first shown with a very long name stays narrow.
+    auto longName = std::make_shared<RunResult>(*w_->runs()[0]);
+    longName->label =
+        "RTN INT4 g128 → channel ×35 sym · llamacpp · seq 512 · calib 32×256 · exclude "
+        "*.down_proj, model.layers.4.*";
+    ComparisonView fresh;
+    fresh.setRuns({w_->runs()[0], longName});
+    fresh.show();
+    QTest::qWait(20);
+    QVERIFY2(fresh.minimumSizeHint().width() < 700,
+             qPrintable(QString::number(fresh.minimumSizeHint().width())));
+    for (MainWindow::ChartTab tab : {MainWindow::SqnrTab, MainWindow::SummaryTab,
+                                     MainWindow::CompareTab, MainWindow::HistogramsTab}) {
+        w_->setChartTab(tab);
+        QTest::qWait(20);
+        const QSize least = w_->minimumSizeHint();
+        QVERIFY2(least.width() <= size.width() && least.height() <= size.height(),
+                 qPrintable(QString("tab %1 needs %2 x %3")
+                                .arg(int(tab))
+                                .arg(least.width())
+                                .arg(least.height())));
+        QCOMPARE(w_->size(), size);
+    }
     // Chart titles (layer and run names) fit their charts: nothing cut at either side,
     // also for the longest run name (the INT4 run's fallback label) and a down_proj.
     w_->setCurrentRun(int(w_->runs().size()) - 1);

@@ -62,6 +62,12 @@ QString perplexityText(const RunResult& a, const RunResult& b) {
 ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     comboA_ = new QComboBox;
     comboB_ = new QComboBox;
+    // Long run names ("RTN INT4 g128 → channel ×35 sym · seq 512") must not widen the
+    // window past a small screen: the combos shrink and show the whole name in the list.
+    for (QComboBox* c : {comboA_, comboB_}) {
+        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        c->setMinimumContentsLength(8);
+    }
     kindCombo_ = new QComboBox;
     kindCombo_->addItems({"Weights", "Activations (input)", "Gradients"});
     overlayBox_ = new QCheckBox("Overlay");
@@ -275,6 +281,7 @@ void ComparisonView::applyPalette() {
 
 void ComparisonView::refresh() {
     ++generation_;
+    for (QComboBox* c : {comboA_, comboB_}) c->setToolTip(c->currentText());
     const RunPtr a = runA(), b = runB();
     model_->setRuns(a, b);
     const LayerResult* la = a ? findLayer(*a, layer_) : nullptr;
