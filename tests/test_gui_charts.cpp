@@ -244,6 +244,15 @@ void TestGuiCharts::smallScreens() {
                                 .arg(least.width())
                                 .arg(least.height())));
         QCOMPARE(w_->size(), size);
+        if (tab != MainWindow::SummaryTab) continue;
+        // The summary's titles (evaluation settings, run names) fit their charts.
+        for (QCustomPlot* plot :
+             {w_->summaryCharts()->perplexityChart(), w_->summaryCharts()->agreementChart()}) {
+            const QFontMetrics metrics(titleOf(plot)->font());
+            for (const QString& line : titleOf(plot)->text().split('\n'))
+                QVERIFY2(metrics.horizontalAdvance(line) <= plot->width(),
+                         qPrintable(QString("'%1' in %2 px").arg(line).arg(plot->width())));
+        }
     }
     // Chart titles (layer and run names) fit their charts: nothing cut at either side,
     // also for the longest run name (the INT4 run's fallback label) and a down_proj.

@@ -15,6 +15,7 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
     plotLayout()->insertRow(0);
     title_ = new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
     plotLayout()->addElement(0, 0, title_);
+    fittedTitle_ = new FittedTitle(this, title_);
     before_ = new QCPBars(xAxis, yAxis);
     after_ = new QCPBars(xAxis, yAxis);
     for (QCPBars* b : {before_, after_}) {
@@ -47,7 +48,7 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
 }
 
 QString HistogramChart::title() const {
-    return fullTitle_;
+    return fittedTitle_->text();
 }
 
 QString HistogramChart::shownTitle() const {
@@ -87,30 +88,7 @@ void HistogramChart::setColors(const QColor& before, const QColor& after) {
 }
 
 void HistogramChart::setTitle(const QString& title) {
-    fullTitle_ = title;
-    fitTitle();
-    replot(rpQueuedReplot);
-}
-
-bool HistogramChart::fitTitle() {
-    const QFontMetrics metrics(title_->font());
-    const int room = std::max(80, width() - 12);
-    QString text = fullTitle_;
-    if (metrics.horizontalAdvance(text) > room) {
-        const int dash = text.indexOf(" — ");
-        if (dash > 0) text = text.left(dash) + "\n" + text.mid(dash + 3);
-        QStringList lines = text.split('\n');
-        for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideMiddle, room);
-        text = lines.join('\n');
-    }
-    if (text == title_->text()) return false;
-    title_->setText(text);
-    return true;
-}
-
-void HistogramChart::resizeEvent(QResizeEvent* event) {
-    QCustomPlot::resizeEvent(event);
-    if (fitTitle()) replot(rpQueuedReplot);
+    fittedTitle_->setText(title);
 }
 
 void HistogramChart::setXLabel(const QString& label) {

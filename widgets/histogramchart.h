@@ -12,6 +12,8 @@
 
 namespace ql {
 
+class FittedTitle;
+
 class HistogramChart : public QCustomPlot {
     Q_OBJECT
 public:
@@ -58,19 +60,17 @@ signals:
 
 protected:
     void mouseMoveEvent(QMouseEvent* event) override;
-    void resizeEvent(QResizeEvent* event) override;
 
 private:
     static void fill(QCPBars* bars, const Histogram& h);
     void fitY();
     void drawLevels();
-    bool fitTitle();  // true when the shown title changed
 
     QCPBars* before_ = nullptr;
     QCPBars* after_ = nullptr;
     QCPGraph* reference_ = nullptr;
     QCPTextElement* title_ = nullptr;
-    QString fullTitle_;
+    FittedTitle* fittedTitle_ = nullptr;
     std::vector<double> levels_;
     std::vector<QCPItemStraightLine*> levelLines_;
     QCPItemText* levelNote_ = nullptr;

@@ -99,4 +99,62 @@ void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+FittedTitle::FittedTitle(QCustomPlot* plot, QCPTextElement* element)
+    : QObject(plot), plot_(plot), element_(element), full_(element->text()) {
+    plot->installEventFilter(this);
+}
+
+void FittedTitle::setText(const QString& text) {
+    full_ = text;
+    fit();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool FittedTitle::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plot_ && event->type() == QEvent::Resize && fit())
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+    return false;
+}
+
+bool FittedTitle::fit() {
+    const QFontMetrics metrics(element_->font());
+    const int room = std::max(80, plot_->width() - 12);
+    QString text = full_;
+    // " — ": the dash goes; " (": the parenthesis starts line two; ": " ends line one.
+    struct Break {
+        QString at;
+        int keep, skip;
+    };
+    if (metrics.horizontalAdvance(text) > room && !text.contains('\n')) {
+        for (const Break& b : {Break{" — ", 0, 3}, Break{" (", 0, 1}, Break{": ", 1, 2}}) {
+            const int cut = text.indexOf(b.at);
+            if (cut <= 0) continue;
+            text = text.left(cut + b.keep) + "\n" + text.mid(cut + b.skip);
+            break;
+        }
+    }
+    if (metrics.horizontalAdvance(text) > room) {
+        QStringList lines = text.split('\n');
+        for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideMiddle, room);
+        text = lines.join('\n');
+    }
+    if (text == element_->text()) return false;
+    element_->setText(text);
+    return true;
+}
+
+QString wrapLabel(const QString& text, int width) {
+    QStringList lines;
+    QString line;
+    for (const QString& word : text.split(' ', Qt::SkipEmptyParts)) {
+        if (!line.isEmpty() && line.size() + 1 + word.size() > width) {
+            lines << line;
+            line.clear();
+        }
+        line += (line.isEmpty() ? "" : " ") + word;
+    }
+    if (!line.isEmpty()) lines << line;
+    return lines.join('\n');
+}
+
 }  // namespace ql

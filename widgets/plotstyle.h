@@ -3,11 +3,14 @@
 #pragma once
 
 #include <QColor>
+#include <QObject>
 #include <QPalette>
+#include <QString>
 
 class QCustomPlot;
 class QCPAxis;
 class QCPAxisRect;
+class QCPTextElement;
 
 namespace ql {
 
@@ -23,5 +26,27 @@ void placeLegendAbove(QCustomPlot* plot, int row);
 // the last category of a rotated bottom axis (the last layer is often the worst). Reserves
 // room right of the axis rect for the last label of the axis' text ticker.
 void fitRotatedTickLabels(QCPAxis* axis);
+
+// A chart title that fits its chart: too wide, it breaks after its subject (at " — ",
+// else " (" or ": ") and each line is elided in the middle, so that neither end is cut
+// off at a small window size. text() stays the whole title; it refits on every resize.
+class FittedTitle : public QObject {
+public:
+    FittedTitle(QCustomPlot* plot, QCPTextElement* element);
+    void setText(const QString& text);
+    QString text() const { return full_; }
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    bool fit();  // true when the text shown changed
+
+    QCustomPlot* plot_;
+    QCPTextElement* element_;
+    QString full_;
+};
+
+// Run names as category labels: broken at spaces into lines of about `width` characters,
+// so that neighbouring labels do not run into each other.
+QString wrapLabel(const QString& text, int width = 18);
 
 }  // namespace ql

@@ -71,7 +71,7 @@ SummaryCharts::SummaryCharts(QWidget* parent) : QWidget(parent) {
     setRuns({}, nullptr);
 }
 
-QCustomPlot* SummaryCharts::makePlot(const QString& title, QCPTextElement** element) {
+QCustomPlot* SummaryCharts::makePlot(const QString& title, FittedTitle** fitted) {
     auto* plot = new QCustomPlot;
     plot->setMinimumSize(260, 180);
     plot->plotLayout()->insertRow(0);
@@ -79,7 +79,7 @@ QCustomPlot* SummaryCharts::makePlot(const QString& title, QCPTextElement** elem
     f.setBold(true);
     auto* text = new QCPTextElement(plot, title, f);
     plot->plotLayout()->addElement(0, 0, text);
-    if (element) *element = text;
+    if (fitted) *fitted = new FittedTitle(plot, text);
     plot->legend->setVisible(true);
     placeLegendAbove(plot, 1);
     return plot;
@@ -172,7 +172,7 @@ void SummaryCharts::rebuildPerplexity() {
             const PerplexitySummary& p = run->perplexity;
             q->addData(x, p.pplQ);
             const double pct = p.pplFp > 0 ? 100.0 * (p.pplQ / p.pplFp - 1.0) : 0.0;
-            ticker->addTick(x++, runDisplayName(*run) + "\n" + signedPercent(pct));
+            ticker->addTick(x++, wrapLabel(runDisplayName(*run)) + "\n" + signedPercent(pct));
             maxPpl = std::max({maxPpl, p.pplFp, p.pplQ});
         }
         x += several ? 0.5 : 0.0;  // a gap between settings
@@ -187,7 +187,7 @@ void SummaryCharts::rebuildPerplexity() {
     fp->setWidth(0.6);
     q->setWidth(0.6);
     perplexity_->xAxis->setTicker(ticker);
-    perplexity_->xAxis->setTickLabelRotation(x >= 3 ? 20 : 0);
+    perplexity_->xAxis->setTickLabelRotation(x >= 5 ? 20 : 0);
     fitRotatedTickLabels(perplexity_->xAxis);
     perplexity_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);
     perplexity_->yAxis->setLabel("perplexity");
@@ -216,9 +216,9 @@ void SummaryCharts::rebuildAgreement() {
             kl->addData(x, p.klMean);
             top1->addData(x, 100.0 * p.top1Agreement);
             maxKl = std::max(maxKl, p.klMean);
-            ticker->addTick(x++, several
-                                     ? runDisplayName(*run) + "\n" + varyingSetting(*run, groups)
-                                     : runDisplayName(*run));
+            ticker->addTick(
+                x++, several ? wrapLabel(runDisplayName(*run)) + "\n" + varyingSetting(*run, groups)
+                             : wrapLabel(runDisplayName(*run)));
         }
         x += several ? 0.5 : 0.0;
     }
@@ -233,7 +233,7 @@ void SummaryCharts::rebuildAgreement() {
         b->setBarsGroup(group);
     }
     agreement_->xAxis->setTicker(ticker);
-    agreement_->xAxis->setTickLabelRotation(x >= 3 ? 20 : 0);
+    agreement_->xAxis->setTickLabelRotation(x >= 5 ? 20 : 0);
     fitRotatedTickLabels(agreement_->xAxis);
     agreement_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);
     agreement_->yAxis->setLabel("KL (nats/token)");

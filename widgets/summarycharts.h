@@ -15,6 +15,8 @@ class QCPTextElement;
 
 namespace ql {
 
+class FittedTitle;
+
 class SummaryCharts : public QWidget {
     Q_OBJECT
 public:
@@ -30,7 +32,7 @@ public:
     QString agreementTitle() const;
 
 private:
-    static QCustomPlot* makePlot(const QString& title, QCPTextElement** element = nullptr);
+    static QCustomPlot* makePlot(const QString& title, FittedTitle** fitted = nullptr);
     void rebuildMemory();
     void rebuildPerplexity();
     void rebuildAgreement();
@@ -39,7 +41,7 @@ private:
     QCustomPlot *memory_ = nullptr, *perplexity_ = nullptr, *agreement_ = nullptr;
     RunList runs_;
     RunPtr current_;
-    QCPTextElement *perplexityTitle_ = nullptr, *agreementTitle_ = nullptr;
+    FittedTitle *perplexityTitle_ = nullptr, *agreementTitle_ = nullptr;
     QCPBarsGroup *memoryGroup_ = nullptr, *agreementGroup_ = nullptr;  // reused across rebuilds
 };
 
