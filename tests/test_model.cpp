@@ -24,6 +24,15 @@
 #include <random>
 #include <set>
 
+#if defined(__SANITIZE_ADDRESS__)
+// torchErrorsBecomeOneLine asks libtorch for 2^60 floats to see its out-of-memory error:
+// under ASan the failed allocation must return null (as malloc does) instead of aborting.
+// Merged with ASAN_OPTIONS from the environment, which take precedence.
+extern "C" const char* __asan_default_options() {
+    return "allocator_may_return_null=1";
+}
+#endif
+
 namespace {
 
 using nlohmann::json;

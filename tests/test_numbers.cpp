@@ -326,12 +326,14 @@ void TestNumbers::memoryEstimateCountsSequence() {
         // Past max_position_embeddings the limit is named, not the memory it would take.
         expectErrorWith([&] { checkEvalMemory(model, 20000, 1); }, "max_position_embeddings (512");
         const QString longModel =
-            qltest::modelWithPositions(kSmall, int(1) << 30, "numbers-long-positions");
+            qltest::modelWithPositions(kSmall, 32768, "numbers-long-positions");
         QVERIFY(!longModel.isEmpty());
         const std::string lm = longModel.toStdString();
         checkEvalMemory(lm, 256, 4);
         expectErrorWith([&] { checkEvalMemory(lm, 20000, 1); }, "not enough memory to evaluate");
-        expectErrorWith([&] { checkEvalMemory(lm, 2147483647, 4096); }, "not enough memory");
+        expectErrorWith([&] { checkEvalMemory(lm, 32768, 4096); }, "not enough memory");
+        expectErrorWith([&] { checkEvalMemory(lm, 2147483647, 4096); },
+                        "max_position_embeddings (32768");
         // The run's check counts the evaluation windows too.
         RunConfig c = weightsOnly("rtn:int8:channel:sym");
         c.evaluationText = qltest::dataPath("data/stories/stories.txt");
