@@ -184,7 +184,9 @@ QuantGrid gridOf(const LayerResult& l) {
     return g;
 }
 
-std::vector<float> afterWeights(const RunResult& run, const LayerResult& l,
+}  // namespace
+
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
                                 const std::vector<float>& original) {
     if (l.weightAfterSource == "grid") {
         std::vector<int32_t> q(original.size());
@@ -206,7 +208,6 @@ std::vector<float> afterWeights(const RunResult& run, const LayerResult& l,
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
 }
 
-}  // namespace
 
 Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
                        double lo, double hi, int bins) {
@@ -227,7 +228,7 @@ Histogram rebinWeights(const RunResult& run, const std::string& layer, const std
                     "' has " + std::to_string(original.size()) +
                     " values: the run does not belong to this model");
     if (which == "before") return computeHistogram(original.data(), original.size(), lo, hi, bins);
-    std::vector<float> after = afterWeights(run, *l, original);
+    std::vector<float> after = afterWeightsOf(run, *l, original);
     if (which == "error")
         for (size_t i = 0; i < after.size(); ++i) after[i] = original[i] - after[i];
     return computeHistogram(after.data(), after.size(), lo, hi, bins);

@@ -16,6 +16,7 @@
 #include "model/torch_errors.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
+#include "run/stream_engine.h"
 
 #include <cctype>
 #include <chrono>
@@ -283,16 +284,6 @@ private:
     Clock::time_point start_;
 };
 
-// Drops the mapped checkpoint pages of a tensor already converted to float from this
-// process's resident set (the page cache keeps them; a later read faults them back in).
-// Without it a weights-only run of a 3 GB checkpoint ends with 3 GB resident.
-void releaseMappedPages(const TensorStore& store, const TensorInfo& tensor) {
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(store.data(tensor)) & ~(page - 1);
-    const uintptr_t end = reinterpret_cast<uintptr_t>(store.data(tensor)) + tensor.byteSize;
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
 void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     Phases phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
@@ -313,7 +304,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         const TensorInfo& tensor = store->get(layers[i].name + ".weight");
         w.resize(size_t(tensor.numel()));
         convertToFloat(tensor.dtype, store->data(tensor), w.size(), w.data());
-        releaseMappedPages(*store, tensor);
+        store->releasePages(tensor);
         const UnusableWeights bad =
             findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
         quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
@@ -347,6 +338,13 @@ void shareWeight(Transformer& net, const std::string& name, std::vector<float>& 
     l.weight = t;
 }
 
+// The block-streamed engine (stream_engine.h) unless QL_ENGINE=whole asks for the
+// whole-model path, which is kept as the reference the streamed engine is tested against.
+bool streamedEngine() {
+    const char* e = std::getenv("QL_ENGINE");
+    return !(e && std::string(e) == "whole");
+}
+
 void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     const RunConfig& c = run.config;
     const bool calib = !c.calibrationText.empty();
@@ -370,10 +368,11 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     if (calib) checkWindowLength(cfg, c.calibrationSeq, "the calibration");
     const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
     if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
-    checkModelPathMemory(c, grads);
+    const bool streamed = streamedEngine();
+    if (!streamed) checkModelPathMemory(c, grads);
     Phases phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
-    const auto model = Model::load(c.modelDir);
+    const auto model = streamed ? Model::loadStreamed(c.modelDir) : Model::load(c.modelDir);
     memoryTrace("loaded");
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;
@@ -401,6 +400,34 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     }
     tok.report("tokenize", 1.0);
     phases.done("tokenize");
+    if (streamed) {
+        StreamPlan plan;
+        plan.layers = layers;
+        plan.recipe = recipe;
+        plan.needsFit = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+        plan.calibration = calibration;
+        plan.heldOut = heldOut.size();
+        plan.sqnrOnHeldOut = !eval && !heldOut.empty();
+        for (const auto& w : evalWindows) plan.evaluation.push_back(w.ids);
+        if (eval) {
+            plan.evaluationFirstScored = evalWindows.front().firstScored;
+            plan.sqnrEvalWindows = sqnrEvaluationWindows(evalWindows).size();
+        }
+        plan.activations = acts;
+        plan.gradients = grads;
+        plan.bins = c.histogramBins;
+        runStreamEngine(run, *model, *store, plan, rep.sub(0.05, 1.0));
+        if (eval) run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
+        if (eval || !heldOut.empty()) {
+            run.outputSqnrSource = eval ? "evaluation" : "calibration-heldout";
+            run.outputSqnrWindows = int(eval ? plan.sqnrEvalWindows : heldOut.size());
+        } else if (calib) {
+            run.outputSqnrSource = "calibration";
+            run.outputSqnrWindows = int(calibration.size());
+        }
+        fillMemory(run, *store);
+        return;
+    }
 
     Transformer& net = model->transformer();
     ModelStates states(net);
@@ -426,7 +453,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         if (!lq.awqScales.empty() && !states.normsChanged()) lq.awqScales.clear();
         const TensorInfo& tensor = store->get(lq.name + ".weight");
         const std::vector<float> original = store->readFloat(tensor.name);
-        releaseMappedPages(*store, tensor);
+        store->releasePages(tensor);
         std::vector<float> after;
         analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins, after);
         if (!after.empty()) {

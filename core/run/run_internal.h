@@ -68,6 +68,11 @@ uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, i
 // memory, plus a fixed margin. QL_SKIP_MEMORY_CHECK=1 skips the check.
 void checkModelPathMemory(const RunConfig& c, bool grads);
 
+// The quantized (after) weight of a layer of `run` whose checkpoint weight is `original`:
+// recomputed by the grid or the cast, or the stored values. Throws ql::Error if unavailable.
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
+                                  const std::vector<float>& original);
+
 // Path of the stored after-weights of a layer inside a run folder.
 std::string storedWeightPath(const std::string& folder, const std::string& layer);
 std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount);
