@@ -12,6 +12,10 @@ constexpr int kMaxThreads = 256;
 // reports a bad --threads).
 int requestedThreads(int argc, char** argv);
 
+// Makes the allocator keep freed memory for reuse instead of returning large blocks to
+// the OS (page-fault storms); called by prepareProcessEnvironment. QL_MALLOC_KEEP=0: off.
+void keepFreedMemory();
+
 // Call first thing in main(). OpenMP (libtorch's intra-op pool) and OpenBLAS (its own
 // pthread pool, used by libtorch's matrix products) size their pools and read their wait
 // policy from the environment once, when they load, before main(). So this sets

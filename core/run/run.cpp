@@ -14,6 +14,7 @@
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
+#include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
 #include "run/stream_engine.h"
@@ -369,7 +370,10 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
     if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
     const bool streamed = streamedEngine();
-    if (!streamed) checkModelPathMemory(c, grads);
+    if (streamed)
+        checkEstimateFits(estimateRun(c), c.modelDir);
+    else
+        checkModelPathMemory(c, grads);
     Phases phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
     const auto model = streamed ? Model::loadStreamed(c.modelDir) : Model::load(c.modelDir);
