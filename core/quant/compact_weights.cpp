@@ -6,11 +6,10 @@
 // so (float(q) - zero) * scale is the same float32 product. AWQ then divides by s[j]
 // (ATen's float division in methods/awq.cpp, a scalar '/' in run/layer_metrics.cpp when the
 // scales were folded): both are one correctly rounded IEEE division, and so is ours. Hence
-// decode reproduces the quantizer's values bit for bit with two exceptions that no run
-// meets or that change no number: a value the quantizer rounded to -0.0 (r = -0 for
-// -0.5 < w/scale < 0) decodes as +0.0 (equal as floats, same histogram bin, same products
-// up to the sign of an exact zero), and non-finite weights (passed through by the
-// quantizer, refused by Model::load before any GPTQ/AWQ run) decode as their code.
+// decode reproduces the quantizer's values bit for bit. Zeros are +0.0 on both sides (the
+// quantizers' rounding never gives -0.0, see roundScalar in quantize.cpp). Non-finite
+// weights (passed through by the quantizer, refused by Model::load before any GPTQ/AWQ
+// run, and never stored by the weights-only RTN path) would decode as their code.
 // No fused multiply-add may join the product and the division: the build targets x86-64
 // without FMA, and the two operations are separate statements below.
 //
@@ -196,6 +195,7 @@ CompactWeights compactFromCodes(const QuantGrid& grid, const std::vector<int32_t
 void writeCompactWeights(const std::string& path, const CompactWeights& w) {
     const QuantGrid& g = w.grid;
     checkLayout(g, countsOf(w), "weights file '" + path + "'");
+    checkValues(w, "weights file '" + path + "'");  // never write what the reader refuses
     Header h{};
     std::memcpy(h.magic, kMagic, 8);
     h.version = kVersion;
