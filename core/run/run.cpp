@@ -297,7 +297,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     const ProgressReporter q = rep.sub(0.02, 1.0);
     // Buffers reused from layer to layer: after the largest layer no page is faulted in
     // again (fresh multi-MB vectors per layer cost as much system time as the math).
-    std::vector<float> w, scratch, stored;  // stored stays empty: RTN and casts recompute
+    std::vector<float> w, scratch;
     LayerQuantization lq;
     for (size_t i = 0; i < layers.size(); ++i) {
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
@@ -312,7 +312,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
                            recipe);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
-                                          stored, /*gridExact=*/true, &scratch));
+                                          /*gridExact=*/true, &scratch));
         run.layers.back().seconds = since(t0);
         if (bad.count > 0) {
             // Kept (the other layers are still worth seeing) but marked and warned about.
@@ -325,18 +325,6 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     q.report("quantize", 1.0, std::to_string(layers.size()) + " layers");
     phases.done("quantize");
     fillMemory(run, *store);
-}
-
-// Makes `values` (equal to the layer's current weight) the model's weight tensor, so that a
-// stored after-weight and the quantized model share one buffer. `owner` keeps it alive.
-void shareWeight(Transformer& net, const std::string& name, std::vector<float>& values,
-                 const std::shared_ptr<std::map<std::string, std::vector<float>>>& owner) {
-    Linear& l = net.linear(name);
-    if (int64_t(values.size()) != l.weight.numel()) return;
-    at::Tensor t = at::from_blob(
-        values.data(), l.weight.sizes(), [owner](void*) {}, at::kFloat);
-    if (net.requiresGrad()) t.requires_grad_(true);
-    l.weight = t;
 }
 
 // The block-streamed engine (stream_engine.h) unless QL_ENGINE=whole asks for the
@@ -442,9 +430,9 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         names.push_back(l.name);
     }
     // Each layer is analyzed as soon as it is quantized and its codes and float copy are
-    // dropped right away; the after-weights that must be stored (GPTQ, AWQ) become the
-    // model's quantized weight tensors too (one buffer, not two).
-    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
+    // dropped right away; the after-weights that must be stored (GPTQ, AWQ) are kept
+    // compact (codes + grid, 1/8 of float32 at INT4) beside the model's own float tensor.
+    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
     options.calibration =
@@ -454,16 +442,16 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         // AWQ: when the scales were folded into the norms, a layer's weight in the model is
         // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
         // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
-        if (!lq.awqScales.empty() && !states.normsChanged()) lq.awqScales.clear();
+        // Either way the compared weight is the codes' grid values divided by s.
+        const std::vector<float> awqScales = lq.awqScales;
+        const bool folded = !awqScales.empty() && states.normsChanged();
+        if (!folded) lq.awqScales.clear();
         const TensorInfo& tensor = store->get(lq.name + ".weight");
         const std::vector<float> original = store->readFloat(tensor.name);
         store->releasePages(tensor);
-        std::vector<float> after;
-        analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins, after);
-        if (!after.empty()) {
-            std::vector<float>& kept = (*stored)[lq.name] = std::move(after);
-            if (lq.awqScales.empty()) shareWeight(net, lq.name, kept, stored);
-        }
+        analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins);
+        if (analyzed[i].weightAfterSource == "stored")
+            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
         lq.codes = std::vector<int32_t>();
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);

@@ -92,7 +92,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     }
     std::vector<LayerResult> analyzed(plan.layers.size());
     for (size_t i = 0; i < analyzed.size(); ++i) analyzed[i].name = plan.layers[i].name;
-    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
+    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     ActivationStats acts(analyzed, plan.bins);
     SqnrStats sqnr(analyzed);
     const bool measureSqnr = plan.sqnrOnHeldOut || plan.sqnrEvalWindows > 0;
@@ -105,13 +105,16 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     QuantizeLayersOptions options;
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
-        lq.awqScales.clear();  // AWQ effective weights are compared as they are (no folding)
+        // AWQ never folds its scales here (quantizeLayers' contract): the effective weight
+        // is Q(W·diag(s))·diag(1/s), compared as it is and stored with s as divisors.
+        const std::vector<float> awqScales = lq.awqScales;
+        lq.awqScales.clear();
         const TensorInfo& tensor = store.get(lq.name + ".weight");
         const std::vector<float> original = store.readFloat(tensor.name);
         store.releasePages(tensor);
-        std::vector<float> after;
-        analyzed[i] = analyzeLayer(plan.layers[i], tensor, original, lq, plan.bins, after);
-        if (!after.empty()) (*stored)[lq.name] = std::move(after);
+        analyzed[i] = analyzeLayer(plan.layers[i], tensor, original, lq, plan.bins);
+        if (analyzed[i].weightAfterSource == "stored")
+            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false);
         lq.codes = std::vector<int32_t>();
         lq.dequant = std::vector<float>();
     };
