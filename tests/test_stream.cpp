@@ -3,7 +3,9 @@
 // and every histogram's counts (weights, activations, outputs, gradients). The two paths
 // batch windows and apply the output head differently, so float sums differ in the last
 // bits: tolerances below are stated per quantity.
+#include "base/error.h"
 #include "run/run.h"
+#include "run/run_estimate.h"
 #include "testdata.h"
 
 #include <QObject>
@@ -127,6 +129,44 @@ private slots:
         near(s.perplexity.klP99, w.perplexity.klP99, 1e-3, "KL p99");
         // An argmax may flip only between logits equal to float rounding: 1 in 1000.
         QVERIFY(std::fabs(s.perplexity.top1Agreement - w.perplexity.top1Agreement) <= 1e-3);
+    }
+
+    // The prediction grows with what the run holds, and a run that cannot fit is refused
+    // up front naming the prediction and the setting to change.
+    void estimateFollowsTheSettings() {
+        QL_REQUIRE_DATA("models/stories260k");
+        RunConfig c = fullConfig("models/stories260k", "rtn:int4:g32:asym", true);
+        const RunEstimate full = estimateRun(c);
+        QVERIFY(full.modelPath && full.peakBytes > 0 && full.matmulFlops > 0);
+        RunConfig fewer = c;
+        fewer.captureGradients = false;
+        QVERIFY(estimateRun(fewer).matmulFlops < full.matmulFlops);
+        RunConfig longer = c;
+        longer.evalSeq = 512;
+        longer.evalMaxWindows = 64;
+        QVERIFY(estimateRun(longer).peakBytes > full.peakBytes);
+        RunConfig gptq = c;
+        gptq.recipe = "gptq:int4:g32:asym";
+        QVERIFY(estimateRun(gptq).peakBytes > full.peakBytes);  // Hessians, stored codes
+        RunConfig weightsOnly;
+        weightsOnly.modelDir = c.modelDir;
+        weightsOnly.recipe = "rtn:int8:channel:sym";
+        QVERIFY(!estimateRun(weightsOnly).modelPath);
+
+        setenv("QL_MEMORY_AVAILABLE_MB", "1", 1);
+        const RunEstimate tight = estimateRun(c);
+        QVERIFY(!tight.fits());
+        QVERIFY(!tight.advice.empty());
+        QString error;
+        try {
+            runQuantization(c);
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        unsetenv("QL_MEMORY_AVAILABLE_MB");
+        QVERIFY2(error.contains("not enough memory") && error.contains("predicted peak memory") &&
+                     error.contains(QString::fromStdString(tight.advice)),
+                 qPrintable(error));
     }
 };
 

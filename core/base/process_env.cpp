@@ -1,6 +1,7 @@
 #include "base/process_env.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -45,6 +46,15 @@ int requestedThreads(int argc, char** argv) {
     }
     if (given) return parseThreads(found);
     return parseThreads(std::getenv("QUANTLENS_THREADS"));
+}
+
+uint64_t residentBytes() {
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long long pages = 0, resident = 0;
+    const int n = std::fscanf(f, "%llu %llu", &pages, &resident);
+    std::fclose(f);
+    return n == 2 ? uint64_t(resident) * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 void keepFreedMemory() {
