@@ -131,7 +131,10 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
     r.grid = std::move(q.grid);
     r.codes = std::move(q.codes);
     r.dequant = toVector(q.dequant);
-    setLinearWeight(net, r.name, r.dequant);
+    // The dequantized tensor itself becomes the weight (no second copy of the layer).
+    Linear& l = net.linear(r.name);
+    l.weight = q.dequant.to(at::kFloat).contiguous().view({l.info.outFeatures, l.info.inFeatures});
+    if (net.requiresGrad()) l.weight.requires_grad_(true);
 }
 
 // Quantizes one stage's selected layers (sharing `stats`, which may be empty).
