@@ -17,4 +17,5 @@ find_package(ICU REQUIRED COMPONENTS uc)
 add_subdirectory(core/base)
 add_subdirectory(core/io)
 add_subdirectory(core/tokenizer)
+add_subdirectory(core/quant)  # torch-free: the qlw harness reads compact weights
 add_subdirectory(fuzz)

@@ -3,7 +3,8 @@
 #   make_corpus.sh SHARED_DIR OUT_DIR MAKE_SEEDS [QUANTLENS_CLI]
 # With QUANTLENS_CLI, two small runs are quantized from stories260k first (RTN INT4 g32
 # asym weights-only, and INT8 with a few calibration windows so activations are present)
-# and packed as seeds of the run harness. Missing shared data only leaves folders empty:
+# and packed as seeds of the run harness; the .qlw files of a one-layer GPTQ and AWQ run
+# become seeds of the qlw harness. Missing shared data only leaves folders empty:
 # the smoke tests then report it as skipped.
 set -euo pipefail
 shared="$1" out="$2" make_seeds="$3" cli="${4:-}"
@@ -23,7 +24,17 @@ if [ -n "$cli" ] && [ -x "$cli" ] && [ -d "$model" ]; then
       --calib-windows 1 --calib-seq 16 --include 'model.layers.1.mlp.down_proj' --bins 8 \
       --out "$work/stories260k-rtn-int8-calib" >/dev/null
     runs+=(--run "$work/stories260k-rtn-int8-calib")
+    # Compact weight files (weights/*.qlw) of a GPTQ and an AWQ run: seeds of the qlw harness.
+    for recipe in gptq:int4:g32:asym awq:int8:channel:sym; do
+      "$cli" quantize --model "$model" --recipe "$recipe" --calib "$calib" --calib-windows 1 \
+        --calib-seq 16 --include 'model.layers.0.self_attn.k_proj' --bins 8 \
+        --no-activations --no-gradients --out "$work/qlw-${recipe%%:*}" >/dev/null
+    done
   fi
 fi
 "$make_seeds" --shared "$shared" --out "$out" "${runs[@]}"
+mkdir -p "$out/qlw"
+for f in "$out"/.runs/qlw-*/weights/*.qlw; do
+  if [ -f "$f" ]; then cp "$f" "$out/qlw/$(basename "$(dirname "$(dirname "$f")")").qlw"; fi
+done
 rm -rf "$out/.runs"

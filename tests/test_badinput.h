@@ -25,6 +25,11 @@ private Q_SLOTS:
     void weightsOnlyReason();
     void hostile_data();
     void hostile();
+    // Compact weight files (.qlw) of run folders, through the reader directly (no CLI
+    // command re-bins): test_badinput_compact.cpp.
+    void compactBaseline();
+    void compactHostile_data();
+    void compactHostile();
 
 private:
     QString path(const QString& relative) const { return root_ + "/" + relative; }

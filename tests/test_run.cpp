@@ -348,13 +348,15 @@ void TestRun::referenceInt8() {
     QVERIFY(std::abs(p.pplQ / quantRef.at("ppl").get<double>() - 1.0) <= 1e-4);
     QVERIFY(std::abs(p.pplFp / floatRef.at("ppl").get<double>() - 1.0) <= 1e-4);
 
-    // pplFp is what evaluatePerplexity reports for the float model (same protocol).
+    // pplFp is what evaluatePerplexity reports for the float model (same protocol), up to
+    // float rounding: the block-streamed engine sums the log-sum-exp over vocabulary chunks
+    // (online) where evaluatePerplexity takes it over the whole row (measured 3e-9).
     const auto model = Model::load(c.modelDir);
     PerplexityOptions o;
     o.seq = c.evalSeq;
     const auto fp =
         evaluatePerplexity(*model, tokenizeText(c.modelDir, qltest::readFile(c.evaluationText)), o);
-    QVERIFY(std::abs(p.pplFp / fp.ppl - 1.0) <= 1e-9);
+    QVERIFY(std::abs(p.pplFp / fp.ppl - 1.0) <= 1e-7);
     QCOMPARE(p.scoredTokens, fp.scoredTokens);
 
     // Memory: int8 weights + one fp16 scale per row; bytesFp in the source dtype (F32).
@@ -389,7 +391,7 @@ void TestRun::llamacppProtocolMatchesEvaluatePerplexity() {
     QCOMPARE(run.perplexity.protocol, std::string("llamacpp"));
     QCOMPARE(run.perplexity.scoredTokens, fp.scoredTokens);
     QCOMPARE(run.perplexity.windows, fp.windows);
-    QVERIFY(std::abs(run.perplexity.pplFp / fp.ppl - 1.0) <= 1e-9);
+    QVERIFY(std::abs(run.perplexity.pplFp / fp.ppl - 1.0) <= 1e-7);  // chunked head: see above
     // Only block 1 quantized: the quantized model is different but close.
     QVERIFY(run.perplexity.pplQ != run.perplexity.pplFp);
     QVERIFY(std::abs(run.perplexity.pplQ / run.perplexity.pplFp - 1.0) < 0.01);

@@ -65,7 +65,8 @@ class TestSynth : public QObject {
 private slots:
     void presetsMatchTheRealModels() {
         const auto names = ql::synthPresets();
-        for (const char* n : {"qwen2.5-0.5b", "qwen2.5-1.5b", "llama-tiny", "qwen3-0.6b"})
+        for (const char* n : {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b",
+                              "llama-tiny", "qwen3-0.6b"})
             QVERIFY(std::find(names.begin(), names.end(), n) != names.end());
         // Shapes as published in the models' config.json files.
         const auto q05 = ql::synthPresetConfig("qwen2.5-0.5b");
@@ -79,6 +80,14 @@ private slots:
         QCOMPARE(expectedParameters(q05), int64_t(494032768));  // Qwen2.5-0.5B: 0.49B
         const auto q15 = ql::synthPresetConfig("qwen2.5-1.5b");
         QCOMPARE(expectedParameters(q15), int64_t(1543714304));  // Qwen2.5-1.5B: 1.54B
+        const auto q25_3 = ql::synthPresetConfig("qwen2.5-3b");
+        QVERIFY(q25_3.tieWordEmbeddings);
+        QCOMPARE(expectedParameters(q25_3), int64_t(3085938688));  // Qwen2.5-3B: 3.09B
+        const auto q7 = ql::synthPresetConfig("qwen2.5-7b");
+        QCOMPARE(q7.vocabSize, 152064);
+        QCOMPARE(q7.numKvHeads, 4);
+        QVERIFY(!q7.tieWordEmbeddings);
+        QCOMPARE(expectedParameters(q7), int64_t(7615616512));  // Qwen2.5-7B: 7.62B
         const auto q3 = ql::synthPresetConfig("qwen3-0.6b");
         QCOMPARE(q3.headDim, 128);
         QVERIFY(q3.qkNorm);

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "commands.h"
 #include "run/run.h"
+#include "run/run_estimate.h"
 
 #include <nlohmann/json.hpp>
 
@@ -43,6 +44,9 @@ const char* kUsage =
     "                       QuantLens run there is replaced (crash-safe) only with --force;\n"
     "                       anything else there is never replaced\n"
     "  --force              replace the run already in RUN_DIR\n"
+    "  --dry-run            print the predicted peak memory and time (from the model's\n"
+    "                       shapes, the settings and this machine's measured GEMM rate)\n"
+    "                       and what is available, then stop (--out not needed)\n"
     "  --json               print the summary as JSON\n";
 
 // --include/--exclude may be repeated; Args keeps only the last value, so collect them here.
@@ -121,6 +125,28 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                 out.c_str(), run.seconds);
 }
 
+int printEstimate(const ql::RunConfig& c, bool json) {
+    const ql::RunEstimate e = ql::estimateRun(c, ql::measureGemmRate());
+    if (json) {
+        nlohmann::json j;
+        j["model_path"] = e.modelPath;
+        j["peak_bytes"] = e.peakBytes;
+        j["peak_phase"] = e.peakPhase;
+        for (const auto& [what, bytes] : e.peakParts) j["peak_parts"][what] = bytes;
+        j["matmul_flops"] = e.matmulFlops;
+        j["gemm_flops_per_second"] = e.gemmFlopsPerSecond;
+        j["seconds"] = e.seconds;
+        if (e.availableBytes != UINT64_MAX) j["available_bytes"] = e.availableBytes;
+        j["fits"] = e.fits();
+        if (!e.advice.empty()) j["advice"] = e.advice;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("%s\n%s\n", ql::describeEstimate(e).c_str(),
+                    e.fits() ? "fits" : ("does not fit: " + e.advice).c_str());
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmdQuantize(const Argv& argv) {
@@ -128,15 +154,16 @@ int cmdQuantize(const Argv& argv) {
     const Args args(argv,
                     {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
                      "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
-                    {"json", "no-activations", "no-gradients", "force"});
+                    {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = modelFolderOption(args);
     c.recipe = args.required("recipe");
-    const std::string out = args.required("out");
+    const bool dryRun = args.flag("dry-run");
+    const std::string out = dryRun ? args.value("out") : args.required("out");
     // Before any computation: a run must never be lost to an unusable --out.
     const bool force = args.flag("force");
-    if (ql::checkRunDestination(out) == ql::RunDestination::ExistingRun && !force)
+    if (!dryRun && ql::checkRunDestination(out) == ql::RunDestination::ExistingRun && !force)
         throw ql::Error("'" + out + "' already holds a QuantLens run; pass --force to replace it");
     c.calibrationText = args.value("calib");
     c.evaluationText = args.value("eval");
@@ -152,6 +179,7 @@ int cmdQuantize(const Argv& argv) {
     c.histogramBins = args.intValue("bins", c.histogramBins);
     c.threads = threadsOption(args);
     applyThreads(c.threads);
+    if (dryRun) return printEstimate(c, args.flag("json"));
 
     ql::RunResult run = ql::runQuantization(c, stderrProgress());
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,6 +1,7 @@
 #include "app/gui/runjob.h"
 
 #include "base/error.h"
+#include "run/run_estimate.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -60,6 +61,12 @@ bool RunJob::start(const RunConfig& config) {
         QElapsedTimer t;
         t.start();
         try {
+            // The prediction first, in the log: the run refuses itself when it cannot fit.
+            try {
+                callback(Progress{"plan", 0.0, describeEstimate(estimateRun(config))});
+            } catch (const Error&) {
+                // The run reports what is wrong with the model or settings.
+            }
             out.result = std::make_shared<const RunResult>(runQuantization(config, callback));
         } catch (const Cancelled&) {
             out.cancelled = true;

@@ -1,5 +1,6 @@
 #include "app/gui/runpanel.h"
 
+#include "base/process_env.h"
 #include "quant/recipe.h"
 
 #include <QCheckBox>
@@ -357,6 +358,9 @@ void RunPanel::showProgress(const QString& phase, double fraction, double elapse
     QString text = QString("Elapsed %1 s").arg(elapsed, 0, 'f', 1);
     if (fraction > 0.02 && fraction < 1.0)
         text += QString(", about %1 s left").arg(elapsed * (1.0 - fraction) / fraction, 0, 'f', 0);
+    // Live memory of the process (the run is in it), next to the prediction in the log.
+    if (const uint64_t rss = residentBytes(); rss > 0)
+        text += QString(", memory %1 GiB").arg(double(rss) / (1024.0 * 1024.0 * 1024.0), 0, 'f', 2);
     status_->setText(text);
 }
 

@@ -1,6 +1,8 @@
 // Process-level environment for the engine's front ends (CLI, GUI).
 #pragma once
 
+#include <cstdint>
+
 namespace ql {
 
 // Largest thread count a user may ask for (--threads, QUANTLENS_THREADS).
@@ -11,6 +13,13 @@ constexpr int kMaxThreads = 256;
 // neither is set or the value is not an integer in 1..kMaxThreads (the command itself
 // reports a bad --threads).
 int requestedThreads(int argc, char** argv);
+
+// Resident set size of this process now (VmRSS), 0 if unknown. Cheap: one /proc read.
+uint64_t residentBytes();
+
+// Makes the allocator keep freed memory for reuse instead of returning large blocks to
+// the OS (page-fault storms); called by prepareProcessEnvironment. QL_MALLOC_KEEP=0: off.
+void keepFreedMemory();
 
 // Call first thing in main(). OpenMP (libtorch's intra-op pool) and OpenBLAS (its own
 // pthread pool, used by libtorch's matrix products) size their pools and read their wait

@@ -382,6 +382,16 @@ const unsigned char* TensorStore::data(const TensorInfo& t) const {
     return f->data(f->tensors()[it->second.second]);
 }
 
+void TensorStore::releasePages(const TensorInfo& t) const {
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t));
+    // Pages shared with a neighbour go too: the mapping is private and never written, so a
+    // later read of the neighbour faults the same bytes back in from the file.
+    const uintptr_t begin = at & ~(page - 1);
+    const uintptr_t end = (at + t.byteSize + page - 1) & ~(page - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 std::vector<float> TensorStore::readFloat(const std::string& name) const {
     const TensorInfo& t = get(name);
     if (!isFloatDType(t.dtype))

@@ -20,15 +20,15 @@ QuantGrid columnGrid(const at::Tensor& columns, const Recipe& recipe) {
 
 // Quantizes one column with a 1-column grid. Same float32 formulas as the quant
 // library's quantizeWithGrid (t = w/scale clamped to [qmin-zero, qmax-zero], rounded
-// half to even; w_hat = t*scale, code = t + zero), inlined because GPTQ quantizes one
-// column at a time and the library call has per-call threading overhead.
+// half to even, a zero always +0.0; w_hat = t*scale, code = t + zero), inlined because GPTQ
+// quantizes one column at a time and the library call has per-call threading overhead.
 void quantizeColumn(const float* w, const QuantGrid& g, int32_t* q, float* dq) {
     const float qmin = float(g.qmin()), qmax = float(g.qmax());
     for (int64_t r = 0; r < g.rows; ++r) {
         const float scale = g.scaleAt(r, 0), zero = g.zeroAt(r, 0);
         float t = w[r] / scale;
         t = std::min(std::max(t, qmin - zero), qmax - zero);
-        t = std::nearbyint(t);
+        t = std::nearbyint(t) + 0.0f;  // +0.0, never -0.0: as the library (see roundScalar)
         dq[r] = t * scale;
         q[r] = static_cast<int32_t>(t + zero);
     }

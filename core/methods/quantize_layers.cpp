@@ -3,6 +3,7 @@
 // calibrated on the inputs it sees with everything before it already quantized, then
 // quantized; the block's output with quantized weights feeds the next block.
 #include "methods/quantize_layers.h"
+#include "methods/quantize_block.h"
 
 #include "base/error.h"
 #include "methods/awq.h"
@@ -123,21 +124,23 @@ at::Tensor originalWeight(Transformer& net, const std::string& name) {
     return (l.original.defined() ? l.original : l.weight).to(at::kFloat).contiguous();
 }
 
-void finish(Model& model, LayerQuantization& r, const at::Tensor& w, GridQuant q,
+void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQuant q,
             const InputStats* stats) {
     r.outputSqnrDb =
         stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
     r.grid = std::move(q.grid);
     r.codes = std::move(q.codes);
     r.dequant = toVector(q.dequant);
-    model.setLinearWeight(r.name, r.dequant);
+    // The dequantized tensor itself becomes the weight (no second copy of the layer).
+    Linear& l = net.linear(r.name);
+    l.weight = q.dequant.to(at::kFloat).contiguous().view({l.info.outFeatures, l.info.inFeatures});
+    if (net.requiresGrad()) l.weight.requires_grad_(true);
 }
 
 // Quantizes one stage's selected layers (sharing `stats`, which may be empty).
-void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& recipe,
+void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe& recipe,
                    const InputStats* stats, const QuantizeLayersOptions& options,
                    const ProgressReporter& progress, size_t& done, size_t total) {
-    Transformer& net = model.transformer();
     if (recipe.method == QuantMethod::Awq) {
         for (const Job& j : jobs) progress.report("quantize", double(done) / total, j.info->name);
         const auto t0 = std::chrono::steady_clock::now();
@@ -153,7 +156,7 @@ void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& rec
             r.fallback = rr.fallback;
             r.fallbackReason = rr.reason;
             r.awqScales = scales;
-            finish(model, r, weights[i], std::move(awq.layers[i]), stats);
+            finish(net, r, weights[i], std::move(awq.layers[i]), stats);
             weights[i] = at::Tensor();
             r.seconds = seconds;
             if (options.onLayer) options.onLayer(r);
@@ -172,7 +175,7 @@ void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& rec
             const std::vector<float> c =
                 castRoundTrip(w.data_ptr<float>(), static_cast<size_t>(w.numel()), recipe.method);
             q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
-            finish(model, r, w, std::move(q), stats);
+            finish(net, r, w, std::move(q), stats);
         } else {
             const ResolvedRecipe rr = resolveRecipe(recipe, w.size(1));
             r.applied = rr.recipe;
@@ -182,9 +185,9 @@ void quantizeStage(Model& model, const std::vector<Job>& jobs, const Recipe& rec
                 const at::Tensor H = stats->gram * (2.0 / static_cast<double>(stats->rows));
                 const GptqOptions o{recipe.gptqDampening, recipe.gptqBlockSize,
                                     recipe.gptqActOrder};
-                finish(model, r, w, gptqQuantize(w, H, rr.recipe, o, progress), stats);
+                finish(net, r, w, gptqQuantize(w, H, rr.recipe, o, progress), stats);
             } else {
-                finish(model, r, w, rtnQuantize(w, rr.recipe), stats);
+                finish(net, r, w, rtnQuantize(w, rr.recipe), stats);
             }
         }
         r.seconds = secondsSince(t0);
@@ -210,7 +213,7 @@ void quantizeSequentially(Model& model, const std::vector<std::vector<Job>>& byB
             const std::vector<Job>& jobs = byBlockStage[b * 4 + s];
             if (jobs.empty()) continue;
             const InputStats stats = captureStage(net, b, s, hidden, totalRows, progress);
-            quantizeStage(model, jobs, recipe, &stats, options, progress, done, total);
+            quantizeStage(net, jobs, recipe, &stats, options, progress, done, total);
         }
         if (b < lastBlock)
             for (at::Tensor& h : hidden) {
@@ -221,6 +224,39 @@ void quantizeSequentially(Model& model, const std::vector<std::vector<Job>>& byB
 }
 
 }  // namespace
+
+void quantizeBlock(Transformer& net, int block, const std::vector<std::string>& layers,
+                   const Recipe& recipe, const std::vector<at::Tensor>& fitHidden,
+                   const QuantizeLayersOptions& options, const ProgressReporter& progress,
+                   size_t& done, size_t total) {
+    at::NoGradGuard noGrad;
+    const std::set<std::string> wanted(layers.begin(), layers.end());
+    std::vector<LayerQuantization> results;
+    results.reserve(layers.size());
+    std::vector<std::vector<Job>> byStage(4);
+    const auto& linears = net.linears();
+    for (const Linear& l : linears) {
+        if (l.info.block != block || !wanted.count(l.info.name)) continue;
+        LayerQuantization r;
+        r.name = l.info.name;
+        r.applied = recipe;
+        r.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+        results.push_back(std::move(r));
+        byStage[size_t(stageOf(l.info.kind))].push_back({&l.info, &results.back()});
+    }
+    int64_t totalRows = 0;
+    for (const at::Tensor& h : fitHidden) totalRows += h.size(0) * h.size(1);
+    for (int s = 0; s < 4; ++s) {
+        const std::vector<Job>& jobs = byStage[size_t(s)];
+        if (jobs.empty()) continue;
+        if (fitHidden.empty()) {
+            quantizeStage(net, jobs, recipe, nullptr, options, progress, done, total);
+            continue;
+        }
+        const InputStats stats = captureStage(net, block, s, fitHidden, totalRows, progress);
+        quantizeStage(net, jobs, recipe, &stats, options, progress, done, total);
+    }
+}
 
 std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<std::string>& layers,
                                               const Recipe& recipe,
@@ -251,7 +287,7 @@ std::vector<LayerQuantization> quantizeLayers(Model& model, const std::vector<st
         if (options.calibration.empty()) {
             size_t done = 0;
             for (const auto& jobs : byBlockStage)
-                quantizeStage(model, jobs, recipe, nullptr, options, progress, done,
+                quantizeStage(model.transformer(), jobs, recipe, nullptr, options, progress, done,
                               results.size());
         } else {
             quantizeSequentially(model, byBlockStage, blocks, recipe, options, progress,

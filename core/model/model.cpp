@@ -3,8 +3,8 @@
 
 #include "base/error.h"
 #include "base/parallel.h"
-#include "io/model_check.h"
 #include "base/process_env.h"
+#include "io/model_check.h"
 #include "model/torch_errors.h"
 #include "model/transformer.h"
 
@@ -62,7 +62,7 @@ Model::~Model() = default;
 
 std::shared_ptr<Model> Model::load(const std::string& folder) {
     try {
-        return loadModel(folder);
+        return loadModel(folder, false);
     } catch (const c10::Error& e) {
         throwTorchError(e, "loading the model '" + folder + "'");
     } catch (const std::bad_alloc&) {
@@ -70,7 +70,17 @@ std::shared_ptr<Model> Model::load(const std::string& folder) {
     }
 }
 
-std::shared_ptr<Model> Model::loadModel(const std::string& folder) {
+std::shared_ptr<Model> Model::loadStreamed(const std::string& folder) {
+    try {
+        return loadModel(folder, true);
+    } catch (const c10::Error& e) {
+        throwTorchError(e, "loading the model '" + folder + "'");
+    } catch (const std::bad_alloc&) {
+        throwOutOfMemory("loading the model '" + folder + "'");
+    }
+}
+
+std::shared_ptr<Model> Model::loadModel(const std::string& folder, bool streamed) {
     const std::string configPath = folder + "/config.json";
     const ModelConfig config = loadModelConfig(configPath);
     const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
@@ -79,7 +89,8 @@ std::shared_ptr<Model> Model::loadModel(const std::string& folder) {
         throw Error("the model '" + folder + "' cannot be evaluated: " + describeUnusable(bad));
 
     std::shared_ptr<Model> model(new Model());
-    model->net_ = std::make_unique<Transformer>(config, *store);
+    model->net_ = streamed ? std::make_unique<Transformer>(config, store, Residency::Streamed)
+                           : std::make_unique<Transformer>(config, *store);
     model->net_->setSlidingWindow(readSlidingWindow(configPath, config));
 
     ModelSummary& s = model->summary_;
@@ -135,20 +146,12 @@ std::vector<float> Model::linearWeight(const std::string& name) const {
 }
 
 void Model::setLinearWeight(const std::string& name, const std::vector<float>& rowMajor) {
-    Linear& l = net_->linear(name);
-    const int64_t expected = l.info.outFeatures * l.info.inFeatures;
-    if (int64_t(rowMajor.size()) != expected)
-        throw Error("weight for '" + name + "' has " + std::to_string(rowMajor.size()) +
-                    " values, expected " + std::to_string(l.info.outFeatures) + " x " +
-                    std::to_string(l.info.inFeatures) + " = " + std::to_string(expected));
-    l.weight = at::from_blob(const_cast<float*>(rowMajor.data()),
-                             {l.info.outFeatures, l.info.inFeatures}, at::kFloat)
-                   .clone();
-    if (net_->requiresGrad()) l.weight.requires_grad_(true);
+    ql::setLinearWeight(*net_, name, rowMajor);
 }
 
 void Model::restoreWeights() {
     for (Linear& l : net_->linears()) {
+        if (!l.original.defined()) continue;  // streamed and not loaded
         l.weight = l.original.detach();
         if (net_->requiresGrad()) l.weight.requires_grad_(true);
     }

@@ -54,6 +54,9 @@ public:
     // that is NaN, infinite or too large for float32 (naming the tensor, first row and
     // count: every number of such a model would be nan).
     static std::shared_ptr<Model> load(const std::string& folder);
+    // The same model with streamed residency (model/transformer.h): no weight is converted
+    // until a block is loaded; the checkpoint stays mapped. For the block-streamed engine.
+    static std::shared_ptr<Model> loadStreamed(const std::string& folder);
     ~Model();
 
     const ModelConfig& config() const;
@@ -76,7 +79,7 @@ public:
 
 private:
     Model();
-    static std::shared_ptr<Model> loadModel(const std::string& folder);
+    static std::shared_ptr<Model> loadModel(const std::string& folder, bool streamed);
     std::unique_ptr<Transformer> net_;
     ModelSummary summary_;
 };

@@ -65,6 +65,13 @@ const std::vector<Preset>& presets() {
         {"qwen2.5-1.5b", "shapes of Qwen2.5-1.5B",
          makeConfig(Architecture::Qwen2, "Qwen2ForCausalLM", "qwen2", 1536, 8960, 28, 12, 2, 0,
                     151936, 32768, 1e6, 1e-6, true)},
+        {"qwen2.5-3b", "shapes of Qwen2.5-3B",
+         makeConfig(Architecture::Qwen2, "Qwen2ForCausalLM", "qwen2", 2048, 11008, 36, 16, 2, 0,
+                    151936, 32768, 1e6, 1e-6, true)},
+        // The model people deploy: untied head, larger vocabulary (152064).
+        {"qwen2.5-7b", "shapes of Qwen2.5-7B",
+         makeConfig(Architecture::Qwen2, "Qwen2ForCausalLM", "qwen2", 3584, 18944, 28, 28, 4, 0,
+                    152064, 32768, 1e6, 1e-6, false)},
         {"qwen3-0.6b", "shapes of Qwen3-0.6B",
          makeConfig(Architecture::Qwen3, "Qwen3ForCausalLM", "qwen3", 1024, 3072, 28, 16, 8, 128,
                     151936, 40960, 1e6, 1e-6, true)},

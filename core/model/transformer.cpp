@@ -5,6 +5,7 @@
 #include "model/transformer.h"
 
 #include "base/error.h"
+#include "io/dtype.h"
 
 #include <cmath>
 #include <limits>
@@ -20,6 +21,11 @@ struct Transformer::Weights {
     at::Tensor invFreq;  // [headDim / 2] float32, as HF computes it
     int slidingWindow = 0;
     bool requiresGrad = false;
+    std::string embedName, headName;
+    // Streamed residency: the mapped checkpoint and which blocks are converted now.
+    Residency residency = Residency::Resident;
+    std::shared_ptr<const TensorStore> store;
+    std::vector<bool> loaded;
 };
 
 namespace {
@@ -39,9 +45,9 @@ std::string checkpointName(const TensorStore& store) {
     return files.empty() ? std::string("checkpoint") : files.front();
 }
 
-// Reads a tensor as float32 and checks its shape; errors name tensor and shapes.
-at::Tensor loadTensor(const TensorStore& store, const std::string& name,
-                      std::vector<int64_t> expected) {
+// Checks that a tensor exists with the expected shape; errors name tensor and shapes.
+const TensorInfo& checkTensor(const TensorStore& store, const std::string& name,
+                              const std::vector<int64_t>& expected) {
     const TensorInfo* info = store.find(name);
     if (!info)
         throw Error("tensor '" + name + "' is missing from " + checkpointName(store) +
@@ -49,6 +55,13 @@ at::Tensor loadTensor(const TensorStore& store, const std::string& name,
     if (info->shape != expected)
         throw Error("tensor '" + name + "' has shape " + shapeText(info->shape) +
                     " but the config expects " + shapeText(expected));
+    return *info;
+}
+
+// Reads a tensor as float32 (a converted copy).
+at::Tensor loadTensor(const TensorStore& store, const std::string& name,
+                      const std::vector<int64_t>& expected) {
+    const TensorInfo* info = &checkTensor(store, name, expected);
     at::Tensor t = at::empty(expected, at::kFloat);
     convertToFloat(info->dtype, store.data(*info), static_cast<size_t>(info->numel()),
                    t.data_ptr<float>());
@@ -131,6 +144,51 @@ std::string projKindName(ProjKind k) {
 
 Transformer::Transformer(const ModelConfig& config, const TensorStore& store)
     : w_(std::make_shared<Weights>()), config_(config) {
+    checkShapes(store);
+    const ModelConfig& c = config_;
+    const int64_t hidden = c.hiddenSize, vocab = c.vocabSize;
+    w_->embed = loadTensor(store, w_->embedName, {vocab, hidden});
+    w_->lmHead = w_->headName == w_->embedName ? w_->embed
+                                               : loadTensor(store, w_->headName, {vocab, hidden});
+    w_->finalNorm = loadTensor(store, "model.norm.weight", {hidden});
+    for (int b = 0; b < c.numLayers; ++b) {
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        w_->inputNorm.push_back(loadTensor(store, p + "input_layernorm.weight", {hidden}));
+        w_->postNorm.push_back(loadTensor(store, p + "post_attention_layernorm.weight", {hidden}));
+        if (c.qkNorm) {
+            w_->qNorm.push_back(loadTensor(store, p + "self_attn.q_norm.weight", {c.headDim}));
+            w_->kNorm.push_back(loadTensor(store, p + "self_attn.k_norm.weight", {c.headDim}));
+        }
+    }
+    setupLinears(store, /*convert=*/true);
+}
+
+Transformer::Transformer(const ModelConfig& config, std::shared_ptr<const TensorStore> store,
+                         Residency residency)
+    : w_(std::make_shared<Weights>()), config_(config) {
+    if (!store) throw Error("internal: no tensor store");
+    if (residency == Residency::Resident) {
+        *this = Transformer(config, *store);
+        return;
+    }
+    checkShapes(*store);
+    w_->store = std::move(store);
+    w_->residency = Residency::Streamed;
+    const ModelConfig& c = config_;
+    w_->finalNorm = loadTensor(*w_->store, "model.norm.weight", {c.hiddenSize});
+    w_->inputNorm.resize(size_t(c.numLayers));
+    w_->postNorm.resize(size_t(c.numLayers));
+    if (c.qkNorm) {
+        w_->qNorm.resize(size_t(c.numLayers));
+        w_->kNorm.resize(size_t(c.numLayers));
+    }
+    w_->loaded.assign(size_t(c.numLayers), false);
+    setupLinears(*w_->store, /*convert=*/false);
+}
+
+// Checks sizes and that every tensor the config implies exists with its shape, before
+// anything is converted; decides which tensors hold the embedding and the head.
+void Transformer::checkShapes(const TensorStore& store) {
     const ModelConfig& c = config_;
     if (c.hiddenSize <= 0 || c.numLayers <= 0 || c.numHeads <= 0 || c.numKvHeads <= 0 ||
         c.headDim <= 0 || c.vocabSize <= 0 || c.intermediateSize <= 0)
@@ -140,33 +198,42 @@ Transformer::Transformer(const ModelConfig& config, const TensorStore& store)
                     ") is not a multiple of num_key_value_heads (" + std::to_string(c.numKvHeads) +
                     ")");
     if (c.headDim % 2 != 0) throw Error("head_dim must be even for RoPE");
-
     const int64_t hidden = c.hiddenSize, vocab = c.vocabSize;
     // Tied embeddings may be stored under either name (one copy only).
     const bool hasEmbed = store.find("model.embed_tokens.weight") != nullptr;
     const bool hasHead = store.find("lm_head.weight") != nullptr;
     if (c.tieWordEmbeddings && !hasEmbed && hasHead) {
-        w_->embed = loadTensor(store, "lm_head.weight", {vocab, hidden});
-        w_->lmHead = w_->embed;
+        w_->embedName = w_->headName = "lm_head.weight";
     } else {
-        w_->embed = loadTensor(store, "model.embed_tokens.weight", {vocab, hidden});
-        w_->lmHead = c.tieWordEmbeddings && !hasHead
-                         ? w_->embed
-                         : loadTensor(store, "lm_head.weight", {vocab, hidden});
+        w_->embedName = "model.embed_tokens.weight";
+        w_->headName = c.tieWordEmbeddings && !hasHead ? w_->embedName : "lm_head.weight";
     }
-    w_->finalNorm = loadTensor(store, "model.norm.weight", {hidden});
+    checkTensor(store, w_->embedName, {vocab, hidden});
+    checkTensor(store, w_->headName, {vocab, hidden});
+    checkTensor(store, "model.norm.weight", {hidden});
+    for (int b = 0; b < c.numLayers; ++b) {
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        checkTensor(store, p + "input_layernorm.weight", {hidden});
+        checkTensor(store, p + "post_attention_layernorm.weight", {hidden});
+        if (c.qkNorm) {
+            checkTensor(store, p + "self_attn.q_norm.weight", {c.headDim});
+            checkTensor(store, p + "self_attn.k_norm.weight", {c.headDim});
+        }
+    }
+    // inv_freq = 1 / theta^(arange(0, d, 2) / d), float32 like HF's default RoPE.
+    const at::Tensor exponents = at::arange(0, c.headDim, 2, at::kLong).to(at::kFloat) / c.headDim;
+    w_->invFreq = 1.0 / at::pow(at::scalar_tensor(c.ropeTheta, at::kFloat), exponents);
+}
 
+// The seven projections of every block: names, shapes, bias; converted when `convert`.
+void Transformer::setupLinears(const TensorStore& store, bool convert) {
+    const ModelConfig& c = config_;
+    const int64_t hidden = c.hiddenSize;
     const int64_t qOut = int64_t(c.numHeads) * c.headDim;
     const int64_t kvOut = int64_t(c.numKvHeads) * c.headDim;
     const int64_t inter = c.intermediateSize;
     for (int b = 0; b < c.numLayers; ++b) {
         const std::string p = "model.layers." + std::to_string(b) + ".";
-        w_->inputNorm.push_back(loadTensor(store, p + "input_layernorm.weight", {hidden}));
-        w_->postNorm.push_back(loadTensor(store, p + "post_attention_layernorm.weight", {hidden}));
-        if (c.qkNorm) {
-            w_->qNorm.push_back(loadTensor(store, p + "self_attn.q_norm.weight", {c.headDim}));
-            w_->kNorm.push_back(loadTensor(store, p + "self_attn.k_norm.weight", {c.headDim}));
-        }
         struct Spec {
             ProjKind kind;
             const char* module;
@@ -184,21 +251,22 @@ Transformer::Transformer(const ModelConfig& config, const TensorStore& store)
             l.info.kind = s.kind;
             l.info.outFeatures = s.out;
             l.info.inFeatures = s.in;
-            l.original = loadTensor(store, l.info.name + ".weight", {s.out, s.in});
-            l.weight = l.original.detach();
+            checkTensor(store, l.info.name + ".weight", {s.out, s.in});
             const bool qkv =
                 s.kind == ProjKind::Q || s.kind == ProjKind::K || s.kind == ProjKind::V;
             const std::string biasName = l.info.name + ".bias";
             if ((qkv && c.attentionBias) || store.find(biasName)) {
-                l.bias = loadTensor(store, biasName, {s.out});
+                checkTensor(store, biasName, {s.out});
                 l.info.hasBias = true;
+            }
+            if (convert) {
+                l.original = loadTensor(store, l.info.name + ".weight", {s.out, s.in});
+                l.weight = l.original.detach();
+                if (l.info.hasBias) l.bias = loadTensor(store, biasName, {s.out});
             }
             linears_.push_back(std::move(l));
         }
     }
-    // inv_freq = 1 / theta^(arange(0, d, 2) / d), float32 like HF's default RoPE.
-    const at::Tensor exponents = at::arange(0, c.headDim, 2, at::kLong).to(at::kFloat) / c.headDim;
-    w_->invFreq = 1.0 / at::pow(at::scalar_tensor(c.ropeTheta, at::kFloat), exponents);
 }
 
 Linear& Transformer::linear(const std::string& name) {
@@ -224,6 +292,7 @@ at::Tensor& Transformer::postAttentionNorm(int block) {
 void Transformer::setRequiresGrad(bool on) {
     w_->requiresGrad = on;
     for (Linear& l : linears_) {
+        if (!l.weight.defined()) continue;  // streamed: not loaded (loadBlock sets it)
         l.weight = l.weight.detach();
         l.weight.requires_grad_(on);
     }
@@ -231,6 +300,116 @@ void Transformer::setRequiresGrad(bool on) {
 
 bool Transformer::requiresGrad() const {
     return w_->requiresGrad;
+}
+
+Residency Transformer::residency() const {
+    return w_->residency;
+}
+
+bool Transformer::blockLoaded(int index) const {
+    return w_->residency == Residency::Resident || w_->loaded.at(size_t(index));
+}
+
+namespace {
+
+// A tensor of the mapped checkpoint as float32: F32 data with float alignment is used in
+// place (read-only mapping: a write would fault, never corrupt), anything else converted.
+at::Tensor mappedFloat(const TensorStore& store, const std::string& name,
+                       const std::vector<int64_t>& shape) {
+    const TensorInfo& info = store.get(name);
+    const void* data = store.data(info);
+    if (info.dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0)
+        return at::from_blob(const_cast<void*>(data), shape, at::kFloat);
+    return loadTensor(store, name, shape);
+}
+
+std::vector<std::string> blockTensorNames(const Transformer& net, int b) {
+    const std::string p = "model.layers." + std::to_string(b) + ".";
+    std::vector<std::string> names = {p + "input_layernorm.weight",
+                                      p + "post_attention_layernorm.weight"};
+    if (net.config().qkNorm) {
+        names.push_back(p + "self_attn.q_norm.weight");
+        names.push_back(p + "self_attn.k_norm.weight");
+    }
+    for (int k = 0; k < kProjPerBlock; ++k) {
+        const Linear& l = net.linears()[size_t(b) * kProjPerBlock + size_t(k)];
+        names.push_back(l.info.name + ".weight");
+        if (l.info.hasBias) names.push_back(l.info.name + ".bias");
+    }
+    return names;
+}
+
+}  // namespace
+
+void Transformer::loadBlock(int b) {
+    if (w_->residency == Residency::Resident || w_->loaded.at(size_t(b))) return;
+    const TensorStore& store = *w_->store;
+    const ModelConfig& c = config_;
+    const std::string p = "model.layers." + std::to_string(b) + ".";
+    w_->inputNorm[size_t(b)] = mappedFloat(store, p + "input_layernorm.weight", {c.hiddenSize});
+    w_->postNorm[size_t(b)] =
+        mappedFloat(store, p + "post_attention_layernorm.weight", {c.hiddenSize});
+    if (c.qkNorm) {
+        w_->qNorm[size_t(b)] = mappedFloat(store, p + "self_attn.q_norm.weight", {c.headDim});
+        w_->kNorm[size_t(b)] = mappedFloat(store, p + "self_attn.k_norm.weight", {c.headDim});
+    }
+    for (int k = 0; k < kProjPerBlock; ++k) {
+        Linear& l = linears_[size_t(b) * kProjPerBlock + size_t(k)];
+        l.original =
+            mappedFloat(store, l.info.name + ".weight", {l.info.outFeatures, l.info.inFeatures});
+        l.weight = l.original.detach();
+        if (w_->requiresGrad) l.weight.requires_grad_(true);
+        if (l.info.hasBias)
+            l.bias = mappedFloat(store, l.info.name + ".bias", {l.info.outFeatures});
+    }
+    w_->loaded[size_t(b)] = true;
+}
+
+void Transformer::releaseBlock(int b) {
+    if (w_->residency == Residency::Resident || !w_->loaded.at(size_t(b))) return;
+    w_->inputNorm[size_t(b)] = at::Tensor();
+    w_->postNorm[size_t(b)] = at::Tensor();
+    if (config_.qkNorm) {
+        w_->qNorm[size_t(b)] = at::Tensor();
+        w_->kNorm[size_t(b)] = at::Tensor();
+    }
+    for (int k = 0; k < kProjPerBlock; ++k) {
+        Linear& l = linears_[size_t(b) * kProjPerBlock + size_t(k)];
+        l.original = l.weight = l.bias = at::Tensor();
+    }
+    for (const std::string& name : blockTensorNames(*this, b))
+        w_->store->releasePages(w_->store->get(name));
+    w_->loaded[size_t(b)] = false;
+}
+
+void setLinearWeight(Transformer& net, const std::string& name,
+                     const std::vector<float>& rowMajor) {
+    Linear& l = net.linear(name);
+    const int64_t expected = l.info.outFeatures * l.info.inFeatures;
+    if (int64_t(rowMajor.size()) != expected)
+        throw Error("weight for '" + name + "' has " + std::to_string(rowMajor.size()) +
+                    " values, expected " + std::to_string(l.info.outFeatures) + " x " +
+                    std::to_string(l.info.inFeatures) + " = " + std::to_string(expected));
+    l.weight = at::from_blob(const_cast<float*>(rowMajor.data()),
+                             {l.info.outFeatures, l.info.inFeatures}, at::kFloat)
+                   .clone();
+    if (net.requiresGrad()) l.weight.requires_grad_(true);
+}
+
+at::Tensor Transformer::finalNorm(const at::Tensor& hidden) const {
+    return rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps);
+}
+
+at::Tensor Transformer::headRows(int64_t begin, int64_t count) const {
+    if (w_->residency == Residency::Resident) return w_->lmHead.narrow(0, begin, count);
+    const TensorStore& store = *w_->store;
+    const TensorInfo& info = store.get(w_->headName);
+    const size_t element = dtypeSize(info.dtype);
+    const auto* rows = static_cast<const unsigned char*>(store.data(info)) +
+                       size_t(begin) * size_t(config_.hiddenSize) * element;
+    at::Tensor out = at::empty({count, config_.hiddenSize}, at::kFloat);
+    convertToFloat(info.dtype, rows, size_t(count * config_.hiddenSize), out.data_ptr<float>());
+    return out;
 }
 
 at::Tensor Transformer::embed(const at::Tensor& ids) const {
@@ -241,13 +420,27 @@ at::Tensor Transformer::embed(const at::Tensor& ids) const {
             throw Error("token id " + std::to_string(lo < 0 ? lo : hi) +
                         " is outside the vocabulary of " + std::to_string(config_.vocabSize));
     }
-    return at::embedding(w_->embed, ids.to(at::kLong));
+    if (w_->residency == Residency::Resident) return at::embedding(w_->embed, ids.to(at::kLong));
+    // Streamed: convert just the rows asked for (the embedding stays mapped).
+    const TensorStore& store = *w_->store;
+    const TensorInfo& info = store.get(w_->embedName);
+    const size_t element = dtypeSize(info.dtype), hidden = size_t(config_.hiddenSize);
+    const at::Tensor flat = ids.to(at::kLong).contiguous().view({-1});
+    at::Tensor out = at::empty({flat.numel(), config_.hiddenSize}, at::kFloat);
+    const int64_t* id = flat.data_ptr<int64_t>();
+    const auto* base = static_cast<const unsigned char*>(store.data(info));
+    for (int64_t i = 0; i < flat.numel(); ++i)
+        convertToFloat(info.dtype, base + size_t(id[i]) * hidden * element, hidden,
+                       out.data_ptr<float>() + size_t(i) * hidden);
+    return out.view({ids.size(0), ids.size(1), config_.hiddenSize});
 }
 
 at::Tensor Transformer::block(int index, const at::Tensor& hidden,
                               const LinearObserver& observer) const {
     if (index < 0 || index >= config_.numLayers)
         throw Error("block index " + std::to_string(index) + " out of range");
+    if (!blockLoaded(index))
+        throw Error("internal: block " + std::to_string(index) + " used while not loaded");
     const ModelConfig& c = config_;
     const int64_t B = hidden.size(0), T = hidden.size(1), D = c.headDim;
     const int64_t H = c.numHeads, KV = c.numKvHeads;
@@ -284,6 +477,8 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
 }
 
 at::Tensor Transformer::head(const at::Tensor& hidden) const {
+    if (w_->residency == Residency::Streamed)
+        return at::linear(finalNorm(hidden), headRows(0, config_.vocabSize));
     return at::linear(rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps), w_->lmHead);
 }
 

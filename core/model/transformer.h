@@ -27,9 +27,18 @@ struct Linear {
 using LinearObserver = std::function<at::Tensor(const Linear& layer, const at::Tensor& input,
                                                 const at::Tensor& output)>;
 
+// Where the weights live. Resident: every weight converted to float32 at construction
+// (the whole-model path). Streamed: nothing is converted up front; loadBlock(b) converts
+// one decoder block's weights (F32 checkpoints are used in place, no copy) and
+// releaseBlock(b) drops them and the block's mapped pages; embed() converts only the rows
+// it needs and headRows() a slice of the output head (the block-streamed run engine).
+enum class Residency { Resident, Streamed };
+
 class Transformer {
 public:
     Transformer(const ModelConfig& config, const TensorStore& store);
+    Transformer(const ModelConfig& config, std::shared_ptr<const TensorStore> store,
+                Residency residency);
 
     const ModelConfig& config() const { return config_; }
     std::vector<Linear>& linears() { return linears_; }
@@ -44,6 +53,16 @@ public:
     at::Tensor block(int index, const at::Tensor& hidden,
                      const LinearObserver& observer = {}) const;  // [B, T, hidden]
     at::Tensor head(const at::Tensor& hidden) const;              // final norm + lm_head
+
+    // Streamed residency (no-ops when resident): one block's weights in and out.
+    Residency residency() const;
+    void loadBlock(int index);
+    void releaseBlock(int index);
+    bool blockLoaded(int index) const;
+    // The final RMSNorm alone, and rows [begin, begin + count) of the output head as
+    // float32 [count, hidden] (a view when resident or F32, else converted).
+    at::Tensor finalNorm(const at::Tensor& hidden) const;
+    at::Tensor headRows(int64_t begin, int64_t count) const;
 
     // Norm weights preceding the projections, for AWQ scale folding:
     // input_layernorm (-> q,k,v), post_attention_layernorm (-> gate, up).
@@ -64,9 +83,15 @@ public:
 private:
     // implementation-defined members (embedding, norms, rope cache, ...)
     struct Weights;
+    void checkShapes(const TensorStore& store);
+    void setupLinears(const TensorStore& store, bool convert);
     std::shared_ptr<Weights> w_;
     ModelConfig config_;
     std::vector<Linear> linears_;
 };
+
+// Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the
+// model does). Throws ql::Error for an unknown name or a wrong size.
+void setLinearWeight(Transformer& net, const std::string& name, const std::vector<float>& rowMajor);
 
 }  // namespace ql

@@ -63,6 +63,7 @@ UnusableWeights scanUnusableWeights(const TensorStore& store) {
                     int64_t((begin + size_t(part.firstRow)) / size_t(std::max<int64_t>(cols, 1)));
             total.count += part.count;
         }
+        store.releasePages(t);
         if (total.count > 0) return total;
     }
     return {};

@@ -37,7 +37,9 @@ CompactWeights compactFromCodes(const QuantGrid& grid, const std::vector<int32_t
                                 const std::vector<float>& columnDivisor = {});
 
 // File form (little-endian, bounded by rows*cols and the header; a hostile or truncated
-// file gives one ql::Error naming the file and field). Crash-safe write as the run folder.
+// file gives one ql::Error naming the file and field). Crash-safe write as the run folder:
+// written and fsync'ed in place (writeFileDurable), inside saveRun's temporary folder that
+// is renamed into place whole. The file layout is described in compact_weights.cpp.
 void writeCompactWeights(const std::string& path, const CompactWeights& w);
 CompactWeights readCompactWeights(const std::string& path);
 

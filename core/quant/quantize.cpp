@@ -85,8 +85,11 @@ struct Sums {
     }
 };
 
+// + 0.0f turns a -0.0 (t in (-0.5, 0)) into +0.0, as the vector kernel's magic-number
+// rounding does: every path gives the same bits, and the codes alone give them back
+// (quant/compact_weights.h decodes (q - zero) * scale, which is never -0.0).
 inline float roundScalar(float t) {
-    return std::nearbyint(t);
+    return std::nearbyint(t) + 0.0f;
 }
 
 inline float quantScalar(float x, const GroupParams& g, float& r) {

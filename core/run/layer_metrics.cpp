@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 
@@ -72,8 +73,7 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
 
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
-                         std::vector<float>& storedAfter, bool gridExact,
-                         std::vector<float>* scratch) {
+                         bool gridExact, std::vector<float>* scratch) {
     const size_t n = original.size();
     if (lq.dequant.size() != n)
         throw Error("layer '" + info.name + "': quantized weight has the wrong size");
@@ -130,17 +130,41 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
     const bool byGrid = lq.awqScales.empty() && lq.applied.method == QuantMethod::Rtn &&
                         (gridExact || gridReproduces(original, lq));
     r.weightAfterSource = byGrid ? "grid" : "stored";
-    if (!byGrid) storedAfter.assign(after, after + n);
     return r;
 }
 
-// ---- stored after-weights: "QLWF32\0\0", u64 count, count float32 (little endian) ----
+CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector<float>& awqScales,
+                                  bool folded) {
+    if (lq.codes.size() != lq.dequant.size())
+        throw Error("layer '" + lq.name + "': the quantization returned no codes to store");
+    CompactWeights w = compactFromCodes(lq.grid, lq.codes, awqScales);
+    // Cheap next to GPTQ/AWQ themselves, and what re-binning shows depends on it.
+    const std::vector<float> decoded = w.decode();
+    const size_t cols = size_t(lq.grid.cols);
+    for (size_t i = 0; i < decoded.size(); ++i) {
+        const float expect = folded ? lq.dequant[i] / awqScales[i % cols] : lq.dequant[i];
+        // Values, not bits: decode is bit-exact (test_compact), but the sign of a zero would
+        // not be worth failing a run for.
+        if (!(decoded[i] == expect) && !(std::isnan(decoded[i]) && std::isnan(expect)))
+            throw Error("layer '" + lq.name + "': the compact after-weights differ from the " +
+                        "quantized weight at element " + std::to_string(i) + " (" +
+                        std::to_string(decoded[i]) + " vs " + std::to_string(expect) + ")");
+    }
+    return w;
+}
+
+// ---- stored after-weights of runs saved before compact storage: "QLWF32\0\0", u64 count,
+// count float32 (little endian). Read for old runs; written only by tests. ----
 
 namespace {
 const char kWeightMagic[8] = {'Q', 'L', 'W', 'F', '3', '2', 0, 0};
 }
 
 std::string storedWeightPath(const std::string& folder, const std::string& layer) {
+    return folder + "/weights/" + layer + ".qlw";
+}
+
+std::string legacyStoredWeightPath(const std::string& folder, const std::string& layer) {
     return folder + "/weights/" + layer + ".f32";
 }
 
@@ -184,7 +208,26 @@ QuantGrid gridOf(const LayerResult& l) {
     return g;
 }
 
-std::vector<float> afterWeights(const RunResult& run, const LayerResult& l,
+// A run saved with compact weights has weights/<layer>.qlw; one saved before, .f32.
+std::vector<float> storedAfterFromFolder(const std::string& folder, const LayerResult& l,
+                                         size_t count) {
+    const std::string path = storedWeightPath(folder, l.name);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) &&
+        std::filesystem::exists(legacyStoredWeightPath(folder, l.name), ec))
+        return readStoredWeight(legacyStoredWeightPath(folder, l.name), count);
+    const CompactWeights w = readCompactWeights(path);
+    if (w.rows() != l.rows || w.cols() != l.cols)
+        throw Error("weights file '" + path + "': field 'rows' / 'cols' is " +
+                    std::to_string(w.rows()) + " x " + std::to_string(w.cols()) +
+                    " but run.json says " + std::to_string(l.rows) + " x " +
+                    std::to_string(l.cols));
+    return w.decode();
+}
+
+}  // namespace
+
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
                                 const std::vector<float>& original) {
     if (l.weightAfterSource == "grid") {
         std::vector<int32_t> q(original.size());
@@ -197,16 +240,14 @@ std::vector<float> afterWeights(const RunResult& run, const LayerResult& l,
     if (l.weightAfterSource == "stored") {
         if (run.storedWeights) {
             const auto it = run.storedWeights->find(l.name);
-            if (it != run.storedWeights->end()) return it->second;
+            if (it != run.storedWeights->end()) return it->second.decode();
         }
-        if (!run.folder.empty())
-            return readStoredWeight(storedWeightPath(run.folder, l.name), original.size());
+        if (!run.folder.empty()) return storedAfterFromFolder(run.folder, l, original.size());
         throw Error("the quantized weights of '" + l.name + "' are not available");
     }
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
 }
 
-}  // namespace
 
 Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
                        double lo, double hi, int bins) {
@@ -227,7 +268,7 @@ Histogram rebinWeights(const RunResult& run, const std::string& layer, const std
                     "' has " + std::to_string(original.size()) +
                     " values: the run does not belong to this model");
     if (which == "before") return computeHistogram(original.data(), original.size(), lo, hi, bins);
-    std::vector<float> after = afterWeights(run, *l, original);
+    std::vector<float> after = afterWeightsOf(run, *l, original);
     if (which == "error")
         for (size_t i = 0; i < after.size(); ++i) after[i] = original[i] - after[i];
     return computeHistogram(after.data(), after.size(), lo, hi, bins);

@@ -14,8 +14,10 @@
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
+#include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
+#include "run/stream_engine.h"
 
 #include <cctype>
 #include <chrono>
@@ -283,16 +285,6 @@ private:
     Clock::time_point start_;
 };
 
-// Drops the mapped checkpoint pages of a tensor already converted to float from this
-// process's resident set (the page cache keeps them; a later read faults them back in).
-// Without it a weights-only run of a 3 GB checkpoint ends with 3 GB resident.
-void releaseMappedPages(const TensorStore& store, const TensorInfo& tensor) {
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(store.data(tensor)) & ~(page - 1);
-    const uintptr_t end = reinterpret_cast<uintptr_t>(store.data(tensor)) + tensor.byteSize;
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
 void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
     Phases phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
@@ -305,7 +297,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     const ProgressReporter q = rep.sub(0.02, 1.0);
     // Buffers reused from layer to layer: after the largest layer no page is faulted in
     // again (fresh multi-MB vectors per layer cost as much system time as the math).
-    std::vector<float> w, scratch, stored;  // stored stays empty: RTN and casts recompute
+    std::vector<float> w, scratch;
     LayerQuantization lq;
     for (size_t i = 0; i < layers.size(); ++i) {
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
@@ -313,14 +305,14 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         const TensorInfo& tensor = store->get(layers[i].name + ".weight");
         w.resize(size_t(tensor.numel()));
         convertToFloat(tensor.dtype, store->data(tensor), w.size(), w.data());
-        releaseMappedPages(*store, tensor);
+        store->releasePages(tensor);
         const UnusableWeights bad =
             findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
         quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
                            recipe);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
-                                          stored, /*gridExact=*/true, &scratch));
+                                          /*gridExact=*/true, &scratch));
         run.layers.back().seconds = since(t0);
         if (bad.count > 0) {
             // Kept (the other layers are still worth seeing) but marked and warned about.
@@ -335,16 +327,11 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     fillMemory(run, *store);
 }
 
-// Makes `values` (equal to the layer's current weight) the model's weight tensor, so that a
-// stored after-weight and the quantized model share one buffer. `owner` keeps it alive.
-void shareWeight(Transformer& net, const std::string& name, std::vector<float>& values,
-                 const std::shared_ptr<std::map<std::string, std::vector<float>>>& owner) {
-    Linear& l = net.linear(name);
-    if (int64_t(values.size()) != l.weight.numel()) return;
-    at::Tensor t = at::from_blob(
-        values.data(), l.weight.sizes(), [owner](void*) {}, at::kFloat);
-    if (net.requiresGrad()) t.requires_grad_(true);
-    l.weight = t;
+// The block-streamed engine (stream_engine.h) unless QL_ENGINE=whole asks for the
+// whole-model path, which is kept as the reference the streamed engine is tested against.
+bool streamedEngine() {
+    const char* e = std::getenv("QL_ENGINE");
+    return !(e && std::string(e) == "whole");
 }
 
 void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
@@ -370,10 +357,14 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     if (calib) checkWindowLength(cfg, c.calibrationSeq, "the calibration");
     const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
     if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
-    checkModelPathMemory(c, grads);
+    const bool streamed = streamedEngine();
+    if (streamed)
+        checkEstimateFits(estimateRun(c), c.modelDir);
+    else
+        checkModelPathMemory(c, grads);
     Phases phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
-    const auto model = Model::load(c.modelDir);
+    const auto model = streamed ? Model::loadStreamed(c.modelDir) : Model::load(c.modelDir);
     memoryTrace("loaded");
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;
@@ -401,6 +392,34 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     }
     tok.report("tokenize", 1.0);
     phases.done("tokenize");
+    if (streamed) {
+        StreamPlan plan;
+        plan.layers = layers;
+        plan.recipe = recipe;
+        plan.needsFit = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+        plan.calibration = calibration;
+        plan.heldOut = heldOut.size();
+        plan.sqnrOnHeldOut = !eval && !heldOut.empty();
+        for (const auto& w : evalWindows) plan.evaluation.push_back(w.ids);
+        if (eval) {
+            plan.evaluationFirstScored = evalWindows.front().firstScored;
+            plan.sqnrEvalWindows = sqnrEvaluationWindows(evalWindows).size();
+        }
+        plan.activations = acts;
+        plan.gradients = grads;
+        plan.bins = c.histogramBins;
+        runStreamEngine(run, *model, *store, plan, rep.sub(0.05, 1.0));
+        if (eval) run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
+        if (eval || !heldOut.empty()) {
+            run.outputSqnrSource = eval ? "evaluation" : "calibration-heldout";
+            run.outputSqnrWindows = int(eval ? plan.sqnrEvalWindows : heldOut.size());
+        } else if (calib) {
+            run.outputSqnrSource = "calibration";
+            run.outputSqnrWindows = int(calibration.size());
+        }
+        fillMemory(run, *store);
+        return;
+    }
 
     Transformer& net = model->transformer();
     ModelStates states(net);
@@ -411,9 +430,9 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         names.push_back(l.name);
     }
     // Each layer is analyzed as soon as it is quantized and its codes and float copy are
-    // dropped right away; the after-weights that must be stored (GPTQ, AWQ) become the
-    // model's quantized weight tensors too (one buffer, not two).
-    auto stored = std::make_shared<std::map<std::string, std::vector<float>>>();
+    // dropped right away; the after-weights that must be stored (GPTQ, AWQ) are kept
+    // compact (codes + grid, 1/8 of float32 at INT4) beside the model's own float tensor.
+    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
     options.calibration =
@@ -423,16 +442,16 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         // AWQ: when the scales were folded into the norms, a layer's weight in the model is
         // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
         // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
-        if (!lq.awqScales.empty() && !states.normsChanged()) lq.awqScales.clear();
+        // Either way the compared weight is the codes' grid values divided by s.
+        const std::vector<float> awqScales = lq.awqScales;
+        const bool folded = !awqScales.empty() && states.normsChanged();
+        if (!folded) lq.awqScales.clear();
         const TensorInfo& tensor = store->get(lq.name + ".weight");
         const std::vector<float> original = store->readFloat(tensor.name);
-        releaseMappedPages(*store, tensor);
-        std::vector<float> after;
-        analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins, after);
-        if (!after.empty()) {
-            std::vector<float>& kept = (*stored)[lq.name] = std::move(after);
-            if (lq.awqScales.empty()) shareWeight(net, lq.name, kept, stored);
-        }
+        store->releasePages(tensor);
+        analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins);
+        if (analyzed[i].weightAfterSource == "stored")
+            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
         lq.codes = std::vector<int32_t>();
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/progress.h"
+#include "quant/compact_weights.h"
 #include "quant/histogram.h"
 #include "quant/recipe.h"
 
@@ -84,7 +85,8 @@ struct LayerResult {
     int64_t firstUnusableRow = -1;
     // How rebinWeights() gets the dequantized weights back: "grid" (checkpoint weight
     // re-quantized with the stored grid, RTN), "cast" (fp16/bf16 round trip) or
-    // "stored" (GPTQ/AWQ: saved in the run folder as weights/<layer>.f32).
+    // "stored" (GPTQ/AWQ: codes + grid, see quant/compact_weights.h, saved in the run folder
+    // as weights/<layer>.qlw; runs saved before kept float32 copies, weights/<layer>.f32).
     std::string weightAfterSource;
 };
 
@@ -144,9 +146,10 @@ struct RunResult {
     int outputSqnrWindows = 0;
 
     // Where the run lives on disk (set by loadRun; empty for a run not yet loaded), and
-    // the after-weights of "stored" layers while the run is only in memory.
+    // the after-weights of "stored" layers while the run is only in memory (compact:
+    // codes and grid, decoded bit-exactly when re-binning; 8x smaller than float32 at INT4).
     std::string folder;
-    std::shared_ptr<const std::map<std::string, std::vector<float>>> storedWeights;
+    std::shared_ptr<const std::map<std::string, CompactWeights>> storedWeights;
 
     const LayerResult* layer(const std::string& name) const;
 };

@@ -45,6 +45,11 @@ bool existsNoFollow(const fs::path& p) {
     return fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec;
 }
 
+// weights/<layer>.qlw (compact, written today) or .f32 (float32, runs saved before).
+bool isStoredWeightName(const fs::path& p) {
+    return p.extension() == ".qlw" || p.extension() == ".f32";
+}
+
 // Why `dir` holds something saveRun never writes; empty when it holds only run files
 // (possibly a partial set, as in an interrupted save).
 std::string foreignEntry(const fs::path& dir) {
@@ -55,7 +60,7 @@ std::string foreignEntry(const fs::path& dir) {
         if ((name == "run.json" || name == "histograms.bin") && isFile(p)) continue;
         if (name == "weights" && isDir(p)) {
             for (fs::directory_iterator w(p, ec); !ec && w != end; w.increment(ec))
-                if (w->path().extension() != ".f32" || !isFile(w->path()))
+                if (!isStoredWeightName(w->path()) || !isFile(w->path()))
                     return "it holds 'weights/" + w->path().filename().string() +
                            "', which QuantLens did not write";
             continue;

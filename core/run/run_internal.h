@@ -34,14 +34,20 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
 // Everything about one quantized layer that needs only its weights: metrics, memory,
 // histograms, grid. `original` is the checkpoint weight; lq.dequant the weight now in the
 // model. Non-empty lq.awqScales (AWQ scales folded into the norms) means the weight is
-// Q(W·diag(s)), compared in the
-// original space, dequant[:, j] / s[j]. `storedAfter` receives the after-weights when
-// they cannot be recomputed from the grid (GPTQ, AWQ), else stays empty. gridExact: the
-// caller made lq with quantizeWithGrid itself (no need to verify that the grid reproduces it).
+// Q(W·diag(s)), compared in the original space, dequant[:, j] / s[j]. weightAfterSource
+// "stored" in the result means the after-weights cannot be recomputed from the grid
+// (GPTQ, AWQ): the caller keeps storedAfterWeights(lq, ...). gridExact: the caller made lq
+// with quantizeWithGrid itself (no need to verify that the grid reproduces it).
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
-                         std::vector<float>& storedAfter, bool gridExact = false,
-                         std::vector<float>* scratch = nullptr);
+                         bool gridExact = false, std::vector<float>* scratch = nullptr);
+
+// The after-weights of a "stored" layer in compact form: lq's codes and grid, and for AWQ
+// the scales s as column divisors (the compared weight is Q(W·diag(s))·diag(1/s) whether
+// or not s was folded into the norms). Checks that decoding gives back the weight
+// analyzeLayer compared (lq.dequant, or lq.dequant / s when `folded`); ql::Error if not.
+CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector<float>& awqScales,
+                                  bool folded);
 
 // Identifier and display label of a run, e.g. "20261123-191500-rtn-int4-g128-asym",
 // "RTN INT4 g128 asym".
@@ -68,8 +74,15 @@ uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, i
 // memory, plus a fixed margin. QL_SKIP_MEMORY_CHECK=1 skips the check.
 void checkModelPathMemory(const RunConfig& c, bool grads);
 
-// Path of the stored after-weights of a layer inside a run folder.
+// The quantized (after) weight of a layer of `run` whose checkpoint weight is `original`:
+// recomputed by the grid or the cast, or the stored values. Throws ql::Error if unavailable.
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
+                                  const std::vector<float>& original);
+
+// Paths of the stored after-weights of a layer inside a run folder: compact (.qlw, written
+// today) and float32 (.f32, runs saved before; still read and copied on re-save).
 std::string storedWeightPath(const std::string& folder, const std::string& layer);
+std::string legacyStoredWeightPath(const std::string& folder, const std::string& layer);
 std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCount);
 void writeStoredWeight(const std::string& path, const std::vector<float>& values);
 

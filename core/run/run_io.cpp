@@ -1,6 +1,8 @@
 // Run folders: run.json (everything but bulk arrays), histograms.bin (histograms,
-// grids and activation samples, binary) and weights/<layer>.f32 for layers whose
-// quantized weights cannot be recomputed from the checkpoint (GPTQ, AWQ).
+// grids and activation samples, binary) and weights/<layer>.qlw (codes + grid, see
+// quant/compact_weights.h) for layers whose quantized weights cannot be recomputed from
+// the checkpoint (GPTQ, AWQ). Runs saved before hold weights/<layer>.f32 (float32) instead;
+// they load, re-bin and re-save (copied as they are).
 //
 // histograms.bin, little endian: "QLRUNBIN", u32 version (1), u32 layer count; per layer
 // 9 histograms (weight before/after/error, activation before/after, output
@@ -127,7 +129,7 @@ json layerJson(const LayerResult& l) {
             {"first_unusable_row", l.firstUnusableRow}};
 }
 
-// A layer name becomes a file name (weights/<name>.f32): it must stay inside the run.
+// A layer name becomes a file name (weights/<name>.qlw): it must stay inside the run.
 bool safeLayerName(const std::string& name) {
     return !name.empty() && name != "." && name != ".." &&
            name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
@@ -441,6 +443,20 @@ void readHistogramsBin(const std::string& path, RunResult& run) {
         throw Error("run file '" + path + "' is corrupt (end marker)");
 }
 
+// A loaded run's stored weights, copied as they are: .qlw, or .f32 of a run saved before.
+void copyStoredWeight(const std::string& from, const std::string& to, const std::string& layer) {
+    std::error_code ec;
+    std::string source = storedWeightPath(from, layer), target = storedWeightPath(to, layer);
+    if (!fs::exists(source, ec) && fs::exists(legacyStoredWeightPath(from, layer), ec)) {
+        source = legacyStoredWeightPath(from, layer);
+        target = legacyStoredWeightPath(to, layer);
+    }
+    std::ifstream in(source, std::ios::binary);
+    std::ostringstream bytes;
+    if (!(in && bytes << in.rdbuf())) throw Error("cannot read '" + source + "' to save the run");
+    writeFileDurable(target, bytes.str());
+}
+
 void writeRunInto(const RunResult& run, const fs::path& dir) {
     writeFileDurable((dir / "run.json").string(), runJson(run).dump(1) + "\n");
     crashPoint("run-json-written");
@@ -450,19 +466,13 @@ void writeRunInto(const RunResult& run, const fs::path& dir) {
         std::error_code ec;
         fs::create_directories(dir / "weights", ec);
         if (ec) throw Error("cannot create '" + (dir / "weights").string() + "'");
-        const std::string target = storedWeightPath(dir.string(), l.name);
-        if (run.storedWeights && run.storedWeights->count(l.name)) {
-            writeStoredWeight(target, run.storedWeights->at(l.name));
-        } else if (!run.folder.empty()) {
-            const std::string source = storedWeightPath(run.folder, l.name);
-            std::ifstream in(source, std::ios::binary);
-            std::ostringstream bytes;
-            if (!(in && bytes << in.rdbuf()))
-                throw Error("cannot read '" + source + "' to save the run");
-            writeFileDurable(target, bytes.str());
-        } else {
+        if (run.storedWeights && run.storedWeights->count(l.name))
+            writeCompactWeights(storedWeightPath(dir.string(), l.name),
+                                run.storedWeights->at(l.name));
+        else if (!run.folder.empty())
+            copyStoredWeight(run.folder, dir.string(), l.name);
+        else
             throw Error("the quantized weights of '" + l.name + "' are not available to save");
-        }
     }
     if (fs::exists(dir / "weights")) syncDirectory((dir / "weights").string());
     syncDirectory(dir.string());

@@ -1,0 +1,201 @@
+// The block-streamed engine of model-path runs (see stream_engine.h for the design).
+// Phase order per block b (weights of b loaded, nothing else):
+//   1. float stream: calibration batches (activation ranges; gradient windows' inputs kept)
+//      and evaluation batches;
+//   2. quantize b's selected layers on the quantized stream's fit inputs (GPTQ/AWQ) and
+//      analyze each layer as it is done;
+//   3. quantized stream: calibration batches (ranges; output SQNR on held-out windows) and
+//      evaluation batches (output SQNR on the first ones);
+//   4. activation counts: b again over its stored calibration inputs, both streams;
+//   5. release b.
+// Then the head scores both evaluation streams, and gradients run backwards.
+#include "run/stream_engine.h"
+
+#include "base/error.h"
+#include "methods/quantize_block.h"
+#include "run/run_internal.h"
+
+#include <chrono>
+#include <set>
+
+namespace ql {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Runs block b over every batch of one stream; the input states are kept in `inputs`
+// when asked (for the activation counting pass), then replaced by the block's output.
+void advance(Transformer& net, int b, std::vector<StreamBatch>& batches, int stream,
+             const LinearObserver& observer, const LinearObserver& sqnrObserver,
+             std::vector<at::Tensor>* inputs, const ProgressReporter& rep) {
+    for (StreamBatch& batch : batches) {
+        rep.checkCancelled();
+        at::Tensor& h = batch.hidden[size_t(stream)];
+        if (inputs) inputs->push_back(h);
+        const LinearObserver& obs = batch.sqnr && sqnrObserver ? sqnrObserver : observer;
+        h = net.block(b, h, obs);
+    }
+}
+
+LinearObserver both(const LinearObserver& a, const LinearObserver& b) {
+    if (!a) return b;
+    if (!b) return a;
+    return [a, b](const Linear& l, const at::Tensor& in, const at::Tensor& out) -> at::Tensor {
+        a(l, in, out);
+        b(l, in, out);
+        return {};
+    };
+}
+
+std::vector<at::Tensor> fitInputs(const std::vector<StreamBatch>& batches) {
+    std::vector<at::Tensor> out;
+    for (const StreamBatch& b : batches)
+        if (b.fit) out.push_back(b.hidden[kQuant]);
+    return out;
+}
+
+}  // namespace
+
+void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, const StreamPlan& plan,
+                     const ProgressReporter& rep) {
+    Transformer& net = model.transformer();
+    if (net.residency() != Residency::Streamed) throw Error("internal: model not streamed");
+    at::NoGradGuard noGrad;
+    const int blocks = net.config().numLayers;
+    const auto t0 = Clock::now();
+
+    // Window sets and their batches, embedded into both streams.
+    const size_t calibPerBatch =
+        plan.calibration.empty() ? 1
+                                 : size_t(std::max<size_t>(1, 4096 / plan.calibration.front().size()));
+    std::vector<StreamBatch> calib =
+        makeBatches(plan.calibration, plan.calibration.size() - plan.heldOut, calibPerBatch);
+    for (StreamBatch& b : calib) {
+        b.fit = b.firstWindow < plan.calibration.size() - plan.heldOut;
+        b.sqnr = !b.fit && plan.sqnrOnHeldOut;
+    }
+    std::vector<StreamBatch> eval = makeBatches(plan.evaluation, plan.sqnrEvalWindows, 4);
+    for (StreamBatch& b : eval) b.sqnr = b.firstWindow < plan.sqnrEvalWindows;
+    for (auto* set : {&calib, &eval})
+        for (StreamBatch& b : *set) b.hidden[kFloat] = b.hidden[kQuant] = net.embed(b.ids);
+
+    std::vector<std::string> names;
+    std::map<std::string, size_t> indexOf;
+    for (const auto& l : plan.layers) {
+        indexOf[l.name] = names.size();
+        names.push_back(l.name);
+    }
+    std::vector<LayerResult> analyzed(plan.layers.size());
+    for (size_t i = 0; i < analyzed.size(); ++i) analyzed[i].name = plan.layers[i].name;
+    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
+    ActivationStats acts(analyzed, plan.bins);
+    SqnrStats sqnr(analyzed);
+    const bool measureSqnr = plan.sqnrOnHeldOut || plan.sqnrEvalWindows > 0;
+    // Calibration statistics: GPTQ/AWQ need them; RTN only for its output SQNR when no
+    // held-out or evaluation windows measure it (as the whole-model path).
+    const bool fitStats = plan.needsFit || (!measureSqnr && !plan.calibration.empty());
+    std::array<std::vector<at::Tensor>, 2> gradInputs;
+    const size_t gradWindows = plan.gradients ? std::min<size_t>(4, plan.calibration.size()) : 0;
+
+    QuantizeLayersOptions options;
+    options.onLayer = [&](LayerQuantization& lq) {
+        const size_t i = indexOf.at(lq.name);
+        // AWQ never folds its scales here (quantizeLayers' contract): the effective weight
+        // is Q(W·diag(s))·diag(1/s), compared as it is and stored with s as divisors.
+        const std::vector<float> awqScales = lq.awqScales;
+        lq.awqScales.clear();
+        const TensorInfo& tensor = store.get(lq.name + ".weight");
+        const std::vector<float> original = store.readFloat(tensor.name);
+        store.releasePages(tensor);
+        analyzed[i] = analyzeLayer(plan.layers[i], tensor, original, lq, plan.bins);
+        if (analyzed[i].weightAfterSource == "stored")
+            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false);
+        lq.codes = std::vector<int32_t>();
+        lq.dequant = std::vector<float>();
+    };
+
+    const ProgressReporter blockRep = rep.sub(0.0, plan.gradients ? 0.75 : 0.9);
+    size_t done = 0;
+    BlockStates states;
+    for (int b = 0; b < blocks; ++b) {
+        const ProgressReporter br = blockRep.sub(double(b) / blocks, double(b + 1) / blocks);
+        br.report("blocks", 0.0, "block " + std::to_string(b + 1) + "/" + std::to_string(blocks));
+        net.loadBlock(b);
+        std::vector<std::string> here;
+        for (const auto& l : plan.layers)
+            if (l.block == b) here.push_back(l.name);
+        std::array<std::vector<at::Tensor>, 2> calibInputs;
+        const bool countActs = plan.activations && !here.empty();
+        if (gradWindows > 0) gradInputs[kFloat].push_back(firstWindows(calib, kFloat, gradWindows));
+        advance(net, b, calib, kFloat,
+                plan.activations ? acts.rangeObserver(kFloat) : LinearObserver(), {},
+                countActs ? &calibInputs[kFloat] : nullptr, br);
+        advance(net, b, eval, kFloat, {}, {}, nullptr, br);
+
+        quantizeBlock(net, b, here, plan.recipe,
+                      fitStats ? fitInputs(calib) : std::vector<at::Tensor>{}, options, br, done,
+                      plan.layers.size());
+        states.captureQuantized(net, here);
+
+        if (gradWindows > 0) gradInputs[kQuant].push_back(firstWindows(calib, kQuant, gradWindows));
+        const LinearObserver sqnrObs = measureSqnr ? sqnr.observer() : LinearObserver();
+        const LinearObserver rangeQ =
+            plan.activations ? acts.rangeObserver(kQuant) : LinearObserver();
+        advance(net, b, calib, kQuant, rangeQ, both(rangeQ, sqnrObs),
+                countActs ? &calibInputs[kQuant] : nullptr, br);
+        advance(net, b, eval, kQuant, {}, sqnrObs, nullptr, br);
+
+        if (countActs) {
+            acts.beginCounting(b, net);
+            for (int s : {kQuant, kFloat}) {
+                states.use(net, b, s);
+                const LinearObserver count = acts.countObserver(s);
+                for (const at::Tensor& in : calibInputs[size_t(s)]) {
+                    br.checkCancelled();
+                    net.block(b, in, count);
+                }
+            }
+        }
+        states.clear();
+        net.releaseBlock(b);
+    }
+    run.timings.push_back({"blocks", since(t0)});
+    auto t1 = Clock::now();
+    if (measureSqnr) sqnr.finish(analyzed);
+    if (plan.activations) {
+        acts.finish(analyzed);
+        run.hasActivations = true;
+    }
+    run.layers = std::move(analyzed);
+    if (!stored->empty()) run.storedWeights = stored;
+
+    if (!eval.empty()) {
+        run.perplexity =
+            scoreStreams(net, eval, plan.evaluationFirstScored,
+                         rep.sub(plan.gradients ? 0.75 : 0.9, plan.gradients ? 0.8 : 1.0));
+        run.perplexity.windows = int(plan.evaluation.size());
+        run.perplexity.seq = int(plan.evaluation.front().size());
+        run.perplexity.tokensPerSecond = 0.0;
+        run.timings.push_back({"evaluate", since(t1)});
+        t1 = Clock::now();
+    }
+    if (gradWindows > 0) {
+        std::array<at::Tensor, 2> final = {firstWindows(calib, kFloat, gradWindows),
+                                           firstWindows(calib, kQuant, gradWindows)};
+        const at::Tensor ids = idsTensor(plan.calibration, 0, gradWindows);
+        calib.clear();
+        eval.clear();
+        const ProgressReporter gr = rep.sub(0.8, 1.0);
+        std::array<at::Tensor, 2> gradOut = lossGradients(net, final, ids, gr);
+        streamedGradients(net, run, gradInputs, gradOut, run.layers, plan.bins, gr);
+        run.hasGradients = true;
+        run.timings.push_back({"gradients", since(t1)});
+    }
+}
+
+}  // namespace ql

@@ -1,0 +1,174 @@
+// The block-streamed engine against the whole-model reference path (QL_ENGINE=whole), on
+// both shared models: perplexity, KL, agreement, every layer's metrics and output SQNR,
+// and every histogram's counts (weights, activations, outputs, gradients). The two paths
+// batch windows and apply the output head differently, so float sums differ in the last
+// bits: tolerances below are stated per quantity.
+#include "base/error.h"
+#include "run/run.h"
+#include "run/run_estimate.h"
+#include "testdata.h"
+
+#include <QObject>
+#include <QTest>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+using namespace ql;
+
+namespace {
+
+RunConfig fullConfig(const QString& model, const std::string& recipe, bool withEval) {
+    RunConfig c;
+    c.modelDir = qltest::dataPath(model);
+    c.recipe = recipe;
+    c.calibrationText = qltest::dataPath("data/stories/calib.txt");
+    if (withEval) c.evaluationText = qltest::dataPath("data/stories/stories.txt");
+    c.evalSeq = 256;
+    c.captureActivations = true;
+    c.captureGradients = true;
+    c.threads = 1;
+    return c;
+}
+
+RunResult runWith(const char* engine, const RunConfig& c) {
+    setenv("QL_ENGINE", engine, 1);
+    RunResult r = runQuantization(c);
+    unsetenv("QL_ENGINE");
+    return r;
+}
+
+// Counts may move between neighbouring bins for values within float rounding of an edge:
+// at most 0.1 % of the values (plus 2) change bins; totals and out-of-range counts agree.
+void compareHistograms(const Histogram& a, const Histogram& b, const std::string& what) {
+    const std::string& at = what;
+    QVERIFY2(a.counts.size() == b.counts.size(), at.c_str());
+    QVERIFY2(!a.counts.empty(), (at + ": empty histogram").c_str());
+    const double width = std::max(std::fabs(a.hi - a.lo), 1e-30);
+    QVERIFY2(std::fabs(a.lo - b.lo) <= 1e-5 * width && std::fabs(a.hi - b.hi) <= 1e-5 * width,
+             (at + ": ranges differ").c_str());
+    uint64_t moved = 0, total = 0;
+    for (size_t i = 0; i < a.counts.size(); ++i) {
+        moved += a.counts[i] > b.counts[i] ? a.counts[i] - b.counts[i] : b.counts[i] - a.counts[i];
+        total += a.counts[i];
+    }
+    QVERIFY2(a.stats.count == b.stats.count, (at + ": value counts differ").c_str());
+    QVERIFY2(
+        double(moved) <= 2.0 * (0.001 * double(total) + 2.0),
+        (at + ": " + std::to_string(moved) + " of " + std::to_string(total) + " moved").c_str());
+}
+
+void near(double a, double b, double relative, const std::string& what) {
+    const bool ok = (std::isinf(a) && a == b) || std::fabs(a - b) <= relative * std::fabs(b);
+    QVERIFY2(ok, (what + ": " + std::to_string(a) + " vs " + std::to_string(b)).c_str());
+}
+
+}  // namespace
+
+void compareLayers(const RunResult& s, const RunResult& w) {
+    QCOMPARE(s.outputSqnrSource, w.outputSqnrSource);
+    QCOMPARE(s.outputSqnrWindows, w.outputSqnrWindows);
+    QVERIFY(s.hasActivations && s.hasGradients);
+    QCOMPARE(s.layers.size(), w.layers.size());
+    for (size_t i = 0; i < s.layers.size(); ++i) {
+        const LayerResult& a = s.layers[i];
+        const LayerResult& b = w.layers[i];
+        QCOMPARE(a.name, b.name);
+        near(a.weightSqnrDb, b.weightSqnrDb, 1e-9, a.name + " weight SQNR");
+        // 0.01 dB: the exactness bound for SQNR.
+        QVERIFY2(std::fabs(a.outputSqnrDb - b.outputSqnrDb) <= 0.01,
+                 (a.name + " output SQNR " + std::to_string(a.outputSqnrDb) + " vs " +
+                  std::to_string(b.outputSqnrDb))
+                     .c_str());
+        compareHistograms(a.weightBefore, b.weightBefore, a.name + " weights before");
+        compareHistograms(a.weightAfter, b.weightAfter, a.name + " weights after");
+        compareHistograms(a.activationBefore, b.activationBefore, a.name + " act before");
+        compareHistograms(a.activationAfter, b.activationAfter, a.name + " act after");
+        compareHistograms(a.outputBefore, b.outputBefore, a.name + " out before");
+        compareHistograms(a.outputAfter, b.outputAfter, a.name + " out after");
+        compareHistograms(a.gradientBefore, b.gradientBefore, a.name + " grad before");
+        compareHistograms(a.gradientAfter, b.gradientAfter, a.name + " grad after");
+        near(a.gradientNormBefore, b.gradientNormBefore, 1e-4, a.name + " grad norm fp");
+        near(a.gradientNormAfter, b.gradientNormAfter, 1e-4, a.name + " grad norm q");
+    }
+}
+
+class TestStream : public QObject {
+    Q_OBJECT
+private slots:
+    void matchesWholeModel_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("recipe");
+        QTest::addColumn<bool>("withEval");  // without: output SQNR on held-out calibration
+        const QString small = "models/stories260k", other = "models/tinystories-656k";
+        QTest::newRow("260k rtn int4 g32") << small << "rtn:int4:g32:asym" << true;
+        QTest::newRow("260k gptq int4 g32") << small << "gptq:int4:g32:asym" << true;
+        QTest::newRow("260k gptq held-out") << small << "gptq:int4:g32:asym" << false;
+        QTest::newRow("656k rtn int8 channel") << other << "rtn:int8:channel:sym" << true;
+        QTest::newRow("656k awq int4 g32") << other << "awq:int4:g32:asym" << true;
+        QTest::newRow("656k rtn int4 held-out") << other << "rtn:int4:g32:sym" << false;
+    }
+    void matchesWholeModel() {
+        QFETCH(QString, model);
+        QFETCH(QString, recipe);
+        QFETCH(bool, withEval);
+        QL_REQUIRE_DATA(model);
+        QL_REQUIRE_DATA("data/stories/calib.txt");
+        const RunConfig c = fullConfig(model, recipe.toStdString(), withEval);
+        const RunResult s = runWith("stream", c);
+        const RunResult w = runWith("whole", c);
+        QCOMPARE(s.perplexity.valid, withEval);
+        QCOMPARE(w.perplexity.valid, withEval);
+        compareLayers(s, w);
+        if (!withEval) return;
+        QCOMPARE(s.perplexity.scoredTokens, w.perplexity.scoredTokens);
+        near(s.perplexity.pplFp, w.perplexity.pplFp, 1e-6, "ppl fp");
+        near(s.perplexity.pplQ, w.perplexity.pplQ, 1e-6, "ppl q");
+        near(s.perplexity.klMean, w.perplexity.klMean, 1e-4, "KL mean");
+        near(s.perplexity.klP99, w.perplexity.klP99, 1e-3, "KL p99");
+        // An argmax may flip only between logits equal to float rounding: 1 in 1000.
+        QVERIFY(std::fabs(s.perplexity.top1Agreement - w.perplexity.top1Agreement) <= 1e-3);
+    }
+
+    // The prediction grows with what the run holds, and a run that cannot fit is refused
+    // up front naming the prediction and the setting to change.
+    void estimateFollowsTheSettings() {
+        QL_REQUIRE_DATA("models/stories260k");
+        RunConfig c = fullConfig("models/stories260k", "rtn:int4:g32:asym", true);
+        const RunEstimate full = estimateRun(c);
+        QVERIFY(full.modelPath && full.peakBytes > 0 && full.matmulFlops > 0);
+        RunConfig fewer = c;
+        fewer.captureGradients = false;
+        QVERIFY(estimateRun(fewer).matmulFlops < full.matmulFlops);
+        RunConfig longer = c;
+        longer.evalSeq = 512;
+        longer.evalMaxWindows = 64;
+        QVERIFY(estimateRun(longer).peakBytes > full.peakBytes);
+        RunConfig gptq = c;
+        gptq.recipe = "gptq:int4:g32:asym";
+        QVERIFY(estimateRun(gptq).peakBytes > full.peakBytes);  // Hessians, stored codes
+        RunConfig weightsOnly;
+        weightsOnly.modelDir = c.modelDir;
+        weightsOnly.recipe = "rtn:int8:channel:sym";
+        QVERIFY(!estimateRun(weightsOnly).modelPath);
+
+        setenv("QL_MEMORY_AVAILABLE_MB", "1", 1);
+        const RunEstimate tight = estimateRun(c);
+        QVERIFY(!tight.fits());
+        QVERIFY(!tight.advice.empty());
+        QString error;
+        try {
+            runQuantization(c);
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        unsetenv("QL_MEMORY_AVAILABLE_MB");
+        QVERIFY2(error.contains("not enough memory") && error.contains("predicted peak memory") &&
+                     error.contains(QString::fromStdString(tight.advice)),
+                 qPrintable(error));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStream)
+#include "test_stream.moc"
