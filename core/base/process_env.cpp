@@ -57,6 +57,10 @@ uint64_t residentBytes() {
     return n == 2 ? uint64_t(resident) * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
 }
 
+void releaseFreeMemory() {
+    malloc_trim(0);
+}
+
 void keepFreedMemory() {
     const char* keep = std::getenv("QL_MALLOC_KEEP");
     if (keep && std::string(keep) == "0") return;

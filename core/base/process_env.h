@@ -14,6 +14,12 @@ constexpr int kMaxThreads = 256;
 // reports a bad --threads).
 int requestedThreads(int argc, char** argv);
 
+// Gives the allocator's free memory back to the OS (malloc_trim), also the free holes in
+// the middle of the heap. With keepFreedMemory the heap reuses freed blocks without page
+// faults; the block-streamed engine calls this between decoder blocks so that what one
+// block freed does not stay resident as fragmentation.
+void releaseFreeMemory();
+
 // Resident set size of this process now (VmRSS), 0 if unknown. Cheap: one /proc read.
 uint64_t residentBytes();
 

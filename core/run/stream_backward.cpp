@@ -6,6 +6,7 @@
 // through it. Each layer's float and quantized (straight-through) weight gradients are
 // histogrammed on shared bins and normed as soon as both exist, then dropped.
 #include "base/error.h"
+#include "base/process_env.h"
 #include "run/run_internal.h"
 #include "run/stream_engine.h"
 
@@ -91,7 +92,10 @@ void streamedGradients(Transformer& net, const RunResult& run,
             l.gradientNormBefore = l2Norm(f);
             l.gradientNormAfter = l2Norm(q);
         }
+        grads[0].clear();
+        grads[1].clear();
         net.releaseBlock(b);
+        releaseFreeMemory();
         rep.report("gradients", 0.1 + 0.9 * double(blocks - b) / double(blocks),
                    "block " + std::to_string(b));
     }

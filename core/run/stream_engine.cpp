@@ -12,6 +12,7 @@
 #include "run/stream_engine.h"
 
 #include "base/error.h"
+#include "base/process_env.h"
 #include "methods/quantize_block.h"
 #include "run/run_internal.h"
 
@@ -163,6 +164,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         }
         states.clear();
         net.releaseBlock(b);
+        releaseFreeMemory();
     }
     run.timings.push_back({"blocks", since(t0)});
     auto t1 = Clock::now();
