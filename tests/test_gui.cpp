@@ -136,6 +136,11 @@ void TestGui::runInt8AndCheckTables() {
     QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(w_->logText()));
     QCOMPARE(int(w_->runs().size()), 1);
     const RunResult& run = *w_->runs()[0];
+    // The prediction is logged when the run starts, before its first phase.
+    const QString log = w_->logText();
+    QVERIFY2(log.contains("[plan] predicted peak memory") &&
+                 log.indexOf("[plan]") < log.indexOf("[load]"),
+             qPrintable(log));
     // Only real progress reaches the window (no cancellation checks: phase "", -1), and
     // it reaches the evaluation; the bar moved beyond 0 before the end.
     QStringList phases;
@@ -206,6 +211,9 @@ void TestGui::progressDisplayIgnoresCancellationChecks() {
     RunPanel* panel = w_->runPanel();
     emit w_->runJob()->progress("evaluate", 0.5, "2/4 windows");
     QCOMPARE(panel->progressBar()->value(), 500);
+    // The process's live memory is shown next to the progress.
+    QVERIFY2(panel->statusLabel()->text().contains(" GiB"),
+             qPrintable(panel->statusLabel()->text()));
     QVERIFY(panel->progressBar()->format().startsWith("evaluate"));
     emit w_->runJob()->progress("", -1.0, "");
     QCOMPARE(panel->progressBar()->value(), 500);
