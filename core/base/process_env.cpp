@@ -62,8 +62,11 @@ void releaseFreeMemory() {
 }
 
 void keepFreedMemory() {
+    // Opt-in (QL_MALLOC_KEEP=1): it cuts system time by 40-60 % but raised the peak RSS of
+    // a streamed 1.5B run by 19 % (heap fragmentation), and the peak is what decides whether
+    // a model can be analyzed at all (BENCHMARKS.md, "Block-streamed engine").
     const char* keep = std::getenv("QL_MALLOC_KEEP");
-    if (keep && std::string(keep) == "0") return;
+    if (!keep || std::string(keep) != "1") return;
     // glibc serves allocations over 32 MB with mmap and returns them with munmap: every
     // large temporary of a forward pass (attention scores, MLP activations, logit chunks)
     // was faulted in page by page again, layer after layer - 20-25 % of an evaluation's CPU

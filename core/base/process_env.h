@@ -24,7 +24,8 @@ void releaseFreeMemory();
 uint64_t residentBytes();
 
 // Makes the allocator keep freed memory for reuse instead of returning large blocks to
-// the OS (page-fault storms); called by prepareProcessEnvironment. QL_MALLOC_KEEP=0: off.
+// the OS (page-fault storms); called by prepareProcessEnvironment. Only with
+// QL_MALLOC_KEEP=1 (it trades peak memory for system time).
 void keepFreedMemory();
 
 // Call first thing in main(). OpenMP (libtorch's intra-op pool) and OpenBLAS (its own

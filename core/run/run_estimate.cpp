@@ -117,7 +117,10 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     const double kept = acts ? 2 * Nc * Tc * s.H * 4 : 0;  // block inputs for the counts
     const double gradInputs = 2 * s.L * G * Tc * s.H * 4;  // checkpoints for the backward
     const double block = s.blockParams * 4;                // float weights of one block
-    const double quantBlock = s.selectedPerBlock * 4 + s.largestSelected * 4 * 4;
+    // The block's quantized weights, and while one layer is quantized and analyzed its
+    // float, code, dequantized, re-checked and error copies (8 layer-sized arrays,
+    // calibrated on the 1.5B runs of BENCHMARKS.md).
+    const double quantBlock = s.selectedPerBlock * 4 + s.largestSelected * 4 * 8;
     const double calibPerBatch = Nc > 0 ? std::min(Nc, std::max(1.0, std::floor(4096 / Tc))) : 0;
     const double working =
         std::max(forwardWorking(s, calibPerBatch, Tc), forwardWorking(s, std::min(4.0, Ne), Te));
