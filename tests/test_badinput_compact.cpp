@@ -95,6 +95,9 @@ void TestBadInput::compactHostile_data() {
     QTest::newRow("cols 0") << with(v4, kCols, int64_t(0)) << "cols";
     QTest::newRow("huge rows x cols")
         << with(with(v4, kRows, int64_t(1) << 31).toStdString(), kCols, int64_t(1) << 31) << "cols";
+    // Both at the 2^32 bound: rows x cols overflowed int64 (UBSan, found by fuzz_qlw).
+    QTest::newRow("rows x cols at both bounds")
+        << with(with(v4, kRows, int64_t(1) << 32).toStdString(), kCols, int64_t(1) << 32) << "cols";
     QTest::newRow("group size 0") << with(v4, kGroup, int64_t(0)) << "group_size";
     QTest::newRow("group size above cols") << with(v4, kGroup, int64_t(9)) << "group_size";
     QTest::newRow("negative group size") << with(v4, kGroup, int64_t(-4)) << "group_size";

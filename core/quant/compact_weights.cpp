@@ -77,7 +77,8 @@ void checkLayout(const QuantGrid& g, const Counts& n, const std::string& where) 
         fail(where, "rows", "is " + std::to_string(g.rows) + " (0..2^32)");
     if (g.cols < 1 || g.cols > kMaxDim)
         fail(where, "cols", "is " + std::to_string(g.cols) + " (1..2^32)");
-    if (g.rows * g.cols > kMaxElements)
+    // Divided, not multiplied: rows x cols of two 2^32 bounds overflows (found by fuzz_qlw).
+    if (uint64_t(g.rows) > uint64_t(kMaxElements) / uint64_t(g.cols))
         fail(where, "cols", "makes rows x cols exceed 2^40 elements");
     if (g.groupSize < 1 || g.groupSize > g.cols)
         fail(where, "group_size",
