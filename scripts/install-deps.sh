@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libgl-dev
   libqcustomplot-dev
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread liblapack-dev
   nlohmann-json3-dev libpcre2-dev libicu-dev
   xvfb xauth fonts-dejavu-core
 )

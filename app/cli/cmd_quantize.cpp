@@ -120,6 +120,11 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                 mb(m.bytesFpTotal).c_str(), mb(m.bytesQTotal).c_str(),
                 mb(m.bytesFpQuantized).c_str(), mb(m.bytesQQuantized).c_str(),
                 mb(m.peakRssBytes).c_str());
+    std::printf("phases (s, peak RSS):");
+    for (const auto& t : run.timings)
+        std::printf(" %s %.1f%s%s", t.phase.c_str(), t.seconds, t.peakBytes ? " " : "",
+                    t.peakBytes ? mb(t.peakBytes).c_str() : "");
+    std::printf("\n");
     for (const auto& w : run.warnings) std::printf("warning: %s\n", w.c_str());
     std::printf("run %s (%s) written to %s (%.2f s)\n", run.id.c_str(), run.label.c_str(),
                 out.c_str(), run.seconds);

@@ -57,6 +57,25 @@ uint64_t residentBytes() {
     return n == 2 ? uint64_t(resident) * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
 }
 
+uint64_t peakResidentBytes() {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f))
+        found = std::sscanf(line, "VmHWM: %llu kB", &kb) == 1;
+    std::fclose(f);
+    return found ? uint64_t(kb) * 1024 : 0;
+}
+
+bool resetPeakResident() {
+    FILE* f = std::fopen("/proc/self/clear_refs", "w");
+    if (!f) return false;
+    const bool ok = std::fputs("5", f) >= 0;
+    return std::fclose(f) == 0 && ok;
+}
+
 void releaseFreeMemory() {
     malloc_trim(0);
 }

@@ -23,6 +23,12 @@ void releaseFreeMemory();
 // Resident set size of this process now (VmRSS), 0 if unknown. Cheap: one /proc read.
 uint64_t residentBytes();
 
+// Peak resident set size of this process (VmHWM), 0 if unknown. resetPeakResident() starts
+// a new peak at the current RSS (Linux clear_refs "5"), so that a run can report the peak
+// of each phase; false when the kernel does not allow it (then peaks are cumulative).
+uint64_t peakResidentBytes();
+bool resetPeakResident();
+
 // Makes the allocator keep freed memory for reuse instead of returning large blocks to
 // the OS (page-fault storms); called by prepareProcessEnvironment. Only with
 // QL_MALLOC_KEEP=1 (it trades peak memory for system time).

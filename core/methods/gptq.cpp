@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace ql {
@@ -34,14 +35,13 @@ void quantizeColumn(const float* w, const QuantGrid& g, int32_t* q, float* dq) {
     }
 }
 
-// Upper Cholesky factor of H^-1 (the reference's `Hinv`). Retries in float64 and
-// then with 10x more dampening when float32 fails (e.g. nearly singular H).
-at::Tensor inverseHessianFactor(at::Tensor H, double damp) {
-    const double meanDiag = H.diagonal().mean().item<double>();
+// Upper Cholesky factor of H^-1 by torch, in float64 and with 10x more dampening per
+// attempt (e.g. nearly singular H): the fallback when the float32 in-place path fails.
+at::Tensor inverseHessianFactorRetrying(const at::Tensor& H, double meanDiag, double damp) {
     double extra = damp * meanDiag;
-    for (int attempt = 0; attempt < 4; ++attempt) {
-        const at::ScalarType type = attempt == 0 ? at::kFloat : at::kDouble;
-        at::Tensor h = H.to(type).clone();
+    for (int attempt = 1; attempt < 4; ++attempt) {
+        if (attempt > 1) extra = std::max(extra * 10.0, 1e-6 * std::max(meanDiag, 1e-12));
+        at::Tensor h = H.to(at::kDouble).clone();
         h.diagonal().add_(extra);
         auto [L, info] = at::linalg_cholesky_ex(h);
         if (info.item<int64_t>() == 0) {
@@ -49,11 +49,50 @@ at::Tensor inverseHessianFactor(at::Tensor H, double damp) {
             auto [U, info2] = at::linalg_cholesky_ex(inv, /*upper=*/true);
             if (info2.item<int64_t>() == 0) return U.to(at::kFloat).contiguous();
         }
-        if (attempt > 0) extra = std::max(extra * 10.0, 1e-6 * std::max(meanDiag, 1e-12));
     }
     throw Error(
         "GPTQ: the Hessian is not positive definite even with extra dampening "
         "(increase the dampening or the calibration data)");
+}
+
+}  // namespace
+}  // namespace ql
+
+extern "C" {  // LAPACK (OpenBLAS), the routines torch's own Cholesky calls
+void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+}
+
+namespace ql {
+namespace {
+
+// Upper Cholesky factor U of H^-1 (the reference's `Hinv`, H^-1 = U^T U), computed in
+// H's own storage: potrf, potri, potrf on the lower triangle of the column-major view
+// (the row-major upper triangle) leave the other triangle untouched, and the final
+// lower factor of the column-major view is U read row-major. H must be [n, n] float32,
+// contiguous and symmetric; it is consumed. On failure H is rebuilt from the untouched
+// triangle and the float64 attempts with more dampening follow.
+at::Tensor inverseHessianFactor(at::Tensor H, double damp) {
+    const int64_t n64 = H.size(0);
+    if (n64 > std::numeric_limits<int>::max()) throw Error("GPTQ: the layer is too wide");
+    const int n = int(n64);
+    const double meanDiag = H.diagonal().mean().item<double>();
+    const at::Tensor diag = H.diagonal().clone();
+    H.diagonal().add_(damp * meanDiag);
+    float* a = H.data_ptr<float>();
+    int info = 0;
+    spotrf_("L", &n, a, &n, &info);
+    if (info == 0) spotri_("L", &n, a, &n, &info);
+    if (info == 0) spotrf_("L", &n, a, &n, &info);
+    if (info == 0) {
+        for (int64_t r = 1; r < n64; ++r) std::fill(a + r * n64, a + r * n64 + r, 0.0f);
+        return H;
+    }
+    // Restore H: its row-major lower triangle was never written.
+    for (int64_t r = 0; r < n64; ++r)
+        for (int64_t c = r + 1; c < n64; ++c) a[r * n64 + c] = a[c * n64 + r];
+    H.diagonal().copy_(diag);
+    return inverseHessianFactorRetrying(H, meanDiag, damp);
 }
 
 struct GroupGrids {
@@ -73,9 +112,14 @@ void storeGroup(QuantGrid& full, const QuantGrid& col, int64_t group) {
 
 GridQuant gptqQuantize(const at::Tensor& weight, const at::Tensor& hessian, const Recipe& recipe,
                        const GptqOptions& options, const ProgressReporter& progress) {
+    return gptqQuantize(weight, hessian.to(at::kFloat).clone(), recipe, options, progress);
+}
+
+GridQuant gptqQuantize(const at::Tensor& weight, at::Tensor&& hessian, const Recipe& recipe,
+                       const GptqOptions& options, const ProgressReporter& progress) {
     at::NoGradGuard noGrad;
     at::Tensor W = weight.to(at::kFloat).clone().contiguous();
-    at::Tensor H = hessian.to(at::kFloat).clone().contiguous();
+    at::Tensor H = std::move(hessian).to(at::kFloat).contiguous();
     const int64_t rows = W.size(0), cols = W.size(1);
     const bool grouped = recipe.granularity == Granularity::Group;
     const int64_t g = grouped ? recipe.groupSize : cols;
@@ -125,7 +169,7 @@ GridQuant gptqQuantize(const at::Tensor& weight, const at::Tensor& hessian, cons
         std::copy(pc.data_ptr<int64_t>(), pc.data_ptr<int64_t>() + cols, perm.begin());
     }
 
-    const at::Tensor Hinv = inverseHessianFactor(H, options.dampening);
+    const at::Tensor Hinv = inverseHessianFactor(std::move(H), options.dampening);
     const float* hinv = Hinv.data_ptr<float>();
 
     out.codes.assign(static_cast<size_t>(rows * cols), 0);

@@ -26,5 +26,9 @@ struct GptqOptions {
 // Throws ql::Error if H cannot be factorized even with extra dampening.
 GridQuant gptqQuantize(const at::Tensor& weight, const at::Tensor& hessian, const Recipe& recipe,
                        const GptqOptions& options, const ProgressReporter& progress);
+// The same, consuming `hessian` (its storage is factorized in place): for a layer with
+// 8960 inputs that is 0.3 GB instead of 1.6 GB of Hessian copies and factors at the peak.
+GridQuant gptqQuantize(const at::Tensor& weight, at::Tensor&& hessian, const Recipe& recipe,
+                       const GptqOptions& options, const ProgressReporter& progress);
 
 }  // namespace ql

@@ -125,12 +125,12 @@ at::Tensor originalWeight(Transformer& net, const std::string& name) {
 }
 
 void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQuant q,
-            const InputStats* stats) {
+            const InputStats* stats, bool dequantCopy) {
     r.outputSqnrDb =
         stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
     r.grid = std::move(q.grid);
     r.codes = std::move(q.codes);
-    r.dequant = toVector(q.dequant);
+    if (dequantCopy) r.dequant = toVector(q.dequant);
     // The dequantized tensor itself becomes the weight (no second copy of the layer).
     Linear& l = net.linear(r.name);
     l.weight = q.dequant.to(at::kFloat).contiguous().view({l.info.outFeatures, l.info.inFeatures});
@@ -156,7 +156,7 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
             r.fallback = rr.fallback;
             r.fallbackReason = rr.reason;
             r.awqScales = scales;
-            finish(net, r, weights[i], std::move(awq.layers[i]), stats);
+            finish(net, r, weights[i], std::move(awq.layers[i]), stats, options.dequantCopy);
             weights[i] = at::Tensor();
             r.seconds = seconds;
             if (options.onLayer) options.onLayer(r);
@@ -175,19 +175,22 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
             const std::vector<float> c =
                 castRoundTrip(w.data_ptr<float>(), static_cast<size_t>(w.numel()), recipe.method);
             q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
-            finish(net, r, w, std::move(q), stats);
+            finish(net, r, w, std::move(q), stats, options.dequantCopy);
         } else {
             const ResolvedRecipe rr = resolveRecipe(recipe, w.size(1));
             r.applied = rr.recipe;
             r.fallback = rr.fallback;
             r.fallbackReason = rr.reason;
             if (recipe.method == QuantMethod::Gptq) {
-                const at::Tensor H = stats->gram * (2.0 / static_cast<double>(stats->rows));
                 const GptqOptions o{recipe.gptqDampening, recipe.gptqBlockSize,
                                     recipe.gptqActOrder};
-                finish(net, r, w, gptqQuantize(w, H, rr.recipe, o, progress), stats);
+                // The Hessian copy is handed over: GPTQ factorizes it in place.
+                GridQuant q =
+                    gptqQuantize(w, stats->gram * (2.0 / static_cast<double>(stats->rows)),
+                                 rr.recipe, o, progress);
+                finish(net, r, w, std::move(q), stats, options.dequantCopy);
             } else {
-                finish(net, r, w, rtnQuantize(w, rr.recipe), stats);
+                finish(net, r, w, rtnQuantize(w, rr.recipe), stats, options.dequantCopy);
             }
         }
         r.seconds = secondsSince(t0);

@@ -38,6 +38,10 @@ struct QuantizeLayersOptions {
     // the layer and clear codes/dequant): then only one layer's codes and float copy exist at
     // a time instead of all layers' (for a 1.5B model, 10 GB less). Empty: not called.
     std::function<void(LayerQuantization&)> onLayer;
+    // false: `dequant` stays empty and the effective weight exists once, as the model's
+    // own tensor (Transformer::linear(name).weight), which onLayer reads instead — one
+    // layer-sized float copy less at the peak (the block-streamed engine).
+    bool dequantCopy = true;
 };
 
 // Replaces the selected layers' weights in `model` by their dequantized values

@@ -17,7 +17,7 @@ public:
     // `value` must outlive this object. `path` is the field path of `value` ("" = root).
     JsonFields(const nlohmann::json& value, std::string file, std::string path = {});
 
-    const nlohmann::json& at(const char* key) const;  // present, any type
+    const nlohmann::json& at(const char* key) const;              // present, any type
     bool has(const char* key) const { return v_.contains(key); }  // for optional fields
     JsonFields object(const char* key) const;
     std::vector<JsonFields> objects(const char* key) const;  // array of objects

@@ -18,8 +18,8 @@ namespace ql {
 namespace {
 
 // Bin range for data compared before/after: the union of both finite ranges.
-Range sharedRange(const std::vector<float>& a, const float* b, size_t n) {
-    return binnableRange(unionRange(finiteRange(a.data(), a.size()), finiteRange(b, n)));
+Range sharedRange(const float* a, const float* b, size_t n) {
+    return binnableRange(unionRange(finiteRange(a, n), finiteRange(b, n)));
 }
 
 // Byte count of a quantized layer from its real packed buffers.
@@ -30,11 +30,11 @@ uint64_t packedBytes(const LayerQuantization& lq, size_t n) {
     throw Error("layer '" + lq.name + "': the quantization returned no codes to pack");
 }
 
-bool gridReproduces(const std::vector<float>& original, const LayerQuantization& lq) {
-    std::vector<int32_t> q(original.size());
-    std::vector<float> dq(original.size());
-    quantizeWithGrid(original.data(), lq.grid, q.data(), dq.data());
-    return std::memcmp(dq.data(), lq.dequant.data(), dq.size() * sizeof(float)) == 0;
+bool gridReproduces(const LayerWeights& w, const LayerQuantization& lq) {
+    std::vector<int32_t> q(w.n);
+    std::vector<float> dq(w.n);
+    quantizeWithGrid(w.original, lq.grid, q.data(), dq.data());
+    return std::memcmp(dq.data(), w.after, w.n * sizeof(float)) == 0;
 }
 
 }  // namespace
@@ -74,9 +74,19 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
                          bool gridExact, std::vector<float>* scratch) {
-    const size_t n = original.size();
-    if (lq.dequant.size() != n)
+    if (lq.dequant.size() != original.size())
         throw Error("layer '" + info.name + "': quantized weight has the wrong size");
+    return analyzeLayer(info, tensor, {original.data(), lq.dequant.data(), original.size()}, lq,
+                        bins, gridExact, scratch);
+}
+
+LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, LayerWeights w,
+                         const LayerQuantization& lq, int bins, bool gridExact,
+                         std::vector<float>* scratch) {
+    const size_t n = w.n;
+    if (n != size_t(info.outFeatures) * size_t(info.inFeatures))
+        throw Error("layer '" + info.name + "': quantized weight has the wrong size");
+    const float* original = w.original;
     LayerResult r;
     r.name = info.name;
     r.block = info.block;
@@ -90,13 +100,13 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
 
     // AWQ quantizes W·diag(s); the comparable weight is Q(W·diag(s))·diag(1/s).
     std::vector<float> unscaled;
-    const float* after = lq.dequant.data();
+    const float* after = w.after;
     if (!lq.awqScales.empty()) {
-        unscaled = lq.dequant;
+        unscaled.assign(w.after, w.after + n);
         for (size_t i = 0; i < n; ++i) unscaled[i] /= lq.awqScales[i % size_t(r.cols)];
         after = unscaled.data();
     }
-    const ErrorMetrics m = errorMetrics(original.data(), after, n);
+    const ErrorMetrics m = errorMetrics(original, after, n);
     r.weightSqnrDb = m.sqnrDb;
     r.mse = m.mse;
     r.maxAbsError = m.maxAbsError;
@@ -107,7 +117,7 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
     r.bytesQ = packedBytes(lq, n);
 
     const Range wr = sharedRange(original, after, n);
-    r.weightBefore = computeHistogram(original.data(), n, wr.lo, wr.hi, bins);
+    r.weightBefore = computeHistogram(original, n, wr.lo, wr.hi, bins);
     r.weightAfter = computeHistogram(after, n, wr.lo, wr.hi, bins);
     std::vector<float> local;
     std::vector<float>& err = scratch ? *scratch : local;
@@ -128,21 +138,27 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
     r.bits = lq.grid.bits;
     r.symmetric = lq.grid.symmetric;
     const bool byGrid = lq.awqScales.empty() && lq.applied.method == QuantMethod::Rtn &&
-                        (gridExact || gridReproduces(original, lq));
+                        (gridExact || gridReproduces({original, after, n}, lq));
     r.weightAfterSource = byGrid ? "grid" : "stored";
     return r;
 }
 
 CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector<float>& awqScales,
-                                  bool folded) {
-    if (lq.codes.size() != lq.dequant.size())
+                                  bool folded, const float* after) {
+    const size_t n = size_t(lq.grid.rows) * size_t(lq.grid.cols);
+    if (!after) {
+        if (lq.dequant.size() != n)
+            throw Error("layer '" + lq.name + "': the quantized weight has the wrong size");
+        after = lq.dequant.data();
+    }
+    if (lq.codes.size() != n)
         throw Error("layer '" + lq.name + "': the quantization returned no codes to store");
     CompactWeights w = compactFromCodes(lq.grid, lq.codes, awqScales);
     // Cheap next to GPTQ/AWQ themselves, and what re-binning shows depends on it.
     const std::vector<float> decoded = w.decode();
     const size_t cols = size_t(lq.grid.cols);
     for (size_t i = 0; i < decoded.size(); ++i) {
-        const float expect = folded ? lq.dequant[i] / awqScales[i % cols] : lq.dequant[i];
+        const float expect = folded ? after[i] / awqScales[i % cols] : after[i];
         // Values, not bits: decode is bit-exact (test_compact), but the sign of a zero would
         // not be worth failing a run for.
         if (!(decoded[i] == expect) && !(std::isnan(decoded[i]) && std::isnan(expect)))
@@ -228,7 +244,7 @@ std::vector<float> storedAfterFromFolder(const std::string& folder, const LayerR
 }  // namespace
 
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
-                                const std::vector<float>& original) {
+                                  const std::vector<float>& original) {
     if (l.weightAfterSource == "grid") {
         std::vector<int32_t> q(original.size());
         std::vector<float> dq(original.size());
@@ -247,7 +263,6 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
     }
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
 }
-
 
 Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,
                        double lo, double hi, int bins) {

@@ -138,6 +138,23 @@ void installDefaultRunTokenizer() {
 }
 
 namespace {
+double monotonicSeconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+}  // namespace
+
+PhaseRecorder::PhaseRecorder(RunResult& run) : run_(run), start_(monotonicSeconds()) {
+    resetPeakResident();
+}
+
+void PhaseRecorder::done(const std::string& phase) {
+    run_.timings.push_back({phase, monotonicSeconds() - start_, peakResidentBytes()});
+    resetPeakResident();
+    start_ = monotonicSeconds();
+}
+
+namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -272,21 +289,8 @@ struct Budget {
     }
 };
 
-class Phases {
-public:
-    explicit Phases(RunResult& run) : run_(run), start_(Clock::now()) {}
-    void done(const std::string& phase) {
-        run_.timings.push_back({phase, since(start_)});
-        start_ = Clock::now();
-    }
-
-private:
-    RunResult& run_;
-    Clock::time_point start_;
-};
-
 void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
-    Phases phases(run);
+    PhaseRecorder phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
     const ModelConfig cfg = loadModelConfig(run.config.modelDir + "/config.json");
     const auto store = TensorStore::open(run.config.modelDir);
@@ -362,7 +366,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         checkEstimateFits(estimateRun(c), c.modelDir);
     else
         checkModelPathMemory(c, grads);
-    Phases phases(run);
+    PhaseRecorder phases(run);
     budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
     const auto model = streamed ? Model::loadStreamed(c.modelDir) : Model::load(c.modelDir);
     memoryTrace("loaded");

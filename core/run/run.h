@@ -113,6 +113,7 @@ struct MemorySummary {
 struct PhaseTiming {
     std::string phase;
     double seconds = 0.0;
+    uint64_t peakBytes = 0;  // peak RSS while the phase ran (VmHWM), 0 when not measured
 };
 
 struct RunResult {

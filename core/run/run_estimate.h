@@ -12,11 +12,11 @@
 namespace ql {
 
 struct RunEstimate {
-    bool modelPath = false;    // a forward pass is needed (calibration or evaluation)
-    uint64_t peakBytes = 0;    // predicted peak resident set size
-    std::string peakPhase;     // where the peak is: "blocks", "output head", "gradients", ...
+    bool modelPath = false;  // a forward pass is needed (calibration or evaluation)
+    uint64_t peakBytes = 0;  // predicted peak resident set size
+    std::string peakPhase;   // where the peak is: "blocks", "output head", "gradients", ...
     std::vector<std::pair<std::string, uint64_t>> peakParts;  // what the peak holds
-    double matmulFlops = 0.0;  // matrix-product FLOPs of the run (forward, backward, head)
+    double matmulFlops = 0.0;         // matrix-product FLOPs of the run (forward, backward, head)
     double gemmFlopsPerSecond = 0.0;  // measured float32 GEMM rate (0: not measured)
     double seconds = 0.0;             // matmulFlops / rate (+ GPTQ/AWQ solver not included)
     uint64_t availableBytes = 0;      // MemAvailable (UINT64_MAX: unknown)

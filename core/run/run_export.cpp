@@ -220,8 +220,11 @@ std::string runSummaryJson(const RunResult& run) {
             layers[l.name]["gradient_norm_after"] = jnum(l.gradientNormAfter);
         }
     }
-    json timings = json::object();
-    for (const auto& t : run.timings) timings[t.phase] = t.seconds;
+    json timings = json::object(), peaks = json::object();
+    for (const auto& t : run.timings) {
+        timings[t.phase] = t.seconds;
+        if (t.peakBytes) peaks[t.phase] = t.peakBytes;
+    }
     json j = {{"id", run.id},
               {"label", run.label},
               {"model", run.modelName},
@@ -245,6 +248,7 @@ std::string runSummaryJson(const RunResult& run) {
               {"has_gradients", run.hasGradients},
               {"layers", layers},
               {"timings", timings},
+              {"phase_peak_bytes", peaks},
               {"warnings", run.warnings},
               {"calibration_windows_used", run.calibrationWindowsUsed},
               {"calibration_windows_held_out", run.calibrationWindowsHeldOut},

@@ -3,8 +3,8 @@
 //
 // A folder is a QuantLens run when it holds only the files QuantLens writes there
 // (run.json, histograms.bin, weights/<layer>.qlw or, in runs saved before, .f32) and
-// run.json's "format" is "quantlens-run". saveRun writes RUN.tmp-XXXXXX (every file and the folder fsync'ed),
-// renames RUN -> RUN.old-XXXXXX, RUN.tmp-XXXXXX -> RUN, then removes the old folder; the
+// run.json's "format" is "quantlens-run". saveRun writes RUN.tmp-XXXXXX (every file and the folder
+// fsync'ed), renames RUN -> RUN.old-XXXXXX, RUN.tmp-XXXXXX -> RUN, then removes the old folder; the
 // parent is fsync'ed after each rename. A process killed at any point leaves either the
 // old or the new run complete: the next save or load in the same parent restores
 // RUN.old-* when RUN is missing and removes the leftovers. Writers of one parent are

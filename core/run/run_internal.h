@@ -14,6 +14,18 @@
 
 namespace ql {
 
+// Times the phases of a run and records each one's peak RSS: the kernel's peak counter
+// is reset as a phase begins, so a phase's peak is its own, not the process's so far.
+class PhaseRecorder {
+public:
+    explicit PhaseRecorder(RunResult& run);
+    void done(const std::string& phase);
+
+private:
+    RunResult& run_;
+    double start_;
+};
+
 // Glob with '*' (any run, also empty) and '?' (one character); the whole text must match.
 bool globMatch(const std::string& pattern, const std::string& text);
 
@@ -32,12 +44,23 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
                         int64_t rows, int64_t cols, const Recipe& recipe);
 
 // Everything about one quantized layer that needs only its weights: metrics, memory,
-// histograms, grid. `original` is the checkpoint weight; lq.dequant the weight now in the
-// model. Non-empty lq.awqScales (AWQ scales folded into the norms) means the weight is
-// Q(W·diag(s)), compared in the original space, dequant[:, j] / s[j]. weightAfterSource
-// "stored" in the result means the after-weights cannot be recomputed from the grid
-// (GPTQ, AWQ): the caller keeps storedAfterWeights(lq, ...). gridExact: the caller made lq
-// with quantizeWithGrid itself (no need to verify that the grid reproduces it).
+// histograms, grid. `original` is the checkpoint weight; `after` the weight now in the
+// model (lq.dequant, or the model's own tensor when the quantizer kept no copy), both n
+// values row-major. Non-empty lq.awqScales (AWQ scales folded into the norms) means the
+// weight is Q(W·diag(s)), compared in the original space, after[:, j] / s[j].
+// weightAfterSource "stored" in the result means the after-weights cannot be recomputed
+// from the grid (GPTQ, AWQ): the caller keeps storedAfterWeights(lq, ...). gridExact: lq
+// was made with quantizeWithGrid from exactly `original` (no need to verify that the grid
+// reproduces it, which costs two more layer-sized arrays).
+struct LayerWeights {
+    const float* original = nullptr;
+    const float* after = nullptr;
+    size_t n = 0;
+};
+LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, LayerWeights w,
+                         const LayerQuantization& lq, int bins, bool gridExact = false,
+                         std::vector<float>* scratch = nullptr);
+// The same with after = lq.dequant (which must have original.size() values).
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
                          bool gridExact = false, std::vector<float>* scratch = nullptr);
@@ -45,9 +68,10 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
 // The after-weights of a "stored" layer in compact form: lq's codes and grid, and for AWQ
 // the scales s as column divisors (the compared weight is Q(W·diag(s))·diag(1/s) whether
 // or not s was folded into the norms). Checks that decoding gives back the weight
-// analyzeLayer compared (lq.dequant, or lq.dequant / s when `folded`); ql::Error if not.
+// analyzeLayer compared (`after`, default lq.dequant, or that / s when `folded`);
+// ql::Error if not.
 CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector<float>& awqScales,
-                                  bool folded);
+                                  bool folded, const float* after = nullptr);
 
 // Identifier and display label of a run, e.g. "20261123-191500-rtn-int4-g128-asym",
 // "RTN INT4 g128 asym".

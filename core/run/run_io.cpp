@@ -185,7 +185,9 @@ json runJson(const RunResult& r) {
     const PerplexitySummary& p = r.perplexity;
     const MemorySummary& m = r.memory;
     json timings = json::array();
-    for (const auto& t : r.timings) timings.push_back({{"phase", t.phase}, {"seconds", t.seconds}});
+    for (const auto& t : r.timings)
+        timings.push_back(
+            {{"phase", t.phase}, {"seconds", t.seconds}, {"peak_bytes", t.peakBytes}});
     json layers = json::array();
     for (const auto& l : r.layers) layers.push_back(layerJson(l));
     return {{"format", "quantlens-run"},
@@ -272,7 +274,8 @@ RunResult runFrom(const JsonFields& j) {
     r.memory.bytesQQuantized = m.count("bytes_q_quantized");
     r.memory.peakRssBytes = m.count("peak_rss_bytes");
     for (const JsonFields& t : j.objects("timings"))
-        r.timings.push_back({t.str("phase"), t.number("seconds")});
+        r.timings.push_back(
+            {t.str("phase"), t.number("seconds"), t.has("peak_bytes") ? t.count("peak_bytes") : 0});
     r.warnings = j.strings("warnings");
     if (j.has("data_used")) {  // absent in older runs
         const JsonFields u = j.object("data_used");

@@ -16,18 +16,11 @@
 #include "methods/quantize_block.h"
 #include "run/run_internal.h"
 
-#include <chrono>
 #include <set>
 
 namespace ql {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Runs block b over every batch of one stream; the input states are kept in `inputs`
 // when asked (for the activation counting pass), then replaced by the block's output.
@@ -68,12 +61,13 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     if (net.residency() != Residency::Streamed) throw Error("internal: model not streamed");
     at::NoGradGuard noGrad;
     const int blocks = net.config().numLayers;
-    const auto t0 = Clock::now();
+    PhaseRecorder phases(run);
 
     // Window sets and their batches, embedded into both streams.
     const size_t calibPerBatch =
-        plan.calibration.empty() ? 1
-                                 : size_t(std::max<size_t>(1, 4096 / plan.calibration.front().size()));
+        plan.calibration.empty()
+            ? 1
+            : size_t(std::max<size_t>(1, 4096 / plan.calibration.front().size()));
     std::vector<StreamBatch> calib =
         makeBatches(plan.calibration, plan.calibration.size() - plan.heldOut, calibPerBatch);
     for (StreamBatch& b : calib) {
@@ -103,21 +97,26 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     std::array<std::vector<at::Tensor>, 2> gradInputs;
     const size_t gradWindows = plan.gradients ? std::min<size_t>(4, plan.calibration.size()) : 0;
 
+    std::vector<float> errorScratch;  // reused by every layer: no page faults per layer
     QuantizeLayersOptions options;
+    options.dequantCopy = false;  // the quantized weight is read from the model below
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
         // AWQ never folds its scales here (quantizeLayers' contract): the effective weight
         // is Q(W·diag(s))·diag(1/s), compared as it is and stored with s as divisors.
         const std::vector<float> awqScales = lq.awqScales;
         lq.awqScales.clear();
-        const TensorInfo& tensor = store.get(lq.name + ".weight");
-        const std::vector<float> original = store.readFloat(tensor.name);
-        store.releasePages(tensor);
-        analyzed[i] = analyzeLayer(plan.layers[i], tensor, original, lq, plan.bins);
+        // Both weights are the block's loaded tensors (float32, contiguous): no copies.
+        const Linear& l = net.linear(lq.name);
+        const LayerWeights w{l.original.data_ptr<float>(), l.weight.data_ptr<float>(),
+                             size_t(l.weight.numel())};
+        // RTN quantized exactly l.original with quantizeWithGrid (rtnQuantize).
+        const bool gridExact = lq.applied.method == QuantMethod::Rtn;
+        analyzed[i] = analyzeLayer(plan.layers[i], store.get(lq.name + ".weight"), w, lq, plan.bins,
+                                   gridExact, &errorScratch);
         if (analyzed[i].weightAfterSource == "stored")
-            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false);
+            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false, w.after);
         lq.codes = std::vector<int32_t>();
-        lq.dequant = std::vector<float>();
     };
 
     const ProgressReporter blockRep = rep.sub(0.0, plan.gradients ? 0.75 : 0.9);
@@ -166,8 +165,8 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         net.releaseBlock(b);
         releaseFreeMemory();
     }
-    run.timings.push_back({"blocks", since(t0)});
-    auto t1 = Clock::now();
+    errorScratch = std::vector<float>();
+    phases.done("blocks");
     if (measureSqnr) sqnr.finish(analyzed);
     if (plan.activations) {
         acts.finish(analyzed);
@@ -183,8 +182,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         run.perplexity.windows = int(plan.evaluation.size());
         run.perplexity.seq = int(plan.evaluation.front().size());
         run.perplexity.tokensPerSecond = 0.0;
-        run.timings.push_back({"evaluate", since(t1)});
-        t1 = Clock::now();
+        phases.done("evaluate");
     }
     if (gradWindows > 0) {
         std::array<at::Tensor, 2> final = {firstWindows(calib, kFloat, gradWindows),
@@ -194,9 +192,10 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         eval.clear();
         const ProgressReporter gr = rep.sub(0.8, 1.0);
         std::array<at::Tensor, 2> gradOut = lossGradients(net, final, ids, gr);
+        phases.done("loss gradients");
         streamedGradients(net, run, gradInputs, gradOut, run.layers, plan.bins, gr);
         run.hasGradients = true;
-        run.timings.push_back({"gradients", since(t1)});
+        phases.done("weight gradients");
     }
 }
 
