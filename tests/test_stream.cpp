@@ -168,6 +168,37 @@ private slots:
                      error.contains(QString::fromStdString(tight.advice)),
                  qPrintable(error));
     }
+
+    // Cancelling during the gradient phase, at the k-th check after it began (inside a
+    // block's forward recomputation or inside its backward pass, where checks run in
+    // autograd hooks), ends the run with ql::Cancelled, not another error. A cancellation
+    // thrown inside autograd arrives wrapped; the engine asks the callback once more to
+    // recognize it, so at most one check follows — and some k must land there.
+    void cancelInsideGradientsIsACancel() {
+        QL_REQUIRE_DATA("models/stories260k");
+        const RunConfig c = fullConfig("models/stories260k", "rtn:int4:g32:asym", true);
+        int throughAutograd = 0;
+        for (int k = 1; k <= 40; k += 6) {
+            bool inGradients = false;
+            int checks = 0, afterCancel = 0;
+            const ProgressCallback cb = [&](const Progress& p) {
+                if (p.phase == "gradients") inGradients = true;
+                if (!inGradients) return true;
+                if (checks >= k) ++afterCancel;
+                return ++checks < k;
+            };
+            bool cancelled = false;
+            try {
+                runQuantization(c, cb);
+            } catch (const Cancelled&) {
+                cancelled = true;
+            }
+            QVERIFY2(cancelled, std::to_string(k).c_str());
+            QVERIFY2(afterCancel <= 1, std::to_string(k).c_str());
+            throughAutograd += afterCancel;
+        }
+        QVERIFY(throughAutograd > 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestStream)

@@ -111,8 +111,39 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     return at::matmul(at::softmax(scores, -1), v).view({B, H, T, D});
 }
 
-at::Tensor applyLinear(const Linear& layer, const at::Tensor& x, const LinearObserver& observer) {
-    at::Tensor out = at::linear(x, layer.weight, layer.bias);
+// x @ W^T + b in row chunks of at most `flopsPerCheck`, calling `check` before the
+// projection, after each chunk and (under autograd) before each chunk's gradient.
+at::Tensor interruptibleLinear(const Linear& layer, const at::Tensor& x,
+                               const std::function<void()>& check, double flopsPerCheck) {
+    check();
+    const int64_t cols = x.size(-1), rows = x.numel() / std::max<int64_t>(cols, 1);
+    const double flopsPerRow = 2.0 * double(layer.info.inFeatures) * double(layer.info.outFeatures);
+    const int64_t perChunk = std::max<int64_t>(1, int64_t(flopsPerCheck / flopsPerRow));
+    const auto guard = [check](at::Tensor& t) {
+        if (t.requires_grad()) t.register_hook([check](const at::Tensor&) { check(); });
+    };
+    if (rows <= perChunk) {
+        at::Tensor out = at::linear(x, layer.weight, layer.bias);
+        guard(out);
+        return out;
+    }
+    const at::Tensor flat = x.reshape({rows, cols});
+    std::vector<at::Tensor> parts;
+    for (int64_t r = 0; r < rows; r += perChunk) {
+        parts.push_back(
+            at::linear(flat.narrow(0, r, std::min(perChunk, rows - r)), layer.weight, layer.bias));
+        guard(parts.back());
+        check();
+    }
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = layer.info.outFeatures;
+    return at::cat(parts, 0).view(shape);
+}
+
+at::Tensor applyLinear(const Linear& layer, const at::Tensor& x, const LinearObserver& observer,
+                       const std::function<void()>& check = {}, double flopsPerCheck = 0.0) {
+    at::Tensor out = check ? interruptibleLinear(layer, x, check, flopsPerCheck)
+                           : at::linear(x, layer.weight, layer.bias);
     if (observer) {
         at::Tensor replaced = observer(layer, x, out);
         if (replaced.defined()) out = replaced;
@@ -452,9 +483,11 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
 
     // Attention.
     const at::Tensor x = rmsNorm(hidden, w_->inputNorm[index], c.rmsNormEps);
-    at::Tensor q = applyLinear(l[0], x, observer).view({B, T, H, D});
-    at::Tensor k = applyLinear(l[1], x, observer).view({B, T, KV, D});
-    const at::Tensor v = applyLinear(l[2], x, observer).view({B, T, KV, D}).transpose(1, 2);
+    at::Tensor q = applyLinear(l[0], x, observer, interrupt_, interruptFlops_).view({B, T, H, D});
+    at::Tensor k = applyLinear(l[1], x, observer, interrupt_, interruptFlops_).view({B, T, KV, D});
+    const at::Tensor v = applyLinear(l[2], x, observer, interrupt_, interruptFlops_)
+                             .view({B, T, KV, D})
+                             .transpose(1, 2);
     if (c.qkNorm) {
         q = rmsNorm(q, w_->qNorm[index], c.rmsNormEps);
         k = rmsNorm(k, w_->kNorm[index], c.rmsNormEps);
@@ -471,13 +504,18 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     const at::Tensor attn = attention(q, k, v, blockedMask(T, w_->slidingWindow))
                                 .transpose(1, 2)
                                 .reshape({B, T, H * D});
-    const at::Tensor h = hidden + applyLinear(l[3], attn, observer);
+    const at::Tensor h = hidden + applyLinear(l[3], attn, observer, interrupt_, interruptFlops_);
 
     // MLP.
     const at::Tensor y = rmsNorm(h, w_->postNorm[index], c.rmsNormEps);
-    const at::Tensor gate = applyLinear(l[4], y, observer);
-    const at::Tensor up = applyLinear(l[5], y, observer);
-    return h + applyLinear(l[6], at::silu(gate) * up, observer);
+    const at::Tensor gate = applyLinear(l[4], y, observer, interrupt_, interruptFlops_);
+    const at::Tensor up = applyLinear(l[5], y, observer, interrupt_, interruptFlops_);
+    return h + applyLinear(l[6], at::silu(gate) * up, observer, interrupt_, interruptFlops_);
+}
+
+void Transformer::setInterruptCheck(std::function<void()> check, double flopsPerCheck) {
+    interrupt_ = std::move(check);
+    interruptFlops_ = flopsPerCheck;
 }
 
 at::Tensor Transformer::head(const at::Tensor& hidden) const {

@@ -80,6 +80,15 @@ public:
     void setSlidingWindow(int window);
     int slidingWindow() const;
 
+    // Interruption of long passes (cancel within a fraction of a second on a 7B block):
+    // `check` (which throws to interrupt, e.g. ql::Cancelled) runs before every linear
+    // projection, and a projection of more than `flopsPerCheck` is computed in row chunks
+    // with a check after each; under autograd each chunk's gradient runs a check first,
+    // so the backward pass is interruptible too. Row chunks give the same outputs up to
+    // float rounding (small chunks may take another GEMM kernel); a weight gradient
+    // becomes a sum over chunks. Empty check (default): no checks, no chunks.
+    void setInterruptCheck(std::function<void()> check, double flopsPerCheck = 2e10);
+
 private:
     // implementation-defined members (embedding, norms, rope cache, ...)
     struct Weights;
@@ -88,6 +97,8 @@ private:
     std::shared_ptr<Weights> w_;
     ModelConfig config_;
     std::vector<Linear> linears_;
+    std::function<void()> interrupt_;
+    double interruptFlops_ = 2e10;
 };
 
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the

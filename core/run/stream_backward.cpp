@@ -43,7 +43,8 @@ void useQuantized(Transformer& net, const RunResult& run, int b,
 // fills `weightGrads` for the selected layers.
 at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
                          const at::Tensor& gradOut, const std::map<std::string, size_t>& index,
-                         std::map<std::string, at::Tensor>& weightGrads) {
+                         std::map<std::string, at::Tensor>& weightGrads,
+                         const ProgressReporter& rep) {
     at::AutoGradMode on(true);
     std::vector<std::pair<std::string, at::Tensor>> leaves;
     for (Linear& l : net.linears()) {
@@ -52,7 +53,12 @@ at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
         leaves.emplace_back(l.info.name, l.weight);
     }
     const at::Tensor x = input.detach().requires_grad_(true);
-    net.block(b, x).backward(gradOut);
+    try {
+        net.block(b, x).backward(gradOut);
+    } catch (const std::exception&) {
+        rep.checkCancelled();  // a cancellation inside autograd arrives wrapped: unwrap it
+        throw;
+    }
     for (auto& [name, leaf] : leaves) {
         const at::Tensor g = leaf.grad();
         weightGrads[name] = g.defined() ? g.detach() : at::zeros_like(leaf.detach());
@@ -75,12 +81,12 @@ void streamedGradients(Transformer& net, const RunResult& run,
         rep.checkCancelled();
         net.loadBlock(b);
         std::array<std::map<std::string, at::Tensor>, 2> grads;
-        gradOut[kFloat] =
-            blockBackward(net, b, blockInputs[kFloat][size_t(b)], gradOut[kFloat], index, grads[0]);
+        gradOut[kFloat] = blockBackward(net, b, blockInputs[kFloat][size_t(b)], gradOut[kFloat],
+                                        index, grads[0], rep);
         rep.checkCancelled();
         useQuantized(net, run, b, index);
-        gradOut[kQuant] =
-            blockBackward(net, b, blockInputs[kQuant][size_t(b)], gradOut[kQuant], index, grads[1]);
+        gradOut[kQuant] = blockBackward(net, b, blockInputs[kQuant][size_t(b)], gradOut[kQuant],
+                                        index, grads[1], rep);
         for (auto& [name, gf] : grads[0]) {
             LayerResult& l = layers[index.at(name)];
             const at::Tensor f = gf.contiguous(), q = grads[1].at(name).contiguous();

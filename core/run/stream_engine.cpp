@@ -53,6 +53,21 @@ std::vector<at::Tensor> fitInputs(const std::vector<StreamBatch>& batches) {
     return out;
 }
 
+// Makes every projection of `net` check for cancellation (see setInterruptCheck) while
+// the engine runs.
+class InterruptScope {
+public:
+    InterruptScope(Transformer& net, const ProgressReporter& rep) : net_(net) {
+        net.setInterruptCheck([&rep] { rep.checkCancelled(); });
+    }
+    ~InterruptScope() { net_.setInterruptCheck({}); }
+    InterruptScope(const InterruptScope&) = delete;
+    InterruptScope& operator=(const InterruptScope&) = delete;
+
+private:
+    Transformer& net_;
+};
+
 }  // namespace
 
 void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, const StreamPlan& plan,
@@ -60,6 +75,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     Transformer& net = model.transformer();
     if (net.residency() != Residency::Streamed) throw Error("internal: model not streamed");
     at::NoGradGuard noGrad;
+    const InterruptScope interruptible(net, rep);
     const int blocks = net.config().numLayers;
     PhaseRecorder phases(run);
 
