@@ -171,13 +171,12 @@ private slots:
 
     // Cancelling during the gradient phase, at the k-th check after it began (inside a
     // block's forward recomputation or inside its backward pass, where checks run in
-    // autograd hooks), ends the run with ql::Cancelled, not another error. A cancellation
-    // thrown inside autograd arrives wrapped; the engine asks the callback once more to
-    // recognize it, so at most one check follows — and some k must land there.
+    // autograd hooks), ends the run with ql::Cancelled, not another error, and the
+    // callback is not asked again (a cancellation that autograd wrapped is recognized by
+    // the reporter's own record).
     void cancelInsideGradientsIsACancel() {
         QL_REQUIRE_DATA("models/stories260k");
         const RunConfig c = fullConfig("models/stories260k", "rtn:int4:g32:asym", true);
-        int throughAutograd = 0;
         for (int k = 1; k <= 40; k += 6) {
             bool inGradients = false;
             int checks = 0, afterCancel = 0;
@@ -194,10 +193,8 @@ private slots:
                 cancelled = true;
             }
             QVERIFY2(cancelled, std::to_string(k).c_str());
-            QVERIFY2(afterCancel <= 1, std::to_string(k).c_str());
-            throughAutograd += afterCancel;
+            QVERIFY2(afterCancel == 0, std::to_string(k).c_str());
         }
-        QVERIFY(throughAutograd > 0);
     }
 };
 

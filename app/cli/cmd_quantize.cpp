@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 
 namespace qlcli {
@@ -91,6 +92,32 @@ std::string db(double v) {
     return b;
 }
 
+// Time spent quantizing (the method itself: for GPTQ Hessian, Cholesky and column
+// updates; for AWQ the scale search), per layer shape and per block.
+void printQuantizeSeconds(const ql::RunResult& run) {
+    std::map<std::pair<int64_t, int64_t>, std::pair<double, int>> byShape;
+    std::map<int, double> byBlock;
+    double total = 0;
+    for (const auto& l : run.layers) {
+        auto& s = byShape[{l.rows, l.cols}];
+        s.first += l.seconds;
+        ++s.second;
+        byBlock[l.block] += l.seconds;
+        total += l.seconds;
+    }
+    if (run.layers.empty()) return;
+    std::printf("quantization time %.1f s; per layer shape:", total);
+    for (const auto& [shape, s] : byShape)
+        std::printf(" %lldx%lld %.2f s/layer (%d)", (long long)shape.first, (long long)shape.second,
+                    s.first / s.second, s.second);
+    double slowest = 0;
+    int slowestBlock = 0;
+    for (const auto& [b, sec] : byBlock)
+        if (sec > slowest) slowest = sec, slowestBlock = b;
+    std::printf("; per block %.2f s mean, %.2f s max (block %d)\n", total / double(byBlock.size()),
+                slowest, slowestBlock);
+}
+
 void printTable(const ql::RunResult& run, const std::string& out) {
     std::printf("%-40s %-24s %11s %11s %12s %12s\n", "layer", "method", "weight SQNR",
                 "output SQNR", "bytes fp", "bytes q");
@@ -120,6 +147,7 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                 mb(m.bytesFpTotal).c_str(), mb(m.bytesQTotal).c_str(),
                 mb(m.bytesFpQuantized).c_str(), mb(m.bytesQQuantized).c_str(),
                 mb(m.peakRssBytes).c_str());
+    printQuantizeSeconds(run);
     std::printf("phases (s, peak RSS):");
     for (const auto& t : run.timings)
         std::printf(" %s %.1f%s%s", t.phase.c_str(), t.seconds, t.peakBytes ? " " : "",

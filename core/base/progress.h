@@ -2,7 +2,9 @@
 // progress_callback: the callback returns false to ask the operation to stop.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace ql {
@@ -23,15 +25,20 @@ public:
     explicit ProgressReporter(ProgressCallback callback, double begin = 0.0, double end = 1.0);
 
     void report(const std::string& phase, double fraction, const std::string& message = {}) const;
-    // Throws ql::Cancelled if cancellation was requested, without a new message.
+    // Throws ql::Cancelled if cancellation was requested, without a new message. Once the
+    // callback has asked to stop, this reporter and its subs throw without asking again
+    // (a cancellation that autograd wrapped is recognized without another callback).
     void checkCancelled() const;
     // A reporter covering [begin, end] of this reporter's range, for a sub-step.
     ProgressReporter sub(double begin, double end) const;
 
 private:
+    ProgressReporter(ProgressCallback callback, double begin, double end,
+                     std::shared_ptr<std::atomic<bool>> stopped);
     ProgressCallback callback_;
+    std::shared_ptr<std::atomic<bool>> stopped_;
     double begin_;
     double end_;
 };
 
-} // namespace ql
+}  // namespace ql

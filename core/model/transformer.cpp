@@ -431,6 +431,20 @@ void setLinearWeight(Transformer& net, const std::string& name,
     if (net.requiresGrad()) l.weight.requires_grad_(true);
 }
 
+void setLinearWeight(Transformer& net, const std::string& name, std::vector<float>&& rowMajor) {
+    Linear& l = net.linear(name);
+    const int64_t expected = l.info.outFeatures * l.info.inFeatures;
+    if (int64_t(rowMajor.size()) != expected) {
+        setLinearWeight(net, name, static_cast<const std::vector<float>&>(rowMajor));  // throws
+        return;
+    }
+    auto* owned = new std::vector<float>(std::move(rowMajor));
+    l.weight = at::from_blob(
+        owned->data(), {l.info.outFeatures, l.info.inFeatures}, [owned](void*) { delete owned; },
+        at::TensorOptions().dtype(at::kFloat));
+    if (net.requiresGrad()) l.weight.requires_grad_(true);
+}
+
 at::Tensor Transformer::finalNorm(const at::Tensor& hidden) const {
     return rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps);
 }

@@ -104,5 +104,7 @@ private:
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the
 // model does). Throws ql::Error for an unknown name or a wrong size.
 void setLinearWeight(Transformer& net, const std::string& name, const std::vector<float>& rowMajor);
+// The same, taking over `rowMajor`'s memory (no copy).
+void setLinearWeight(Transformer& net, const std::string& name, std::vector<float>&& rowMajor);
 
 }  // namespace ql

@@ -245,20 +245,24 @@ std::vector<float> storedAfterFromFolder(const std::string& folder, const LayerR
 
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
                                   const std::vector<float>& original) {
+    return afterWeightsOf(run, l, original.data(), original.size());
+}
+
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, const float* original,
+                                  size_t n) {
     if (l.weightAfterSource == "grid") {
-        std::vector<int32_t> q(original.size());
-        std::vector<float> dq(original.size());
-        quantizeWithGrid(original.data(), gridOf(l), q.data(), dq.data());
+        std::vector<float> dq(n);
+        quantizeWithGrid(original, gridOf(l), nullptr, dq.data());
         return dq;
     }
     if (l.weightAfterSource == "cast")
-        return castRoundTrip(original.data(), original.size(), Recipe::parse(l.method).method);
+        return castRoundTrip(original, n, Recipe::parse(l.method).method);
     if (l.weightAfterSource == "stored") {
         if (run.storedWeights) {
             const auto it = run.storedWeights->find(l.name);
             if (it != run.storedWeights->end()) return it->second.decode();
         }
-        if (!run.folder.empty()) return storedAfterFromFolder(run.folder, l, original.size());
+        if (!run.folder.empty()) return storedAfterFromFolder(run.folder, l, n);
         throw Error("the quantized weights of '" + l.name + "' are not available");
     }
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");

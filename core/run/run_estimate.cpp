@@ -118,16 +118,18 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     const double gradInputs = 2 * s.L * G * Tc * s.H * 4;  // checkpoints for the backward
     const double block = s.blockParams * 4;                // float weights of one block
     // The block's quantized weights, and while one layer is quantized and analyzed its
-    // float, code, dequantized, re-checked and error copies (8 layer-sized arrays,
-    // calibrated on the 1.5B runs of BENCHMARKS.md).
-    const double quantBlock = s.selectedPerBlock * 4 + s.largestSelected * 4 * 8;
+    // int32 codes and the error array (the float and quantized weights are the model's
+    // own tensors); GPTQ/AWQ work on one more float copy.
+    const double quantBlock = s.selectedPerBlock * 4 + s.largestSelected * 4 * (fit ? 3 : 2);
     const double calibPerBatch = Nc > 0 ? std::min(Nc, std::max(1.0, std::floor(4096 / Tc))) : 0;
     const double working =
         std::max(forwardWorking(s, calibPerBatch, Tc), forwardWorking(s, std::min(4.0, Ne), Te));
-    const double solver = fit ? 4 * s.largestIn * s.largestIn * 4 + 4096 * s.largestIn * 4 : 0;
+    // GPTQ: the Gram matrix of the stage's inputs and the Hessian, factorized in place;
+    // the 4096-row input sample of output SQNR / AWQ.
+    const double solver = fit ? 2 * s.largestIn * s.largestIn * 4 + 4096 * s.largestIn * 4 : 0;
 
     const double scored = Ne * (Te - 1);
-    const double chunkFloats = double(int64_t(16) << 20);
+    const double chunkFloats = double(int64_t(4) << 20);  // stream_head.cpp kChunkFloats
     const double head = eval ? 2 * scored * s.H * 4 * 2 + 2 * 6 * chunkFloats * 4 : 0;
     const double autograd = G * Tc * (10 * s.H + 6 * s.I) * 4 + G * s.heads * Tc * Tc * 4 * 3;
     const double backward = grads ? 2 * block + 2 * s.selectedPerBlock * 4 + autograd : 0;

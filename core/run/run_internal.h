@@ -102,6 +102,8 @@ void checkModelPathMemory(const RunConfig& c, bool grads);
 // recomputed by the grid or the cast, or the stored values. Throws ql::Error if unavailable.
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
                                   const std::vector<float>& original);
+std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
+                                  const float* original, size_t n);
 
 // Paths of the stored after-weights of a layer inside a run folder: compact (.qlw, written
 // today) and float32 (.f32, runs saved before; still read and copied on re-save).

@@ -34,8 +34,8 @@ void useQuantized(Transformer& net, const RunResult& run, int b,
         if (l.info.block != b || !index.count(l.info.name)) continue;
         const LayerResult& r = run.layers[index.at(l.info.name)];
         const at::Tensor w = l.original.contiguous();
-        const std::vector<float> original(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
-        setLinearWeight(net, l.info.name, afterWeightsOf(run, r, original));
+        setLinearWeight(net, l.info.name,
+                        afterWeightsOf(run, r, w.data_ptr<float>(), size_t(w.numel())));
     }
 }
 
@@ -56,7 +56,7 @@ at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
     try {
         net.block(b, x).backward(gradOut);
     } catch (const std::exception&) {
-        rep.checkCancelled();  // a cancellation inside autograd arrives wrapped: unwrap it
+        rep.checkCancelled();  // a cancellation inside autograd arrives wrapped: rethrown as such
         throw;
     }
     for (auto& [name, leaf] : leaves) {
