@@ -12,6 +12,7 @@
 // u64 outliers/below/above. Float array: u64 n, f32[n].
 #include "base/atomic_write.h"
 #include "base/error.h"
+#include "quant/method_registry.h"
 #include "run/json_fields.h"
 #include "run/run_folder.h"
 #include "run/run_internal.h"
@@ -165,10 +166,11 @@ LayerResult layerFrom(const JsonFields& j) {
     l.symmetric = j.flag("symmetric");
     l.seconds = j.number("seconds");
     l.weightAfterSource = j.str("weight_after_source");
-    if (l.weightAfterSource != "grid" && l.weightAfterSource != "cast" &&
-        l.weightAfterSource != "stored")
+    const auto& sources = afterSourceNames();
+    if (std::find(sources.begin(), sources.end(), l.weightAfterSource) == sources.end())
         j.fail("weight_after_source",
-               "must be \"grid\", \"cast\" or \"stored\", not \"" + l.weightAfterSource + "\"");
+               "must be \"grid\", \"cast\", \"codebook\" or \"stored\", not \"" +
+                   l.weightAfterSource + "\"");
     if (l.weightAfterSource == "grid" &&
         (l.bits < 2 || l.bits > 8 || l.rows < 1 || l.groupSize < 1 || l.groupSize > l.cols))
         j.fail("group_size",
