@@ -411,24 +411,32 @@ void TestNf4::weightsOnlyRunSaveLoadRebin() {
 }
 
 void TestNf4::perplexityOrdering() {
-    // Perplexity of the stories text (as every run here measures it) on both shared models:
-    // int8 beats NF4, and NF4 beats FP4 (QLoRA's finding). NF4 b64 vs INT4 g64 asym RTN is
-    // model-dependent at this size (see the report): asserted on stories260k only.
+    // Perplexity of the stories text (calibration and evaluation as every run here measures
+    // them) on both shared models: int8 beats NF4 and NF4 beats FP4 (QLoRA's finding). NF4 b64
+    // against INT4 g64 asym RTN (an fp16 zero point per 64, which bnb's absmax NF4 lacks) is
+    // model-dependent at this size: NF4 is better on stories260k and worse on
+    // tinystories-656k, so it is asserted on stories260k only. On weight SQNR NF4 beats the
+    // absmax (sym) INT4 g64 of the same block size on both, as in the QLoRA paper.
     for (const char* model : {kSmall, kOther}) {
         QL_REQUIRE_DATA(model);
-        std::map<std::string, double> ppl;
-        for (const char* recipe :
-             {"rtn:int8:channel:sym", "nf4:b64", "fp4:b64", "rtn:int4:g64:asym"}) {
+        std::map<std::string, double> ppl, wsqnr;
+        for (const char* recipe : {"rtn:int8:channel:sym", "nf4:b64", "fp4:b64",
+                                   "rtn:int4:g64:asym", "rtn:int4:g64:sym"}) {
             const RunResult r = runQuantization(config(model, recipe, true));
             QVERIFY(r.perplexity.valid);
             ppl[recipe] = r.perplexity.pplQ;
             ppl["float"] = r.perplexity.pplFp;
-            qInfo("%s %s: ppl %.4f (float %.4f)", model, recipe, r.perplexity.pplQ,
-                  r.perplexity.pplFp);
+            double sum = 0;
+            for (const LayerResult& l : r.layers) sum += l.weightSqnrDb;
+            wsqnr[recipe] = sum / double(r.layers.size());
+            qInfo("%s %s: ppl %.4f (float %.4f), mean weight SQNR %.3f dB", model, recipe,
+                  r.perplexity.pplQ, r.perplexity.pplFp, wsqnr[recipe]);
         }
         QVERIFY2(ppl["float"] < ppl["rtn:int8:channel:sym"], model);
         QVERIFY2(ppl["rtn:int8:channel:sym"] < ppl["nf4:b64"], model);
         QVERIFY2(ppl["nf4:b64"] < ppl["fp4:b64"], model);
+        QVERIFY2(wsqnr["nf4:b64"] > wsqnr["rtn:int4:g64:sym"], model);
+        QVERIFY2(wsqnr["nf4:b64"] > wsqnr["fp4:b64"], model);
         if (std::string(model) == kSmall)
             QVERIFY2(ppl["nf4:b64"] < ppl["rtn:int4:g64:asym"], model);
     }
