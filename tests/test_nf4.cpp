@@ -256,6 +256,9 @@ void TestNf4::tiesAndSpecialValues() {
     for (size_t i = 0; i < 64; ++i) QCOMPARE(d[i], 0.0f);
     QVERIFY(std::isnan(d[70]) && std::isinf(d[71]));
     QCOMPARE(d[72], 0.25f);
+    // A recipe built in code with no block size is refused, not divided by.
+    QVERIFY_THROWS_EXCEPTION(Error, quantizeBlockwise4(w.data(), w.size(), Codebook4::Nf4, 0, false,
+                                                       ComputeDtype::Fp32));
 }
 
 void TestNf4::computeDtypeRounding() {

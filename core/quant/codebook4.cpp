@@ -1,6 +1,7 @@
 // bitsandbytes 4-bit blockwise quantization (see codebook4.h for the rules and sources).
 #include "quant/codebook4.h"
 
+#include "base/error.h"
 #include "quant/quantize.h"
 
 #include <algorithm>
@@ -177,6 +178,9 @@ std::vector<float> Blockwise4::scales() const {
 
 Blockwise4 quantizeBlockwise4(const float* w, uint64_t n, Codebook4 c, int64_t blockSize,
                               bool doubleQuant, ComputeDtype dtype) {
+    if (blockSize < 1)
+        throw Error("4-bit blockwise quantization: block size must be positive, got " +
+                    std::to_string(blockSize));
     Blockwise4 q;
     q.codebook = c;
     q.blockSize = blockSize;
