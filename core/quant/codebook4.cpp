@@ -51,13 +51,26 @@ int pivotsBelow(const std::array<float, N>& pivots, float x) {
     return k;
 }
 
-// torch.linspace(start, end, steps) for float32 by ATen's scalar formula: the first half
-// counted up from start, the second half down from end.
+// torch.linspace(start, end, steps) in float32 as ATen's portable CPU kernel computes it
+// (ATEN_CPU_CAPABILITY=default; checked bit for bit against libtorch 1.13): the first half
+// counted up from start, the second half down from end, but in vectors of 8 whose lanes step
+// up from the vector's first value; the tail element by element. AVX2/AVX-512 kernels (FMA,
+// 16 lanes) differ in the last bit of a few values, so bnb's map itself is machine-dependent
+// at that level.
 std::vector<float> linspace(float start, float end, int steps) {
+    constexpr int kLanes = 8;
     const float step = (end - start) / float(steps - 1);
+    const int halfway = steps / 2;
+    const auto at = [&](int i) {
+        return i < halfway ? start + step * float(i) : end - step * float(steps - i - 1);
+    };
     std::vector<float> v(static_cast<size_t>(steps));
-    for (int i = 0; i < steps; ++i)
-        v[size_t(i)] = i < steps / 2 ? start + step * float(i) : end - step * float(steps - i - 1);
+    int i = 0;
+    for (; i + kLanes <= steps; i += kLanes) {
+        const float base = at(i);
+        for (int k = 0; k < kLanes; ++k) v[size_t(i + k)] = base + float(k) * step;
+    }
+    for (; i < steps; ++i) v[size_t(i)] = at(i);
     return v;
 }
 
