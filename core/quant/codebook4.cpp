@@ -2,6 +2,7 @@
 #include "quant/codebook4.h"
 
 #include "base/error.h"
+#include "base/parallel.h"
 #include "quant/quantize.h"
 
 #include <algorithm>
@@ -202,12 +203,16 @@ Blockwise4 quantizeBlockwise4(const float* w, uint64_t n, Codebook4 c, int64_t b
     q.count = n;
     std::vector<float> absmax = blockAbsmax(w, n, blockSize);
     q.packed.assign((n + 1) / 2, 0);
-    for (uint64_t b = 0; b < absmax.size(); ++b) {
-        const float inv = absmax[b] > 0.0f ? 1.0f / absmax[b] : 0.0f;
-        const uint64_t end = std::min(n, (b + 1) * uint64_t(blockSize));
-        for (uint64_t i = b * uint64_t(blockSize); i < end; ++i)
-            q.packed[i / 2] |= uint8_t(codeOf(c, w[i], inv) << (i % 2 ? 0 : 4));
-    }
+    // Blocks are independent; with an even block size no two blocks share a code byte, so
+    // chunks of blocks can be coded in parallel.
+    parallelChunks(absmax.size(), blockSize % 2 ? 1 : 0, [&](int, size_t b0, size_t b1) {
+        for (uint64_t b = b0; b < b1; ++b) {
+            const float inv = absmax[b] > 0.0f ? 1.0f / absmax[b] : 0.0f;
+            const uint64_t end = std::min(n, (b + 1) * uint64_t(blockSize));
+            for (uint64_t i = b * uint64_t(blockSize); i < end; ++i)
+                q.packed[i / 2] |= uint8_t(codeOf(c, w[i], inv) << (i % 2 ? 0 : 4));
+        }
+    });
     if (doubleQuant)
         doubleQuantize(q, absmax);
     else
@@ -219,13 +224,15 @@ std::vector<float> dequantizeBlockwise4(const Blockwise4& q, const float* origin
     const std::array<float, 16>& values = codebookValues(q.codebook);
     const std::vector<float> scale = q.scales();
     std::vector<float> out(q.count);
-    for (uint64_t i = 0; i < q.count; ++i) {
-        if (original && !std::isfinite(original[i])) {
-            out[i] = original[i];
-            continue;
+    parallelChunks(q.count, 0, [&](int, size_t begin, size_t end) {
+        for (uint64_t i = begin; i < end; ++i) {
+            if (original && !std::isfinite(original[i]))
+                out[i] = original[i];
+            else
+                out[i] =
+                    roundToDtype(values[q.code(i)] * scale[i / uint64_t(q.blockSize)], q.dtype);
         }
-        out[i] = roundToDtype(values[q.code(i)] * scale[i / uint64_t(q.blockSize)], q.dtype);
-    }
+    });
     return out;
 }
 
