@@ -92,6 +92,7 @@ private Q_SLOTS:
     void missingTokenizer();
     void emptyAndShortText();
     void unknownRecipeAndBadOptions();
+    void nf4QuantizeAndBadRecipe();
 };
 
 void TestCli::helpAndUnknownCommand() {
@@ -223,6 +224,33 @@ void TestCli::quantizeTableAndCompare() {
                   "nothing", "compare with a missing run");
     expectFailure(runCli({"compare", dir + "/rtn-int8-channel-sym"}), "two run folders",
                   "compare with one run");
+}
+
+// bitsandbytes NF4 through the CLI: a run whose layers are re-binned from the recipe
+// ("codebook", nothing stored), memory from the packed layout, and one-line recipe errors.
+void TestCli::nf4QuantizeAndBadRecipe() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = qltest::tempDir("cli-nf4");
+    const Result qhelp = runCli({"quantize", "--help"});
+    QVERIFY(qhelp.out.find("nf4:b64:dq") != std::string::npos);
+    const Result r = runCli({"quantize", "--model", data(kSmall), "--recipe", "nf4:b64:dq", "--out",
+                             dir + "/run", "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    QCOMPARE(j.at("label").get<std::string>(), std::string("NF4 b64 dq fp32"));
+    const json run = json::parse(qltest::readFile((dir + "/run/run.json").toStdString()));
+    uint64_t bytes = 0;  // 4-bit codes, uint8 absmax, fp32 per 256 blocks, fp32 offset
+    for (const auto& l : run.at("layers")) {
+        QCOMPARE(l.at("weight_after_source").get<std::string>(), std::string("codebook"));
+        const uint64_t n = l.at("parameters").get<uint64_t>(), blocks = (n + 63) / 64;
+        bytes += (n + 1) / 2 + blocks + (blocks + 255) / 256 * 4 + 4;
+    }
+    QCOMPARE(j.at("bytes_q_quantized").get<uint64_t>(), bytes);
+    QVERIFY(!QFileInfo::exists(dir + "/run/weights"));
+    const Result bad = runCli(
+        {"quantize", "--model", data(kSmall), "--recipe", "nf4:b64:b100", "--out", dir + "/bad"});
+    expectFailure(bad, "'b100'", "repeated nf4 block size");
+    QCOMPARE(std::count(bad.err.begin(), bad.err.end(), '\n'), std::ptrdiff_t(1));
 }
 
 void TestCli::truncatedSafetensors() {

@@ -184,6 +184,10 @@ void TestRunReader::hostileField_data() {
     QTest::newRow("unknown weight source") << "/layers/0/weight_after_source"
                                            << "\"elsewhere\""
                                            << "field 'layers[0].weight_after_source' must be";
+    QTest::newRow("codebook of an rtn layer")
+        << "/layers/0/weight_after_source"
+        << "\"codebook\""
+        << "field 'layers[0].method' must be a recipe whose weights are recomputed as \"codebook\"";
     QTest::newRow("grid with group 0") << "/layers/0/group_size"
                                        << "0"
                                        << "field 'layers[0].group_size' and bits must describe";

@@ -108,6 +108,7 @@ private slots:
         QTest::newRow("656k rtn int8 channel") << other << "rtn:int8:channel:sym" << true;
         QTest::newRow("656k awq int4 g32") << other << "awq:int4:g32:asym" << true;
         QTest::newRow("656k rtn int4 held-out") << other << "rtn:int4:g32:sym" << false;
+        QTest::newRow("656k nf4 b64 dq bf16") << other << "nf4:b64:dq:bf16" << true;
     }
     void matchesWholeModel() {
         QFETCH(QString, model);

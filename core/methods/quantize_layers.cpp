@@ -10,6 +10,7 @@
 #include "methods/gptq.h"
 #include "methods/method_common.h"
 #include "model/transformer.h"
+#include "quant/method_registry.h"
 
 #include <algorithm>
 #include <chrono>
@@ -49,9 +50,7 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 
 void validate(const Model& model, const std::vector<std::string>& layers, const Recipe& recipe,
               const QuantizeLayersOptions& options) {
-    const bool needsCalibration =
-        recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
-    if (needsCalibration && options.calibration.empty())
+    if (methodSpec(recipe.method).needsCalibration && options.calibration.empty())
         throw Error(methodName(recipe.method) + " needs calibration data (none given)");
     if (!recipe.isCast() && (recipe.bits < 2 || recipe.bits > 8))
         throw Error("recipe " + recipe.toString() + ": bits must be 2..8");
@@ -169,11 +168,11 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         const auto t0 = std::chrono::steady_clock::now();
         LayerQuantization& r = *j.result;
         const at::Tensor w = originalWeight(net, r.name);
-        if (recipe.isCast()) {
-            r.applied = recipe;
+        if (const auto recompute = methodSpec(recipe.method).recompute) {
+            r.applied = recipe;  // cast or codebook: the weight follows from w and the recipe
             GridQuant q;
             const std::vector<float> c =
-                castRoundTrip(w.data_ptr<float>(), static_cast<size_t>(w.numel()), recipe.method);
+                recompute(recipe, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
             q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
             finish(net, r, w, std::move(q), stats, options.dequantCopy);
         } else {

@@ -474,6 +474,13 @@ std::vector<float> dequantize(const PackedTensor& p) {
     return out;
 }
 
+float fp16RoundTrip(float v) {
+    return fromHalf(toHalf(v));
+}
+float bf16RoundTripValue(float v) {
+    return bf16RoundTrip(v);
+}
+
 std::vector<float> castRoundTrip(const float* w, size_t n, QuantMethod castMethod) {
     if (castMethod != QuantMethod::Fp16 && castMethod != QuantMethod::Bf16)
         throw Error("castRoundTrip needs fp16 or bf16, got " + methodName(castMethod));

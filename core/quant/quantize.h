@@ -79,5 +79,8 @@ std::vector<float> dequantize(const PackedTensor& p);
 ErrorMetrics errorMetrics(const float* w, const float* w_hat, size_t n);
 // Cast to fp16/bf16 and back.
 std::vector<float> castRoundTrip(const float* w, size_t n, QuantMethod castMethod);
+// One value to fp16 / bf16 and back (round to nearest even; NaN stays NaN).
+float fp16RoundTrip(float v);
+float bf16RoundTripValue(float v);
 
 }  // namespace ql

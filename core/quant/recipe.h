@@ -1,8 +1,10 @@
-// Recipes: how each selected layer is quantized. Text form METHOD:BITS:GRANULARITY:SYMMETRY,
-// e.g. "rtn:int8:channel:sym", "gptq:int4:g128:asym", plus "fp16" and "bf16" (cast only).
-// Case-insensitive; omitted trailing parts default to int8, channel, sym ("rtn:int4" ==
-// "rtn:int4:channel:sym"). Bits int2..int8; granularity tensor, channel (per output row) or
-// gN (N > 0 input columns per group).
+// Recipes: how each selected layer is quantized. Text form METHOD[:PART...], case-insensitive;
+// what parts a method takes is the method's own grammar (quant/method_registry.h):
+//   integer grids  rtn|gptq|awq[:intB[:GRANULARITY[:SYMMETRY]]], e.g. "rtn:int8:channel:sym",
+//                  "gptq:int4:g128:asym"; omitted trailing parts default to int8, channel, sym.
+//                  Bits int2..int8; granularity tensor, channel (per output row) or gN.
+//   casts          fp16, bf16 (no further parts)
+//   4-bit codebook nf4|fp4[:bN][:dq][:fp32|fp16|bf16] (bitsandbytes blockwise, quant/codebook4.h)
 #pragma once
 
 #include <string>
@@ -10,29 +12,35 @@
 
 namespace ql {
 
-enum class QuantMethod { Rtn, Gptq, Awq, Fp16, Bf16 };
+enum class QuantMethod { Rtn, Gptq, Awq, Fp16, Bf16, Nf4, Fp4 };
 enum class Granularity { Tensor, Channel, Group };
+// The dtype the dequantized weight is rounded to (bitsandbytes' compute dtype).
+enum class ComputeDtype { Fp32, Fp16, Bf16 };
 
 struct Recipe {
     QuantMethod method = QuantMethod::Rtn;
-    int bits = 8;                     // 2..8 for integer methods; 16 for casts
+    int bits = 8;  // 2..8 for integer methods; 16 for casts; 4 for nf4/fp4
     Granularity granularity = Granularity::Channel;
-    int groupSize = 0;                // columns per group when granularity == Group
+    int groupSize = 0;  // columns per group when granularity == Group
     bool symmetric = true;
 
     // GPTQ parameters
-    double gptqDampening = 0.01;      // fraction of the mean Hessian diagonal
+    double gptqDampening = 0.01;  // fraction of the mean Hessian diagonal
     int gptqBlockSize = 128;
     bool gptqActOrder = false;
     // AWQ parameters
-    int awqGridPoints = 20;           // alpha in {0, 1/n, ..., (n-1)/n}
+    int awqGridPoints = 20;  // alpha in {0, 1/n, ..., (n-1)/n}
+    // NF4/FP4 parameters (bitsandbytes blockwise absmax over the flattened weight)
+    int blockSize = 64;        // elements per absmax block
+    bool doubleQuant = false;  // absmax 8-bit in blocks of 256 (bnb compress_statistics)
+    ComputeDtype computeDtype = ComputeDtype::Fp32;
 
-    bool isCast() const { return method == QuantMethod::Fp16 || method == QuantMethod::Bf16; }
-    std::string toString() const;     // canonical text form
+    bool isCast() const;           // fp16 / bf16
+    std::string toString() const;  // canonical text form
     // Throws ql::Error with the offending part for an invalid spec.
     static Recipe parse(std::string_view spec);
 };
 
-std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", "bf16"
+std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", "bf16", "nf4", "fp4"
 
-} // namespace ql
+}  // namespace ql

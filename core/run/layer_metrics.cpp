@@ -3,6 +3,7 @@
 #include "base/atomic_write.h"
 #include "base/error.h"
 #include "quant/histogram.h"
+#include "quant/method_registry.h"
 #include "quant/quantize.h"
 #include "run/run_internal.h"
 
@@ -22,9 +23,11 @@ Range sharedRange(const float* a, const float* b, size_t n) {
     return binnableRange(unionRange(finiteRange(a, n), finiteRange(b, n)));
 }
 
-// Byte count of a quantized layer from its real packed buffers.
-uint64_t packedBytes(const LayerQuantization& lq, size_t n) {
-    if (lq.applied.isCast()) return uint64_t(n) * 2;
+// Byte count of a quantized layer from its real packed buffers (integer grids), or from the
+// method's packed layout for methods that keep no codes here (casts, 4-bit codebooks).
+uint64_t packedBytes(const LayerQuantization& lq, size_t n, int64_t rows, int64_t cols) {
+    const MethodSpec& spec = methodSpec(lq.applied.method);
+    if (spec.recompute) return spec.bytesFor(lq.applied, rows, cols);
     if (lq.codes.size() == n) return pack(lq.codes.data(), lq.grid).bytes();
     // No codes from the method: recompute them from the grid (same layout, same bytes).
     throw Error("layer '" + lq.name + "': the quantization returned no codes to pack");
@@ -47,13 +50,14 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
     lq.fallbackReason.clear();
     lq.awqScales.clear();
     lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
-    if (recipe.isCast()) {
+    const MethodSpec& spec = methodSpec(recipe.method);
+    if (spec.recompute) {
         lq.codes.clear();
         lq.grid = QuantGrid();
-        lq.dequant = castRoundTrip(w.data(), w.size(), recipe.method);
+        lq.dequant = spec.recompute(recipe, w.data(), w.size());
         return;
     }
-    if (recipe.method != QuantMethod::Rtn)
+    if (spec.needsCalibration)
         throw Error("recipe '" + recipe.toString() + "' needs calibration data");
     if (recipe.granularity == Granularity::Group &&
         (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
@@ -114,7 +118,7 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
     r.outputSqnrDb = lq.outputSqnrDb;
     r.parameters = n;
     r.bytesFp = tensor.byteSize;
-    r.bytesQ = packedBytes(lq, n);
+    r.bytesQ = packedBytes(lq, n, r.rows, r.cols);
 
     const Range wr = sharedRange(original, after, n);
     r.weightBefore = computeHistogram(original, n, wr.lo, wr.hi, bins);
@@ -126,9 +130,11 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
     const Range er = binnableRange(finiteRange(err.data(), n));
     r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
 
-    if (lq.applied.isCast()) {
-        r.bits = 16;
-        r.weightAfterSource = "cast";
+    const MethodSpec& spec = methodSpec(lq.applied.method);
+    if (spec.recompute) {  // cast or codebook: recomputed from the original and the recipe
+        r.bits = lq.applied.isCast() ? 16 : lq.applied.bits;
+        r.groupSize = lq.applied.isCast() ? 0 : lq.applied.blockSize;
+        r.weightAfterSource = afterSourceName(spec.afterSource);
         return r;
     }
     r.scales = lq.grid.scales;
@@ -137,7 +143,7 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
     r.perTensor = lq.grid.perTensor;
     r.bits = lq.grid.bits;
     r.symmetric = lq.grid.symmetric;
-    const bool byGrid = lq.awqScales.empty() && lq.applied.method == QuantMethod::Rtn &&
+    const bool byGrid = lq.awqScales.empty() && spec.afterSource == AfterSource::Grid &&
                         (gridExact || gridReproduces({original, after, n}, lq));
     r.weightAfterSource = byGrid ? "grid" : "stored";
     return r;
@@ -255,8 +261,14 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         quantizeWithGrid(original, gridOf(l), nullptr, dq.data());
         return dq;
     }
-    if (l.weightAfterSource == "cast")
-        return castRoundTrip(original, n, Recipe::parse(l.method).method);
+    if (l.weightAfterSource == "cast" || l.weightAfterSource == "codebook") {
+        const Recipe recipe = Recipe::parse(l.method);
+        const MethodSpec& spec = methodSpec(recipe.method);
+        if (!spec.recompute || afterSourceName(spec.afterSource) != l.weightAfterSource)
+            throw Error("layer '" + l.name + "': method '" + l.method + "' is not a " +
+                        l.weightAfterSource);
+        return spec.recompute(recipe, original, n);
+    }
     if (l.weightAfterSource == "stored") {
         if (run.storedWeights) {
             const auto it = run.storedWeights->find(l.name);

@@ -14,6 +14,7 @@
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
+#include "quant/method_registry.h"
 #include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
@@ -52,13 +53,7 @@ SqnrLevel sqnrLevel(double db) {
 }
 
 std::string runLabel(const Recipe& r) {
-    if (r.isCast()) return r.method == QuantMethod::Fp16 ? "FP16" : "BF16";
-    std::string m = methodName(r.method);
-    for (char& c : m) c = char(std::toupper(static_cast<unsigned char>(c)));
-    std::string gran = r.granularity == Granularity::Tensor    ? "tensor"
-                       : r.granularity == Granularity::Channel ? "channel"
-                                                               : "g" + std::to_string(r.groupSize);
-    return m + " INT" + std::to_string(r.bits) + " " + gran + (r.symmetric ? " sym" : " asym");
+    return methodSpec(r.method).label(r);
 }
 
 std::string runId(const Recipe& recipe, const std::string& timestampCompact) {
@@ -179,8 +174,7 @@ Recipe validate(const RunConfig& c) {
         throw Error("threads must be in 1.." + std::to_string(kMaxThreads) +
                     " (0 = all cores), got " + std::to_string(c.threads));
     parseProtocol(c.evalProtocol);
-    const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
-    if (calibrated && c.calibrationText.empty())
+    if (methodSpec(recipe.method).needsCalibration && c.calibrationText.empty())
         throw Error("recipe '" + recipe.toString() + "' needs a calibration text");
     return recipe;
 }
@@ -351,7 +345,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     Budget budget;
     budget.add("load", 1);
     budget.add("tokenize", 0.5);
-    budget.add("quantize", recipe.method == QuantMethod::Rtn || recipe.isCast() ? 2 : 10);
+    budget.add("quantize", methodSpec(recipe.method).quantizeCost);
     if (acts) budget.add("activations", 3);
     if (grads) budget.add("gradients", 3);
     if (calib || eval) budget.add("output SQNR", 1);
@@ -400,7 +394,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         StreamPlan plan;
         plan.layers = layers;
         plan.recipe = recipe;
-        plan.needsFit = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+        plan.needsFit = methodSpec(recipe.method).needsCalibration;
         plan.calibration = calibration;
         plan.heldOut = heldOut.size();
         plan.sqnrOnHeldOut = !eval && !heldOut.empty();
@@ -516,7 +510,7 @@ RunResult runQuantization(const RunConfig& config, const ProgressCallback& progr
     fillIdentity(run, recipe);
     if (config.threads != 0) setComputeThreads(config.threads);
 
-    const bool calibrated = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+    const bool calibrated = methodSpec(recipe.method).needsCalibration;
     const bool needModel =
         calibrated || !config.calibrationText.empty() || !config.evaluationText.empty();
     try {

@@ -84,7 +84,8 @@ struct LayerResult {
     uint64_t unusableWeights = 0;
     int64_t firstUnusableRow = -1;
     // How rebinWeights() gets the dequantized weights back: "grid" (checkpoint weight
-    // re-quantized with the stored grid, RTN), "cast" (fp16/bf16 round trip) or
+    // re-quantized with the stored grid, RTN), "cast" (fp16/bf16 round trip), "codebook"
+    // (NF4/FP4 recomputed from the recipe in `method`; groupSize = block size) or
     // "stored" (GPTQ/AWQ: codes + grid, see quant/compact_weights.h, saved in the run folder
     // as weights/<layer>.qlw; runs saved before kept float32 copies, weights/<layer>.f32).
     std::string weightAfterSource;

@@ -7,6 +7,7 @@
 #include "io/dtype.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "quant/method_registry.h"
 #include "quant/recipe.h"
 #include "run/run_internal.h"
 
@@ -89,8 +90,8 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     e.availableBytes = memAvailableBytes();
     e.gemmFlopsPerSecond = gemmRate;
     const bool calib = !c.calibrationText.empty(), eval = !c.evaluationText.empty();
-    e.modelPath =
-        calib || eval || recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
+    const bool fit = methodSpec(recipe.method).needsCalibration;
+    e.modelPath = calib || eval || fit;
     if (!e.modelPath) {
         // Weights-only: one layer's float, quantized and code copies at a time.
         e.peakPhase = "quantize";
@@ -105,7 +106,6 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     const double Ne = eval ? (c.evalMaxWindows > 0 ? c.evalMaxWindows : 16) : 0;
     const bool acts = c.captureActivations && calib, grads = c.captureGradients && calib;
     const double G = grads ? std::min(4.0, Nc) : 0;
-    const bool fit = recipe.method == QuantMethod::Gptq || recipe.method == QuantMethod::Awq;
     const double heldOut = eval || Nc < 2 ? 0 : std::max(1.0, std::floor(Nc / 4));
     const double fitTokens = (Nc - heldOut) * Tc;
     const double bits = recipe.isCast() ? 16 : recipe.bits;

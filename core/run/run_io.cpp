@@ -12,6 +12,7 @@
 // u64 outliers/below/above. Float array: u64 n, f32[n].
 #include "base/atomic_write.h"
 #include "base/error.h"
+#include "quant/method_registry.h"
 #include "run/json_fields.h"
 #include "run/run_folder.h"
 #include "run/run_internal.h"
@@ -135,6 +136,16 @@ bool safeLayerName(const std::string& name) {
            name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
 }
 
+// Re-binning a "cast"/"codebook" layer recomputes it from its recipe: `method` must be one.
+bool recomputedAs(const std::string& method, const std::string& source) {
+    try {
+        const MethodSpec& spec = methodSpec(Recipe::parse(method).method);
+        return spec.recompute && afterSourceName(spec.afterSource) == source;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 LayerResult layerFrom(const JsonFields& j) {
     LayerResult l;
     l.name = j.str("name");
@@ -165,10 +176,16 @@ LayerResult layerFrom(const JsonFields& j) {
     l.symmetric = j.flag("symmetric");
     l.seconds = j.number("seconds");
     l.weightAfterSource = j.str("weight_after_source");
-    if (l.weightAfterSource != "grid" && l.weightAfterSource != "cast" &&
-        l.weightAfterSource != "stored")
+    const auto& sources = afterSourceNames();
+    if (std::find(sources.begin(), sources.end(), l.weightAfterSource) == sources.end())
         j.fail("weight_after_source",
-               "must be \"grid\", \"cast\" or \"stored\", not \"" + l.weightAfterSource + "\"");
+               "must be \"grid\", \"cast\", \"codebook\" or \"stored\", not \"" +
+                   l.weightAfterSource + "\"");
+    if ((l.weightAfterSource == "cast" || l.weightAfterSource == "codebook") &&
+        !recomputedAs(l.method, l.weightAfterSource))
+        j.fail("method", "must be a recipe whose weights are recomputed as \"" +
+                             l.weightAfterSource + "\" (weight_after_source), not \"" + l.method +
+                             "\"");
     if (l.weightAfterSource == "grid" &&
         (l.bits < 2 || l.bits > 8 || l.rows < 1 || l.groupSize < 1 || l.groupSize > l.cols))
         j.fail("group_size",

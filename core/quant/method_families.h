@@ -1,0 +1,35 @@
+// quant-private: the recipe grammar, label, byte count and recomputation of each method
+// family, referenced by the registry table (method_registry.cpp).
+#pragma once
+
+#include "quant/recipe.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ql::families {
+
+// Integer grids (rtn, gptq, awq): intB[:GRANULARITY[:SYMMETRY]]; packed as quant/quantize.h's
+// pack(): codes at the bit width, fp16 scales, zeros at the bit width when asym.
+void parseInteger(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printInteger(const Recipe& r);
+std::string labelInteger(const Recipe& r);
+uint64_t bytesInteger(const Recipe& r, int64_t rows, int64_t cols);
+
+// Casts (fp16, bf16): no further parts, 2 bytes a value.
+void parseCast(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printCast(const Recipe& r);
+std::string labelCast(const Recipe& r);
+uint64_t bytesCast(const Recipe& r, int64_t rows, int64_t cols);
+std::vector<float> recomputeCast(const Recipe& r, const float* w, size_t n);
+
+// bitsandbytes 4-bit (nf4, fp4): [bN][:dq][:fp32|fp16|bf16] in any order (codebook4.h).
+void parseCodebook4(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printCodebook4(const Recipe& r);
+std::string labelCodebook4(const Recipe& r);
+uint64_t bytesCodebook4(const Recipe& r, int64_t rows, int64_t cols);
+std::vector<float> recomputeCodebook4(const Recipe& r, const float* w, size_t n);
+
+}  // namespace ql::families

@@ -1,0 +1,53 @@
+// The quantization methods, each one entry of one table (method_registry.cpp): its recipe
+// grammar, what it needs (calibration), what it stores (packed bytes for a shape) and how the
+// quantized weight of a finished run is reproduced for re-binning. Run, recipe and CLI code
+// ask the entry instead of switching on QuantMethod; a new method is one entry plus its code.
+// Torch-free.
+#pragma once
+
+#include "quant/recipe.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ql {
+
+// How the after-weights of a layer are reproduced from the checkpoint weight (run.json
+// "weight_after_source"): "grid" re-quantizes with the stored scales/zeros (RTN), "cast"
+// recomputes the fp16/bf16 cast, "codebook" recomputes the 4-bit codebook quantization from
+// the recipe (deterministic in the original weight: NF4/FP4), "stored" reads the run's
+// weights/<layer>.qlw (GPTQ/AWQ, whose result depends on calibration).
+enum class AfterSource { Grid, Cast, Codebook, Stored };
+std::string afterSourceName(AfterSource s);
+// Every name loadRun accepts, for the one-line error on a bad run.json.
+const std::vector<std::string>& afterSourceNames();
+
+struct MethodSpec {
+    QuantMethod id;
+    const char* name;     // recipe word, e.g. "nf4"
+    const char* grammar;  // one line for --help and errors, e.g. "nf4[:bN][:dq][:fp32|fp16|bf16]"
+    bool needsCalibration;
+    // The after-weights as reproduced (see AfterSource). Integer grids are "grid" for RTN;
+    // analyzeLayer still falls back to "stored" when a grid does not reproduce the weight.
+    AfterSource afterSource;
+    double quantizeCost;  // relative progress weight of the quantize phase
+    // Fills r from the parts after the method word (parts[0] is the method); throws ql::Error
+    // naming the wrong part.
+    void (*parse)(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+    std::string (*print)(const Recipe& r);  // canonical text form
+    std::string (*label)(const Recipe& r);  // display label, e.g. "NF4 b64 dq"
+    // Bytes of a rows x cols weight in the method's real packed layout (codes + constants).
+    uint64_t (*bytesFor)(const Recipe& r, int64_t rows, int64_t cols);
+    // For "cast"/"codebook" methods: the effective weight of w (n row-major values) computed
+    // from w and the recipe alone. Null for grid/stored methods.
+    std::vector<float> (*recompute)(const Recipe& r, const float* w, size_t n);
+};
+
+const std::vector<MethodSpec>& methodRegistry();
+const MethodSpec& methodSpec(QuantMethod m);
+const MethodSpec* findMethod(std::string_view name);  // lower-case name; null if unknown
+std::string knownMethodNames();                       // "rtn, gptq, ... or fp4"
+
+}  // namespace ql
