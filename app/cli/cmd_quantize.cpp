@@ -151,7 +151,7 @@ void printTable(const ql::RunResult& run, const std::string& out) {
                 mb(m.bytesFpQuantized).c_str(), mb(m.bytesQQuantized).c_str(),
                 mb(m.peakRssBytes).c_str());
     printQuantizeSeconds(run);
-    std::printf("phases (s, peak RSS):");
+    std::printf("phases (s, peak RSS so far):");
     for (const auto& t : run.timings)
         std::printf(" %s %.1f%s%s", t.phase.c_str(), t.seconds, t.peakBytes ? " " : "",
                     t.peakBytes ? mb(t.peakBytes).c_str() : "");

@@ -139,13 +139,23 @@ double monotonicSeconds() {
 }
 }  // namespace
 
+namespace {
+// Resetting the kernel's peak also resets what getrusage / `time -v` report for the whole
+// process, so it is a diagnostic (QL_PHASE_PEAKS=1); by default a phase records the peak
+// so far, which rises in the phase that set a new peak.
+bool phasePeaks() {
+    const char* v = std::getenv("QL_PHASE_PEAKS");
+    return v && std::string(v) == "1";
+}
+}  // namespace
+
 PhaseRecorder::PhaseRecorder(RunResult& run) : run_(run), start_(monotonicSeconds()) {
-    resetPeakResident();
+    if (phasePeaks()) resetPeakResident();
 }
 
 void PhaseRecorder::done(const std::string& phase) {
     run_.timings.push_back({phase, monotonicSeconds() - start_, peakResidentBytes()});
-    resetPeakResident();
+    if (phasePeaks()) resetPeakResident();
     start_ = monotonicSeconds();
 }
 

@@ -114,7 +114,9 @@ struct MemorySummary {
 struct PhaseTiming {
     std::string phase;
     double seconds = 0.0;
-    uint64_t peakBytes = 0;  // peak RSS while the phase ran (VmHWM), 0 when not measured
+    // Peak RSS (VmHWM) at the phase's end: the process's peak so far, or with
+    // QL_PHASE_PEAKS=1 the phase's own peak; 0 when not measured.
+    uint64_t peakBytes = 0;
 };
 
 struct RunResult {

@@ -14,8 +14,8 @@
 
 namespace ql {
 
-// Times the phases of a run and records each one's peak RSS: the kernel's peak counter
-// is reset as a phase begins, so a phase's peak is its own, not the process's so far.
+// Times the phases of a run and records the peak RSS at each one's end (see
+// PhaseTiming::peakBytes).
 class PhaseRecorder {
 public:
     explicit PhaseRecorder(RunResult& run);
