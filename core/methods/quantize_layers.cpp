@@ -23,7 +23,6 @@ namespace ql {
 namespace {
 
 constexpr int64_t kMaxSampleRows = 4096;  // token rows kept per input for SQNR / AWQ loss
-constexpr int64_t kChunkTokens = 4096;    // calibration tokens per forward call
 
 // Stages of a block: linears that share one input, in forward order.
 int stageOf(ProjKind k) {
@@ -82,7 +81,7 @@ std::vector<at::Tensor> embedCalibration(const Transformer& net,
                                          const std::vector<std::vector<int32_t>>& windows) {
     std::vector<at::Tensor> hidden;
     const int64_t T = static_cast<int64_t>(windows.front().size());
-    const int64_t perChunk = std::max<int64_t>(1, kChunkTokens / T);
+    const int64_t perChunk = std::max<int64_t>(1, kCalibrationBatchTokens / T);
     for (size_t w0 = 0; w0 < windows.size(); w0 += perChunk) {
         const size_t w1 = std::min(windows.size(), w0 + perChunk);
         at::Tensor ids = at::empty({static_cast<int64_t>(w1 - w0), T}, at::kLong);

@@ -7,6 +7,7 @@
 #include "io/dtype.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "methods/quantize_layers.h"
 #include "quant/method_registry.h"
 #include "quant/recipe.h"
 #include "run/run_internal.h"
@@ -121,7 +122,8 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     // int32 codes and the error array (the float and quantized weights are the model's
     // own tensors); GPTQ/AWQ work on one more float copy.
     const double quantBlock = s.selectedPerBlock * 4 + s.largestSelected * 4 * (fit ? 3 : 2);
-    const double calibPerBatch = Nc > 0 ? std::min(Nc, std::max(1.0, std::floor(4096 / Tc))) : 0;
+    const double calibPerBatch =
+        Nc > 0 ? std::min(Nc, std::max(1.0, std::floor(double(kCalibrationBatchTokens) / Tc))) : 0;
     const double working =
         std::max(forwardWorking(s, calibPerBatch, Tc), forwardWorking(s, std::min(4.0, Ne), Te));
     // GPTQ: the Gram matrix of the stage's inputs and the Hessian, factorized in place;

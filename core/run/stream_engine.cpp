@@ -81,9 +81,9 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
 
     // Window sets and their batches, embedded into both streams.
     const size_t calibPerBatch =
-        plan.calibration.empty()
-            ? 1
-            : size_t(std::max<size_t>(1, 4096 / plan.calibration.front().size()));
+        plan.calibration.empty() ? 1
+                                 : size_t(std::max<size_t>(1, size_t(kCalibrationBatchTokens) /
+                                                                  plan.calibration.front().size()));
     std::vector<StreamBatch> calib =
         makeBatches(plan.calibration, plan.calibration.size() - plan.heldOut, calibPerBatch);
     for (StreamBatch& b : calib) {

@@ -37,9 +37,9 @@ struct StreamBatch {
 };
 
 // Batches of `perBatch` windows, cut at `split` (a batch never holds windows from both
-// sides of it). Calibration batches are cut as quantizeLayers cuts them (4096 tokens) so
-// that GPTQ/AWQ statistics are summed in the same order and give the same layers;
-// evaluation batches as the joint evaluation (4 windows).
+// sides of it). Calibration batches are cut as quantizeLayers cuts them (kCalibrationBatchTokens)
+// so that GPTQ/AWQ statistics are summed in the same order and give the same layers; evaluation
+// batches as the joint evaluation (4 windows).
 std::vector<StreamBatch> makeBatches(const Windows& windows, size_t split, size_t perBatch);
 
 // The first `count` windows of `batches` (hidden states of one stream), concatenated.
