@@ -136,9 +136,9 @@ void TestGui::runInt8AndCheckTables() {
     QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(w_->logText()));
     QCOMPARE(int(w_->runs().size()), 1);
     const RunResult& run = *w_->runs()[0];
-    // The prediction is logged when the run starts, before its first phase.
+    // The prediction (memory and time) is logged when the run starts, before its first phase.
     const QString log = w_->logText();
-    QVERIFY2(log.contains("[plan] predicted peak memory") &&
+    QVERIFY2(log.contains("[plan] predicted peak memory") && log.contains("GFLOP/s = ") &&
                  log.indexOf("[plan]") < log.indexOf("[load]"),
              qPrintable(log));
     // Only real progress reaches the window (no cancellation checks: phase "", -1), and

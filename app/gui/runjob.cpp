@@ -63,7 +63,9 @@ bool RunJob::start(const RunConfig& config) {
         try {
             // The prediction first, in the log: the run refuses itself when it cannot fit.
             try {
-                callback(Progress{"plan", 0.0, describeEstimate(estimateRun(config))});
+                // Memory and time: the GEMM rate is measured here (0.25 s, on this thread).
+                callback(Progress{"plan", 0.0,
+                                  describeEstimate(estimateRun(config, measureGemmRate()))});
             } catch (const Error&) {
                 // The run reports what is wrong with the model or settings.
             }
