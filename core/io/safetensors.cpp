@@ -383,12 +383,18 @@ const unsigned char* TensorStore::data(const TensorInfo& t) const {
 }
 
 void TensorStore::releasePages(const TensorInfo& t) const {
+    releasePages(t, 0, t.byteSize);
+}
+
+void TensorStore::releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const {
+    if (offset >= t.byteSize) return;
+    bytes = std::min(bytes, t.byteSize - offset);
     const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t));
+    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t)) + uintptr_t(offset);
     // Pages shared with a neighbour go too: the mapping is private and never written, so a
     // later read of the neighbour faults the same bytes back in from the file.
     const uintptr_t begin = at & ~(page - 1);
-    const uintptr_t end = (at + t.byteSize + page - 1) & ~(page - 1);
+    const uintptr_t end = (at + bytes + page - 1) & ~(page - 1);
     if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 

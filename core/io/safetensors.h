@@ -70,6 +70,8 @@ public:
     // cache keeps them; a later read faults them back in). Without it, reading a 3 GB
     // checkpoint once leaves 3 GB resident.
     void releasePages(const TensorInfo& t) const;
+    // The same for bytes [offset, offset + bytes) of t's data (clamped to the tensor).
+    void releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const;
     std::vector<std::string> files() const;
     uint64_t totalBytes() const;   // sum of tensor byte sizes
     uint64_t bytesOnDisk() const;  // sum of file sizes

@@ -458,6 +458,10 @@ at::Tensor Transformer::headRows(int64_t begin, int64_t count) const {
                        size_t(begin) * size_t(config_.hiddenSize) * element;
     at::Tensor out = at::empty({count, config_.hiddenSize}, at::kFloat);
     convertToFloat(info.dtype, rows, size_t(count * config_.hiddenSize), out.data_ptr<float>());
+    // The rows are a copy now: their mapped pages need not stay resident (the head is
+    // read chunk by chunk, twice per phase; 0.5-1 GB at 1.5B-7B otherwise).
+    const uint64_t rowBytes = uint64_t(config_.hiddenSize) * element;
+    store.releasePages(info, uint64_t(begin) * rowBytes, uint64_t(count) * rowBytes);
     return out;
 }
 
