@@ -203,6 +203,14 @@ void TestGuiNf4::nf4PresetRunsInTheBackground() {
     QVERIFY(view->levels().empty());
     QCOMPARE(view->weightChart()->levelCount(), 0);
     QVERIFY(view->weightChart()->levelNote().isEmpty());
+    int levelBoxes = 0;  // the level controls are off, and say why
+    for (QCheckBox* box : view->findChildren<QCheckBox*>())
+        if (box->text() == "Levels") {
+            ++levelBoxes;
+            QVERIFY(!box->isEnabled());
+            QVERIFY2(box->toolTip().contains("codebook"), qPrintable(box->toolTip()));
+        }
+    QCOMPARE(levelBoxes, 1);
 }
 
 void TestGuiNf4::cleanupTestCase() {
