@@ -378,6 +378,22 @@ void TestNf4::registryCoversEveryMethod() {
             s.afterSource == AfterSource::Cast || s.afterSource == AfterSource::Codebook;
         QCOMPARE(s.recompute != nullptr, fromRecipe);
         QCOMPARE(s.needsCalibration, s.id == QuantMethod::Gptq || s.id == QuantMethod::Awq);
+        // The options an entry declares (what the GUI's editor offers) are what it parses.
+        const QList<QPair<unsigned, QString>> parts = {{kOptBits, ":int4"},
+                                                       {kOptGranularity, ":int8:g32"},
+                                                       {kOptSymmetry, ":int8:channel:asym"},
+                                                       {kOptBlockSize, ":b128"},
+                                                       {kOptDoubleQuant, ":dq"},
+                                                       {kOptComputeDtype, ":bf16"}};
+        for (const auto& [option, part] : parts) {
+            bool parsed = true;
+            try {
+                Recipe::parse(s.name + part.toStdString());
+            } catch (const Error&) {
+                parsed = false;
+            }
+            QVERIFY2(parsed == bool(s.options & option), qPrintable(s.name + part));
+        }
     }
     QCOMPARE(afterSourceName(methodSpec(QuantMethod::Nf4).afterSource), std::string("codebook"));
     QVERIFY(Recipe::parse("bf16").isCast() && !Recipe::parse("nf4").isCast());

@@ -192,8 +192,15 @@ void HistogramView::refresh() {
     const int64_t gpr = l->groupSize > 0 ? (l->cols + l->groupSize - 1) / l->groupSize : 1;
     row_->setRange(0, int(std::max<int64_t>(0, l->rows - 1)));
     group_->setRange(0, int(std::max<int64_t>(0, gpr - 1)));
-    group_->setEnabled(gpr > 1 && !l->perTensor);
-    row_->setEnabled(!l->perTensor);
+    // NF4/FP4 code a 16-value codebook scaled per block of the flattened weight: there is
+    // no uniform grid per row or group to draw, so the level controls are off for them.
+    const bool grid = !isCodebookLayer(*l);
+    group_->setEnabled(grid && gpr > 1 && !l->perTensor);
+    row_->setEnabled(grid && !l->perTensor);
+    showLevels_->setEnabled(grid);
+    showLevels_->setToolTip(grid ? QString("Quantization levels of the selected row and group "
+                                           "(weights tab)")
+                                 : QString("A 4-bit codebook scaled per block: no grid levels"));
     refreshLevels();
     info_->setToolTip(QString::fromStdString(l->name));
     info_->setText(QString("%1 · %2 · W SQNR %3 dB")
@@ -266,9 +273,14 @@ void HistogramView::refreshGradients(const LayerResult& l) {
                               "quantized model");
 }
 
+bool HistogramView::isCodebookLayer(const LayerResult& l) {
+    return l.weightAfterSource == "codebook";
+}
+
 std::vector<double> HistogramView::levels() const {
     const LayerResult* l = run_ ? findLayer(*run_, layer_) : nullptr;
-    if (!l || !showLevels_->isChecked() || l->bits < 2 || l->bits > 8 || l->scales.empty())
+    if (!l || !showLevels_->isChecked() || isCodebookLayer(*l) || l->bits < 2 || l->bits > 8 ||
+        l->scales.empty())
         return {};
     const int64_t gpr = l->groupSize > 0 ? (l->cols + l->groupSize - 1) / l->groupSize : 1;
     const size_t index = l->perTensor ? 0 : size_t(row_->value() * gpr + group_->value());

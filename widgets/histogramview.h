@@ -51,6 +51,9 @@ public:
     // The quantization levels drawn for the selected row/group (empty if none apply).
     std::vector<double> levels() const;
 
+    // NF4/FP4: codebook values times a per-block absmax, no uniform grid (no level lines).
+    static bool isCodebookLayer(const LayerResult& l);
+
     // Stored bins merged down to about `bins` (activations/gradients have no raw data).
     static Histogram mergeBins(const Histogram& h, int bins);
 

@@ -1,6 +1,7 @@
 #include "app/gui/runpanel.h"
 
 #include "base/process_env.h"
+#include "quant/method_registry.h"
 #include "quant/recipe.h"
 
 #include <QCheckBox>
@@ -20,6 +21,8 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace ql {
 
 namespace {
@@ -27,12 +30,15 @@ struct Preset {
     const char* name;
     const char* recipe;
 };
+// Names as issue 8 lists them; "NF4 (bnb)" is bitsandbytes' Linear4bit default.
 const Preset kPresets[] = {
-    {"INT8 per-channel RTN", "rtn:int8:channel:sym"},
-    {"INT4 g128 RTN", "rtn:int4:g128:asym"},
-    {"INT4 g128 GPTQ", "gptq:int4:g128:asym"},
-    {"INT4 g128 AWQ", "awq:int4:g128:asym"},
+    {"INT8 per-channel", "rtn:int8:channel:sym"},
+    {"INT4 g128 (RTN)", "rtn:int4:g128:asym"},
+    {"INT4 g128 (GPTQ)", "gptq:int4:g128:asym"},
+    {"INT4 g128 (AWQ)", "awq:int4:g128:asym"},
     {"FP16", "fp16"},
+    {"NF4 (bnb)", "nf4:b64"},
+    {"NF4 + double quant", "nf4:b64:dq"},
 };
 const int kPresetCount = int(sizeof(kPresets) / sizeof(kPresets[0]));
 
@@ -96,16 +102,28 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
 QWidget* RunPanel::buildRecipeBox() {
     auto* box = new QGroupBox("Recipe");
     auto* form = new QFormLayout(box);
+    recipeForm_ = form;
     preset_ = new QComboBox;
     preset_->addItems(presetNames());
     method_ = new QComboBox;
-    method_->addItems({"rtn", "gptq", "awq", "fp16", "bf16"});
+    for (const MethodSpec& m : methodRegistry()) {
+        method_->addItem(m.name, QString(m.name));
+        method_->setItemData(method_->count() - 1, QString(m.grammar), Qt::ToolTipRole);
+    }
     bits_ = spin(2, 8, 8);
     granularity_ = new QComboBox;
-    granularity_->addItems({"tensor", "channel", "group"});
+    granularity_->addItems({"tensor", "channel", "group"});  // the order of ql::Granularity
     groupSize_ = spin(8, 4096, 128, 8);
     symmetry_ = new QComboBox;
     symmetry_->addItems({"sym", "asym"});
+    blockSize_ = new QComboBox;
+    for (int b = kBlock4Min; b <= kBlock4Max; b *= 2) blockSize_->addItem(QString::number(b), b);
+    blockSize_->setToolTip("Weights per absmax block (the flattened weight, blocks span rows)");
+    doubleQuant_ = new QCheckBox("Double quantization");
+    doubleQuant_->setToolTip("Quantize the absmax constants again, 8-bit in blocks of 256");
+    computeDtype_ = new QComboBox;
+    computeDtype_->addItems({"fp32", "fp16", "bf16"});  // the order of ql::ComputeDtype
+    computeDtype_->setToolTip("The dtype the dequantized weight is rounded to");
     recipeLabel_ = new QLabel;
     recipeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     include_ = new QLineEdit;
@@ -124,14 +142,18 @@ QWidget* RunPanel::buildRecipeBox() {
     form->addRow("Granularity", granularity_);
     form->addRow("Group size", groupSize_);
     form->addRow("Symmetry", symmetry_);
+    form->addRow("Block size", blockSize_);
+    form->addRow("Compute dtype", computeDtype_);
+    form->addRow(doubleQuant_);
     form->addRow("Recipe", recipeLabel_);
     form->addRow("Include layers", include_);
     form->addRow("Exclude layers", exclude_);
     connect(preset_, &QComboBox::currentIndexChanged, this, &RunPanel::selectPreset);
-    for (QComboBox* c : {method_, granularity_, symmetry_})
+    for (QComboBox* c : {method_, granularity_, symmetry_, blockSize_, computeDtype_})
         connect(c, &QComboBox::currentIndexChanged, this, &RunPanel::editorChanged);
     for (QSpinBox* s : {bits_, groupSize_})
         connect(s, &QSpinBox::valueChanged, this, &RunPanel::editorChanged);
+    connect(doubleQuant_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     return box;
 }
 
@@ -227,30 +249,60 @@ void RunPanel::selectPreset(int index) {
     editorChanged();
 }
 
+unsigned RunPanel::methodOptions() const {
+    const MethodSpec* m = findMethod(method_->currentData().toString().toStdString());
+    return m ? m->options : 0;
+}
+
+// The method's defaults (parsed from its bare name), then each option it declares from its field.
+Recipe RunPanel::editorRecipe() const {
+    Recipe r = Recipe::parse(method_->currentData().toString().toStdString());
+    const unsigned opts = methodOptions();
+    if (opts & kOptBits) r.bits = bits_->value();
+    if (opts & kOptGranularity) {
+        r.granularity = Granularity(granularity_->currentIndex());
+        r.groupSize = r.granularity == Granularity::Group ? groupSize_->value() : 0;
+    }
+    if (opts & kOptSymmetry) r.symmetric = symmetry_->currentIndex() == 0;
+    if (opts & kOptBlockSize) r.blockSize = blockSize_->currentData().toInt();
+    if (opts & kOptDoubleQuant) r.doubleQuant = doubleQuant_->isChecked();
+    if (opts & kOptComputeDtype) r.computeDtype = ComputeDtype(computeDtype_->currentIndex());
+    return r;
+}
+
 QString RunPanel::recipeText() const {
-    const QString method = method_->currentText();
-    if (method == "fp16" || method == "bf16") return method;
-    const QString gran = granularity_->currentText() == "group"
-                             ? QString("g%1").arg(groupSize_->value())
-                             : granularity_->currentText();
-    return QString("%1:int%2:%3:%4")
-        .arg(method)
-        .arg(bits_->value())
-        .arg(gran, symmetry_->currentText());
+    return QString::fromStdString(editorRecipe().toString());
+}
+
+bool RunPanel::isFieldShown(QWidget* field) const {
+    int row = -1;
+    QFormLayout::ItemRole role = QFormLayout::FieldRole;
+    recipeForm_->getWidgetPosition(field, &row, &role);
+    return row >= 0 && recipeForm_->isRowVisible(row);
 }
 
 void RunPanel::editorChanged() {
-    const bool cast =
-        method_->currentText().startsWith("fp") || method_->currentText().startsWith("bf");
-    bits_->setEnabled(!cast);
-    granularity_->setEnabled(!cast);
-    symmetry_->setEnabled(!cast);
-    groupSize_->setEnabled(!cast && granularity_->currentText() == "group");
-    recipeLabel_->setText("<code>" + recipeText() + "</code>");
+    // Only the rows of the options the method declares are shown (none for a cast).
+    const unsigned opts = methodOptions();
+    const bool grouped = granularity_->currentText() == "group";
+    recipeForm_->setRowVisible(bits_, opts & kOptBits);
+    recipeForm_->setRowVisible(granularity_, opts & kOptGranularity);
+    recipeForm_->setRowVisible(groupSize_, opts & kOptGranularity);
+    groupSize_->setEnabled(grouped);
+    recipeForm_->setRowVisible(symmetry_, opts & kOptSymmetry);
+    recipeForm_->setRowVisible(blockSize_, opts & kOptBlockSize);
+    recipeForm_->setRowVisible(doubleQuant_, opts & kOptDoubleQuant);
+    recipeForm_->setRowVisible(computeDtype_, opts & kOptComputeDtype);
+    const QString text = recipeText();
+    recipeLabel_->setText("<code>" + text + "</code>");
     if (!settingPreset_) {
+        // Presets are compared in canonical form: "nf4:b64" is "nf4:b64:fp32".
         const int match =
             int(std::find_if(std::begin(kPresets), std::end(kPresets),
-                             [&](const Preset& p) { return recipeText() == p.recipe; }) -
+                             [&](const Preset& p) {
+                                 return QString::fromStdString(
+                                            Recipe::parse(p.recipe).toString()) == text;
+                             }) -
                 std::begin(kPresets));
         QSignalBlocker block(preset_);
         preset_->setCurrentIndex(match);  // kPresetCount == "Custom"
@@ -301,14 +353,19 @@ RunConfig RunPanel::config() const {
 void RunPanel::setConfig(const RunConfig& c) {
     try {
         const Recipe r = Recipe::parse(c.recipe);
-        QSignalBlocker b1(method_), b2(bits_), b3(granularity_), b4(groupSize_), b5(symmetry_);
-        method_->setCurrentText(QString::fromStdString(methodName(r.method)));
-        if (!r.isCast()) {
-            bits_->setValue(r.bits);
+        QSignalBlocker b1(method_), b2(bits_), b3(granularity_), b4(groupSize_), b5(symmetry_),
+            b6(blockSize_), b7(doubleQuant_), b8(computeDtype_);
+        method_->setCurrentIndex(method_->findData(QString::fromStdString(methodName(r.method))));
+        const unsigned opts = methodSpec(r.method).options;
+        if (opts & kOptBits) bits_->setValue(r.bits);
+        if (opts & kOptGranularity) {
             granularity_->setCurrentIndex(int(r.granularity));
             if (r.granularity == Granularity::Group) groupSize_->setValue(r.groupSize);
-            symmetry_->setCurrentIndex(r.symmetric ? 0 : 1);
         }
+        if (opts & kOptSymmetry) symmetry_->setCurrentIndex(r.symmetric ? 0 : 1);
+        if (opts & kOptBlockSize) blockSize_->setCurrentIndex(blockSize_->findData(r.blockSize));
+        if (opts & kOptDoubleQuant) doubleQuant_->setChecked(r.doubleQuant);
+        if (opts & kOptComputeDtype) computeDtype_->setCurrentIndex(int(r.computeDtype));
     } catch (const std::exception& e) {
         status_->setText(
             QString("Invalid recipe '%1': %2").arg(QString::fromStdString(c.recipe), e.what()));

@@ -2,12 +2,14 @@
 // evaluation settings, capture switches, Run/Cancel, and the progress of the active run.
 #pragma once
 
+#include "quant/recipe.h"
 #include "run/run.h"
 
 #include <QWidget>
 
 class QCheckBox;
 class QComboBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -25,7 +27,9 @@ public:
     // The settings as a RunConfig (modelDir left empty: the window fills it in).
     RunConfig config() const;
     void setConfig(const RunConfig& config);  // fills the editor (recipe parsed)
-    QString recipeText() const;               // from the editor fields
+    // From the editor fields, in the canonical form (Recipe::toString), so that it parses back
+    // to the same text. The method list and the fields shown come from the method registry.
+    QString recipeText() const;
     void selectPreset(int index);
     static QStringList presetNames();
     static QString presetRecipe(int index);
@@ -39,6 +43,17 @@ public:
     static std::vector<std::string> splitGlobs(const QString& text);
 
     QPushButton* runButton() const { return run_; }
+    QComboBox* presetBox() const { return preset_; }
+    QComboBox* methodBox() const { return method_; }
+    QSpinBox* bitsBox() const { return bits_; }
+    QComboBox* granularityBox() const { return granularity_; }
+    QSpinBox* groupSizeBox() const { return groupSize_; }
+    QComboBox* symmetryBox() const { return symmetry_; }
+    QComboBox* blockSizeBox() const { return blockSize_; }
+    QCheckBox* doubleQuantBox() const { return doubleQuant_; }
+    QComboBox* computeDtypeBox() const { return computeDtype_; }
+    // Whether the editor shows the row of this field (the current method takes the option).
+    bool isFieldShown(QWidget* field) const;
     QComboBox* protocolBox() const { return protocol_; }
     QLineEdit* includeField() const { return include_; }
     QLineEdit* excludeField() const { return exclude_; }
@@ -58,12 +73,16 @@ private:
     QWidget* buildRecipeBox();
     QWidget* buildDataBox();
     void editorChanged();
+    Recipe editorRecipe() const;
+    unsigned methodOptions() const;  // MethodOption bits of the method selected
     void updateEnabled();
     void updateCaptureBoxes();
     QLineEdit* fileField(QWidget* parent, const QString& settingsKey);
 
     QComboBox *preset_ = nullptr, *method_ = nullptr, *granularity_ = nullptr, *symmetry_ = nullptr,
-              *protocol_ = nullptr;
+              *protocol_ = nullptr, *blockSize_ = nullptr, *computeDtype_ = nullptr;
+    QCheckBox* doubleQuant_ = nullptr;
+    QFormLayout* recipeForm_ = nullptr;
     QSpinBox *bits_ = nullptr, *groupSize_ = nullptr;
     QLabel* recipeLabel_ = nullptr;
     QLineEdit *calibFile_ = nullptr, *evalFile_ = nullptr, *include_ = nullptr, *exclude_ = nullptr;

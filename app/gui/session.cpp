@@ -1,6 +1,7 @@
 #include "app/gui/session.h"
 
 #include "app/gui/mainwindow.h"
+#include "app/gui/runpanel.h"
 #include "widgets/exportutils.h"
 #include "widgets/histogramview.h"
 
@@ -45,6 +46,8 @@ void Session::nextRun() {
     if (nextRecipe_ < o_.recipes.size() && exitCode_ == 0) {
         RunConfig c = o_.base;
         c.recipe = o_.recipes[nextRecipe_++].toStdString();
+        // The run panel shows what the scripted run uses, as if it had been typed there.
+        w_->runPanel()->setConfig(c);
         if (!w_->startRun(c))
             exitCode_ = 1;
         else

@@ -4,6 +4,7 @@
 // dtype float32. Block sizes are bnb's: powers of two from 32 to 4096.
 #include "quant/codebook4.h"
 #include "quant/method_families.h"
+#include "quant/method_registry.h"
 #include "quant/recipe_parts.h"
 
 namespace ql::families {
@@ -21,9 +22,10 @@ Codebook4 codebookOf(const Recipe& r) {
 
 int parseBlockSize(std::string_view spec, const std::string& s) {
     const long n = recipe_parts::parsePositive(s.substr(1));
-    if (n < 32 || n > 4096 || (n & (n - 1)) != 0)
-        fail(spec, "bad block size '" + s + "' (expected bN with N a power of two 32 .. 4096, " +
-                       "e.g. b64)");
+    if (n < kBlock4Min || n > kBlock4Max || (n & (n - 1)) != 0)
+        fail(spec, "bad block size '" + s + "' (expected bN with N a power of two " +
+                       std::to_string(kBlock4Min) + " .. " + std::to_string(kBlock4Max) +
+                       ", e.g. b64)");
     return int(n);
 }
 

@@ -15,19 +15,24 @@ const std::vector<MethodSpec>& methodRegistry() {
     using namespace families;
     static const std::vector<MethodSpec> table = {
         {QuantMethod::Rtn, "rtn", "rtn[:intB[:tensor|channel|gN[:sym|asym]]]", false,
-         AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr},
+         AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
+         kIntegerGridOptions},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
-         AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr},
+         AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
+         kIntegerGridOptions},
         {QuantMethod::Awq, "awq", "awq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
-         AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr},
+         AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
+         kIntegerGridOptions},
         {QuantMethod::Fp16, "fp16", "fp16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast},
+         labelCast, bytesCast, recomputeCast, 0},
         {QuantMethod::Bf16, "bf16", "bf16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast},
+         labelCast, bytesCast, recomputeCast, 0},
         {QuantMethod::Nf4, "nf4", "nf4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
-         parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4},
+         parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
+         kCodebook4Options},
         {QuantMethod::Fp4, "fp4", "fp4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
-         parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4},
+         parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
+         kCodebook4Options},
     };
     return table;
 }

@@ -24,6 +24,20 @@ std::string afterSourceName(AfterSource s);
 // Every name loadRun accepts, for the one-line error on a bad run.json.
 const std::vector<std::string>& afterSourceNames();
 
+// The recipe options a method takes, declared by its entry so that editors (the GUI's run
+// panel) offer exactly those: a set of these bits in MethodSpec::options.
+enum MethodOption : unsigned {
+    kOptBits = 1u << 0,          // intB, 2..8
+    kOptGranularity = 1u << 1,   // tensor, channel or gN
+    kOptSymmetry = 1u << 2,      // sym or asym
+    kOptBlockSize = 1u << 3,     // bN, a power of two kBlock4Min..kBlock4Max
+    kOptDoubleQuant = 1u << 4,   // dq
+    kOptComputeDtype = 1u << 5,  // fp32, fp16 or bf16
+};
+inline constexpr unsigned kIntegerGridOptions = kOptBits | kOptGranularity | kOptSymmetry;
+inline constexpr unsigned kCodebook4Options = kOptBlockSize | kOptDoubleQuant | kOptComputeDtype;
+inline constexpr int kBlock4Min = 32, kBlock4Max = 4096;  // bitsandbytes' block sizes
+
 struct MethodSpec {
     QuantMethod id;
     const char* name;     // recipe word, e.g. "nf4"
@@ -43,6 +57,7 @@ struct MethodSpec {
     // For "cast"/"codebook" methods: the effective weight of w (n row-major values) computed
     // from w and the recipe alone. Null for grid/stored methods.
     std::vector<float> (*recompute)(const Recipe& r, const float* w, size_t n);
+    unsigned options;  // MethodOption bits: the parts after the method word it accepts
 };
 
 const std::vector<MethodSpec>& methodRegistry();

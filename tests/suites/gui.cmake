@@ -10,6 +10,9 @@ if(TARGET quantlens_gui)
     LIBS QuantLens::gui TIMEOUT 900)
   quantlens_add_test(test_gui_session SOURCES test_gui_session.cpp gui_helpers.h
     LIBS QuantLens::gui TIMEOUT 900)
+  # The run panel's recipe editor from the method registry, presets, an NF4 run (issue 8).
+  quantlens_add_test(test_gui_nf4 SOURCES test_gui_nf4.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 900)
   # The application itself, for the command-line checks (--help without a display).
   add_dependencies(test_gui quantlens)
   target_compile_definitions(test_gui PRIVATE QUANTLENS_GUI_EXE="$<TARGET_FILE:quantlens>")
