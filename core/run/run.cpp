@@ -63,15 +63,6 @@ std::string runId(const Recipe& recipe, const std::string& timestampCompact) {
     return timestampCompact + "-" + slug;
 }
 
-uint64_t peakRssBytes() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmHWM:", 0) == 0) return uint64_t(std::stoull(line.substr(6))) * 1024;
-    }
-    return 0;
-}
-
 uint64_t memAvailableBytes() {
     // Test hook: pretend this much memory is available.
     if (const char* mb = std::getenv("QL_MEMORY_AVAILABLE_MB"))
@@ -264,7 +255,10 @@ void fillMemory(RunResult& run, const TensorStore& store) {
         m.bytesQQuantized += l.bytesQ;
     }
     m.bytesQTotal = m.bytesFpTotal - m.bytesFpQuantized + m.bytesQQuantized;
-    m.peakRssBytes = peakRssBytes();
+    // With QL_PHASE_PEAKS=1 the kernel's peak was reset per phase: the run's peak is the
+    // largest phase peak.
+    m.peakRssBytes = peakResidentBytes();
+    for (const PhaseTiming& t : run.timings) m.peakRssBytes = std::max(m.peakRssBytes, t.peakBytes);
 }
 
 void addFallbackWarnings(RunResult& run) {

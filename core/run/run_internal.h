@@ -78,9 +78,6 @@ CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector
 std::string runId(const Recipe& recipe, const std::string& timestampCompact);
 std::string runLabel(const Recipe& recipe);
 
-// Peak resident set size of this process (VmHWM), 0 if unknown.
-uint64_t peakRssBytes();
-
 // MemAvailable of /proc/meminfo in bytes; UINT64_MAX if unknown (no check possible).
 // QL_MEMORY_AVAILABLE_MB in the environment overrides it (tests).
 uint64_t memAvailableBytes();
