@@ -3,6 +3,7 @@
 // Defaults: shapes 1x512 and 4x256, threads 1 and 2, 3 timed repetitions after one warm-up.
 #include "base/error.h"
 #include "model/model.h"
+#include "model/tensor_pool.h"
 #include "model/transformer.h"
 
 #include <sys/resource.h>
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s MODEL_DIR [BxT ...] [--threads 1,2] [--reps N]\n", argv[0]);
         return 2;
     }
+    ql::installTensorPool();
     try {
         std::vector<Shape> shapes;
         std::vector<int> threads = {1, 2};

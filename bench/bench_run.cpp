@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "model/model.h"
 #include "model/synth.h"
+#include "model/tensor_pool.h"
 #include "run/run.h"
 
 #include <chrono>
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
             ql::synthesizeModel(o);
         }
         ql::setComputeThreads(threads);
+        ql::installTensorPool();
         ql::RunConfig c;
         c.modelDir = dir;
         c.recipe = recipe;

@@ -5,6 +5,7 @@
 #include "base/process_env.h"
 #include "commands.h"
 #include "model/model.h"
+#include "model/tensor_pool.h"
 
 #include <cstring>
 #include <exception>
@@ -82,6 +83,16 @@ int main(int argc, char** argv) {
     const qlcli::Argv args(argv + 2, argv + argc);
     try {
         ql::setComputeThreads(ql::requestedThreads(0, argv));  // QUANTLENS_THREADS or all
+        ql::installTensorPool();  // reuse large tensors: no page-fault storms
+        struct PoolReport {       // QL_POOL_STATS=1: the pool's counters at exit (diagnostic)
+            ~PoolReport() {
+                if (!std::getenv("QL_POOL_STATS")) return;
+                const ql::TensorPoolStats s = ql::tensorPoolStats();
+                std::cerr << "tensor pool: installed " << s.installed << ", hits " << s.hits
+                          << ", misses " << s.misses << ", fresh " << (s.freshBytes >> 20)
+                          << " MiB, cached " << (s.cachedBytes >> 20) << " MiB\n";
+            }
+        } poolReport;
         if (command == "info") return qlcli::cmdInfo(args);
         if (command == "tokenize") return qlcli::cmdTokenize(args);
         if (command == "eval") return qlcli::cmdEval(args);

@@ -3,6 +3,7 @@
 #include "app/gui/session.h"
 #include "base/process_env.h"
 #include "model/model.h"
+#include "model/tensor_pool.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
     // unset: every core.
     ql::prepareProcessEnvironment(argv, ql::requestedThreads(0, argv));
     ql::setComputeThreads(ql::requestedThreads(0, argv));
+    ql::installTensorPool();  // reuse large tensors: no page-fault storms
     QApplication app(argc, argv);
     setApplicationNames();
     QApplication::setDesktopFileName("quantlens");
