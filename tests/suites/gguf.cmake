@@ -1,0 +1,8 @@
+# llama.cpp formats (helper "gguf"): the GGUF reader against the shared reference files and
+# hand-made corrupt files; the ggml quantizers byte for byte against llama-quantize's output.
+quantlens_add_test(test_gguf SOURCES test_gguf.cpp gguf_builder.h LIBS QuantLens::io TIMEOUT 120)
+quantlens_add_test(test_ggml_quants SOURCES test_ggml_quants.cpp
+  LIBS QuantLens::quant QuantLens::io TIMEOUT 120)
+# llama.cpp formats as recipes: grammar, bytes, fallbacks, runs end to end.
+quantlens_add_test(test_ggml_recipes SOURCES test_ggml_recipes.cpp
+  LIBS QuantLens::run QuantLens::quant QuantLens::io TIMEOUT 300)
