@@ -4,6 +4,7 @@
 // llama-quantize's own bytes (llama-256, rows permuted by the converter for q/k), save / load /
 // re-binning, and a perplexity run.
 #include "base/error.h"
+#include "cli_runner.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "quant/ggml_quants.h"
@@ -66,6 +67,7 @@ private slots:
     void weightsOnlyRunMatchesReference();
     void fallbackRunSaveLoadRebin();
     void perplexityRun();
+    void cliRun();
 };
 
 void TestGgmlRecipes::grammar_data() {
@@ -272,6 +274,30 @@ void TestGgmlRecipes::perplexityRun() {
     QVERIFY(std::fabs(ppl["q8_0"] / fp - 1) < 0.01);
     QVERIFY(ppl["q8_0"] < ppl["q4_k"]);
     QVERIFY(ppl["q4_k"] < ppl["q2_k"]);
+}
+
+// quantlens-cli takes the recipes: a weights-only q5_k run of stories260k writes a run whose
+// layers fell back to Q5_1 (rows of 64) and F16 (rows of 172), and help lists the formats.
+void TestGgmlRecipes::cliRun() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString out = qltest::tempDir("ggml-cli") + "/run";
+    const auto r =
+        qltest::runCli({"quantize", "--model", QString::fromStdString(qltest::dataPath(kSmall)),
+                        "--recipe", "q5_k", "--out", out});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const RunResult run = loadRun(out.toStdString());
+    QCOMPARE(run.config.recipe, std::string("q5_k"));
+    std::map<std::string, int> methods;
+    for (const LayerResult& l : run.layers) ++methods[l.method];
+    QCOMPARE(methods["q5_1"], 30);
+    QCOMPARE(methods["fp16"], 5);
+    const auto help = qltest::runCli({"quantize", "--help"});
+    QVERIFY(help.qout().contains("q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k"));
+    const auto bad =
+        qltest::runCli({"quantize", "--model", QString::fromStdString(qltest::dataPath(kSmall)),
+                        "--recipe", "q4_k:g32", "--out", out + "2"});
+    QVERIFY(bad.exitCode != 0);
+    QVERIFY2(bad.qerr().contains("takes no further parts"), bad.err.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestGgmlRecipes)

@@ -98,6 +98,7 @@ private slots:
     void tinyFile();
     void corrupt_data();
     void corrupt();
+    void tooManyArrayElements();
 };
 
 void TestGguf::referenceFile_data() {
@@ -313,6 +314,26 @@ void TestGguf::corrupt() {
         QVERIFY2(msg.startsWith(QString::fromStdString(path) + ": "), qPrintable(msg));
         QVERIFY2(msg.contains(expected), qPrintable(msg));
         QVERIFY2(!msg.contains('\n'), qPrintable(msg));
+    }
+}
+
+// 9 Mi one-byte array elements fit in the file but exceed the reader's bound on metadata
+// elements (each becomes a value object): refused by name, before allocating them.
+void TestGguf::tooManyArrayElements() {
+    qltest::GgufBytes g;
+    const uint64_t n = uint64_t(9) << 20;
+    g.bytes = {'G', 'G', 'U', 'F'};
+    g.put<uint32_t>(3).put<uint64_t>(0).put<uint64_t>(1);
+    g.str("big").put<uint32_t>(9).put<uint32_t>(0).put<uint64_t>(n);
+    g.bytes.resize(g.bytes.size() + n, 1);
+    const std::string path = writeTemp("big-array.gguf", g.bytes);
+    try {
+        GgufFile f(path);
+        QFAIL("the file was accepted");
+    } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains("metadata key 'big': array length 9437184 exceeds the "
+                                            "limit"),
+                 e.what());
     }
 }
 

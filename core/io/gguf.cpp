@@ -24,6 +24,10 @@ namespace {
 constexpr uint32_t kMaxDims = 4;   // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 4;  // arrays of arrays nest at most this deep
 constexpr uint64_t kMaxStringBytes = 1u << 30;
+// Array elements in all metadata together. Real files hold a few arrays of at most ~1M
+// (vocabulary, merges, scores, types); the bound keeps a hostile file of millions of empty
+// strings from allocating gigabytes of values.
+constexpr uint64_t kMaxMetadataElements = 8u << 20;
 constexpr uint64_t kDefaultAlignment = 32;  // GGUF_DEFAULT_ALIGNMENT
 
 // Reads little-endian fields from [pos, end); every read checks the remaining bytes and names
@@ -32,6 +36,8 @@ class Cursor {
 public:
     Cursor(const unsigned char* base, uint64_t size, const std::string& file)
         : base_(base), size_(size), file_(file) {}
+
+    uint64_t elements = 0;  // metadata array elements read so far (kMaxMetadataElements)
 
     uint64_t pos() const { return pos_; }
     uint64_t remaining() const { return size_ - pos_; }
@@ -113,6 +119,10 @@ GgufValue readArray(Cursor& c, const std::string& field, int depth) {
         c.fail(field, "array length " + std::to_string(n) + " of " +
                           ggufValueTypeName(v.elementType) + " exceeds the " +
                           std::to_string(c.remaining()) + " bytes left in the file");
+    if (n > kMaxMetadataElements - c.elements)
+        c.fail(field, "array length " + std::to_string(n) + " exceeds the limit of " +
+                          std::to_string(kMaxMetadataElements) + " metadata array elements");
+    c.elements += n;
     v.elements.reserve(size_t(n));
     for (uint64_t k = 0; k < n; ++k)
         v.elements.push_back(
