@@ -2,6 +2,7 @@
 #include "quant/ggml_quants.h"
 
 #include "base/error.h"
+#include "base/parallel.h"
 #include "quant/ggml_blocks.h"
 
 #include <cstring>
@@ -85,16 +86,26 @@ uint64_t ggmlTensorBytes(GgmlType t, int64_t rows, int64_t cols) {
 
 std::vector<uint8_t> ggmlQuantize(GgmlType t, const float* x, int64_t rows, int64_t cols) {
     std::vector<uint8_t> out(size_t(ggmlTensorBytes(t, rows, cols)));
-    // Blocks never cross rows (cols is a multiple of the block), so one flat pass equals
-    // ggml's row-by-row quantization.
-    codecOf(t).quantize(x, out.data(), rows * cols);
+    // Blocks never cross rows (cols is a multiple of the block) and each depends on its own
+    // values only, so any split into whole blocks equals ggml's row-by-row quantization.
+    const Codec& c = codecOf(t);
+    const auto traits = *ggmlTypeTraits(uint32_t(t));
+    parallelChunks(size_t(rows * cols) / traits.blockValues, 0, [&](int, size_t b0, size_t b1) {
+        c.quantize(x + b0 * traits.blockValues, out.data() + b0 * traits.blockBytes,
+                   int64_t((b1 - b0) * traits.blockValues));
+    });
     return out;
 }
 
 std::vector<float> ggmlDequantize(GgmlType t, const uint8_t* data, int64_t n) {
     checkRow(t, 1, n);
     std::vector<float> out(static_cast<size_t>(n));
-    codecOf(t).dequantize(data, out.data(), n);
+    const Codec& c = codecOf(t);
+    const auto traits = *ggmlTypeTraits(uint32_t(t));
+    parallelChunks(size_t(n) / traits.blockValues, 0, [&](int, size_t b0, size_t b1) {
+        c.dequantize(data + b0 * traits.blockBytes, out.data() + b0 * traits.blockValues,
+                     int64_t((b1 - b0) * traits.blockValues));
+    });
     return out;
 }
 
