@@ -237,6 +237,7 @@ void TestGguf::corrupt_data() {
         "alignment|metadata key 'general.alignment': 24 is not a power of two",
         "truncated|tensor 'b': data [96, +16) exceeds the data section",
         "truncated header|truncated file",
+        "control bytes in a key|metadata key 'general.\\x0aname': unknown value type 13",
     };
     for (int i = 0; i < rows.size(); ++i) {
         const QStringList p = rows[i].split('|');
@@ -303,6 +304,10 @@ void TestGguf::corrupt() {
             break;
         case 17:
             t.truncateBy = 100000;
+            break;
+        case 18:
+            t.secondKey = "general.\nname";
+            t.stringType = 13;
             break;
     }
     const std::string path = writeTemp("corrupt" + std::to_string(which) + ".gguf", t.build());

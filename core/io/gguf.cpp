@@ -75,6 +75,22 @@ private:
     const std::string& file_;
 };
 
+// A name from the file as it goes into a message: control bytes escaped (\xNN) so that the
+// error stays one line, and cut after 200 bytes.
+std::string quoted(const std::string& name) {
+    std::string out = "'";
+    for (size_t i = 0; i < name.size() && i < 200; ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7F) {
+            static const char* hex = "0123456789abcdef";
+            out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+        } else {
+            out += char(c);
+        }
+    }
+    return out + (name.size() > 200 ? "...'" : "'");
+}
+
 bool knownValueType(uint32_t t) {
     return t <= uint32_t(GgufValueType::F64);
 }
@@ -288,7 +304,7 @@ GgufTensor readTensorInfo(Cursor& c, uint64_t index) {
     const std::string where = "tensor #" + std::to_string(index);
     GgufTensor t;
     t.name = c.readString(where + " name");
-    const std::string field = "tensor '" + t.name + "'";
+    const std::string field = "tensor " + quoted(t.name);
     const uint32_t dims = c.read<uint32_t>(field + " dimension count");
     if (dims == 0 || dims > kMaxDims)
         c.fail(field, "dimension count " + std::to_string(dims) + " is not 1.." +
@@ -326,7 +342,7 @@ void GgufFile::parse() {
 
     for (uint64_t k = 0; k < nKv; ++k) {
         std::string key = c.readString("metadata key #" + std::to_string(k));
-        const std::string field = "metadata key '" + key + "'";
+        const std::string field = "metadata key " + quoted(key);
         if (key.empty()) c.fail("metadata key #" + std::to_string(k), "empty key");
         if (values_.count(key)) c.fail(field, "key appears twice");
         const uint32_t type = c.read<uint32_t>(field + " value type");
@@ -349,7 +365,7 @@ void GgufFile::parse() {
     tensors_.reserve(size_t(nTensors));
     for (uint64_t k = 0; k < nTensors; ++k) {
         GgufTensor t = readTensorInfo(c, k);
-        if (tensorIndex_.count(t.name)) c.fail("tensor '" + t.name + "'", "name appears twice");
+        if (tensorIndex_.count(t.name)) c.fail("tensor " + quoted(t.name), "name appears twice");
         tensorIndex_[t.name] = tensors_.size();
         tensors_.push_back(std::move(t));
     }
@@ -363,7 +379,7 @@ void GgufFile::parse() {
     // Offsets aligned, inside the data section, and no two tensors sharing bytes.
     std::vector<const GgufTensor*> byOffset;
     for (const GgufTensor& t : tensors_) {
-        const std::string field = "tensor '" + t.name + "'";
+        const std::string field = "tensor " + quoted(t.name);
         if (t.offset % alignment_ != 0)
             c.fail(field, "data offset " + std::to_string(t.offset) + " is not a multiple of the " +
                               "alignment " + std::to_string(alignment_));
@@ -377,8 +393,8 @@ void GgufFile::parse() {
               [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
     for (size_t k = 1; k < byOffset.size(); ++k)
         if (byOffset[k]->offset < byOffset[k - 1]->offset + byOffset[k - 1]->bytes)
-            c.fail("tensor '" + byOffset[k]->name + "'",
-                   "data overlaps tensor '" + byOffset[k - 1]->name + "'");
+            c.fail("tensor " + quoted(byOffset[k]->name),
+                   "data overlaps tensor " + quoted(byOffset[k - 1]->name));
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {
@@ -409,7 +425,7 @@ std::vector<float> GgufFile::readFloat(const GgufTensor& t) const {
             convertToFloat(DType::BF16, p, out.size(), out.data());
             break;
         default:
-            throw Error(path_ + ": tensor '" + t.name + "': type " + ggmlTypeName(t.type) +
+            throw Error(path_ + ": tensor " + quoted(t.name) + ": type " + ggmlTypeName(t.type) +
                         " is not a float type");
     }
     return out;
