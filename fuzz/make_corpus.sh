@@ -38,3 +38,8 @@ for f in "$out"/.runs/qlw-*/weights/*.qlw; do
   if [ -f "$f" ]; then cp "$f" "$out/qlw/$(basename "$(dirname "$(dirname "$f")")").qlw"; fi
 done
 rm -rf "$out/.runs"
+# llama.cpp files: the smallest reference GGUFs (every legacy and k-quant type between them).
+mkdir -p "$out/gguf"
+for f in stories260k.Q4_K_M stories260k.Q6_K llama-256.Q2_K llama-256.Q3_K_M; do
+  if [ -f "$shared/reference/gguf/$f.gguf" ]; then cp "$shared/reference/gguf/$f.gguf" "$out/gguf/$f.gguf"; fi
+done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Long libFuzzer runs of one parser harness (see fuzz/README.md and fuzz/RELIABILITY.md):
-#   scripts/fuzz.sh NAME [SECONDS]     NAME: safetensors config tokenizer_json tokenizer_model run qlw
+#   scripts/fuzz.sh NAME [SECONDS]     NAME: safetensors config tokenizer_json tokenizer_model run qlw gguf
 # Builds the clang/libFuzzer/ASan/UBSan harnesses in build-fuzz/ (no GUI, no libtorch),
 # generates the seed corpus from ../shared (and, when build/ has quantlens-cli, small runs
 # of stories260k), then fuzzes one process for SECONDS (default 600) in fork mode so a
@@ -9,11 +9,11 @@
 # build-fuzz/fuzz/NAME.log. Extra libFuzzer flags: FUZZ_ARGS="-max_len=4096 ...".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-name="${1:?usage: scripts/fuzz.sh NAME [SECONDS]  (safetensors config tokenizer_json tokenizer_model run qlw)}"
+name="${1:?usage: scripts/fuzz.sh NAME [SECONDS]  (safetensors config tokenizer_json tokenizer_model run qlw gguf)}"
 seconds="${2:-600}"
 case "$name" in
-  safetensors|config|tokenizer_json|tokenizer_model|run|qlw) ;;
-  *) echo "unknown harness '$name' (safetensors config tokenizer_json tokenizer_model run qlw)" >&2; exit 2 ;;
+  safetensors|config|tokenizer_json|tokenizer_model|run|qlw|gguf) ;;
+  *) echo "unknown harness '$name' (safetensors config tokenizer_json tokenizer_model run qlw gguf)" >&2; exit 2 ;;
 esac
 build="${QUANTLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 shared="${QUANTLENS_TEST_DATA:-$(dirname "$root")/shared}"

@@ -126,8 +126,9 @@ void TestGuiNf4::everyEditorRecipeParsesBack() {
             check();
         }
     }
-    // nf4/fp4: 8 block sizes x dq x 3 dtypes; rtn/gptq/awq: 7 widths x 3 granularities x 2
-    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 2);
+    // nf4/fp4: 8 block sizes x dq x 3 dtypes; rtn/gptq/awq: 7 widths x 3 granularities x 2;
+    // fp16/bf16 and the 10 llama.cpp formats: no options
+    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 2 + 10);
 }
 
 void TestGuiNf4::presetsIncludeNf4() {

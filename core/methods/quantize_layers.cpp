@@ -167,11 +167,17 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         const auto t0 = std::chrono::steady_clock::now();
         LayerQuantization& r = *j.result;
         const at::Tensor w = originalWeight(net, r.name);
-        if (const auto recompute = methodSpec(recipe.method).recompute) {
-            r.applied = recipe;  // cast or codebook: the weight follows from w and the recipe
+        if (methodSpec(recipe.method).recompute) {
+            // Cast or codebook: the weight follows from w and the recipe (llama.cpp formats
+            // whose block does not divide the row get another recipe).
+            const ShapedRecipe shaped = recipeForRowLength(recipe, w.size(1));
+            r.applied = shaped.recipe;
+            r.fallback = !shaped.fallbackReason.empty();
+            r.fallbackReason = shaped.fallbackReason;
             GridQuant q;
             const std::vector<float> c =
-                recompute(recipe, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
+                methodSpec(r.applied.method)
+                    .recompute(r.applied, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
             q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
             finish(net, r, w, std::move(q), stats, options.dequantCopy);
         } else {

@@ -2,6 +2,7 @@
 // family, referenced by the registry table (method_registry.cpp).
 #pragma once
 
+#include "quant/method_registry.h"
 #include "quant/recipe.h"
 
 #include <cstdint>
@@ -31,5 +32,14 @@ std::string printCodebook4(const Recipe& r);
 std::string labelCodebook4(const Recipe& r);
 uint64_t bytesCodebook4(const Recipe& r, int64_t rows, int64_t cols);
 std::vector<float> recomputeCodebook4(const Recipe& r, const float* w, size_t n);
+
+// llama.cpp formats (q8_0 .. q6_k): no further parts; bytes and weights of the block format
+// (quant/ggml_quants.h); rows that the block does not divide fall back as llama-quantize does.
+void parseGgml(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printGgml(const Recipe& r);
+std::string labelGgml(const Recipe& r);
+uint64_t bytesGgml(const Recipe& r, int64_t rows, int64_t cols);
+std::vector<float> recomputeGgml(const Recipe& r, const float* w, size_t n);
+ShapedRecipe ggmlForRowLength(const Recipe& r, int64_t cols);
 
 }  // namespace ql::families

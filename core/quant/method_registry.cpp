@@ -11,28 +11,46 @@
 
 namespace ql {
 
+// llama.cpp's formats: recomputed from the weight ("codebook"-like: deterministic in it), no
+// options, each with its row-length fallback (quant/ggml_recipe.cpp).
+#define GGML_ROW(id, word)                                                                  \
+    {                                                                                       \
+        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml, \
+            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength                        \
+    }
+
 const std::vector<MethodSpec>& methodRegistry() {
     using namespace families;
     static const std::vector<MethodSpec> table = {
         {QuantMethod::Rtn, "rtn", "rtn[:intB[:tensor|channel|gN[:sym|asym]]]", false,
          AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions},
+         kIntegerGridOptions, nullptr},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions},
+         kIntegerGridOptions, nullptr},
         {QuantMethod::Awq, "awq", "awq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions},
+         kIntegerGridOptions, nullptr},
         {QuantMethod::Fp16, "fp16", "fp16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0},
+         labelCast, bytesCast, recomputeCast, 0, nullptr},
         {QuantMethod::Bf16, "bf16", "bf16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0},
+         labelCast, bytesCast, recomputeCast, 0, nullptr},
         {QuantMethod::Nf4, "nf4", "nf4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options},
+         kCodebook4Options, nullptr},
         {QuantMethod::Fp4, "fp4", "fp4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options},
+         kCodebook4Options, nullptr},
+        GGML_ROW(Q8_0, "q8_0"),
+        GGML_ROW(Q4_0, "q4_0"),
+        GGML_ROW(Q4_1, "q4_1"),
+        GGML_ROW(Q5_0, "q5_0"),
+        GGML_ROW(Q5_1, "q5_1"),
+        GGML_ROW(Q2_K, "q2_k"),
+        GGML_ROW(Q3_K, "q3_k"),
+        GGML_ROW(Q4_K, "q4_k"),
+        GGML_ROW(Q5_K, "q5_k"),
+        GGML_ROW(Q6_K, "q6_k"),
     };
     return table;
 }
@@ -55,6 +73,12 @@ std::string knownMethodNames() {
     for (size_t i = 0; i < t.size(); ++i)
         out += std::string(i == 0 ? "" : i + 1 == t.size() ? " or " : ", ") + t[i].name;
     return out;
+}
+
+ShapedRecipe recipeForRowLength(const Recipe& r, int64_t cols) {
+    const MethodSpec& spec = methodSpec(r.method);
+    if (spec.forRowLength) return spec.forRowLength(r, cols);
+    return {r, {}};
 }
 
 std::string afterSourceName(AfterSource s) {

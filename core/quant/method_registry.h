@@ -38,6 +38,13 @@ inline constexpr unsigned kIntegerGridOptions = kOptBits | kOptGranularity | kOp
 inline constexpr unsigned kCodebook4Options = kOptBlockSize | kOptDoubleQuant | kOptComputeDtype;
 inline constexpr int kBlock4Min = 32, kBlock4Max = 4096;  // bitsandbytes' block sizes
 
+// The recipe a layer whose rows hold `cols` values really gets, and why, when it differs from
+// the one asked (llama.cpp formats whose block does not divide the row fall back to others).
+struct ShapedRecipe {
+    Recipe recipe;
+    std::string fallbackReason;  // empty: the recipe as asked
+};
+
 struct MethodSpec {
     QuantMethod id;
     const char* name;     // recipe word, e.g. "nf4"
@@ -58,11 +65,16 @@ struct MethodSpec {
     // from w and the recipe alone. Null for grid/stored methods.
     std::vector<float> (*recompute)(const Recipe& r, const float* w, size_t n);
     unsigned options;  // MethodOption bits: the parts after the method word it accepts
+    // For recomputed methods whose blocks must not cross rows: the recipe for rows of `cols`
+    // values (see recipeForRowLength). Null: every row length takes the recipe as it is.
+    ShapedRecipe (*forRowLength)(const Recipe& r, int64_t cols);
 };
 
 const std::vector<MethodSpec>& methodRegistry();
 const MethodSpec& methodSpec(QuantMethod m);
 const MethodSpec* findMethod(std::string_view name);  // lower-case name; null if unknown
-std::string knownMethodNames();                       // "rtn, gptq, ... or fp4"
+std::string knownMethodNames();                       // "rtn, gptq, ... or q6_k"
+// The recipe applied to a layer with rows of `cols` values (the method's forRowLength, else r).
+ShapedRecipe recipeForRowLength(const Recipe& r, int64_t cols);
 
 }  // namespace ql

@@ -5,6 +5,8 @@
 //                  Bits int2..int8; granularity tensor, channel (per output row) or gN.
 //   casts          fp16, bf16 (no further parts)
 //   4-bit codebook nf4|fp4[:bN][:dq][:fp32|fp16|bf16] (bitsandbytes blockwise, quant/codebook4.h)
+//   llama.cpp      q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k (no further parts;
+//                  quant/ggml_quants.h, fallbacks in quant/ggml_recipe.cpp)
 #pragma once
 
 #include <string>
@@ -12,7 +14,26 @@
 
 namespace ql {
 
-enum class QuantMethod { Rtn, Gptq, Awq, Fp16, Bf16, Nf4, Fp4 };
+enum class QuantMethod {
+    Rtn,
+    Gptq,
+    Awq,
+    Fp16,
+    Bf16,
+    Nf4,
+    Fp4,
+    // llama.cpp's block formats (quant/ggml_quants.h)
+    Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
+};
 enum class Granularity { Tensor, Channel, Group };
 // The dtype the dequantized weight is rounded to (bitsandbytes' compute dtype).
 enum class ComputeDtype { Fp32, Fp16, Bf16 };
@@ -41,6 +62,6 @@ struct Recipe {
     static Recipe parse(std::string_view spec);
 };
 
-std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", "bf16", "nf4", "fp4"
+std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", ..., "q4_k", "q6_k"
 
 }  // namespace ql

@@ -52,9 +52,14 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
     lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
     const MethodSpec& spec = methodSpec(recipe.method);
     if (spec.recompute) {
+        // llama.cpp formats whose block does not divide the row get another recipe.
+        const ShapedRecipe shaped = recipeForRowLength(recipe, cols);
+        lq.applied = shaped.recipe;
+        lq.fallback = !shaped.fallbackReason.empty();
+        lq.fallbackReason = shaped.fallbackReason;
         lq.codes.clear();
         lq.grid = QuantGrid();
-        lq.dequant = spec.recompute(recipe, w.data(), w.size());
+        lq.dequant = methodSpec(lq.applied.method).recompute(lq.applied, w.data(), w.size());
         return;
     }
     if (spec.needsCalibration)

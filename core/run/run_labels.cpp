@@ -1,6 +1,7 @@
 // Display texts of a run that depend on what happened, not only on what was asked:
 // the label (fallbacks) and where output SQNR was measured.
 #include "base/error.h"
+#include "quant/method_registry.h"
 #include "quant/recipe.h"
 #include "run/run_internal.h"
 
@@ -18,6 +19,9 @@ std::string runDisplayLabel(const RunResult& run) {
     std::string label = runLabel(recipe);
     size_t fell = 0;
     for (const auto& l : run.layers) fell += l.fallback ? 1 : 0;
+    if (fell > 0 && methodSpec(recipe.method).forRowLength)  // llama.cpp formats
+        return label + " (" + std::to_string(fell) + " of " + std::to_string(run.layers.size()) +
+               " layers fell back)";
     if (fell == 0 || recipe.granularity != Granularity::Group) return label;
     // A fallback is always to per-channel at the same bit width (quantize_layers.h).
     const std::string group = " g" + std::to_string(recipe.groupSize) + " ";

@@ -1,0 +1,10 @@
+# llama.cpp formats (helper "gguf"): the GGUF reader against the shared reference files and
+# hand-made corrupt files; the ggml quantizers byte for byte against llama-quantize's output.
+quantlens_add_test(test_gguf SOURCES test_gguf.cpp gguf_builder.h LIBS QuantLens::io TIMEOUT 120)
+quantlens_add_test(test_ggml_quants SOURCES test_ggml_quants.cpp
+  LIBS QuantLens::quant QuantLens::io TIMEOUT 120)
+# llama.cpp formats as recipes: grammar, bytes, fallbacks, runs end to end.
+quantlens_add_test(test_ggml_recipes SOURCES test_ggml_recipes.cpp cli_runner.h
+  LIBS QuantLens::run QuantLens::quant QuantLens::io TIMEOUT 300)
+add_dependencies(test_ggml_recipes quantlens-cli)
+target_compile_definitions(test_ggml_recipes PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
