@@ -350,7 +350,7 @@ void TestNf4::badRecipes_data() {
     QTest::newRow("empty part") << "nf4::dq"
                                 << "empty part 2";
     QTest::newRow("unknown method lists nf4") << "nf5:b64"
-                                              << "or fp4";
+                                              << "nf4, fp4";
 }
 
 void TestNf4::badRecipes() {

@@ -32,4 +32,10 @@ std::string labelCodebook4(const Recipe& r);
 uint64_t bytesCodebook4(const Recipe& r, int64_t rows, int64_t cols);
 std::vector<float> recomputeCodebook4(const Recipe& r, const float* w, size_t n);
 
+// LLM.int8() (llm_int8): [tT]; int8 row-wise absmax weights with one fp32 scale per row.
+void parseLlmInt8(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printLlmInt8(const Recipe& r);
+std::string labelLlmInt8(const Recipe& r);
+uint64_t bytesLlmInt8(const Recipe& r, int64_t rows, int64_t cols);
+
 }  // namespace ql::families
