@@ -8,18 +8,18 @@
 namespace ql {
 
 struct HistogramStats {
-    uint64_t count = 0;  // finite values
+    uint64_t count = 0;      // finite values
     uint64_t nanCount = 0;
     uint64_t posInfCount = 0;
     uint64_t negInfCount = 0;
     double min = 0.0, max = 0.0, mean = 0.0, std = 0.0;
-    double kurtosis = 0.0;                    // excess kurtosis (normal = 0)
-    uint64_t outliers = 0;                    // |x - mean| > 6 std
+    double kurtosis = 0.0;   // excess kurtosis (normal = 0)
+    uint64_t outliers = 0;   // |x - mean| > 6 std
     uint64_t belowRange = 0, aboveRange = 0;  // finite values outside [lo, hi]
 };
 
 struct Histogram {
-    double lo = 0.0, hi = 0.0;  // bin i covers [lo + i*w, lo + (i+1)*w), the last includes hi
+    double lo = 0.0, hi = 0.0;     // bin i covers [lo + i*w, lo + (i+1)*w), the last includes hi
     std::vector<uint64_t> counts;
     HistogramStats stats;
 
@@ -37,10 +37,7 @@ Histogram computeHistogram(const float* data, size_t n, double lo, double hi, in
                            int threads = 0);
 
 // Min/max of finite values over several arrays (a range covering before and after).
-struct Range {
-    double lo = 0.0, hi = 0.0;
-    bool valid = false;
-};
+struct Range { double lo = 0.0, hi = 0.0; bool valid = false; };
 Range finiteRange(const float* data, size_t n, int threads = 0);
 Range unionRange(Range a, Range b);
 // Widens a degenerate range (lo == hi) so that it can be binned.
@@ -68,4 +65,4 @@ private:
     RunningMoments moments_;
 };
 
-}  // namespace ql
+} // namespace ql
