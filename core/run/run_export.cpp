@@ -78,10 +78,10 @@ std::string layersCsv(const RunResult& run) {
                                "gradient_norm_before",
                                "gradient_norm_after",
                                "seconds",
-                               "output_sqnr_source",
                                "activation_sqnr_db",
                                "outlier_column_fraction",
-                               "output_sqnr_plain_db"});
+                               "output_sqnr_plain_db",
+                               "output_sqnr_source"});
     // Which windows output SQNR was measured on (outputSqnrSourceText), on every row so
     // that a filtered or pasted excerpt still says it.
     const std::string source =
@@ -106,10 +106,10 @@ std::string layersCsv(const RunResult& run) {
                         g6(l.gradientNormBefore),
                         g6(l.gradientNormAfter),
                         g6(l.seconds),
-                        source,
                         db4(l.activationSqnrDb),
                         g6(l.outlierColumnFraction),
-                        db4(l.outputSqnrPlainDb)});
+                        db4(l.outputSqnrPlainDb),
+                        source});
     }
     return out;
 }
