@@ -36,6 +36,7 @@ private slots:
     void fieldsFollowTheMethodsOptions();
     void everyEditorRecipeParsesBack();
     void presetsIncludeNf4();
+    void activationFieldsAndPresets();
     void nf4PresetRunsInTheBackground();
     void cleanupTestCase();
 
@@ -127,23 +128,51 @@ void TestGuiNf4::everyEditorRecipeParsesBack() {
         }
     }
     // nf4/fp4: 8 block sizes x dq x 3 dtypes; rtn/gptq/awq: 7 widths x 3 granularities x 2;
-    // fp16/bf16 and the 10 llama.cpp formats: no options
-    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 2 + 10);
+    // fp16, bf16, llm_int8 and the 10 llama.cpp formats once
+    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 3 + 10);
+}
+
+// The activation side's fields (any method without its own) and LLM.int8()'s threshold
+// (only llm_int8) are shown as the registry says, write the recipe and read it back.
+void TestGuiNf4::activationFieldsAndPresets() {
+    RunPanel* p = panel();
+    const QStringList names = RunPanel::presetNames();
+    p->presetBox()->setCurrentIndex(names.indexOf("W8A8 (per-token)"));
+    QVERIFY(p->isFieldShown(p->actBitsBox()) && !p->isFieldShown(p->thresholdBox()));
+    QCOMPARE(p->actBitsBox()->value(), 8);
+    p->actGranularityBox()->setCurrentIndex(1);
+    p->actSymmetryBox()->setCurrentIndex(1);
+    p->bitsBox()->setValue(4);
+    QCOMPARE(p->recipeText(), QString("rtn:int4:channel:sym+a8:tensor:asym"));
+    QCOMPARE(p->presetBox()->currentText(), QString("Custom"));
+    p->actBitsBox()->setValue(0);  // float activations: the recipe has no activation side
+    QCOMPARE(p->recipeText(), QString("rtn:int4:channel:sym"));
+    QVERIFY(!p->actGranularityBox()->isEnabled());
+    p->presetBox()->setCurrentIndex(names.indexOf("LLM.int8()"));
+    QVERIFY(!p->isFieldShown(p->actBitsBox()) && p->isFieldShown(p->thresholdBox()));
+    QVERIFY(!p->isFieldShown(p->bitsBox()));
+    QCOMPARE(p->recipeText(), QString("llm_int8:t6"));
+    p->thresholdBox()->setValue(3.5);
+    QCOMPARE(p->recipeText(), QString("llm_int8:t3.5"));
+    QCOMPARE(p->presetBox()->currentText(), QString("Custom"));
+    p->setConfig(weightsOnly("nf4:b128+a4:token:asym"));
+    QCOMPARE(p->recipeText(), QString("nf4:b128:fp32+a4:token:asym"));
+    QCOMPARE(p->actBitsBox()->value(), 4);
 }
 
 void TestGuiNf4::presetsIncludeNf4() {
     RunPanel* p = panel();
     const QStringList names = RunPanel::presetNames();
-    for (const char* name :
-         {"INT8 per-channel", "INT4 g128 (GPTQ)", "NF4 (bnb)", "NF4 + double quant"})
+    for (const char* name : {"INT8 per-channel", "INT4 g128 (GPTQ)", "NF4 (bnb)",
+                             "NF4 + double quant", "W8A8 (per-token)", "LLM.int8()"})
         QVERIFY2(names.contains(name), qPrintable(names.join(", ")));
-    // The LLM.int8 and W8A8 presets need methods that do not exist yet.
-    for (const QString& name : names)
-        QVERIFY2(!name.contains("LLM.int8") && !name.contains("W8A8"), qPrintable(name));
-    const QList<QPair<QString, QString>> expected = {{"INT8 per-channel", "rtn:int8:channel:sym"},
-                                                     {"INT4 g128 (GPTQ)", "gptq:int4:g128:asym"},
-                                                     {"NF4 (bnb)", "nf4:b64:fp32"},
-                                                     {"NF4 + double quant", "nf4:b64:dq:fp32"}};
+    const QList<QPair<QString, QString>> expected = {
+        {"INT8 per-channel", "rtn:int8:channel:sym"},
+        {"INT4 g128 (GPTQ)", "gptq:int4:g128:asym"},
+        {"NF4 (bnb)", "nf4:b64:fp32"},
+        {"NF4 + double quant", "nf4:b64:dq:fp32"},
+        {"W8A8 (per-token)", "rtn:int8:channel:sym+a8:token:sym"},
+        {"LLM.int8()", "llm_int8:t6"}};
     for (const auto& [name, recipe] : expected) {
         p->presetBox()->setCurrentIndex(names.indexOf(name));
         QCOMPARE(p->recipeText(), recipe);

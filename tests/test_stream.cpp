@@ -4,6 +4,7 @@
 // batch windows and apply the output head differently, so float sums differ in the last
 // bits: tolerances below are stated per quantity.
 #include "base/error.h"
+#include "quant/recipe.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
 #include "testdata.h"
@@ -41,13 +42,21 @@ RunResult runWith(const char* engine, const RunConfig& c) {
 
 // Counts may move between neighbouring bins for values within float rounding of an edge:
 // at most 0.1 % of the values (plus 2) change bins; totals and out-of-range counts agree.
-void compareHistograms(const Histogram& a, const Histogram& b, const std::string& what) {
+// rounding: the run fake-quantizes activations. The engines batch windows differently, so
+// an input within float rounding of a rounding boundary may land on the neighbouring level
+// in one engine: one step (1/127 of the token's range) instead of one ulp, which moves the
+// extremes downstream of it (measured: up to ~1 % of a range on stories260k). Then ranges
+// agree to 2 % and up to 5 % of values move.
+void compareHistograms(const Histogram& a, const Histogram& b, const std::string& what,
+                       bool rounding = false) {
     const std::string& at = what;
     QVERIFY2(a.counts.size() == b.counts.size(), at.c_str());
     QVERIFY2(!a.counts.empty(), (at + ": empty histogram").c_str());
     const double width = std::max(std::fabs(a.hi - a.lo), 1e-30);
-    QVERIFY2(std::fabs(a.lo - b.lo) <= 1e-5 * width && std::fabs(a.hi - b.hi) <= 1e-5 * width,
-             (at + ": ranges differ").c_str());
+    const double rangeTol = rounding ? 2e-2 : 1e-5;
+    QVERIFY2(
+        std::fabs(a.lo - b.lo) <= rangeTol * width && std::fabs(a.hi - b.hi) <= rangeTol * width,
+        (at + ": ranges differ").c_str());
     uint64_t moved = 0, total = 0;
     for (size_t i = 0; i < a.counts.size(); ++i) {
         moved += a.counts[i] > b.counts[i] ? a.counts[i] - b.counts[i] : b.counts[i] - a.counts[i];
@@ -55,7 +64,7 @@ void compareHistograms(const Histogram& a, const Histogram& b, const std::string
     }
     QVERIFY2(a.stats.count == b.stats.count, (at + ": value counts differ").c_str());
     QVERIFY2(
-        double(moved) <= 2.0 * (0.001 * double(total) + 2.0),
+        double(moved) <= 2.0 * ((rounding ? 0.05 : 0.001) * double(total) + 2.0),
         (at + ": " + std::to_string(moved) + " of " + std::to_string(total) + " moved").c_str());
 }
 
@@ -66,7 +75,12 @@ void near(double a, double b, double relative, const std::string& what) {
 
 }  // namespace
 
-void compareLayers(const RunResult& s, const RunResult& w) {
+// roundsActivations: the recipe fake-quantizes activations. A rounding decision flipped by
+// float rounding (compareHistograms) changes a value by a step, not an ulp: activation and
+// output histograms are compared with compareHistograms' wider bounds, the quantized
+// model's gradient norms to 2 % (measured: up to 1 % on stories260k), gradient histograms
+// not at all. SQNR, perplexity and KL keep their bounds.
+void compareLayers(const RunResult& s, const RunResult& w, bool roundsActivations = false) {
     QCOMPARE(s.outputSqnrSource, w.outputSqnrSource);
     QCOMPARE(s.outputSqnrWindows, w.outputSqnrWindows);
     QVERIFY(s.hasActivations && s.hasGradients);
@@ -81,15 +95,38 @@ void compareLayers(const RunResult& s, const RunResult& w) {
                  (a.name + " output SQNR " + std::to_string(a.outputSqnrDb) + " vs " +
                   std::to_string(b.outputSqnrDb))
                      .c_str());
+        // LLM.int8(): the same windows decomposed; the fraction of columns may move with a
+        // value on the threshold, by at most 1 % of the columns of a window.
+        QCOMPARE(a.outlierWindows, b.outlierWindows);
+        QVERIFY(std::isnan(a.outlierColumnFraction) == std::isnan(b.outlierColumnFraction));
+        if (a.outlierWindows > 0) {
+            QVERIFY(std::fabs(a.outlierColumnFraction - b.outlierColumnFraction) <= 0.01);
+            QVERIFY2(std::fabs(a.outputSqnrPlainDb - b.outputSqnrPlainDb) <= 0.01,
+                     (a.name + " plain output SQNR").c_str());
+        }
+        // Activation side: the same windows and the same inputs in both paths.
+        QCOMPARE(std::isnan(a.activationSqnrDb), std::isnan(b.activationSqnrDb));
+        if (!std::isnan(a.activationSqnrDb))
+            QVERIFY2(std::fabs(a.activationSqnrDb - b.activationSqnrDb) <= 0.01,
+                     (a.name + " activation SQNR " + std::to_string(a.activationSqnrDb) + " vs " +
+                      std::to_string(b.activationSqnrDb))
+                         .c_str());
         compareHistograms(a.weightBefore, b.weightBefore, a.name + " weights before");
         compareHistograms(a.weightAfter, b.weightAfter, a.name + " weights after");
-        compareHistograms(a.activationBefore, b.activationBefore, a.name + " act before");
-        compareHistograms(a.activationAfter, b.activationAfter, a.name + " act after");
-        compareHistograms(a.outputBefore, b.outputBefore, a.name + " out before");
-        compareHistograms(a.outputAfter, b.outputAfter, a.name + " out after");
+        compareHistograms(a.activationBefore, b.activationBefore, a.name + " act before",
+                          roundsActivations);
+        compareHistograms(a.activationAfter, b.activationAfter, a.name + " act after",
+                          roundsActivations);
+        compareHistograms(a.outputBefore, b.outputBefore, a.name + " out before",
+                          roundsActivations);
+        compareHistograms(a.outputAfter, b.outputAfter, a.name + " out after", roundsActivations);
+        near(a.gradientNormBefore, b.gradientNormBefore, 1e-4, a.name + " grad norm fp");
+        if (roundsActivations) {
+            near(a.gradientNormAfter, b.gradientNormAfter, 0.02, a.name + " grad norm q");
+            continue;
+        }
         compareHistograms(a.gradientBefore, b.gradientBefore, a.name + " grad before");
         compareHistograms(a.gradientAfter, b.gradientAfter, a.name + " grad after");
-        near(a.gradientNormBefore, b.gradientNormBefore, 1e-4, a.name + " grad norm fp");
         near(a.gradientNormAfter, b.gradientNormAfter, 1e-4, a.name + " grad norm q");
     }
 }
@@ -109,6 +146,14 @@ private slots:
         QTest::newRow("656k awq int4 g32") << other << "awq:int4:g32:asym" << true;
         QTest::newRow("656k rtn int4 held-out") << other << "rtn:int4:g32:sym" << false;
         QTest::newRow("656k nf4 b64 dq bf16") << other << "nf4:b64:dq:bf16" << true;
+        QTest::newRow("656k w8a8 per token") << other << "rtn:int8:channel:sym+a8" << true;
+        QTest::newRow("260k w4a8 static held-out")
+            << small << "rtn:int4:g32:asym+a8:tensor:asym" << false;
+        QTest::newRow("260k w4a8 token held-out")
+            << small << "rtn:int4:g32:asym+a8:token:asym" << false;
+        QTest::newRow("656k llm_int8 t1") << other << "llm_int8:t1" << true;
+        QTest::newRow("260k gptq w4a8 asym token")
+            << small << "gptq:int4:g32:asym+a8:token:asym" << true;
     }
     void matchesWholeModel() {
         QFETCH(QString, model);
@@ -121,7 +166,7 @@ private slots:
         const RunResult w = runWith("whole", c);
         QCOMPARE(s.perplexity.valid, withEval);
         QCOMPARE(w.perplexity.valid, withEval);
-        compareLayers(s, w);
+        compareLayers(s, w, Recipe::parse(recipe.toStdString()).quantizesActivations());
         if (!withEval) return;
         QCOMPARE(s.perplexity.scoredTokens, w.perplexity.scoredTokens);
         near(s.perplexity.pplFp, w.perplexity.pplFp, 1e-6, "ppl fp");

@@ -63,8 +63,8 @@ bool LayerTableModel::metricShown(Metric m) const {
 }
 
 QString LayerTableModel::metricName(Metric m) {
-    static const char* names[] = {"W SQNR dB", "Out SQNR dB", "MSE",     "Max |err|",
-                                  "Cosine",    "Method",      "Fallback"};
+    static const char* names[] = {"W SQNR dB", "Out SQNR dB", "Act SQNR dB", "MSE",
+                                  "Max |err|", "Cosine",      "Method",      "Fallback"};
     return m >= 0 && m < MetricCount ? QString(names[m]) : QString();
 }
 
@@ -178,6 +178,10 @@ QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int rol
         if (m == Fallback && layer->fallback) return QString::fromStdString(layer->fallbackReason);
         if (m == WeightSqnr) return sqnrLevelName(sqnrLevelOf(layer->weightSqnrDb));
         if (m == OutputSqnr) return sqnrLevelName(sqnrLevelOf(layer->outputSqnrDb));
+        if (m == ActivationSqnr)
+            return std::isnan(layer->activationSqnrDb)
+                       ? QString("activations not quantized")
+                       : sqnrLevelName(sqnrLevelOf(layer->activationSqnrDb));
         return {};
     }
     const bool display = role == Qt::DisplayRole;
@@ -187,6 +191,8 @@ QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int rol
             return display ? QVariant(formatDb(layer->weightSqnrDb)) : layer->weightSqnrDb;
         case OutputSqnr:
             return display ? QVariant(formatDb(layer->outputSqnrDb)) : layer->outputSqnrDb;
+        case ActivationSqnr:
+            return display ? QVariant(formatDb(layer->activationSqnrDb)) : layer->activationSqnrDb;
         case Mse:
             return display ? QVariant(formatNumber(layer->mse, 3)) : layer->mse;
         case MaxError:
@@ -214,6 +220,8 @@ QVariant LayerTableModel::background(int rowIndex, int column) const {
         if (l && metric == WeightSqnr) return sqnrColor(sqnrLevelOf(l->weightSqnrDb), dark_);
         if (l && metric == OutputSqnr && !std::isnan(l->outputSqnrDb))
             return sqnrColor(sqnrLevelOf(l->outputSqnrDb), dark_);
+        if (l && metric == ActivationSqnr && !std::isnan(l->activationSqnrDb))
+            return sqnrColor(sqnrLevelOf(l->activationSqnrDb), dark_);
         if (runIndex != tint) return {};
     }
     if (tint < 0) return {};

@@ -1,5 +1,5 @@
 // The layer table: one row per quantizable layer, fixed columns describing the layer and,
-// for each shown run, its shown metrics (weight/output SQNR, MSE, max error, cosine,
+// for each shown run, its shown metrics (weight/output/activation SQNR, MSE, max error, cosine,
 // method, fallback). The user chooses the runs and metrics shown (all by default; hidden
 // runs are remembered by id). Rows are tinted by the weight SQNR of the first shown run,
 // which the header tooltips name.
@@ -25,7 +25,17 @@ class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     enum FixedColumn { ColLayer, ColBlock, ColKind, ColShape, ColParams, FixedColumnCount };
-    enum Metric { WeightSqnr, OutputSqnr, Mse, MaxError, Cosine, Method, Fallback, MetricCount };
+    enum Metric {
+        WeightSqnr,
+        OutputSqnr,
+        ActivationSqnr,  // n/a unless the run's recipe quantizes activations
+        Mse,
+        MaxError,
+        Cosine,
+        Method,
+        Fallback,
+        MetricCount
+    };
 
     explicit LayerTableModel(QObject* parent = nullptr);
 

@@ -32,7 +32,16 @@ const char* kUsage =
     "                       nf4:b64, nf4:b64:dq, fp4:b64:bf16, or llama.cpp's formats\n"
     "                       q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k\n"
     "                       (bit for bit as llama-quantize; rows the block does not divide\n"
-    "                       fall back per layer, e.g. q4_k -> q5_0 -> fp16)\n"
+    "                       fall back per layer, e.g. q4_k -> q5_0 -> fp16).\n"
+        "                       Activation side: append +aB[:token|tensor][:sym|asym] to fake-\n"
+    "                       quantize every quantized layer's input to B bits (a2..a8; a16 =\n"
+    "                       float, the default), per token (dynamic) or per tensor (static,\n"
+    "                       calibrated on --calib); default token, sym. E.g. W8A8:\n"
+    "                       rtn:int8:channel:sym+a8, W4A8: rtn:int4:g128:asym+a8:tensor:asym.\n"
+    "                       Needs --calib or --eval; reports activation SQNR per layer.\n"
+    "                       LLM.int8() (bitsandbytes): llm_int8[:tT], int8 row-wise weights\n"
+    "                       (fp32 row scales), int8 per-token activations, input columns\n"
+    "                       with |x| >= T (default 6) in any token of a window in fp16\n"
     "  --calib FILE         calibration text (GPTQ/AWQ, output SQNR, activations, gradients)\n"
     "  --eval FILE          evaluation text: perplexity before/after, KL, top-1 agreement\n"
     "  --seq N              evaluation window (default min(2048, max positions))\n"
@@ -124,15 +133,39 @@ void printQuantizeSeconds(const ql::RunResult& run) {
                 slowest, slowestBlock);
 }
 
-void printTable(const ql::RunResult& run, const std::string& out) {
-    std::printf("%-40s %-24s %11s %11s %12s %12s\n", "layer", "method", "weight SQNR",
-                "output SQNR", "bytes fp", "bytes q");
+// LLM.int8(): per layer the columns computed in fp16 and what the decomposition buys.
+void printOutliers(const ql::RunResult& run) {
+    bool any = false;
+    for (const auto& l : run.layers) any = any || l.outlierWindows > 0;
+    if (!any) return;
+    std::printf("LLM.int8() decomposition (output SQNR with / without; columns: windows):\n");
     for (const auto& l : run.layers) {
-        std::printf("%-40s %-24s %11s %11s %12llu %12llu%s\n", l.name.c_str(), l.method.c_str(),
-                    db(l.weightSqnrDb).c_str(), db(l.outputSqnrDb).c_str(),
+        if (l.outlierWindows == 0) continue;
+        std::string cols;
+        for (size_t i = 0; i < l.outlierColumns.size() && i < 8; ++i)
+            cols += (i ? " " : "") + std::to_string(l.outlierColumns[i]) + ":" +
+                    std::to_string(l.outlierColumnWindows[i]);
+        std::printf("  %-40s %6.2f %% outlier columns  %s / %s  %s\n", l.name.c_str(),
+                    100.0 * l.outlierColumnFraction, db(l.outputSqnrDb).c_str(),
+                    db(l.outputSqnrPlainDb).c_str(), cols.empty() ? "-" : cols.c_str());
+    }
+}
+
+void printTable(const ql::RunResult& run, const std::string& out) {
+    // The activation SQNR column only for runs that quantize activations.
+    bool acts = false;
+    for (const auto& l : run.layers) acts = acts || !std::isnan(l.activationSqnrDb);
+    std::printf("%-40s %-24s %11s %11s%s %12s %12s\n", "layer", "method", "weight SQNR",
+                "output SQNR", acts ? "    act SQNR" : "", "bytes fp", "bytes q");
+    for (const auto& l : run.layers) {
+        char act[24] = "";
+        if (acts) std::snprintf(act, sizeof act, " %11s", db(l.activationSqnrDb).c_str());
+        std::printf("%-40s %-24s %11s %11s%s %12llu %12llu%s\n", l.name.c_str(), l.method.c_str(),
+                    db(l.weightSqnrDb).c_str(), db(l.outputSqnrDb).c_str(), act,
                     (unsigned long long)l.bytesFp, (unsigned long long)l.bytesQ,
                     l.fallback ? "  (fallback)" : "");
     }
+    printOutliers(run);
     if (!run.config.calibrationText.empty())
         std::printf(
             "calibration: %d of %d window(s) of %d tokens used (text has %lld tokens), "

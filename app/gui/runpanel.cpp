@@ -6,6 +6,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -39,6 +40,8 @@ const Preset kPresets[] = {
     {"FP16", "fp16"},
     {"NF4 (bnb)", "nf4:b64"},
     {"NF4 + double quant", "nf4:b64:dq"},
+    {"W8A8 (per-token)", "rtn:int8:channel:sym+a8:token:sym"},
+    {"LLM.int8()", "llm_int8"},
 };
 const int kPresetCount = int(sizeof(kPresets) / sizeof(kPresets[0]));
 
@@ -124,6 +127,21 @@ QWidget* RunPanel::buildRecipeBox() {
     computeDtype_ = new QComboBox;
     computeDtype_->addItems({"fp32", "fp16", "bf16"});  // the order of ql::ComputeDtype
     computeDtype_->setToolTip("The dtype the dequantized weight is rounded to");
+    actBits_ = spin(0, 8, 0);
+    actBits_->setSpecialValueText("float (A16)");
+    actBits_->setToolTip(
+        "Fake-quantize every quantized layer's input to this many bits (W8A8, W4A8, ...)");
+    actGranularity_ = new QComboBox;
+    actGranularity_->addItems({"per token (dynamic)", "per tensor (static, calibrated)"});
+    actSymmetry_ = new QComboBox;
+    actSymmetry_->addItems({"sym", "asym"});
+    threshold_ = new QDoubleSpinBox;
+    threshold_->setRange(0.0, 1000.0);
+    threshold_->setDecimals(2);
+    threshold_->setValue(6.0);
+    threshold_->setToolTip(
+        "Input columns with |x| at or above this in any token of a window are computed in "
+        "fp16, the rest in int8 (0: no decomposition)");
     recipeLabel_ = new QLabel;
     recipeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     include_ = new QLineEdit;
@@ -145,14 +163,20 @@ QWidget* RunPanel::buildRecipeBox() {
     form->addRow("Block size", blockSize_);
     form->addRow("Compute dtype", computeDtype_);
     form->addRow(doubleQuant_);
+    form->addRow("Outlier threshold", threshold_);
+    form->addRow("Activation bits", actBits_);
+    form->addRow("Activation scale", actGranularity_);
+    form->addRow("Activation symmetry", actSymmetry_);
     form->addRow("Recipe", recipeLabel_);
     form->addRow("Include layers", include_);
     form->addRow("Exclude layers", exclude_);
     connect(preset_, &QComboBox::currentIndexChanged, this, &RunPanel::selectPreset);
-    for (QComboBox* c : {method_, granularity_, symmetry_, blockSize_, computeDtype_})
+    for (QComboBox* c : {method_, granularity_, symmetry_, blockSize_, computeDtype_,
+                         actGranularity_, actSymmetry_})
         connect(c, &QComboBox::currentIndexChanged, this, &RunPanel::editorChanged);
-    for (QSpinBox* s : {bits_, groupSize_})
+    for (QSpinBox* s : {bits_, groupSize_, actBits_})
         connect(s, &QSpinBox::valueChanged, this, &RunPanel::editorChanged);
+    connect(threshold_, &QDoubleSpinBox::valueChanged, this, &RunPanel::editorChanged);
     connect(doubleQuant_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     return box;
 }
@@ -267,7 +291,19 @@ Recipe RunPanel::editorRecipe() const {
     if (opts & kOptBlockSize) r.blockSize = blockSize_->currentData().toInt();
     if (opts & kOptDoubleQuant) r.doubleQuant = doubleQuant_->isChecked();
     if (opts & kOptComputeDtype) r.computeDtype = ComputeDtype(computeDtype_->currentIndex());
+    if (opts & kOptOutlierThreshold) r.outlierThreshold = threshold_->value();
+    if (!ownActivations()) {
+        // The spin box runs 0 (float), 1, 2 .. 8; 1 bit is no grid: taken as 2.
+        r.actBits = actBits_->value() == 1 ? 2 : actBits_->value();
+        r.actPerToken = actGranularity_->currentIndex() == 0;
+        r.actSymmetric = actSymmetry_->currentIndex() == 0;
+    }
     return r;
+}
+
+bool RunPanel::ownActivations() const {
+    const MethodSpec* m = findMethod(method_->currentData().toString().toStdString());
+    return m && m->ownActivations;
 }
 
 QString RunPanel::recipeText() const {
@@ -293,6 +329,12 @@ void RunPanel::editorChanged() {
     recipeForm_->setRowVisible(blockSize_, opts & kOptBlockSize);
     recipeForm_->setRowVisible(doubleQuant_, opts & kOptDoubleQuant);
     recipeForm_->setRowVisible(computeDtype_, opts & kOptComputeDtype);
+    recipeForm_->setRowVisible(threshold_, opts & kOptOutlierThreshold);
+    recipeForm_->setRowVisible(actBits_, !ownActivations());
+    recipeForm_->setRowVisible(actGranularity_, !ownActivations());
+    recipeForm_->setRowVisible(actSymmetry_, !ownActivations());
+    actGranularity_->setEnabled(actBits_->value() > 0);
+    actSymmetry_->setEnabled(actBits_->value() > 0);
     const QString text = recipeText();
     recipeLabel_->setText("<code>" + text + "</code>");
     if (!settingPreset_) {
@@ -354,7 +396,8 @@ void RunPanel::setConfig(const RunConfig& c) {
     try {
         const Recipe r = Recipe::parse(c.recipe);
         QSignalBlocker b1(method_), b2(bits_), b3(granularity_), b4(groupSize_), b5(symmetry_),
-            b6(blockSize_), b7(doubleQuant_), b8(computeDtype_);
+            b6(blockSize_), b7(doubleQuant_), b8(computeDtype_), b9(actBits_), b10(actGranularity_),
+            b11(actSymmetry_), b12(threshold_);
         method_->setCurrentIndex(method_->findData(QString::fromStdString(methodName(r.method))));
         const unsigned opts = methodSpec(r.method).options;
         if (opts & kOptBits) bits_->setValue(r.bits);
@@ -366,6 +409,12 @@ void RunPanel::setConfig(const RunConfig& c) {
         if (opts & kOptBlockSize) blockSize_->setCurrentIndex(blockSize_->findData(r.blockSize));
         if (opts & kOptDoubleQuant) doubleQuant_->setChecked(r.doubleQuant);
         if (opts & kOptComputeDtype) computeDtype_->setCurrentIndex(int(r.computeDtype));
+        if (opts & kOptOutlierThreshold) threshold_->setValue(r.outlierThreshold);
+        if (!methodSpec(r.method).ownActivations) {
+            actBits_->setValue(r.actBits);
+            actGranularity_->setCurrentIndex(r.actPerToken ? 0 : 1);
+            actSymmetry_->setCurrentIndex(r.actSymmetric ? 0 : 1);
+        }
     } catch (const std::exception& e) {
         status_->setText(
             QString("Invalid recipe '%1': %2").arg(QString::fromStdString(c.recipe), e.what()));

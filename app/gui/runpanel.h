@@ -9,6 +9,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QFormLayout;
 class QLabel;
 class QLineEdit;
@@ -52,6 +53,11 @@ public:
     QComboBox* blockSizeBox() const { return blockSize_; }
     QCheckBox* doubleQuantBox() const { return doubleQuant_; }
     QComboBox* computeDtypeBox() const { return computeDtype_; }
+    // Activation side (methods without their own): bits (0 = float), token/tensor, sym/asym.
+    QSpinBox* actBitsBox() const { return actBits_; }
+    QComboBox* actGranularityBox() const { return actGranularity_; }
+    QComboBox* actSymmetryBox() const { return actSymmetry_; }
+    QDoubleSpinBox* thresholdBox() const { return threshold_; }  // LLM.int8()
     // Whether the editor shows the row of this field (the current method takes the option).
     bool isFieldShown(QWidget* field) const;
     QComboBox* protocolBox() const { return protocol_; }
@@ -75,6 +81,7 @@ private:
     void editorChanged();
     Recipe editorRecipe() const;
     unsigned methodOptions() const;  // MethodOption bits of the method selected
+    bool ownActivations() const;     // the method brings its own activation side
     void updateEnabled();
     void updateCaptureBoxes();
     QLineEdit* fileField(QWidget* parent, const QString& settingsKey);
@@ -82,6 +89,9 @@ private:
     QComboBox *preset_ = nullptr, *method_ = nullptr, *granularity_ = nullptr, *symmetry_ = nullptr,
               *protocol_ = nullptr, *blockSize_ = nullptr, *computeDtype_ = nullptr;
     QCheckBox* doubleQuant_ = nullptr;
+    QSpinBox* actBits_ = nullptr;
+    QComboBox *actGranularity_ = nullptr, *actSymmetry_ = nullptr;
+    QDoubleSpinBox* threshold_ = nullptr;
     QFormLayout* recipeForm_ = nullptr;
     QSpinBox *bits_ = nullptr, *groupSize_ = nullptr;
     QLabel* recipeLabel_ = nullptr;

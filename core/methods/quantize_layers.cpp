@@ -222,11 +222,22 @@ void quantizeSequentially(Model& model, const std::vector<std::vector<Job>>& byB
             const InputStats stats = captureStage(net, b, s, hidden, totalRows, progress);
             quantizeStage(net, jobs, recipe, &stats, options, progress, done, total);
         }
-        if (b < lastBlock)
-            for (at::Tensor& h : hidden) {
-                progress.checkCancelled();
-                h = net.block(b, h);
+        if (b < lastBlock) {
+            const auto inputs = [&](bool on) {
+                if (options.quantizedInputs) options.quantizedInputs(on);
+            };
+            inputs(true);
+            try {
+                for (at::Tensor& h : hidden) {
+                    progress.checkCancelled();
+                    h = net.block(b, h);
+                }
+            } catch (...) {
+                inputs(false);
+                throw;
             }
+            inputs(false);
+        }
     }
 }
 

@@ -47,6 +47,12 @@ struct QuantizeLayersOptions {
     // own tensor (Transformer::linear(name).weight), which onLayer reads instead — one
     // layer-sized float copy less at the peak (the block-streamed engine).
     bool dequantCopy = true;
+    // Called with true before the calibration states advance past a quantized block and
+    // with false after: the caller switches on the quantized model's input quantizer
+    // (activation side of the recipe), so that later blocks fit to the inputs the quantized
+    // model gives them, as the block-streamed engine's quantized stream. Statistics inside
+    // a block are taken without it. Empty: nothing to switch.
+    std::function<void(bool)> quantizedInputs;
 };
 
 // Replaces the selected layers' weights in `model` by their dequantized values

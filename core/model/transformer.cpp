@@ -140,8 +140,10 @@ at::Tensor interruptibleLinear(const Linear& layer, const at::Tensor& x,
     return at::cat(parts, 0).view(shape);
 }
 
-at::Tensor applyLinear(const Linear& layer, const at::Tensor& x, const LinearObserver& observer,
-                       const std::function<void()>& check = {}, double flopsPerCheck = 0.0) {
+at::Tensor applyLinear(const Linear& layer, const at::Tensor& input, const LinearObserver& observer,
+                       const std::function<void()>& check, double flopsPerCheck,
+                       const InputQuantizer& quantizer) {
+    const at::Tensor x = quantizer ? quantizer(layer, input) : input;
     at::Tensor out = check ? interruptibleLinear(layer, x, check, flopsPerCheck)
                            : at::linear(x, layer.weight, layer.bias);
     if (observer) {
@@ -498,14 +500,15 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     const int64_t B = hidden.size(0), T = hidden.size(1), D = c.headDim;
     const int64_t H = c.numHeads, KV = c.numKvHeads;
     const Linear* l = &linears_[size_t(index) * kProjPerBlock];
+    const auto project = [&](int k, const at::Tensor& in) {
+        return applyLinear(l[k], in, observer, interrupt_, interruptFlops_, inputQuantizer_);
+    };
 
     // Attention.
     const at::Tensor x = rmsNorm(hidden, w_->inputNorm[index], c.rmsNormEps);
-    at::Tensor q = applyLinear(l[0], x, observer, interrupt_, interruptFlops_).view({B, T, H, D});
-    at::Tensor k = applyLinear(l[1], x, observer, interrupt_, interruptFlops_).view({B, T, KV, D});
-    const at::Tensor v = applyLinear(l[2], x, observer, interrupt_, interruptFlops_)
-                             .view({B, T, KV, D})
-                             .transpose(1, 2);
+    at::Tensor q = project(0, x).view({B, T, H, D});
+    at::Tensor k = project(1, x).view({B, T, KV, D});
+    const at::Tensor v = project(2, x).view({B, T, KV, D}).transpose(1, 2);
     if (c.qkNorm) {
         q = rmsNorm(q, w_->qNorm[index], c.rmsNormEps);
         k = rmsNorm(k, w_->kNorm[index], c.rmsNormEps);
@@ -522,13 +525,17 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     const at::Tensor attn = attention(q, k, v, blockedMask(T, w_->slidingWindow))
                                 .transpose(1, 2)
                                 .reshape({B, T, H * D});
-    const at::Tensor h = hidden + applyLinear(l[3], attn, observer, interrupt_, interruptFlops_);
+    const at::Tensor h = hidden + project(3, attn);
 
     // MLP.
     const at::Tensor y = rmsNorm(h, w_->postNorm[index], c.rmsNormEps);
-    const at::Tensor gate = applyLinear(l[4], y, observer, interrupt_, interruptFlops_);
-    const at::Tensor up = applyLinear(l[5], y, observer, interrupt_, interruptFlops_);
-    return h + applyLinear(l[6], at::silu(gate) * up, observer, interrupt_, interruptFlops_);
+    const at::Tensor gate = project(4, y);
+    const at::Tensor up = project(5, y);
+    return h + project(6, at::silu(gate) * up);
+}
+
+void Transformer::setInputQuantizer(InputQuantizer quantizer) {
+    inputQuantizer_ = std::move(quantizer);
 }
 
 void Transformer::setInterruptCheck(std::function<void()> check, double flopsPerCheck) {

@@ -27,6 +27,11 @@ struct Linear {
 using LinearObserver = std::function<at::Tensor(const Linear& layer, const at::Tensor& input,
                                                 const at::Tensor& output)>;
 
+// Replaces a linear's input before the projection (activation quantization of the
+// quantized model: methods/activation_quant.h). Returns the input the projection consumes;
+// observers see that one. Must return `input` itself for layers it leaves alone.
+using InputQuantizer = std::function<at::Tensor(const Linear& layer, const at::Tensor& input)>;
+
 // Where the weights live. Resident: every weight converted to float32 at construction
 // (the whole-model path). Streamed: nothing is converted up front; loadBlock(b) converts
 // one decoder block's weights (F32 checkpoints are used in place, no copy) and
@@ -89,6 +94,11 @@ public:
     // becomes a sum over chunks. Empty check (default): no checks, no chunks.
     void setInterruptCheck(std::function<void()> check, double flopsPerCheck = 2e10);
 
+    // The input quantizer of every projection from now on; empty (default): inputs as they
+    // are, at no cost. Part of the quantized model's state (ModelStates, BlockStates).
+    void setInputQuantizer(InputQuantizer quantizer);
+    const InputQuantizer& inputQuantizer() const { return inputQuantizer_; }
+
 private:
     // implementation-defined members (embedding, norms, rope cache, ...)
     struct Weights;
@@ -99,6 +109,7 @@ private:
     std::vector<Linear> linears_;
     std::function<void()> interrupt_;
     double interruptFlops_ = 2e10;
+    InputQuantizer inputQuantizer_;
 };
 
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the

@@ -41,5 +41,10 @@ std::string labelGgml(const Recipe& r);
 uint64_t bytesGgml(const Recipe& r, int64_t rows, int64_t cols);
 std::vector<float> recomputeGgml(const Recipe& r, const float* w, size_t n);
 ShapedRecipe ggmlForRowLength(const Recipe& r, int64_t cols);
+// LLM.int8() (llm_int8): [tT]; int8 row-wise absmax weights with one fp32 scale per row.
+void parseLlmInt8(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
+std::string printLlmInt8(const Recipe& r);
+std::string labelLlmInt8(const Recipe& r);
+uint64_t bytesLlmInt8(const Recipe& r, int64_t rows, int64_t cols);
 
 }  // namespace ql::families

@@ -16,7 +16,7 @@ namespace ql {
 #define GGML_ROW(id, word)                                                                  \
     {                                                                                       \
         QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml, \
-            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength                        \
+            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true            \
     }
 
 const std::vector<MethodSpec>& methodRegistry() {
@@ -24,23 +24,26 @@ const std::vector<MethodSpec>& methodRegistry() {
     static const std::vector<MethodSpec> table = {
         {QuantMethod::Rtn, "rtn", "rtn[:intB[:tensor|channel|gN[:sym|asym]]]", false,
          AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr},
+         kIntegerGridOptions, nullptr, false, false},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr},
+         kIntegerGridOptions, nullptr, false, false},
         {QuantMethod::Awq, "awq", "awq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr},
+         kIntegerGridOptions, nullptr, false, false},
         {QuantMethod::Fp16, "fp16", "fp16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0, nullptr},
+         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false},
         {QuantMethod::Bf16, "bf16", "bf16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0, nullptr},
+         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false},
         {QuantMethod::Nf4, "nf4", "nf4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr},
+         kCodebook4Options, nullptr, false, true},
         {QuantMethod::Fp4, "fp4", "fp4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr},
+         kCodebook4Options, nullptr, false, true},
+        {QuantMethod::LlmInt8, "llm_int8", "llm_int8[:tT]", false, AfterSource::Grid, 2,
+         parseLlmInt8, printLlmInt8, labelLlmInt8, bytesLlmInt8, nullptr, kOptOutlierThreshold,
+         nullptr, true, true},
         GGML_ROW(Q8_0, "q8_0"),
         GGML_ROW(Q4_0, "q4_0"),
         GGML_ROW(Q4_1, "q4_1"),

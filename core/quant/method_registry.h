@@ -27,12 +27,13 @@ const std::vector<std::string>& afterSourceNames();
 // The recipe options a method takes, declared by its entry so that editors (the GUI's run
 // panel) offer exactly those: a set of these bits in MethodSpec::options.
 enum MethodOption : unsigned {
-    kOptBits = 1u << 0,          // intB, 2..8
-    kOptGranularity = 1u << 1,   // tensor, channel or gN
-    kOptSymmetry = 1u << 2,      // sym or asym
-    kOptBlockSize = 1u << 3,     // bN, a power of two kBlock4Min..kBlock4Max
-    kOptDoubleQuant = 1u << 4,   // dq
-    kOptComputeDtype = 1u << 5,  // fp32, fp16 or bf16
+    kOptBits = 1u << 0,              // intB, 2..8
+    kOptGranularity = 1u << 1,       // tensor, channel or gN
+    kOptSymmetry = 1u << 2,          // sym or asym
+    kOptBlockSize = 1u << 3,         // bN, a power of two kBlock4Min..kBlock4Max
+    kOptDoubleQuant = 1u << 4,       // dq
+    kOptComputeDtype = 1u << 5,      // fp32, fp16 or bf16
+    kOptOutlierThreshold = 1u << 6,  // tT: LLM.int8() decomposition threshold
 };
 inline constexpr unsigned kIntegerGridOptions = kOptBits | kOptGranularity | kOptSymmetry;
 inline constexpr unsigned kCodebook4Options = kOptBlockSize | kOptDoubleQuant | kOptComputeDtype;
@@ -68,6 +69,11 @@ struct MethodSpec {
     // For recomputed methods whose blocks must not cross rows: the recipe for rows of `cols`
     // values (see recipeForRowLength). Null: every row length takes the recipe as it is.
     ShapedRecipe (*forRowLength)(const Recipe& r, int64_t cols);
+    // The method brings its own activation side (LLM.int8()): a recipe takes no "+aB" part.
+    bool ownActivations;
+    // Layer bytes from bytesFor even where codes exist (the real layout differs from the
+    // integer grids' packing, e.g. fp32 row scales); always for recomputed methods.
+    bool bytesFromLayout;
 };
 
 const std::vector<MethodSpec>& methodRegistry();

@@ -54,20 +54,76 @@ bool Recipe::isCast() const {
 }
 
 std::string Recipe::toString() const {
-    return methodSpec(method).print(*this);
+    return methodSpec(method).print(*this) + activationSuffix(*this);
 }
 
-Recipe Recipe::parse(std::string_view spec) {
+std::string activationSuffix(const Recipe& r) {
+    if (!r.quantizesActivations() || methodSpec(r.method).ownActivations) return "";
+    return "+a" + std::to_string(r.actBits) + (r.actPerToken ? ":token" : ":tensor") +
+           (r.actSymmetric ? ":sym" : ":asym");
+}
+
+std::string activationLabel(const Recipe& r) {
+    if (!r.quantizesActivations() || methodSpec(r.method).ownActivations) return "";
+    return " A" + std::to_string(r.actBits) + (r.actPerToken ? " per-token" : " per-tensor") +
+           (r.actSymmetric ? " sym" : " asym");
+}
+
+namespace {
+
+// "aB[:token|tensor][:sym|asym]" after the '+' of a recipe.
+void parseActivationSide(std::string_view spec, std::string_view side, Recipe& r) {
     using recipe_parts::fail;
+    const std::vector<std::string> parts = recipe_parts::splitColons(side);
+    const std::string& bits = parts[0];
+    const long b =
+        bits.size() > 1 && bits[0] == 'a' ? recipe_parts::parsePositive(bits.substr(1)) : -1;
+    if (b != 16 && (b < 2 || b > 8))
+        fail(spec, "bad activation bits '" + bits +
+                       "' after '+' (expected a2 .. a8, or a16 for float activations, e.g. a8)");
+    if (parts.size() > 3)
+        fail(spec, "too many activation parts (expected +aB[:token|tensor][:sym|asym])");
+    if (b == 16 && parts.size() > 1)
+        fail(spec, "a16 keeps activations in float and takes no further parts");
+    r.actBits = b == 16 ? 0 : int(b);
+    if (parts.size() > 1) {
+        if (parts[1] == "token" || parts[1] == "tensor")
+            r.actPerToken = parts[1] == "token";
+        else
+            fail(spec, "bad activation granularity '" + parts[1] + "' (expected token or tensor)");
+    }
+    if (parts.size() > 2) {
+        if (parts[2] == "sym" || parts[2] == "asym")
+            r.actSymmetric = parts[2] == "sym";
+        else
+            fail(spec, "bad activation symmetry '" + parts[2] + "' (expected sym or asym)");
+    }
+}
+
+}  // namespace
+
+Recipe Recipe::parse(std::string_view full) {
+    using recipe_parts::fail;
+    const size_t plus = full.find('+');
+    if (plus != std::string_view::npos && full.find('+', plus + 1) != std::string_view::npos)
+        fail(full, "more than one '+' (one activation side at most, e.g. rtn:int8+a8)");
+    const std::string_view spec = full.substr(0, plus);
     const std::vector<std::string> parts = recipe_parts::splitColons(spec);
-    if (parts[0].empty()) fail(spec, "missing method (e.g. rtn:int8:channel:sym)");
+    if (parts[0].empty()) fail(full, "missing method (e.g. rtn:int8:channel:sym)");
     for (size_t i = 1; i < parts.size(); ++i)
-        if (parts[i].empty()) fail(spec, "empty part " + std::to_string(i + 1));
+        if (parts[i].empty()) fail(full, "empty part " + std::to_string(i + 1));
     const MethodSpec* m = findMethod(parts[0]);
-    if (!m) fail(spec, "unknown method '" + parts[0] + "' (expected " + knownMethodNames() + ")");
+    if (!m) fail(full, "unknown method '" + parts[0] + "' (expected " + knownMethodNames() + ")");
     Recipe r;
     r.method = m->id;
-    m->parse(spec, parts, r);
+    m->parse(full, parts, r);
+    if (plus != std::string_view::npos) {
+        const std::string_view side = full.substr(plus + 1);
+        if (side.empty()) fail(full, "nothing after '+' (expected an activation side, e.g. +a8)");
+        if (m->ownActivations)
+            fail(full, "'" + parts[0] + "' quantizes activations itself and takes no '+' part");
+        parseActivationSide(full, side, r);
+    }
     return r;
 }
 

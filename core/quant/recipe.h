@@ -7,6 +7,14 @@
 //   4-bit codebook nf4|fp4[:bN][:dq][:fp32|fp16|bf16] (bitsandbytes blockwise, quant/codebook4.h)
 //   llama.cpp      q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k (no further parts;
 //                  quant/ggml_quants.h, fallbacks in quant/ggml_recipe.cpp)
+//   LLM.int8()     llm_int8[:tT] (bitsandbytes): int8 row-wise absmax weights, int8 per-token
+//                  activations, input columns reaching |x| >= T (default 6) in any token of a
+//                  window kept in fp16 (mixed-precision decomposition; t0: none)
+// Any of them but llm_int8 (which has its own) may be followed by an activation side,
+// "+aB[:token|tensor][:sym|asym]": the input of every quantized linear is fake-quantized to B bits
+// (a2..a8; a16 = float, the default), per token (dynamic, one scale per row of the input) or per
+// tensor (static, one scale per layer calibrated on the float model's calibration inputs); defaults
+// token, sym. E.g. "rtn:int8:channel:sym+a8" (W8A8 per-token), "rtn:int4:g128:asym+a8:tensor:asym".
 #pragma once
 
 #include <string>
@@ -33,6 +41,7 @@ enum class QuantMethod {
     Q4_K,
     Q5_K,
     Q6_K,
+    LlmInt8,  // LLM.int8() (bitsandbytes)
 };
 enum class Granularity { Tensor, Channel, Group };
 // The dtype the dequantized weight is rounded to (bitsandbytes' compute dtype).
@@ -55,6 +64,15 @@ struct Recipe {
     int blockSize = 64;        // elements per absmax block
     bool doubleQuant = false;  // absmax 8-bit in blocks of 256 (bnb compress_statistics)
     ComputeDtype computeDtype = ComputeDtype::Fp32;
+    // Activation side (quant/activation_quant.h): 0 = inputs stay float (A16).
+    int actBits = 0;
+    bool actPerToken = true;  // dynamic per token; false = static per tensor (calibrated)
+    bool actSymmetric = true;
+    // LLM.int8() decomposition threshold: input columns with |x| >= this in any token of a
+    // window stay in fp16 (methods/activation_quant.h); 0 = no decomposition.
+    double outlierThreshold = 0.0;
+
+    bool quantizesActivations() const { return actBits > 0; }
 
     bool isCast() const;           // fp16 / bf16
     std::string toString() const;  // canonical text form
@@ -62,6 +80,10 @@ struct Recipe {
     static Recipe parse(std::string_view spec);
 };
 
-std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", ..., "q4_k", "q6_k"
+std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", ..., "q6_k", "llm_int8"
+// The activation side in text form: "+a8:token:sym", "" without one; and as a label part,
+// " A8 per-token sym".
+std::string activationSuffix(const Recipe& r);
+std::string activationLabel(const Recipe& r);
 
 }  // namespace ql

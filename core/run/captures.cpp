@@ -55,6 +55,7 @@ void ModelStates::use(bool quantized) {
         net_.inputNorm(b) = s.inputNorm[size_t(b)];
         net_.postAttentionNorm(b) = s.postNorm[size_t(b)];
     }
+    net_.setInputQuantizer(quantized ? quantizer_ : InputQuantizer());
 }
 
 at::Tensor idsTensor(const Windows& windows, size_t begin, size_t count) {

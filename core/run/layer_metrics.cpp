@@ -27,7 +27,7 @@ Range sharedRange(const float* a, const float* b, size_t n) {
 // method's packed layout for methods that keep no codes here (casts, 4-bit codebooks).
 uint64_t packedBytes(const LayerQuantization& lq, size_t n, int64_t rows, int64_t cols) {
     const MethodSpec& spec = methodSpec(lq.applied.method);
-    if (spec.recompute) return spec.bytesFor(lq.applied, rows, cols);
+    if (spec.recompute || spec.bytesFromLayout) return spec.bytesFor(lq.applied, rows, cols);
     if (lq.codes.size() == n) return pack(lq.codes.data(), lq.grid).bytes();
     // No codes from the method: recompute them from the grid (same layout, same bytes).
     throw Error("layer '" + lq.name + "': the quantization returned no codes to pack");

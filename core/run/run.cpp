@@ -15,6 +15,7 @@
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
 #include "quant/method_registry.h"
+#include "run/activation_side.h"
 #include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
@@ -53,7 +54,7 @@ SqnrLevel sqnrLevel(double db) {
 }
 
 std::string runLabel(const Recipe& r) {
-    return methodSpec(r.method).label(r);
+    return methodSpec(r.method).label(r) + activationLabel(r);
 }
 
 std::string runId(const Recipe& recipe, const std::string& timestampCompact) {
@@ -177,6 +178,13 @@ Recipe validate(const RunConfig& c) {
     parseProtocol(c.evalProtocol);
     if (methodSpec(recipe.method).needsCalibration && c.calibrationText.empty())
         throw Error("recipe '" + recipe.toString() + "' needs a calibration text");
+    if (recipe.quantizesActivations() && !recipe.actPerToken && c.calibrationText.empty())
+        throw Error("recipe '" + recipe.toString() +
+                    "' quantizes activations per tensor (static) and needs a calibration text");
+    if (recipe.quantizesActivations() && c.calibrationText.empty() && c.evaluationText.empty())
+        throw Error("recipe '" + recipe.toString() +
+                    "' quantizes activations, which only a forward pass shows: give a "
+                    "calibration or an evaluation text");
     return recipe;
 }
 
@@ -329,6 +337,22 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     fillMemory(run, *store);
 }
 
+// Static activation ranges (per-tensor activation side) from the float model's inputs
+// over the fit calibration windows, as the streamed engine records them.
+void calibrateActivations(Transformer& net, ActivationSide& side, const Windows& windows,
+                          const ProgressReporter& rep) {
+    if (windows.empty())
+        throw Error("per-tensor activation quantization needs calibration windows to fit to");
+    at::NoGradGuard noGrad;
+    const LinearObserver observer = side.calibrationObserver();
+    const size_t batch = batchWindows(int64_t(windows.front().size()), 1);
+    for (size_t w0 = 0; w0 < windows.size(); w0 += batch) {
+        rep.checkCancelled();
+        at::Tensor hidden = net.embed(idsTensor(windows, w0, std::min(batch, windows.size() - w0)));
+        for (int b = 0; b < net.config().numLayers; ++b) hidden = net.block(b, hidden, observer);
+    }
+}
+
 // The block-streamed engine (stream_engine.h) unless QL_ENGINE=whole asks for the
 // whole-model path, which is kept as the reference the streamed engine is tested against.
 bool streamedEngine() {
@@ -458,9 +482,15 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);
     };
+    ActivationSide side(recipe, names);
+    if (side.needsCalibration()) calibrateActivations(net, side, options.calibration, rep);
+    options.quantizedInputs = [&net, q = side.quantizer()](bool on) {
+        net.setInputQuantizer(on ? q : InputQuantizer());
+    };
     const ProgressReporter q = budget.sub(rep, "quantize");
     quantizeLayers(*model, names, recipe, options, q);
     states.captureQuantized();
+    states.setInputQuantizer(side.quantizer());
     run.layers = std::move(analyzed);
     if (!stored->empty()) run.storedWeights = stored;
     memoryTrace("quantized");
@@ -468,7 +498,8 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
 
     const Windows sqnrWindows = eval ? sqnrEvaluationWindows(evalWindows) : heldOut;
     if (!sqnrWindows.empty()) {
-        measureOutputSqnr(net, states, sqnrWindows, run.layers, budget.sub(rep, "output SQNR"));
+        measureOutputSqnr(net, states, sqnrWindows, run.layers, recipe.outlierThreshold,
+                          budget.sub(rep, "output SQNR"));
         run.outputSqnrSource = eval ? "evaluation" : "calibration-heldout";
         run.outputSqnrWindows = int(sqnrWindows.size());
         phases.done("output SQNR");

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,17 @@ struct LayerResult {
 
     double weightSqnrDb = 0.0;
     double outputSqnrDb = 0.0;  // ||WX||^2 / ||(W - W_hat)X||^2 on calibration inputs; NaN if none
+    // Recipes with an activation side: 10 log10(sum x^2 / sum (x - x_hat)^2) of the layer's
+    // inputs in the quantized model, on the output SQNR's windows; NaN without one.
+    double activationSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    // LLM.int8() (llm_int8), on the same windows: mean fraction of input columns computed in
+    // fp16 per window, the columns most often decomposed (up to 16, most windows first) with
+    // their window counts, the windows seen, and the output SQNR without the decomposition
+    // (every column int8). NaN / empty for other methods.
+    double outlierColumnFraction = std::numeric_limits<double>::quiet_NaN();
+    std::vector<int64_t> outlierColumns, outlierColumnWindows;
+    int64_t outlierWindows = 0;
+    double outputSqnrPlainDb = std::numeric_limits<double>::quiet_NaN();
     double mse = 0.0;
     double maxAbsError = 0.0;
     double cosine = 0.0;

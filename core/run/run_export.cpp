@@ -78,6 +78,9 @@ std::string layersCsv(const RunResult& run) {
                                "gradient_norm_before",
                                "gradient_norm_after",
                                "seconds",
+                               "activation_sqnr_db",
+                               "outlier_column_fraction",
+                               "output_sqnr_plain_db",
                                "output_sqnr_source"});
     // Which windows output SQNR was measured on (outputSqnrSourceText), on every row so
     // that a filtered or pasted excerpt still says it.
@@ -103,6 +106,9 @@ std::string layersCsv(const RunResult& run) {
                         g6(l.gradientNormBefore),
                         g6(l.gradientNormAfter),
                         g6(l.seconds),
+                        db4(l.activationSqnrDb),
+                        g6(l.outlierColumnFraction),
+                        db4(l.outputSqnrPlainDb),
                         source});
     }
     return out;
@@ -170,6 +176,7 @@ std::string compareCsv(const RunResult& a, const RunResult& b) {
     const std::vector<Metric> metrics = {
         {"weight_sqnr_db", [](const LayerResult& l) { return l.weightSqnrDb; }, true},
         {"output_sqnr_db", [](const LayerResult& l) { return l.outputSqnrDb; }, true},
+        {"activation_sqnr_db", [](const LayerResult& l) { return l.activationSqnrDb; }, true},
         {"mse", [](const LayerResult& l) { return l.mse; }, false},
         {"cosine", [](const LayerResult& l) { return l.cosine; }, false},
         {"bytes_q", [](const LayerResult& l) { return double(l.bytesQ); }, false},
@@ -209,6 +216,10 @@ std::string runSummaryJson(const RunResult& run) {
     for (const auto& l : run.layers) {
         layers[l.name] = {{"weight_sqnr_db", jnum(l.weightSqnrDb)},
                           {"output_sqnr_db", jnum(l.outputSqnrDb)},
+                          {"activation_sqnr_db", jnum(l.activationSqnrDb)},
+                          {"outlier_column_fraction", jnum(l.outlierColumnFraction)},
+                          {"outlier_columns", l.outlierColumns},
+                          {"output_sqnr_plain_db", jnum(l.outputSqnrPlainDb)},
                           {"mse", jnum(l.mse)},
                           {"cosine", jnum(l.cosine)},
                           {"bytes_fp", l.bytesFp},

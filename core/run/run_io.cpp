@@ -112,6 +112,12 @@ json layerJson(const LayerResult& l) {
             {"fallback_reason", l.fallbackReason},
             {"weight_sqnr_db", num(l.weightSqnrDb)},
             {"output_sqnr_db", num(l.outputSqnrDb)},
+            {"activation_sqnr_db", num(l.activationSqnrDb)},
+            {"outlier_column_fraction", num(l.outlierColumnFraction)},
+            {"outlier_columns", l.outlierColumns},
+            {"outlier_column_windows", l.outlierColumnWindows},
+            {"outlier_windows", l.outlierWindows},
+            {"output_sqnr_plain_db", num(l.outputSqnrPlainDb)},
             {"mse", num(l.mse)},
             {"max_abs_error", num(l.maxAbsError)},
             {"cosine", num(l.cosine)},
@@ -146,6 +152,31 @@ bool recomputedAs(const std::string& method, const std::string& source) {
     }
 }
 
+// An array of non-negative integers below `hi` (LLM.int8() outlier columns and counts).
+std::vector<int64_t> integers(const JsonFields& j, const char* key, int64_t hi) {
+    const auto& v = j.at(key);
+    if (!v.is_array()) j.fail(key, "must be an array of integers");
+    std::vector<int64_t> out;
+    for (const auto& e : v) {
+        if (!e.is_number_integer() || e.get<int64_t>() < 0 || e.get<int64_t>() >= hi)
+            j.fail(key, "must hold integers 0 .. " + std::to_string(hi - 1));
+        out.push_back(e.get<int64_t>());
+    }
+    return out;
+}
+
+// LLM.int8() statistics (runs saved before have none: left NaN / empty).
+void readOutliers(const JsonFields& j, LayerResult& l) {
+    l.outlierWindows = j.integer("outlier_windows", 0, kMaxDim);
+    l.outlierColumnFraction = j.number("outlier_column_fraction");
+    l.outlierColumns = integers(j, "outlier_columns", std::max<int64_t>(1, l.cols));
+    l.outlierColumnWindows =
+        integers(j, "outlier_column_windows", std::max<int64_t>(1, l.outlierWindows + 1));
+    if (l.outlierColumnWindows.size() != l.outlierColumns.size())
+        j.fail("outlier_column_windows", "must have one count per outlier column");
+    l.outputSqnrPlainDb = j.number("output_sqnr_plain_db");
+}
+
 LayerResult layerFrom(const JsonFields& j) {
     LayerResult l;
     l.name = j.str("name");
@@ -162,6 +193,10 @@ LayerResult layerFrom(const JsonFields& j) {
     l.fallbackReason = j.str("fallback_reason");
     l.weightSqnrDb = j.number("weight_sqnr_db");
     l.outputSqnrDb = j.number("output_sqnr_db");
+    // Runs saved before activation quantization have no such field: not measured.
+    l.activationSqnrDb =
+        j.has("activation_sqnr_db") ? j.number("activation_sqnr_db") : std::nan("");
+    if (j.has("outlier_windows")) readOutliers(j, l);
     l.mse = j.number("mse");
     l.maxAbsError = j.number("max_abs_error");
     l.cosine = j.number("cosine");

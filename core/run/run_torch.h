@@ -25,6 +25,10 @@ public:
     // Whether quantization rescaled norm weights (AWQ scale folding into the norms).
     bool normsChanged() const;
     void use(bool quantized);
+    // The quantized state's input quantizer (activation side of the recipe); use(true) sets it
+    // on the model, use(false) clears it.
+    void setInputQuantizer(InputQuantizer quantizer) { quantizer_ = std::move(quantizer); }
+    const InputQuantizer& inputQuantizer() const { return quantizer_; }
 
 private:
     struct State {
@@ -33,6 +37,7 @@ private:
     State snapshot(bool cloneNorms) const;
     Transformer& net_;
     State float_, quant_;
+    InputQuantizer quantizer_;
 };
 
 using Windows = std::vector<std::vector<int32_t>>;
@@ -57,8 +62,10 @@ PerplexitySummary jointEvaluate(Transformer& net, ModelStates& states,
 // Output SQNR of every layer in `layers` on `windows` (heldout_sqnr.cpp): through the
 // quantized model, ||X W^T||^2 / ||X W^T - X W_hat^T||^2 with X each layer's input there
 // and W its float weight. Overwrites LayerResult::outputSqnrDb; leaves the model quantized.
+// outlierThreshold: LLM.int8()'s (SqnrStats::measuring), 0 for other recipes.
 void measureOutputSqnr(Transformer& net, ModelStates& states, const Windows& windows,
-                       std::vector<LayerResult>& layers, const ProgressReporter& rep);
+                       std::vector<LayerResult>& layers, double outlierThreshold,
+                       const ProgressReporter& rep);
 
 // Windows of token ids -> int64 tensor [count, seq] (rows begin..begin+count).
 at::Tensor idsTensor(const Windows& windows, size_t begin, size_t count);

@@ -77,7 +77,7 @@ at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
 void streamedGradients(Transformer& net, const RunResult& run,
                        const std::array<std::vector<at::Tensor>, 2>& blockInputs,
                        std::array<at::Tensor, 2> gradOut, std::vector<LayerResult>& layers,
-                       int bins, const ProgressReporter& rep) {
+                       int bins, const InputQuantizer& quantizer, const ProgressReporter& rep) {
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < layers.size(); ++i) index[layers[i].name] = i;
     const int blocks = net.config().numLayers;
@@ -89,6 +89,7 @@ void streamedGradients(Transformer& net, const RunResult& run,
                                         index, grads[0], rep);
         rep.checkCancelled();
         useQuantized(net, run, b, index);
+        net.setInputQuantizer(quantizer);  // straight-through (methods/activation_quant.h)
         gradOut[kQuant] = blockBackward(net, b, blockInputs[kQuant][size_t(b)], gradOut[kQuant],
                                         index, grads[1], rep);
         for (auto& [name, gf] : grads[0]) {
@@ -102,6 +103,7 @@ void streamedGradients(Transformer& net, const RunResult& run,
             l.gradientNormBefore = l2Norm(f);
             l.gradientNormAfter = l2Norm(q);
         }
+        net.setInputQuantizer({});
         grads[0].clear();
         grads[1].clear();
         net.releaseBlock(b);

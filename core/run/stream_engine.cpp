@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/process_env.h"
 #include "methods/quantize_block.h"
+#include "run/activation_side.h"
 #include "run/run_internal.h"
 
 #include <set>
@@ -22,18 +23,30 @@ namespace ql {
 
 namespace {
 
+// What one stream's pass over a set of batches observes and how it quantizes inputs:
+// `observer` on every batch, except output SQNR batches (sqnr*) and fit batches (fit*)
+// when those are set.
+struct Pass {
+    LinearObserver observer, sqnrObserver, fitObserver;
+    InputQuantizer quantizer, sqnrQuantizer;
+};
+
 // Runs block b over every batch of one stream; the input states are kept in `inputs`
 // when asked (for the activation counting pass), then replaced by the block's output.
 void advance(Transformer& net, int b, std::vector<StreamBatch>& batches, int stream,
-             const LinearObserver& observer, const LinearObserver& sqnrObserver,
-             std::vector<at::Tensor>* inputs, const ProgressReporter& rep) {
+             const Pass& pass, std::vector<at::Tensor>* inputs, const ProgressReporter& rep) {
     for (StreamBatch& batch : batches) {
         rep.checkCancelled();
         at::Tensor& h = batch.hidden[size_t(stream)];
         if (inputs) inputs->push_back(h);
-        const LinearObserver& obs = batch.sqnr && sqnrObserver ? sqnrObserver : observer;
+        const bool sqnr = batch.sqnr && pass.sqnrObserver;
+        const LinearObserver& obs = sqnr                            ? pass.sqnrObserver
+                                    : batch.fit && pass.fitObserver ? pass.fitObserver
+                                                                    : pass.observer;
+        net.setInputQuantizer(sqnr && pass.sqnrQuantizer ? pass.sqnrQuantizer : pass.quantizer);
         h = net.block(b, h, obs);
     }
+    net.setInputQuantizer({});
 }
 
 LinearObserver both(const LinearObserver& a, const LinearObserver& b) {
@@ -106,6 +119,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     ActivationStats acts(analyzed, plan.bins);
     SqnrStats sqnr(analyzed);
+    ActivationSide side(plan.recipe, names);
     const bool measureSqnr = plan.sqnrOnHeldOut || plan.sqnrEvalWindows > 0;
     // Calibration statistics: GPTQ/AWQ need them; RTN only for its output SQNR when no
     // held-out or evaluation windows measure it (as the whole-model path).
@@ -148,10 +162,12 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         std::array<std::vector<at::Tensor>, 2> calibInputs;
         const bool countActs = plan.activations && !here.empty();
         if (gradWindows > 0) gradInputs[kFloat].push_back(firstWindows(calib, kFloat, gradWindows));
-        advance(net, b, calib, kFloat,
-                plan.activations ? acts.rangeObserver(kFloat) : LinearObserver(), {},
-                countActs ? &calibInputs[kFloat] : nullptr, br);
-        advance(net, b, eval, kFloat, {}, {}, nullptr, br);
+        Pass floatPass;
+        floatPass.observer = plan.activations ? acts.rangeObserver(kFloat) : LinearObserver();
+        if (side.needsCalibration())
+            floatPass.fitObserver = both(floatPass.observer, side.calibrationObserver());
+        advance(net, b, calib, kFloat, floatPass, countActs ? &calibInputs[kFloat] : nullptr, br);
+        advance(net, b, eval, kFloat, Pass{}, nullptr, br);
 
         quantizeBlock(net, b, here, plan.recipe,
                       fitStats ? fitInputs(calib) : std::vector<at::Tensor>{}, options, br, done,
@@ -162,14 +178,19 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         const LinearObserver sqnrObs = measureSqnr ? sqnr.observer() : LinearObserver();
         const LinearObserver rangeQ =
             plan.activations ? acts.rangeObserver(kQuant) : LinearObserver();
-        advance(net, b, calib, kQuant, rangeQ, both(rangeQ, sqnrObs),
+        const InputQuantizer quantizer = side.quantizer();
+        const InputQuantizer sqnrQuantizer =
+            measureSqnr ? sqnr.measuring(quantizer, plan.recipe.outlierThreshold) : quantizer;
+        advance(net, b, calib, kQuant,
+                Pass{rangeQ, both(rangeQ, sqnrObs), {}, quantizer, sqnrQuantizer},
                 countActs ? &calibInputs[kQuant] : nullptr, br);
-        advance(net, b, eval, kQuant, {}, sqnrObs, nullptr, br);
+        advance(net, b, eval, kQuant, Pass{{}, sqnrObs, {}, quantizer, sqnrQuantizer}, nullptr, br);
 
         if (countActs) {
             acts.beginCounting(b, net);
             for (int s : {kQuant, kFloat}) {
                 states.use(net, b, s);
+                net.setInputQuantizer(s == kQuant ? quantizer : InputQuantizer());
                 const LinearObserver count = acts.countObserver(s);
                 for (const at::Tensor& in : calibInputs[size_t(s)]) {
                     br.checkCancelled();
@@ -177,6 +198,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
                 }
             }
         }
+        net.setInputQuantizer({});
         states.clear();
         net.releaseBlock(b);
         releaseFreeMemory();
@@ -209,7 +231,8 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         const ProgressReporter gr = rep.sub(0.8, 1.0);
         std::array<at::Tensor, 2> gradOut = lossGradients(net, final, ids, gr);
         phases.done("loss gradients");
-        streamedGradients(net, run, gradInputs, gradOut, run.layers, plan.bins, gr);
+        streamedGradients(net, run, gradInputs, gradOut, run.layers, plan.bins, side.quantizer(),
+                          gr);
         run.hasGradients = true;
         phases.done("weight gradients");
     }

@@ -72,17 +72,33 @@ private:
 
 // Output SQNR of the selected layers: quantized-stream inputs, float weight vs the
 // layer's actual (quantized) output, as measureOutputSqnr.
+// With an activation side, measuring(q) wraps the quantized model's input quantizer: it
+// sums the activation error (x vs x_hat) and hands the observer the unquantized input x,
+// so that the reference output is W x and the output SQNR includes the activation error.
 class SqnrStats {
 public:
     explicit SqnrStats(const std::vector<LayerResult>& layers);
     LinearObserver observer();
+    // outlierThreshold > 0 (LLM.int8()): also counts each layer's outlier columns per window
+    // and the output error without decomposition (all columns int8 per token).
+    InputQuantizer measuring(InputQuantizer quantizer, double outlierThreshold = 0.0);
     void finish(std::vector<LayerResult>& layers) const;
 
 private:
     struct Energy {
         double signal = 0.0, noise = 0.0;
+        double actSignal = 0.0, actNoise = 0.0;
+        bool activations = false;
+        double plainNoise = 0.0;   // LLM.int8(): output noise without decomposition
+        at::Tensor columnWindows;  // LLM.int8(): [in] int64, windows flagging each column
+        int64_t windows = 0;
     };
+    void countOutliers(Energy& e, const Linear& layer, const at::Tensor& x);
+    double outlierThreshold_ = 0.0;
     std::map<std::string, Energy> energy_;
+    InputQuantizer quantizer_;
+    std::string rawLayer_;  // the layer whose unquantized input is raw_ (the one being run)
+    at::Tensor raw_;
 };
 
 // Perplexity of both streams, KL(P_float || P_quant) and top-1 agreement from the final
@@ -99,11 +115,12 @@ std::array<at::Tensor, 2> lossGradients(const Transformer& net,
 
 // Weight gradients of the selected layers, float vs quantized, by recomputing each block
 // from its stored inputs (blockInputs[stream][block]) in reverse order with its weights
-// streamed back in; histogram + norm per layer as soon as both exist.
+// streamed back in; histogram + norm per layer as soon as both exist. `quantizer`: the
+// quantized model's input quantizer (activation side), empty without one.
 void streamedGradients(Transformer& net, const RunResult& run,
                        const std::array<std::vector<at::Tensor>, 2>& blockInputs,
                        std::array<at::Tensor, 2> gradOut, std::vector<LayerResult>& layers,
-                       int bins, const ProgressReporter& rep);
+                       int bins, const InputQuantizer& quantizer, const ProgressReporter& rep);
 
 // What a streamed run computes (run.cpp prepares it from the RunConfig).
 struct StreamPlan {

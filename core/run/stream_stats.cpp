@@ -4,6 +4,8 @@
 #include "base/error.h"
 #include "run/stream_engine.h"
 
+#include "methods/activation_quant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -128,6 +130,36 @@ void ActivationStats::finish(std::vector<LayerResult>& layers) {
 
 // ---- output SQNR ----
 
+namespace {
+
+constexpr size_t kOutlierColumnsListed = 16;
+
+// LLM.int8() per layer: mean fraction of columns decomposed per window, the columns most
+// often decomposed (count of windows, ties by index) and the output SQNR without it.
+void finishOutliers(const at::Tensor& columnWindows, int64_t windows, double signal,
+                    double plainNoise, LayerResult& l) {
+    const at::Tensor counts = columnWindows.contiguous();
+    const int64_t* c = counts.data_ptr<int64_t>();
+    const int64_t in = counts.numel();
+    int64_t total = 0;
+    std::vector<int64_t> order;
+    for (int64_t j = 0; j < in; ++j) {
+        total += c[j];
+        if (c[j] > 0) order.push_back(j);
+    }
+    std::stable_sort(order.begin(), order.end(), [c](int64_t a, int64_t b) { return c[a] > c[b]; });
+    if (order.size() > kOutlierColumnsListed) order.resize(kOutlierColumnsListed);
+    l.outlierColumnFraction = double(total) / (double(windows) * double(in));
+    l.outlierColumns = order;
+    l.outlierColumnWindows.clear();
+    for (int64_t j : order) l.outlierColumnWindows.push_back(c[j]);
+    l.outlierWindows = windows;
+    l.outputSqnrPlainDb = plainNoise > 0.0 ? 10.0 * std::log10(signal / plainNoise)
+                                           : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
 SqnrStats::SqnrStats(const std::vector<LayerResult>& layers) {
     for (const auto& l : layers) energy_[l.name];
 }
@@ -139,7 +171,13 @@ LinearObserver SqnrStats::observer() {
                   const at::Tensor& output) -> at::Tensor {
         const auto it = energy_.find(layer.info.name);
         if (it == energy_.end()) return {};
-        at::Tensor reference = at::matmul(input.detach(), layer.original.detach().t());
+        const bool raw = rawLayer_ == layer.info.name;
+        at::Tensor reference =
+            at::matmul((raw ? raw_ : input).detach(), layer.original.detach().t());
+        if (raw) {
+            raw_ = at::Tensor();
+            rawLayer_.clear();
+        }
         it->second.signal += reference.pow(2).sum(at::kDouble).item<double>();
         if (layer.bias.defined()) reference = reference + layer.bias.detach();
         it->second.noise += (reference - output.detach()).pow(2).sum(at::kDouble).item<double>();
@@ -147,9 +185,44 @@ LinearObserver SqnrStats::observer() {
     };
 }
 
+void SqnrStats::countOutliers(Energy& e, const Linear& layer, const at::Tensor& x) {
+    const at::Tensor flagged = outlierColumns(x, outlierThreshold_);  // [..., 1, in]
+    const int64_t in = x.size(-1);
+    const at::Tensor perColumn = flagged.reshape({-1, in}).to(at::kLong).sum(0);
+    e.columnWindows = e.columnWindows.defined() ? e.columnWindows + perColumn : perColumn;
+    e.windows += flagged.numel() / in;
+    // Without decomposition: every column int8 per token, the same int8 weight.
+    at::Tensor reference = at::matmul(x, layer.original.detach().t());
+    at::Tensor plain = at::matmul(fakeQuantPerToken(x, 8, true), layer.weight.detach().t());
+    e.plainNoise += (reference - plain).pow(2).sum(at::kDouble).item<double>();
+}
+
+InputQuantizer SqnrStats::measuring(InputQuantizer quantizer, double outlierThreshold) {
+    if (!quantizer) return {};
+    quantizer_ = std::move(quantizer);
+    outlierThreshold_ = outlierThreshold;
+    return [this](const Linear& layer, const at::Tensor& x) -> at::Tensor {
+        at::Tensor xHat = quantizer_(layer, x);
+        const auto it = energy_.find(layer.info.name);
+        if (it == energy_.end() || xHat.is_same(x)) return xHat;
+        const at::Tensor v = x.detach();
+        it->second.actSignal += v.pow(2).sum(at::kDouble).item<double>();
+        it->second.actNoise += (v - xHat.detach()).pow(2).sum(at::kDouble).item<double>();
+        it->second.activations = true;
+        if (outlierThreshold_ > 0.0) countOutliers(it->second, layer, v);
+        rawLayer_ = layer.info.name;
+        raw_ = v;
+        return xHat;
+    };
+}
+
 void SqnrStats::finish(std::vector<LayerResult>& layers) const {
     for (auto& l : layers) {
         const Energy& e = energy_.at(l.name);
+        l.activationSqnrDb = !e.activations     ? std::numeric_limits<double>::quiet_NaN()
+                             : e.actNoise > 0.0 ? 10.0 * std::log10(e.actSignal / e.actNoise)
+                                                : std::numeric_limits<double>::infinity();
+        if (e.windows > 0) finishOutliers(e.columnWindows, e.windows, e.signal, e.plainNoise, l);
         l.outputSqnrDb = e.noise > 0.0 ? 10.0 * std::log10(e.signal / e.noise)
                                        : std::numeric_limits<double>::infinity();
     }

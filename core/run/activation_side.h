@@ -1,0 +1,36 @@
+// core/run private, torch-facing: the activation side of a run's recipe (quant/recipe.h,
+// "+aB[:token|tensor][:sym|asym]") as the input quantizer of the quantized model, for the
+// selected layers only (the layers whose weights are quantized; others keep float inputs).
+// Per-tensor static ranges are calibrated on the float model's inputs over the fit
+// calibration windows (not the held-out ones), the same windows in both engines.
+#pragma once
+
+#include "model/transformer.h"
+#include "quant/histogram.h"
+#include "quant/recipe.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+class ActivationSide {
+public:
+    ActivationSide(const Recipe& recipe, const std::vector<std::string>& layers);
+    bool active() const { return recipe_.quantizesActivations(); }
+    bool needsCalibration() const { return active() && !recipe_.actPerToken; }
+    // Records the range of each selected layer's input (run it on the float model).
+    LinearObserver calibrationObserver();
+    // The input quantizer of the quantized model; empty when the recipe has no activation side.
+    // Throws ql::Error for a static layer that was never calibrated.
+    InputQuantizer quantizer() const;
+    // x_hat of one selected layer's input.
+    at::Tensor quantize(const std::string& layer, const at::Tensor& x) const;
+
+private:
+    Recipe recipe_;
+    std::map<std::string, Range> ranges_;  // per selected layer (static: calibrated)
+};
+
+}  // namespace ql
