@@ -46,6 +46,19 @@ private slots:
         QCOMPARE(b.sum().item<float>(), 0.0f);
     }
 
+    // Blocks of 8 MiB and more start at a 2 MiB boundary (so the kernel can back them with
+    // huge pages) and are whole huge pages long; the tensor's data must still be all usable.
+    void largeBlocksAreHugePageAligned() {
+        if (qgetenv("QL_POOL_HUGEPAGES") == "0") QSKIP("QL_POOL_HUGEPAGES=0 in the environment");
+        const uint64_t freshBefore = ql::tensorPoolStats().freshBytes;
+        at::Tensor t = at::ones({int64_t(9) << 18}, at::kFloat);  // 9 MiB: a fresh class
+        QCOMPARE(reinterpret_cast<uintptr_t>(t.data_ptr()) % (uintptr_t(2) << 20), uintptr_t(0));
+        const uint64_t fresh = ql::tensorPoolStats().freshBytes - freshBefore;
+        QCOMPARE(fresh % (uint64_t(2) << 20), uint64_t(0));
+        QVERIFY(fresh >= uint64_t(9) << 20);
+        QCOMPARE(t.sum().item<double>(), double(9 << 18));
+    }
+
     void smallTensorsAreNotPooled() {
         const ql::TensorPoolStats before = ql::tensorPoolStats();
         for (int i = 0; i < 100; ++i) at::Tensor t = at::empty({1000}, at::kFloat);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <list>
 #include <map>
@@ -42,6 +43,47 @@ size_t sizeClass(size_t n) {
     return (n + step - 1) / step * step;
 }
 
+// Blocks of at least this size are backed by transparent huge pages (where the kernel offers
+// them on request: THP "madvise" mode is the common default). A fresh 4 KiB-paged block costs
+// one page fault per 4 KiB when first written; the 1.5B acceptance run mapped 54.9 GB fresh in
+// 2,676 misses = 13.4 M faults, most of its 18.1 M and of its system time. With 2 MiB pages
+// it is one fault per 2 MiB. Below 8 MiB the rounding to whole huge pages would cost up to 25 %.
+constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kHugeBlockMinBytes = size_t(8) << 20;
+
+bool hugePagesWanted() {
+    const char* v = std::getenv("QL_POOL_HUGEPAGES");
+    return v == nullptr || std::string(v) != "0";
+}
+
+// Maps `size` bytes (a multiple of kHugePage) at a 2 MiB boundary, so that every huge page of
+// the block can be a real one, and asks for huge pages. Returns MAP_FAILED like mmap.
+void* mapHugeAligned(size_t size) {
+    const size_t span = size + kHugePage;
+    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return raw;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t aligned = (begin + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+    if (aligned > begin) munmap(raw, aligned - begin);
+    const uintptr_t tail = aligned + size;
+    if (begin + span > tail) munmap(reinterpret_cast<void*>(tail), begin + span - tail);
+    void* p = reinterpret_cast<void*>(aligned);
+    madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP the block keeps small pages
+    return p;
+}
+
+// The size class a request is served from, rounded to whole huge pages for large blocks.
+size_t blockSize(size_t n, bool huge) {
+    const size_t size = sizeClass(n);
+    if (!huge || size < kHugeBlockMinBytes) return size;
+    return (size + kHugePage - 1) / kHugePage * kHugePage;
+}
+
+void* mapBlock(size_t size, bool huge) {
+    if (huge && size >= kHugeBlockMinBytes) return mapHugeAligned(size);
+    return mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
 void hide(void* p, size_t n) {
 #ifdef QL_POOL_ASAN
     // A cached block is freed memory: a use after free must still be reported.
@@ -64,7 +106,7 @@ void unhide(void* p, size_t n) {
 class Pool {
 public:
     void* take(size_t n) {
-        const size_t size = sizeClass(n);
+        const size_t size = blockSize(n, huge_);
         std::unique_lock<std::mutex> lock(mutex_);
         if (auto it = byClass_.find(size); it != byClass_.end()) {
             void* p = it->second->ptr;
@@ -86,7 +128,7 @@ public:
         stats_.liveBytes += size;
         maxLive_ = std::max<uint64_t>(maxLive_, stats_.liveBytes);
         lock.unlock();
-        void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* p = mapBlock(size, huge_);
         lock.lock();
         if (p == MAP_FAILED) {
             stats_.liveBytes -= size;
@@ -161,6 +203,7 @@ private:
     std::multimap<size_t, std::list<Cached>::iterator> byClass_;
     std::unordered_map<void*, size_t> live_;
     uint64_t maxLive_ = 0;  // largest liveBytes so far: the footprint the pool may keep
+    const bool huge_ = hugePagesWanted();
     TensorPoolStats stats_;
 };
 
