@@ -62,7 +62,7 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
         lq.dequant = methodSpec(lq.applied.method).recompute(lq.applied, w.data(), w.size());
         return;
     }
-    if (spec.needsCalibration)
+    if (recipe.needsCalibration())
         throw Error("recipe '" + recipe.toString() + "' needs calibration data");
     if (recipe.granularity == Granularity::Group &&
         (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
