@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -109,6 +110,53 @@ double meanOutputSqnr(const RunResult& r, const std::vector<std::string>& kinds)
             ++n;
         }
     return n > 0 ? sum / n : std::nan("");
+}
+
+// The per-channel ranges a SmoothQuant run stores (per-channel view): the weight column
+// absmax equals the checkpoint's (exact), the planted channels stand out in the inputs of
+// q_proj (> 10× the median absmax), the stored s is the formula applied to the stored input
+// absmax and the q/k/v columns' absmax (relative 1e-5), and all of it survives save + load.
+void checkChannelRanges(const RunResult& run, const std::string& model,
+                        const std::vector<int64_t>& planted) {
+    const auto store = TensorStore::open(model);
+    std::map<std::string, const LayerResult*> byName;
+    for (const LayerResult& l : run.layers) byName[l.name] = &l;
+    for (const LayerResult& l : run.layers) {
+        QCOMPARE(int64_t(l.channelInputAbsMax.size()), l.cols);
+        QCOMPARE(int64_t(l.channelInputMeanAbs.size()), l.cols);
+        QCOMPARE(int64_t(l.smoothScales.size()), l.cols);
+        const std::vector<float> w = store->readFloat(l.name + ".weight");
+        std::vector<float> colMax(size_t(l.cols), 0.0f);
+        for (size_t i = 0; i < w.size(); ++i)
+            colMax[i % size_t(l.cols)] = std::max(colMax[i % size_t(l.cols)], std::fabs(w[i]));
+        QCOMPARE(l.channelWeightAbsMax, colMax);
+        for (int64_t j = 0; j < l.cols; ++j)
+            QVERIFY(l.channelInputMeanAbs[size_t(j)] <= l.channelInputAbsMax[size_t(j)]);
+    }
+    const std::string p = "model.layers.1.self_attn.";
+    const LayerResult& q = *byName.at(p + "q_proj");
+    std::vector<float> sorted = q.channelInputAbsMax;
+    std::nth_element(sorted.begin(), sorted.begin() + long(sorted.size() / 2), sorted.end());
+    const float median = sorted[sorted.size() / 2];
+    for (int64_t c : planted) QVERIFY(q.channelInputAbsMax[size_t(c)] > 10.0f * median);
+    for (int64_t j = 0; j < q.cols; ++j) {
+        double wMax = 0.0;
+        for (const char* k : {"q_proj", "k_proj", "v_proj"})
+            wMax = std::max(wMax, double(byName.at(p + k)->channelWeightAbsMax[size_t(j)]));
+        const double x = q.channelInputAbsMax[size_t(j)];
+        const double want = x == 0 || wMax == 0 ? 1.0 : std::sqrt(x) / std::sqrt(wMax);
+        QVERIFY2(std::fabs(q.smoothScales[size_t(j)] - want) <= 1e-5 * want,
+                 qPrintable(QString("channel %1").arg(j)));
+    }
+    const QString folder = qltest::tempDir("smoothquant-run") + "/run";
+    saveRun(run, folder.toStdString());
+    const RunResult back = loadRun(folder.toStdString());
+    for (size_t i = 0; i < run.layers.size(); ++i) {
+        QCOMPARE(back.layers[i].channelInputAbsMax, run.layers[i].channelInputAbsMax);
+        QCOMPARE(back.layers[i].channelInputMeanAbs, run.layers[i].channelInputMeanAbs);
+        QCOMPARE(back.layers[i].channelWeightAbsMax, run.layers[i].channelWeightAbsMax);
+        QCOMPARE(back.layers[i].smoothScales, run.layers[i].smoothScales);
+    }
 }
 
 }  // namespace
@@ -296,6 +344,54 @@ private Q_SLOTS:
         QVERIFY2(diff <= 1e-4 * largest, qPrintable(QString::number(diff)));
     }
 
+    // histograms.bin version 1 (before the per-channel arrays) is still read: a saved one-layer
+    // run without per-channel data, rewritten as version 1 (its four empty arrays, 4 × u64 0,
+    // dropped before the 8-byte end marker), loads with the same layer. A per-channel array
+    // whose length is not the layer's input width is refused, naming the layer.
+    void histogramsBinVersions() {
+        QL_REQUIRE_DATA(kOther);
+        RunConfig c;
+        c.modelDir = qltest::dataPath(kOther);
+        c.recipe = "rtn:int8:channel:sym";
+        c.layers.include = {"model.layers.0.self_attn.q_proj"};
+        c.captureActivations = false;
+        c.captureGradients = false;
+        const RunResult run = runQuantization(c);
+        QCOMPARE(run.layers.size(), size_t(1));
+        const std::string folder = (qltest::tempDir("smoothquant-v1") + "/run").toStdString();
+        saveRun(run, folder);
+        const std::string path = folder + "/histograms.bin";
+        std::string bin = qltest::readFile(path);
+        QCOMPARE(bin.substr(bin.size() - 40, 32), std::string(32, '\0'));
+        bin.erase(bin.size() - 40, 32);
+        const uint32_t one = 1;
+        std::memcpy(&bin[8], &one, 4);
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out.write(bin.data(), std::streamsize(bin.size()));
+        }
+        const RunResult back = loadRun(folder);
+        QCOMPARE(back.layers.size(), size_t(1));
+        QCOMPARE(back.layers[0].scales, run.layers[0].scales);
+        QCOMPARE(back.layers[0].weightAfter.counts, run.layers[0].weightAfter.counts);
+        QVERIFY(back.layers[0].channelInputAbsMax.empty());
+
+        RunResult bad = run;
+        bad.layers[0].channelInputAbsMax.assign(3, 1.0f);
+        const std::string badFolder =
+            (qltest::tempDir("smoothquant-badchannels") + "/run").toStdString();
+        saveRun(bad, badFolder);
+        try {
+            loadRun(badFolder);
+            QFAIL("loaded");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("is corrupt (per-channel ranges of layer "
+                                                "'model.layers.0.self_attn.q_proj')") !=
+                         std::string::npos,
+                     e.what());
+        }
+    }
+
     // The acceptance: SmoothQuant W8A8 <= plain W8A8 on a model with activation outliers.
     // TinyStories-656K with 4 planted outlier channels x40 (outlierModel): the float model is
     // unchanged (ppl equal to 1e-5 relative to the shared model's), plain W8A8 per-token loses
@@ -328,6 +424,9 @@ private Q_SLOTS:
         QVERIFY(meanOutputSqnr(smooth, fed) > meanOutputSqnr(plain, fed));
         QCOMPARE(QString::fromStdString(smooth.label),
                  QString("RTN INT8 channel sym A8 per-token sym SmoothQuant \u03b10.5"));
+        checkChannelRanges(smooth, dir, {5, 40, 77, 120});
+        // The plain run took no calibration statistics: no per-channel data.
+        for (const LayerResult& l : plain.layers) QVERIFY(l.channelInputAbsMax.empty());
         // The smoothed layers' after-weights are Q(W·diag(s))·diag(1/s): kept compact with s.
         for (const LayerResult& l : smooth.layers)
             QCOMPARE(l.weightAfterSource, std::string("stored"));

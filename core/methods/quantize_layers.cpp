@@ -128,6 +128,10 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
             const InputStats* stats, bool dequantCopy) {
     r.outputSqnrDb =
         stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
+    if (stats && !stats->empty() && r.applied.needsCalibration()) {
+        r.inputAbsMax = toVector(stats->absMax);
+        r.inputMeanAbs = toVector(stats->absSum / double(stats->rows));
+    }
     r.grid = std::move(q.grid);
     r.codes = std::move(q.codes);
     if (dequantCopy) r.dequant = toVector(q.dequant);

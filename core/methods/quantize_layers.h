@@ -26,6 +26,9 @@ struct LayerQuantization {
     std::vector<float> dequant;  // row-major [rows, cols]: the effective weight now in the model
     // Per input channel s when the weight quantized was W·diag(s) (AWQ, SmoothQuant); else empty.
     std::vector<float> awqScales;
+    // Per input channel absmax and mean |x| of the calibration inputs the method used
+    // (recipes that need calibration: GPTQ, AWQ, SmoothQuant); else empty.
+    std::vector<float> inputAbsMax, inputMeanAbs;
     double outputSqnrDb;  // ||W X||^2 / ||(W - W_hat) X||^2 over calibration inputs (NaN if none)
     double seconds = 0.0;
 };

@@ -479,6 +479,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         const std::vector<float> original = store->readFloat(tensor.name);
         store->releasePages(tensor);
         analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins);
+        if (recipe.smooth) analyzed[i].smoothScales = awqScales;
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
         lq.codes = std::vector<int32_t>();

@@ -146,6 +146,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         const bool gridExact = lq.applied.method == QuantMethod::Rtn && awqScales.empty();
         analyzed[i] = analyzeLayer(plan.layers[i], store.get(lq.name + ".weight"), w, lq, plan.bins,
                                    gridExact, &errorScratch);
+        if (plan.recipe.smooth) analyzed[i].smoothScales = awqScales;
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false, w.after);
         lq.codes = std::vector<int32_t>();
