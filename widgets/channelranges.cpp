@@ -33,6 +33,8 @@ ChannelRangesChart::ChannelRangesChart(QWidget* parent) : QCustomPlot(parent) {
     plotLayout()->insertRow(0);
     title_ = new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
     plotLayout()->addElement(0, 0, title_);
+    title_->setAutoMargins(QCP::msNone);
+    title_->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
     xAxis->setLabel("input channel");
     yAxis->setLabel("magnitude (log)");
     yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -65,10 +67,20 @@ ChannelRangesChart::ChannelRangesChart(QWidget* parent) : QCustomPlot(parent) {
 }
 
 void ChannelRangesChart::resizeEvent(QResizeEvent* event) {
-    QCustomPlot::resizeEvent(event);
     auto* boxes = sorted_->parentWidget();
     const QSize hint = boxes->sizeHint();
     boxes->setGeometry(width() - hint.width() - 4, 2, hint.width(), hint.height());
+    fitTitle();
+    QCustomPlot::resizeEvent(event);
+}
+
+// The title runs left of the check boxes, elided in the middle when it does not fit there.
+void ChannelRangesChart::fitTitle() {
+    const int boxes = sorted_->parentWidget()->sizeHint().width() + 12;
+    title_->setMargins(QMargins(8, 4, boxes, 4));
+    const QFontMetrics metrics(title_->font());
+    title_->setText(
+        metrics.elidedText(title(), Qt::ElideMiddle, std::max(80, width() - boxes - 16)));
 }
 
 void ChannelRangesChart::applyPalette() {
@@ -121,7 +133,7 @@ void ChannelRangesChart::rebuild() {
     weightMax_->setPen(QPen(beforeColor(dark), 1.5));
     threshold_->setPen(QPen(QColor(200, 40, 40), 1.2, Qt::DashLine));
     note_->setColor(palette().color(QPalette::WindowText));
-    title_->setText(title());
+    fitTitle();
     const LayerResult* l = run_ && !layer_.empty() ? findLayer(*run_, layer_) : nullptr;
     message_.clear();
     if (!run_)

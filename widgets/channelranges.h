@@ -40,6 +40,7 @@ protected:
 
 private:
     void rebuild();
+    void fitTitle();
     void fill(QCPGraph* graph, std::vector<double> values) const;
 
     RunPtr run_;
