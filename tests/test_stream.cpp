@@ -154,6 +154,9 @@ private slots:
         QTest::newRow("656k llm_int8 t1") << other << "llm_int8:t1" << true;
         QTest::newRow("260k gptq w4a8 asym token")
             << small << "gptq:int4:g32:asym+a8:token:asym" << true;
+        QTest::newRow("656k w8a8 smoothquant") << other << "rtn:int8:channel:sym+a8+sq" << true;
+        QTest::newRow("260k w4a8 sq 0.8 held-out")
+            << small << "rtn:int4:g32:asym+a8:token:asym+sq:0.8" << false;
     }
     void matchesWholeModel() {
         QFETCH(QString, model);

@@ -1,7 +1,9 @@
 #include "widgets/exportutils.h"
 
+#include "widgets/channelranges.h"
 #include "widgets/histogramchart.h"
 #include "widgets/layerchart.h"
+#include "widgets/modeloverview.h"
 #include "widgets/tableroles.h"
 
 #include <qcustomplot.h>
@@ -185,6 +187,8 @@ ExportResult exportPlot(QCustomPlot* plot, const QString& path, QSize size, doub
 QString chartDataCsv(QCustomPlot* plot) {
     if (auto* h = qobject_cast<HistogramChart*>(plot)) return h->dataCsv();
     if (auto* l = qobject_cast<LayerChart*>(plot)) return l->dataCsv();
+    if (auto* o = qobject_cast<ModelOverview*>(plot)) return o->dataCsv();
+    if (auto* c = qobject_cast<ChannelRangesChart*>(plot)) return c->dataCsv();
     return categoryChartCsv(plot);
 }
 

@@ -4,11 +4,13 @@
 #include "app/gui/layerbrowser.h"
 #include "app/gui/runpanel.h"
 #include "base/output_folder.h"
+#include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
 #include "widgets/histogramview.h"
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
 #include "widgets/memorytablemodel.h"
+#include "widgets/modeloverview.h"
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/plotstyle.h"
 #include "widgets/summarycharts.h"
@@ -95,6 +97,10 @@ void MainWindow::buildCentre() {
     chartTabs_->addTab(layerChart_, "SQNR per layer");
     chartTabs_->addTab(summaryCharts_, "Summary");
     chartTabs_->addTab(comparison_, "Compare runs");
+    overview_ = new ModelOverview;
+    chartTabs_->addTab(overview_, "Model overview");
+    channels_ = new ChannelRangesChart;
+    chartTabs_->addTab(channels_, "Per-channel ranges");
 
     auto makeTable = [](QAbstractItemModel* model, bool sortable) {
         auto* view = new TableView;
@@ -144,6 +150,7 @@ void MainWindow::buildCentre() {
     }
     connect(browser_, &LayerBrowser::layerSelected, this, &MainWindow::selectLayer);
     connect(layerChart_, &LayerChart::layerClicked, this, &MainWindow::selectLayer);
+    connect(overview_, &ModelOverview::layerClicked, this, &MainWindow::selectLayer);
     connect(comparison_, &ComparisonView::layerSelected, this, &MainWindow::selectLayer);
     connect(histograms_, &HistogramView::statusMessage, this, [this](const QString& m) { log(m); });
     connect(comparison_, &ComparisonView::statusMessage, this,
@@ -288,6 +295,8 @@ void MainWindow::setDarkTheme(bool dark) {
     layerModel_->setDarkPalette(dark);
     histograms_->applyPalette();
     layerChart_->applyPalette();
+    overview_->applyPalette();
+    channels_->applyPalette();
     summaryCharts_->applyPalette();
     comparison_->applyPalette();
 }
@@ -304,6 +313,10 @@ QCustomPlot* MainWindow::currentChart() const {
             return layerChart_;
         case SummaryTab:
             return summaryCharts_->memoryChart();
+        case OverviewTab:
+            return overview_;
+        case ChannelsTab:
+            return channels_;
         default:  // what is on screen, as the comparison itself exports it
             return comparison_->currentExportWidget();
     }
@@ -320,7 +333,8 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {histograms_->errorChart(), "weight_error", "Weight error"},
         {histograms_->activationChart(), "activations", "Input activations"},
         {histograms_->outputChart(), "outputs", "Output activations"},
-        {histograms_->gradientChart(), "gradients", "Weight gradients"}};
+        {histograms_->gradientChart(), "gradients", "Weight gradients"},
+        {channels_, "channel_ranges", "Per-channel ranges"}};
     for (const auto& [p, stem, what] : perRun)
         if (p == plot)
             return {fileStem(QStringList{stem, layer, run}.join('_')),
@@ -329,7 +343,8 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {layerChart_, "sqnr_per_layer", "SQNR per layer, all runs"},
         {summaryCharts_->memoryChart(), "memory_per_layer", "Memory per layer"},
         {summaryCharts_->perplexityChart(), "perplexity", "Perplexity, all runs"},
-        {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"}};
+        {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"},
+        {overview_, "model_overview", "Model overview"}};
     for (const auto& [p, stem, what] : allRuns)
         if (p == plot) return {stem, what, QString()};
     return {fileStem("compare_" + layer), "Comparison · " + layer, layer};

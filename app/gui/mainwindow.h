@@ -31,6 +31,8 @@ class HistogramView;
 class LayerBrowser;
 class LayerChart;
 class LayerTableModel;
+class ChannelRangesChart;
+class ModelOverview;
 class MemoryTableModel;
 class PerplexityTableModel;
 class RunPanel;
@@ -40,7 +42,7 @@ class TableView;
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum ChartTab { HistogramsTab, SqnrTab, SummaryTab, CompareTab };
+    enum ChartTab { HistogramsTab, SqnrTab, SummaryTab, CompareTab, OverviewTab, ChannelsTab };
     enum TableTab { SqnrTableTab, MemoryTableTab, PerplexityTableTab };
 
     explicit MainWindow(QWidget* parent = nullptr);
@@ -93,6 +95,8 @@ public:
     TableView* perplexityTable() const { return pplTable_; }
     HistogramView* histogramView() const { return histograms_; }
     LayerChart* layerChart() const { return layerChart_; }
+    ModelOverview* modelOverview() const { return overview_; }
+    ChannelRangesChart* channelRanges() const { return channels_; }
     SummaryCharts* summaryCharts() const { return summaryCharts_; }
     ComparisonView* comparisonView() const { return comparison_; }
     QListWidget* runList() const { return runList_; }
@@ -224,6 +228,8 @@ private:
     QTabWidget* tableTabs_ = nullptr;
     HistogramView* histograms_ = nullptr;
     LayerChart* layerChart_ = nullptr;
+    ModelOverview* overview_ = nullptr;
+    ChannelRangesChart* channels_ = nullptr;
     SummaryCharts* summaryCharts_ = nullptr;
     ComparisonView* comparison_ = nullptr;
     TableView *sqnrTable_ = nullptr, *memoryTable_ = nullptr, *pplTable_ = nullptr;

@@ -3,11 +3,13 @@
 
 #include "app/gui/layerbrowser.h"
 #include "app/gui/runpanel.h"
+#include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
 #include "widgets/histogramview.h"
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
 #include "widgets/memorytablemodel.h"
+#include "widgets/modeloverview.h"
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/summarycharts.h"
 
@@ -190,6 +192,8 @@ void MainWindow::runsChanged() {
     pplModel_->setRuns(runs_);
     histograms_->setRun(current);
     layerChart_->setRuns(runs_);
+    overview_->setRun(current);
+    channels_->setRun(current);
     summaryCharts_->setRuns(runs_, current);
     comparison_->setRuns(runs_);
     refreshRunList();
@@ -215,6 +219,8 @@ void MainWindow::selectLayer(const std::string& name) {
     browser_->selectLayer(name);
     histograms_->setLayer(name);
     layerChart_->setSelectedLayer(name);
+    overview_->setSelectedLayer(name);
+    channels_->setLayer(name);
     comparison_->setLayer(name);
     updateLayerInfo();
 }

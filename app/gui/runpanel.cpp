@@ -23,6 +23,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 namespace ql {
 
@@ -42,6 +43,7 @@ const Preset kPresets[] = {
     {"NF4 + double quant", "nf4:b64:dq"},
     {"W8A8 (per-token)", "rtn:int8:channel:sym+a8:token:sym"},
     {"LLM.int8()", "llm_int8"},
+    {"W8A8 SmoothQuant", "rtn:int8:channel:sym+a8:token:sym+sq:0.5"},
 };
 const int kPresetCount = int(sizeof(kPresets) / sizeof(kPresets[0]));
 
@@ -142,6 +144,17 @@ QWidget* RunPanel::buildRecipeBox() {
     threshold_->setToolTip(
         "Input columns with |x| at or above this in any token of a window are computed in "
         "fp16, the rest in int8 (0: no decomposition)");
+    smooth_ = new QCheckBox("SmoothQuant");
+    smooth_->setToolTip(
+        "Migrate activation outliers into the weights: per input channel "
+        "s = max|X|^\u03b1 / max|W|^(1-\u03b1), calibrated on the calibration text");
+    smoothAlpha_ = new QDoubleSpinBox;
+    smoothAlpha_->setRange(0.0, 1.0);
+    smoothAlpha_->setDecimals(2);
+    smoothAlpha_->setSingleStep(0.05);
+    smoothAlpha_->setValue(0.5);
+    smoothAlpha_->setToolTip(
+        "Migration strength \u03b1 (0: no migration, 1: all into the weights)");
     recipeLabel_ = new QLabel;
     recipeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     include_ = new QLineEdit;
@@ -167,6 +180,8 @@ QWidget* RunPanel::buildRecipeBox() {
     form->addRow("Activation bits", actBits_);
     form->addRow("Activation scale", actGranularity_);
     form->addRow("Activation symmetry", actSymmetry_);
+    form->addRow(smooth_);
+    form->addRow("SmoothQuant \u03b1", smoothAlpha_);
     form->addRow("Recipe", recipeLabel_);
     form->addRow("Include layers", include_);
     form->addRow("Exclude layers", exclude_);
@@ -177,6 +192,8 @@ QWidget* RunPanel::buildRecipeBox() {
     for (QSpinBox* s : {bits_, groupSize_, actBits_})
         connect(s, &QSpinBox::valueChanged, this, &RunPanel::editorChanged);
     connect(threshold_, &QDoubleSpinBox::valueChanged, this, &RunPanel::editorChanged);
+    connect(smoothAlpha_, &QDoubleSpinBox::valueChanged, this, &RunPanel::editorChanged);
+    connect(smooth_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     connect(doubleQuant_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     return box;
 }
@@ -298,6 +315,11 @@ Recipe RunPanel::editorRecipe() const {
         r.actPerToken = actGranularity_->currentIndex() == 0;
         r.actSymmetric = actSymmetry_->currentIndex() == 0;
     }
+    // SmoothQuant goes with float or per-token activations (Recipe::parse refuses static).
+    if ((opts & kOptSmoothQuant) && (!r.quantizesActivations() || r.actPerToken)) {
+        r.smooth = smooth_->isChecked();
+        r.smoothAlpha = std::round(smoothAlpha_->value() * 100.0) / 100.0;
+    }
     return r;
 }
 
@@ -335,6 +357,15 @@ void RunPanel::editorChanged() {
     recipeForm_->setRowVisible(actSymmetry_, !ownActivations());
     actGranularity_->setEnabled(actBits_->value() > 0);
     actSymmetry_->setEnabled(actBits_->value() > 0);
+    const bool smoothable = (opts & kOptSmoothQuant) &&
+                            (actBits_->value() == 0 || actGranularity_->currentIndex() == 0);
+    recipeForm_->setRowVisible(smooth_, opts & kOptSmoothQuant);
+    recipeForm_->setRowVisible(smoothAlpha_, opts & kOptSmoothQuant);
+    smooth_->setEnabled(smoothable);
+    smooth_->setToolTip(smoothable || !(opts & kOptSmoothQuant)
+                            ? smooth_->toolTip()
+                            : "SmoothQuant goes with per-token (or float) activations");
+    smoothAlpha_->setEnabled(smoothable && smooth_->isChecked());
     const QString text = recipeText();
     recipeLabel_->setText("<code>" + text + "</code>");
     if (!settingPreset_) {
@@ -397,7 +428,7 @@ void RunPanel::setConfig(const RunConfig& c) {
         const Recipe r = Recipe::parse(c.recipe);
         QSignalBlocker b1(method_), b2(bits_), b3(granularity_), b4(groupSize_), b5(symmetry_),
             b6(blockSize_), b7(doubleQuant_), b8(computeDtype_), b9(actBits_), b10(actGranularity_),
-            b11(actSymmetry_), b12(threshold_);
+            b11(actSymmetry_), b12(threshold_), b13(smooth_), b14(smoothAlpha_);
         method_->setCurrentIndex(method_->findData(QString::fromStdString(methodName(r.method))));
         const unsigned opts = methodSpec(r.method).options;
         if (opts & kOptBits) bits_->setValue(r.bits);
@@ -415,6 +446,8 @@ void RunPanel::setConfig(const RunConfig& c) {
             actGranularity_->setCurrentIndex(r.actPerToken ? 0 : 1);
             actSymmetry_->setCurrentIndex(r.actSymmetric ? 0 : 1);
         }
+        smooth_->setChecked(r.smooth);
+        if (r.smooth) smoothAlpha_->setValue(r.smoothAlpha);
     } catch (const std::exception& e) {
         status_->setText(
             QString("Invalid recipe '%1': %2").arg(QString::fromStdString(c.recipe), e.what()));

@@ -58,6 +58,8 @@ public:
     QComboBox* actGranularityBox() const { return actGranularity_; }
     QComboBox* actSymmetryBox() const { return actSymmetry_; }
     QDoubleSpinBox* thresholdBox() const { return threshold_; }  // LLM.int8()
+    QCheckBox* smoothBox() const { return smooth_; }             // SmoothQuant
+    QDoubleSpinBox* smoothAlphaBox() const { return smoothAlpha_; }
     // Whether the editor shows the row of this field (the current method takes the option).
     bool isFieldShown(QWidget* field) const;
     QComboBox* protocolBox() const { return protocol_; }
@@ -92,6 +94,8 @@ private:
     QSpinBox* actBits_ = nullptr;
     QComboBox *actGranularity_ = nullptr, *actSymmetry_ = nullptr;
     QDoubleSpinBox* threshold_ = nullptr;
+    QCheckBox* smooth_ = nullptr;
+    QDoubleSpinBox* smoothAlpha_ = nullptr;
     QFormLayout* recipeForm_ = nullptr;
     QSpinBox *bits_ = nullptr, *groupSize_ = nullptr;
     QLabel* recipeLabel_ = nullptr;

@@ -44,9 +44,12 @@ void InputStats::add(const at::Tensor& input, int64_t sampleStride) {
     if (!gram.defined()) {
         gram = at::zeros({in, in}, at::kFloat);
         absSum = at::zeros({in}, at::kFloat);
+        absMax = at::zeros({in}, at::kFloat);
     }
     gram.addmm_(x.t(), x);
-    absSum.add_(x.abs().sum(0));
+    const at::Tensor ax = x.abs();
+    absSum.add_(ax.sum(0));
+    absMax = at::maximum(absMax, std::get<0>(ax.max(0)));
     // rows r with (rows + r) % stride == 0: a deterministic, evenly spread subsample
     const int64_t stride = std::max<int64_t>(1, sampleStride);
     const int64_t first = (stride - rows % stride) % stride;

@@ -41,6 +41,7 @@ GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe);
 struct InputStats {
     at::Tensor gram;    // sum over rows of x^T x, [in, in] float32
     at::Tensor absSum;  // sum over rows of |x|, [in] float32
+    at::Tensor absMax;  // max over rows of |x|, [in] float32 (SmoothQuant)
     at::Tensor sample;  // a strided subsample of the rows, [m, in] float32
     int64_t rows = 0;   // rows accumulated into gram/absSum
 

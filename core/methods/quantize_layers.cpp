@@ -9,6 +9,7 @@
 #include "methods/awq.h"
 #include "methods/gptq.h"
 #include "methods/method_common.h"
+#include "methods/smoothquant.h"
 #include "model/transformer.h"
 #include "quant/method_registry.h"
 
@@ -49,8 +50,9 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 
 void validate(const Model& model, const std::vector<std::string>& layers, const Recipe& recipe,
               const QuantizeLayersOptions& options) {
-    if (methodSpec(recipe.method).needsCalibration && options.calibration.empty())
-        throw Error(methodName(recipe.method) + " needs calibration data (none given)");
+    if (recipe.needsCalibration() && options.calibration.empty())
+        throw Error((recipe.smooth ? std::string("SmoothQuant") : methodName(recipe.method)) +
+                    " needs calibration data (none given)");
     if (!recipe.isCast() && (recipe.bits < 2 || recipe.bits > 8))
         throw Error("recipe " + recipe.toString() + ": bits must be 2..8");
     if (recipe.granularity == Granularity::Group && !recipe.isCast() && recipe.groupSize <= 0)
@@ -126,6 +128,10 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
             const InputStats* stats, bool dequantCopy) {
     r.outputSqnrDb =
         stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
+    if (stats && !stats->empty() && r.applied.needsCalibration()) {
+        r.inputAbsMax = toVector(stats->absMax);
+        r.inputMeanAbs = toVector(stats->absSum / double(stats->rows));
+    }
     r.grid = std::move(q.grid);
     r.codes = std::move(q.codes);
     if (dequantCopy) r.dequant = toVector(q.dequant);
@@ -135,10 +141,44 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
     if (net.requiresGrad()) l.weight.requires_grad_(true);
 }
 
+// SmoothQuant: one s for the stage's selected layers (they share the input), each weight
+// quantized as W·diag(s) on the recipe's grid (methods/smoothquant.h).
+void smoothStage(Transformer& net, const std::vector<Job>& jobs, const Recipe& recipe,
+                 const InputStats* stats, const QuantizeLayersOptions& options,
+                 const ProgressReporter& progress, size_t& done, size_t total) {
+    if (!stats || stats->empty()) throw Error("SmoothQuant needs calibration data (none given)");
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<at::Tensor> weights;
+    for (const Job& j : jobs) weights.push_back(originalWeight(net, j.info->name));
+    const at::Tensor s = smoothScales(stats->absMax, weights, recipe.smoothAlpha);
+    const std::vector<float> scales = toVector(s);
+    const double shared = secondsSince(t0) / double(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        progress.report("quantize", double(done) / double(total), jobs[i].info->name);
+        const auto t1 = std::chrono::steady_clock::now();
+        LayerQuantization& r = *jobs[i].result;
+        const ResolvedRecipe rr = resolveRecipe(recipe, weights[i].size(1));
+        r.applied = rr.recipe;
+        r.fallback = rr.fallback;
+        r.fallbackReason = rr.reason;
+        r.awqScales = scales;
+        finish(net, r, weights[i], smoothQuantize(weights[i], s, rr.recipe), stats,
+               options.dequantCopy);
+        weights[i] = at::Tensor();
+        r.seconds = shared + secondsSince(t1);
+        if (options.onLayer) options.onLayer(r);
+        ++done;
+    }
+}
+
 // Quantizes one stage's selected layers (sharing `stats`, which may be empty).
 void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe& recipe,
                    const InputStats* stats, const QuantizeLayersOptions& options,
                    const ProgressReporter& progress, size_t& done, size_t total) {
+    if (recipe.smooth) {
+        smoothStage(net, jobs, recipe, stats, options, progress, done, total);
+        return;
+    }
     if (recipe.method == QuantMethod::Awq) {
         for (const Job& j : jobs) progress.report("quantize", double(done) / total, j.info->name);
         const auto t0 = std::chrono::steady_clock::now();

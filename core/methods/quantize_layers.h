@@ -21,10 +21,14 @@ struct LayerQuantization {
     Recipe applied;         // the recipe actually applied (after any fallback)
     bool fallback = false;  // e.g. group size does not divide the row -> per-channel
     std::string fallbackReason;
-    QuantGrid grid;                // final grid (for AWQ: of the scaled weight, see awqScales)
-    std::vector<int32_t> codes;    // row-major [rows, cols]; empty for casts (fp16/bf16)
-    std::vector<float> dequant;    // row-major [rows, cols]: the effective weight now in the model
-    std::vector<float> awqScales;  // per input channel when AWQ folded scales; else empty
+    QuantGrid grid;              // final grid (for AWQ: of the scaled weight, see awqScales)
+    std::vector<int32_t> codes;  // row-major [rows, cols]; empty for casts (fp16/bf16)
+    std::vector<float> dequant;  // row-major [rows, cols]: the effective weight now in the model
+    // Per input channel s when the weight quantized was W·diag(s) (AWQ, SmoothQuant); else empty.
+    std::vector<float> awqScales;
+    // Per input channel absmax and mean |x| of the calibration inputs the method used
+    // (recipes that need calibration: GPTQ, AWQ, SmoothQuant); else empty.
+    std::vector<float> inputAbsMax, inputMeanAbs;
     double outputSqnrDb;  // ||W X||^2 / ||(W - W_hat) X||^2 over calibration inputs (NaN if none)
     double seconds = 0.0;
 };

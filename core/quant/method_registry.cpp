@@ -16,7 +16,7 @@ namespace ql {
 #define GGML_ROW(id, word)                                                                  \
     {                                                                                       \
         QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml, \
-            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true            \
+            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true           \
     }
 
 const std::vector<MethodSpec>& methodRegistry() {
@@ -24,7 +24,7 @@ const std::vector<MethodSpec>& methodRegistry() {
     static const std::vector<MethodSpec> table = {
         {QuantMethod::Rtn, "rtn", "rtn[:intB[:tensor|channel|gN[:sym|asym]]]", false,
          AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr, false, false},
+         kIntegerGridOptions | kOptSmoothQuant, nullptr, false, false},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
          kIntegerGridOptions, nullptr, false, false},

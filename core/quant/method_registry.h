@@ -34,6 +34,7 @@ enum MethodOption : unsigned {
     kOptDoubleQuant = 1u << 4,       // dq
     kOptComputeDtype = 1u << 5,      // fp32, fp16 or bf16
     kOptOutlierThreshold = 1u << 6,  // tT: LLM.int8() decomposition threshold
+    kOptSmoothQuant = 1u << 7,       // "+sq[:ALPHA]" (SmoothQuant scales) may follow
 };
 inline constexpr unsigned kIntegerGridOptions = kOptBits | kOptGranularity | kOptSymmetry;
 inline constexpr unsigned kCodebook4Options = kOptBlockSize | kOptDoubleQuant | kOptComputeDtype;

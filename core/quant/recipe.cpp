@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace ql {
 
@@ -54,7 +55,28 @@ bool Recipe::isCast() const {
 }
 
 std::string Recipe::toString() const {
-    return methodSpec(method).print(*this) + activationSuffix(*this);
+    return methodSpec(method).print(*this) + activationSuffix(*this) + smoothSuffix(*this);
+}
+
+bool Recipe::needsCalibration() const {
+    return smooth || methodSpec(method).needsCalibration;
+}
+
+namespace {
+// Alpha as written in recipes and labels: the shortest decimal form that reads back the same.
+std::string alphaText(double a) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, a, std::chars_format::fixed);
+    return ec == std::errc() ? std::string(buf, end) : std::string("?");
+}
+}  // namespace
+
+std::string smoothSuffix(const Recipe& r) {
+    return r.smooth ? "+sq:" + alphaText(r.smoothAlpha) : "";
+}
+
+std::string smoothLabel(const Recipe& r) {
+    return r.smooth ? " SmoothQuant α" + alphaText(r.smoothAlpha) : "";
 }
 
 std::string activationSuffix(const Recipe& r) {
@@ -100,14 +122,69 @@ void parseActivationSide(std::string_view spec, std::string_view side, Recipe& r
     }
 }
 
+// "sq[:ALPHA]" after a '+': SmoothQuant with migration strength ALPHA in [0, 1].
+void parseSmoothing(std::string_view spec, std::string_view side, Recipe& r) {
+    using recipe_parts::fail;
+    const std::vector<std::string> parts = recipe_parts::splitColons(side);
+    if (parts.size() > 2) fail(spec, "too many SmoothQuant parts (expected +sq[:ALPHA])");
+    r.smooth = true;
+    if (parts.size() < 2) return;
+    const std::string& a = parts[1];
+    double alpha = -1.0;
+    // from_chars: independent of the C locale (the GUI's may write decimal commas).
+    const auto [end, ec] =
+        std::from_chars(a.data(), a.data() + a.size(), alpha, std::chars_format::fixed);
+    const bool digits = !a.empty() && a.find_first_not_of("0123456789.") == std::string::npos;
+    if (!digits || ec != std::errc() || end != a.data() + a.size() ||
+        !(alpha >= 0.0 && alpha <= 1.0))
+        fail(spec, "bad SmoothQuant alpha '" + a + "' (expected a number 0 .. 1, e.g. sq:0.5)");
+    r.smoothAlpha = alpha;
+}
+
+// The parts after the weight recipe: at most one activation side "+aB..." and one
+// SmoothQuant part "+sq[:ALPHA]", in that order.
+void parseSides(std::string_view full, const std::vector<std::string_view>& sides,
+                const MethodSpec& m, Recipe& r) {
+    using recipe_parts::fail;
+    bool act = false;
+    for (const std::string_view side : sides) {
+        if (side.empty()) fail(full, "nothing after '+' (expected an activation side, e.g. +a8)");
+        const std::string word = recipe_parts::splitColons(side)[0];
+        if (word == "sq") {
+            if (r.smooth) fail(full, "more than one '+sq' part");
+            if (!(m.options & kOptSmoothQuant))
+                fail(full, "'" + std::string(m.name) +
+                               "' takes no SmoothQuant part (+sq goes with rtn, e.g. "
+                               "rtn:int8:channel:sym+a8+sq)");
+            parseSmoothing(full, side, r);
+            continue;
+        }
+        if (r.smooth) fail(full, "the activation side comes before '+sq' (e.g. rtn:int8+a8+sq)");
+        if (act)
+            fail(full, "more than one '+' activation side (one at most, then +sq: rtn:int8+a8+sq)");
+        if (m.ownActivations)
+            fail(full, "'" + std::string(m.name) +
+                           "' quantizes activations itself and takes no '+' part");
+        parseActivationSide(full, side, r);
+        act = true;
+    }
+    // Static ranges are calibrated on the unsmoothed inputs before the scales exist.
+    if (r.smooth && r.quantizesActivations() && !r.actPerToken)
+        fail(full, "SmoothQuant goes with per-token activations only (+aB:token), not :tensor");
+}
+
 }  // namespace
 
 Recipe Recipe::parse(std::string_view full) {
     using recipe_parts::fail;
-    const size_t plus = full.find('+');
-    if (plus != std::string_view::npos && full.find('+', plus + 1) != std::string_view::npos)
-        fail(full, "more than one '+' (one activation side at most, e.g. rtn:int8+a8)");
-    const std::string_view spec = full.substr(0, plus);
+    std::vector<std::string_view> sides;
+    for (size_t plus = full.find('+'); plus != std::string_view::npos;) {
+        const size_t next = full.find('+', plus + 1);
+        sides.push_back(
+            full.substr(plus + 1, next == std::string_view::npos ? next : next - plus - 1));
+        plus = next;
+    }
+    const std::string_view spec = full.substr(0, full.find('+'));
     const std::vector<std::string> parts = recipe_parts::splitColons(spec);
     if (parts[0].empty()) fail(full, "missing method (e.g. rtn:int8:channel:sym)");
     for (size_t i = 1; i < parts.size(); ++i)
@@ -117,13 +194,7 @@ Recipe Recipe::parse(std::string_view full) {
     Recipe r;
     r.method = m->id;
     m->parse(full, parts, r);
-    if (plus != std::string_view::npos) {
-        const std::string_view side = full.substr(plus + 1);
-        if (side.empty()) fail(full, "nothing after '+' (expected an activation side, e.g. +a8)");
-        if (m->ownActivations)
-            fail(full, "'" + parts[0] + "' quantizes activations itself and takes no '+' part");
-        parseActivationSide(full, side, r);
-    }
+    parseSides(full, sides, *m, r);
     return r;
 }
 

@@ -15,6 +15,10 @@
 // (a2..a8; a16 = float, the default), per token (dynamic, one scale per row of the input) or per
 // tensor (static, one scale per layer calibrated on the float model's calibration inputs); defaults
 // token, sym. E.g. "rtn:int8:channel:sym+a8" (W8A8 per-token), "rtn:int4:g128:asym+a8:tensor:asym".
+// SmoothQuant, "+sq[:ALPHA]" (last part; ALPHA 0..1, default 0.5), on the methods whose registry
+// entry offers kOptSmoothQuant: per input channel s_j = max|X_j|^a / max|W_j|^(1-a), the weight
+// quantized as W·diag(s) and the input as X·diag(1/s) (methods/smoothquant.h). E.g.
+// "rtn:int8:channel:sym+a8:token+sq" (W8A8 SmoothQuant), "rtn:int8+a8+sq:0.8".
 #pragma once
 
 #include <string>
@@ -71,8 +75,13 @@ struct Recipe {
     // LLM.int8() decomposition threshold: input columns with |x| >= this in any token of a
     // window stay in fp16 (methods/activation_quant.h); 0 = no decomposition.
     double outlierThreshold = 0.0;
+    // SmoothQuant (methods/smoothquant.h): migration strength alpha, calibrated scales.
+    bool smooth = false;
+    double smoothAlpha = 0.5;
 
     bool quantizesActivations() const { return actBits > 0; }
+    // Needs calibration statistics to quantize (the method's, or SmoothQuant's scales).
+    bool needsCalibration() const;
 
     bool isCast() const;           // fp16 / bf16
     std::string toString() const;  // canonical text form
@@ -85,5 +94,8 @@ std::string methodName(QuantMethod m);  // "rtn", "gptq", "awq", "fp16", ..., "q
 // " A8 per-token sym".
 std::string activationSuffix(const Recipe& r);
 std::string activationLabel(const Recipe& r);
+// The SmoothQuant part: "+sq:0.5" / " SmoothQuant α0.5"; "" without one.
+std::string smoothSuffix(const Recipe& r);
+std::string smoothLabel(const Recipe& r);
 
 }  // namespace ql

@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "methods/activation_quant.h"
+#include "methods/smoothquant.h"
 
 namespace ql {
 
@@ -22,7 +23,19 @@ LinearObserver ActivationSide::calibrationObserver() {
     };
 }
 
+void ActivationSide::setSmoothing(const std::string& layer, const std::vector<float>& scales) {
+    smooth_[layer] = at::tensor(at::ArrayRef<float>(scales), at::kFloat);
+}
+
 at::Tensor ActivationSide::quantize(const std::string& layer, const at::Tensor& x) const {
+    const auto smoothed = smooth_.find(layer);
+    if (smoothed != smooth_.end())
+        return smoothedInput(x, smoothed->second,
+                             [&](const at::Tensor& xs) { return quantizeRaw(layer, xs); });
+    return quantizeRaw(layer, x);
+}
+
+at::Tensor ActivationSide::quantizeRaw(const std::string& layer, const at::Tensor& x) const {
     if (recipe_.outlierThreshold > 0.0) return llmInt8Input(x, recipe_.outlierThreshold);
     if (recipe_.actPerToken) return fakeQuantPerToken(x, recipe_.actBits, recipe_.actSymmetric);
     const Range& r = ranges_.at(layer);

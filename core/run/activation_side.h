@@ -27,10 +27,15 @@ public:
     InputQuantizer quantizer() const;
     // x_hat of one selected layer's input.
     at::Tensor quantize(const std::string& layer, const at::Tensor& x) const;
+    // SmoothQuant: from now on the layer's input is quantized as Q(x·diag(1/s))·diag(s)
+    // (methods/smoothquant.h); set by the engines as each layer is quantized.
+    void setSmoothing(const std::string& layer, const std::vector<float>& scales);
 
 private:
+    at::Tensor quantizeRaw(const std::string& layer, const at::Tensor& x) const;
     Recipe recipe_;
-    std::map<std::string, Range> ranges_;  // per selected layer (static: calibrated)
+    std::map<std::string, Range> ranges_;       // per selected layer (static: calibrated)
+    std::map<std::string, at::Tensor> smooth_;  // SmoothQuant's s per smoothed layer
 };
 
 }  // namespace ql

@@ -62,7 +62,7 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
         lq.dequant = methodSpec(lq.applied.method).recompute(lq.applied, w.data(), w.size());
         return;
     }
-    if (spec.needsCalibration)
+    if (recipe.needsCalibration())
         throw Error("recipe '" + recipe.toString() + "' needs calibration data");
     if (recipe.granularity == Granularity::Group &&
         (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
@@ -135,6 +135,15 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
     const Range er = binnableRange(finiteRange(err.data(), n));
     r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
 
+    if (!lq.inputAbsMax.empty()) {
+        r.channelInputAbsMax = lq.inputAbsMax;
+        r.channelInputMeanAbs = lq.inputMeanAbs;
+        r.channelWeightAbsMax.assign(size_t(r.cols), 0.0f);
+        for (size_t i = 0; i < n; ++i) {
+            float& m = r.channelWeightAbsMax[i % size_t(r.cols)];
+            m = std::max(m, std::fabs(original[i]));
+        }
+    }
     const MethodSpec& spec = methodSpec(lq.applied.method);
     if (spec.recompute) {  // cast or codebook: recomputed from the original and the recipe
         r.bits = lq.applied.isCast() ? 16 : lq.applied.bits;

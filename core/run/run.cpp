@@ -54,7 +54,7 @@ SqnrLevel sqnrLevel(double db) {
 }
 
 std::string runLabel(const Recipe& r) {
-    return methodSpec(r.method).label(r) + activationLabel(r);
+    return methodSpec(r.method).label(r) + activationLabel(r) + smoothLabel(r);
 }
 
 std::string runId(const Recipe& recipe, const std::string& timestampCompact) {
@@ -176,8 +176,9 @@ Recipe validate(const RunConfig& c) {
         throw Error("threads must be in 1.." + std::to_string(kMaxThreads) +
                     " (0 = all cores), got " + std::to_string(c.threads));
     parseProtocol(c.evalProtocol);
-    if (methodSpec(recipe.method).needsCalibration && c.calibrationText.empty())
-        throw Error("recipe '" + recipe.toString() + "' needs a calibration text");
+    if (recipe.needsCalibration() && c.calibrationText.empty())
+        throw Error("recipe '" + recipe.toString() + "' needs a calibration text" +
+                    (recipe.smooth ? " (SmoothQuant's scales are calibrated on it)" : ""));
     if (recipe.quantizesActivations() && !recipe.actPerToken && c.calibrationText.empty())
         throw Error("recipe '" + recipe.toString() +
                     "' quantizes activations per tensor (static) and needs a calibration text");
@@ -422,7 +423,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         StreamPlan plan;
         plan.layers = layers;
         plan.recipe = recipe;
-        plan.needsFit = methodSpec(recipe.method).needsCalibration;
+        plan.needsFit = recipe.needsCalibration();
         plan.calibration = calibration;
         plan.heldOut = heldOut.size();
         plan.sqnrOnHeldOut = !eval && !heldOut.empty();
@@ -463,8 +464,10 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     QuantizeLayersOptions options;
     options.calibration =
         Windows(calibration.begin(), calibration.end() - std::ptrdiff_t(heldOut.size()));
+    ActivationSide side(recipe, names);
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
+        if (recipe.smooth) side.setSmoothing(lq.name, lq.awqScales);
         // AWQ: when the scales were folded into the norms, a layer's weight in the model is
         // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
         // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
@@ -476,13 +479,13 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         const std::vector<float> original = store->readFloat(tensor.name);
         store->releasePages(tensor);
         analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins);
+        if (recipe.smooth) analyzed[i].smoothScales = awqScales;
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
         lq.codes = std::vector<int32_t>();
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);
     };
-    ActivationSide side(recipe, names);
     if (side.needsCalibration()) calibrateActivations(net, side, options.calibration, rep);
     options.quantizedInputs = [&net, q = side.quantizer()](bool on) {
         net.setInputQuantizer(on ? q : InputQuantizer());
@@ -545,7 +548,7 @@ RunResult runQuantization(const RunConfig& config, const ProgressCallback& progr
     fillIdentity(run, recipe);
     if (config.threads != 0) setComputeThreads(config.threads);
 
-    const bool calibrated = methodSpec(recipe.method).needsCalibration;
+    const bool calibrated = recipe.needsCalibration();
     const bool needModel =
         calibrated || !config.calibrationText.empty() || !config.evaluationText.empty();
     try {

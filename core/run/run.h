@@ -90,6 +90,13 @@ struct LayerResult {
     bool symmetric = true;
 
     double seconds = 0.0;
+    // Per input channel, for the per-channel ranges view; empty unless the run's quantizer
+    // took calibration statistics (GPTQ, AWQ, SmoothQuant): absmax and mean |x| of the
+    // layer's inputs over the fit calibration windows as the quantized model feeds it (the
+    // statistics the method used), the absmax of each column of the checkpoint weight, and
+    // SmoothQuant's scales s (inputs are quantized as x / s, weight columns as w · s).
+    std::vector<float> channelInputAbsMax, channelInputMeanAbs, channelWeightAbsMax;
+    std::vector<float> smoothScales;
     // Weights-only runs: values of the checkpoint weight that are NaN, infinite or beyond
     // 1.8e19 (see ql::findUnusableWeights); the layer's metrics are then not meaningful and
     // the run has a warning. (Model-path runs refuse such a model.)

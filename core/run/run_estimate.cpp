@@ -91,7 +91,7 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     e.availableBytes = memAvailableBytes();
     e.gemmFlopsPerSecond = gemmRate;
     const bool calib = !c.calibrationText.empty(), eval = !c.evaluationText.empty();
-    const bool fit = methodSpec(recipe.method).needsCalibration;
+    const bool fit = recipe.needsCalibration();
     e.modelPath = calib || eval || fit;
     if (!e.modelPath) {
         // Weights-only: one layer's float, quantized and code copies at a time.

@@ -37,6 +37,8 @@ using nlohmann::json;
 namespace {
 
 constexpr int kFormatVersion = 1;
+// histograms.bin: 1 = without, 2 = with the per-channel arrays (read both).
+constexpr int kBinVersion = 2;
 const char kBinMagic[8] = {'Q', 'L', 'R', 'U', 'N', 'B', 'I', 'N'};
 const char kBinEnd[8] = {'Q', 'L', 'R', 'U', 'N', 'E', 'N', 'D'};
 // Reader bounds: far above any real run, low enough that nothing computed from them
@@ -430,14 +432,29 @@ std::vector<Histogram*> histogramsOf(LayerResult& l) {
             &l.outputAfter,      &l.gradientBefore,  &l.gradientAfter};
 }
 
-std::vector<std::vector<float>*> arraysOf(LayerResult& l) {
-    return {&l.scales, &l.zeros, &l.activationSampleBefore, &l.activationSampleAfter};
+std::vector<std::vector<float>*> arraysOf(LayerResult& l, int version = kBinVersion) {
+    std::vector<std::vector<float>*> a = {&l.scales, &l.zeros, &l.activationSampleBefore,
+                                          &l.activationSampleAfter};
+    if (version >= 2)
+        for (auto* v : {&l.channelInputAbsMax, &l.channelInputMeanAbs, &l.channelWeightAbsMax,
+                        &l.smoothScales})
+            a.push_back(v);
+    return a;
+}
+
+// Per-channel arrays hold one value per input channel, or none.
+void checkChannels(const LayerResult& l, const std::string& path) {
+    for (const auto* v :
+         {&l.channelInputAbsMax, &l.channelInputMeanAbs, &l.channelWeightAbsMax, &l.smoothScales})
+        if (!v->empty() && int64_t(v->size()) != l.cols)
+            throw Error("run file '" + path + "' is corrupt (per-channel ranges of layer '" +
+                        l.name + "')");
 }
 
 std::string histogramsBin(const RunResult& run) {
     BinWriter w;
     w.raw(kBinMagic, 8);
-    w.put(uint32_t(kFormatVersion));
+    w.put(uint32_t(kBinVersion));
     w.put(uint32_t(run.layers.size()));
     for (const LayerResult& cl : run.layers) {
         LayerResult& l = const_cast<LayerResult&>(cl);  // accessors only read here
@@ -484,14 +501,16 @@ void readHistogramsBin(const std::string& path, RunResult& run) {
     r.raw(magic, 8);
     if (std::memcmp(magic, kBinMagic, 8) != 0)
         throw Error("'" + path + "' is not a QuantLens histogram file");
-    if (r.get<uint32_t>() != uint32_t(kFormatVersion))
+    const uint32_t version = r.get<uint32_t>();
+    if (version < 1 || version > uint32_t(kBinVersion))
         throw Error("'" + path + "' has an unsupported version");
     if (r.get<uint32_t>() != run.layers.size())
         throw Error("'" + path + "' does not match run.json (layer count)");
     for (LayerResult& l : run.layers) {
         for (Histogram* h : histogramsOf(l)) *h = r.histogram();
-        for (auto* a : arraysOf(l)) *a = r.floats();
+        for (auto* a : arraysOf(l, int(version))) *a = r.floats();
         checkGrid(l, path);
+        checkChannels(l, path);
     }
     r.raw(magic, 8);
     if (std::memcmp(magic, kBinEnd, 8) != 0 || !r.atEnd())

@@ -136,14 +136,17 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         // is Q(W·diag(s))·diag(1/s), compared as it is and stored with s as divisors.
         const std::vector<float> awqScales = lq.awqScales;
         lq.awqScales.clear();
+        if (plan.recipe.smooth) side.setSmoothing(lq.name, awqScales);
         // Both weights are the block's loaded tensors (float32, contiguous): no copies.
         const Linear& l = net.linear(lq.name);
         const LayerWeights w{l.original.data_ptr<float>(), l.weight.data_ptr<float>(),
                              size_t(l.weight.numel())};
-        // RTN quantized exactly l.original with quantizeWithGrid (rtnQuantize).
-        const bool gridExact = lq.applied.method == QuantMethod::Rtn;
+        // RTN quantized exactly l.original with quantizeWithGrid (rtnQuantize), unless
+        // SmoothQuant scaled it first.
+        const bool gridExact = lq.applied.method == QuantMethod::Rtn && awqScales.empty();
         analyzed[i] = analyzeLayer(plan.layers[i], store.get(lq.name + ".weight"), w, lq, plan.bins,
                                    gridExact, &errorScratch);
+        if (plan.recipe.smooth) analyzed[i].smoothScales = awqScales;
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false, w.after);
         lq.codes = std::vector<int32_t>();

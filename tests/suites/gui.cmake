@@ -17,3 +17,8 @@ if(TARGET quantlens_gui)
   add_dependencies(test_gui quantlens)
   target_compile_definitions(test_gui PRIVATE QUANTLENS_GUI_EXE="$<TARGET_FILE:quantlens>")
 endif()
+if(TARGET quantlens_gui)
+  # SmoothQuant's run panel box and preset, a W8A8 SmoothQuant run, the model overview heat map.
+  quantlens_add_test(test_gui_smooth SOURCES test_gui_smooth.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 900)
+endif()
