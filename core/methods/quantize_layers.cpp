@@ -169,8 +169,11 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         const at::Tensor w = originalWeight(net, r.name);
         if (methodSpec(recipe.method).recompute) {
             // Cast or codebook: the weight follows from w and the recipe (llama.cpp formats
-            // whose block does not divide the row get another recipe).
-            const ShapedRecipe shaped = recipeForRowLength(recipe, w.size(1));
+            // whose block does not divide the row get another recipe, mixes one per layer).
+            const ModelConfig& mc = net.config();
+            const int gqa = mc.numKvHeads > 0 ? std::max(1, mc.numHeads / mc.numKvHeads) : 1;
+            const ShapedRecipe shaped =
+                recipeForLayer(recipe, LayerPlace{r.name, w.size(0), w.size(1), mc.numLayers, gqa});
             r.applied = shaped.recipe;
             r.fallback = !shaped.fallbackReason.empty();
             r.fallbackReason = shaped.fallbackReason;

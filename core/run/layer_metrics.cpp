@@ -7,6 +7,7 @@
 #include "quant/quantize.h"
 #include "run/run_internal.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -42,9 +43,15 @@ bool gridReproduces(const LayerWeights& w, const LayerQuantization& lq) {
 
 }  // namespace
 
-void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const std::vector<float>& w,
-                        int64_t rows, int64_t cols, const Recipe& recipe) {
-    lq.name = name;
+LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer) {
+    const int gqa = c.numKvHeads > 0 ? std::max(1, c.numHeads / c.numKvHeads) : 1;
+    return {layer.name, layer.outFeatures, layer.inFeatures, c.numLayers, gqa};
+}
+
+void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const std::vector<float>& w,
+                        const Recipe& recipe) {
+    const int64_t rows = place.rows, cols = place.cols;
+    lq.name = place.name;
     lq.applied = recipe;
     lq.fallback = false;
     lq.fallbackReason.clear();
@@ -52,8 +59,9 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
     lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
     const MethodSpec& spec = methodSpec(recipe.method);
     if (spec.recompute) {
-        // llama.cpp formats whose block does not divide the row get another recipe.
-        const ShapedRecipe shaped = recipeForRowLength(recipe, cols);
+        // llama.cpp formats whose block does not divide the row get another recipe, and
+        // llama.cpp mixes choose one per layer.
+        const ShapedRecipe shaped = recipeForLayer(recipe, place);
         lq.applied = shaped.recipe;
         lq.fallback = !shaped.fallbackReason.empty();
         lq.fallbackReason = shaped.fallbackReason;

@@ -318,8 +318,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         store->releasePages(tensor);
         const UnusableWeights bad =
             findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
-        quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
-                           recipe);
+        quantizeWeightOnly(lq, layerPlace(cfg, layers[i]), w, recipe);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
                                           /*gridExact=*/true, &scratch));
