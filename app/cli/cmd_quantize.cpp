@@ -2,6 +2,7 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "run/gguf_source.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
 
@@ -33,7 +34,7 @@ const char* kUsage =
     "                       q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k\n"
     "                       (bit for bit as llama-quantize; rows the block does not divide\n"
     "                       fall back per layer, e.g. q4_k -> q5_0 -> fp16).\n"
-        "                       Activation side: append +aB[:token|tensor][:sym|asym] to fake-\n"
+    "                       Activation side: append +aB[:token|tensor][:sym|asym] to fake-\n"
     "                       quantize every quantized layer's input to B bits (a2..a8; a16 =\n"
     "                       float, the default), per token (dynamic) or per tensor (static,\n"
     "                       calibrated on --calib); default token, sym. E.g. W8A8:\n"
@@ -42,6 +43,10 @@ const char* kUsage =
     "                       LLM.int8() (bitsandbytes): llm_int8[:tT], int8 row-wise weights\n"
     "                       (fp32 row scales), int8 per-token activations, input columns\n"
     "                       with |x| >= T (default 6) in any token of a window in fp16\n"
+    "  --from-checkpoint Q.gguf  instead of --recipe: the quantized side is this llama.cpp\n"
+    "                       file's weights (tensors matched by name, dequantized as llama.cpp\n"
+    "                       does), compared with --model, its original: per-layer metrics,\n"
+    "                       histograms, perplexity/KL with --eval, as for QuantLens's own runs\n"
     "  --calib FILE         calibration text (GPTQ/AWQ, output SQNR, activations, gradients)\n"
     "  --eval FILE          evaluation text: perplexity before/after, KL, top-1 agreement\n"
     "  --seq N              evaluation window (default min(2048, max positions))\n"
@@ -223,14 +228,22 @@ int printEstimate(const ql::RunConfig& c, bool json) {
 
 int cmdQuantize(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv,
-                    {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
-                     "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
-                    {"json", "no-activations", "no-gradients", "force", "dry-run"});
+    const Args args(
+        argv,
+        {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
+         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint"},
+        {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = modelFolderOption(args);
-    c.recipe = args.required("recipe");
+    if (args.has("from-checkpoint")) {
+        if (args.has("recipe"))
+            throw ql::Error("--from-checkpoint takes the checkpoint's own types; drop --recipe");
+        c.checkpoint = args.value("from-checkpoint");
+        c.recipe = ql::openGgufWeights(c.checkpoint)->recipe();  // checks the file early
+    } else {
+        c.recipe = args.required("recipe");
+    }
     const bool dryRun = args.flag("dry-run");
     const std::string out = dryRun ? args.value("out") : args.required("out");
     // Before any computation: a run must never be lost to an unusable --out.

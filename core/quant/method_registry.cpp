@@ -120,7 +120,10 @@ std::string afterSourceName(AfterSource s) {
 }
 
 const std::vector<std::string>& afterSourceNames() {
-    static const std::vector<std::string> names = {"grid", "cast", "codebook", "stored"};
+    // "checkpoint": the layer's weight is re-read from RunConfig::checkpoint (no method of
+    // the table produces it; runs comparing a quantized file with its original).
+    static const std::vector<std::string> names = {"grid", "cast", "codebook", "stored",
+                                                   "checkpoint"};
     return names;
 }
 

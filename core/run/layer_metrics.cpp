@@ -5,6 +5,7 @@
 #include "quant/histogram.h"
 #include "quant/method_registry.h"
 #include "quant/quantize.h"
+#include "run/gguf_source.h"
 #include "run/run_internal.h"
 
 #include <algorithm>
@@ -42,6 +43,20 @@ bool gridReproduces(const LayerWeights& w, const LayerQuantization& lq) {
 }
 
 }  // namespace
+
+void checkpointWeight(LayerQuantization& lq, const std::string& name,
+                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols) {
+    QuantizedWeight w = checkpoint.layer(name, rows, cols);
+    lq.name = name;
+    lq.applied = Recipe::parse(w.method);
+    lq.fallback = false;
+    lq.fallbackReason.clear();
+    lq.awqScales.clear();
+    lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    lq.codes.clear();
+    lq.grid = QuantGrid();
+    lq.dequant = std::move(w.values);
+}
 
 LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer) {
     const int gqa = c.numKvHeads > 0 ? std::max(1, c.numHeads / c.numKvHeads) : 1;
@@ -281,6 +296,15 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
             throw Error("layer '" + l.name + "': method '" + l.method + "' is not a " +
                         l.weightAfterSource);
         return spec.recompute(recipe, original, n);
+    }
+    if (l.weightAfterSource == "checkpoint") {
+        if (run.config.checkpoint.empty())
+            throw Error("layer '" + l.name + "': the run names no checkpoint file");
+        std::vector<float> w =
+            openGgufWeights(run.config.checkpoint)->layer(l.name, l.rows, l.cols).values;
+        if (w.size() != n)
+            throw Error("layer '" + l.name + "': checkpoint weight has the wrong size");
+        return w;
     }
     if (l.weightAfterSource == "stored") {
         if (run.storedWeights) {

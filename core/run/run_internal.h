@@ -44,6 +44,11 @@ std::vector<LinearLayerInfo> checkpointLinears(const TensorStore& store, int num
 // names the layer and its shape (and, for llama.cpp mixes, its place in the model).
 void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const std::vector<float>& w,
                         const Recipe& recipe);
+// The checkpoint of a "compare a quantized file with its original" run (null otherwise).
+using Checkpoint = std::shared_ptr<const QuantizedWeightsSource>;
+// Fills `lq` with the checkpoint's weight of layer `name` (rows x cols) and its type.
+void checkpointWeight(LayerQuantization& lq, const std::string& name,
+                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols);
 // Where a layer of a model with config `c` sits (quant/method_registry.h).
 LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer);
 
