@@ -128,8 +128,8 @@ void TestGuiNf4::everyEditorRecipeParsesBack() {
         }
     }
     // nf4/fp4: 8 block sizes x dq x 3 dtypes; rtn/gptq/awq: 7 widths x 3 granularities x 2;
-    // fp16, bf16, llm_int8 and the 10 llama.cpp formats once
-    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 3 + 10);
+    // fp16, bf16, llm_int8, the 10 llama.cpp formats and the 8 llama-quantize mixes once
+    QCOMPARE(checked, 2 * 8 * 2 * 3 + 3 * 7 * 3 * 2 + 3 + 10 + 8);
 }
 
 // The activation side's fields (any method without its own) and LLM.int8()'s threshold

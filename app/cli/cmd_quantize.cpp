@@ -2,6 +2,7 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "run/gguf_source.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
 
@@ -46,6 +47,10 @@ const char* kUsage =
     "                       to an rtn recipe: per input channel s = max|X|^a / max|W|^(1-a)\n"
     "                       from --calib (needed), weights quantized as W*s, inputs as X/s.\n"
     "                       E.g. W8A8 SmoothQuant: rtn:int8:channel:sym+a8+sq\n"
+    "  --from-checkpoint Q.gguf  instead of --recipe: the quantized side is this llama.cpp\n"
+    "                       file's weights (tensors matched by name, dequantized as llama.cpp\n"
+    "                       does), compared with --model, its original: per-layer metrics,\n"
+    "                       histograms, perplexity/KL with --eval, as for QuantLens's own runs\n"
     "  --calib FILE         calibration text (GPTQ/AWQ, output SQNR, activations, gradients)\n"
     "  --eval FILE          evaluation text: perplexity before/after, KL, top-1 agreement\n"
     "  --seq N              evaluation window (default min(2048, max positions))\n"
@@ -227,14 +232,22 @@ int printEstimate(const ql::RunConfig& c, bool json) {
 
 int cmdQuantize(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv,
-                    {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
-                     "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
-                    {"json", "no-activations", "no-gradients", "force", "dry-run"});
+    const Args args(
+        argv,
+        {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
+         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint"},
+        {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = modelFolderOption(args);
-    c.recipe = args.required("recipe");
+    if (args.has("from-checkpoint")) {
+        if (args.has("recipe"))
+            throw ql::Error("--from-checkpoint takes the checkpoint's own types; drop --recipe");
+        c.checkpoint = args.value("from-checkpoint");
+        c.recipe = ql::openGgufWeights(c.checkpoint)->recipe();  // checks the file early
+    } else {
+        c.recipe = args.required("recipe");
+    }
     const bool dryRun = args.flag("dry-run");
     const std::string out = dryRun ? args.value("out") : args.required("out");
     // Before any computation: a run must never be lost to an unusable --out.

@@ -209,15 +209,27 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         const at::Tensor w = originalWeight(net, r.name);
         if (methodSpec(recipe.method).recompute) {
             // Cast or codebook: the weight follows from w and the recipe (llama.cpp formats
-            // whose block does not divide the row get another recipe).
-            const ShapedRecipe shaped = recipeForRowLength(recipe, w.size(1));
+            // whose block does not divide the row get another recipe, mixes one per layer).
+            const ModelConfig& mc = net.config();
+            const int gqa = mc.numKvHeads > 0 ? std::max(1, mc.numHeads / mc.numKvHeads) : 1;
+            const ShapedRecipe shaped =
+                recipeForLayer(recipe, LayerPlace{r.name, w.size(0), w.size(1), mc.numLayers, gqa});
             r.applied = shaped.recipe;
             r.fallback = !shaped.fallbackReason.empty();
             r.fallbackReason = shaped.fallbackReason;
             GridQuant q;
-            const std::vector<float> c =
-                methodSpec(r.applied.method)
-                    .recompute(r.applied, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
+            std::vector<float> c;
+            if (options.checkpoint) {
+                // The checkpoint's weight, in the type the file stores it in.
+                QuantizedWeight cw = options.checkpoint->layer(r.name, w.size(0), w.size(1));
+                r.applied = Recipe::parse(cw.method);
+                r.fallback = false;
+                r.fallbackReason.clear();
+                c = std::move(cw.values);
+            } else {
+                c = methodSpec(r.applied.method)
+                        .recompute(r.applied, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
+            }
             q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
             finish(net, r, w, std::move(q), stats, options.dequantCopy);
         } else {

@@ -5,10 +5,12 @@
 
 #include "base/progress.h"
 #include "quant/quantize.h"
+#include "quant/quantized_source.h"
 #include "quant/recipe.h"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,10 @@ struct LayerQuantization {
 constexpr int64_t kCalibrationBatchTokens = 2048;
 
 struct QuantizeLayersOptions {
+    // Non-null: each layer's quantized weight is the checkpoint's (its type the layer's
+    // recipe) instead of a quantization of the original; the recipe must be a recomputed
+    // (llama.cpp) one.
+    std::shared_ptr<const QuantizedWeightsSource> checkpoint;
     // Calibration windows (token ids, each of the same length). Required for GPTQ/AWQ;
     // optional for RTN/casts (then outputSqnrDb is NaN).
     std::vector<std::vector<int32_t>> calibration;

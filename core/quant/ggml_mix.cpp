@@ -185,8 +185,8 @@ std::optional<GgmlMix> parseGgmlMix(std::string_view name) {
     return std::nullopt;
 }
 
-std::optional<GgmlType> ggmlMixType(GgmlMix mix, const std::string& name,
-                                    const std::vector<int64_t>& ne, const GgmlMixModel& model) {
+std::optional<GgmlType> ggmlMixChoice(GgmlMix mix, const std::string& name,
+                                      const std::vector<int64_t>& ne, const GgmlMixModel& model) {
     if (!quantized(name, ne)) return std::nullopt;
     const int64_t rowLength = ne.empty() ? 1 : ne[0];
     GgmlType t = baseType(mix);
@@ -195,7 +195,14 @@ std::optional<GgmlType> ggmlMixType(GgmlMix mix, const std::string& name,
         if (c == Category::TokenEmbd && model.hasOutput) c = Category::Other;
         t = byCategory(mix, c, t, rowLength, layerOf(name), model);
     }
-    return shapeFallback(t, rowLength);
+    return t;
+}
+
+std::optional<GgmlType> ggmlMixType(GgmlMix mix, const std::string& name,
+                                    const std::vector<int64_t>& ne, const GgmlMixModel& model) {
+    const std::optional<GgmlType> t = ggmlMixChoice(mix, name, ne, model);
+    if (!t) return std::nullopt;
+    return shapeFallback(*t, ne.empty() ? 1 : ne[0]);
 }
 
 }  // namespace ql

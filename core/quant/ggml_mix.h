@@ -51,5 +51,9 @@ struct GgmlMixModel {
 // then refuses the file).
 std::optional<GgmlType> ggmlMixType(GgmlMix mix, const std::string& name,
                                     const std::vector<int64_t>& ne, const GgmlMixModel& model);
+// The same choice before the row-length fallback (a k-quant even where 256 does not divide
+// the row): what the mix asks for the tensor.
+std::optional<GgmlType> ggmlMixChoice(GgmlMix mix, const std::string& name,
+                                      const std::vector<int64_t>& ne, const GgmlMixModel& model);
 
 }  // namespace ql

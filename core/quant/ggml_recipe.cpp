@@ -9,6 +9,8 @@
 // - The legacy formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) are refused by llama-quantize for such
 //   rows; here those layers fall back to F16, so that a run on any model completes.
 #include "base/error.h"
+#include "base/gguf_names.h"
+#include "quant/ggml_mix.h"
 #include "quant/ggml_quants.h"
 #include "quant/method_families.h"
 #include "quant/recipe_parts.h"
@@ -30,9 +32,37 @@ constexpr GgmlMethod kMethods[] = {
     {QuantMethod::Q5_K, GgmlType::Q5_K, 5}, {QuantMethod::Q6_K, GgmlType::Q6_K, 6},
 };
 
+struct MixMethod {
+    QuantMethod method;
+    GgmlMix mix;
+};
+
+constexpr MixMethod kMixes[] = {
+    {QuantMethod::Q2_K_Mix, GgmlMix::Q2_K}, {QuantMethod::Q3_K_S, GgmlMix::Q3_K_S},
+    {QuantMethod::Q3_K_M, GgmlMix::Q3_K_M}, {QuantMethod::Q3_K_L, GgmlMix::Q3_K_L},
+    {QuantMethod::Q4_K_S, GgmlMix::Q4_K_S}, {QuantMethod::Q4_K_M, GgmlMix::Q4_K_M},
+    {QuantMethod::Q5_K_S, GgmlMix::Q5_K_S}, {QuantMethod::Q5_K_M, GgmlMix::Q5_K_M},
+};
+
+const MixMethod* mixOf(QuantMethod m) {
+    for (const MixMethod& e : kMixes)
+        if (e.method == m) return &e;
+    return nullptr;
+}
+
+// The mix's type for tensors it gives no special treatment (a 256-wide attn_q, say).
+GgmlType mixBaseType(GgmlMix mix) {
+    return *ggmlMixChoice(mix, "blk.0.attn_q.weight", {256, 256}, GgmlMixModel{1, 1, true, true});
+}
+
+const GgmlMethod& entryOf(GgmlType t);
+
+// A single format's entry; a mix answers with its base type's (bytes and weights of a mix
+// recipe itself are those of its base type: each layer really gets ggmlForLayer's recipe).
 const GgmlMethod& entryOf(QuantMethod m) {
     for (const GgmlMethod& e : kMethods)
         if (e.method == m) return e;
+    if (const MixMethod* mix = mixOf(m)) return entryOf(mixBaseType(mix->mix));
     throw Error("method '" + methodName(m) + "' is not a llama.cpp format");
 }
 
@@ -87,11 +117,14 @@ std::string printGgml(const Recipe& r) {
 }
 
 std::string labelGgml(const Recipe& r) {
+    if (const MixMethod* mix = mixOf(r.method))
+        return ggmlMixName(mix->mix) + (mix->mix == GgmlMix::Q2_K ? " mix" : "");
     return ggmlTypeName(entryOf(r.method).type);
 }
 
 ShapedRecipe ggmlForRowLength(const Recipe& r, int64_t cols) {
     const GgmlType asked = entryOf(r.method).type;
+    if (mixOf(r.method)) return ggmlForRowLength(recipeOf(asked), cols);
     if (cols % blockOf(asked) == 0) return {r, {}};
     const std::string rows = "rows of " + std::to_string(cols) + " values are not a multiple of " +
                              ggmlTypeName(asked) + "'s block of " + std::to_string(blockOf(asked));
@@ -99,6 +132,18 @@ ShapedRecipe ggmlForRowLength(const Recipe& r, int64_t cols) {
     if (next != asked && cols % blockOf(next) == 0)
         return {recipeOf(next), rows + ": " + ggmlTypeName(next)};
     return {Recipe::parse("fp16"), rows + ": F16"};
+}
+
+// The mix's type for the layer (llama-quantize's llama_tensor_get_type via ggml_mix.h), then
+// the row-length fallback of that type. A layer the mix has no rule for gets the base type.
+ShapedRecipe ggmlForLayer(const Recipe& r, const LayerPlace& place) {
+    const MixMethod* mix = mixOf(r.method);
+    if (!mix) return ggmlForRowLength(r, place.cols);
+    const std::optional<std::string> name = ggufLinearName(place.name);
+    const GgmlMixModel model{place.blocks, place.gqa, true, false};
+    const std::optional<GgmlType> chosen =
+        name ? ggmlMixChoice(mix->mix, *name, {place.cols, place.rows}, model) : std::nullopt;
+    return ggmlForRowLength(recipeOf(chosen ? *chosen : entryOf(r.method).type), place.cols);
 }
 
 uint64_t bytesGgml(const Recipe& r, int64_t rows, int64_t cols) {

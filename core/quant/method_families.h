@@ -41,6 +41,9 @@ std::string labelGgml(const Recipe& r);
 uint64_t bytesGgml(const Recipe& r, int64_t rows, int64_t cols);
 std::vector<float> recomputeGgml(const Recipe& r, const float* w, size_t n);
 ShapedRecipe ggmlForRowLength(const Recipe& r, int64_t cols);
+// llama-quantize's mixes (q4_k_m, ...): the same functions take them (bytes, weights and row
+// fallback of the mix's base type); this one gives each layer its own type.
+ShapedRecipe ggmlForLayer(const Recipe& r, const LayerPlace& place);
 // LLM.int8() (llm_int8): [tT]; int8 row-wise absmax weights with one fp32 scale per row.
 void parseLlmInt8(std::string_view spec, const std::vector<std::string>& parts, Recipe& r);
 std::string printLlmInt8(const Recipe& r);

@@ -16,7 +16,14 @@ namespace ql {
 #define GGML_ROW(id, word)                                                                  \
     {                                                                                       \
         QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml, \
-            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true           \
+            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true, nullptr  \
+    }
+
+// llama-quantize's mixes: as the formats, plus the per-layer choice of type (ggml_recipe.cpp).
+#define MIX_ROW(id, word)                                                                       \
+    {                                                                                           \
+        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml,     \
+            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true, ggmlForLayer \
     }
 
 const std::vector<MethodSpec>& methodRegistry() {
@@ -24,26 +31,26 @@ const std::vector<MethodSpec>& methodRegistry() {
     static const std::vector<MethodSpec> table = {
         {QuantMethod::Rtn, "rtn", "rtn[:intB[:tensor|channel|gN[:sym|asym]]]", false,
          AfterSource::Grid, 2, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions | kOptSmoothQuant, nullptr, false, false},
+         kIntegerGridOptions | kOptSmoothQuant, nullptr, false, false, nullptr},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr, false, false},
+         kIntegerGridOptions, nullptr, false, false, nullptr},
         {QuantMethod::Awq, "awq", "awq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr, false, false},
+         kIntegerGridOptions, nullptr, false, false, nullptr},
         {QuantMethod::Fp16, "fp16", "fp16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false},
+         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false, nullptr},
         {QuantMethod::Bf16, "bf16", "bf16", false, AfterSource::Cast, 2, parseCast, printCast,
-         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false},
+         labelCast, bytesCast, recomputeCast, 0, nullptr, false, false, nullptr},
         {QuantMethod::Nf4, "nf4", "nf4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr, false, true},
+         kCodebook4Options, nullptr, false, true, nullptr},
         {QuantMethod::Fp4, "fp4", "fp4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr, false, true},
+         kCodebook4Options, nullptr, false, true, nullptr},
         {QuantMethod::LlmInt8, "llm_int8", "llm_int8[:tT]", false, AfterSource::Grid, 2,
          parseLlmInt8, printLlmInt8, labelLlmInt8, bytesLlmInt8, nullptr, kOptOutlierThreshold,
-         nullptr, true, true},
+         nullptr, true, true, nullptr},
         GGML_ROW(Q8_0, "q8_0"),
         GGML_ROW(Q4_0, "q4_0"),
         GGML_ROW(Q4_1, "q4_1"),
@@ -54,6 +61,14 @@ const std::vector<MethodSpec>& methodRegistry() {
         GGML_ROW(Q4_K, "q4_k"),
         GGML_ROW(Q5_K, "q5_k"),
         GGML_ROW(Q6_K, "q6_k"),
+        MIX_ROW(Q2_K_Mix, "q2_k_mix"),
+        MIX_ROW(Q3_K_S, "q3_k_s"),
+        MIX_ROW(Q3_K_M, "q3_k_m"),
+        MIX_ROW(Q3_K_L, "q3_k_l"),
+        MIX_ROW(Q4_K_S, "q4_k_s"),
+        MIX_ROW(Q4_K_M, "q4_k_m"),
+        MIX_ROW(Q5_K_S, "q5_k_s"),
+        MIX_ROW(Q5_K_M, "q5_k_m"),
     };
     return table;
 }
@@ -84,6 +99,12 @@ ShapedRecipe recipeForRowLength(const Recipe& r, int64_t cols) {
     return {r, {}};
 }
 
+ShapedRecipe recipeForLayer(const Recipe& r, const LayerPlace& place) {
+    const MethodSpec& spec = methodSpec(r.method);
+    if (spec.forLayer) return spec.forLayer(r, place);
+    return recipeForRowLength(r, place.cols);
+}
+
 std::string afterSourceName(AfterSource s) {
     switch (s) {
         case AfterSource::Grid:
@@ -99,7 +120,10 @@ std::string afterSourceName(AfterSource s) {
 }
 
 const std::vector<std::string>& afterSourceNames() {
-    static const std::vector<std::string> names = {"grid", "cast", "codebook", "stored"};
+    // "checkpoint": the layer's weight is re-read from RunConfig::checkpoint (no method of
+    // the table produces it; runs comparing a quantized file with its original).
+    static const std::vector<std::string> names = {"grid", "cast", "codebook", "stored",
+                                                   "checkpoint"};
     return names;
 }
 

@@ -47,6 +47,16 @@ struct ShapedRecipe {
     std::string fallbackReason;  // empty: the recipe as asked
 };
 
+// Where a layer sits in its model, for methods whose recipe depends on it (llama-quantize's
+// mixes give attn_v / ffn_down of some layers more bits).
+struct LayerPlace {
+    std::string name;  // linear layer name, e.g. "model.layers.3.self_attn.v_proj"
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int blocks = 0;  // decoder layers of the model
+    int gqa = 1;     // attention heads / KV heads
+};
+
 struct MethodSpec {
     QuantMethod id;
     const char* name;     // recipe word, e.g. "nf4"
@@ -75,6 +85,9 @@ struct MethodSpec {
     // Layer bytes from bytesFor even where codes exist (the real layout differs from the
     // integer grids' packing, e.g. fp32 row scales); always for recomputed methods.
     bool bytesFromLayout;
+    // For methods that choose a recipe per layer (llama.cpp mixes): the recipe the layer at
+    // `place` gets (always a single-type recipe). Null: recipeForRowLength.
+    ShapedRecipe (*forLayer)(const Recipe& r, const LayerPlace& place);
 };
 
 const std::vector<MethodSpec>& methodRegistry();
@@ -83,5 +96,7 @@ const MethodSpec* findMethod(std::string_view name);  // lower-case name; null i
 std::string knownMethodNames();                       // "rtn, gptq, ... or q6_k"
 // The recipe applied to a layer with rows of `cols` values (the method's forRowLength, else r).
 ShapedRecipe recipeForRowLength(const Recipe& r, int64_t cols);
+// The recipe applied to the layer at `place` (the method's forLayer, else recipeForRowLength).
+ShapedRecipe recipeForLayer(const Recipe& r, const LayerPlace& place);
 
 }  // namespace ql

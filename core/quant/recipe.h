@@ -7,6 +7,9 @@
 //   4-bit codebook nf4|fp4[:bN][:dq][:fp32|fp16|bf16] (bitsandbytes blockwise, quant/codebook4.h)
 //   llama.cpp      q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k (no further parts;
 //                  quant/ggml_quants.h, fallbacks in quant/ggml_recipe.cpp)
+//   llama.cpp mixes q2_k_mix, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m: each layer
+//                  gets the type llama-quantize gives it (quant/ggml_mix.h); "q2_k_mix" is
+//                  llama-quantize's Q2_K file type, "q2_k" the one type everywhere (--pure)
 //   LLM.int8()     llm_int8[:tT] (bitsandbytes): int8 row-wise absmax weights, int8 per-token
 //                  activations, input columns reaching |x| >= T (default 6) in any token of a
 //                  window kept in fp16 (mixed-precision decomposition; t0: none)
@@ -46,6 +49,15 @@ enum class QuantMethod {
     Q5_K,
     Q6_K,
     LlmInt8,  // LLM.int8() (bitsandbytes)
+    // llama-quantize's mixes: a ggml type per layer (quant/ggml_mix.h)
+    Q2_K_Mix,
+    Q3_K_S,
+    Q3_K_M,
+    Q3_K_L,
+    Q4_K_S,
+    Q4_K_M,
+    Q5_K_S,
+    Q5_K_M,
 };
 enum class Granularity { Tensor, Channel, Group };
 // The dtype the dequantized weight is rounded to (bitsandbytes' compute dtype).

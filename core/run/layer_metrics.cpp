@@ -5,8 +5,10 @@
 #include "quant/histogram.h"
 #include "quant/method_registry.h"
 #include "quant/quantize.h"
+#include "run/gguf_source.h"
 #include "run/run_internal.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -42,9 +44,29 @@ bool gridReproduces(const LayerWeights& w, const LayerQuantization& lq) {
 
 }  // namespace
 
-void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const std::vector<float>& w,
-                        int64_t rows, int64_t cols, const Recipe& recipe) {
+void checkpointWeight(LayerQuantization& lq, const std::string& name,
+                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols) {
+    QuantizedWeight w = checkpoint.layer(name, rows, cols);
     lq.name = name;
+    lq.applied = Recipe::parse(w.method);
+    lq.fallback = false;
+    lq.fallbackReason.clear();
+    lq.awqScales.clear();
+    lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    lq.codes.clear();
+    lq.grid = QuantGrid();
+    lq.dequant = std::move(w.values);
+}
+
+LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer) {
+    const int gqa = c.numKvHeads > 0 ? std::max(1, c.numHeads / c.numKvHeads) : 1;
+    return {layer.name, layer.outFeatures, layer.inFeatures, c.numLayers, gqa};
+}
+
+void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const std::vector<float>& w,
+                        const Recipe& recipe) {
+    const int64_t rows = place.rows, cols = place.cols;
+    lq.name = place.name;
     lq.applied = recipe;
     lq.fallback = false;
     lq.fallbackReason.clear();
@@ -52,8 +74,9 @@ void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const st
     lq.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
     const MethodSpec& spec = methodSpec(recipe.method);
     if (spec.recompute) {
-        // llama.cpp formats whose block does not divide the row get another recipe.
-        const ShapedRecipe shaped = recipeForRowLength(recipe, cols);
+        // llama.cpp formats whose block does not divide the row get another recipe, and
+        // llama.cpp mixes choose one per layer.
+        const ShapedRecipe shaped = recipeForLayer(recipe, place);
         lq.applied = shaped.recipe;
         lq.fallback = !shaped.fallbackReason.empty();
         lq.fallbackReason = shaped.fallbackReason;
@@ -282,6 +305,15 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
             throw Error("layer '" + l.name + "': method '" + l.method + "' is not a " +
                         l.weightAfterSource);
         return spec.recompute(recipe, original, n);
+    }
+    if (l.weightAfterSource == "checkpoint") {
+        if (run.config.checkpoint.empty())
+            throw Error("layer '" + l.name + "': the run names no checkpoint file");
+        std::vector<float> w =
+            openGgufWeights(run.config.checkpoint)->layer(l.name, l.rows, l.cols).values;
+        if (w.size() != n)
+            throw Error("layer '" + l.name + "': checkpoint weight has the wrong size");
+        return w;
     }
     if (l.weightAfterSource == "stored") {
         if (run.storedWeights) {

@@ -16,6 +16,7 @@
 #include "model/torch_errors.h"
 #include "quant/method_registry.h"
 #include "run/activation_side.h"
+#include "run/gguf_source.h"
 #include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
@@ -296,7 +297,8 @@ struct Budget {
     }
 };
 
-void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
+void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter& rep,
+                    const Checkpoint& checkpoint) {
     PhaseRecorder phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
     const ModelConfig cfg = loadModelConfig(run.config.modelDir + "/config.json");
@@ -319,8 +321,11 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         store->releasePages(tensor);
         const UnusableWeights bad =
             findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
-        quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
-                           recipe);
+        if (checkpoint)
+            checkpointWeight(lq, layers[i].name, *checkpoint, layers[i].outFeatures,
+                             layers[i].inFeatures);
+        else
+            quantizeWeightOnly(lq, layerPlace(cfg, layers[i]), w, recipe);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
                                           /*gridExact=*/true, &scratch));
@@ -361,7 +366,8 @@ bool streamedEngine() {
     return !(e && std::string(e) == "whole");
 }
 
-void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep) {
+void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& rep,
+                  const Checkpoint& checkpoint) {
     const RunConfig& c = run.config;
     const bool calib = !c.calibrationText.empty();
     const bool eval = !c.evaluationText.empty();
@@ -435,6 +441,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         plan.activations = acts;
         plan.gradients = grads;
         plan.bins = c.histogramBins;
+        plan.checkpoint = checkpoint;
         runStreamEngine(run, *model, *store, plan, rep.sub(0.05, 1.0));
         if (eval) run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
         if (eval || !heldOut.empty()) {
@@ -462,6 +469,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
+    options.checkpoint = checkpoint;
     options.calibration =
         Windows(calibration.begin(), calibration.end() - std::ptrdiff_t(heldOut.size()));
     ActivationSide side(recipe, names);
@@ -539,8 +547,15 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
 
 }  // namespace
 
-RunResult runQuantization(const RunConfig& config, const ProgressCallback& progress) {
+RunResult runQuantization(const RunConfig& asked, const ProgressCallback& progress) {
     const auto start = Clock::now();
+    RunConfig config = asked;
+    Checkpoint checkpoint;
+    if (!config.checkpoint.empty()) {
+        // The quantized side comes from the file: its recipe is the file's.
+        checkpoint = openGgufWeights(config.checkpoint);
+        config.recipe = checkpoint->recipe();
+    }
     const Recipe recipe = validate(config);
     const ProgressReporter rep(progress);
     RunResult run;
@@ -553,18 +568,20 @@ RunResult runQuantization(const RunConfig& config, const ProgressCallback& progr
         calibrated || !config.calibrationText.empty() || !config.evaluationText.empty();
     try {
         if (needModel) {
-            runWithModel(run, recipe, rep);
+            runWithModel(run, recipe, rep, checkpoint);
         } else {
             if (config.captureActivations || config.captureGradients)
                 run.warnings.push_back(
                     "activations and gradients not captured: no calibration text");
-            runWeightsOnly(run, recipe, rep);
+            runWeightsOnly(run, recipe, rep, checkpoint);
         }
     } catch (const c10::Error& e) {
         throwTorchError(e, "running '" + recipe.toString() + "' on '" + config.modelDir + "'");
     } catch (const std::bad_alloc&) {
         throwOutOfMemory("running '" + recipe.toString() + "' on '" + config.modelDir + "'");
     }
+    if (checkpoint)  // re-binning reads the file again (layer_metrics.cpp)
+        for (LayerResult& l : run.layers) l.weightAfterSource = "checkpoint";
     addFallbackWarnings(run);
     run.label = runDisplayLabel(run);
     run.seconds = since(start);

@@ -39,6 +39,10 @@ struct RunConfig {
     bool captureGradients = true;
     int histogramBins = 128;
     int threads = 0;  // 0 = all cores
+    // Non-empty: the quantized side is this checkpoint's weights (a GGUF file, tensors matched
+    // by name) instead of a quantization of the model; `recipe` is then the checkpoint's own
+    // (e.g. "q4_k_m" for a MOSTLY_Q4_K_M file) and every layer's type is the file's.
+    std::string checkpoint;
 };
 
 // Per-layer results. Histograms "before" and "after" share the same bins.

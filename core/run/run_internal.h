@@ -6,6 +6,7 @@
 #include "io/safetensors.h"
 #include "methods/quantize_layers.h"
 #include "model/model.h"
+#include "quant/method_registry.h"
 #include "run/run.h"
 
 #include <cstdint>
@@ -39,9 +40,17 @@ std::vector<LinearLayerInfo> selectLayers(const std::vector<LinearLayerInfo>& al
 std::vector<LinearLayerInfo> checkpointLinears(const TensorStore& store, int numLayers);
 
 // RTN or cast of one weight without a model (weights-only runs): the same grid,
-// fallback rule and codes as quantizeLayers' RTN. Fills `lq`, reusing its buffers.
-void quantizeWeightOnly(LayerQuantization& lq, const std::string& name, const std::vector<float>& w,
-                        int64_t rows, int64_t cols, const Recipe& recipe);
+// fallback rule and codes as quantizeLayers' RTN. Fills `lq`, reusing its buffers. `place`
+// names the layer and its shape (and, for llama.cpp mixes, its place in the model).
+void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const std::vector<float>& w,
+                        const Recipe& recipe);
+// The checkpoint of a "compare a quantized file with its original" run (null otherwise).
+using Checkpoint = std::shared_ptr<const QuantizedWeightsSource>;
+// Fills `lq` with the checkpoint's weight of layer `name` (rows x cols) and its type.
+void checkpointWeight(LayerQuantization& lq, const std::string& name,
+                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols);
+// Where a layer of a model with config `c` sits (quant/method_registry.h).
+LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer);
 
 // Everything about one quantized layer that needs only its weights: metrics, memory,
 // histograms, grid. `original` is the checkpoint weight; `after` the weight now in the

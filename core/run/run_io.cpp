@@ -56,7 +56,15 @@ json num(double v) {
     return v > 0 ? "inf" : "-inf";
 }
 
+json configFields(const RunConfig& c);
+
 json configJson(const RunConfig& c) {
+    json j = configFields(c);
+    if (!c.checkpoint.empty()) j["checkpoint"] = c.checkpoint;  // only comparison runs
+    return j;
+}
+
+json configFields(const RunConfig& c) {
     return {{"model_dir", c.modelDir},
             {"recipe", c.recipe},
             {"layers",
@@ -100,6 +108,7 @@ RunConfig configFrom(const JsonFields& j) {
     c.captureGradients = j.flag("capture_gradients");
     c.histogramBins = j.toInt("histogram_bins", 1, kMaxBins);
     c.threads = j.toInt("threads", std::numeric_limits<int>::min(), kIntMax);
+    if (j.has("checkpoint")) c.checkpoint = j.str("checkpoint");
     return c;
 }
 
@@ -216,7 +225,7 @@ LayerResult layerFrom(const JsonFields& j) {
     const auto& sources = afterSourceNames();
     if (std::find(sources.begin(), sources.end(), l.weightAfterSource) == sources.end())
         j.fail("weight_after_source",
-               "must be \"grid\", \"cast\", \"codebook\" or \"stored\", not \"" +
+               "must be \"grid\", \"cast\", \"codebook\", \"stored\" or \"checkpoint\", not \"" +
                    l.weightAfterSource + "\"");
     if ((l.weightAfterSource == "cast" || l.weightAfterSource == "codebook") &&
         !recomputedAs(l.method, l.weightAfterSource))

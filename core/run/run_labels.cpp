@@ -5,6 +5,7 @@
 #include "quant/recipe.h"
 #include "run/run_internal.h"
 
+#include <filesystem>
 #include <string>
 
 namespace ql {
@@ -17,6 +18,9 @@ std::string runDisplayLabel(const RunResult& run) {
         return run.label.empty() ? run.config.recipe : run.label;
     }
     std::string label = runLabel(recipe);
+    if (!run.config.checkpoint.empty())
+        return label + " (" + std::filesystem::path(run.config.checkpoint).filename().string() +
+               ")";
     size_t fell = 0;
     for (const auto& l : run.layers) fell += l.fallback ? 1 : 0;
     if (fell > 0 && methodSpec(recipe.method).forRowLength)  // llama.cpp formats

@@ -130,6 +130,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     std::vector<float> errorScratch;  // reused by every layer: no page faults per layer
     QuantizeLayersOptions options;
     options.dequantCopy = false;  // the quantized weight is read from the model below
+    options.checkpoint = plan.checkpoint;
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
         // AWQ never folds its scales here (quantizeLayers' contract): the effective weight

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "quant/histogram.h"
+#include "quant/quantized_source.h"
 #include "run/reservoir.h"
 #include "run/run_torch.h"
 
@@ -19,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -135,6 +137,7 @@ struct StreamPlan {
     size_t sqnrEvalWindows = 0;  // output SQNR on the first evaluation windows
     bool activations = false, gradients = false;
     int bins = 128;
+    std::shared_ptr<const QuantizedWeightsSource> checkpoint;  // RunConfig::checkpoint, opened
 };
 
 // Runs the plan on a model loaded with Model::loadStreamed; fills run.layers, perplexity,

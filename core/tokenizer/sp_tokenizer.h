@@ -32,6 +32,8 @@ public:
         float score = 0.0f;
         int type = Normal;
     };
+    // Every piece in id order (GGUF export writes them as llama.cpp's vocabulary).
+    const std::vector<Piece>& pieces() const { return pieces_; }
 
 private:
     using UnusedSplits =

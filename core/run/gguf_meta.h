@@ -1,0 +1,29 @@
+// run-private: the metadata convert_hf_to_gguf.py writes for a Hugging Face Llama-family
+// folder (general.*, the architecture's hyperparameters, the SentencePiece tokenizer), in its
+// key order; llama-quantize's files move general.file_type to the end.
+#pragma once
+
+#include "io/gguf_writer.h"
+#include "io/model_config.h"
+
+#include <cstdint>
+#include <string>
+
+namespace ql {
+
+// GGUF architecture name of a config ("llama" for Llama and Mistral); throws ql::Error for
+// architectures whose export is not supported.
+std::string ggufArchitecture(const ModelConfig& c);
+
+// convert_hf_to_gguf.py's names from the folder name: general.name, version, basename, ...
+struct GgufModelNames {
+    std::string name, basename, finetune, version, sizeLabel;
+};
+GgufModelNames ggufModelNames(const std::string& folderName, uint64_t parameters);
+
+// Adds every key: `fileType` is general.file_type; `quantized` puts it after
+// general.quantization_version, where llama-quantize writes it.
+void addGgufMetadata(GgufWriter& w, const ModelConfig& c, const std::string& modelDir,
+                     uint64_t parameters, uint32_t fileType, bool quantized);
+
+}  // namespace ql
