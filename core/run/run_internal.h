@@ -102,6 +102,15 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
                                   const float* original, size_t n);
 
+// The grid a layer result records (bits, symmetry, shape, group size, scales, zeros).
+QuantGrid gridOf(const LayerResult& layer);
+
+// The integer codes and grid of a quantized layer of `run` whose checkpoint weight is
+// `original` (rows x cols): re-quantized with the recorded grid ("grid") or the stored
+// compact weights ("stored"). ql::Error naming the layer for any other source (casts,
+// codebooks, block formats) or runs saved before compact storage (.f32 weights).
+CompactWeights layerCodesOf(const RunResult& run, const LayerResult& layer, const float* original);
+
 // Paths of the stored after-weights of a layer inside a run folder: compact (.qlw, written
 // today) and float32 (.f32, runs saved before; still read and copied on re-save).
 std::string storedWeightPath(const std::string& folder, const std::string& layer);

@@ -1,0 +1,4 @@
+# GPTQ checkpoints (helper "gptqckpt"): packing against hand-packed words, export of RTN and
+# GPTQ runs of the shared model read back as a model, refusals.
+quantlens_add_test(test_gptq_checkpoint SOURCES test_gptq_checkpoint.cpp
+  LIBS QuantLens::run QuantLens::model QuantLens::io nlohmann_json::nlohmann_json TIMEOUT 300)

@@ -1,0 +1,277 @@
+// GPTQ checkpoints (io/gptq_checkpoint.h, io/quantized_source.h, run/model_export.h):
+// packing checked against int32 words packed by hand; export of RTN and GPTQ runs of the
+// shared TinyStories model, read back as a model, gives exactly the run's dequantized
+// weights with the scales rounded to fp16 (the format's scale type); the folder's config,
+// tokenizer and report; refusals for what the format cannot hold.
+#include "base/error.h"
+#include "io/dtype.h"
+#include "io/gptq_checkpoint.h"
+#include "io/quantized_source.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "quant/quantize.h"
+#include "run/model_export.h"
+#include "run/run.h"
+#include "testdata.h"
+
+#include <QObject>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+using namespace ql;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kModel = "models/tinystories-656k";
+
+// u[j][i] = (i + j) mod 16 on an 8 x 8 weight, one group; zero of row j = j + 1.
+GptqGrid handGrid4() {
+    GptqGrid g;
+    g.bits = 4;
+    g.outFeatures = 8, g.inFeatures = 8, g.groupSize = 8;
+    for (int j = 0; j < 8; ++j)
+        for (int i = 0; i < 8; ++i) g.codes.push_back(uint8_t((i + j) % 16));
+    for (int j = 0; j < 8; ++j) {
+        g.zeros.push_back(uint8_t(j + 1));
+        g.scales.push_back(0.25f + 0.5f * float(j));
+    }
+    return g;
+}
+
+// 8-bit, 4 x 8 weight, groups of 4: u[j][i] = 40 j + 3 i, symmetric (zero 128).
+GptqGrid handGrid8() {
+    GptqGrid g;
+    g.bits = 8;
+    g.outFeatures = 4, g.inFeatures = 8, g.groupSize = 4;
+    for (int j = 0; j < 4; ++j)
+        for (int i = 0; i < 8; ++i) g.codes.push_back(uint8_t(40 * j + 3 * i));
+    for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < 2; ++k) {
+            g.zeros.push_back(128);
+            g.scales.push_back(0.001f * float(1 + j + 4 * k));
+        }
+    return g;
+}
+
+int32_t word(uint32_t u) {
+    return static_cast<int32_t>(u);
+}
+
+// The independent dequantization: (u - zero) * fp16(scale) per element, from the grid.
+std::vector<float> expectedWeights(const GptqGrid& g) {
+    std::vector<float> w(g.codes.size());
+    const int64_t groups = g.groups();
+    for (int64_t j = 0; j < g.outFeatures; ++j)
+        for (int64_t i = 0; i < g.inFeatures; ++i) {
+            const size_t cell = size_t(j * groups + i / g.groupSize);
+            const float s = halfToFloat(floatToHalf(g.scales[cell]));
+            w[size_t(j * g.inFeatures + i)] =
+                (float(g.codes[size_t(j * g.inFeatures + i)]) - float(g.zeros[cell])) * s;
+        }
+    return w;
+}
+
+bool throwsWith(const std::function<void()>& f, const QString& text) {
+    try {
+        f();
+    } catch (const Error& e) {
+        if (QString(e.what()).contains(text)) return true;
+        qWarning("unexpected message: %s", e.what());
+        return false;
+    }
+    return false;
+}
+
+RunResult quantizeSmall(const std::string& recipe, bool calibrate) {
+    RunConfig c;
+    c.modelDir = qltest::dataPath(kModel);
+    c.recipe = recipe;
+    if (calibrate) {
+        c.calibrationText = qltest::dataPath("data/stories/calib.txt");
+        c.calibrationWindows = 4;
+        c.calibrationSeq = 128;
+    }
+    c.captureActivations = c.captureGradients = false;
+    c.threads = 1;
+    return runQuantization(c);
+}
+
+double sqnrDb(const std::vector<float>& w, const std::vector<float>& q) {
+    double s = 0, e = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+        s += double(w[i]) * w[i];
+        e += (double(w[i]) - q[i]) * (double(w[i]) - q[i]);
+    }
+    return 10.0 * std::log10(s / e);
+}
+
+}  // namespace
+
+class TestGptqCheckpoint : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void packsInt4AsByHand() {
+        const GptqTensors t = packGptq(handGrid4(), GptqZeroFormat::V1, "hand");
+        QCOMPARE(t.qweightShape(), (std::vector<int64_t>{1, 8}));
+        // Row j's eight codes j, j+1, ... j+7 (mod 16), the first input in the low nibble.
+        const std::vector<int32_t> qweight = {
+            word(0x76543210u), word(0x87654321u), word(0x98765432u), word(0xA9876543u),
+            word(0xBA987654u), word(0xCBA98765u), word(0xDCBA9876u), word(0xEDCBA987u)};
+        QCOMPARE(t.qweight, qweight);
+        // "gptq" stores zero - 1 = j for output j, packed along the output dimension.
+        QCOMPARE(t.qzerosShape(), (std::vector<int64_t>{1, 1}));
+        QCOMPARE(t.qzeros, std::vector<int32_t>{word(0x76543210u)});
+        QCOMPARE(packGptq(handGrid4(), GptqZeroFormat::V2, "hand").qzeros,
+                 std::vector<int32_t>{word(0x87654321u)});
+        QCOMPARE(t.gIdx, std::vector<int32_t>(8, 0));
+        QCOMPARE(t.scales[3], floatToHalf(1.75f));
+    }
+
+    void packsInt8AsByHand() {
+        const GptqTensors t = packGptq(handGrid8(), GptqZeroFormat::V1, "hand8");
+        QCOMPARE(t.qweightShape(), (std::vector<int64_t>{2, 4}));
+        const std::vector<int32_t> qweight = {
+            word(0x09060300u), word(0x312E2B28u), word(0x59565350u), word(0x817E7B78u),
+            word(0x15120F0Cu), word(0x3D3A3734u), word(0x65625F5Cu), word(0x8D8A8784u)};
+        QCOMPARE(t.qweight, qweight);
+        // symmetric: zero 128 stored as 127 in each byte, two groups x one word
+        QCOMPARE(t.qzeros, (std::vector<int32_t>{word(0x7F7F7F7Fu), word(0x7F7F7F7Fu)}));
+        QCOMPARE(t.gIdx, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1}));
+        QCOMPARE(t.scalesShape(), (std::vector<int64_t>{2, 4}));
+        QCOMPARE(t.scales[1 * 4 + 2], floatToHalf(0.001f * 7));  // group 1 of output 2
+    }
+
+    void dequantizesWhatWasPacked() {
+        for (const GptqGrid& g : {handGrid4(), handGrid8()})
+            for (GptqZeroFormat f : {GptqZeroFormat::V1, GptqZeroFormat::V2})
+                QCOMPARE(dequantizeGptq(packGptq(g, f, "x"), f, "x"), expectedWeights(g));
+    }
+
+    void refusesWhatTheLayoutCannotHold() {
+        GptqGrid g = handGrid4();
+        g.zeros[2] = 0;
+        QVERIFY(throwsWith([&] { packGptq(g, GptqZeroFormat::V1, "L"); }, "zero point 0"));
+        QCOMPARE(dequantizeGptq(packGptq(g, GptqZeroFormat::V2, "L"), GptqZeroFormat::V2, "L"),
+                 expectedWeights(g));
+        GptqGrid odd = handGrid8();
+        odd.bits = 4;  // 8 inputs fine, but 4 outputs are not a multiple of 8 for qzeros
+        QVERIFY(throwsWith([&] { packGptq(odd, GptqZeroFormat::V1, "L"); }, "out_features"));
+        GptqGrid three = handGrid4();
+        three.bits = 3;
+        QVERIFY(throwsWith([&] { packGptq(three, GptqZeroFormat::V1, "L"); }, "bits"));
+        GptqTensors t = packGptq(handGrid8(), GptqZeroFormat::V1, "L");
+        t.gIdx[5] = 2;
+        QVERIFY(throwsWith([&] { dequantizeGptq(t, GptqZeroFormat::V1, "L"); }, "g_idx"));
+    }
+
+    // RTN int4 g32 sym: the export read back is exactly the run's grid with fp16 scales.
+    void rtnExportRoundTrip() {
+        if (!qltest::hasData(kModel)) QSKIP("shared model tinystories-656k missing");
+        const RunResult run = quantizeSmall("rtn:int4:g32:sym", false);
+        const std::string out = qltest::tempDir("gptq-rtn").toStdString() + "/export";
+        const ModelExportResult r = exportGptq(run, out);
+        QCOMPARE(r.folder, fs::absolute(out).lexically_normal().string());
+        const auto original = TensorStore::open(qltest::dataPath(kModel));
+        const auto exported = TensorStore::open(out);
+        QVERIFY(exported->quantizedSource() != nullptr);
+        QCOMPARE(exported->quantizedSource()->tensors().size(), run.layers.size());
+        QVERIFY(!exported->find(run.layers[0].name + ".qweight"));  // hidden behind .weight
+        for (const auto& l : run.layers) {
+            const std::vector<float> w = original->readFloat(l.name + ".weight");
+            QuantGrid grid;
+            grid.bits = l.bits, grid.symmetric = l.symmetric, grid.rows = l.rows;
+            grid.cols = l.cols, grid.groupSize = l.groupSize, grid.scales = l.scales;
+            std::vector<int32_t> q(w.size());
+            quantizeWithGrid(w.data(), grid, q.data(), nullptr);
+            const std::vector<float> back = exported->readFloat(l.name + ".weight");
+            QCOMPARE(back.size(), w.size());
+            for (size_t i = 0; i < w.size(); ++i) {
+                const float s = halfToFloat(
+                    floatToHalf(grid.scaleAt(int64_t(i) / l.cols, int64_t(i) % l.cols)));
+                if (back[i] != float(q[i]) * s)
+                    QFAIL(qPrintable(QString("%1[%2]: %3 != %4")
+                                         .arg(l.name.c_str())
+                                         .arg(i)
+                                         .arg(back[i])
+                                         .arg(float(q[i]) * s)));
+            }
+            // fp16 scales move the weight SQNR by far less than 0.01 dB
+            QVERIFY2(std::abs(sqnrDb(w, back) - l.weightSqnrDb) < 0.01, l.name.c_str());
+        }
+        // Every other tensor is copied byte for byte in its source dtype.
+        for (const auto& name : original->names()) {
+            if (run.layer(name.substr(0, name.size() - 7))) continue;
+            const TensorInfo& a = original->get(name);
+            const TensorInfo* b = exported->find(name);
+            QVERIFY2(b && b->dtype == a.dtype && b->shape == a.shape, name.c_str());
+            QVERIFY(std::memcmp(original->data(a), exported->data(*b), a.byteSize) == 0);
+        }
+        checkFolder(out, 4, 32, true);
+    }
+
+    // GPTQ int4 g32 asym with calibration: the stored codes come back (scales in fp16).
+    void gptqExportRoundTrip() {
+        if (!qltest::hasData(kModel) || !qltest::hasData("data/stories/calib.txt"))
+            QSKIP("shared model or calibration text missing");
+        const RunResult run = quantizeSmall("gptq:int4:g32:asym", true);
+        QVERIFY(run.storedWeights);
+        const std::string out = qltest::tempDir("gptq-gptq").toStdString() + "/export";
+        ModelExportOptions v2;
+        v2.gptqZeros = GptqZeroFormat::V2;  // asym may have zero 0 somewhere
+        exportGptq(run, out, v2);
+        const auto exported = TensorStore::open(out);
+        for (const auto& l : run.layers) {
+            CompactWeights c = run.storedWeights->at(l.name);
+            for (float& s : c.grid.scales) s = halfToFloat(floatToHalf(s));
+            QCOMPARE(exported->readFloat(l.name + ".weight"), c.decode());
+        }
+        checkFolder(out, 4, 32, false);
+        // The folder is a model: it loads, and its linears are the dequantized weights.
+        const auto model = Model::load(out);
+        const std::string first = run.layers.front().name;
+        QCOMPARE(model->linearWeight(first), exported->readFloat(first + ".weight"));
+        const double nll = model->meanNll({1, 50, 200, 300, 17, 99, 5, 2});
+        QVERIFY(std::isfinite(nll) && nll > 0);
+    }
+
+    void refusesRunsTheFormatCannotHold() {
+        if (!qltest::hasData(kModel)) QSKIP("shared model tinystories-656k missing");
+        const RunResult fp16 = quantizeSmall("fp16", false);
+        QVERIFY(whyNotGptqExportable(fp16).find("rtn or gptq") != std::string::npos);
+        const RunResult int3 = quantizeSmall("rtn:int3:g32:sym", false);
+        QVERIFY(whyNotGptqExportable(int3).find("4- or 8-bit") != std::string::npos);
+        const std::string out = qltest::tempDir("gptq-refused").toStdString() + "/export";
+        QVERIFY(throwsWith([&] { exportGptq(fp16, out); }, "rtn or gptq"));
+        QVERIFY(!fs::exists(out));
+        // nothing staged is left beside the destination
+        for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))
+            QFAIL(qPrintable("left behind: " + QString::fromStdString(e.path().string())));
+    }
+
+private:
+    void checkFolder(const std::string& out, int bits, int group, bool sym) {
+        const auto config =
+            nlohmann::json::parse(qltest::readFile(out + "/config.json"))["quantization_config"];
+        QCOMPARE(config["quant_method"].get<std::string>(), std::string("gptq"));
+        QCOMPARE(config["bits"].get<int>(), bits);
+        QCOMPARE(config["group_size"].get<int>(), group);
+        QCOMPARE(config["sym"].get<bool>(), sym);
+        QCOMPARE(config["desc_act"].get<bool>(), false);
+        QVERIFY(fs::exists(out + "/tokenizer.json"));
+        QVERIFY(fs::exists(out + "/quantize_config.json"));
+        const auto report = nlohmann::json::parse(qltest::readFile(out + "/quantlens_report.json"));
+        QVERIFY(report["run"]["layers"].size() == 14);
+        QVERIFY(report["export_peak_rss_bytes"].get<uint64_t>() > 0);
+        for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))
+            QCOMPARE(e.path().filename().string(), std::string("export"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGptqCheckpoint)
+#include "test_gptq_checkpoint.moc"
