@@ -1,8 +1,9 @@
-// GPTQ checkpoints (io/gptq_checkpoint.h, io/quantized_source.h, run/model_export.h):
+// Model exports (io/gptq_checkpoint.h, io/quantized_source.h, run/model_export.h). GPTQ:
 // packing checked against int32 words packed by hand; export of RTN and GPTQ runs of the
 // shared TinyStories model, read back as a model, gives exactly the run's dequantized
 // weights with the scales rounded to fp16 (the format's scale type); the folder's config,
-// tokenizer and report; refusals for what the format cannot hold.
+// tokenizer and report; refusals for what the format cannot hold. QuantLens's own packed
+// export: read back, every layer is the run's dequantized weight bit for bit.
 #include "base/error.h"
 #include "io/dtype.h"
 #include "io/gptq_checkpoint.h"
@@ -12,6 +13,7 @@
 #include "quant/quantize.h"
 #include "run/model_export.h"
 #include "run/run.h"
+#include "run/run_internal.h"
 #include "testdata.h"
 
 #include <QObject>
@@ -252,6 +254,87 @@ private Q_SLOTS:
         // nothing staged is left beside the destination
         for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))
             QFAIL(qPrintable("left behind: " + QString::fromStdString(e.path().string())));
+    }
+
+    void quantlensExportRoundTrip_data() {
+        QTest::addColumn<QString>("recipe");
+        QTest::addColumn<bool>("calibrate");
+        QTest::newRow("rtn int4 g32 asym (grid)") << "rtn:int4:g32:asym" << false;
+        QTest::newRow("rtn int3 tensor sym") << "rtn:int3:tensor:sym" << false;
+        QTest::newRow("rtn int8 channel sym") << "rtn:int8:channel:sym" << false;
+        QTest::newRow("gptq int4 g32 sym (stored)") << "gptq:int4:g32:sym" << true;
+        QTest::newRow("awq int4 g32 asym (divisors)") << "awq:int4:g32:asym" << true;
+        QTest::newRow("fp16 (cast)") << "fp16" << false;
+        QTest::newRow("bf16 (cast)") << "bf16" << false;
+    }
+
+    void quantlensExportRoundTrip() {
+        QFETCH(QString, recipe);
+        QFETCH(bool, calibrate);
+        if (!qltest::hasData(kModel) || !qltest::hasData("data/stories/calib.txt"))
+            QSKIP("shared model or calibration text missing");
+        const RunResult run = quantizeSmall(recipe.toStdString(), calibrate);
+        const std::string out = qltest::tempDir("ql-export").toStdString() + "/export";
+        exportQuantLens(run, out);
+        const auto original = TensorStore::open(qltest::dataPath(kModel));
+        const auto exported = TensorStore::open(out);
+        for (const auto& l : run.layers) {
+            const std::vector<float> w = original->readFloat(l.name + ".weight");
+            const std::vector<float> want = afterWeightsOf(run, l, w);
+            const std::vector<float> got = exported->readFloat(l.name + ".weight");
+            QCOMPARE(got.size(), want.size());
+            for (size_t i = 0; i < got.size(); ++i)
+                if (!(got[i] == want[i]))
+                    QFAIL(qPrintable(QString("%1[%2]: %3 != %4")
+                                         .arg(l.name.c_str())
+                                         .arg(i)
+                                         .arg(got[i])
+                                         .arg(want[i])));
+        }
+        const SafetensorsFile file(out + "/model.safetensors");
+        QCOMPARE(file.metadata().at("ql.recipe"), run.config.recipe);
+        QCOMPARE(file.metadata().at("ql.architecture"), run.architecture);
+        if (run.layers.front().weightAfterSource != "cast") {
+            const auto meta =
+                nlohmann::json::parse(file.metadata().at("ql.layer." + run.layers.front().name));
+            QCOMPARE(meta["method"].get<std::string>(), run.layers.front().method);
+            QCOMPARE(meta["weight_sqnr_db"].get<double>(), run.layers.front().weightSqnrDb);
+        }
+        QCOMPARE(nlohmann::json::parse(
+                     qltest::readFile(out + "/config.json"))["quantization_config"]["quant_method"]
+                     .get<std::string>(),
+                 std::string("quantlens"));
+        // it opens as a model whose linears are those weights
+        const auto model = Model::load(out);
+        const std::string first = run.layers.front().name;
+        QCOMPARE(model->linearWeight(first), exported->readFloat(first + ".weight"));
+    }
+
+    void quantlensExportRefusesCodebooks() {
+        if (!qltest::hasData(kModel)) QSKIP("shared model tinystories-656k missing");
+        const RunResult run = quantizeSmall("nf4", false);
+        const std::string out = qltest::tempDir("ql-export-nf4").toStdString() + "/export";
+        QVERIFY(throwsWith([&] { exportQuantLens(run, out); }, "not in this build"));
+        QVERIFY(!fs::exists(out));
+    }
+
+    void corruptGptqFolderNamesTensor() {
+        if (!qltest::hasData(kModel)) QSKIP("shared model tinystories-656k missing");
+        const RunResult run = quantizeSmall("rtn:int4:g32:sym", false);
+        const std::string out = qltest::tempDir("gptq-corrupt").toStdString() + "/export";
+        exportGptq(run, out);
+        // drop one layer's qzeros: opening names the tensor
+        const auto raw = TensorStore::openRaw(out);
+        std::vector<TensorToWrite> kept;
+        const std::string dropped = run.layers[3].name + ".qzeros";
+        for (const auto& name : raw->names()) {
+            if (name == dropped) continue;
+            const TensorInfo& t = raw->get(name);
+            kept.push_back({name, t.dtype, t.shape, {raw->data(t), raw->data(t) + t.byteSize}});
+        }
+        writeSafetensors(out + "/model.safetensors", kept);
+        QVERIFY(throwsWith([&] { TensorStore::open(out); }, QString::fromStdString(dropped)));
+        QVERIFY(throwsWith([&] { Model::load(out); }, QString::fromStdString(dropped)));
     }
 
 private:

@@ -1,5 +1,6 @@
 // quantlens-cli export: a run's quantized model as a folder other tools load (GPTQ) or
-// QuantLens reads back. GGUF export is a separate piece of work (not in this build).
+// QuantLens reads back (quantlens). GGUF export is a separate piece of work (not in this
+// build).
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
@@ -15,8 +16,8 @@ namespace qlcli {
 namespace {
 
 const char* kUsage =
-    "Usage: quantlens-cli export RUN --format gptq --out DIR [--checkpoint-format gptq|gptq_v2]\n"
-    "                            [--force] [--json]\n"
+    "Usage: quantlens-cli export RUN --format gptq|quantlens --out DIR\n"
+    "                            [--checkpoint-format gptq|gptq_v2] [--force] [--json]\n"
     "\n"
     "Writes the run's quantized model as a folder:\n"
     "  gptq   model.safetensors (qweight/qzeros/scales/g_idx per quantized linear, other\n"
@@ -26,6 +27,10 @@ const char* kUsage =
     "         (group_size -1), every decoder projection quantized on one group size.\n"
     "         --checkpoint-format gptq (default) stores zero - 1 as AutoGPTQ does; a group\n"
     "         whose zero point is 0 needs gptq_v2 (GPTQModel), which stores the zero itself.\n"
+    "  quantlens  QuantLens's own packed safetensors (codes + float32 grids as the run holds\n"
+    "         them, casts as F16/BF16) with the recipe, per-layer method/grid/metrics,\n"
+    "         architecture and versions in __metadata__; opens as a model in QuantLens with\n"
+    "         the run's dequantized weights bit for bit. Not for nf4/fp4/llama.cpp recipes yet.\n"
     "The run's model folder (run.json's model) must still exist. DIR must be new or empty;\n"
     "an earlier QuantLens export there is replaced only with --force. The folder is written\n"
     "complete beside DIR and renamed into place.\n";
@@ -52,7 +57,8 @@ int cmdExport(const Argv& argv) {
     options.gptqZeros = zeroFormat(args);
     options.replaceExisting = args.flag("force");
     const ql::RunResult run = ql::loadRun(args.positional()[0]);
-    const ql::ModelExportResult r = ql::exportGptq(run, outDir, options);
+    const ql::ModelExportResult r = format == "gptq" ? ql::exportGptq(run, outDir, options)
+                                                     : ql::exportQuantLens(run, outDir, options);
     for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
     if (args.flag("json")) {
         const nlohmann::json j = {{"folder", r.folder},    {"format", format},

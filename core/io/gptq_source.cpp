@@ -187,7 +187,9 @@ std::shared_ptr<QuantizedWeightsSource> openQuantizedSource(const std::string& f
     }
     if (!config.is_object() || !config.contains("quantization_config")) return nullptr;
     const json& qc = config["quantization_config"];
-    if (!qc.is_object() || !qc.contains("quant_method") || qc["quant_method"] != "gptq")
+    if (!qc.is_object() || !qc.contains("quant_method")) return nullptr;
+    if (qc["quant_method"] == "quantlens") return openQuantLensSource(fileOrFolder);
+    if (qc["quant_method"] != "gptq")
         return nullptr;  // other methods: read as before (their tensors name the problem)
     return std::make_shared<GptqSource>(fileOrFolder, settingsOf(qc, configPath.string()),
                                         configPath.string());

@@ -33,9 +33,13 @@ public:
 };
 
 // The quantized source of a checkpoint folder, or null for a plain (float) checkpoint.
-// A folder whose config.json has a quantization_config is quantized: "gptq" is read (its
-// checkpoint_format "gptq" or "gptq_v2"); any other quant_method is refused (ql::Error
-// naming config.json and the field).
+// A folder whose config.json has a quantization_config with quant_method "gptq" (its
+// checkpoint_format "gptq" or "gptq_v2") or "quantlens" is quantized; other quant_methods
+// are read as before (as float checkpoints, whose missing tensors name the problem).
 std::shared_ptr<QuantizedWeightsSource> openQuantizedSource(const std::string& fileOrFolder);
+
+// QuantLens's own packed export (run/model_export.h), quant_method "quantlens"; null when
+// it holds no packed layer (a cast run: its F16/BF16 tensors are read as they are).
+std::shared_ptr<QuantizedWeightsSource> openQuantLensSource(const std::string& folder);
 
 }  // namespace ql

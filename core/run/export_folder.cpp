@@ -106,6 +106,20 @@ std::string exportReportJson(const RunResult& run, const std::string& formatJson
     return j.dump(2) + "\n";
 }
 
+std::string configWithQuantization(const std::string& modelDir,
+                                   const std::string& quantizationConfigJson) {
+    const std::string path = modelDir + "/config.json";
+    nlohmann::ordered_json config;
+    try {
+        config = nlohmann::ordered_json::parse(readRegularFile(path, "config.json"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": " + jsonErrorReason(e));
+    }
+    if (!config.is_object()) throw Error(path + ": not a JSON object");
+    config["quantization_config"] = nlohmann::ordered_json::parse(quantizationConfigJson);
+    return config.dump(2) + "\n";
+}
+
 std::vector<std::string> folderFiles(const std::string& folder, uint64_t& totalBytes) {
     std::vector<std::string> names;
     totalBytes = 0;

@@ -45,6 +45,11 @@ std::vector<std::string> copyTokenizerFiles(const std::string& modelDir, const S
 std::string exportReportJson(const RunResult& run, const std::string& formatJson,
                              const std::vector<std::string>& warnings);
 
+// The model's config.json with "quantization_config" set to the given JSON object
+// (ql::Error naming config.json when it is not a JSON object).
+std::string configWithQuantization(const std::string& modelDir,
+                                   const std::string& quantizationConfigJson);
+
 // The sizes of the finished folder's files, sorted by name.
 std::vector<std::string> folderFiles(const std::string& folder, uint64_t& totalBytes);
 

@@ -114,19 +114,6 @@ json quantizationConfig(const GptqPlan& p, GptqZeroFormat zeros) {
             {"quantlens_recipe", p.recipe.toString()}};
 }
 
-std::string configWithQuantization(const std::string& modelDir, const json& qc) {
-    const std::string path = modelDir + "/config.json";
-    json config;
-    try {
-        config = json::parse(readRegularFile(path, "config.json"));
-    } catch (const json::exception& e) {
-        throw Error(path + ": " + jsonErrorReason(e));
-    }
-    if (!config.is_object()) throw Error(path + ": not a JSON object");
-    config["quantization_config"] = qc;
-    return config.dump(2) + "\n";
-}
-
 // Layout of model.safetensors: every checkpoint tensor, the quantized weights replaced by
 // their four GPTQ tensors.
 std::vector<TensorLayout> gptqLayout(const RunResult& run, const TensorStore& store, int bits,
@@ -224,7 +211,7 @@ ModelExportResult exportGptq(const RunResult& run, const std::string& outDir,
     StagedFolder folder(outDir, "quantlens-export-gptq", options.replaceExisting);
     const ProgressReporter progress(callback);
     writeTensors(run, *store, plan, options.gptqZeros, folder.path("model.safetensors"), progress);
-    folder.writeFile("config.json", configWithQuantization(run.config.modelDir, qc));
+    folder.writeFile("config.json", configWithQuantization(run.config.modelDir, qc.dump()));
     folder.writeFile("quantize_config.json", qc.dump(2) + "\n");
     copyTokenizerFiles(run.config.modelDir, folder);
     json format = {{"format", "gptq"}, {"quantization_config", qc}};

@@ -3,6 +3,11 @@
 //    every quantized linear and every other tensor in its source dtype, config.json with
 //    quantization_config (also as quantize_config.json, AutoGPTQ's file), the tokenizer
 //    files, and quantlens_report.json. Loads in transformers (optimum / GPTQModel) and vLLM.
+//  - QuantLens (io/quantlens_source.cpp): model.safetensors with every quantized layer's
+//    codes and float32 grid as the run holds them (casts as F16/BF16) and __metadata__
+//    (recipe, per-layer method/grid/metrics, architecture, versions), config.json with
+//    quant_method "quantlens", the tokenizer files and the report. Read back (any path that
+//    opens a model) it gives the run's dequantized weights bit for bit.
 // The folder is written complete into a temporary sibling and renamed into place; it
 // replaces only an earlier QuantLens export, and only when asked (replaceExisting).
 #pragma once
@@ -43,5 +48,11 @@ std::string whyNotGptqExportable(const RunResult& run);
 ModelExportResult exportGptq(const RunResult& run, const std::string& outDir,
                              const ModelExportOptions& options = {},
                              const ProgressCallback& progress = {});
+
+// Writes QuantLens's packed export of `run` to `outDir` (same rules as exportGptq). Every
+// recipe but the codebook ones (nf4/fp4, llama.cpp formats: not in this build, ql::Error).
+ModelExportResult exportQuantLens(const RunResult& run, const std::string& outDir,
+                                  const ModelExportOptions& options = {},
+                                  const ProgressCallback& progress = {});
 
 }  // namespace ql
