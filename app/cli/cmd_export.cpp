@@ -52,7 +52,8 @@ int cmdExport(const Argv& argv) {
     const std::string format = args.required("format");
     const std::string outDir = args.required("out");
     if (format == "gguf") throw ql::Error("--format gguf: GGUF export is not in this build");
-    if (format != "gptq") throw ql::Error("option --format expects gptq, got '" + format + "'");
+    if (format != "gptq" && format != "quantlens")
+        throw ql::Error("option --format expects gptq, quantlens or gguf, got '" + format + "'");
     ql::ModelExportOptions options;
     options.gptqZeros = zeroFormat(args);
     options.replaceExisting = args.flag("force");
