@@ -5,6 +5,7 @@
 // tokenizer and report; refusals for what the format cannot hold. QuantLens's own packed
 // export: read back, every layer is the run's dequantized weight bit for bit.
 #include "base/error.h"
+#include "cli_runner.h"
 #include "io/dtype.h"
 #include "io/gptq_checkpoint.h"
 #include "io/quantized_source.h"
@@ -335,6 +336,43 @@ private Q_SLOTS:
         writeSafetensors(out + "/model.safetensors", kept);
         QVERIFY(throwsWith([&] { TensorStore::open(out); }, QString::fromStdString(dropped)));
         QVERIFY(throwsWith([&] { Model::load(out); }, QString::fromStdString(dropped)));
+    }
+
+    // quantlens-cli export end to end on saved runs, and its refusals.
+    void cliExport() {
+        if (!qltest::hasData(kModel) || !qltest::hasData("models/stories260k"))
+            QSKIP("shared models missing");
+        const QString dir = qltest::tempDir("gptq-cli");
+        saveRun(quantizeSmall("rtn:int8:channel:sym", false), (dir + "/run").toStdString());
+        const QString out = dir + "/export";
+        auto ok = qltest::runCli({"export", dir + "/run", "--format", "gptq", "--out", out});
+        QVERIFY2(ok.exitCode == 0, ok.err.c_str());
+        QVERIFY(ok.qout().contains("exported rtn:int8:channel:sym run as gptq"));
+        const auto config = nlohmann::json::parse(
+            qltest::readFile(out.toStdString() + "/config.json"))["quantization_config"];
+        QCOMPARE(config["group_size"].get<int>(), -1);  // channel-wise
+        QCOMPARE(config["bits"].get<int>(), 8);
+        auto again = qltest::runCli({"export", dir + "/run", "--format", "gptq", "--out", out});
+        QCOMPARE(again.exitCode, 1);
+        QVERIFY2(again.qerr().contains("--force"), again.err.c_str());
+        auto forced = qltest::runCli(
+            {"export", dir + "/run", "--format", "quantlens", "--out", out, "--force"});
+        QVERIFY2(forced.exitCode == 0, forced.err.c_str());
+        auto gguf = qltest::runCli({"export", dir + "/run", "--format", "gguf", "--out", out});
+        QCOMPARE(gguf.exitCode, 1);
+        QVERIFY(gguf.qerr().contains("not in this build"));
+        // stories260k's 172-wide MLP falls back to per-channel at g32: one group size only
+        RunConfig c;
+        c.modelDir = qltest::dataPath("models/stories260k");
+        c.recipe = "rtn:int4:g32:sym";
+        c.captureActivations = c.captureGradients = false;
+        saveRun(runQuantization(c), (dir + "/run260").toStdString());
+        auto mixed = qltest::runCli(
+            {"export", dir + "/run260", "--format", "gptq", "--out", dir + "/export260"});
+        QCOMPARE(mixed.exitCode, 1);
+        QVERIFY2(mixed.qerr().contains("fell back") && mixed.qerr().contains("mlp"),
+                 mixed.err.c_str());
+        QVERIFY(!QFileInfo::exists(dir + "/export260"));
     }
 
 private:
