@@ -476,7 +476,9 @@ std::vector<std::string> TensorStore::files() const {
 uint64_t TensorStore::totalBytes() const {
     uint64_t n = 0;
     for (const auto& f : files_)
-        for (const auto& t : f->tensors()) n += t.byteSize;
+        for (const auto& t : f->tensors())
+            if (!hidden_.count(t.name)) n += t.byteSize;
+    for (const auto& kv : provided_) n += kv.second.byteSize;
     return n;
 }
 

@@ -85,7 +85,7 @@ public:
     // The same for bytes [offset, offset + bytes) of t's data (clamped to the tensor).
     void releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const;
     std::vector<std::string> files() const;
-    uint64_t totalBytes() const;   // sum of tensor byte sizes
+    uint64_t totalBytes() const;   // sum of tensor byte sizes (quantized: as float32)
     uint64_t bytesOnDisk() const;  // sum of file sizes
 
 private:

@@ -99,7 +99,8 @@ GptqGrid gptqGridOf(const CompactWeights& w, const std::string& name) {
     return out;
 }
 
-json quantizationConfig(const GptqPlan& p, GptqZeroFormat zeros) {
+// lmHead: the output head is quantized too (a run whose layer selection included it).
+json quantizationConfig(const GptqPlan& p, GptqZeroFormat zeros, bool lmHead) {
     return {{"quant_method", "gptq"},
             {"bits", p.bits},
             {"group_size", p.groupSize},
@@ -108,7 +109,7 @@ json quantizationConfig(const GptqPlan& p, GptqZeroFormat zeros) {
             {"true_sequential", true},
             {"damp_percent", p.recipe.gptqDampening},
             {"static_groups", false},
-            {"lm_head", false},
+            {"lm_head", lmHead},
             {"checkpoint_format", gptqFormatName(zeros)},
             {"quantizer", "quantlens"},
             {"quantlens_recipe", p.recipe.toString()}};
@@ -207,7 +208,7 @@ ModelExportResult exportGptq(const RunResult& run, const std::string& outDir,
         result.warnings.push_back(
             "the run's activation side (" + plan.recipe.toString() +
             ") is not part of a GPTQ checkpoint: only the weights are exported");
-    const json qc = quantizationConfig(plan, options.gptqZeros);
+    const json qc = quantizationConfig(plan, options.gptqZeros, run.layer("lm_head") != nullptr);
     StagedFolder folder(outDir, "quantlens-export-gptq", options.replaceExisting);
     const ProgressReporter progress(callback);
     writeTensors(run, *store, plan, options.gptqZeros, folder.path("model.safetensors"), progress);
