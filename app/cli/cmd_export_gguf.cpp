@@ -25,7 +25,7 @@ const char* kUsage =
     "                 run gave it\n"
     "  --model DIR    a model folder instead, with --recipe: f32, f16, bf16 (every 2-D\n"
     "                 weight, as convert_hf_to_gguf.py --outtype) or a llama.cpp recipe\n"
-    "  --format gguf  the only format of this command so far\n"
+    "  --format gguf  (export --help: the GPTQ and QuantLens folder formats)\n"
     "  --out FILE     the .gguf file to write\n"
     "  --llama-types  the token embedding and output head quantized as llama-quantize does\n"
     "                 for the recipe (its file exactly); default: they stay float32, so the\n"

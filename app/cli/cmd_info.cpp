@@ -3,6 +3,8 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "io/quantized_source.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 
 #include <nlohmann/json.hpp>
@@ -109,6 +111,29 @@ json configJson(const ql::ModelConfig& c) {
             {"qk_norm", c.qkNorm}};
 }
 
+// A quantized checkpoint (GPTQ folder, QuantLens export) is listed as its float model; this
+// says what is packed behind it. Empty format: a plain checkpoint.
+struct QuantizedSummary {
+    std::string format, label;
+    size_t tensors = 0;
+    uint64_t packedBytes = 0;
+};
+
+QuantizedSummary quantizedSummary(const std::string& model) {
+    QuantizedSummary q;
+    const auto store = ql::TensorStore::open(model);
+    const ql::QuantizedWeightsSource* source = store->quantizedSource();
+    if (!source) return q;
+    q.format = source->formatName();
+    for (const auto& t : source->tensors()) {
+        if (q.label.empty()) q.label = t.typeLabel;
+        if (t.typeLabel != q.label) q.label = "mixed";
+        q.packedBytes += t.packedBytes;
+        ++q.tensors;
+    }
+    return q;
+}
+
 void printJson(const std::string& model, const ql::ModelSummary& s, bool synthetic) {
     const bool weightsOnly = s.config.architectureName.empty();
     json j;
@@ -126,6 +151,12 @@ void printJson(const std::string& model, const ql::ModelSummary& s, bool synthet
         dtypes[name] = {{"tensors", c.tensors}, {"parameters", c.parameters}, {"bytes", c.bytes}};
     j["dtypes"] = dtypes;
     j["linear_layers"] = s.linears.size();
+    const QuantizedSummary q = quantizedSummary(model);
+    j["quantized"] = q.format.empty() ? json(nullptr)
+                                      : json{{"format", q.format},
+                                             {"type", q.label},
+                                             {"tensors", q.tensors},
+                                             {"packed_bytes", q.packedBytes}};
     json tensors = json::array();
     for (const auto& t : s.tensors)
         tensors.push_back({{"name", t.name},
@@ -153,6 +184,11 @@ void printText(const std::string& model, const ql::ModelSummary& s, bool synthet
                   << "Tied embedding: " << (c.tieWordEmbeddings ? "yes" : "no") << "\n"
                   << "Linear layers:  " << s.linears.size() << "\n";
     }
+    const QuantizedSummary q = quantizedSummary(model);
+    if (!q.format.empty())
+        std::cout << "Quantized:      " << q.format << " checkpoint, " << q.tensors << " tensors "
+                  << q.label << " (" << humanBytes(q.packedBytes)
+                  << " packed), read dequantized to float32\n";
     std::cout << "Parameters:     " << s.parameters << " (" << humanCount(s.parameters) << ")\n";
     std::cout << "Dtypes:        ";
     for (const auto& [name, d] : countDtypes(s))

@@ -17,6 +17,7 @@ int cmdSynth(const Argv& args);     // cmd_synth.cpp
 int cmdQuantize(const Argv& args);  // cmd_quantize.cpp
 int cmdCompare(const Argv& args);   // cmd_compare.cpp
 int exportGguf(const Argv& args);   // cmd_export_gguf.cpp (export --format gguf)
+int cmdExport(const Argv& args);    // cmd_export.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);

@@ -68,7 +68,8 @@ const char* kUsage =
     "  synth             write a model folder with RANDOM weights of a real model's shapes\n"
     "  quantize          quantize a model with a recipe and write a run folder\n"
     "  compare           compare two run folders side by side (CSV)\n"
-    "  export            write a run or a model as a GGUF file for llama.cpp\n"
+    "  export            write a run's quantized model: GGUF, GPTQ or QuantLens packed
+"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
         if (command == "synth") return qlcli::cmdSynth(args);
         if (command == "quantize") return qlcli::cmdQuantize(args);
         if (command == "compare") return qlcli::cmdCompare(args);
-        if (command == "export") return qlcli::exportGguf(args);
+        if (command == "export") return qlcli::cmdExport(args);
         std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
         return 2;
     } catch (const ql::Cancelled& e) {

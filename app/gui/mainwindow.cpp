@@ -2,6 +2,7 @@
 
 #include "app/gui/exports.h"
 #include "app/gui/layerbrowser.h"
+#include "app/gui/modelexport.h"
 #include "app/gui/runpanel.h"
 #include "base/output_folder.h"
 #include "widgets/channelranges.h"
@@ -214,6 +215,11 @@ void MainWindow::buildMenus() {
                     &MainWindow::exportCurrentChart);
     file->addAction("Export &report…", QKeySequence("Ctrl+Shift+E"), this,
                     &MainWindow::exportReportInteractive);
+    file->addAction("Export &model…", this, [this] {
+        const bool valid = currentRun_ >= 0 && currentRun_ < int(runs_.size());
+        exportModelInteractive(this, valid ? runs_[size_t(currentRun_)] : RunPtr(),
+                               [this](const QString& line) { log(line); });
+    });
     file->addSeparator();
     file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
 

@@ -4,6 +4,7 @@
 #include "base/atomic_write.h"
 #include "base/error.h"
 #include "base/file_util.h"
+#include "io/quantized_source.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -328,7 +330,45 @@ void checkIndexNames(const fs::path& indexPath, const json& index, const TensorS
 
 }  // namespace
 
+struct TensorStore::Cache {
+    std::mutex mutex;
+    std::map<std::string, std::vector<float>> values;  // dequantized provided tensors
+};
+
+TensorStore::TensorStore() : cache_(std::make_unique<Cache>()) {}
+TensorStore::~TensorStore() = default;
+
 std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) {
+    auto store = openRaw(fileOrFolder);
+    if (auto source = openQuantizedSource(fileOrFolder)) store->attach(std::move(source));
+    return store;
+}
+
+void TensorStore::attach(std::shared_ptr<QuantizedWeightsSource> source) {
+    for (const auto& name : source->packedNames()) hidden_.insert(name);
+    for (const auto& q : source->tensors()) {
+        TensorInfo t;
+        t.name = q.name;
+        t.dtype = DType::F32;
+        t.shape = q.shape;
+        t.byteSize = uint64_t(t.numel()) * 4;
+        t.file = q.file;
+        if (where_.count(q.name))
+            failTensor(q.file, q.name, "is stored both as a float tensor and in packed form");
+        provided_[q.name] = t;
+    }
+    quantized_ = std::move(source);
+}
+
+const float* TensorStore::materialize(const TensorInfo& t) const {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    auto it = cache_->values.find(t.name);
+    if (it == cache_->values.end())
+        it = cache_->values.emplace(t.name, quantized_->dequantize(t.name)).first;
+    return it->second.data();
+}
+
+std::shared_ptr<TensorStore> TensorStore::openRaw(const std::string& fileOrFolder) {
     auto store = std::make_shared<TensorStore>();
     std::error_code ec;
     const fs::path indexPath = fs::path(fileOrFolder) / "model.safetensors.index.json";
@@ -354,12 +394,18 @@ std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) 
 
 std::vector<std::string> TensorStore::names() const {
     std::vector<std::string> out;
-    out.reserve(where_.size());
-    for (const auto& kv : where_) out.push_back(kv.first);
+    out.reserve(where_.size() + provided_.size());
+    for (const auto& kv : where_)
+        if (!hidden_.count(kv.first)) out.push_back(kv.first);
+    for (const auto& kv : provided_) out.push_back(kv.first);
+    std::sort(out.begin(), out.end());
     return out;
 }
 
 const TensorInfo* TensorStore::find(const std::string& name) const {
+    const auto p = provided_.find(name);
+    if (p != provided_.end()) return &p->second;
+    if (hidden_.count(name)) return nullptr;
     const auto it = where_.find(name);
     if (it == where_.end()) return nullptr;
     return &files_[it->second.first]->tensors()[it->second.second];
@@ -376,6 +422,7 @@ const TensorInfo& TensorStore::get(const std::string& name) const {
 }
 
 const unsigned char* TensorStore::data(const TensorInfo& t) const {
+    if (provided_.count(t.name)) return reinterpret_cast<const unsigned char*>(materialize(t));
     const auto it = where_.find(t.name);
     if (it == where_.end()) throw Error("tensor '" + t.name + "' not in this checkpoint");
     const auto& f = files_[it->second.first];
@@ -388,6 +435,13 @@ void TensorStore::releasePages(const TensorInfo& t) const {
 
 void TensorStore::releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const {
     if (offset >= t.byteSize) return;
+    if (provided_.count(t.name)) {  // dequantized values: dropped when the whole is released
+        if (offset == 0 && bytes >= t.byteSize) {
+            std::lock_guard<std::mutex> lock(cache_->mutex);
+            cache_->values.erase(t.name);
+        }
+        return;
+    }
     bytes = std::min(bytes, t.byteSize - offset);
     const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
     const uintptr_t at = reinterpret_cast<uintptr_t>(data(t)) + uintptr_t(offset);
@@ -400,6 +454,12 @@ void TensorStore::releasePages(const TensorInfo& t, uint64_t offset, uint64_t by
 
 std::vector<float> TensorStore::readFloat(const std::string& name) const {
     const TensorInfo& t = get(name);
+    if (provided_.count(name)) {
+        std::lock_guard<std::mutex> lock(cache_->mutex);
+        const auto it = cache_->values.find(name);
+        if (it != cache_->values.end()) return it->second;
+        return quantized_->dequantize(name);
+    }
     if (!isFloatDType(t.dtype))
         failTensor(t.file, name, "dtype " + dtypeName(t.dtype) + " is not a float type");
     std::vector<float> out(size_t(t.numel()));
@@ -416,7 +476,9 @@ std::vector<std::string> TensorStore::files() const {
 uint64_t TensorStore::totalBytes() const {
     uint64_t n = 0;
     for (const auto& f : files_)
-        for (const auto& t : f->tensors()) n += t.byteSize;
+        for (const auto& t : f->tensors())
+            if (!hidden_.count(t.name)) n += t.byteSize;
+    for (const auto& kv : provided_) n += kv.second.byteSize;
     return n;
 }
 

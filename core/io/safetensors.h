@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,9 +57,20 @@ private:
 
 // All tensors of a checkpoint: a single .safetensors file, a folder with
 // model.safetensors, or a sharded folder with model.safetensors.index.json.
+// A quantized checkpoint (io/quantized_source.h: a GPTQ folder) is opened as its float
+// model: the packed tensors are hidden and the float tensors they stand for are listed
+// instead (dtype F32, dequantized when their data is first asked for and kept until
+// releasePages of the whole tensor).
+class QuantizedWeightsSource;
 class TensorStore {
 public:
     static std::shared_ptr<TensorStore> open(const std::string& fileOrFolder);
+    // The files' tensors as stored, without the quantized view.
+    static std::shared_ptr<TensorStore> openRaw(const std::string& fileOrFolder);
+    TensorStore();
+    ~TensorStore();
+    // The quantized source behind the float tensors, null for a plain checkpoint.
+    const QuantizedWeightsSource* quantizedSource() const { return quantized_.get(); }
 
     std::vector<std::string> names() const;  // sorted
     const TensorInfo* find(const std::string& name) const;
@@ -73,12 +85,21 @@ public:
     // The same for bytes [offset, offset + bytes) of t's data (clamped to the tensor).
     void releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const;
     std::vector<std::string> files() const;
-    uint64_t totalBytes() const;   // sum of tensor byte sizes
+    uint64_t totalBytes() const;   // sum of tensor byte sizes (quantized: as float32)
     uint64_t bytesOnDisk() const;  // sum of file sizes
 
 private:
+    void attach(std::shared_ptr<QuantizedWeightsSource> source);
+    const float* materialize(const TensorInfo& t) const;
+
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, std::pair<size_t, size_t>> where_;  // name -> (file, tensor)
+    // The quantized view: float tensors provided, packed ones hidden, dequantized data.
+    std::shared_ptr<QuantizedWeightsSource> quantized_;
+    std::map<std::string, TensorInfo> provided_;
+    std::set<std::string> hidden_;
+    struct Cache;
+    std::unique_ptr<Cache> cache_;
 };
 
 // A tensor to write: raw bytes already in `dtype`.

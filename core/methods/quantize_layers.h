@@ -5,7 +5,7 @@
 
 #include "base/progress.h"
 #include "quant/quantize.h"
-#include "quant/quantized_source.h"
+#include "quant/quantized_checkpoint.h"
 #include "quant/recipe.h"
 
 #include <cstdint>
@@ -44,7 +44,7 @@ struct QuantizeLayersOptions {
     // Non-null: each layer's quantized weight is the checkpoint's (its type the layer's
     // recipe) instead of a quantization of the original; the recipe must be a recomputed
     // (llama.cpp) one.
-    std::shared_ptr<const QuantizedWeightsSource> checkpoint;
+    std::shared_ptr<const QuantizedCheckpoint> checkpoint;
     // Calibration windows (token ids, each of the same length). Required for GPTQ/AWQ;
     // optional for RTN/casts (then outputSqnrDb is NaN).
     std::vector<std::vector<int32_t>> calibration;

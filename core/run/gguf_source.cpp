@@ -38,7 +38,7 @@ uint64_t integerKey(const GgufFile& f, const std::string& key) {
     return v->type == GgufValueType::I32 || v->type == GgufValueType::I64 ? uint64_t(v->i) : v->u;
 }
 
-class GgufWeights : public QuantizedWeightsSource {
+class GgufWeights : public QuantizedCheckpoint {
 public:
     explicit GgufWeights(const std::string& path) : file_(path) {
         const GgufValue* arch = file_.find("general.architecture");
@@ -110,7 +110,7 @@ private:
 
 }  // namespace
 
-std::shared_ptr<const QuantizedWeightsSource> openGgufWeights(const std::string& path) {
+std::shared_ptr<const QuantizedCheckpoint> openGgufWeights(const std::string& path) {
     return std::make_shared<GgufWeights>(path);
 }
 

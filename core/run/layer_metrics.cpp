@@ -45,7 +45,7 @@ bool gridReproduces(const LayerWeights& w, const LayerQuantization& lq) {
 }  // namespace
 
 void checkpointWeight(LayerQuantization& lq, const std::string& name,
-                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols) {
+                      const QuantizedCheckpoint& checkpoint, int64_t rows, int64_t cols) {
     QuantizedWeight w = checkpoint.layer(name, rows, cols);
     lq.name = name;
     lq.applied = Recipe::parse(w.method);
@@ -252,8 +252,6 @@ std::vector<float> readStoredWeight(const std::string& path, uint64_t expectedCo
 
 // ---- rebinning ----
 
-namespace {
-
 QuantGrid gridOf(const LayerResult& l) {
     QuantGrid g;
     g.bits = l.bits;
@@ -266,6 +264,8 @@ QuantGrid gridOf(const LayerResult& l) {
     g.zeros = l.zeros;
     return g;
 }
+
+namespace {
 
 // A run saved with compact weights has weights/<layer>.qlw; one saved before, .f32.
 std::vector<float> storedAfterFromFolder(const std::string& folder, const LayerResult& l,
@@ -324,6 +324,33 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         throw Error("the quantized weights of '" + l.name + "' are not available");
     }
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
+}
+
+CompactWeights layerCodesOf(const RunResult& run, const LayerResult& l, const float* original) {
+    if (l.weightAfterSource == "grid") {
+        const QuantGrid grid = gridOf(l);
+        std::vector<int32_t> codes(size_t(l.rows) * size_t(l.cols));
+        quantizeWithGrid(original, grid, codes.data(), nullptr);
+        return compactFromCodes(grid, codes);
+    }
+    if (l.weightAfterSource != "stored")
+        throw Error("layer '" + l.name + "' (" + l.method +
+                    ") has no integer codes (its weight is " + "a " + l.weightAfterSource + ")");
+    if (run.storedWeights) {
+        const auto it = run.storedWeights->find(l.name);
+        if (it != run.storedWeights->end()) return it->second;
+    }
+    if (run.folder.empty())
+        throw Error("the quantized weights of '" + l.name + "' are not available");
+    const std::string path = storedWeightPath(run.folder, l.name);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+        throw Error("run '" + run.folder + "' holds no codes for '" + l.name +
+                    "' (saved before compact weights; run it again to export it)");
+    CompactWeights w = readCompactWeights(path);
+    if (w.rows() != l.rows || w.cols() != l.cols)
+        throw Error("weights file '" + path + "': field 'rows' / 'cols' does not match run.json");
+    return w;
 }
 
 Histogram rebinWeights(const RunResult& run, const std::string& layer, const std::string& which,

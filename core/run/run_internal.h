@@ -45,10 +45,10 @@ std::vector<LinearLayerInfo> checkpointLinears(const TensorStore& store, int num
 void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const std::vector<float>& w,
                         const Recipe& recipe);
 // The checkpoint of a "compare a quantized file with its original" run (null otherwise).
-using Checkpoint = std::shared_ptr<const QuantizedWeightsSource>;
+using Checkpoint = std::shared_ptr<const QuantizedCheckpoint>;
 // Fills `lq` with the checkpoint's weight of layer `name` (rows x cols) and its type.
 void checkpointWeight(LayerQuantization& lq, const std::string& name,
-                      const QuantizedWeightsSource& checkpoint, int64_t rows, int64_t cols);
+                      const QuantizedCheckpoint& checkpoint, int64_t rows, int64_t cols);
 // Where a layer of a model with config `c` sits (quant/method_registry.h).
 LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer);
 
@@ -110,6 +110,15 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer
                                   const std::vector<float>& original);
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
                                   const float* original, size_t n);
+
+// The grid a layer result records (bits, symmetry, shape, group size, scales, zeros).
+QuantGrid gridOf(const LayerResult& layer);
+
+// The integer codes and grid of a quantized layer of `run` whose checkpoint weight is
+// `original` (rows x cols): re-quantized with the recorded grid ("grid") or the stored
+// compact weights ("stored"). ql::Error naming the layer for any other source (casts,
+// codebooks, block formats) or runs saved before compact storage (.f32 weights).
+CompactWeights layerCodesOf(const RunResult& run, const LayerResult& layer, const float* original);
 
 // Paths of the stored after-weights of a layer inside a run folder: compact (.qlw, written
 // today) and float32 (.f32, runs saved before; still read and copied on re-save).

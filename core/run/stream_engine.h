@@ -11,7 +11,7 @@
 #pragma once
 
 #include "quant/histogram.h"
-#include "quant/quantized_source.h"
+#include "quant/quantized_checkpoint.h"
 #include "run/reservoir.h"
 #include "run/run_torch.h"
 
@@ -137,7 +137,7 @@ struct StreamPlan {
     size_t sqnrEvalWindows = 0;  // output SQNR on the first evaluation windows
     bool activations = false, gradients = false;
     int bins = 128;
-    std::shared_ptr<const QuantizedWeightsSource> checkpoint;  // RunConfig::checkpoint, opened
+    std::shared_ptr<const QuantizedCheckpoint> checkpoint;  // RunConfig::checkpoint, opened
 };
 
 // Runs the plan on a model loaded with Model::loadStreamed; fills run.layers, perplexity,

@@ -17,9 +17,9 @@ struct QuantizedWeight {
     std::string method;         // recipe text of the stored type, e.g. "q4_k", "q6_k", "fp16"
 };
 
-class QuantizedWeightsSource {
+class QuantizedCheckpoint {
 public:
-    virtual ~QuantizedWeightsSource() = default;
+    virtual ~QuantizedCheckpoint() = default;
     virtual const std::string& path() const = 0;
     // The recipe the whole checkpoint corresponds to (e.g. "q4_k_m" for a GGUF of file type
     // MOSTLY_Q4_K_M); the run's recipe and label.
