@@ -68,8 +68,7 @@ const char* kUsage =
     "  synth             write a model folder with RANDOM weights of a real model's shapes\n"
     "  quantize          quantize a model with a recipe and write a run folder\n"
     "  compare           compare two run folders side by side (CSV)\n"
-    "  export            write a run's quantized model: GGUF, GPTQ or QuantLens packed
-"
+    "  export            write a run's quantized model: GGUF, GPTQ or QuantLens packed\n"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
