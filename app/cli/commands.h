@@ -16,6 +16,7 @@ int cmdEval(const Argv& args);      // cmd_eval.cpp
 int cmdSynth(const Argv& args);     // cmd_synth.cpp
 int cmdQuantize(const Argv& args);  // cmd_quantize.cpp
 int cmdCompare(const Argv& args);   // cmd_compare.cpp
+int cmdSweep(const Argv& args);     // cmd_sweep.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);
