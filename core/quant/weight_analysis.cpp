@@ -352,35 +352,38 @@ void fillTensorScale(const Source& src, QuantGrid& g, int threads) {
     if (!g.symmetric) g.zeros[0] = p.zero;
 }
 
-// Value of stream s at element i (weight x, in row `row`, column `col`).
-float streamValue(int s, float x, const QuantGrid& g, int64_t row, int64_t col) {
-    if (s == kBefore) return x;
-    const size_t idx = g.perTensor ? 0 : size_t(row * g.groupsPerRow() + col / g.groupSize);
-    float r;
-    const float after = rtn::quantScalar(x, rtn::paramsAt(g, idx), r);
-    return s == kAfter ? after : x - after;
-}
-
 // Finite values with |v - mean| > threshold (float32, as computeHistogram) in the blocks of
-// one chunk whose extremes can hold them.
+// one chunk whose extremes can hold them. w_hat and the error are recomputed per run of
+// elements that share a group, with the same kernel as pass 2 (the same bits).
 void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean,
                    const float* thr, uint64_t* out) {
     std::vector<float> buf;
-    const int64_t cols = g.cols, begin = c.rowBegin * cols, end = c.rowEnd * cols;
+    float after[kBlock], err[kBlock];
+    const int64_t cols = g.cols, span = spanOf(g), groups = groupsOf(g);
+    const int64_t begin = c.rowBegin * cols, end = c.rowEnd * cols;
     for (size_t k = 0; k < c.bmin[0].size(); ++k) {
-        bool any = false;
+        bool hold[3];
         for (int s = 0; s < 3; ++s)
-            any = any || hist::mayHold(c.bmin[s][k], c.bmax[s][k], mean[s], thr[s]);
-        if (!any) continue;
+            hold[s] = hist::mayHold(c.bmin[s][k], c.bmax[s][k], mean[s], thr[s]);
+        if (!hold[0] && !hold[1] && !hold[2]) continue;
         const int64_t i0 = begin + int64_t(k * kBlock), i1 = std::min(end, i0 + int64_t(kBlock));
         const int64_t r0 = i0 / cols, r1 = (i1 - 1) / cols;
         const float* rows = src.tile(r0, r1 - r0 + 1, buf);
-        for (int s = 0; s < 3; ++s) {
-            if (!hist::mayHold(c.bmin[s][k], c.bmax[s][k], mean[s], thr[s])) continue;
-            for (int64_t i = i0; i < i1; ++i) {
-                const float v = streamValue(s, rows[i - r0 * cols], g, i / cols, i % cols);
-                out[s] += std::isfinite(v) && std::fabs(v - mean[s]) > thr[s];
+        for (int64_t i = i0; i < i1;) {
+            const int64_t row = i / cols, group = (i % cols) / span;
+            const int64_t len = std::min(i1, row * cols + (group + 1) * span) - i;
+            const float* x = rows + (i - r0 * cols);
+            const size_t idx = g.perTensor ? 0 : size_t(row * groups + group);
+            afterAndError<simd::vf>(x, len, rtn::paramsAt(g, idx), after, err);
+            const float* values[3] = {x, after, err};
+            for (int s = 0; s < 3; ++s) {
+                if (!hold[s]) continue;
+                uint64_t n = 0;
+                for (int64_t j = 0; j < len; ++j)
+                    n += std::isfinite(values[s][j]) && std::fabs(values[s][j] - mean[s]) > thr[s];
+                out[s] += n;
             }
+            i += len;
         }
     }
 }
