@@ -93,6 +93,7 @@ private Q_SLOTS:
     void emptyAndShortText();
     void unknownRecipeAndBadOptions();
     void nf4QuantizeAndBadRecipe();
+    void sweepEqualsQuantize();
 };
 
 void TestCli::helpAndUnknownCommand() {
@@ -251,6 +252,42 @@ void TestCli::nf4QuantizeAndBadRecipe() {
         {"quantize", "--model", data(kSmall), "--recipe", "nf4:b64:b100", "--out", dir + "/bad"});
     expectFailure(bad, "'b100'", "repeated nf4 block size");
     QCOMPARE(std::count(bad.err.begin(), bad.err.end(), '\n'), std::ptrdiff_t(1));
+}
+
+void TestCli::sweepEqualsQuantize() {
+    // sweep --json gives each layer the weight SQNR a weights-only quantize run gives, exactly
+    QL_REQUIRE_DATA(kSmall);
+    const QStringList recipes = {"rtn:int4:g32:asym", "rtn:int8:channel:sym", "nf4"};
+    const Result r = runCli({"sweep", "--model", data(kSmall), "--recipes", recipes.join(','),
+                             "--threads", "2", "--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    QCOMPARE(j.at("recipes").size(), size_t(recipes.size()));
+    QVERIFY(j.at("weights_only").get<bool>());
+    const QString dir = qltest::tempDir("cli-sweep");
+    for (int k = 0; k < recipes.size(); ++k) {
+        const Result q =
+            runCli({"quantize", "--model", data(kSmall), "--recipe", recipes[k], "--threads", "2",
+                    "--out", dir + "/run" + QString::number(k), "--json"});
+        QVERIFY2(!q.crashed && q.exitCode == 0, q.err.c_str());
+        const json run = parsedJson(q);
+        const json& sw = j.at("recipes").at(size_t(k));
+        QCOMPARE(sw.at("layers").size(), run.at("layers").size());
+        int fallbacks = 0;
+        for (const json& l : sw.at("layers")) {
+            const json& rl = run.at("layers").at(l.at("name").get<std::string>());
+            QCOMPARE(l.at("weight_sqnr_db").get<double>(), rl.at("weight_sqnr_db").get<double>());
+            QCOMPARE(l.at("method").get<std::string>(), rl.at("method").get<std::string>());
+            QCOMPARE(l.at("fallback").get<bool>(), rl.at("fallback").get<bool>());
+            fallbacks += l.at("fallback").get<bool>();
+        }
+        if (k == 0) QVERIFY(fallbacks > 0);  // the 172-wide MLP rows take no g32
+    }
+    const Result table = runCli({"sweep", "--model", data(kSmall), "--recipes", recipes.join(',')});
+    QVERIFY2(table.exitCode == 0 && table.out.find("mean") != std::string::npos, table.err.c_str());
+    expectFailure(runCli({"sweep", "--model", data(kSmall), "--recipes", "rtn:int8,gptq:int4"}),
+                  "gptq:int4", "sweep with a recipe that needs calibration");
+    expectFailure(runCli({"sweep", "--model", data(kSmall)}), "recipes", "sweep without recipes");
 }
 
 void TestCli::truncatedSafetensors() {

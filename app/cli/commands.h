@@ -18,6 +18,7 @@ int cmdQuantize(const Argv& args);  // cmd_quantize.cpp
 int cmdCompare(const Argv& args);   // cmd_compare.cpp
 int exportGguf(const Argv& args);   // cmd_export_gguf.cpp (export --format gguf)
 int cmdExport(const Argv& args);    // cmd_export.cpp
+int cmdSweep(const Argv& args);     // cmd_sweep.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);

@@ -69,6 +69,7 @@ const char* kUsage =
     "  quantize          quantize a model with a recipe and write a run folder\n"
     "  compare           compare two run folders side by side (CSV)\n"
     "  export            write a run's quantized model: GGUF, GPTQ or QuantLens packed\n"
+    "  sweep             weights-only metrics per layer for several recipes at once\n"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
         if (command == "quantize") return qlcli::cmdQuantize(args);
         if (command == "compare") return qlcli::cmdCompare(args);
         if (command == "export") return qlcli::cmdExport(args);
+        if (command == "sweep") return qlcli::cmdSweep(args);
         std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
         return 2;
     } catch (const ql::Cancelled& e) {

@@ -127,14 +127,23 @@ void convertToFloat(DType t, const void* src, size_t n, float* dst) {
             }
             return;
         }
-        case DType::F16:
-        case DType::BF16: {
+        case DType::F16: {
             const auto* p = static_cast<const unsigned char*>(src);
-            const bool half = t == DType::F16;
             for (size_t i = 0; i < n; ++i) {
                 uint16_t v;
                 std::memcpy(&v, p + i * 2, 2);
-                dst[i] = half ? halfToFloat(v) : bf16ToFloat(v);
+                dst[i] = halfToFloat(v);
+            }
+            return;
+        }
+        case DType::BF16: {
+            // A loop of its own (no per-element dtype test), so that it vectorizes: the
+            // weights-only analysis converts every tile it reads.
+            const auto* p = static_cast<const unsigned char*>(src);
+            for (size_t i = 0; i < n; ++i) {
+                uint16_t v;
+                std::memcpy(&v, p + i * 2, 2);
+                dst[i] = bf16ToFloat(v);
             }
             return;
         }

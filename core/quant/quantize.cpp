@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/parallel.h"
+#include "quant/rtn_kernel.h"
 #include "quant/simd.h"
 
 #include <algorithm>
@@ -29,78 +30,8 @@ namespace {
 using simd::kLanes;
 using simd::vf;
 using simd::vi;
+using namespace rtn;
 
-// Finite min(w,0) and max(w,0) of n values.
-template <class VF = vf>
-void groupRange(const float* p, int64_t n, float& mn, float& mx) {
-    VF vmn = simd::splat<VF>(0.0f), vmx = vmn;
-    int64_t i = 0;
-    for (; i + simd::lanes<VF>() <= n; i += simd::lanes<VF>()) {
-        VF x = simd::load<VF>(p + i);
-        x = simd::finiteMask(x) ? x : simd::splat<VF>(0.0f);
-        vmn = x < vmn ? x : vmn;
-        vmx = x > vmx ? x : vmx;
-    }
-    mn = simd::hmin(vmn);
-    mx = simd::hmax(vmx);
-    for (; i < n; ++i) {
-        const float x = std::isfinite(p[i]) ? p[i] : 0.0f;
-        mn = std::min(mn, x);
-        mx = std::max(mx, x);
-    }
-}
-
-// Clamp bounds in "r = q - zero" space, so that w_hat = r * scale exactly as (q-zero)*scale.
-struct GroupParams {
-    float scale = 1.0f, zero = 0.0f, rlo = 0.0f, rhi = 0.0f;
-};
-
-GroupParams makeParams(float mn, float mx, int bits, bool symmetric) {
-    GroupParams g;
-    if (symmetric) {
-        const float qmax = float((1 << (bits - 1)) - 1);
-        g.scale = std::max(mx, -mn) / qmax;
-        g.rlo = -qmax - 1.0f;
-        g.rhi = qmax;
-    } else {
-        const float qmax = float((1 << bits) - 1);
-        // float32 like the reference; in double only when mx - mn overflows float
-        g.scale = (mx - mn) / qmax;
-        if (!std::isfinite(g.scale)) g.scale = float((double(mx) - double(mn)) / double(qmax));
-        if (g.scale > 0.0f && std::isfinite(g.scale)) g.zero = std::nearbyint(-mn / g.scale);
-        g.rlo = -g.zero;
-        g.rhi = qmax - g.zero;
-    }
-    if (!(g.scale > 0.0f) || !std::isfinite(g.scale)) g.scale = 1.0f;  // zero range
-    return g;
-}
-
-// Per-group error sums, float lanes inside a group, double across groups.
-struct Sums {
-    double w2 = 0, e2 = 0, wh = 0, h2 = 0, maxAbs = 0;
-    uint64_t nonFinite = 0;
-    void merge(const Sums& o) {
-        w2 += o.w2, e2 += o.e2, wh += o.wh, h2 += o.h2, nonFinite += o.nonFinite;
-        maxAbs = std::max(maxAbs, o.maxAbs);
-    }
-};
-
-// + 0.0f turns a -0.0 (t in (-0.5, 0)) into +0.0, as the vector kernel's magic-number
-// rounding does: every path gives the same bits, and the codes alone give them back
-// (quant/compact_weights.h decodes (q - zero) * scale, which is never -0.0).
-inline float roundScalar(float t) {
-    return std::nearbyint(t) + 0.0f;
-}
-
-inline float quantScalar(float x, const GroupParams& g, float& r) {
-    float t = x / g.scale;
-    t = t < g.rlo ? g.rlo : t;
-    t = t > g.rhi ? g.rhi : t;
-    r = t == t ? roundScalar(t) : 0.0f;
-    return std::isfinite(x) ? r * g.scale : x;
-}
-
-// Quantizes one group: codes (optional), w_hat, and accumulates error sums.
 template <class VF = vf>
 void quantGroup(const float* w, int64_t n, const GroupParams& g, int32_t* q, float* out,
                 Sums& sums) {
@@ -155,56 +86,6 @@ void quantGroup(const float* w, int64_t n, const GroupParams& g, int32_t* q, flo
         s.maxAbs = std::max(s.maxAbs, std::fabs(d));
     }
     sums.merge(s);
-}
-
-ErrorMetrics metricsFromSums(const Sums& s, size_t n) {
-    ErrorMetrics m;
-    const size_t finite = n - size_t(s.nonFinite);
-    m.nonFinite = s.nonFinite;
-    m.mse = finite ? s.e2 / double(finite) : 0.0;
-    m.maxAbsError = s.maxAbs;
-    m.sqnrDb = s.e2 > 0 ? 10.0 * std::log10(s.w2 / s.e2) : std::numeric_limits<double>::infinity();
-    if (s.w2 > 0 && s.h2 > 0)
-        m.cosine = s.wh / std::sqrt(s.w2 * s.h2);
-    else
-        m.cosine = (s.w2 == 0 && s.h2 == 0) ? 1.0 : 0.0;
-    return m;
-}
-
-void checkShape(int64_t rows, int64_t cols, const Recipe& recipe) {
-    if (recipe.isCast())
-        throw Error("recipe '" + recipe.toString() + "' is a cast, not an integer grid");
-    if (recipe.bits < 2 || recipe.bits > 8)
-        throw Error("unsupported bit width " + std::to_string(recipe.bits) + " (2..8)");
-    if (rows < 0 || cols <= 0)
-        throw Error("cannot quantize a matrix of shape [" + std::to_string(rows) + ", " +
-                    std::to_string(cols) + "]");
-    if (recipe.granularity == Granularity::Group &&
-        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0))
-        throw Error("group size " + std::to_string(recipe.groupSize) + " does not divide the " +
-                    std::to_string(cols) + " columns of the matrix");
-}
-
-QuantGrid emptyGrid(int64_t rows, int64_t cols, const Recipe& recipe) {
-    QuantGrid g;
-    g.bits = recipe.bits;
-    g.symmetric = recipe.symmetric;
-    g.rows = rows, g.cols = cols;
-    g.perTensor = recipe.granularity == Granularity::Tensor;
-    g.groupSize = recipe.granularity == Granularity::Group ? recipe.groupSize : cols;
-    const size_t count = g.perTensor ? 1 : size_t(rows * g.groupsPerRow());
-    g.scales.assign(count, 1.0f);
-    if (!g.symmetric) g.zeros.assign(count, 0.0f);
-    return g;
-}
-
-GroupParams paramsAt(const QuantGrid& grid, size_t index) {
-    GroupParams p;
-    p.scale = grid.scales[index];
-    p.zero = grid.symmetric ? 0.0f : grid.zeros[index];
-    p.rlo = float(grid.qmin()) - p.zero;
-    p.rhi = float(grid.qmax()) - p.zero;
-    return p;
 }
 
 // Fills the grid (per row/group, or once for the tensor).
@@ -289,6 +170,37 @@ __attribute__((target("avx2"), flatten)) Sums rtnRowsAvx2(const float* w, QuantG
 #endif
 
 }  // namespace
+
+namespace rtn {
+
+void checkShape(int64_t rows, int64_t cols, const Recipe& recipe) {
+    if (recipe.isCast())
+        throw Error("recipe '" + recipe.toString() + "' is a cast, not an integer grid");
+    if (recipe.bits < 2 || recipe.bits > 8)
+        throw Error("unsupported bit width " + std::to_string(recipe.bits) + " (2..8)");
+    if (rows < 0 || cols <= 0)
+        throw Error("cannot quantize a matrix of shape [" + std::to_string(rows) + ", " +
+                    std::to_string(cols) + "]");
+    if (recipe.granularity == Granularity::Group &&
+        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0))
+        throw Error("group size " + std::to_string(recipe.groupSize) + " does not divide the " +
+                    std::to_string(cols) + " columns of the matrix");
+}
+
+QuantGrid emptyGrid(int64_t rows, int64_t cols, const Recipe& recipe) {
+    QuantGrid g;
+    g.bits = recipe.bits;
+    g.symmetric = recipe.symmetric;
+    g.rows = rows, g.cols = cols;
+    g.perTensor = recipe.granularity == Granularity::Tensor;
+    g.groupSize = recipe.granularity == Granularity::Group ? recipe.groupSize : cols;
+    const size_t count = g.perTensor ? 1 : size_t(rows * g.groupsPerRow());
+    g.scales.assign(count, 1.0f);
+    if (!g.symmetric) g.zeros.assign(count, 0.0f);
+    return g;
+}
+
+}  // namespace rtn
 
 int QuantGrid::qmin() const {
     return symmetric ? -(1 << (bits - 1)) : 0;
@@ -449,6 +361,13 @@ PackedTensor pack(const int32_t* q, const QuantGrid& grid) {
         p.zerosPacked = packCodes(z.data(), z.size(), grid.bits, 0);
     }
     return p;
+}
+
+uint64_t packedBytes(const QuantGrid& grid) {
+    const auto codeBytes = [&](uint64_t n) { return grid.bits > 4 ? n : (n + 1) / 2; };
+    const uint64_t params = grid.scales.size();
+    return codeBytes(uint64_t(grid.rows) * uint64_t(grid.cols)) + params * 2 +
+           (grid.symmetric ? 0 : codeBytes(params));
 }
 
 std::vector<int32_t> unpackCodes(const PackedTensor& p) {

@@ -74,6 +74,8 @@ RtnResult quantizeRtn(const float* w, int64_t rows, int64_t cols, const Recipe& 
 // of quantizeRtn by the fp16 rounding of the scales (<= 2^-11 relative).
 PackedTensor pack(const int32_t* q, const QuantGrid& grid);
 std::vector<int32_t> unpackCodes(const PackedTensor& p);
+// pack(q, grid).bytes() without the codes: the packed layout depends only on the grid.
+uint64_t packedBytes(const QuantGrid& grid);
 std::vector<float> dequantize(const PackedTensor& p);
 
 ErrorMetrics errorMetrics(const float* w, const float* w_hat, size_t n);

@@ -16,6 +16,24 @@ typedef float vf __attribute__((vector_size(16)));
 typedef int32_t vi __attribute__((vector_size(16)));
 typedef float vf8 __attribute__((vector_size(32)));
 typedef int32_t vi8 __attribute__((vector_size(32)));
+// 16 lanes, used only inside functions compiled for AVX-512F.
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+// Double vectors as wide as a float vector's lanes (exact sums of products).
+template <int L>
+struct DoubleVec;
+template <>
+struct DoubleVec<4> {
+    typedef double type __attribute__((vector_size(32)));
+};
+template <>
+struct DoubleVec<8> {
+    typedef double type __attribute__((vector_size(64)));
+};
+template <>
+struct DoubleVec<16> {
+    typedef double type __attribute__((vector_size(128)));
+};
 
 template <class V>
 constexpr int lanes() {
@@ -73,8 +91,18 @@ inline float hmax(V v) {
     return m;
 }
 
+// Which vector width the kernels run: the widest the CPU has (cpuid at run time), capped by
+// setMaxKernelPath (tests force each path and compare). Every path does the same float
+// operations per element, so values and counts are bit-identical; sums can differ in the
+// order of their terms.
+enum class KernelPath { Baseline = 0, Avx2 = 1, Avx512 = 2 };  // 4, 8, 16 float lanes
+KernelPath kernelPath();
+KernelPath cpuKernelPath();  // what the CPU supports
+void setMaxKernelPath(KernelPath p);
+const char* kernelPathName(KernelPath p);
+
 // Whether the 8-lane AVX2 kernels run (when the CPU has AVX2). Tests turn them off to
-// check the baseline path too.
+// check the baseline path too. setWideKernels(false) = setMaxKernelPath(Baseline).
 bool wideKernels();
 void setWideKernels(bool enabled);
 

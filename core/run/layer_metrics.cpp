@@ -2,13 +2,16 @@
 // re-binning of weights from the real data.
 #include "base/atomic_write.h"
 #include "base/error.h"
+#include "io/dtype.h"
 #include "quant/histogram.h"
 #include "quant/method_registry.h"
 #include "quant/quantize.h"
+#include "quant/weight_analysis.h"
 #include "run/gguf_source.h"
 #include "run/run_internal.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -87,20 +90,111 @@ void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const st
     }
     if (recipe.needsCalibration())
         throw Error("recipe '" + recipe.toString() + "' needs calibration data");
-    if (recipe.granularity == Granularity::Group &&
-        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
-        lq.applied.granularity = Granularity::Channel;
-        lq.applied.groupSize = 0;
-        lq.fallback = true;
-        lq.fallbackReason = "group size " + std::to_string(recipe.groupSize) +
-                            " does not divide the row length " + std::to_string(cols) +
-                            "; quantized per channel";
-    }
+    lq.applied = weightOnlyRecipeFor(recipe, cols, lq.fallbackReason);
+    lq.fallback = !lq.fallbackReason.empty();
     lq.grid = computeGrid(w.data(), rows, cols, lq.applied);
     // resize() keeps the capacity of earlier (larger) layers: no new pages to fault in.
     lq.codes.resize(w.size());
     lq.dequant.resize(w.size());
     quantizeWithGrid(w.data(), lq.grid, lq.codes.data(), lq.dequant.data());
+}
+
+RowSource tensorRows(const TensorStore& store, const TensorInfo& tensor, int64_t cols) {
+    const unsigned char* bytes = store.data(tensor);
+    const size_t element = dtypeSize(tensor.dtype);
+    const DType dtype = tensor.dtype;
+    return [bytes, element, dtype, cols](int64_t row0, int64_t count, float* dst) {
+        convertToFloat(dtype, bytes + size_t(row0 * cols) * element, size_t(count * cols), dst);
+    };
+}
+
+bool fusedWeightAnalysis(const Recipe& recipe) {
+    return recipe.method == QuantMethod::Rtn && !recipe.isCast() && !recipe.quantizesActivations();
+}
+
+Recipe weightOnlyRecipeFor(const Recipe& recipe, int64_t cols, std::string& fallbackReason) {
+    Recipe applied = recipe;
+    fallbackReason.clear();
+    if (recipe.granularity == Granularity::Group &&
+        (recipe.groupSize <= 0 || cols % recipe.groupSize != 0)) {
+        applied.granularity = Granularity::Channel;
+        applied.groupSize = 0;
+        fallbackReason = "group size " + std::to_string(recipe.groupSize) +
+                         " does not divide the row length " + std::to_string(cols) +
+                         "; quantized per channel";
+    }
+    return applied;
+}
+
+LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
+                            const RowSource& rows, const Recipe& recipe, int bins) {
+    LayerResult r;
+    r.name = info.name;
+    r.block = info.block;
+    r.kind = projKindName(info.kind);
+    r.rows = info.outFeatures;
+    r.cols = info.inFeatures;
+    const Recipe applied = weightOnlyRecipeFor(recipe, r.cols, r.fallbackReason);
+    r.fallback = !r.fallbackReason.empty();
+    r.method = applied.toString();
+    WeightAnalysis a = analyzeRtnWeights(rows, r.rows, r.cols, applied, bins);
+    r.weightSqnrDb = a.metrics.sqnrDb;
+    r.mse = a.metrics.mse;
+    r.maxAbsError = a.metrics.maxAbsError;
+    r.cosine = a.metrics.cosine;
+    r.outputSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    r.parameters = uint64_t(r.rows) * uint64_t(r.cols);
+    r.bytesFp = tensor.byteSize;
+    r.bytesQ = packedBytes(a.grid);
+    r.weightBefore = std::move(a.before);
+    r.weightAfter = std::move(a.after);
+    r.weightError = std::move(a.error);
+    r.groupSize = a.grid.groupSize;
+    r.perTensor = a.grid.perTensor;
+    r.bits = a.grid.bits;
+    r.symmetric = a.grid.symmetric;
+    r.scales = std::move(a.grid.scales);
+    r.zeros = std::move(a.grid.zeros);
+    r.weightAfterSource = "grid";
+    return r;
+}
+
+namespace {
+// Beyond it findUnusableWeights flags a value (2^64, see model/weight_check.cpp).
+constexpr double kUsableLimit = 1.8446744e19;
+}  // namespace
+
+LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& info,
+                            const LayerPlace& place, const Recipe& recipe, int bins,
+                            WeightOnlyBuffers& buf, UnusableWeights& bad,
+                            const QuantizedCheckpoint* quantized) {
+    const TensorInfo& tensor = store.get(info.name + ".weight");
+    std::vector<float>& w = buf.weight;
+    if (!quantized && fusedWeightAnalysis(recipe)) {
+        // Streamed from the mapped checkpoint: no float copy of the weight.
+        LayerResult r =
+            analyzeRtnLayer(info, tensor, tensorRows(store, tensor, info.inFeatures), recipe, bins);
+        const HistogramStats& s = r.weightBefore.stats;
+        if (s.nanCount + s.posInfCount + s.negInfCount > 0 || s.max > kUsableLimit ||
+            s.min < -kUsableLimit) {
+            w.resize(size_t(tensor.numel()));
+            convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
+            bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
+        }
+        store.releasePages(tensor);
+        return r;
+    }
+    w.resize(size_t(tensor.numel()));
+    convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
+    store.releasePages(tensor);
+    bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (quantized)
+        checkpointWeight(buf.lq, info.name, *quantized, info.outFeatures, info.inFeatures);
+    else
+        quantizeWeightOnly(buf.lq, place, w, recipe);
+    buf.lq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return analyzeLayer(info, tensor, w, buf.lq, bins, /*gridExact=*/true, &buf.scratch);
 }
 
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,

@@ -310,25 +310,14 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     const ProgressReporter q = rep.sub(0.02, 1.0);
     // Buffers reused from layer to layer: after the largest layer no page is faulted in
     // again (fresh multi-MB vectors per layer cost as much system time as the math).
-    std::vector<float> w, scratch;
-    LayerQuantization lq;
+    WeightOnlyBuffers buffers;
     for (size_t i = 0; i < layers.size(); ++i) {
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
         const auto t0 = Clock::now();
-        const TensorInfo& tensor = store->get(layers[i].name + ".weight");
-        w.resize(size_t(tensor.numel()));
-        convertToFloat(tensor.dtype, store->data(tensor), w.size(), w.data());
-        store->releasePages(tensor);
-        const UnusableWeights bad =
-            findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
-        if (checkpoint)
-            checkpointWeight(lq, layers[i].name, *checkpoint, layers[i].outFeatures,
-                             layers[i].inFeatures);
-        else
-            quantizeWeightOnly(lq, layerPlace(cfg, layers[i]), w, recipe);
-        lq.seconds = since(t0);
-        run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
-                                          /*gridExact=*/true, &scratch));
+        UnusableWeights bad;
+        run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]), recipe,
+                                             run.config.histogramBins, buffers, bad,
+                                             checkpoint.get()));
         run.layers.back().seconds = since(t0);
         if (bad.count > 0) {
             // Kept (the other layers are still worth seeing) but marked and warned about.

@@ -7,6 +7,7 @@
 #include "methods/quantize_layers.h"
 #include "model/model.h"
 #include "quant/method_registry.h"
+#include "quant/weight_analysis.h"
 #include "run/run.h"
 
 #include <cstdint>
@@ -73,6 +74,33 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
 LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
                          const std::vector<float>& original, const LayerQuantization& lq, int bins,
                          bool gridExact = false, std::vector<float>* scratch = nullptr);
+
+// Rows of a checkpoint tensor [rows, cols] converted to float32 on demand, tile by tile.
+// The store must outlive the source.
+RowSource tensorRows(const TensorStore& store, const TensorInfo& tensor, int64_t cols);
+// Whether a weights-only layer of this recipe goes through the fused kernel
+// (quant/weight_analysis.h): integer RTN without an activation side.
+bool fusedWeightAnalysis(const Recipe& recipe);
+// The recipe a weights-only layer of row length `cols` gets: per channel where the group
+// does not divide the row (fallbackReason says so; empty otherwise).
+Recipe weightOnlyRecipeFor(const Recipe& recipe, int64_t cols, std::string& fallbackReason);
+// analyzeLayer's result for a weights-only RTN layer (fusedWeightAnalysis), in two streaming
+// passes over the weight rows that `rows` supplies (float32), nothing weight-sized stored.
+// Grid, w_hat, ranges and bin counts equal quantizeWeightOnly + analyzeLayer's.
+LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
+                            const RowSource& rows, const Recipe& recipe, int bins);
+
+// One layer of a weights-only run (runWeightsOnly, sweepWeights): read from the checkpoint,
+// quantized and analyzed (fused for RTN); `bad` = its unusable values (NaN, Inf, > 2^64).
+// With `quantized` (--from-checkpoint) the after-weight is that file's, not a quantization.
+struct WeightOnlyBuffers {  // reused from layer to layer: no pages faulted in again
+    std::vector<float> weight, scratch;
+    LayerQuantization lq;
+};
+LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& info,
+                            const LayerPlace& place, const Recipe& recipe, int bins,
+                            WeightOnlyBuffers& buf, UnusableWeights& bad,
+                            const QuantizedCheckpoint* quantized = nullptr);
 
 // The after-weights of a "stored" layer in compact form: lq's codes and grid, and for AWQ
 // the scales s as column divisors (the compared weight is Q(W·diag(s))·diag(1/s) whether

@@ -1,0 +1,169 @@
+// bench_whatif: the machine's memory bandwidth next to the weights-only kernels' throughput,
+// and a weights-only sweep of a (synthetic) checkpoint after it is in the page cache.
+//  1. memcpy and read (sum) bandwidth, 1 and 2 threads, on 512 MiB (beyond any cache);
+//  2. computeHistogram (2048 bins + stats) and the fused RTN analysis (grid, SQNR/MSE/max/
+//     cosine, three 2048-bin histograms) on the largest Qwen2.5-1.5B matrix, GB/s of float32
+//     input and the fraction of the 2-thread read bandwidth, in each vector path;
+//  3. with MODEL_DIR: sweepWeights of the first N recipes (wall, CPU seconds, load).
+//   bench_whatif [THREADS=2] [MODEL_DIR] [N_RECIPES=1]
+#include "base/parallel.h"
+#include "quant/histogram.h"
+#include "quant/simd.h"
+#include "quant/weight_analysis.h"
+#include "run/sweep.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+double gCpu = 0;  // CPU seconds (all threads) of the best timed run
+
+double cpuNow() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+double best(const std::function<void()>& fn, int repeats) {
+    double b = 1e30;
+    for (int r = 0; r < repeats; ++r) {
+        const double c0 = cpuNow();
+        const auto t0 = std::chrono::steady_clock::now();
+        fn();
+        const double w =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (w < b) b = w, gCpu = cpuNow() - c0;
+    }
+    return b;
+}
+
+std::string loadavg() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+// Read bandwidth: a vectorizable sum over the array, split over `threads`.
+double readOnce(const std::vector<float>& x, int threads) {
+    std::vector<double> part(size_t(threads), 0.0);
+    ql::parallelChunks(x.size(), threads, [&](int c, size_t b, size_t e) {
+        float s[16] = {};
+        size_t i = b;
+        for (; i + 16 <= e; i += 16)
+            for (int k = 0; k < 16; ++k) s[k] += x[i + size_t(k)];
+        double t = 0;
+        for (float v : s) t += v;
+        part[size_t(c)] = t;
+    });
+    double t = 0;
+    for (double v : part) t += v;
+    return t;
+}
+
+struct Bandwidth {
+    double copy1 = 0, copy2 = 0, read1 = 0, read2 = 0;
+};
+
+Bandwidth measureBandwidth() {
+    const size_t n = size_t(128) << 20;  // 512 MiB of float
+    std::vector<float> a(n, 1.0f), b(n, 2.0f);
+    const double gb = double(n) * 4 / 1e9;
+    Bandwidth bw;
+    for (int t : {1, 2}) {
+        const double tc = best(
+            [&] {
+                ql::parallelChunks(n, t, [&](int, size_t s, size_t e) {
+                    std::memcpy(b.data() + s, a.data() + s, (e - s) * 4);
+                });
+            },
+            3);
+        volatile double sink = 0;
+        const double tr = best([&] { sink = sink + readOnce(a, t); }, 3);
+        (t == 1 ? bw.copy1 : bw.copy2) = gb / tc;
+        (t == 1 ? bw.read1 : bw.read2) = gb / tr;
+    }
+    std::printf("memory: memcpy 1 thread %.2f GB/s, 2 threads %.2f GB/s (bytes copied / s)\n",
+                bw.copy1, bw.copy2);
+    std::printf("        read   1 thread %.2f GB/s, 2 threads %.2f GB/s\n", bw.read1, bw.read2);
+    return bw;
+}
+
+void kernels(int threads, const Bandwidth& bw) {
+    const int64_t rows = 8960, cols = 1536;
+    const size_t n = size_t(rows * cols);
+    const double gb = double(n) * 4 / 1e9;
+    std::vector<float> w(n);
+    ql::parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
+        std::mt19937 rng(1234u + unsigned(c));
+        std::normal_distribution<float> nd(0.0f, 0.02f);
+        for (size_t i = b; i < e; ++i) w[i] = nd(rng);
+    });
+    std::printf("\n[%lld x %lld] %.3f GB float32, %d threads, CPU: %s\n", (long long)rows,
+                (long long)cols, gb, threads, ql::simd::kernelPathName(ql::simd::cpuKernelPath()));
+    const ql::Range r = ql::finiteRange(w.data(), n, threads);
+    const double th =
+        best([&] { ql::computeHistogram(w.data(), n, r.lo, r.hi, 2048, threads); }, 3);
+    std::printf(
+        "histogram 2048 bins + stats        %6.2f GB/s (%.2f GB/cpu-s)  %.2f of 2-thread read\n",
+        gb / th, gb / gCpu, gb / th / bw.read2);
+    for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g128:asym"})
+        for (int p = int(ql::simd::cpuKernelPath()); p >= 0; --p) {
+            ql::simd::setMaxKernelPath(ql::simd::KernelPath(p));
+            const ql::Recipe recipe = ql::Recipe::parse(spec);
+            double sqnr = 0;
+            const double t = best(
+                [&] {
+                    sqnr = ql::analyzeRtnWeights(w.data(), rows, cols, recipe, 2048, threads)
+                               .metrics.sqnrDb;
+                },
+                3);
+            std::printf(
+                "fused %-20s %-8s %6.2f GB/s (%.2f GB/cpu-s)  %.2f of 2-thread read"
+                "  SQNR %.4f dB\n",
+                spec, ql::simd::kernelPathName(ql::simd::KernelPath(p)), gb / t, gb / gCpu,
+                gb / t / bw.read2, sqnr);
+        }
+    ql::simd::setMaxKernelPath(ql::simd::KernelPath::Avx512);
+}
+
+void sweep(const std::string& dir, int count) {
+    const std::vector<std::string> all = {
+        "rtn:int4:g128:asym", "rtn:int8:channel:sym", "rtn:int4:g32:asym",    "rtn:int4:g128:sym",
+        "rtn:int3:g128:asym", "rtn:int8:g128:sym",    "rtn:int4:channel:sym", "rtn:int2:g64:asym"};
+    const std::vector<std::string> recipes(
+        all.begin(), all.begin() + std::min<size_t>(size_t(count), all.size()));
+    // Warm the page cache (and check the model) with one cheap pass first.
+    ql::LayerSelection sel;
+    std::printf("\nload before: %s\n", loadavg().c_str());
+    ql::sweepWeights(dir, {"rtn:int8:channel:sym"}, sel, 128);
+    ql::SweepResult s;
+    const double wall = best([&] { s = ql::sweepWeights(dir, recipes, sel, 128); }, 1);
+    uint64_t params = 0;
+    for (const auto& l : s.layers[0]) params += l.parameters;
+    std::printf(
+        "sweep of %zu recipe(s), %zu layers, %.3f G parameters: wall %.2f s, CPU %.2f s "
+        "(load after: %s)\n",
+        recipes.size(), s.layers[0].size(), double(params) / 1e9, wall, gCpu, loadavg().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+    ql::setComputeThreadsForKernels(threads);
+    std::printf("load: %s\n", loadavg().c_str());
+    const Bandwidth bw = measureBandwidth();
+    kernels(threads, bw);
+    if (argc > 2) sweep(argv[2], argc > 3 ? std::atoi(argv[3]) : 1);
+    return 0;
+}

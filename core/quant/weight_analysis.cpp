@@ -1,0 +1,466 @@
+// Fused weights-only analysis of an RTN recipe. Each thread takes a contiguous run of rows
+// and reads it in tiles of ~16 K values (converted by the source into a buffer that stays in
+// cache), so the weight is read from memory twice and nothing weight-sized is written:
+//  pass 1, per group: range -> scale/zero (stored in the grid), then w_hat and the error in
+//    registers: double sums for SQNR/MSE/cosine/max error, finite min/max of w, w_hat, error;
+//  pass 2, per row: w_hat and the error into two row buffers, then the row, w_hat and the
+//    error through three histogram block scanners (quant/histogram_scan.h: vector bin
+//    indices, private sub-histograms, block moments), the bin ranges now known from pass 1;
+//  outliers: only blocks whose min/max reach 6 std from the mean are recomputed.
+// w_hat and the error are computed with the same float operations as quantizeWithGrid and
+// analyzeLayer (x / scale, clamp, round half to even, r * scale, x - w_hat), in every vector
+// width, so ranges and bin counts equal theirs exactly.
+#include "quant/weight_analysis.h"
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "quant/histogram_scan.h"
+#include "quant/rtn_kernel.h"
+#include "quant/simd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define QL_HAVE_WIDE_KERNELS 1
+#else
+#define QL_HAVE_WIDE_KERNELS 0
+#endif
+
+namespace ql {
+namespace {
+
+using hist::Binner;
+using hist::kBlock;
+using hist::Partial;
+using rtn::GroupParams;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Whole rows, about 16 K values: small enough to stay in L1/L2 between the passes over it.
+int64_t tileRowsFor(int64_t cols) {
+    return std::max<int64_t>(1, 16384 / cols);
+}
+
+// A float matrix in memory (read in place) or a RowSource (converted tile by tile).
+struct Source {
+    const float* data = nullptr;
+    const RowSource* rows = nullptr;
+    int64_t cols = 0;
+    const float* tile(int64_t r0, int64_t n, std::vector<float>& buf) const {
+        if (data) return data + r0 * cols;
+        buf.resize(size_t(n * cols));
+        (*rows)(r0, n, buf.data());
+        return buf.data();
+    }
+};
+
+struct FiniteRange {
+    float lo = kInf, hi = -kInf;
+    void merge(const FiniteRange& o) { lo = std::min(lo, o.lo), hi = std::max(hi, o.hi); }
+    Range range() const { return lo <= hi ? Range{lo, hi, true} : Range{}; }
+};
+
+struct Pass1Result {
+    rtn::Sums sums;
+    FiniteRange w, h, e;
+    void merge(const Pass1Result& o) {
+        sums.merge(o.sums);
+        w.merge(o.w), h.merge(o.h), e.merge(o.e);
+    }
+};
+
+template <class VF>
+class Pass1Acc {
+    static constexpr int L = simd::lanes<VF>();
+    using VI = decltype(VF{} == VF{});
+    using VD = typename simd::DoubleVec<L>::type;
+
+public:
+    // One group: w_hat, error, sums and ranges, nothing stored.
+    void group(const float* w, int64_t n, const GroupParams& g) {
+        const VF scale = simd::splat<VF>(g.scale), rlo = simd::splat<VF>(g.rlo),
+                 rhi = simd::splat<VF>(g.rhi), z = simd::splat<VF>(0.0f);
+        const VF pinf = simd::splat<VF>(kInf), ninf = simd::splat<VF>(-kInf);
+        int64_t i = 0;
+        for (; i + L <= n; i += L) {
+            const VF x = simd::load<VF>(w + i);
+            VF t = x / scale;
+            t = t < rlo ? rlo : t;
+            t = t > rhi ? rhi : t;
+            VF r = simd::roundEven(t);
+            r = t == t ? r : z;
+            const VI fin = simd::finiteMask(x);
+            const VF h = r * scale;
+            const VF after = fin ? h : x;  // non-finite weights pass through
+            const VF err = x - after;      // NaN where x is not finite
+            const VF xl = fin ? x : pinf, xh = fin ? x : ninf;
+            wlo_ = xl < wlo_ ? xl : wlo_, whi_ = xh > whi_ ? xh : whi_;
+            const VF hl = fin ? h : pinf, hh = fin ? h : ninf;
+            hlo_ = hl < hlo_ ? hl : hlo_, hhi_ = hh > hhi_ ? hh : hhi_;
+            const VF el = fin ? err : pinf, eh = fin ? err : ninf;
+            elo_ = el < elo_ ? el : elo_, ehi_ = eh > ehi_ ? eh : ehi_;
+            const VD xd = __builtin_convertvector(fin ? x : z, VD);
+            const VD hd = __builtin_convertvector(fin ? h : z, VD);
+            const VD d = xd - hd, ad = d < VD{} ? -d : d;
+            w2_ += xd * xd, e2_ += d * d, wh_ += xd * hd, h2_ += hd * hd;
+            mx_ = ad > mx_ ? ad : mx_;
+            nonFinite_ += fin + 1;  // fin is -1 (finite) or 0
+        }
+        for (; i < n; ++i) scalar(w[i], g);
+    }
+
+    Pass1Result finish() {
+        rtn::Sums& s = tail_.sums;
+        for (int k = 0; k < L; ++k) {
+            s.w2 += w2_[k], s.e2 += e2_[k], s.wh += wh_[k], s.h2 += h2_[k];
+            s.maxAbs = std::max(s.maxAbs, mx_[k]);
+            s.nonFinite += uint64_t(nonFinite_[k]);
+        }
+        tail_.w.merge({simd::hmin(wlo_), simd::hmax(whi_)});
+        tail_.h.merge({simd::hmin(hlo_), simd::hmax(hhi_)});
+        tail_.e.merge({simd::hmin(elo_), simd::hmax(ehi_)});
+        return tail_;
+    }
+
+private:
+    void scalar(float x, const GroupParams& g) {
+        float r;
+        const float after = rtn::quantScalar(x, g, r);
+        if (!std::isfinite(x)) {
+            ++tail_.sums.nonFinite;
+            return;
+        }
+        const float err = x - after;
+        tail_.w.merge({x, x}), tail_.h.merge({after, after}), tail_.e.merge({err, err});
+        const double d = double(x) - double(after);
+        rtn::Sums& s = tail_.sums;
+        s.w2 += double(x) * x, s.e2 += d * d, s.wh += double(x) * after;
+        s.h2 += double(after) * after;
+        s.maxAbs = std::max(s.maxAbs, std::fabs(d));
+    }
+
+    VD w2_{}, e2_{}, wh_{}, h2_{}, mx_{};
+    VI nonFinite_ = VI{} + 0;
+    VF wlo_ = simd::splat<VF>(kInf), whi_ = simd::splat<VF>(-kInf);
+    VF hlo_ = simd::splat<VF>(kInf), hhi_ = simd::splat<VF>(-kInf);
+    VF elo_ = simd::splat<VF>(kInf), ehi_ = simd::splat<VF>(-kInf);
+    Pass1Result tail_;
+};
+
+int64_t spanOf(const QuantGrid& g) {
+    return g.perTensor ? g.cols : g.groupSize;
+}
+int64_t groupsOf(const QuantGrid& g) {
+    return g.perTensor ? 1 : g.groupsPerRow();
+}
+
+// Pass 1 over rows [b, e): fills the grid's scales/zeros of these rows (unless per tensor).
+template <class VF>
+Pass1Result pass1Rows(const Source& src, QuantGrid& g, int64_t b, int64_t e) {
+    Pass1Acc<VF> acc;
+    std::vector<float> buf;
+    const int64_t cols = g.cols, span = spanOf(g), groups = groupsOf(g), tile = tileRowsFor(cols);
+    for (int64_t r0 = b; r0 < e; r0 += tile) {
+        const int64_t n = std::min(tile, e - r0);
+        const float* rows = src.tile(r0, n, buf);
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t k = 0; k < groups; ++k) {
+                const float* p = rows + r * cols + k * span;
+                if (g.perTensor) {
+                    acc.group(p, span, rtn::paramsAt(g, 0));
+                    continue;
+                }
+                float mn, mx;
+                rtn::groupRange<VF>(p, span, mn, mx);
+                const GroupParams prm = rtn::makeParams(mn, mx, g.bits, g.symmetric);
+                const size_t idx = size_t((r0 + r) * groups + k);
+                g.scales[idx] = prm.scale;
+                if (!g.symmetric) g.zeros[idx] = prm.zero;
+                acc.group(p, span, prm);
+            }
+    }
+    return acc.finish();
+}
+
+// Appends values of any length to a ChunkScanner in whole blocks (a row need not be a
+// multiple of the block): the blocks are those of the chunk's element sequence.
+template <class VF>
+class StreamScanner {
+public:
+    StreamScanner(const Binner& b, Partial& out, float* bmin, float* bmax)
+        : scanner_(b, out, bmin, bmax) {}
+    void push(const float* p, size_t n) {
+        if (fill_ > 0) {
+            const size_t take = std::min(n, kBlock - fill_);
+            std::memcpy(stage_ + fill_, p, take * sizeof(float));
+            fill_ += take, p += take, n -= take;
+            if (fill_ < kBlock) return;
+            scanner_.block(stage_);
+            fill_ = 0;
+        }
+        for (; n >= kBlock; p += kBlock, n -= kBlock) scanner_.block(p);
+        if (n > 0) std::memcpy(stage_, p, n * sizeof(float)), fill_ = n;
+    }
+    void finish() {
+        if (fill_ > 0) scanner_.tail(stage_, fill_);
+        fill_ = 0;
+    }
+
+private:
+    hist::ChunkScanner<VF> scanner_;
+    size_t fill_ = 0;
+    alignas(64) float stage_[kBlock];
+};
+
+// w_hat (non-finite weights passed through) and the error x - w_hat of one group.
+template <class VF>
+void afterAndError(const float* w, int64_t n, const GroupParams& g, float* after, float* err) {
+    constexpr int L = simd::lanes<VF>();
+    const VF scale = simd::splat<VF>(g.scale), rlo = simd::splat<VF>(g.rlo),
+             rhi = simd::splat<VF>(g.rhi), z = simd::splat<VF>(0.0f);
+    int64_t i = 0;
+    for (; i + L <= n; i += L) {
+        const VF x = simd::load<VF>(w + i);
+        VF t = x / scale;
+        t = t < rlo ? rlo : t;
+        t = t > rhi ? rhi : t;
+        VF r = simd::roundEven(t);
+        r = t == t ? r : z;
+        const VF a = simd::finiteMask(x) ? r * scale : x;
+        simd::store(after + i, a);
+        simd::store(err + i, x - a);
+    }
+    for (; i < n; ++i) {
+        float r;
+        after[i] = rtn::quantScalar(w[i], g, r);
+        err[i] = w[i] - after[i];
+    }
+}
+
+enum Stream { kBefore = 0, kAfter = 1, kError = 2 };
+
+// What pass 2 of one chunk of rows leaves: partial histograms and block extremes per stream.
+struct ChunkBins {
+    int64_t rowBegin = 0, rowEnd = 0;
+    Partial part[3];
+    std::vector<float> bmin[3], bmax[3];
+};
+
+template <class VF>
+void pass2Rows(const Source& src, const QuantGrid& g, const Binner* binners, ChunkBins& out) {
+    const int64_t cols = g.cols, span = spanOf(g), groups = groupsOf(g), tile = tileRowsFor(cols);
+    const size_t blocks = (size_t((out.rowEnd - out.rowBegin) * cols) + kBlock - 1) / kBlock;
+    for (int s = 0; s < 3; ++s) {
+        out.part[s].counts.assign(size_t(binners[s].bins + 2), 0);
+        out.bmin[s].resize(blocks), out.bmax[s].resize(blocks);
+    }
+    {
+        StreamScanner<VF> before(binners[0], out.part[0], out.bmin[0].data(), out.bmax[0].data());
+        StreamScanner<VF> after(binners[1], out.part[1], out.bmin[1].data(), out.bmax[1].data());
+        StreamScanner<VF> error(binners[2], out.part[2], out.bmin[2].data(), out.bmax[2].data());
+        std::vector<float> buf, hrow(static_cast<size_t>(cols)), erow(static_cast<size_t>(cols));
+        for (int64_t r0 = out.rowBegin; r0 < out.rowEnd; r0 += tile) {
+            const int64_t n = std::min(tile, out.rowEnd - r0);
+            const float* rows = src.tile(r0, n, buf);
+            for (int64_t r = 0; r < n; ++r) {
+                const float* row = rows + r * cols;
+                for (int64_t k = 0; k < groups; ++k) {
+                    const size_t idx = g.perTensor ? 0 : size_t((r0 + r) * groups + k);
+                    afterAndError<VF>(row + k * span, span, rtn::paramsAt(g, idx),
+                                      hrow.data() + k * span, erow.data() + k * span);
+                }
+                before.push(row, size_t(cols));
+                after.push(hrow.data(), size_t(cols));
+                error.push(erow.data(), size_t(cols));
+            }
+        }
+        before.finish(), after.finish(), error.finish();
+    }  // the scanners flush their sub-histograms here
+}
+
+#if QL_HAVE_WIDE_KERNELS
+__attribute__((target("avx2"), flatten)) Pass1Result pass1Avx2(const Source& src, QuantGrid& g,
+                                                               int64_t b, int64_t e) {
+    return pass1Rows<simd::vf8>(src, g, b, e);
+}
+__attribute__((target("avx512f"), flatten)) Pass1Result pass1Avx512(const Source& src, QuantGrid& g,
+                                                                    int64_t b, int64_t e) {
+    return pass1Rows<simd::vf16>(src, g, b, e);
+}
+__attribute__((target("avx2"), flatten)) void pass2Avx2(const Source& src, const QuantGrid& g,
+                                                        const Binner* binners, ChunkBins& out) {
+    pass2Rows<simd::vf8>(src, g, binners, out);
+}
+__attribute__((target("avx512f"), flatten)) void pass2Avx512(const Source& src, const QuantGrid& g,
+                                                             const Binner* binners,
+                                                             ChunkBins& out) {
+    pass2Rows<simd::vf16>(src, g, binners, out);
+}
+#endif
+
+Pass1Result pass1(const Source& src, QuantGrid& g, int64_t b, int64_t e) {
+#if QL_HAVE_WIDE_KERNELS
+    switch (simd::kernelPath()) {
+        case simd::KernelPath::Avx512:
+            return pass1Avx512(src, g, b, e);
+        case simd::KernelPath::Avx2:
+            return pass1Avx2(src, g, b, e);
+        default:
+            break;
+    }
+#endif
+    return pass1Rows<simd::vf>(src, g, b, e);
+}
+
+void pass2(const Source& src, const QuantGrid& g, const Binner* binners, ChunkBins& out) {
+#if QL_HAVE_WIDE_KERNELS
+    switch (simd::kernelPath()) {
+        case simd::KernelPath::Avx512:
+            return pass2Avx512(src, g, binners, out);
+        case simd::KernelPath::Avx2:
+            return pass2Avx2(src, g, binners, out);
+        default:
+            break;
+    }
+#endif
+    pass2Rows<simd::vf>(src, g, binners, out);
+}
+
+// The per-tensor scale needs the whole weight's range first (as quantize.cpp's fillGrid).
+void fillTensorScale(const Source& src, QuantGrid& g, int threads) {
+    std::vector<float> mins(size_t(std::max(1, threads)), 0.0f), maxs(mins);
+    parallelChunks(size_t(g.rows), threads, [&](int c, size_t b, size_t e) {
+        std::vector<float> buf;
+        float lo = 0, hi = 0;
+        const int64_t tile = tileRowsFor(g.cols);
+        for (int64_t r0 = int64_t(b); r0 < int64_t(e); r0 += tile) {
+            const int64_t n = std::min(tile, int64_t(e) - r0);
+            float mn, mx;
+            rtn::groupRange(src.tile(r0, n, buf), n * g.cols, mn, mx);
+            lo = std::min(lo, mn), hi = std::max(hi, mx);
+        }
+        mins[size_t(c)] = lo, maxs[size_t(c)] = hi;
+    });
+    const GroupParams p =
+        rtn::makeParams(*std::min_element(mins.begin(), mins.end()),
+                        *std::max_element(maxs.begin(), maxs.end()), g.bits, g.symmetric);
+    g.scales[0] = p.scale;
+    if (!g.symmetric) g.zeros[0] = p.zero;
+}
+
+// Finite values with |v - mean| > threshold (float32, as computeHistogram) in the blocks of
+// one chunk whose extremes can hold them. w_hat and the error are recomputed per run of
+// elements that share a group, with the same kernel as pass 2 (the same bits).
+void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean,
+                   const float* thr, uint64_t* out) {
+    std::vector<float> buf;
+    float after[kBlock], err[kBlock];
+    const int64_t cols = g.cols, span = spanOf(g), groups = groupsOf(g);
+    const int64_t begin = c.rowBegin * cols, end = c.rowEnd * cols;
+    for (size_t k = 0; k < c.bmin[0].size(); ++k) {
+        bool hold[3];
+        for (int s = 0; s < 3; ++s)
+            hold[s] = hist::mayHold(c.bmin[s][k], c.bmax[s][k], mean[s], thr[s]);
+        if (!hold[0] && !hold[1] && !hold[2]) continue;
+        const int64_t i0 = begin + int64_t(k * kBlock), i1 = std::min(end, i0 + int64_t(kBlock));
+        const int64_t r0 = i0 / cols, r1 = (i1 - 1) / cols;
+        const float* rows = src.tile(r0, r1 - r0 + 1, buf);
+        for (int64_t i = i0; i < i1;) {
+            const int64_t row = i / cols, group = (i % cols) / span;
+            const int64_t len = std::min(i1, row * cols + (group + 1) * span) - i;
+            const float* x = rows + (i - r0 * cols);
+            const size_t idx = g.perTensor ? 0 : size_t(row * groups + group);
+            afterAndError<simd::vf>(x, len, rtn::paramsAt(g, idx), after, err);
+            const float* values[3] = {x, after, err};
+            for (int s = 0; s < 3; ++s) {
+                if (!hold[s]) continue;
+                uint64_t n = 0;
+                for (int64_t j = 0; j < len; ++j)
+                    n += std::isfinite(values[s][j]) && std::fabs(values[s][j] - mean[s]) > thr[s];
+                out[s] += n;
+            }
+            i += len;
+        }
+    }
+}
+
+WeightAnalysis analyze(const Source& src, int64_t rows, int64_t cols, const Recipe& recipe,
+                       int bins, int threads) {
+    if (recipe.method != QuantMethod::Rtn)
+        throw Error("the fused weight analysis takes RTN recipes, not '" + recipe.toString() + "'");
+    rtn::checkShape(rows, cols, recipe);
+    if (threads <= 0) threads = computeThreads();
+    WeightAnalysis res;
+    QuantGrid& g = res.grid;
+    g = rtn::emptyGrid(rows, cols, recipe);
+    if (g.perTensor && rows > 0) fillTensorScale(src, g, threads);
+
+    std::vector<Pass1Result> p1(size_t(std::max(1, threads)));
+    parallelChunks(size_t(rows), threads, [&](int c, size_t b, size_t e) {
+        p1[size_t(c)] = pass1(src, g, int64_t(b), int64_t(e));
+    });
+    for (size_t i = 1; i < p1.size(); ++i) p1[0].merge(p1[i]);
+    res.metrics = rtn::metricsFromSums(p1[0].sums, size_t(rows * cols));
+
+    const Range wr = binnableRange(unionRange(p1[0].w.range(), p1[0].h.range()));
+    const Range er = binnableRange(p1[0].e.range());
+    hist::checkRange(wr.lo, wr.hi, bins);
+    hist::checkRange(er.lo, er.hi, bins);
+    const Binner binners[3] = {Binner(wr.lo, wr.hi, bins), Binner(wr.lo, wr.hi, bins),
+                               Binner(er.lo, er.hi, bins)};
+    std::vector<ChunkBins> chunks(size_t(std::max(1, threads)));
+    parallelChunks(size_t(rows), threads, [&](int c, size_t b, size_t e) {
+        chunks[size_t(c)].rowBegin = int64_t(b), chunks[size_t(c)].rowEnd = int64_t(e);
+        pass2(src, g, binners, chunks[size_t(c)]);
+    });
+
+    Histogram* hs[3] = {&res.before, &res.after, &res.error};
+    Partial total[3];
+    for (int s = 0; s < 3; ++s) {
+        total[s].counts.assign(size_t(bins + 2), 0);
+        for (const ChunkBins& c : chunks)
+            if (!c.part[s].counts.empty()) total[s].merge(c.part[s]);
+        const Range& r = s == kError ? er : wr;
+        hs[s]->lo = r.lo, hs[s]->hi = r.hi;
+        hs[s]->counts.assign(total[s].counts.begin(), total[s].counts.begin() + bins);
+        hist::fillStats(total[s], hs[s]->stats);
+    }
+    float mean[3], thr[3];
+    for (int s = 0; s < 3; ++s) {
+        mean[s] = float(hs[s]->stats.mean), thr[s] = float(6.0 * hs[s]->stats.std);
+        if (hs[s]->stats.count == 0) thr[s] = kInf;  // nothing finite: no outliers
+    }
+    std::vector<uint64_t> outliers(3 * chunks.size(), 0);
+    parallelChunks(chunks.size(), threads, [&](int, size_t b, size_t e) {
+        for (size_t c = b; c < e; ++c)
+            if (chunks[c].rowEnd > chunks[c].rowBegin)
+                countOutliers(src, g, chunks[c], mean, thr, outliers.data() + 3 * c);
+    });
+    for (size_t c = 0; c < chunks.size(); ++c)
+        for (int s = 0; s < 3; ++s) hs[s]->stats.outliers += outliers[3 * c + size_t(s)];
+    return res;
+}
+
+}  // namespace
+
+WeightAnalysis analyzeRtnWeights(const RowSource& source, int64_t rows, int64_t cols,
+                                 const Recipe& recipe, int bins, int threads) {
+    Source src;
+    src.rows = &source;
+    src.cols = cols;
+    return analyze(src, rows, cols, recipe, bins, threads);
+}
+
+WeightAnalysis analyzeRtnWeights(const float* w, int64_t rows, int64_t cols, const Recipe& recipe,
+                                 int bins, int threads) {
+    Source src;
+    src.data = w;
+    src.cols = cols;
+    return analyze(src, rows, cols, recipe, bins, threads);
+}
+
+}  // namespace ql
