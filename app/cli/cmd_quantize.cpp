@@ -33,7 +33,7 @@ const char* kUsage =
     "                       q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k\n"
     "                       (bit for bit as llama-quantize; rows the block does not divide\n"
     "                       fall back per layer, e.g. q4_k -> q5_0 -> fp16).\n"
-        "                       Activation side: append +aB[:token|tensor][:sym|asym] to fake-\n"
+    "                       Activation side: append +aB[:token|tensor][:sym|asym] to fake-\n"
     "                       quantize every quantized layer's input to B bits (a2..a8; a16 =\n"
     "                       float, the default), per token (dynamic) or per tensor (static,\n"
     "                       calibrated on --calib); default token, sym. E.g. W8A8:\n"
@@ -51,6 +51,11 @@ const char* kUsage =
     "  --calib-seq N        calibration window length (default 256)\n"
     "  --include GLOB       quantize only matching layers (repeatable; * and ?)\n"
     "  --exclude GLOB       skip matching layers (repeatable)\n"
+    "  --override PATTERN=RECIPE\n"
+    "                       recipe of the layers matching PATTERN (glob, * and ?), e.g.\n"
+    "                       'model.layers.*.mlp.down_proj=rtn:int8:channel:sym'; repeatable,\n"
+    "                       the LAST matching override wins; weight-only recipes (rtn, fp16,\n"
+    "                       bf16, nf4/fp4, llama.cpp formats); a pattern must match a layer\n"
     "  --no-activations     skip activation histograms\n"
     "  --no-gradients       skip gradient histograms\n"
     "  --bins N             histogram bins (default 128)\n"
@@ -223,10 +228,11 @@ int printEstimate(const ql::RunConfig& c, bool json) {
 
 int cmdQuantize(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv,
-                    {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq",
-                     "max-windows", "protocol", "include", "exclude", "bins", "threads", "out"},
-                    {"json", "no-activations", "no-gradients", "force", "dry-run"});
+    const Args args(
+        argv,
+        {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
+         "protocol", "include", "exclude", "override", "bins", "threads", "out"},
+        {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = modelFolderOption(args);
@@ -246,6 +252,8 @@ int cmdQuantize(const Argv& argv) {
     c.calibrationSeq = args.intValue("calib-seq", c.calibrationSeq);
     c.layers.include = repeated(argv, "--include");
     c.layers.exclude = repeated(argv, "--exclude");
+    for (const std::string& o : repeated(argv, "--override"))
+        c.overrides.push_back(ql::parseOverride(o));
     c.captureActivations = !args.flag("no-activations");
     c.captureGradients = !args.flag("no-gradients");
     c.histogramBins = args.intValue("bins", c.histogramBins);

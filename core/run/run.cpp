@@ -115,6 +115,10 @@ std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& te
 
 }  // namespace
 
+std::vector<int32_t> runTokenize(const std::string& modelDir, const std::string& text) {
+    return tokenize(modelDir, text);
+}
+
 void setRunTokenizer(RunTokenizer tokenizer) {
     std::lock_guard<std::mutex> lock(tokenizerMutex());
     installedTokenizer() = std::move(tokenizer);
@@ -162,6 +166,7 @@ double since(Clock::time_point t) {
 Recipe validate(const RunConfig& c) {
     if (c.modelDir.empty()) throw Error("no model folder given");
     const Recipe recipe = Recipe::parse(c.recipe);
+    for (const RecipeOverride& o : c.overrides) checkOverride(o);
     if (c.calibrationWindows <= 0)
         throw Error("calibration windows must be at least 1, got " +
                     std::to_string(c.calibrationWindows));
@@ -235,6 +240,12 @@ Windows sqnrEvaluationWindows(const std::vector<EvalWindow>& eval) {
     return out;
 }
 
+std::vector<std::string> layerNames(const std::vector<LinearLayerInfo>& layers) {
+    std::vector<std::string> names;
+    for (const auto& l : layers) names.push_back(l.name);
+    return names;
+}
+
 std::string folderName(const std::string& dir) {
     std::filesystem::path p(dir);
     if (!p.has_filename()) p = p.parent_path();
@@ -303,6 +314,8 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     validateModel(cfg, *store, run.config.modelDir + "/config.json");
     run.architecture = cfg.architectureName;
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
+    const std::vector<Recipe> recipes =
+        layerRecipes(layerNames(layers), recipe, run.config.overrides);
     phases.done("load");
     const ProgressReporter q = rep.sub(0.02, 1.0);
     // Buffers reused from layer to layer: after the largest layer no page is faulted in
@@ -319,7 +332,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         const UnusableWeights bad =
             findUnusableWeights(tensor.name, w.data(), w.size(), layers[i].inFeatures);
         quantizeWeightOnly(lq, layers[i].name, w, layers[i].outFeatures, layers[i].inFeatures,
-                           recipe);
+                           recipes[i]);
         lq.seconds = since(t0);
         run.layers.push_back(analyzeLayer(layers[i], tensor, w, lq, run.config.histogramBins,
                                           /*gridExact=*/true, &scratch));
@@ -395,6 +408,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;
     const auto layers = selectLayers(model->linears(), c.layers);
+    const std::vector<RecipeGroup> groups = groupByRecipe(layerNames(layers), recipe, c.overrides);
     phases.done("load");
 
     const ProgressReporter tok = budget.sub(rep, "tokenize");
@@ -422,6 +436,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         StreamPlan plan;
         plan.layers = layers;
         plan.recipe = recipe;
+        plan.groups = groups;
         plan.needsFit = methodSpec(recipe.method).needsCalibration;
         plan.calibration = calibration;
         plan.heldOut = heldOut.size();
@@ -482,13 +497,17 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);
     };
-    ActivationSide side(recipe, names);
+    ActivationSide side(recipe, groups.front().layers);  // overrides are weight-only
     if (side.needsCalibration()) calibrateActivations(net, side, options.calibration, rep);
     options.quantizedInputs = [&net, q = side.quantizer()](bool on) {
         net.setInputQuantizer(on ? q : InputQuantizer());
     };
     const ProgressReporter q = budget.sub(rep, "quantize");
-    quantizeLayers(*model, names, recipe, options, q);
+    // Overridden (weight-only) layers first, so that a fitted base recipe fits to the
+    // inputs the mixed model gives it, as the streamed engine does.
+    for (size_t g = groups.size(); g-- > 0;)
+        if (!groups[g].layers.empty())
+            quantizeLayers(*model, groups[g].layers, groups[g].recipe, options, q);
     states.captureQuantized();
     states.setInputQuantizer(side.quantizer());
     run.layers = std::move(analyzed);
