@@ -68,6 +68,8 @@ const char* kUsage =
     "  synth             write a model folder with RANDOM weights of a real model's shapes\n"
     "  quantize          quantize a model with a recipe and write a run folder\n"
     "  compare           compare two run folders side by side (CSV)\n"
+    "  sensitivity       measured per-layer/block/kind sensitivity to a recipe (dKL, dppl)\n"
+    "  plan              mixed-precision plan under a memory budget (--override lines)\n"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
@@ -99,6 +101,8 @@ int main(int argc, char** argv) {
         if (command == "synth") return qlcli::cmdSynth(args);
         if (command == "quantize") return qlcli::cmdQuantize(args);
         if (command == "compare") return qlcli::cmdCompare(args);
+        if (command == "sensitivity") return qlcli::cmdSensitivity(args);
+        if (command == "plan") return qlcli::cmdPlan(args);
         std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
         return 2;
     } catch (const ql::Cancelled& e) {
