@@ -60,6 +60,11 @@ const char* kUsage =
     "  --calib-seq N        calibration window length (default 256)\n"
     "  --include GLOB       quantize only matching layers (repeatable; * and ?)\n"
     "  --exclude GLOB       skip matching layers (repeatable)\n"
+    "  --override PATTERN=RECIPE\n"
+    "                       recipe of the layers matching PATTERN (glob, * and ?), e.g.\n"
+    "                       'model.layers.*.mlp.down_proj=rtn:int8:channel:sym'; repeatable,\n"
+    "                       the LAST matching override wins; weight-only recipes (rtn, fp16,\n"
+    "                       bf16, nf4/fp4, llama.cpp formats); a pattern must match a layer\n"
     "  --no-activations     skip activation histograms\n"
     "  --no-gradients       skip gradient histograms\n"
     "  --bins N             histogram bins (default 128)\n"
@@ -235,7 +240,8 @@ int cmdQuantize(const Argv& argv) {
     const Args args(
         argv,
         {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
-         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint"},
+         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint",
+         "override"},
         {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;
@@ -263,6 +269,10 @@ int cmdQuantize(const Argv& argv) {
     c.calibrationSeq = args.intValue("calib-seq", c.calibrationSeq);
     c.layers.include = repeated(argv, "--include");
     c.layers.exclude = repeated(argv, "--exclude");
+    for (const std::string& o : repeated(argv, "--override"))
+        c.overrides.push_back(ql::parseOverride(o));
+    if (!c.overrides.empty() && !c.checkpoint.empty())
+        throw ql::Error("--override changes a quantization; --from-checkpoint has none to change");
     c.captureActivations = !args.flag("no-activations");
     c.captureGradients = !args.flag("no-gradients");
     c.histogramBins = args.intValue("bins", c.histogramBins);

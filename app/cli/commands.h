@@ -19,6 +19,14 @@ int cmdCompare(const Argv& args);   // cmd_compare.cpp
 int exportGguf(const Argv& args);   // cmd_export_gguf.cpp (export --format gguf)
 int cmdExport(const Argv& args);    // cmd_export.cpp
 int cmdSweep(const Argv& args);     // cmd_sweep.cpp
+int cmdInfo(const Argv& args);         // cmd_info.cpp
+int cmdTokenize(const Argv& args);     // cmd_tokenize.cpp
+int cmdEval(const Argv& args);         // cmd_eval.cpp
+int cmdSynth(const Argv& args);        // cmd_synth.cpp
+int cmdQuantize(const Argv& args);     // cmd_quantize.cpp
+int cmdCompare(const Argv& args);      // cmd_compare.cpp
+int cmdSensitivity(const Argv& args);  // cmd_sensitivity.cpp
+int cmdPlan(const Argv& args);         // cmd_plan.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);

@@ -70,6 +70,8 @@ const char* kUsage =
     "  compare           compare two run folders side by side (CSV)\n"
     "  export            write a run's quantized model: GGUF, GPTQ or QuantLens packed\n"
     "  sweep             weights-only metrics per layer for several recipes at once\n"
+    "  sensitivity       measured per-layer/block/kind sensitivity to a recipe (dKL, dppl)\n"
+    "  plan              mixed-precision plan under a memory budget (--override lines)\n"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
         if (command == "compare") return qlcli::cmdCompare(args);
         if (command == "export") return qlcli::cmdExport(args);
         if (command == "sweep") return qlcli::cmdSweep(args);
+        if (command == "sensitivity") return qlcli::cmdSensitivity(args);
+        if (command == "plan") return qlcli::cmdPlan(args);
         std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
         return 2;
     } catch (const ql::Cancelled& e) {

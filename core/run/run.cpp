@@ -116,6 +116,10 @@ std::vector<int32_t> tokenize(const std::string& modelDir, const std::string& te
 
 }  // namespace
 
+std::vector<int32_t> runTokenize(const std::string& modelDir, const std::string& text) {
+    return tokenize(modelDir, text);
+}
+
 void setRunTokenizer(RunTokenizer tokenizer) {
     std::lock_guard<std::mutex> lock(tokenizerMutex());
     installedTokenizer() = std::move(tokenizer);
@@ -163,6 +167,7 @@ double since(Clock::time_point t) {
 Recipe validate(const RunConfig& c) {
     if (c.modelDir.empty()) throw Error("no model folder given");
     const Recipe recipe = Recipe::parse(c.recipe);
+    for (const RecipeOverride& o : c.overrides) checkOverride(o);
     if (c.calibrationWindows <= 0)
         throw Error("calibration windows must be at least 1, got " +
                     std::to_string(c.calibrationWindows));
@@ -237,6 +242,12 @@ Windows sqnrEvaluationWindows(const std::vector<EvalWindow>& eval) {
     return out;
 }
 
+std::vector<std::string> layerNames(const std::vector<LinearLayerInfo>& layers) {
+    std::vector<std::string> names;
+    for (const auto& l : layers) names.push_back(l.name);
+    return names;
+}
+
 std::string folderName(const std::string& dir) {
     std::filesystem::path p(dir);
     if (!p.has_filename()) p = p.parent_path();
@@ -306,6 +317,8 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
     validateModel(cfg, *store, run.config.modelDir + "/config.json");
     run.architecture = cfg.architectureName;
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
+    const std::vector<Recipe> recipes =
+        layerRecipes(layerNames(layers), recipe, run.config.overrides);
     phases.done("load");
     const ProgressReporter q = rep.sub(0.02, 1.0);
     // Buffers reused from layer to layer: after the largest layer no page is faulted in
@@ -315,7 +328,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
         const auto t0 = Clock::now();
         UnusableWeights bad;
-        run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]), recipe,
+        run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]), recipes[i],
                                              run.config.histogramBins, buffers, bad,
                                              checkpoint.get()));
         run.layers.back().seconds = since(t0);
@@ -391,6 +404,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;
     const auto layers = selectLayers(model->linears(), c.layers);
+    const std::vector<RecipeGroup> groups = groupByRecipe(layerNames(layers), recipe, c.overrides);
     phases.done("load");
 
     const ProgressReporter tok = budget.sub(rep, "tokenize");
@@ -418,6 +432,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         StreamPlan plan;
         plan.layers = layers;
         plan.recipe = recipe;
+        plan.groups = groups;
         plan.needsFit = recipe.needsCalibration();
         plan.calibration = calibration;
         plan.heldOut = heldOut.size();
@@ -461,10 +476,11 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     options.checkpoint = checkpoint;
     options.calibration =
         Windows(calibration.begin(), calibration.end() - std::ptrdiff_t(heldOut.size()));
-    ActivationSide side(recipe, names);
+    ActivationSide side(recipe, groups.front().layers);  // overrides are weight-only
     options.onLayer = [&](LayerQuantization& lq) {
         const size_t i = indexOf.at(lq.name);
-        if (recipe.smooth) side.setSmoothing(lq.name, lq.awqScales);
+        // An overridden layer (weight-only, no smoothing scales) keeps its inputs as they are.
+        if (recipe.smooth && !lq.awqScales.empty()) side.setSmoothing(lq.name, lq.awqScales);
         // AWQ: when the scales were folded into the norms, a layer's weight in the model is
         // Q(W·diag(s)) and is compared as Q(W·diag(s))·diag(1/s); when they were not (the
         // dequantized weight is already Q(W·diag(s))·diag(1/s)), it is compared as is.
@@ -488,7 +504,11 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         net.setInputQuantizer(on ? q : InputQuantizer());
     };
     const ProgressReporter q = budget.sub(rep, "quantize");
-    quantizeLayers(*model, names, recipe, options, q);
+    // Overridden (weight-only) layers first, so that a fitted base recipe fits to the
+    // inputs the mixed model gives it, as the streamed engine does.
+    for (size_t g = groups.size(); g-- > 0;)
+        if (!groups[g].layers.empty())
+            quantizeLayers(*model, groups[g].layers, groups[g].recipe, options, q);
     states.captureQuantized();
     states.setInputQuantizer(side.quantizer());
     run.layers = std::move(analyzed);

@@ -6,6 +6,7 @@
 #include "quant/compact_weights.h"
 #include "quant/histogram.h"
 #include "quant/recipe.h"
+#include "run/layer_overrides.h"
 
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,8 @@ struct RunConfig {
     std::string modelDir;
     std::string recipe = "rtn:int8:channel:sym";  // Recipe text form
     LayerSelection layers;
+    // Per-layer recipes (run/layer_overrides.h): the last matching pattern wins.
+    std::vector<RecipeOverride> overrides;
     std::string calibrationText;  // file path; empty = no calibration (RTN only)
     int calibrationWindows = 16;
     int calibrationSeq = 256;

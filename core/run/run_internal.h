@@ -31,6 +31,9 @@ private:
 // Glob with '*' (any run, also empty) and '?' (one character); the whole text must match.
 bool globMatch(const std::string& pattern, const std::string& text);
 
+// Text -> token ids as runs tokenize (the installed RunTokenizer, else the model's own).
+std::vector<int32_t> runTokenize(const std::string& modelDir, const std::string& text);
+
 // The layers of `all` chosen by `selection`, in model order. Throws ql::Error when
 // nothing is selected.
 std::vector<LinearLayerInfo> selectLayers(const std::vector<LinearLayerInfo>& all,

@@ -56,6 +56,13 @@ json num(double v) {
     return v > 0 ? "inf" : "-inf";
 }
 
+json overridesJson(const std::vector<RecipeOverride>& overrides) {
+    json out = json::array();
+    for (const RecipeOverride& o : overrides)
+        out.push_back({{"pattern", o.pattern}, {"recipe", o.recipe}});
+    return out;
+}
+
 json configFields(const RunConfig& c);
 
 json configJson(const RunConfig& c) {
@@ -66,6 +73,7 @@ json configJson(const RunConfig& c) {
 
 json configFields(const RunConfig& c) {
     return {{"model_dir", c.modelDir},
+            {"overrides", overridesJson(c.overrides)},
             {"recipe", c.recipe},
             {"layers",
              {{"include", c.layers.include},
@@ -88,6 +96,20 @@ json configFields(const RunConfig& c) {
 constexpr int kIntMax = std::numeric_limits<int>::max();
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
+std::vector<RecipeOverride> overridesFrom(const JsonFields& j) {
+    std::vector<RecipeOverride> out;
+    for (const JsonFields& o : j.objects("overrides")) {
+        RecipeOverride r{o.str("pattern"), o.str("recipe")};
+        try {
+            checkOverride(r);
+        } catch (const Error& e) {
+            o.fail("recipe", std::string("is not a valid override: ") + e.what());
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 RunConfig configFrom(const JsonFields& j) {
     RunConfig c;
     c.modelDir = j.str("model_dir");
@@ -97,6 +119,7 @@ RunConfig configFrom(const JsonFields& j) {
     c.layers.exclude = l.strings("exclude");
     c.layers.kinds = l.strings("kinds");
     c.layers.minParameters = l.integer("min_parameters", 0, kInt64Max);
+    if (j.has("overrides")) c.overrides = overridesFrom(j);  // runs before issue 10 have none
     c.calibrationText = j.str("calibration_text");
     c.calibrationWindows = j.toInt("calibration_windows", 0, kIntMax);
     c.calibrationSeq = j.toInt("calibration_seq", 0, kIntMax);

@@ -10,7 +10,9 @@
 
 namespace ql {
 
-std::string runDisplayLabel(const RunResult& run) {
+namespace {
+
+std::string baseDisplayLabel(const RunResult& run) {
     Recipe recipe;
     try {
         recipe = Recipe::parse(run.config.recipe);
@@ -35,6 +37,15 @@ std::string runDisplayLabel(const RunResult& run) {
         " g" + std::to_string(recipe.groupSize) + " \u2192 channel \u00d7" + std::to_string(fell);
     if (fell < run.layers.size()) what += " of " + std::to_string(run.layers.size());
     return label.replace(at, group.size(), what + " ");
+}
+
+}  // namespace
+
+std::string runDisplayLabel(const RunResult& run) {
+    const std::string label = baseDisplayLabel(run);
+    const size_t n = run.config.overrides.size();
+    if (n == 0) return label;
+    return label + " + " + std::to_string(n) + (n == 1 ? " override" : " overrides");
 }
 
 std::string outputSqnrSourceText(const RunResult& run) {

@@ -119,7 +119,9 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
     ActivationStats acts(analyzed, plan.bins);
     SqnrStats sqnr(analyzed);
-    ActivationSide side(plan.recipe, names);
+    const std::vector<RecipeGroup> groups =
+        plan.groups.empty() ? std::vector<RecipeGroup>{{plan.recipe, names}} : plan.groups;
+    ActivationSide side(plan.recipe, groups.front().layers);  // overrides are weight-only
     const bool measureSqnr = plan.sqnrOnHeldOut || plan.sqnrEvalWindows > 0;
     // Calibration statistics: GPTQ/AWQ need them; RTN only for its output SQNR when no
     // held-out or evaluation windows measure it (as the whole-model path).
@@ -173,9 +175,12 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         advance(net, b, calib, kFloat, floatPass, countActs ? &calibInputs[kFloat] : nullptr, br);
         advance(net, b, eval, kFloat, Pass{}, nullptr, br);
 
-        quantizeBlock(net, b, here, plan.recipe,
-                      fitStats ? fitInputs(calib) : std::vector<at::Tensor>{}, options, br, done,
-                      plan.layers.size());
+        // Overridden (weight-only) layers first: a fitted recipe then fits to the inputs the
+        // mixed model gives it. quantizeBlock ignores the group's layers of other blocks.
+        for (size_t g = groups.size(); g-- > 0;)
+            quantizeBlock(net, b, groups[g].layers, groups[g].recipe,
+                          fitStats ? fitInputs(calib) : std::vector<at::Tensor>{}, options, br,
+                          done, plan.layers.size());
         states.captureQuantized(net, here);
 
         if (gradWindows > 0) gradInputs[kQuant].push_back(firstWindows(calib, kQuant, gradWindows));

@@ -12,6 +12,7 @@
 
 #include "quant/histogram.h"
 #include "quant/quantized_checkpoint.h"
+#include "run/layer_overrides.h"
 #include "run/reservoir.h"
 #include "run/run_torch.h"
 
@@ -128,6 +129,9 @@ void streamedGradients(Transformer& net, const RunResult& run,
 struct StreamPlan {
     std::vector<LinearLayerInfo> layers;  // selected, in model order
     Recipe recipe;
+    // Layers by recipe (run/layer_overrides.h): groups[0] the recipe's, the others overrides
+    // (weight-only), quantized first in each block. Empty: every layer gets `recipe`.
+    std::vector<RecipeGroup> groups;
     bool needsFit = false;  // GPTQ/AWQ: quantize on the fit windows' statistics
     Windows calibration;    // every calibration window used
     size_t heldOut = 0;     // the last ones: not fit to

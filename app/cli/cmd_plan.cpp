@@ -1,0 +1,233 @@
+// quantlens-cli plan: a mixed-precision plan under a memory budget from measured per-layer
+// sensitivity (one-in ΔKL of every candidate recipe), as JSON and as --override lines.
+#include "args.h"
+#include "base/error.h"
+#include "commands.h"
+#include "quant/method_registry.h"
+#include "run/plan.h"
+#include "run/run.h"
+#include "run/sensitivity.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace qlcli {
+
+ql::SensitivityConfig sensitivityOptions(const Args& args, const Argv& argv);  // cmd_sensitivity
+
+namespace {
+
+const char* kUsage =
+    "Usage: quantlens-cli plan --model DIR --candidates R1,R2,... --eval FILE BUDGET [options]\n"
+    "\n"
+    "Chooses one candidate recipe per layer minimizing the sum of the layers' measured one-in\n"
+    "dKL mean (each layer alone quantized with the candidate, see 'sensitivity') subject to\n"
+    "the budget on the bytes of the selected layers: an exact knapsack by dynamic programming\n"
+    "over bytes. Prints the plan and the 'quantize' command that runs it (--override lines).\n"
+    "\n"
+    "  --model DIR            Hugging Face model folder\n"
+    "  --candidates LIST      comma-separated recipes, e.g.\n"
+    "                         rtn:int4:g128:asym,rtn:int4:g32:asym,rtn:int8:channel:sym,fp16;\n"
+    "                         at most one fitted recipe (gptq/awq: it is then the run's\n"
+    "                         recipe, the others its weight-only overrides); no activation side\n"
+    "  --eval FILE            evaluation text for the sensitivity\n"
+    "  BUDGET, one of:\n"
+    "  --budget BYTES         bytes of the selected layers\n"
+    "  --bits-per-weight X    X bits per weight of the selected layers\n"
+    "  --budget-of RECIPE     the bytes of RECIPE on every selected layer, plus\n"
+    "  --extra PCT            PCT percent (default 0)\n"
+    "  --windows N --seq L    evaluation windows (default 4 x 256)\n"
+    "  --protocol P           gptq (default) or llamacpp\n"
+    "  --calib FILE           calibration text (needed by a gptq/awq candidate)\n"
+    "  --calib-windows K --calib-seq N\n"
+    "  --include GLOB --exclude GLOB  the layers planned (repeatable)\n"
+    "  --threads T            compute threads, 1..256\n"
+    "  --json                 print the plan as JSON\n";
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+// Bytes of every selected layer under `recipe` (a weights-only run: no model forward).
+std::map<std::string, uint64_t> layerBytes(const ql::SensitivityConfig& s,
+                                           const std::string& recipe) {
+    ql::RunConfig c;
+    c.modelDir = s.modelDir;
+    c.recipe = recipe;
+    c.layers = s.layers;
+    c.captureActivations = c.captureGradients = false;
+    c.threads = s.threads;
+    if (ql::methodSpec(ql::Recipe::parse(recipe).method).needsCalibration) {
+        const auto colon = recipe.find(':');  // the same grid, so the same bytes, as RTN
+        c.recipe = "rtn" + (colon == std::string::npos ? std::string() : recipe.substr(colon));
+    }
+    std::map<std::string, uint64_t> out;
+    for (const ql::LayerResult& l : ql::runQuantization(c).layers) out[l.name] = l.bytesQ;
+    return out;
+}
+
+struct Inputs {
+    std::vector<std::string> candidates;
+    std::vector<ql::PlanLayer> layers;
+    uint64_t parameters = 0;
+};
+
+Inputs measure(const ql::SensitivityConfig& base, const std::vector<std::string>& candidates) {
+    Inputs in;
+    in.candidates = candidates;
+    for (size_t j = 0; j < candidates.size(); ++j) {
+        ql::SensitivityConfig s = base;
+        s.recipe = candidates[j];
+        s.unit = ql::SensitivityUnit::Layer;
+        s.mode = ql::SensitivityMode::OneIn;
+        std::fprintf(stderr, "measuring %s (%zu of %zu)\n", candidates[j].c_str(), j + 1,
+                     candidates.size());
+        const ql::SensitivityResult r = ql::measureSensitivity(s);
+        const auto bytes = layerBytes(base, candidates[j]);
+        if (j == 0) {
+            for (const auto& u : r.units) {
+                in.layers.push_back({u.unit, {}, {}});
+                in.parameters += u.parameters;
+            }
+        }
+        for (size_t k = 0; k < r.units.size(); ++k) {
+            in.layers[k].bytes.push_back(bytes.at(r.units[k].unit));
+            in.layers[k].loss.push_back(r.units[k].deltaKlMean);
+        }
+    }
+    return in;
+}
+
+uint64_t budgetBytes(const Args& args, const ql::SensitivityConfig& s, uint64_t parameters) {
+    const int given =
+        int(args.has("budget")) + int(args.has("bits-per-weight")) + int(args.has("budget-of"));
+    if (given != 1)
+        throw ql::Error("give exactly one budget: --budget, --bits-per-weight or --budget-of");
+    if (args.has("budget")) {
+        const double b = args.doubleValue("budget", 0);
+        if (!(b > 0)) throw ql::Error("--budget must be a positive number of bytes");
+        return uint64_t(b);
+    }
+    if (args.has("bits-per-weight")) {
+        const double bits = args.doubleValue("bits-per-weight", 0);
+        if (!(bits > 0 && bits <= 32)) throw ql::Error("--bits-per-weight must be in (0, 32]");
+        return uint64_t(bits * double(parameters) / 8.0);
+    }
+    const double extra = args.doubleValue("extra", 0);
+    if (extra < 0) throw ql::Error("--extra must not be negative");
+    uint64_t uniform = 0;
+    for (const auto& [name, bytes] : layerBytes(s, args.value("budget-of"))) uniform += bytes;
+    return uint64_t(double(uniform) * (1.0 + extra / 100.0));
+}
+
+// The run's recipe: the fitted candidate if chosen (overrides are weight-only), else the
+// most chosen one.
+std::string baseRecipe(const Inputs& in, const ql::PlanResult& p) {
+    std::map<int, int> count;
+    for (int j : p.choice) ++count[j];
+    int best = p.choice.front();
+    for (const auto& [j, n] : count) {
+        if (ql::methodSpec(ql::Recipe::parse(in.candidates[size_t(j)]).method).needsCalibration)
+            return in.candidates[size_t(j)];
+        if (n > count[best]) best = j;
+    }
+    return in.candidates[size_t(best)];
+}
+
+void checkCandidates(const std::vector<std::string>& candidates) {
+    if (candidates.size() < 2) throw ql::Error("--candidates needs at least two recipes");
+    int fitted = 0;
+    for (const std::string& c : candidates) {
+        const ql::Recipe r = ql::Recipe::parse(c);
+        fitted += ql::methodSpec(r.method).needsCalibration ? 1 : 0;
+    }
+    if (fitted > 1)
+        throw ql::Error("--candidates: at most one gptq/awq recipe (overrides are weight-only)");
+}
+
+}  // namespace
+
+int cmdPlan(const Argv& argv) {
+    if (wantsHelp(argv, kUsage)) return 0;
+    const Args args(argv,
+                    {"model", "candidates", "eval", "budget", "bits-per-weight", "budget-of",
+                     "extra", "windows", "seq", "protocol", "calib", "calib-windows", "calib-seq",
+                     "include", "exclude", "threads"},
+                    {"json"});
+    args.allowPositional(0);
+    const ql::SensitivityConfig s = sensitivityOptions(args, argv);
+    const std::vector<std::string> candidates = splitList(args.required("candidates"));
+    checkCandidates(candidates);
+    const Inputs in = measure(s, candidates);
+    const uint64_t budget = budgetBytes(args, s, in.parameters);
+    const ql::PlanResult p = ql::planMixedPrecision(in.layers, budget);
+    const std::string base = baseRecipe(in, p);
+    std::vector<std::string> overrides;
+    for (size_t k = 0; k < in.layers.size(); ++k)
+        if (in.candidates[size_t(p.choice[k])] != base)
+            overrides.push_back(in.layers[k].name + "=" + in.candidates[size_t(p.choice[k])]);
+    std::string command = "quantlens-cli quantize --model " + s.modelDir + " --recipe " + base;
+    for (const std::string& o : overrides) command += " --override '" + o + "'";
+    const double bpw = 8.0 * double(p.bytes) / double(in.parameters);
+
+    if (args.flag("json")) {
+        nlohmann::json j;
+        j["model_dir"] = s.modelDir;
+        j["candidates"] = in.candidates;
+        j["budget_bytes"] = budget;
+        j["bytes"] = p.bytes;
+        j["bits_per_weight"] = bpw;
+        j["predicted_delta_kl_sum"] = p.predictedLoss;
+        j["quantum_bytes"] = p.quantum;
+        j["exact"] = p.exact;
+        j["recipe"] = base;
+        j["overrides"] = overrides;
+        j["command"] = command;
+        for (size_t k = 0; k < in.layers.size(); ++k) {
+            const size_t c = size_t(p.choice[k]);
+            j["layers"].push_back({{"name", in.layers[k].name},
+                                   {"recipe", in.candidates[c]},
+                                   {"bytes", in.layers[k].bytes[c]},
+                                   {"delta_kl_mean", in.layers[k].loss[c]}});
+        }
+        for (size_t c = 0; c < in.candidates.size(); ++c) {
+            uint64_t bytes = 0;
+            double loss = 0;
+            for (const auto& l : in.layers) bytes += l.bytes[c], loss += l.loss[c];
+            j["uniform"].push_back(
+                {{"recipe", in.candidates[c]}, {"bytes", bytes}, {"predicted_delta_kl_sum", loss}});
+        }
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%-40s %-24s %12s %12s\n", "layer", "recipe", "bytes", "dKL mean");
+    for (size_t k = 0; k < in.layers.size(); ++k) {
+        const size_t c = size_t(p.choice[k]);
+        std::printf("%-40s %-24s %12llu %12.6g\n", in.layers[k].name.c_str(),
+                    in.candidates[c].c_str(), (unsigned long long)in.layers[k].bytes[c],
+                    in.layers[k].loss[c]);
+    }
+    std::printf("plan: %llu of %llu bytes budget (%.3f bits/weight), predicted sum dKL %.6g%s\n",
+                (unsigned long long)p.bytes, (unsigned long long)budget, bpw, p.predictedLoss,
+                p.exact ? " (exact optimum)" : " (bytes rounded up to the DP quantum)");
+    for (size_t c = 0; c < in.candidates.size(); ++c) {
+        uint64_t bytes = 0;
+        double loss = 0;
+        for (const auto& l : in.layers) bytes += l.bytes[c], loss += l.loss[c];
+        std::printf("uniform %-24s %12llu bytes, predicted sum dKL %.6g\n",
+                    in.candidates[c].c_str(), (unsigned long long)bytes, loss);
+    }
+    std::printf("%s\n", command.c_str());
+    return 0;
+}
+
+}  // namespace qlcli
