@@ -240,8 +240,7 @@ int cmdQuantize(const Argv& argv) {
     const Args args(
         argv,
         {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
-         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint",
-         "override"},
+         "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint", "override"},
         {"json", "no-activations", "no-gradients", "force", "dry-run"});
     args.allowPositional(0);
     ql::RunConfig c;

@@ -328,8 +328,8 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         q.report("quantize", double(i) / double(layers.size()), layers[i].name);
         const auto t0 = Clock::now();
         UnusableWeights bad;
-        run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]), recipes[i],
-                                             run.config.histogramBins, buffers, bad,
+        run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]),
+                                             recipes[i], run.config.histogramBins, buffers, bad,
                                              checkpoint.get()));
         run.layers.back().seconds = since(t0);
         if (bad.count > 0) {

@@ -139,7 +139,8 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         // is Q(W·diag(s))·diag(1/s), compared as it is and stored with s as divisors.
         const std::vector<float> awqScales = lq.awqScales;
         lq.awqScales.clear();
-        if (plan.recipe.smooth) side.setSmoothing(lq.name, awqScales);
+        // An overridden layer (weight-only, no smoothing scales) keeps its inputs as they are.
+        if (plan.recipe.smooth && !awqScales.empty()) side.setSmoothing(lq.name, awqScales);
         // Both weights are the block's loaded tensors (float32, contiguous): no copies.
         const Linear& l = net.linear(lq.name);
         const LayerWeights w{l.original.data_ptr<float>(), l.weight.data_ptr<float>(),
