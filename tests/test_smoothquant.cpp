@@ -13,6 +13,7 @@
 #include "quant/method_registry.h"
 #include "quant/quantize.h"
 #include "quant/recipe.h"
+#include "run/gguf_export.h"
 #include "run/run.h"
 #include "run/run_internal.h"
 #include "testdata.h"
@@ -382,6 +383,17 @@ private Q_SLOTS:
                 ++changed;
         }
         QVERIFY(changed > 0);
+        // A GGUF file cannot hold the input scales: the export is refused, naming why.
+        if (!Recipe::parse(run.config.recipe).quantizesActivations()) {
+            try {
+                exportRunGguf(run, (qltest::tempDir("smoothquant-gguf") + "/x.gguf").toStdString());
+                QFAIL("exported");
+            } catch (const Error& e) {
+                QVERIFY2(std::string(e.what()).find("smooths the inputs (SmoothQuant)") !=
+                             std::string::npos,
+                         e.what());
+            }
+        }
     }
 
     // GPTQ + SmoothQuant sees the smoothed model's problem: quantizeLayers' q/k/v of block 0
