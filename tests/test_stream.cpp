@@ -157,6 +157,11 @@ private slots:
         QTest::newRow("656k w8a8 smoothquant") << other << "rtn:int8:channel:sym+a8+sq" << true;
         QTest::newRow("260k w4a8 sq 0.8 held-out")
             << small << "rtn:int4:g32:asym+a8:token:asym+sq:0.8" << false;
+        QTest::newRow("260k gptq w4a8 sq") << small << "gptq:int4:g32:asym+a8+sq" << true;
+        QTest::newRow("656k gptq w4 sq 0.7 held-out")
+            << other << "gptq:int4:g32:sym+sq:0.7" << false;
+        QTest::newRow("656k nf4 w4a8 sq") << other << "nf4:b64+a8+sq" << true;
+        QTest::newRow("260k q4_k sq") << small << "q4_k+sq" << true;
     }
     void matchesWholeModel() {
         QFETCH(QString, model);

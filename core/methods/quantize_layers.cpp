@@ -128,7 +128,9 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
             const InputStats* stats, bool dequantCopy) {
     r.outputSqnrDb =
         stats ? outputSqnrDb(w, q.dequant, *stats) : std::numeric_limits<double>::quiet_NaN();
-    if (stats && !stats->empty() && r.applied.needsCalibration()) {
+    // A smoothed layer's applied recipe may have lost "+sq" (llama.cpp fallbacks and mixes
+    // apply a plain type): its scales still came from these statistics.
+    if (stats && !stats->empty() && (r.applied.needsCalibration() || !r.awqScales.empty())) {
         r.inputAbsMax = toVector(stats->absMax);
         r.inputMeanAbs = toVector(stats->absSum / double(stats->rows));
     }
@@ -141,12 +143,58 @@ void finish(Transformer& net, LayerQuantization& r, const at::Tensor& w, GridQua
     if (net.requiresGrad()) l.weight.requires_grad_(true);
 }
 
+// A cast or codebook method's weight for `w` (llama.cpp formats whose block does not divide
+// the row get another recipe, mixes one per layer): fills r's applied recipe and fallback.
+GridQuant recomputeLayer(const Transformer& net, LayerQuantization& r, const at::Tensor& w,
+                         const Recipe& recipe) {
+    const ModelConfig& mc = net.config();
+    const int gqa = mc.numKvHeads > 0 ? std::max(1, mc.numHeads / mc.numKvHeads) : 1;
+    const ShapedRecipe shaped =
+        recipeForLayer(recipe, LayerPlace{r.name, w.size(0), w.size(1), mc.numLayers, gqa});
+    r.applied = shaped.recipe;
+    r.fallback = !shaped.fallbackReason.empty();
+    r.fallbackReason = shaped.fallbackReason;
+    const at::Tensor c = w.to(at::kFloat).contiguous();
+    std::vector<float> v =
+        methodSpec(r.applied.method).recompute(r.applied, c.data_ptr<float>(), size_t(c.numel()));
+    GridQuant q;
+    q.dequant = at::from_blob(v.data(), c.sizes(), at::kFloat).clone();
+    return q;
+}
+
+// One smoothed layer: the recipe's method quantizes W·diag(s) (GPTQ with the Hessian of the
+// smoothed inputs X·diag(1/s)); the effective weight is the result ·diag(1/s).
+GridQuant smoothLayer(Transformer& net, LayerQuantization& r, const at::Tensor& w,
+                      const at::Tensor& s, const Recipe& recipe, const InputStats& stats,
+                      const ProgressReporter& progress) {
+    if (methodSpec(recipe.method).recompute)
+        return smoothQuantizeWith(
+            w, s, [&](const at::Tensor& ws) { return recomputeLayer(net, r, ws, recipe); });
+    const ResolvedRecipe rr = resolveRecipe(recipe, w.size(1));
+    r.applied = rr.recipe;
+    r.fallback = rr.fallback;
+    r.fallbackReason = rr.reason;
+    if (recipe.method == QuantMethod::Gptq) {
+        const GptqOptions o{recipe.gptqDampening, recipe.gptqBlockSize, recipe.gptqActOrder};
+        return smoothQuantizeWith(w, s, [&](const at::Tensor& ws) {
+            return gptqQuantize(
+                ws, smoothedHessian(stats.gram * (2.0 / static_cast<double>(stats.rows)), s),
+                rr.recipe, o, progress);
+        });
+    }
+    if (recipe.method != QuantMethod::Rtn)
+        throw Error("SmoothQuant: recipe " + recipe.toString() + " cannot be smoothed");
+    return smoothQuantize(w, s, rr.recipe);
+}
+
 // SmoothQuant: one s for the stage's selected layers (they share the input), each weight
-// quantized as W·diag(s) on the recipe's grid (methods/smoothquant.h).
+// quantized as W·diag(s) by the recipe's method (methods/smoothquant.h).
 void smoothStage(Transformer& net, const std::vector<Job>& jobs, const Recipe& recipe,
                  const InputStats* stats, const QuantizeLayersOptions& options,
                  const ProgressReporter& progress, size_t& done, size_t total) {
     if (!stats || stats->empty()) throw Error("SmoothQuant needs calibration data (none given)");
+    if (options.checkpoint)
+        throw Error("SmoothQuant cannot be applied to a quantized checkpoint's weights");
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<at::Tensor> weights;
     for (const Job& j : jobs) weights.push_back(originalWeight(net, j.info->name));
@@ -157,13 +205,9 @@ void smoothStage(Transformer& net, const std::vector<Job>& jobs, const Recipe& r
         progress.report("quantize", double(done) / double(total), jobs[i].info->name);
         const auto t1 = std::chrono::steady_clock::now();
         LayerQuantization& r = *jobs[i].result;
-        const ResolvedRecipe rr = resolveRecipe(recipe, weights[i].size(1));
-        r.applied = rr.recipe;
-        r.fallback = rr.fallback;
-        r.fallbackReason = rr.reason;
         r.awqScales = scales;
-        finish(net, r, weights[i], smoothQuantize(weights[i], s, rr.recipe), stats,
-               options.dequantCopy);
+        GridQuant q = smoothLayer(net, r, weights[i], s, recipe, *stats, progress);
+        finish(net, r, weights[i], std::move(q), stats, options.dequantCopy);
         weights[i] = at::Tensor();
         r.seconds = shared + secondsSince(t1);
         if (options.onLayer) options.onLayer(r);
@@ -208,29 +252,18 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         LayerQuantization& r = *j.result;
         const at::Tensor w = originalWeight(net, r.name);
         if (methodSpec(recipe.method).recompute) {
-            // Cast or codebook: the weight follows from w and the recipe (llama.cpp formats
-            // whose block does not divide the row get another recipe, mixes one per layer).
-            const ModelConfig& mc = net.config();
-            const int gqa = mc.numKvHeads > 0 ? std::max(1, mc.numHeads / mc.numKvHeads) : 1;
-            const ShapedRecipe shaped =
-                recipeForLayer(recipe, LayerPlace{r.name, w.size(0), w.size(1), mc.numLayers, gqa});
-            r.applied = shaped.recipe;
-            r.fallback = !shaped.fallbackReason.empty();
-            r.fallbackReason = shaped.fallbackReason;
+            // Cast or codebook: the weight follows from w and the recipe, or is the
+            // checkpoint's weight, in the type the file stores it in.
             GridQuant q;
-            std::vector<float> c;
             if (options.checkpoint) {
-                // The checkpoint's weight, in the type the file stores it in.
                 QuantizedWeight cw = options.checkpoint->layer(r.name, w.size(0), w.size(1));
                 r.applied = Recipe::parse(cw.method);
                 r.fallback = false;
                 r.fallbackReason.clear();
-                c = std::move(cw.values);
+                q.dequant = at::from_blob(cw.values.data(), w.sizes(), at::kFloat).clone();
             } else {
-                c = methodSpec(r.applied.method)
-                        .recompute(r.applied, w.data_ptr<float>(), static_cast<size_t>(w.numel()));
+                q = recomputeLayer(net, r, w, recipe);
             }
-            q.dequant = at::from_blob(const_cast<float*>(c.data()), w.sizes(), at::kFloat).clone();
             finish(net, r, w, std::move(q), stats, options.dequantCopy);
         } else {
             const ResolvedRecipe rr = resolveRecipe(recipe, w.size(1));

@@ -29,6 +29,11 @@ GridQuant smoothQuantize(const at::Tensor& weight, const at::Tensor& s, const Re
     return q;
 }
 
+at::Tensor smoothedHessian(const at::Tensor& hessian, const at::Tensor& s) {
+    const at::Tensor inv = s.to(at::kFloat).reciprocal();
+    return hessian * inv.unsqueeze(0) * inv.unsqueeze(1);
+}
+
 void foldSmoothing(Transformer& net, int block, const std::vector<at::Tensor>& scales) {
     at::NoGradGuard noGrad;
     if (scales.size() != 4) throw Error("SmoothQuant: four stage scales expected");

@@ -37,6 +37,20 @@ at::Tensor smoothScales(const at::Tensor& inputAbsMax, const std::vector<at::Ten
 // Q(W·diag(s)) on the recipe's grid (RTN), with dequant = Q(W·diag(s))·diag(1/s).
 GridQuant smoothQuantize(const at::Tensor& weight, const at::Tensor& s, const Recipe& recipe);
 
+// The same for any weight method: `quantize` gets W·diag(s) and returns its GridQuant (codes
+// and grid, if any, stay those of the smoothed weight); dequant comes back ·diag(1/s).
+template <typename Quantize>
+GridQuant smoothQuantizeWith(const at::Tensor& weight, const at::Tensor& s, Quantize&& quantize) {
+    GridQuant q = quantize(weight.to(at::kFloat) * s.unsqueeze(0));
+    q.dequant = q.dequant / s.unsqueeze(0);
+    return q;
+}
+
+// The Hessian of the smoothed inputs X·diag(1/s) from that of X: S⁻¹ H S⁻¹, i.e.
+// H'[i, j] = H[i, j] / (s_i s_j). GPTQ on W·diag(s) with H' solves the smoothed model's
+// problem (its inputs are X/s).
+at::Tensor smoothedHessian(const at::Tensor& hessian, const at::Tensor& s);
+
 // x·diag(1/s) quantized by `quantize`, then ·diag(s): the activation side of a smoothed layer
 // in the run's explicit form.
 template <typename Quantize>

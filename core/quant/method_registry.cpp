@@ -12,18 +12,20 @@
 namespace ql {
 
 // llama.cpp's formats: recomputed from the weight ("codebook"-like: deterministic in it), no
-// options, each with its row-length fallback (quant/ggml_recipe.cpp).
-#define GGML_ROW(id, word)                                                                  \
-    {                                                                                       \
-        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml, \
-            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true, nullptr  \
+// options but "+sq", each with its row-length fallback (quant/ggml_recipe.cpp).
+#define GGML_ROW(id, word)                                                                       \
+    {                                                                                            \
+        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml,      \
+            labelGgml, bytesGgml, recomputeGgml, kOptSmoothQuant, ggmlForRowLength, false, true, \
+            nullptr                                                                              \
     }
 
 // llama-quantize's mixes: as the formats, plus the per-layer choice of type (ggml_recipe.cpp).
-#define MIX_ROW(id, word)                                                                       \
-    {                                                                                           \
-        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml,     \
-            labelGgml, bytesGgml, recomputeGgml, 0, ggmlForRowLength, false, true, ggmlForLayer \
+#define MIX_ROW(id, word)                                                                        \
+    {                                                                                            \
+        QuantMethod::id, word, word, false, AfterSource::Codebook, 2, parseGgml, printGgml,      \
+            labelGgml, bytesGgml, recomputeGgml, kOptSmoothQuant, ggmlForRowLength, false, true, \
+            ggmlForLayer                                                                         \
     }
 
 const std::vector<MethodSpec>& methodRegistry() {
@@ -34,7 +36,7 @@ const std::vector<MethodSpec>& methodRegistry() {
          kIntegerGridOptions | kOptSmoothQuant, nullptr, false, false, nullptr},
         {QuantMethod::Gptq, "gptq", "gptq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
-         kIntegerGridOptions, nullptr, false, false, nullptr},
+         kIntegerGridOptions | kOptSmoothQuant, nullptr, false, false, nullptr},
         {QuantMethod::Awq, "awq", "awq[:intB[:tensor|channel|gN[:sym|asym]]]", true,
          AfterSource::Stored, 10, parseInteger, printInteger, labelInteger, bytesInteger, nullptr,
          kIntegerGridOptions, nullptr, false, false, nullptr},
@@ -44,10 +46,10 @@ const std::vector<MethodSpec>& methodRegistry() {
          labelCast, bytesCast, recomputeCast, 0, nullptr, false, false, nullptr},
         {QuantMethod::Nf4, "nf4", "nf4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr, false, true, nullptr},
+         kCodebook4Options | kOptSmoothQuant, nullptr, false, true, nullptr},
         {QuantMethod::Fp4, "fp4", "fp4[:bN][:dq][:fp32|fp16|bf16]", false, AfterSource::Codebook, 2,
          parseCodebook4, printCodebook4, labelCodebook4, bytesCodebook4, recomputeCodebook4,
-         kCodebook4Options, nullptr, false, true, nullptr},
+         kCodebook4Options | kOptSmoothQuant, nullptr, false, true, nullptr},
         {QuantMethod::LlmInt8, "llm_int8", "llm_int8[:tT]", false, AfterSource::Grid, 2,
          parseLlmInt8, printLlmInt8, labelLlmInt8, bytesLlmInt8, nullptr, kOptOutlierThreshold,
          nullptr, true, true, nullptr},

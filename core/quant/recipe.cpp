@@ -141,6 +141,19 @@ void parseSmoothing(std::string_view spec, std::string_view side, Recipe& r) {
     r.smoothAlpha = alpha;
 }
 
+// Why a method's registry entry offers no "+sq", from what the entry declares.
+std::string noSmoothingReason(const MethodSpec& m) {
+    if (m.ownActivations)
+        return "it handles activation outliers itself (its outlier columns stay in fp16), "
+               "the problem SmoothQuant solves by migrating them into the weights";
+    if (m.afterSource == AfterSource::Cast)
+        return "a cast has no weight grid to trade activation range against";
+    if (m.needsCalibration)
+        return "it chooses its own per-input-channel scales from the activations; use it "
+               "alone, or +sq with rtn, gptq, nf4, fp4 or a llama.cpp format";
+    return "+sq goes with rtn, gptq, nf4, fp4 and the llama.cpp formats";
+}
+
 // The parts after the weight recipe: at most one activation side "+aB..." and one
 // SmoothQuant part "+sq[:ALPHA]", in that order.
 void parseSides(std::string_view full, const std::vector<std::string_view>& sides,
@@ -154,8 +167,7 @@ void parseSides(std::string_view full, const std::vector<std::string_view>& side
             if (r.smooth) fail(full, "more than one '+sq' part");
             if (!(m.options & kOptSmoothQuant))
                 fail(full, "'" + std::string(m.name) +
-                               "' takes no SmoothQuant part (+sq goes with rtn, e.g. "
-                               "rtn:int8:channel:sym+a8+sq)");
+                               "' takes no SmoothQuant part: " + noSmoothingReason(m));
             parseSmoothing(full, side, r);
             continue;
         }

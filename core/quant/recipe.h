@@ -19,9 +19,11 @@
 // tensor (static, one scale per layer calibrated on the float model's calibration inputs); defaults
 // token, sym. E.g. "rtn:int8:channel:sym+a8" (W8A8 per-token), "rtn:int4:g128:asym+a8:tensor:asym".
 // SmoothQuant, "+sq[:ALPHA]" (last part; ALPHA 0..1, default 0.5), on the methods whose registry
-// entry offers kOptSmoothQuant: per input channel s_j = max|X_j|^a / max|W_j|^(1-a), the weight
-// quantized as W·diag(s) and the input as X·diag(1/s) (methods/smoothquant.h). E.g.
-// "rtn:int8:channel:sym+a8:token+sq" (W8A8 SmoothQuant), "rtn:int8+a8+sq:0.8".
+// entry offers kOptSmoothQuant (rtn, gptq, nf4, fp4, llama.cpp formats and mixes; not awq,
+// llm_int8 or the casts): per input channel s_j = max|X_j|^a / max|W_j|^(1-a), the weight
+// quantized as W·diag(s) by the method (GPTQ with the Hessian of X·diag(1/s)) and the input as
+// X·diag(1/s) (methods/smoothquant.h). E.g. "rtn:int8:channel:sym+a8:token+sq" (W8A8
+// SmoothQuant), "rtn:int8+a8+sq:0.8", "gptq:int4:g128:asym+a8+sq:0.5", "nf4+sq".
 #pragma once
 
 #include <string>

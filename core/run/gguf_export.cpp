@@ -77,6 +77,9 @@ void fileTypeOf(const Recipe& r, Plan& p) {
     if (r.quantizesActivations())
         throw Error("recipe '" + r.toString() +
                     "' quantizes activations, which a GGUF file cannot describe");
+    if (r.smooth)
+        throw Error("recipe '" + r.toString() +
+                    "' smooths the inputs (SmoothQuant), which a GGUF file cannot describe");
     if (r.method == QuantMethod::Fp16 || r.method == QuantMethod::Bf16) {
         p.floatType = r.method == QuantMethod::Fp16 ? GgmlType::F16 : GgmlType::BF16;
         p.fileType = r.method == QuantMethod::Fp16 ? 1 : 32;

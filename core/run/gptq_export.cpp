@@ -72,7 +72,8 @@ GptqPlan planOf(const RunResult& run) {
 // u = q - qmin, zero = -qmin (2^(bits-1)) when symmetric.
 GptqGrid gptqGridOf(const CompactWeights& w, const std::string& name) {
     if (!w.columnDivisor.empty())
-        throw Error("layer '" + name + "' has AWQ column scales, which GPTQ cannot store");
+        throw Error("layer '" + name +
+                    "' has per-column scales (AWQ or SmoothQuant), which GPTQ cannot store");
     const QuantGrid& g = w.grid;
     GptqGrid out;
     out.bits = g.bits;

@@ -385,6 +385,23 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l,
     return afterWeightsOf(run, l, original.data(), original.size());
 }
 
+namespace {
+// A smoothed codebook layer (SmoothQuant): Q(W·diag(s))·diag(1/s), in the float32 steps the
+// run took (methods/smoothquant.h).
+std::vector<float> smoothedRecompute(const LayerResult& l, const MethodSpec& spec,
+                                     const Recipe& recipe, const float* original, size_t n) {
+    const size_t cols = size_t(l.cols);
+    if (l.smoothScales.size() != cols || cols == 0 || n % cols != 0)
+        throw Error("layer '" + l.name + "': " + std::to_string(l.smoothScales.size()) +
+                    " SmoothQuant scales for " + std::to_string(l.cols) + " columns");
+    std::vector<float> scaled(original, original + n);
+    for (size_t i = 0; i < n; ++i) scaled[i] *= l.smoothScales[i % cols];
+    std::vector<float> q = spec.recompute(recipe, scaled.data(), n);
+    for (size_t i = 0; i < n; ++i) q[i] /= l.smoothScales[i % cols];
+    return q;
+}
+}  // namespace
+
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, const float* original,
                                   size_t n) {
     if (l.weightAfterSource == "grid") {
@@ -398,7 +415,8 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         if (!spec.recompute || afterSourceName(spec.afterSource) != l.weightAfterSource)
             throw Error("layer '" + l.name + "': method '" + l.method + "' is not a " +
                         l.weightAfterSource);
-        return spec.recompute(recipe, original, n);
+        if (l.smoothScales.empty()) return spec.recompute(recipe, original, n);
+        return smoothedRecompute(l, spec, recipe, original, n);
     }
     if (l.weightAfterSource == "checkpoint") {
         if (run.config.checkpoint.empty())

@@ -76,11 +76,15 @@ TensorToWrite castTensor(const LayerResult& l, const std::vector<float>& w) {
 
 void checkExportable(const RunResult& run) {
     if (run.layers.empty()) throw Error("the run has no quantized layers to export");
-    for (const auto& l : run.layers)
+    for (const auto& l : run.layers) {
         if (l.weightAfterSource == "codebook")
             throw Error("layer '" + l.name + "' (" + l.method +
                         "): the QuantLens export of codebook and llama.cpp block formats is not "
                         "in this build (rtn, gptq, awq, llm_int8, fp16 and bf16 runs are)");
+        else if (l.weightAfterSource == "cast" && !l.smoothScales.empty())
+            throw Error("layer '" + l.name + "' (" + l.method +
+                        "): a smoothed (SmoothQuant) float layer has no QuantLens export form");
+    }
 }
 
 std::vector<TensorToWrite> packedTensors(const RunResult& run, const TensorStore& store,
