@@ -136,7 +136,7 @@ void TestOverview::flaggedCountFollowsThreshold() {
     QCOMPARE(int(o.flagged().size()), expected);
     QCOMPARE(o.flaggedModel()->rowCount(), expected);
     QCOMPARE(o.markedCellCount(), expected);
-    QVERIFY2(o.title().contains(QString("%1 layer").arg(expected)), qPrintable(o.title()));
+    QVERIFY2(o.title().contains(QString("%1 flagged").arg(expected)), qPrintable(o.title()));
     // Worst first, and every flagged value is the layer's own.
     for (size_t i = 0; i < o.flagged().size(); ++i) {
         const FlaggedLayer& f = o.flagged()[i];
@@ -180,7 +180,8 @@ void TestOverview::clickingFlaggedRowSelectsLayer() {
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     ModelOverview* o = view.chart();
     o->setRun(sqnrRun());
-    QCOMPARE(view.flaggedLabel()->text(), QString("Flagged: 5 layers below 20 dB"));
+    QCOMPARE(view.flaggedLabel()->text(), QString("5 layers below 20 dB"));
+    QCOMPARE(o->thresholdBox()->parentWidget()->parentWidget(), &view);  // in the side panel
     QSignalSpy clicked(o, &ModelOverview::layerClicked);
     TableView* table = view.flaggedTable();
     for (int row : {0, 3}) {

@@ -150,12 +150,18 @@ void ModelOverview::resizeEvent(QResizeEvent* event) {
     QCustomPlot::resizeEvent(event);
 }
 
-// Top right: the threshold box, then the metric box at the edge.
+// Top right: the threshold box (unless a host view placed it in its own layout), then the
+// metric box at the edge.
 void ModelOverview::placeBoxes() {
     const QSize metric = metricBox_->sizeHint(), limit = thresholdBox_->sizeHint();
     metricBox_->setGeometry(width() - metric.width() - 4, 2, metric.width(), metric.height());
-    thresholdBox_->setGeometry(width() - metric.width() - limit.width() - 10, 2, limit.width(),
-                               metric.height());
+    if (thresholdOnChart())
+        thresholdBox_->setGeometry(width() - metric.width() - limit.width() - 10, 2, limit.width(),
+                                   metric.height());
+}
+
+bool ModelOverview::thresholdOnChart() const {
+    return thresholdBox_->parentWidget() == this;
 }
 
 // The box shows the current metric's threshold in its unit, with a step that suits it.
@@ -196,7 +202,8 @@ QString ModelOverview::flaggedSummary() const {
 
 // The title runs left of the two boxes, elided in the middle when it does not fit there.
 void ModelOverview::fitTitle() {
-    const int box = metricBox_->sizeHint().width() + thresholdBox_->sizeHint().width() + 18;
+    const int box = metricBox_->sizeHint().width() + 12 +
+                    (thresholdOnChart() ? thresholdBox_->sizeHint().width() + 6 : 0);
     title_->setMargins(QMargins(8, 4, box, 4));
     const QFontMetrics metrics(title_->font());
     title_->setText(metrics.elidedText(title(), Qt::ElideMiddle, std::max(80, width() - box - 16)));
@@ -259,7 +266,8 @@ void ModelOverview::onClick(QMouseEvent* event) {
 QString ModelOverview::title() const {
     const QString metric = metricNames().value(int(metric_));
     if (!run_) return metric + " — no run";
-    return metric + " — " + runDisplayName(*run_) + " · " + flaggedSummary() + " (dashed)";
+    return metric + " — " + runDisplayName(*run_) + " · " + QString::number(flagged().size()) +
+           " flagged";
 }
 
 void ModelOverview::rebuild() {

@@ -60,6 +60,7 @@ public:
     int markedCellCount() const { return int(marks_.size()); }
 
     QComboBox* metricBox() const { return metricBox_; }
+    // On the chart (top right) unless a host view moves it into its own layout.
     QDoubleSpinBox* thresholdBox() const { return thresholdBox_; }
     QCPColorMap* colorMap() const { return map_; }
     // The value drawn at (block, kind index 0..6: q k v o gate up down); NaN if none.
@@ -82,6 +83,7 @@ private:
     void placeSelection();
     void fitTitle();
     void placeBoxes();
+    bool thresholdOnChart() const;
     void configureThresholdBox();
     void markFlagged();
 

@@ -1,9 +1,11 @@
 #include "widgets/overviewview.h"
 
+#include "widgets/flaggedlayersmodel.h"
 #include "widgets/modeloverview.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
 
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QVBoxLayout>
@@ -16,7 +18,11 @@ OverviewView::OverviewView(QWidget* parent) : QSplitter(Qt::Horizontal, parent) 
     table_->setModel(chart_->flaggedModel());
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    // The value always in view: the long layer name takes what is left, elided in the middle.
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->horizontalHeader()->setSectionResizeMode(FlaggedLayersModel::ColLayer,
+                                                     QHeaderView::Stretch);
+    table_->setTextElideMode(Qt::ElideMiddle);
     table_->verticalHeader()->setVisible(false);
     table_->setToolTip(
         "Flagged layers, worst first: click a row to select the layer; "
@@ -25,13 +31,17 @@ OverviewView::OverviewView(QWidget* parent) : QSplitter(Qt::Horizontal, parent) 
     auto* side = new QWidget;
     auto* layout = new QVBoxLayout(side);
     layout->setContentsMargins(4, 2, 2, 2);
-    layout->addWidget(label_);
+    auto* top = new QHBoxLayout;
+    top->addWidget(chart_->thresholdBox());  // beside the list it filters, not over the title
+    top->addWidget(label_, 1);
+    layout->addLayout(top);
     layout->addWidget(table_, 1);
     addWidget(chart_);
     addWidget(side);
     setStretchFactor(0, 3);
-    setStretchFactor(1, 2);
-    const auto relabel = [this] { label_->setText("Flagged: " + chart_->flaggedSummary()); };
+    setStretchFactor(1, 1);
+    setSizes({700, 300});
+    const auto relabel = [this] { label_->setText(chart_->flaggedSummary()); };
     connect(chart_->flaggedModel(), &QAbstractItemModel::modelReset, this, relabel);
     relabel();
     connect(table_, &QAbstractItemView::clicked, this, &OverviewView::onRowClicked);
