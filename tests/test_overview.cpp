@@ -262,6 +262,8 @@ void TestOverview::clipLinesAtStoredValues() {
         if (drawn) {
             QCOMPARE(chart->clipLine(0), l.activationClipLo);
             QCOMPARE(chart->clipLine(1), l.activationClipHi);
+            QVERIFY(chart->xAxis->range().contains(l.activationClipLo));
+            QVERIFY(chart->xAxis->range().contains(l.activationClipHi));
             QVERIFY(chart->clipLegendGraph()->name().contains("clip range"));
             QVERIFY(chart->clipNote().isEmpty());
         } else if (note.isEmpty()) {

@@ -163,6 +163,10 @@ void HistogramChart::resetView() {
             lo = std::min(lo, hAfter_.lo);
             hi = std::max(hi, hAfter_.hi);
         }
+        if (hasClipRange()) {  // both clip lines in view, even beyond the data
+            lo = std::min(lo, clipLine(0));
+            hi = std::max(hi, clipLine(1));
+        }
         const double pad = (hi - lo) * 0.02;
         settingRange_ = true;
         xAxis->setRange(lo - pad, hi + pad);
@@ -253,6 +257,7 @@ void HistogramChart::setClipRange(double lo, double hi, const QString& name, con
     clipNote_->setColor(c);
     clipNote_->setText(note);
     clipNote_->setVisible(!shown && !note.isEmpty());
+    if (shown) resetView();
     replot(rpQueuedReplot);
 }
 
