@@ -18,8 +18,13 @@ OverviewView::OverviewView(QWidget* parent) : QSplitter(Qt::Horizontal, parent) 
     table_->setModel(chart_->flaggedModel());
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
-    // The value always in view: the long layer name takes what is left, elided in the middle.
+    // The value always in view: shown first, the long layer name last, taking what is left
+    // and elided in the middle (block and kind say which it is). Only the view's order:
+    // the model's columns (and the CSV) stay layer, block, kind, value.
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->horizontalHeader()->moveSection(FlaggedLayersModel::ColValue, 0);
+    table_->horizontalHeader()->moveSection(
+        table_->horizontalHeader()->visualIndex(FlaggedLayersModel::ColLayer), 3);
     table_->horizontalHeader()->setSectionResizeMode(FlaggedLayersModel::ColLayer,
                                                      QHeaderView::Stretch);
     table_->setTextElideMode(Qt::ElideMiddle);
@@ -29,6 +34,7 @@ OverviewView::OverviewView(QWidget* parent) : QSplitter(Qt::Horizontal, parent) 
         "right click to copy or export CSV");
     label_ = new QLabel;
     auto* side = new QWidget;
+    side->setMinimumWidth(340);  // layer (elided), block, kind and the value in view
     auto* layout = new QVBoxLayout(side);
     layout->setContentsMargins(4, 2, 2, 2);
     auto* top = new QHBoxLayout;
