@@ -7,6 +7,7 @@
 #include <QToolTip>
 
 #include <algorithm>
+#include <cmath>
 
 namespace ql {
 
@@ -32,6 +33,20 @@ HistogramChart::HistogramChart(QWidget* parent) : QCustomPlot(parent) {
     levelNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
     levelNote_->setVisible(false);
     levelNote_->setSelectable(false);
+    for (auto& line : clipLines_) {
+        line = new QCPItemStraightLine(this);
+        line->setSelectable(false);
+        line->setVisible(false);
+    }
+    clipLegend_ = addGraph();
+    clipLegend_->setLineStyle(QCPGraph::lsLine);
+    clipLegend_->removeFromLegend();
+    clipNote_ = new QCPItemText(this);
+    clipNote_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    clipNote_->position->setCoords(0.01, 0.02);
+    clipNote_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    clipNote_->setVisible(false);
+    clipNote_->setSelectable(false);
     setColors(beforeColor(false), afterColor(false));
     yAxis->setLabel("count");
     legend->setVisible(true);
@@ -136,6 +151,7 @@ void HistogramChart::clearHistograms(const QString& message) {
     after_->data()->clear();
     setReference({}, {});
     setLevels({});
+    setClipRange(std::nan(""), std::nan(""), {});
     setTitle(message);
 }
 
@@ -146,6 +162,10 @@ void HistogramChart::resetView() {
         if (!hAfter_.empty()) {
             lo = std::min(lo, hAfter_.lo);
             hi = std::max(hi, hAfter_.hi);
+        }
+        if (hasClipRange()) {  // both clip lines in view, even beyond the data
+            lo = std::min(lo, clipLine(0));
+            hi = std::max(hi, clipLine(1));
         }
         const double pad = (hi - lo) * 0.02;
         settingRange_ = true;
@@ -214,6 +234,30 @@ void HistogramChart::drawLevels() {
         line->setSelectable(false);
         levelLines_.push_back(line);
     }
+    replot(rpQueuedReplot);
+}
+
+void HistogramChart::setClipRange(double lo, double hi, const QString& name, const QString& note) {
+    const bool shown = std::isfinite(lo) && std::isfinite(hi);
+    const QColor c = QApplication::palette().color(QPalette::WindowText);
+    const QPen pen(c, 1.5, Qt::DashLine);
+    const double xs[2] = {lo, hi};
+    for (size_t i = 0; i < clipLines_.size(); ++i) {
+        clipLines_[i]->point1->setCoords(shown ? xs[i] : 0.0, 0);
+        clipLines_[i]->point2->setCoords(shown ? xs[i] : 0.0, 1);
+        clipLines_[i]->setPen(pen);
+        clipLines_[i]->setVisible(shown);
+    }
+    clipLegend_->setPen(pen);
+    clipLegend_->setName(name);
+    if (shown)
+        clipLegend_->addToLegend();
+    else
+        clipLegend_->removeFromLegend();
+    clipNote_->setColor(c);
+    clipNote_->setText(note);
+    clipNote_->setVisible(!shown && !note.isEmpty());
+    if (shown) resetView();
     replot(rpQueuedReplot);
 }
 

@@ -3,12 +3,15 @@
 // float model in an overlay of two quantized runs); optional quantization levels as
 // vertical lines, drawn only while they are resolvable (a note otherwise); linear/log
 // counts; wheel zoom and drag pan on x; a tooltip with bin range and counts; the data as
-// CSV. The owner re-bins on zoom by listening to xRangeChanged().
+// CSV; an optional clipping range of quantized inputs (two dashed lines). The owner re-bins on zoom
+// by listening to xRangeChanged().
 #pragma once
 
 #include "quant/histogram.h"
 
 #include <qcustomplot.h>
+
+#include <array>
 
 namespace ql {
 
@@ -34,6 +37,13 @@ public:
     // merge into a grey band.
     void setLevels(const std::vector<double>& xs);  // empty: none
     static constexpr int kMaxDrawnLevels = 40;
+    // The clipping range of quantized inputs as two dashed vertical lines with a legend
+    // entry `name`; a non-finite lo/hi draws none and shows `note` (may be empty) instead.
+    void setClipRange(double lo, double hi, const QString& name, const QString& note = {});
+    bool hasClipRange() const { return clipLines_[0]->visible(); }
+    double clipLine(int i) const { return clipLines_[size_t(i)]->point1->coords().x(); }
+    QString clipNote() const { return clipNote_->visible() ? clipNote_->text() : QString(); }
+    QCPGraph* clipLegendGraph() const { return clipLegend_; }
     // A title too wide for the chart breaks after its subject ("Weights — layer · run")
     // and is elided in the middle, so that neither end is cut off; title() is the whole.
     void setTitle(const QString& title);
@@ -74,6 +84,9 @@ private:
     std::vector<double> levels_;
     std::vector<QCPItemStraightLine*> levelLines_;
     QCPItemText* levelNote_ = nullptr;
+    std::array<QCPItemStraightLine*, 2> clipLines_{};
+    QCPGraph* clipLegend_ = nullptr;  // no data: the legend entry of the clip lines
+    QCPItemText* clipNote_ = nullptr;
     Histogram hBefore_, hAfter_, hReference_;
     bool log_ = false;
     bool settingRange_ = false;

@@ -2,6 +2,9 @@
 
 #include "widgets/plotstyle.h"
 
+#include "base/error.h"
+#include "quant/recipe.h"
+
 #include <QApplication>
 #include <QCheckBox>
 #include <QHBoxLayout>
@@ -252,10 +255,41 @@ void HistogramView::refreshActivations(const LayerResult& l) {
     activations_->setHistograms(mergeBins(l.activationBefore, bins),
                                 mergeBins(l.activationAfter, bins), "float model",
                                 "quantized model");
+    showClipRange(l);
     outputs_->setTitle("Layer output activations" + titleSuffix(l) +
                        storedBinsSuffix(l.outputBefore, bins));
     outputs_->setHistograms(mergeBins(l.outputBefore, bins), mergeBins(l.outputAfter, bins),
                             "float model", "quantized model");
+}
+
+// Where the layer's inputs are quantized: the static range's clip lines, or why no single
+// range exists (dynamic per-token scales, SmoothQuant's per-channel clamp).
+void HistogramView::showClipRange(const LayerResult& l) {
+    Recipe recipe;
+    try {
+        recipe = Recipe::parse(l.method);
+    } catch (const Error&) {  // a checkpoint's own type name: weights only
+    }
+    QString note;
+    if (!recipe.quantizesActivations() && recipe.outlierThreshold <= 0.0)
+        note.clear();  // weights only: inputs are not quantized, nothing to draw
+    else if (recipe.outlierThreshold > 0.0)
+        note =
+            "LLM.int8(): inputs int8 per token (each token its own absmax), outlier "
+            "columns fp16 — no single clip range";
+    else if (recipe.actPerToken)
+        note = QString(
+                   "Inputs int%1 per token (dynamic): each token clips at its own range — "
+                   "no single clip range")
+                   .arg(recipe.actBits);
+    else if (recipe.smooth)
+        note = "SmoothQuant: inputs clip as x / s, a range per channel — not drawn";
+    else
+        note = "Static input range not stored in this run (saved before QuantLens kept it)";
+    const QString name = QString("int%1 clip range (per tensor, %2)")
+                             .arg(recipe.actBits)
+                             .arg(recipe.actSymmetric ? "sym" : "asym");
+    activations_->setClipRange(l.activationClipLo, l.activationClipHi, name, note);
 }
 
 void HistogramView::refreshGradients(const LayerResult& l) {

@@ -71,6 +71,7 @@ private:
     void refresh();
     void refreshWeights(const LayerResult& l);
     void refreshActivations(const LayerResult& l);
+    void showClipRange(const LayerResult& l);
     void refreshGradients(const LayerResult& l);
     void refreshLevels();
     void updateBinsNote(const LayerResult* l);

@@ -4,6 +4,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 
 #include <algorithm>
 #include <cmath>
@@ -45,6 +46,37 @@ QStringList ModelOverview::metricNames() {
     return {"Weight SQNR (dB)",        "Output SQNR (dB)", "Activation SQNR (dB)",
             "Outlier column fraction", "Weight kurtosis",  "Input kurtosis",
             "Weight absmax",           "Input absmax"};
+}
+
+bool ModelOverview::flagsBelow(Metric metric) {
+    return higherIsBetter(metric);
+}
+
+// Starting points a user can move: 20 dB is where the SQNR chart's amber line sits; 1 % of
+// columns decomposed is already many for LLM.int8(); an excess kurtosis of 10 is a heavy
+// tail; 6 is LLM.int8()'s outlier threshold for inputs, 1 a large weight for an LLM.
+double ModelOverview::defaultThreshold(Metric metric) {
+    switch (metric) {
+        case Metric::WeightSqnr:
+        case Metric::OutputSqnr:
+        case Metric::ActivationSqnr:
+            return 20.0;
+        case Metric::OutlierFraction:
+            return 0.01;
+        case Metric::WeightKurtosis:
+        case Metric::ActivationKurtosis:
+            return 10.0;
+        case Metric::WeightAbsMax:
+            return 1.0;
+        case Metric::ActivationAbsMax:
+            return 6.0;
+    }
+    return 0.0;
+}
+
+bool ModelOverview::isFlagged(double value, Metric metric, double threshold) {
+    if (!std::isfinite(value)) return false;
+    return flagsBelow(metric) ? value < threshold : value > threshold;
 }
 
 double ModelOverview::metricValue(const LayerResult& l, Metric metric) {
@@ -100,21 +132,78 @@ ModelOverview::ModelOverview(QWidget* parent) : QCustomPlot(parent) {
     metricBox_->setToolTip("The metric the heat map shows; click a cell to select its layer");
     connect(metricBox_, &QComboBox::currentIndexChanged, this,
             [this](int i) { setMetric(Metric(i)); });
+    for (int m = 0; m < kMetricCount; ++m) thresholds_[size_t(m)] = defaultThreshold(Metric(m));
+    flaggedModel_ = new FlaggedLayersModel(this);
+    thresholdBox_ = new QDoubleSpinBox(this);
+    thresholdBox_->setKeyboardTracking(false);  // re-flag on Enter / arrows, not per digit
+    configureThresholdBox();
+    connect(thresholdBox_, &QDoubleSpinBox::valueChanged, this,
+            [this](double v) { setThreshold(v); });
     connect(this, &QCustomPlot::mousePress, this, &ModelOverview::onClick);
     applyPlotStyle(this, QApplication::palette());
     rebuild();
 }
 
 void ModelOverview::resizeEvent(QResizeEvent* event) {
-    const QSize hint = metricBox_->sizeHint();
-    metricBox_->setGeometry(width() - hint.width() - 4, 2, hint.width(), hint.height());
+    placeBoxes();
     fitTitle();
     QCustomPlot::resizeEvent(event);
 }
 
-// The title runs left of the metric box, elided in the middle when it does not fit there.
+// Top right: the threshold box (unless a host view placed it in its own layout), then the
+// metric box at the edge.
+void ModelOverview::placeBoxes() {
+    const QSize metric = metricBox_->sizeHint(), limit = thresholdBox_->sizeHint();
+    metricBox_->setGeometry(width() - metric.width() - 4, 2, metric.width(), metric.height());
+    if (thresholdOnChart())
+        thresholdBox_->setGeometry(width() - metric.width() - limit.width() - 10, 2, limit.width(),
+                                   metric.height());
+}
+
+bool ModelOverview::thresholdOnChart() const {
+    return thresholdBox_->parentWidget() == this;
+}
+
+// The box shows the current metric's threshold in its unit, with a step that suits it.
+void ModelOverview::configureThresholdBox() {
+    const bool db = flagsBelow(metric_);
+    const bool fraction = metric_ == Metric::OutlierFraction;
+    QSignalBlocker block(thresholdBox_);
+    thresholdBox_->setDecimals(fraction ? 4 : 2);
+    thresholdBox_->setRange(db ? -100.0 : fraction ? 0.0 : -1e4, db ? 300.0 : fraction ? 1.0 : 1e6);
+    thresholdBox_->setSingleStep(fraction ? 0.005 : db ? 1.0 : 0.5);
+    thresholdBox_->setPrefix(db ? "flag < " : "flag > ");
+    thresholdBox_->setSuffix(db ? " dB" : "");
+    thresholdBox_->setValue(threshold());
+    thresholdBox_->setToolTip(db ? "Layers below this SQNR are flagged (dashed cells, table)"
+                                 : "Layers above this value are flagged (dashed cells, table)");
+    placeBoxes();
+}
+
+void ModelOverview::setThreshold(double value) {
+    thresholds_[size_t(metric_)] = value;
+    if (thresholdBox_->value() != value) {
+        QSignalBlocker block(thresholdBox_);
+        thresholdBox_->setValue(value);
+    }
+    rebuild();
+}
+
+QString ModelOverview::flaggedSummary() const {
+    const int n = int(flagged().size());
+    const QString unit = flagsBelow(metric_) ? " dB" : "";
+    return QString("%1 layer%2 %3 %4%5")
+        .arg(n)
+        .arg(n == 1 ? "" : "s")
+        .arg(flagsBelow(metric_) ? "below" : "above")
+        .arg(threshold(), 0, 'g', 6)
+        .arg(unit);
+}
+
+// The title runs left of the two boxes, elided in the middle when it does not fit there.
 void ModelOverview::fitTitle() {
-    const int box = metricBox_->sizeHint().width() + 12;
+    const int box = metricBox_->sizeHint().width() + 12 +
+                    (thresholdOnChart() ? thresholdBox_->sizeHint().width() + 6 : 0);
     title_->setMargins(QMargins(8, 4, box, 4));
     const QFontMetrics metrics(title_->font());
     title_->setText(metrics.elidedText(title(), Qt::ElideMiddle, std::max(80, width() - box - 16)));
@@ -136,6 +225,7 @@ void ModelOverview::setMetric(Metric metric) {
         QSignalBlocker block(metricBox_);
         metricBox_->setCurrentIndex(int(metric));
     }
+    configureThresholdBox();
     rebuild();
 }
 
@@ -157,8 +247,11 @@ std::string ModelOverview::layerAt(int block, int kind) const {
 }
 
 void ModelOverview::selectCell(int block, int kind) {
-    const std::string name = layerAt(block, kind);
-    if (name.empty()) return;
+    selectLayer(layerAt(block, kind));
+}
+
+void ModelOverview::selectLayer(const std::string& name) {
+    if (name.empty() || std::find(layers_.begin(), layers_.end(), name) == layers_.end()) return;
     setSelectedLayer(name);
     emit layerClicked(name);
 }
@@ -173,7 +266,8 @@ void ModelOverview::onClick(QMouseEvent* event) {
 QString ModelOverview::title() const {
     const QString metric = metricNames().value(int(metric_));
     if (!run_) return metric + " — no run";
-    return metric + " — " + runDisplayName(*run_);
+    return metric + " — " + runDisplayName(*run_) + " · " + QString::number(flagged().size()) +
+           " flagged";
 }
 
 void ModelOverview::rebuild() {
@@ -186,6 +280,7 @@ void ModelOverview::rebuild() {
     map_->data()->setRange(QCPRange(0, kKinds - 1), QCPRange(0, rows - 1));
     map_->data()->fill(std::numeric_limits<double>::quiet_NaN());
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    std::vector<FlaggedLayer> flagged;
     if (run_)
         for (const LayerResult& l : run_->layers) {
             const int k = kindIndex(l.kind);
@@ -193,6 +288,7 @@ void ModelOverview::rebuild() {
             layers_[size_t(l.block * kKinds + k)] = l.name;
             const double v = metricValue(l, metric_);
             if (!std::isfinite(v)) continue;  // NaN: not measured; inf: exact (no colour)
+            if (isFlagged(v, metric_, threshold())) flagged.push_back({l.name, l.block, l.kind, v});
             map_->data()->setCell(k, l.block, v);
             lo = std::min(lo, v);
             hi = std::max(hi, v);
@@ -205,6 +301,13 @@ void ModelOverview::rebuild() {
     map_->setInterpolate(false);
     if (lo <= hi) map_->setDataRange(QCPRange(lo, lo == hi ? lo + 1.0 : hi));
     scale_->axis()->setLabel(metricNames().value(int(metric_)));
+    // Worst first: lowest SQNR, or highest of the other metrics; then in model order.
+    const bool below = flagsBelow(metric_);
+    std::stable_sort(flagged.begin(), flagged.end(),
+                     [below](const FlaggedLayer& a, const FlaggedLayer& b) {
+                         return below ? a.value < b.value : a.value > b.value;
+                     });
+    flaggedModel_->setRows(std::move(flagged), metricNames().value(int(metric_)));
     fitTitle();
     xAxis->setRange(-0.5, kKinds - 0.5);
     yAxis->setRange(-0.5, rows - 0.5);
@@ -212,8 +315,26 @@ void ModelOverview::rebuild() {
     const int step = std::max(1, rows / 24);
     for (int b = 0; b < rows; b += step) blocks->addTick(b, QString::number(b));
     yAxis->setTicker(blocks);
+    markFlagged();
     placeSelection();
     replot(QCustomPlot::rpQueuedReplot);
+}
+
+// A dashed frame inside each flagged cell, in the text colour, under the selection frame.
+void ModelOverview::markFlagged() {
+    for (QCPItemRect* mark : marks_) removeItem(mark);
+    marks_.clear();
+    const QColor c = QApplication::palette().color(QPalette::WindowText);
+    for (const FlaggedLayer& f : flagged()) {
+        const int kind = kindIndex(f.kind);
+        auto* mark = new QCPItemRect(this);
+        mark->topLeft->setCoords(kind - 0.36, f.block - 0.36);
+        mark->bottomRight->setCoords(kind + 0.36, f.block + 0.36);
+        mark->setPen(QPen(c, 1.5, Qt::DashLine));
+        mark->setBrush(Qt::NoBrush);
+        mark->setSelectable(false);
+        marks_.push_back(mark);
+    }
 }
 
 void ModelOverview::placeSelection() {

@@ -36,7 +36,8 @@ struct CommandLine {
     const QCommandLineOption theme{"theme", "light or dark.", "theme", "light"};
     const QCommandLineOption size{"size", "Window size WxH.", "size", "1400x900"};
     const QCommandLineOption layer{"layer", "Layer to select.", "name"};
-    const QCommandLineOption tab{"tab", "Chart tab: histograms, sqnr, summary, compare.", "tab"};
+    const QCommandLineOption tab{
+        "tab", "Chart tab: histograms, sqnr, summary, compare, overview, channels.", "tab"};
     const QCommandLineOption htab{"histogram-tab", "weights, activations or gradients.", "tab"};
     const QCommandLineOption table{"table", "Table tab: sqnr, memory, perplexity.", "tab"};
     const QCommandLineOption logCounts{"log-counts", "Logarithmic histogram counts."};

@@ -12,6 +12,7 @@
 #include "widgets/layertablemodel.h"
 #include "widgets/memorytablemodel.h"
 #include "widgets/modeloverview.h"
+#include "widgets/overviewview.h"
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/plotstyle.h"
 #include "widgets/summarycharts.h"
@@ -98,8 +99,9 @@ void MainWindow::buildCentre() {
     chartTabs_->addTab(layerChart_, "SQNR per layer");
     chartTabs_->addTab(summaryCharts_, "Summary");
     chartTabs_->addTab(comparison_, "Compare runs");
-    overview_ = new ModelOverview;
-    chartTabs_->addTab(overview_, "Model overview");
+    auto* overview = new OverviewView;
+    overview_ = overview->chart();
+    chartTabs_->addTab(overview, "Model overview");
     channels_ = new ChannelRangesChart;
     chartTabs_->addTab(channels_, "Per-channel ranges");
 

@@ -58,7 +58,7 @@ void Session::nextRun() {
 
 void Session::finish() {
     if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
-    const QStringList tabs = {"histograms", "sqnr", "summary", "compare"};
+    const QStringList tabs = {"histograms", "sqnr", "summary", "compare", "overview", "channels"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))

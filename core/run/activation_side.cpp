@@ -5,6 +5,9 @@
 #include "methods/activation_quant.h"
 #include "methods/smoothquant.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace ql {
 
 ActivationSide::ActivationSide(const Recipe& recipe, const std::vector<std::string>& layers)
@@ -41,6 +44,27 @@ at::Tensor ActivationSide::quantizeRaw(const std::string& layer, const at::Tenso
     const Range& r = ranges_.at(layer);
     if (!r.valid) throw Error("internal: no calibrated activation range for layer '" + layer + "'");
     return fakeQuantStatic(x, recipe_.actBits, recipe_.actSymmetric, float(r.lo), float(r.hi));
+}
+
+std::pair<double, double> ActivationSide::clipRange(const std::string& layer) const {
+    const double nan = std::nan("");
+    const auto it = ranges_.find(layer);
+    if (!active() || recipe_.actPerToken || recipe_.outlierThreshold > 0.0 || it == ranges_.end() ||
+        !it->second.valid || smooth_.count(layer) > 0)
+        return {nan, nan};
+    const float lo = float(it->second.lo), hi = float(it->second.hi);
+    if (recipe_.actSymmetric) {
+        const int qmax = (1 << (recipe_.actBits - 1)) - 1;
+        float scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+        if (!(scale > 0.0f)) scale = 1.0f;
+        return {double(float(-qmax - 1) * scale), double(float(qmax) * scale)};
+    }
+    const int levels = (1 << recipe_.actBits) - 1;
+    const float lo0 = std::min(lo, 0.0f), hi0 = std::max(hi, 0.0f);
+    float scale = (hi0 - lo0) / float(levels);
+    if (!(scale > 0.0f)) scale = 1.0f;
+    const float zero = std::nearbyint(-lo0 / scale);  // half to even, as at::round
+    return {double((0.0f - zero) * scale), double((float(levels) - zero) * scale)};
 }
 
 InputQuantizer ActivationSide::quantizer() const {

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ql {
@@ -30,6 +31,9 @@ public:
     // SmoothQuant: from now on the layer's input is quantized as Q(x·diag(1/s))·diag(s)
     // (methods/smoothquant.h); set by the engines as each layer is quantized.
     void setSmoothing(const std::string& layer, const std::vector<float>& scales);
+    // LayerResult::activationClipLo/Hi of a calibrated static, unsmoothed layer (NaN, NaN
+    // otherwise): where fakeQuantStatic clamps, computed as it computes its grid (float32).
+    std::pair<double, double> clipRange(const std::string& layer) const;
 
 private:
     at::Tensor quantizeRaw(const std::string& layer, const at::Tensor& x) const;

@@ -35,6 +35,7 @@
 #include <new>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -493,6 +494,8 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         store->releasePages(tensor);
         analyzed[i] = analyzeLayer(layers[i], tensor, original, lq, c.histogramBins);
         if (recipe.smooth) analyzed[i].smoothScales = awqScales;
+        std::tie(analyzed[i].activationClipLo, analyzed[i].activationClipHi) =
+            side.clipRange(lq.name);  // calibrated before quantizing (below)
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
         lq.codes = std::vector<int32_t>();

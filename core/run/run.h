@@ -63,6 +63,14 @@ struct LayerResult {
     // Recipes with an activation side: 10 log10(sum x^2 / sum (x - x_hat)^2) of the layer's
     // inputs in the quantized model, on the output SQNR's windows; NaN without one.
     double activationSqnrDb = std::numeric_limits<double>::quiet_NaN();
+    // Per-tensor static activation side: the input values beyond which the layer's input
+    // quantizer clamps, i.e. the ends of the grid of the calibrated range (sym: -2^(b-1) and
+    // 2^(b-1)-1 times absmax / (2^(b-1)-1); asym: the grid of [min(lo,0), max(hi,0)] with its
+    // rounded zero point). NaN when no range is fixed in advance: no activation side,
+    // per-token (dynamic) or LLM.int8() inputs, or a SmoothQuant layer (its clamp is per
+    // channel in x).
+    double activationClipLo = std::numeric_limits<double>::quiet_NaN();
+    double activationClipHi = std::numeric_limits<double>::quiet_NaN();
     // LLM.int8() (llm_int8), on the same windows: mean fraction of input columns computed in
     // fp16 per window, the columns most often decomposed (up to 16, most windows first) with
     // their window counts, the windows seen, and the output SQNR without the decomposition

@@ -147,6 +147,8 @@ json layerJson(const LayerResult& l) {
             {"weight_sqnr_db", num(l.weightSqnrDb)},
             {"output_sqnr_db", num(l.outputSqnrDb)},
             {"activation_sqnr_db", num(l.activationSqnrDb)},
+            {"activation_clip_lo", num(l.activationClipLo)},
+            {"activation_clip_hi", num(l.activationClipHi)},
             {"outlier_column_fraction", num(l.outlierColumnFraction)},
             {"outlier_columns", l.outlierColumns},
             {"outlier_column_windows", l.outlierColumnWindows},
@@ -211,6 +213,17 @@ void readOutliers(const JsonFields& j, LayerResult& l) {
     l.outputSqnrPlainDb = j.number("output_sqnr_plain_db");
 }
 
+// The clip range of a static activation side, NaN ("nan") otherwise; runs saved before
+// have no such fields (left NaN: no clip range drawn).
+void readActivationClip(const JsonFields& j, LayerResult& l) {
+    l.activationClipLo = j.number("activation_clip_lo");
+    l.activationClipHi = j.number("activation_clip_hi");
+    if (std::isnan(l.activationClipLo) != std::isnan(l.activationClipHi) ||
+        l.activationClipLo > l.activationClipHi)
+        j.fail("activation_clip_hi",
+               "must be at least activation_clip_lo (both numbers or both \"nan\")");
+}
+
 LayerResult layerFrom(const JsonFields& j) {
     LayerResult l;
     l.name = j.str("name");
@@ -230,6 +243,7 @@ LayerResult layerFrom(const JsonFields& j) {
     // Runs saved before activation quantization have no such field: not measured.
     l.activationSqnrDb =
         j.has("activation_sqnr_db") ? j.number("activation_sqnr_db") : std::nan("");
+    if (j.has("activation_clip_lo")) readActivationClip(j, l);
     if (j.has("outlier_windows")) readOutliers(j, l);
     l.mse = j.number("mse");
     l.maxAbsError = j.number("max_abs_error");

@@ -18,6 +18,7 @@
 #include "run/run_internal.h"
 
 #include <set>
+#include <tuple>
 
 namespace ql {
 
@@ -151,6 +152,9 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         analyzed[i] = analyzeLayer(plan.layers[i], store.get(lq.name + ".weight"), w, lq, plan.bins,
                                    gridExact, &errorScratch);
         if (plan.recipe.smooth) analyzed[i].smoothScales = awqScales;
+        // The block's float pass calibrated the static ranges before quantizeBlock.
+        std::tie(analyzed[i].activationClipLo, analyzed[i].activationClipHi) =
+            side.clipRange(lq.name);
         if (analyzed[i].weightAfterSource == "stored")
             (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false, w.after);
         lq.codes = std::vector<int32_t>();
