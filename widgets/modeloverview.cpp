@@ -116,11 +116,13 @@ ModelOverview::ModelOverview(QWidget* parent) : QCustomPlot(parent) {
     auto* group = new QCPMarginGroup(this);
     axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-    xAxis->setLabel("projection");
+    xAxis->setLabel("projection (…_proj)");
     yAxis->setLabel("block");
     yAxis->setRangeReversed(true);  // block 0 at the top, as the layer tree
     auto kinds = QSharedPointer<QCPAxisTickerText>::create();
-    for (int i = 0; i < kKinds; ++i) kinds->addTick(i, kKindNames[i]);
+    // Short names ("gate" for gate_proj): seven full names overlap when the map is narrow.
+    for (int i = 0; i < kKinds; ++i)
+        kinds->addTick(i, QString(kKindNames[i]).remove(QStringLiteral("_proj")));
     xAxis->setTicker(kinds);
     xAxis->grid()->setVisible(false);
     yAxis->grid()->setVisible(false);
