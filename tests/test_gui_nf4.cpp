@@ -78,8 +78,10 @@ void TestGuiNf4::fieldsFollowTheMethodsOptions() {
             QVERIFY2(p->isFieldShown(field) == bool(m.options & option),
                      qPrintable(QString("%1: %2").arg(m.name, field->metaObject()->className())));
     }
-    QCOMPARE(methodSpec(QuantMethod::Nf4).options, kCodebook4Options);
-    QCOMPARE(methodSpec(QuantMethod::Gptq).options, kIntegerGridOptions);
+    // SmoothQuant (+sq) combines with both families' methods.
+    QCOMPARE(methodSpec(QuantMethod::Nf4).options, kCodebook4Options | unsigned(kOptSmoothQuant));
+    QCOMPARE(methodSpec(QuantMethod::Gptq).options,
+             kIntegerGridOptions | unsigned(kOptSmoothQuant));
 }
 
 // Every combination the editor can express is the canonical text of what it shows: it parses
