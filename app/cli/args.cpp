@@ -72,4 +72,4 @@ double Args::doubleValue(const std::string& name, double fallback) const {
     return v;
 }
 
-} // namespace qlcli
+}  // namespace qlcli

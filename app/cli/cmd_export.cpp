@@ -43,19 +43,12 @@ ql::GptqZeroFormat zeroFormat(const Args& args) {
     throw ql::Error("option --checkpoint-format expects gptq or gptq_v2, got '" + f + "'");
 }
 
-// The value of --format (either spelling), or "" when absent: GGUF has its own options.
-std::string formatArgument(const Argv& argv) {
-    for (size_t i = 0; i < argv.size(); ++i) {
-        if (argv[i] == "--format" && i + 1 < argv.size()) return argv[i + 1];
-        if (argv[i].rfind("--format=", 0) == 0) return argv[i].substr(9);
-    }
-    return {};
-}
-
 }  // namespace
 
 int cmdExport(const Argv& argv) {
-    if (formatArgument(argv) == "gguf") return exportGguf(argv);
+    // GGUF has its own options and --help.
+    const std::vector<std::string> formats = repeated(argv, "--format");
+    if (!formats.empty() && formats.back() == "gguf") return exportGguf(argv);
     if (wantsHelp(argv, kUsage)) return 0;
     const Args args(argv, {"format", "out", "checkpoint-format"}, {"json", "force"});
     if (args.positional().size() != 1)

@@ -82,19 +82,6 @@ const char* kUsage =
     "                       and what is available, then stop (--out not needed)\n"
     "  --json               print the summary as JSON\n";
 
-// --include/--exclude may be repeated; Args keeps only the last value, so collect them here.
-std::vector<std::string> repeated(const Argv& args, const std::string& option) {
-    std::vector<std::string> out;
-    const std::string eq = option + "=";
-    for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == option && i + 1 < args.size())
-            out.push_back(args[++i]);
-        else if (args[i].rfind(eq, 0) == 0)
-            out.push_back(args[i].substr(eq.size()));
-    }
-    return out;
-}
-
 // Progress on stderr: one line per phase change or 10% step.
 ql::ProgressCallback stderrProgress() {
     auto last = std::make_shared<std::pair<std::string, int>>("", -1);

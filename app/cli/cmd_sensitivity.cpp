@@ -43,18 +43,6 @@ const char* kUsage =
     "quantized - variant; positive = the unit hurts), and the proxies weight SQNR (dB) and\n"
     "weight error sum (w - w_hat)^2, with each proxy's Spearman correlation with dKL mean.\n";
 
-std::vector<std::string> repeatedOption(const Argv& args, const std::string& option) {
-    std::vector<std::string> out;
-    const std::string eq = option + "=";
-    for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == option && i + 1 < args.size())
-            out.push_back(args[++i]);
-        else if (args[i].rfind(eq, 0) == 0)
-            out.push_back(args[i].substr(eq.size()));
-    }
-    return out;
-}
-
 ql::ProgressCallback progressLines() {
     return [](const ql::Progress& p) {
         if (p.fraction >= 0 && p.phase == "sensitivity" && !p.message.empty())
@@ -152,8 +140,8 @@ ql::SensitivityConfig sensitivityOptions(const Args& args, const Argv& argv) {
     c.calibrationText = args.value("calib");
     c.calibrationWindows = args.intValue("calib-windows", c.calibrationWindows);
     c.calibrationSeq = args.intValue("calib-seq", c.calibrationSeq);
-    c.layers.include = repeatedOption(argv, "--include");
-    c.layers.exclude = repeatedOption(argv, "--exclude");
+    c.layers.include = repeated(argv, "--include");
+    c.layers.exclude = repeated(argv, "--exclude");
     c.threads = threadsOption(args);
     applyThreads(c.threads);
     return c;

@@ -10,15 +10,15 @@ namespace qlcli {
 
 using Argv = std::vector<std::string>;
 
-int cmdInfo(const Argv& args);      // cmd_info.cpp
-int cmdTokenize(const Argv& args);  // cmd_tokenize.cpp
-int cmdEval(const Argv& args);      // cmd_eval.cpp
-int cmdSynth(const Argv& args);     // cmd_synth.cpp
-int cmdQuantize(const Argv& args);  // cmd_quantize.cpp
-int cmdCompare(const Argv& args);   // cmd_compare.cpp
-int exportGguf(const Argv& args);   // cmd_export_gguf.cpp (export --format gguf)
-int cmdExport(const Argv& args);    // cmd_export.cpp
-int cmdSweep(const Argv& args);     // cmd_sweep.cpp
+int cmdInfo(const Argv& args);         // cmd_info.cpp
+int cmdTokenize(const Argv& args);     // cmd_tokenize.cpp
+int cmdEval(const Argv& args);         // cmd_eval.cpp
+int cmdSynth(const Argv& args);        // cmd_synth.cpp
+int cmdQuantize(const Argv& args);     // cmd_quantize.cpp
+int cmdCompare(const Argv& args);      // cmd_compare.cpp
+int exportGguf(const Argv& args);      // cmd_export_gguf.cpp (export --format gguf)
+int cmdExport(const Argv& args);       // cmd_export.cpp
+int cmdSweep(const Argv& args);        // cmd_sweep.cpp
 int cmdInfo(const Argv& args);         // cmd_info.cpp
 int cmdTokenize(const Argv& args);     // cmd_tokenize.cpp
 int cmdEval(const Argv& args);         // cmd_eval.cpp
@@ -30,6 +30,9 @@ int cmdPlan(const Argv& args);         // cmd_plan.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);
+// Every value of a repeatable option ("--include X" or "--include=X"), in order; Args keeps
+// only the last one.
+std::vector<std::string> repeated(const Argv& args, const std::string& option);
 // Reads a whole file; throws ql::Error naming it if unreadable.
 std::string readTextFile(const std::string& path);
 // Applies --threads N; 0 keeps the default set by main() (QUANTLENS_THREADS or all cores).

@@ -26,6 +26,18 @@ bool wantsHelp(const Argv& args, const char* usage) {
     return false;
 }
 
+std::vector<std::string> repeated(const Argv& args, const std::string& option) {
+    std::vector<std::string> out;
+    const std::string eq = option + "=";
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == option && i + 1 < args.size())
+            out.push_back(args[++i]);
+        else if (args[i].rfind(eq, 0) == 0)
+            out.push_back(args[i].substr(eq.size()));
+    }
+    return out;
+}
+
 std::string readTextFile(const std::string& path) {
     // Regular files only: a directory used to read as empty ("0 tokens"), a FIFO blocks.
     return ql::readRegularFile(path, "a text file", uint64_t(4) << 30);
