@@ -545,6 +545,44 @@ private Q_SLOTS:
         QVERIFY(at::allclose(net.head(h), logits, 0, 1e-5));
     }
 
+    // Linear::kernel replaces the projection (quantized inference): a naive x·Wᵀ loop over
+    // a copy of the weights gives the same logits with the float weights released, and a
+    // kernel that writes something else changes them.
+    void kernelHookComputesProjectionsWithoutWeights() {
+        QL_REQUIRE_DATA("models/stories260k");
+        const auto model = ql::Model::load(modelDir("stories260k"));
+        ql::Transformer& net = model->transformer();
+        at::NoGradGuard noGrad;
+        const at::Tensor ids = at::randint(0, 512, {2, 9}, at::kLong);
+        const at::Tensor reference = net.forward(ids);
+        int calls = 0;
+        for (ql::Linear& l : net.linears()) {
+            const at::Tensor w = l.weight.contiguous().clone();
+            const int64_t in = l.info.inFeatures, out = l.info.outFeatures;
+            l.kernel = [w, in, out, &calls](const float* x, int64_t tokens, float* y) {
+                ++calls;
+                const float* wp = w.data_ptr<float>();
+                for (int64_t t = 0; t < tokens; ++t)
+                    for (int64_t o = 0; o < out; ++o) {
+                        double acc = 0;
+                        for (int64_t i = 0; i < in; ++i)
+                            acc += double(x[t * in + i]) * wp[o * in + i];
+                        y[t * out + o] = float(acc);
+                    }
+            };
+            l.weight = at::Tensor();
+            l.original = at::Tensor();
+        }
+        const at::Tensor hooked = net.forward(ids);
+        QCOMPARE(calls, int(net.linears().size()));
+        QVERIFY(at::allclose(hooked, reference, 1e-4, 1e-4));
+        const int64_t downOut = net.linears().back().info.outFeatures;
+        net.linears().back().kernel = [downOut](const float*, int64_t tokens, float* y) {
+            std::fill(y, y + tokens * downOut, 0.0f);
+        };
+        QVERIFY(!at::allclose(net.forward(ids), reference, 1e-4, 1e-4));
+    }
+
     // Long batched sequences take the row-by-row attention path; rows must not change.
     void longBatchedAttentionEqualsSingleRows() {
         QL_REQUIRE_DATA("models/stories260k");

@@ -140,12 +140,29 @@ at::Tensor interruptibleLinear(const Linear& layer, const at::Tensor& x,
     return at::cat(parts, 0).view(shape);
 }
 
+// The projection through the layer's own kernel (packed weights): no autograd, one call.
+at::Tensor kernelLinear(const Linear& layer, const at::Tensor& input,
+                        const std::function<void()>& check) {
+    if (check) check();
+    if (input.requires_grad())
+        throw Error("internal: " + layer.info.name + " has a packed kernel but needs a gradient");
+    const at::Tensor x = input.to(at::kFloat).contiguous();
+    const int64_t tokens = x.numel() / std::max<int64_t>(layer.info.inFeatures, 1);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = layer.info.outFeatures;
+    at::Tensor out = at::empty(shape, x.options());
+    layer.kernel(x.data_ptr<float>(), tokens, out.data_ptr<float>());
+    if (layer.bias.defined()) out.add_(layer.bias);
+    return out;
+}
+
 at::Tensor applyLinear(const Linear& layer, const at::Tensor& input, const LinearObserver& observer,
                        const std::function<void()>& check, double flopsPerCheck,
                        const InputQuantizer& quantizer) {
     const at::Tensor x = quantizer ? quantizer(layer, input) : input;
-    at::Tensor out = check ? interruptibleLinear(layer, x, check, flopsPerCheck)
-                           : at::linear(x, layer.weight, layer.bias);
+    at::Tensor out = layer.kernel ? kernelLinear(layer, x, check)
+                     : check      ? interruptibleLinear(layer, x, check, flopsPerCheck)
+                                  : at::linear(x, layer.weight, layer.bias);
     if (observer) {
         at::Tensor replaced = observer(layer, x, out);
         if (replaced.defined()) out = replaced;

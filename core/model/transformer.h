@@ -19,6 +19,11 @@ struct Linear {
     at::Tensor weight;    // [out, in] float32, the one used by forward()
     at::Tensor original;  // [out, in] float32 as loaded (shares storage until replaced)
     at::Tensor bias;      // [out] or undefined
+    // Computes this projection without `weight` (quantized inference from packed weights,
+    // core/infer): y[tokens, out] = x[tokens, in] · Wᵀ, rows contiguous; the bias is added
+    // by the caller. Used only where no gradient is needed; `weight` may then be released.
+    // Empty (default): at::linear on `weight`.
+    std::function<void(const float* x, int64_t tokens, float* y)> kernel;
 };
 
 // Called for every linear projection during forward(): input [.., in] and output [.., out]
