@@ -232,7 +232,7 @@ private Q_SLOTS:
         exportGptq(run, out, v2);
         const auto exported = TensorStore::open(out);
         for (const auto& l : run.layers) {
-            CompactWeights c = run.storedWeights->at(l.name);
+            CompactWeights c = run.storedWeights->get(l.name);
             for (float& s : c.grid.scales) s = halfToFloat(floatToHalf(s));
             QCOMPARE(exported->readFloat(l.name + ".weight"), c.decode());
         }

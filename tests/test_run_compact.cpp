@@ -2,6 +2,8 @@
 // grid), within 1.2x of the packed size of its layers; re-binning from memory and from
 // disk reproduces the run's histograms; runs saved before with weights/<layer>.f32 still
 // load, re-bin, count as runs and re-save; a .qlw that does not fit its layer is refused.
+// histograms.bin keeps no copy of a stored layer's grid (version 3): loading takes it from
+// the .qlw.
 #include "base/error.h"
 #include "quant/compact_weights.h"
 #include "quant/histogram.h"
@@ -70,15 +72,20 @@ void expectError(const std::function<void()>& f, const std::string& needle) {
     QFAIL(needle.c_str());
 }
 
-// A copy of `folder` as runs were saved before compact storage: float32 weights/*.f32.
+// `folder`'s run as runs were saved before compact storage: float32 weights/*.f32, and
+// the grids in histograms.bin (saved from a source folder that holds only .f32 files).
 std::string legacyCopy(const RunResult& run, const std::string& folder, const QString& name) {
-    const std::string legacy = (qltest::tempDir(name) + "/run").toStdString();
-    fs::copy(folder, legacy, fs::copy_options::recursive);
+    const std::string source = (qltest::tempDir(name + "-src") + "/run").toStdString();
+    fs::create_directories(source + "/weights");
     for (const LayerResult& l : run.layers) {
-        const CompactWeights w = readCompactWeights(storedWeightPath(legacy, l.name));
-        writeStoredWeight(legacyStoredWeightPath(legacy, l.name), w.decode());
-        fs::remove(storedWeightPath(legacy, l.name));
+        const CompactWeights w = readCompactWeights(storedWeightPath(folder, l.name));
+        writeStoredWeight(legacyStoredWeightPath(source, l.name), w.decode());
     }
+    RunResult copy = run;
+    copy.storedWeights.reset();
+    copy.folder = source;
+    const std::string legacy = (qltest::tempDir(name) + "/run").toStdString();
+    saveRun(copy, legacy);
     return legacy;
 }
 
@@ -90,6 +97,7 @@ private Q_SLOTS:
     void gptqFolderIsCompact();
     void legacyF32RunsLoad();
     void mismatchedWeightsRefused();
+    void spilledWeightsLeaveMemory();
 };
 
 void TestRunCompact::gptqFolderIsCompact() {
@@ -97,8 +105,8 @@ void TestRunCompact::gptqFolderIsCompact() {
     const RunResult& run = gptqRun();
     QVERIFY(run.storedWeights);
     QCOMPARE(run.storedWeights->size(), run.layers.size());
-    uint64_t inMemory = 0;
-    for (const auto& [name, w] : *run.storedWeights) inMemory += w.bytes();
+    const uint64_t inMemory = run.storedWeights->residentBytes();
+    QCOMPARE(inMemory, run.storedWeights->totalBytes());
     // codes at 4 bits + float32 scales and zeros: far below the float32 copies of before
     QVERIFY(inMemory * 4 < run.memory.bytesFpQuantized);
     checkRebin(run, "memory");
@@ -116,11 +124,23 @@ void TestRunCompact::gptqFolderIsCompact() {
     QVERIFY2(ratio <= 1.2, qPrintable(QString::number(ratio)));
     for (const LayerResult& l : run.layers) {
         const CompactWeights disk = readCompactWeights(storedWeightPath(folder, l.name));
-        QVERIFY(disk.decode() == run.storedWeights->at(l.name).decode());
+        QVERIFY(disk.decode() == run.storedWeights->get(l.name).decode());
     }
     const RunResult loaded = loadRun(folder);
     QVERIFY(!loaded.storedWeights);
     checkRebin(loaded, "disk");
+    // histograms.bin leaves the grids to the .qlw files; the loaded run has them all.
+    uint64_t gridBytes = 0;
+    for (size_t i = 0; i < run.layers.size(); ++i) {
+        QVERIFY(loaded.layers[i].scales == run.layers[i].scales);
+        QVERIFY(loaded.layers[i].zeros == run.layers[i].zeros);
+        gridBytes += 4 * (run.layers[i].scales.size() + run.layers[i].zeros.size());
+    }
+    QVERIFY(gridBytes > 0);
+    // .f32 weights hold no grid: there histograms.bin keeps it.
+    const std::string legacy = legacyCopy(run, folder, "run-compact-legacy");
+    QCOMPARE(uint64_t(fs::file_size(legacy + "/histograms.bin")),
+             uint64_t(fs::file_size(folder + "/histograms.bin")) + gridBytes);
     // Saved again from the loaded run: the .qlw files are copied.
     const std::string again = (qltest::tempDir("run-compact-again") + "/run").toStdString();
     saveRun(loaded, again);
@@ -165,12 +185,49 @@ void TestRunCompact::mismatchedWeightsRefused() {
     QVERIFY(b);
     fs::copy_file(storedWeightPath(folder, b->name), storedWeightPath(folder, a->name),
                   fs::copy_options::overwrite_existing);
+    // Loading reads each stored layer's grid from its file: a wrong file is named.
+    expectError([&] { loadRun(folder); },
+                storedWeightPath(folder, a->name) + "': field 'rows' / 'cols'");
     const Histogram& h = a->weightAfter;
     expectError([&] { rebinWeights(loaded, a->name, "after", h.lo, h.hi, 10); },
                 storedWeightPath(folder, a->name) + "': field 'rows' / 'cols'");
     fs::remove(storedWeightPath(folder, a->name));
     expectError([&] { rebinWeights(loaded, a->name, "after", h.lo, h.hi, 10); },
                 storedWeightPath(folder, a->name) + "' cannot be read");
+}
+
+// RunConfig::spillFolder: the same run keeps its codes in files, not in memory; re-binning,
+// saving and loading give what the in-memory run gives; the private folder goes with the run.
+void TestRunCompact::spilledWeightsLeaveMemory() {
+    QL_REQUIRE_DATA(kSmall);
+    const RunResult& inMemory = gptqRun();
+    const std::string spill = (qltest::tempDir("run-spill") + "/spill").toStdString();
+    RunConfig c = inMemory.config;
+    c.spillFolder = spill;
+    std::string privateFolder;
+    {
+        const RunResult run = runQuantization(c);
+        QVERIFY(run.storedWeights && run.storedWeights->spilled());
+        QCOMPARE(run.storedWeights->residentBytes(), uint64_t(0));
+        QCOMPARE(run.storedWeights->totalBytes(), inMemory.storedWeights->totalBytes());
+        privateFolder = run.storedWeights->spillFolder();
+        QVERIFY(privateFolder.rfind(spill + "/.quantlens-weights-", 0) == 0);
+        size_t files = 0;
+        filesWith(privateFolder, ".qlw", &files);
+        QCOMPARE(files, run.layers.size());
+        for (const LayerResult& l : run.layers)
+            QVERIFY(run.storedWeights->get(l.name).decode() ==
+                    inMemory.storedWeights->get(l.name).decode());
+        checkRebin(run, "spilled");
+        const std::string folder = spill + "/run";  // same disk: hard links
+        saveRun(run, folder);
+        const RunResult loaded = loadRun(folder);
+        checkRebin(loaded, "spilled, saved");
+        const std::string first = storedWeightPath(folder, run.layers[0].name);
+        QVERIFY(fs::hard_link_count(first) == 2);
+    }
+    QVERIFY(!fs::exists(privateFolder));
+    checkRebin(loadRun(spill + "/run"), "spill folder gone");
 }
 
 QTEST_GUILESS_MAIN(TestRunCompact)

@@ -13,6 +13,7 @@
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/summarycharts.h"
 
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QListWidget>
@@ -94,6 +95,10 @@ bool MainWindow::startRun(const RunConfig& config) {
         log("Open a model before running.");
         return false;
     }
+    // GPTQ/AWQ codes wait on disk beside the autosaves (which hard-link them) rather than
+    // in memory for as long as the run is open.
+    if (c.spillFolder.empty() && !autosaveDir_.isEmpty() && QDir().mkpath(autosaveDir_))
+        c.spillFolder = autosaveDir_.toStdString();
     if (!job_->start(c)) {
         log("A run is already in progress.");
         return false;

@@ -88,7 +88,7 @@ qint64 MainWindow::autosaveBytes(const RunResult& run) {
             bytes += 8 + 4 * qint64(a->size());
     }
     if (run.storedWeights)
-        for (const auto& [name, w] : *run.storedWeights) bytes += 72 + qint64(w.bytes());
+        bytes += qint64(run.storedWeights->residentBytes() + 72 * run.storedWeights->size());
     return bytes;
 }
 

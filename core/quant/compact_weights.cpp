@@ -100,8 +100,7 @@ Counts countsOf(const CompactWeights& w) {
 }
 
 // Values a quantizer can produce; a file holding others is corrupt.
-void checkValues(const CompactWeights& w, const std::string& where) {
-    const QuantGrid& g = w.grid;
+void checkGridValues(const QuantGrid& g, const std::string& where) {
     for (float s : g.scales)
         if (!(s > 0.0f) || !std::isfinite(s))
             fail(where, "scales", "holds a non-positive or non-finite scale");
@@ -109,6 +108,11 @@ void checkValues(const CompactWeights& w, const std::string& where) {
         if (!(z >= 0.0f && z <= float(g.qmax())) || z != std::nearbyint(z))
             fail(where, "zeros",
                  "holds a zero point off the " + std::to_string(g.bits) + "-bit grid");
+}
+
+void checkValues(const CompactWeights& w, const std::string& where) {
+    const QuantGrid& g = w.grid;
+    checkGridValues(g, where);
     for (float d : w.columnDivisor)
         if (!(d > 0.0f) || !std::isfinite(d))
             fail(where, "divisors", "holds a non-positive or non-finite divisor");
@@ -219,13 +223,16 @@ void writeCompactWeights(const std::string& path, const CompactWeights& w) {
     writeFileDurable(path, bytes);
 }
 
-CompactWeights readCompactWeights(const std::string& path) {
-    const std::string where = "weights file '" + path + "'";
+namespace {
+
+// Opens a .qlw file and checks its header against the file's size; `in` is left at the
+// first scale.
+CompactWeights readHeader(const std::string& path, const std::string& where, std::ifstream& in,
+                          Header& h) {
     std::error_code ec;
     const uintmax_t size = std::filesystem::file_size(path, ec);
-    std::ifstream in(path, std::ios::binary);
+    in.open(path, std::ios::binary);
     if (ec || !in) throw Error(where + " cannot be read (missing or not a file)");
-    Header h{};
     if (size < sizeof h || !in.read(reinterpret_cast<char*>(&h), sizeof h))
         fail(where, "header", "is truncated (" + std::to_string(size) + " bytes)");
     if (std::memcmp(h.magic, kMagic, 8) != 0) fail(where, "magic", "is not QLWCODE");
@@ -244,19 +251,44 @@ CompactWeights readCompactWeights(const std::string& path) {
         fail(where, "size",
              "is " + std::to_string(size) + " bytes, the header describes " +
                  std::to_string(expected) + (size < expected ? " (truncated)" : ""));
+    return w;
+}
+
+// Scales and zero points, which follow the header.
+void readGrid(std::ifstream& in, const Header& h, QuantGrid& g) {
     g.scales.resize(size_t(h.scales));
-    g.zeros.resize(size_t(h.zeros));
     std::vector<uint8_t> zeros(size_t(h.zeros));
-    w.codes.resize(size_t(h.codeBytes));
-    w.columnDivisor.resize(size_t(h.divisors));
     in.read(reinterpret_cast<char*>(g.scales.data()), std::streamsize(h.scales * 4));
     in.read(reinterpret_cast<char*>(zeros.data()), std::streamsize(h.zeros));
+    g.zeros.assign(zeros.begin(), zeros.end());
+}
+
+}  // namespace
+
+CompactWeights readCompactWeights(const std::string& path) {
+    const std::string where = "weights file '" + path + "'";
+    std::ifstream in;
+    Header h{};
+    CompactWeights w = readHeader(path, where, in, h);
+    readGrid(in, h, w.grid);
+    w.codes.resize(size_t(h.codeBytes));
+    w.columnDivisor.resize(size_t(h.divisors));
     in.read(reinterpret_cast<char*>(w.codes.data()), std::streamsize(h.codeBytes));
     in.read(reinterpret_cast<char*>(w.columnDivisor.data()), std::streamsize(h.divisors * 4));
     if (!in) fail(where, "codes", "could not be read (the file changed while reading)");
-    for (size_t i = 0; i < zeros.size(); ++i) g.zeros[i] = float(zeros[i]);
     checkValues(w, where);
     return w;
+}
+
+QuantGrid readCompactGrid(const std::string& path) {
+    const std::string where = "weights file '" + path + "'";
+    std::ifstream in;
+    Header h{};
+    CompactWeights w = readHeader(path, where, in, h);
+    readGrid(in, h, w.grid);
+    if (!in) fail(where, "scales", "could not be read (the file changed while reading)");
+    checkGridValues(w.grid, where);
+    return std::move(w.grid);
 }
 
 }  // namespace ql

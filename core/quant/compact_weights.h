@@ -42,5 +42,8 @@ CompactWeights compactFromCodes(const QuantGrid& grid, const std::vector<int32_t
 // is renamed into place whole. The file layout is described in compact_weights.cpp.
 void writeCompactWeights(const std::string& path, const CompactWeights& w);
 CompactWeights readCompactWeights(const std::string& path);
+// The grid alone (scales and zero points; the codes are neither read nor checked): what a
+// loaded run draws its quantization levels from. Same errors as readCompactWeights.
+QuantGrid readCompactGrid(const std::string& path);
 
 }  // namespace ql

@@ -428,10 +428,8 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         return w;
     }
     if (l.weightAfterSource == "stored") {
-        if (run.storedWeights) {
-            const auto it = run.storedWeights->find(l.name);
-            if (it != run.storedWeights->end()) return it->second.decode();
-        }
+        if (run.storedWeights && run.storedWeights->contains(l.name))
+            return run.storedWeights->get(l.name).decode();
         if (!run.folder.empty()) return storedAfterFromFolder(run.folder, l, n);
         throw Error("the quantized weights of '" + l.name + "' are not available");
     }
@@ -448,10 +446,8 @@ CompactWeights layerCodesOf(const RunResult& run, const LayerResult& l, const fl
     if (l.weightAfterSource != "stored")
         throw Error("layer '" + l.name + "' (" + l.method +
                     ") has no integer codes (its weight is " + "a " + l.weightAfterSource + ")");
-    if (run.storedWeights) {
-        const auto it = run.storedWeights->find(l.name);
-        if (it != run.storedWeights->end()) return it->second;
-    }
+    if (run.storedWeights && run.storedWeights->contains(l.name))
+        return run.storedWeights->get(l.name);
     if (run.folder.empty())
         throw Error("the quantized weights of '" + l.name + "' are not available");
     const std::string path = storedWeightPath(run.folder, l.name);

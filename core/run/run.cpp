@@ -471,7 +471,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     // Each layer is analyzed as soon as it is quantized and its codes and float copy are
     // dropped right away; the after-weights that must be stored (GPTQ, AWQ) are kept
     // compact (codes + grid, 1/8 of float32 at INT4) beside the model's own float tensor.
-    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
+    auto stored = std::make_shared<StoredWeights>(run.config.spillFolder);
     std::vector<LayerResult> analyzed(layers.size());
     QuantizeLayersOptions options;
     options.checkpoint = checkpoint;
@@ -497,7 +497,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         std::tie(analyzed[i].activationClipLo, analyzed[i].activationClipHi) =
             side.clipRange(lq.name);  // calibrated before quantizing (below)
         if (analyzed[i].weightAfterSource == "stored")
-            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, folded);
+            stored->put(lq.name, storedAfterWeights(lq, awqScales, folded));
         lq.codes = std::vector<int32_t>();
         lq.dequant = std::vector<float>();
         memoryTrace("layer " + lq.name);
@@ -515,7 +515,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     states.captureQuantized();
     states.setInputQuantizer(side.quantizer());
     run.layers = std::move(analyzed);
-    if (!stored->empty()) run.storedWeights = stored;
+    if (stored->size() != 0) run.storedWeights = stored;
     memoryTrace("quantized");
     phases.done("quantize");
 

@@ -7,6 +7,7 @@
 #include "quant/histogram.h"
 #include "quant/recipe.h"
 #include "run/layer_overrides.h"
+#include "run/stored_weights.h"
 
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,10 @@ struct RunConfig {
     // by name) instead of a quantization of the model; `recipe` is then the checkpoint's own
     // (e.g. "q4_k_m" for a MOSTLY_Q4_K_M file) and every layer's type is the file's.
     std::string checkpoint;
+    // Non-empty: GPTQ/AWQ after-weights are written to a private folder inside this one as
+    // each layer is quantized, instead of staying in memory (run/stored_weights.h). Use a
+    // folder on a disk, e.g. beside the run's destination.
+    std::string spillFolder;
 };
 
 // Per-layer results. Histograms "before" and "after" share the same bins.
@@ -187,7 +192,7 @@ struct RunResult {
     // the after-weights of "stored" layers while the run is only in memory (compact:
     // codes and grid, decoded bit-exactly when re-binning; 8x smaller than float32 at INT4).
     std::string folder;
-    std::shared_ptr<const std::map<std::string, CompactWeights>> storedWeights;
+    std::shared_ptr<const StoredWeights> storedWeights;
 
     const LayerResult* layer(const std::string& name) const;
 };

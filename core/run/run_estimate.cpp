@@ -112,8 +112,10 @@ RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
     const double bits = recipe.isCast() ? 16 : recipe.bits;
     const double group = recipe.granularity == Granularity::Group ? recipe.groupSize : 1e9;
 
-    // Stored after-weights (GPTQ/AWQ): codes at the bit width + float scales and zeros.
-    const double stored = fit ? s.selectedParams * (bits / 8 + 8 / std::min(group, s.H)) : 0;
+    // Stored after-weights (GPTQ/AWQ): codes at the bit width + float scales and zeros, in
+    // memory unless the run spills them to disk (RunConfig::spillFolder).
+    const double stored =
+        fit && c.spillFolder.empty() ? s.selectedParams * (bits / 8 + 8 / std::min(group, s.H)) : 0;
     const double hidden = 2 * (Nc * Tc + Ne * Te) * s.H * 4;
     const double kept = acts ? 2 * Nc * Tc * s.H * 4 : 0;  // block inputs for the counts
     const double gradInputs = 2 * s.L * G * Tc * s.H * 4;  // checkpoints for the backward

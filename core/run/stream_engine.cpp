@@ -117,7 +117,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
     }
     std::vector<LayerResult> analyzed(plan.layers.size());
     for (size_t i = 0; i < analyzed.size(); ++i) analyzed[i].name = plan.layers[i].name;
-    auto stored = std::make_shared<std::map<std::string, CompactWeights>>();
+    auto stored = std::make_shared<StoredWeights>(run.config.spillFolder);
     ActivationStats acts(analyzed, plan.bins);
     SqnrStats sqnr(analyzed);
     const std::vector<RecipeGroup> groups =
@@ -156,7 +156,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         std::tie(analyzed[i].activationClipLo, analyzed[i].activationClipHi) =
             side.clipRange(lq.name);
         if (analyzed[i].weightAfterSource == "stored")
-            (*stored)[lq.name] = storedAfterWeights(lq, awqScales, /*folded=*/false, w.after);
+            stored->put(lq.name, storedAfterWeights(lq, awqScales, /*folded=*/false, w.after));
         lq.codes = std::vector<int32_t>();
     };
 
@@ -225,7 +225,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         run.hasActivations = true;
     }
     run.layers = std::move(analyzed);
-    if (!stored->empty()) run.storedWeights = stored;
+    if (stored->size() != 0) run.storedWeights = stored;
 
     if (!eval.empty()) {
         run.perplexity =
