@@ -164,7 +164,8 @@ int cmdPlan(const Argv& argv) {
                      "include", "exclude", "threads"},
                     {"json"});
     args.allowPositional(0);
-    const ql::SensitivityConfig s = sensitivityOptions(args, argv);
+    ql::SensitivityConfig s = sensitivityOptions(args, argv);
+    s.proxies = false;  // the plan needs only the measured dKL
     const std::vector<std::string> candidates = splitList(args.required("candidates"));
     checkCandidates(candidates);
     const Inputs in = measure(s, candidates);

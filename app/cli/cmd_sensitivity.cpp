@@ -34,14 +34,27 @@ const char* kUsage =
     "  --calib FILE         calibration text (GPTQ/AWQ: fitted per variant)\n"
     "  --calib-windows K    calibration windows (default 16)\n"
     "  --calib-seq N        calibration window length (default 256)\n"
+    "  --fisher-windows N   evaluation windows of the Fisher proxy, one backward pass\n"
+    "                       each (default 4; 0 skips it)\n"
     "  --include GLOB       only matching layers (repeatable)\n"
     "  --exclude GLOB       skip matching layers (repeatable)\n"
     "  --threads T          compute threads, 1..256\n"
     "  --json               print the result as JSON\n"
     "\n"
     "Columns: dKL mean / p99 and dppl (one-in: variant - float; leave-one-out: fully\n"
-    "quantized - variant; positive = the unit hurts), and the proxies weight SQNR (dB) and\n"
-    "weight error sum (w - w_hat)^2, with each proxy's Spearman correlation with dKL mean.\n";
+    "quantized - variant; positive = the unit hurts), then the proxies, w_hat as in the\n"
+    "fully quantized model, summed over the unit's layers:\n"
+    "  wSQNR    weight SQNR (dB)\n"
+    "  w err    sum (w - w_hat)^2\n"
+    "  oSQNR    output SQNR (dB) on the evaluation windows (held out from calibration),\n"
+    "           each layer's input in the fully quantized model\n"
+    "  Fisher   sum F (w - w_hat)^2, F = mean over windows of the float model's g^2\n"
+    "  Hessian  tr((W - W_hat) H (W - W_hat)^T), H = X^T X / N from the float model's\n"
+    "           inputs on the calibration windows (the evaluation windows without --calib)\n"
+    "  kurt     kurtosis of the layer's input in the float model (largest of the unit's)\n"
+    "Then each proxy's Spearman rank correlation with dKL mean; SQNRs are negated (a high\n"
+    "SQNR means a less sensitive unit), so positive always means the proxy ranks the\n"
+    "units as the measurement does.\n";
 
 ql::ProgressCallback progressLines() {
     return [](const ql::Progress& p) {
@@ -49,20 +62,6 @@ ql::ProgressCallback progressLines() {
             std::fprintf(stderr, "[%3d%%] %s\n", int(p.fraction * 100), p.message.c_str());
         return true;
     };
-}
-
-struct Correlations {
-    double sqnr, error;
-};
-
-Correlations correlations(const ql::SensitivityResult& r) {
-    std::vector<double> dkl, sqnr, err;
-    for (const auto& u : r.units) {
-        dkl.push_back(u.deltaKlMean);
-        sqnr.push_back(u.weightSqnrDb);
-        err.push_back(u.weightErrorSq);
-    }
-    return {ql::spearmanCorrelation(sqnr, dkl), ql::spearmanCorrelation(err, dkl)};
 }
 
 nlohmann::json orNull(double v) {
@@ -99,10 +98,21 @@ void printJson(const ql::SensitivityResult& r) {
                               {"delta_kl_p99", u.deltaKlP99},
                               {"delta_ppl", u.deltaPpl},
                               {"weight_sqnr_db", orNull(u.weightSqnrDb)},
-                              {"weight_error_sq", u.weightErrorSq}});
-    const Correlations c = correlations(r);
-    j["spearman_with_delta_kl_mean"] = {{"weight_sqnr_db", orNull(c.sqnr)},
-                                        {"weight_error_sq", orNull(c.error)}};
+                              {"weight_error_sq", u.weightErrorSq},
+                              {"output_sqnr_db", orNull(u.outputSqnrDb)},
+                              {"fisher_error", orNull(u.fisherError)},
+                              {"hessian_error", orNull(u.hessianError)},
+                              {"input_kurtosis", orNull(u.inputKurtosis)},
+                              {"seconds", u.seconds}});
+    j["proxies"] = {{"hessian_windows", r.hessianWindows},
+                    {"fisher_windows", r.fisherWindows},
+                    {"block_passes", r.proxyBlockPasses},
+                    {"seconds", r.proxySeconds}};
+    // Negated proxies (SQNRs) under "neg_<name>": the correlation of -proxy.
+    nlohmann::json rho = nlohmann::json::object();
+    for (const ql::ProxyCorrelation& c : r.correlations)
+        rho[(c.negated ? "neg_" : "") + c.proxy] = orNull(c.spearman);
+    j["spearman_with_delta_kl_mean"] = rho;
     std::cout << j.dump(2) << "\n";
 }
 
@@ -114,16 +124,21 @@ void printTable(const ql::SensitivityResult& r) {
     if (r.config.mode == ql::SensitivityMode::LeaveOneOut)
         std::printf("fully quantized: KL mean %.6g  p99 %.6g  ppl %.5f\n", r.fullyQuantized.klMean,
                     r.fullyQuantized.klP99, r.fullyQuantized.pplQ);
-    std::printf("%-40s %12s %12s %10s %11s %12s\n", "unit", "dKL mean", "dKL p99", "dppl",
-                "weight SQNR", "weight err");
+    std::printf("%-40s %11s %11s %9s %8s %10s %8s %10s %10s %7s\n", "unit", "dKL mean", "dKL p99",
+                "dppl", "wSQNR", "w err", "oSQNR", "Fisher", "Hessian", "kurt");
     for (const auto& u : r.units)
-        std::printf("%-40s %12.6g %12.6g %10.5f %8.2f dB %12.6g\n", u.unit.c_str(), u.deltaKlMean,
-                    u.deltaKlP99, u.deltaPpl, u.weightSqnrDb, u.weightErrorSq);
-    const Correlations c = correlations(r);
+        std::printf("%-40s %11.5g %11.5g %9.5f %8.2f %10.4g %8.2f %10.4g %10.4g %7.2f\n",
+                    u.unit.c_str(), u.deltaKlMean, u.deltaKlP99, u.deltaPpl, u.weightSqnrDb,
+                    u.weightErrorSq, u.outputSqnrDb, u.fisherError, u.hessianError,
+                    u.inputKurtosis);
+    std::printf("\nSpearman rank correlation with dKL mean (%zu units; SQNRs negated):\n",
+                r.units.size());
+    for (const ql::ProxyCorrelation& c : r.correlations)
+        std::printf("  %-14s %7.3f\n", c.label.c_str(), c.spearman);
     std::printf(
-        "Spearman with dKL mean: weight SQNR %.3f (negative = low SQNR, sensitive), "
-        "weight error %.3f\n",
-        c.sqnr, c.error);
+        "proxies: Hessian/kurtosis on the %s windows, Fisher on %d windows, %lld block "
+        "passes, %.2f s\n",
+        r.hessianWindows.c_str(), r.fisherWindows, (long long)r.proxyBlockPasses, r.proxySeconds);
     std::printf("block passes %lld (recomputing every variant from block 0: %lld), %.2f s\n",
                 (long long)r.blockPasses, (long long)r.blockPassesFull, r.seconds);
 }
@@ -149,15 +164,17 @@ ql::SensitivityConfig sensitivityOptions(const Args& args, const Argv& argv) {
 
 int cmdSensitivity(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv,
-                    {"model", "recipe", "eval", "mode", "unit", "windows", "seq", "protocol",
-                     "calib", "calib-windows", "calib-seq", "include", "exclude", "threads"},
-                    {"json"});
+    const Args args(
+        argv,
+        {"model", "recipe", "eval", "mode", "unit", "windows", "seq", "protocol", "calib",
+         "calib-windows", "calib-seq", "fisher-windows", "include", "exclude", "threads"},
+        {"json"});
     args.allowPositional(0);
     ql::SensitivityConfig c = sensitivityOptions(args, argv);
     c.recipe = args.required("recipe");
     c.mode = ql::parseSensitivityMode(args.value("mode", "one-in"));
     c.unit = ql::parseSensitivityUnit(args.value("unit", "layer"));
+    c.fisherWindows = args.intValue("fisher-windows", c.fisherWindows);
     const ql::SensitivityResult r = ql::measureSensitivity(c, progressLines());
     if (args.flag("json"))
         printJson(r);

@@ -10,6 +10,7 @@
 #include "run/eval_windows.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
+#include "run/sensitivity_proxies.h"
 #include "run/stream_engine.h"
 
 #include <algorithm>
@@ -18,7 +19,6 @@
 #include <limits>
 #include <map>
 #include <new>
-#include <numeric>
 
 namespace ql {
 
@@ -45,44 +45,6 @@ std::string sensitivityModeName(SensitivityMode m) {
 
 namespace {
 
-std::vector<double> ranks(const std::vector<double>& v) {
-    std::vector<size_t> order(v.size());
-    std::iota(order.begin(), order.end(), size_t(0));
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i;
-        while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-        const double average = 0.5 * double(i + j) + 1.0;
-        for (size_t k = i; k <= j; ++k) r[order[k]] = average;
-        i = j + 1;
-    }
-    return r;
-}
-
-}  // namespace
-
-double spearmanCorrelation(const std::vector<double>& x, const std::vector<double>& y) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    if (x.size() != y.size()) return nan;
-    std::vector<double> a, b;
-    for (size_t i = 0; i < x.size(); ++i)
-        if (!std::isnan(x[i]) && !std::isnan(y[i])) a.push_back(x[i]), b.push_back(y[i]);
-    if (a.size() < 2) return nan;
-    const std::vector<double> ra = ranks(a), rb = ranks(b);
-    const double n = double(a.size()), mean = (n + 1.0) / 2.0;
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) {
-        sab += (ra[i] - mean) * (rb[i] - mean);
-        saa += (ra[i] - mean) * (ra[i] - mean);
-        sbb += (rb[i] - mean) * (rb[i] - mean);
-    }
-    if (saa == 0 || sbb == 0) return nan;
-    return sab / std::sqrt(saa * sbb);
-}
-
-namespace {
-
 using Clock = std::chrono::steady_clock;
 
 Recipe validate(const SensitivityConfig& c) {
@@ -101,6 +63,9 @@ Recipe validate(const SensitivityConfig& c) {
         throw Error("recipe '" + r.toString() + "' needs a calibration text");
     if (c.calibrationWindows < 1 || c.calibrationSeq < 2)
         throw Error("calibration windows must be at least 1 and their length at least 2");
+    if (c.fisherWindows < 0)
+        throw Error("Fisher windows must be 0 (skip) or more, got " +
+                    std::to_string(c.fisherWindows));
     if (c.threads < 0 || c.threads > kMaxThreads)
         throw Error("threads must be in 1.." + std::to_string(kMaxThreads) +
                     " (0 = all cores), got " + std::to_string(c.threads));
@@ -133,13 +98,6 @@ std::vector<UnitSensitivity> makeUnits(const std::vector<LinearLayerInfo>& layer
     return out;
 }
 
-// The float model's hidden states at every block's input and at the end, per batch.
-struct FloatStates {
-    std::vector<StreamBatch> batches;
-    std::vector<std::vector<at::Tensor>> input;  // [block][batch]
-    std::vector<at::Tensor> final;               // [batch]
-};
-
 FloatStates floatStates(const Transformer& net, const Windows& windows,
                         const ProgressReporter& rep) {
     FloatStates s;
@@ -159,27 +117,40 @@ FloatStates floatStates(const Transformer& net, const Windows& windows,
     return s;
 }
 
-// The model as it is now (some layers quantized, all before `from` unchanged) against the
-// float model: blocks from..end recomputed from the cached float states.
-PerplexitySummary scoreFrom(const Transformer& net, const FloatStates& s, int from, int firstScored,
-                            const ProgressReporter& rep, int64_t& passes) {
+// The final hidden states of the model as it is now (some layers quantized, all before
+// `from` unchanged), blocks from..end recomputed from the cached float states.
+std::vector<at::Tensor> runFrom(const Transformer& net, const FloatStates& s, int from,
+                                const LinearObserver& observer, const ProgressReporter& rep) {
     const int blocks = net.config().numLayers;
-    std::vector<StreamBatch> batches = s.batches;
-    for (size_t i = 0; i < batches.size(); ++i) {
+    std::vector<at::Tensor> out;
+    for (size_t i = 0; i < s.batches.size(); ++i) {
         at::Tensor h = from < blocks ? s.input[size_t(from)][i] : s.final[i];
         for (int k = from; k < blocks; ++k) {
             rep.checkCancelled();
-            h = net.block(k, h);
+            h = net.block(k, h, observer);
         }
-        batches[i].hidden[kFloat] = s.final[i];
-        batches[i].hidden[kQuant] = h;
+        out.push_back(h);
     }
-    passes += blocks - from;
+    return out;
+}
+
+// That model against the float model.
+PerplexitySummary scoreFrom(const Transformer& net, const FloatStates& s, int from, int firstScored,
+                            const ProgressReporter& rep, int64_t& passes,
+                            const LinearObserver& observer = {}) {
+    std::vector<StreamBatch> batches = s.batches;
+    const std::vector<at::Tensor> final = runFrom(net, s, from, observer, rep);
+    for (size_t i = 0; i < batches.size(); ++i) {
+        batches[i].hidden[kFloat] = s.final[i];
+        batches[i].hidden[kQuant] = final[i];
+    }
+    passes += net.config().numLayers - from;
     return scoreStreams(net, batches, firstScored, rep);
 }
 
 struct Setup {
     Windows eval, calibration;
+    Windows fit;  // the calibration windows when the method fits to them, else none
     int firstScored = 0;
 };
 
@@ -194,7 +165,8 @@ Setup tokenizeTexts(const SensitivityConfig& c, const Model& model) {
         parseProtocol(c.evalProtocol), c.evalSeq, c.evalWindows, model.config().bosTokenId);
     for (const EvalWindow& w : eval) s.eval.push_back(w.ids);
     s.firstScored = eval.front().firstScored;
-    if (!methodSpec(Recipe::parse(c.recipe).method).needsCalibration) return s;
+    // Also for RTN when given: the Hessian and kurtosis proxies use them.
+    if (c.calibrationText.empty()) return s;
     const std::vector<int32_t> tokens =
         tokenizeTextFile(c.calibrationText, size_t(c.calibrationWindows) * size_t(c.calibrationSeq),
                          encode, "calibration");
@@ -206,6 +178,7 @@ Setup tokenizeTexts(const SensitivityConfig& c, const Model& model) {
     if (s.calibration.empty())
         throw Error("the calibration text '" + c.calibrationText +
                     "' is shorter than one window of " + std::to_string(c.calibrationSeq));
+    if (methodSpec(Recipe::parse(c.recipe).method).needsCalibration) s.fit = s.calibration;
     return s;
 }
 
@@ -246,6 +219,68 @@ std::vector<std::string> allBut(const std::vector<std::string>& all,
     return out;
 }
 
+// The proxies beyond the weight ones, with every selected layer quantized: output energies
+// on the evaluation windows (leave-one-out: in its fully quantized reference pass, which
+// it makes anyway), then the Hessian / kurtosis pass and the Fisher backward.
+ProxySums measureProxies(SensitivityResult& result, Transformer& net, const FloatStates& fs,
+                         const Setup& setup, const std::vector<std::string>& names, int firstAll,
+                         const ProgressReporter& rep) {
+    const auto start = Clock::now();
+    ProxySums sums;
+    for (const std::string& n : names) sums[n];
+    if (!result.config.proxies) {
+        if (result.config.mode == SensitivityMode::LeaveOneOut)
+            result.fullyQuantized =
+                scoreFrom(net, fs, firstAll, setup.firstScored, rep, result.blockPasses);
+        return sums;
+    }
+    const LinearObserver outputs = outputErrorObserver(sums);
+    if (result.config.mode == SensitivityMode::LeaveOneOut) {
+        result.fullyQuantized =
+            scoreFrom(net, fs, firstAll, setup.firstScored, rep, result.blockPasses, outputs);
+    } else {
+        runFrom(net, fs, firstAll, outputs, rep);
+        result.proxyBlockPasses += net.config().numLayers - firstAll;
+    }
+    const bool calibration = !setup.calibration.empty();
+    result.hessianWindows = calibration ? "calibration" : "evaluation";
+    result.proxyBlockPasses +=
+        inputProxies(net, calibration ? setup.calibration : setup.eval, sums, rep);
+    result.fisherWindows = std::min(result.config.fisherWindows, int(setup.eval.size()));
+    if (result.fisherWindows > 0)
+        result.proxyBlockPasses += fisherProxies(net, fs, result.fisherWindows, sums, rep);
+    result.proxySeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return sums;
+}
+
+// A unit's proxies from its layers' sums; `errors` per layer: sum w^2, sum (w - w_hat)^2.
+void setUnitProxies(UnitSensitivity& unit,
+                    const std::map<std::string, std::pair<double, double>>& errors,
+                    const ProxySums& sums) {
+    double signal = 0, noise = 0, outSignal = 0, outNoise = 0, fisher = 0, hessian = 0;
+    bool fisherMeasured = true;
+    unit.inputKurtosis = -std::numeric_limits<double>::infinity();
+    for (const std::string& n : unit.layers) {
+        signal += errors.at(n).first;
+        noise += errors.at(n).second;
+        const LayerProxySums& p = sums.at(n);
+        outSignal += p.outSignal;
+        outNoise += p.outNoise;
+        fisherMeasured = fisherMeasured && p.fisherWindows > 0;
+        if (p.fisherWindows > 0) fisher += p.fisher / p.fisherWindows;
+        hessian += p.tokens > 0 ? p.hessian / double(p.tokens) : 0.0;
+        unit.inputKurtosis = std::max(unit.inputKurtosis, inputKurtosis(p));  // NaN never wins
+    }
+    unit.weightSqnrDb = 10.0 * std::log10(signal / noise);
+    unit.weightErrorSq = noise;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const bool measured = outSignal > 0;  // false: SensitivityConfig::proxies off
+    unit.outputSqnrDb = measured ? 10.0 * std::log10(outSignal / outNoise) : nan;
+    unit.fisherError = fisherMeasured ? fisher : nan;
+    unit.hessianError = measured ? hessian : nan;
+    if (std::isinf(unit.inputKurtosis)) unit.inputKurtosis = nan;
+}
+
 void measure(SensitivityResult& result, Model& model, const Recipe& recipe,
              const std::vector<LinearLayerInfo>& layers, const Setup& setup,
              const ProgressReporter& rep) {
@@ -258,13 +293,12 @@ void measure(SensitivityResult& result, Model& model, const Recipe& recipe,
     const FloatStates fs = floatStates(net, setup.eval, rep);
     result.blockPasses = blocks;
 
-    // Every selected layer quantized: the weight SQNR proxy, and leave-one-out's reference.
-    const int firstAll = quantizeOnly(model, names, recipe, setup.calibration, rep);
+    // Every selected layer quantized: the proxies, and leave-one-out's reference.
+    const int firstAll = quantizeOnly(model, names, recipe, setup.fit, rep);
     const auto errors = weightErrors(net, names);
     const bool loo = result.config.mode == SensitivityMode::LeaveOneOut;
-    if (loo)
-        result.fullyQuantized =
-            scoreFrom(net, fs, firstAll, setup.firstScored, rep, result.blockPasses);
+    rep.report("sensitivity", 0.0, "proxies");
+    const ProxySums sums = measureProxies(result, net, fs, setup, names, firstAll, rep);
     const PerplexitySummary floatRef = scoreFrom(net, fs, blocks, setup.firstScored, rep,
                                                  result.blockPasses);  // no block: pplFp only
     result.pplFp = floatRef.pplFp;
@@ -276,15 +310,10 @@ void measure(SensitivityResult& result, Model& model, const Recipe& recipe,
         const ProgressReporter ur =
             rep.sub(double(u) / double(result.units.size()), double(u + 1) / result.units.size());
         ur.report("sensitivity", 0.0, unit.unit);
-        double signal = 0, noise = 0;
-        for (const std::string& n : unit.layers) {
-            signal += errors.at(n).first;
-            noise += errors.at(n).second;
-        }
-        unit.weightSqnrDb = 10.0 * std::log10(signal / noise);
-        unit.weightErrorSq = noise;
+        const auto unitStart = Clock::now();
+        setUnitProxies(unit, errors, sums);
         const std::vector<std::string> quantized = loo ? allBut(names, unit.layers) : unit.layers;
-        const int from = quantizeOnly(model, quantized, recipe, setup.calibration, ur);
+        const int from = quantizeOnly(model, quantized, recipe, setup.fit, ur);
         unit.firstBlock = from;
         const PerplexitySummary p =
             scoreFrom(net, fs, from, setup.firstScored, ur, result.blockPasses);
@@ -300,8 +329,10 @@ void measure(SensitivityResult& result, Model& model, const Recipe& recipe,
             unit.deltaKlP99 = p.klP99;
             unit.deltaPpl = p.pplQ - p.pplFp;
         }
+        unit.seconds = std::chrono::duration<double>(Clock::now() - unitStart).count();
     }
     model.restoreWeights();
+    result.correlations = proxyCorrelations(result.units);
     rep.report("sensitivity", 1.0, std::to_string(result.units.size()) + " units");
 }
 

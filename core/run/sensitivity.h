@@ -42,6 +42,12 @@ struct SensitivityConfig {
     std::string calibrationText;  // required by GPTQ/AWQ (fit per variant, as a run would)
     int calibrationWindows = 16;
     int calibrationSeq = 256;
+    // Windows (the first evaluation windows) whose float-model gradients give the Fisher
+    // proxy, one backward pass each; 0 skips that proxy (UnitSensitivity::fisherError NaN).
+    int fisherWindows = 4;
+    // false: only the weight proxies (no pass beyond the measurement); the output, Fisher,
+    // Hessian and kurtosis proxies are NaN and hessianWindows empty.
+    bool proxies = true;
     int threads = 0;  // 0 = all cores
 };
 
@@ -59,7 +65,35 @@ struct UnitSensitivity {
     double weightSqnrDb = 0.0;
     double weightErrorSq = 0.0;  // proxy: sum (w - w_hat)^2 over the unit's layers
     uint64_t parameters = 0;
+    // More proxies, w_hat again as the fully quantized model has it, summed over the unit's
+    // layers (kurtosis: the largest of its layers'):
+    // 10 log10(sum ||x W^T||^2 / sum ||x W^T - x W_hat^T||^2) on the evaluation windows (held
+    // out: never calibration windows), x each layer's input in the fully quantized model, as
+    // a run computes output SQNR.
+    double outputSqnrDb = 0.0;
+    // sum F (w - w_hat)^2, F = the mean over the Fisher windows of g^2, g the gradient of the
+    // float model's mean next-token NLL of one window (empirical Fisher diagonal). NaN when
+    // skipped (SensitivityConfig::fisherWindows = 0).
+    double fisherError = 0.0;
+    // tr((W - W_hat) H (W - W_hat)^T), H = X^T X / N from the float model's inputs X [N, in]
+    // of the layer on the Hessian windows (SensitivityResult::hessianWindows).
+    double hessianError = 0.0;
+    // Pearson kurtosis E[(x - mean)^4] / var^2 of the values of the layer's input in the
+    // float model on the Hessian windows (3 = Gaussian; outliers make it large).
+    double inputKurtosis = 0.0;
+    double seconds = 0.0;  // measuring the unit: quantizing its variant and scoring it
 };
+
+// Spearman correlation of one proxy with the measured dKL mean over the units. `negated`:
+// the proxy is higher for less sensitive units (an SQNR), so -proxy is correlated; positive
+// rho then always means "the proxy ranks the units as the measurement does".
+struct ProxyCorrelation {
+    std::string proxy;  // "weight_sqnr_db", ..., as the JSON field of UnitSensitivity
+    std::string label;  // column header, "-weight SQNR" for a negated one
+    bool negated = false;
+    double spearman = 0.0;  // NaN when undefined (constant or skipped proxy, < 2 units)
+};
+std::vector<ProxyCorrelation> proxyCorrelations(const std::vector<UnitSensitivity>& units);
 
 struct SensitivityResult {
     SensitivityConfig config;
@@ -72,6 +106,17 @@ struct SensitivityResult {
     int64_t blockPasses = 0;             // block forward passes over the window set
     int64_t blockPassesFull = 0;         // what recomputing every variant from block 0 costs
     double seconds = 0.0;
+    // The proxies beyond the weight ones: "calibration" (when a calibration text is given)
+    // or "evaluation", the windows of the Hessian-weighted error and the kurtosis.
+    std::string hessianWindows;
+    int fisherWindows = 0;  // windows of the Fisher proxy (0: skipped)
+    // Their block passes, each over its window set (not in blockPasses): the fully quantized
+    // model over the evaluation windows (one-in; leave-one-out reuses its reference pass),
+    // the float model over the Hessian windows, and the Fisher backward (a recomputed
+    // forward plus a backward per block, from the last block to the first selected one).
+    int64_t proxyBlockPasses = 0;
+    double proxySeconds = 0.0;
+    std::vector<ProxyCorrelation> correlations;  // proxyCorrelations(units)
 };
 
 // Throws ql::Error (bad settings/input) or ql::Cancelled. Progress phase "sensitivity".

@@ -43,8 +43,8 @@ void useQuantized(Transformer& net, const RunResult& run, int b,
     }
 }
 
-// Recomputes block b from `input` and back-propagates `gradOut`; returns d/d(input) and
-// fills `weightGrads` for the selected layers.
+}  // namespace
+
 at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
                          const at::Tensor& gradOut, const std::map<std::string, size_t>& index,
                          std::map<std::string, at::Tensor>& weightGrads,
@@ -71,8 +71,6 @@ at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
         if (l.info.block == b) l.weight = l.weight.detach();
     return x.grad().detach();
 }
-
-}  // namespace
 
 void streamedGradients(Transformer& net, const RunResult& run,
                        const std::array<std::vector<at::Tensor>, 2>& blockInputs,

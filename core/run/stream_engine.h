@@ -116,6 +116,18 @@ std::array<at::Tensor, 2> lossGradients(const Transformer& net,
                                         const std::array<at::Tensor, 2>& finalHidden,
                                         const at::Tensor& ids, const ProgressReporter& rep);
 
+// The same for one stream: d(mean next-token NLL)/d(final hidden) [n, T, hidden].
+at::Tensor lossGradient(const Transformer& net, const at::Tensor& finalHidden,
+                        const at::Tensor& ids, const ProgressReporter& rep);
+
+// Recomputes block b from `input` with autograd and back-propagates `gradOut` through it;
+// returns d/d(input) and fills `weightGrads` with the weight gradients of the block's
+// layers named in `index` (the weights as they are now; requires-grad is off again after).
+at::Tensor blockBackward(Transformer& net, int b, const at::Tensor& input,
+                         const at::Tensor& gradOut, const std::map<std::string, size_t>& index,
+                         std::map<std::string, at::Tensor>& weightGrads,
+                         const ProgressReporter& rep);
+
 // Weight gradients of the selected layers, float vs quantized, by recomputing each block
 // from its stored inputs (blockInputs[stream][block]) in reverse order with its weights
 // streamed back in; histogram + norm per layer as soon as both exist. `quantizer`: the

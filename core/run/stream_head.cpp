@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <vector>
 
 namespace ql {
 
@@ -133,57 +134,78 @@ PerplexitySummary scoreStreams(const Transformer& net, const std::vector<StreamB
     return p;
 }
 
-std::array<at::Tensor, 2> lossGradients(const Transformer& net,
-                                        const std::array<at::Tensor, 2>& finalHidden,
+namespace {
+
+// d(mean next-token NLL)/d(final hidden) of any number of streams sharing `ids`.
+std::vector<at::Tensor> lossGradientsOf(const Transformer& net,
+                                        const std::vector<at::Tensor>& finalHidden,
                                         const at::Tensor& ids, const ProgressReporter& rep) {
     // Loss = sum of NLL of positions 0..T-2 over all windows / their count, as the
     // whole-model gradient capture defines it.
+    const size_t S = finalHidden.size();
     const int64_t W = ids.size(0), T = ids.size(1), hidden = finalHidden[0].size(2);
     const int64_t N = W * (T - 1), vocab = net.config().vocabSize;
     const at::Tensor targets = ids.narrow(1, 1, T - 1).reshape({-1});
-    std::array<at::Tensor, 2> leaf, normed, out;
-    for (int s = 0; s < 2; ++s) {
-        leaf[size_t(s)] = finalHidden[size_t(s)].detach().requires_grad_(true);
+    std::vector<at::Tensor> leaf(S), normed(S), out(S), y(S);
+    for (size_t s = 0; s < S; ++s) {
+        leaf[s] = finalHidden[s].detach().requires_grad_(true);
         at::AutoGradMode on(true);
-        normed[size_t(s)] = net.finalNorm(leaf[size_t(s)]).narrow(1, 0, T - 1).reshape({N, hidden});
+        normed[s] = net.finalNorm(leaf[s]).narrow(1, 0, T - 1).reshape({N, hidden});
     }
     const int64_t chunk = vocabChunk(N, vocab);
     at::NoGradGuard noGrad;
-    std::array<at::Tensor, 2> y = {normed[0].detach(), normed[1].detach()};
+    for (size_t s = 0; s < S; ++s) y[s] = normed[s].detach();
     // Pass 1: log-sum-exp per row. Pass 2: dL/dy = sum_chunks (softmax - onehot) W / N.
-    std::array<Online, 2> stats = {Online(N), Online(N)};
+    std::vector<Online> stats;
+    for (size_t s = 0; s < S; ++s) stats.emplace_back(N);
     for (int64_t v0 = 0; v0 < vocab; v0 += chunk) {
         rep.checkCancelled();
         const int64_t c = std::min(chunk, vocab - v0);
         const at::Tensor w = net.headRows(v0, c);
-        for (int s = 0; s < 2; ++s)
-            stats[size_t(s)].add(at::matmul(y[size_t(s)], w.t()), v0, targets);
+        for (size_t s = 0; s < S; ++s) stats[s].add(at::matmul(y[s], w.t()), v0, targets);
     }
-    std::array<at::Tensor, 2> lse = {stats[0].logSumExp().to(at::kFloat).unsqueeze(1),
-                                     stats[1].logSumExp().to(at::kFloat).unsqueeze(1)};
-    std::array<at::Tensor, 2> dy = {at::zeros({N, hidden}), at::zeros({N, hidden})};
+    std::vector<at::Tensor> lse(S), dy(S);
+    for (size_t s = 0; s < S; ++s) {
+        lse[s] = stats[s].logSumExp().to(at::kFloat).unsqueeze(1);
+        dy[s] = at::zeros({N, hidden});
+    }
     for (int64_t v0 = 0; v0 < vocab; v0 += chunk) {
         rep.checkCancelled();
         const int64_t c = std::min(chunk, vocab - v0);
         const at::Tensor w = net.headRows(v0, c);
         const at::Tensor local = targets - v0;
         const at::Tensor inside = (local >= 0).logical_and(local < c);
-        for (int s = 0; s < 2; ++s) {
-            at::Tensor p = (at::matmul(y[size_t(s)], w.t()) - lse[size_t(s)]).exp();
+        for (size_t s = 0; s < S; ++s) {
+            at::Tensor p = (at::matmul(y[s], w.t()) - lse[s]).exp();
             const at::Tensor rows = at::arange(N, at::kLong).masked_select(inside);
             if (rows.numel() > 0)
                 p.index_put_({rows, local.masked_select(inside)},
                              p.index({rows, local.masked_select(inside)}) - 1.0);
-            dy[size_t(s)].addmm_(p, w);
+            dy[s].addmm_(p, w);
         }
         rep.report("gradients", 0.1 * double(v0 + c) / double(vocab), "output head");
     }
-    for (int s = 0; s < 2; ++s) {
+    for (size_t s = 0; s < S; ++s) {
         at::AutoGradMode on(true);
-        normed[size_t(s)].backward(dy[size_t(s)] / double(N));
-        out[size_t(s)] = leaf[size_t(s)].grad().detach();
+        normed[s].backward(dy[s] / double(N));
+        out[s] = leaf[s].grad().detach();
     }
     return out;
+}
+
+}  // namespace
+
+std::array<at::Tensor, 2> lossGradients(const Transformer& net,
+                                        const std::array<at::Tensor, 2>& finalHidden,
+                                        const at::Tensor& ids, const ProgressReporter& rep) {
+    const std::vector<at::Tensor> g =
+        lossGradientsOf(net, {finalHidden[0], finalHidden[1]}, ids, rep);
+    return {g[0], g[1]};
+}
+
+at::Tensor lossGradient(const Transformer& net, const at::Tensor& finalHidden,
+                        const at::Tensor& ids, const ProgressReporter& rep) {
+    return lossGradientsOf(net, {finalHidden}, ids, rep)[0];
 }
 
 }  // namespace ql
