@@ -106,8 +106,10 @@ ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans
 ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
     setMinimumSize(300, 200);
     plotLayout()->insertRow(0);
-    title_ = new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
-    plotLayout()->addElement(0, 0, title_);
+    auto* title =
+        new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
+    plotLayout()->addElement(0, 0, title);
+    title_ = new FittedTitle(this, title);
     const bool dark = isDarkPalette(QApplication::palette());
     auto scatter = [&](const QString& name, QCPScatterStyle::ScatterShape shape, const QColor& c) {
         auto* g = new QCPGraph(xAxis, yAxis);
@@ -116,18 +118,18 @@ ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
         g->setScatterStyle(QCPScatterStyle(shape, c, c, 9));
         return g;
     };
-    series_[UniformPredicted] = scatter("uniform, predicted (\u03a3 one-in \u0394KL)",
-                                        QCPScatterStyle::ssSquare, runColor(0, dark));
+    series_[UniformPredicted] =
+        scatter("uniform · predicted", QCPScatterStyle::ssSquare, runColor(0, dark));
     auto* plan = new QCPCurve(xAxis, yAxis);  // keeps the plans' order for clicks
-    plan->setName("plan, predicted (\u03a3 one-in \u0394KL)");
+    plan->setName("plan · predicted");
     plan->setPen(QPen(runColor(1, dark), 1.5));
     plan->setScatterStyle(
         QCPScatterStyle(QCPScatterStyle::ssCircle, runColor(1, dark), runColor(1, dark), 7));
     series_[PlanPredicted] = plan;
     series_[UniformMeasured] =
-        scatter("uniform, measured KL (run)", QCPScatterStyle::ssCrossSquare, runColor(2, dark));
+        scatter("uniform · run", QCPScatterStyle::ssCrossSquare, runColor(2, dark));
     series_[PlanMeasured] =
-        scatter("plan, measured KL (run)", QCPScatterStyle::ssCrossCircle, runColor(3, dark));
+        scatter("plan · run", QCPScatterStyle::ssCrossCircle, runColor(3, dark));
     selected_ = new QCPGraph(xAxis, yAxis);
     selected_->setLineStyle(QCPGraph::lsNone);
     selected_->setScatterStyle(
@@ -143,8 +145,11 @@ ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
 }
 
 QString ParetoChart::title() const {
-    return data_.measuredOn.isEmpty() ? "Memory vs KL — measure the candidates to plan"
-                                      : "Memory vs KL — all measured on " + data_.measuredOn;
+    // "predicted": Σ of the layers' one-in ΔKL; "run": the KL a run of it measured.
+    return data_.measuredOn.isEmpty()
+               ? "Memory vs KL — measure the candidates to plan"
+               : "Memory vs KL — all measured on " + data_.measuredOn +
+                     "; predicted = \u03a3 one-in \u0394KL, run = KL of a run";
 }
 
 void ParetoChart::setData(ParetoData data) {

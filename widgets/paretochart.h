@@ -18,6 +18,8 @@
 
 namespace ql {
 
+class FittedTitle;
+
 using PlanInputsPtr = std::shared_ptr<const PlanInputs>;
 
 struct ParetoPoint {
@@ -64,7 +66,7 @@ private:
     ParetoData data_;
     QCPAbstractPlottable* series_[SeriesCount] = {};
     QCPGraph* selected_ = nullptr;
-    QCPTextElement* title_ = nullptr;
+    FittedTitle* title_ = nullptr;
     std::vector<QCPItemText*> labels_;
 };
 

@@ -31,6 +31,10 @@ QString shortUnit(const std::string& unit) {
     return parts.size() >= 3 ? parts[2] + " " + QString(parts.last()).remove("_proj") : u;
 }
 
+// Tick text of the heat map's kinds: one letter each but q/k/v/o, so that seven fit a
+// narrow map.
+const char* const kKindTicks[kKinds] = {"q", "k", "v", "o", "g", "u", "d"};
+
 QCPTextElement* addTitle(QCustomPlot* plot) {
     plot->plotLayout()->insertRow(0);
     auto* title = new QCPTextElement(
@@ -55,12 +59,12 @@ QString sensitivityCaption(const SensitivityTableModel& model) {
 SensitivityBars::SensitivityBars(const SensitivityTableModel* model, QWidget* parent)
     : QCustomPlot(parent), model_(model), column_(SensitivityTableModel::defaultRankColumn()) {
     setMinimumSize(300, 180);
-    title_ = addTitle(this);
+    title_ = new FittedTitle(this, addTitle(this));
     bars_ = new QCPBars(xAxis, yAxis);
     bars_->setWidth(0.8);
     selectedBar_ = new QCPBars(xAxis, yAxis);
     selectedBar_->setWidth(0.8);
-    xAxis->setTickLabelRotation(60);
+    xAxis->setTickLabelRotation(90);
     xAxis->grid()->setVisible(false);
     connect(this, &QCustomPlot::plottableClick, this, &SensitivityBars::onClick);
     applyPlotStyle(this, QApplication::palette());
@@ -80,7 +84,7 @@ QString SensitivityBars::title() const {
     const QString what = SensitivityTableModel::columnTitle(column_);
     const QString caption = sensitivityCaption(*model_);
     return caption.isEmpty() ? what + " per unit — not measured yet"
-                             : what + " per unit, largest first — " + caption;
+                             : what + " per unit, largest first — " + caption;  // fitted
 }
 
 void SensitivityBars::rebuild() {
@@ -93,15 +97,13 @@ void SensitivityBars::rebuild() {
         return va > vb;
     });
     QVector<double> keys, values;
-    auto ticks = QSharedPointer<QCPAxisTickerText>::create();
     for (size_t i = 0; i < order_.size(); ++i) {
         const double v = model_->value(order_[i], column_);
         keys << double(i);
         values << (std::isfinite(v) ? v : 0.0);
-        ticks->addTick(double(i), shortUnit(model_->unitAt(order_[i]).unit));
     }
     bars_->setData(keys, values, true);
-    xAxis->setTicker(ticks);
+    updateTicks();
     yAxis->setLabel(SensitivityTableModel::columnTitle(column_));
     xAxis->setRange(-0.7, std::max<double>(1.0, double(order_.size())) - 0.3);
     bars_->rescaleValueAxis(false, false);
@@ -113,8 +115,27 @@ void SensitivityBars::rebuild() {
     selectedBar_->setBrush(afterColor(dark));
     selectedBar_->setPen(Qt::NoPen);
     title_->setText(title());
-    fitRotatedTickLabels(xAxis);
     setSelectedRow(selected_);
+}
+
+// Names every labelStep() bars, as many as the axis' width holds (the selected bar's name
+// is in the table and the status bar).
+void SensitivityBars::updateTicks() {
+    const int room = std::max(1, axisRect()->width());
+    const int perLabel = QFontMetrics(xAxis->tickLabelFont()).height() + 2;
+    const int n = int(order_.size());
+    labelStep_ = std::max(1, (n * perLabel + room - 1) / room);
+    auto ticks = QSharedPointer<QCPAxisTickerText>::create();
+    for (int i = 0; i < n; i += labelStep_)
+        ticks->addTick(double(i), shortUnit(model_->unitAt(order_[size_t(i)]).unit));
+    xAxis->setTicker(ticks);
+}
+
+void SensitivityBars::resizeEvent(QResizeEvent* event) {
+    QCustomPlot::resizeEvent(event);
+    const int before = labelStep_;
+    updateTicks();
+    if (labelStep_ != before) replot(QCustomPlot::rpQueuedReplot);
 }
 
 void SensitivityBars::setSelectedRow(int row) {
@@ -150,10 +171,9 @@ SensitivityHeatMap::SensitivityHeatMap(const SensitivityTableModel* model, QWidg
     axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     auto kinds = QSharedPointer<QCPAxisTickerText>::create();
-    for (int i = 0; i < kKinds; ++i)
-        kinds->addTick(i, QString(kKindNames[i]).remove(QStringLiteral("_proj")));
+    for (int i = 0; i < kKinds; ++i) kinds->addTick(i, kKindTicks[i]);
     xAxis->setTicker(kinds);
-    xAxis->setLabel("projection (…_proj)");
+    xAxis->setLabel("q k v o gate up down");
     yAxis->setLabel("block");
     yAxis->setRangeReversed(true);  // block 0 at the top, as the layer tree
     xAxis->grid()->setVisible(false);

@@ -15,6 +15,7 @@
 
 namespace ql {
 
+class FittedTitle;
 class SensitivityTableModel;
 
 // "rtn:int4:g128:asym · one-in · 4 × 256 tokens (gptq)"; empty without a result.
@@ -34,19 +35,27 @@ public:
     QString title() const;
     void selectBar(int index);  // what a click on bar `index` does (emits rowClicked)
 
+    // Every how many bars a unit name is written (names of 35+ bars would overlap).
+    int labelStep() const { return labelStep_; }
+
 signals:
     void rowClicked(int row);
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void onClick(QCPAbstractPlottable* plottable, int dataIndex, QMouseEvent* event);
+    void updateTicks();
 
     const SensitivityTableModel* model_;
     int column_;
     int selected_ = -1;
+    int labelStep_ = 1;
     std::vector<int> order_;
     QCPBars* bars_ = nullptr;
     QCPBars* selectedBar_ = nullptr;
-    QCPTextElement* title_ = nullptr;
+    FittedTitle* title_ = nullptr;
 };
 
 class SensitivityHeatMap : public QCustomPlot {

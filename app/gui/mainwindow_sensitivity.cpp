@@ -98,9 +98,9 @@ void MainWindow::onSensitivityFinished(const MeasureOutcome& out) {
     if (result) {
         sensitivityPage_->view()->setResult(result);
         if (!layer_.empty()) sensitivityPage_->view()->setSelectedLayer(layer_);
-        sensitivityPage_->showIdle(QString("Measured %1 units in %2 s.")
-                                       .arg(result->units.size())
-                                       .arg(out.seconds, 0, 'f', 1));
+        sensitivityPage_->showFinished(QString("Measured %1 units in %2 s.")
+                                           .arg(result->units.size())
+                                           .arg(out.seconds, 0, 'f', 1));
         log(QString("Sensitivity finished: %1 units, %2 block passes, %3 s")
                 .arg(result->units.size())
                 .arg(result->blockPasses)
@@ -170,11 +170,11 @@ void MainWindow::onPlanFinished(const MeasureOutcome& out) {
         out.result.has_value() ? std::any_cast<PlanInputsPtr>(out.result) : PlanInputsPtr();
     if (inputs) {
         planPage_->setInputs(inputs);
-        planPage_->showIdle(QString("Measured %1 candidates on %2 layers in %3 s; %4 plans.")
-                                .arg(inputs->candidates.size())
-                                .arg(inputs->layers.size())
-                                .arg(out.seconds, 0, 'f', 1)
-                                .arg(planPage_->plans().size()));
+        planPage_->showFinished(QString("Measured %1 candidates on %2 layers in %3 s; %4 plans.")
+                                    .arg(inputs->candidates.size())
+                                    .arg(inputs->layers.size())
+                                    .arg(out.seconds, 0, 'f', 1)
+                                    .arg(planPage_->plans().size()));
         log(QString("Plan: %1 plans across budgets").arg(planPage_->plans().size()));
     } else if (out.cancelled) {
         planPage_->showIdle("Cancelled.");

@@ -90,7 +90,7 @@ QWidget* PlanPage::buildSettings() {
     windows->addWidget(windows_);
     windows->addWidget(new QLabel("×"));
     windows->addWidget(seq_);
-    form->addRow("Windows × length", windows);
+    form->addRow("Windows", windows);
     form->addRow(note);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(measure_, 1);
@@ -245,6 +245,11 @@ void PlanPage::showProgress(double fraction, double elapsed) {
 }
 
 void PlanPage::showIdle(const QString& text) {
+    status_->setText(text);
+}
+
+void PlanPage::showFinished(const QString& text) {
+    progress_->setValue(progress_->maximum());
     status_->setText(text);
 }
 

@@ -47,6 +47,7 @@ public:
     void setRunning(bool running);
     void showProgress(double fraction, double elapsedSeconds);
     void showIdle(const QString& text);
+    void showFinished(const QString& text);  // the bar full, then the text
 
     ParetoChart* chart() const { return chart_; }
     QLineEdit* candidatesField() const { return candidates_; }

@@ -69,7 +69,7 @@ QWidget* SensitivityPage::buildSettings() {
     windows->addWidget(windows_);
     windows->addWidget(new QLabel("×"));
     windows->addWidget(seq_);
-    form->addRow("Windows × length", windows);
+    form->addRow("Windows", windows);
     form->addRow(texts);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(measure_, 1);
@@ -144,6 +144,11 @@ void SensitivityPage::showProgress(double fraction, double elapsed) {
 }
 
 void SensitivityPage::showIdle(const QString& text) {
+    status_->setText(text);
+}
+
+void SensitivityPage::showFinished(const QString& text) {
+    progress_->setValue(progress_->maximum());
     status_->setText(text);
 }
 

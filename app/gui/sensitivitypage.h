@@ -34,6 +34,7 @@ public:
     void setRunning(bool running);
     void showProgress(double fraction, double elapsedSeconds);
     void showIdle(const QString& text);
+    void showFinished(const QString& text);  // the bar full, then the text
 
     SensitivityView* view() const { return view_; }
     QLineEdit* recipeField() const { return recipe_; }
