@@ -58,7 +58,7 @@ QString sensitivityCaption(const SensitivityTableModel& model) {
 
 SensitivityBars::SensitivityBars(const SensitivityTableModel* model, QWidget* parent)
     : QCustomPlot(parent), model_(model), column_(SensitivityTableModel::defaultRankColumn()) {
-    setMinimumSize(300, 180);
+    setMinimumSize(150, 150);  // the workbench fits 1280 x 720 with the settings beside
     title_ = new FittedTitle(this, addTitle(this));
     bars_ = new QCPBars(xAxis, yAxis);
     bars_->setWidth(0.8);
@@ -161,7 +161,7 @@ void SensitivityBars::onClick(QCPAbstractPlottable* plottable, int dataIndex, QM
 
 SensitivityHeatMap::SensitivityHeatMap(const SensitivityTableModel* model, QWidget* parent)
     : QCustomPlot(parent), model_(model), column_(SensitivityTableModel::defaultRankColumn()) {
-    setMinimumSize(260, 180);
+    setMinimumSize(120, 150);
     title_ = addTitle(this);
     map_ = new QCPColorMap(xAxis, yAxis);
     scale_ = new QCPColorScale(this);

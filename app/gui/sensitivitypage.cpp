@@ -31,7 +31,7 @@ SensitivityPage::SensitivityPage(QWidget* parent) : QWidget(parent) {
 
 QWidget* SensitivityPage::buildSettings() {
     auto* box = new QGroupBox("Measure sensitivity");
-    box->setMaximumWidth(250);
+    box->setMaximumWidth(230);
     auto* form = new QFormLayout(box);
     recipe_ = new QLineEdit("rtn:int4:g128:asym");
     recipe_->setToolTip("Weight-only recipe each unit is quantized with, e.g. rtn:int4:g128:asym");
