@@ -3,6 +3,7 @@
 // within budget; bad input gives one error.
 #include "base/error.h"
 #include "run/plan.h"
+#include "run/plan_inputs.h"
 
 #include <QObject>
 #include <QTest>
@@ -133,6 +134,45 @@ private slots:
             error = e.what();
         }
         QVERIFY2(error.contains("layer 'a'"), qPrintable(error));
+    }
+
+    // A plan as a run (run/plan_inputs.h): the most chosen candidate is the base recipe,
+    // every other layer an override naming its candidate; a chosen fitted recipe is the base
+    // (overrides are weight-only).
+    void planRunBaseAndOverrides() {
+        PlanInputs in;
+        in.candidates = {"rtn:int4:g128:asym", "rtn:int8:channel:sym", "fp16"};
+        for (const char* name : {"a", "b", "c", "d"})
+            in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}});
+        PlanResult p;
+        p.choice = {1, 0, 1, 2};
+        PlanRun run = planRun(in, p);
+        QCOMPARE(run.recipe, std::string("rtn:int8:channel:sym"));
+        QCOMPARE(run.overrides.size(), size_t(2));
+        QCOMPARE(run.overrides[0].pattern, std::string("b"));
+        QCOMPARE(run.overrides[0].recipe, std::string("rtn:int4:g128:asym"));
+        QCOMPARE(run.overrides[1].pattern, std::string("d"));
+        QCOMPARE(run.overrides[1].recipe, std::string("fp16"));
+        QCOMPARE(in.uniformBytes(2), uint64_t(16));
+        QCOMPARE(in.uniformLoss(0), 12.0);
+
+        in.candidates[0] = "gptq:int4:g128:asym";  // chosen once, still the base
+        run = planRun(in, p);
+        QCOMPARE(run.recipe, std::string("gptq:int4:g128:asym"));
+        QCOMPARE(run.overrides.size(), size_t(3));
+
+        for (const std::vector<std::string>& bad :
+             {std::vector<std::string>{"fp16"},
+              std::vector<std::string>{"gptq:int4:g128:asym", "awq:int4:g128:asym"},
+              std::vector<std::string>{"fp16", "rtn:int8:channel:sym+a8:token:sym"}}) {
+            bool threw = false;
+            try {
+                checkPlanCandidates(bad);
+            } catch (const Error&) {
+                threw = true;
+            }
+            QVERIFY(threw);
+        }
     }
 };
 

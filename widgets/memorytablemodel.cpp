@@ -26,27 +26,25 @@ MemoryTableModel::Line MemoryTableModel::lineAt(int row) const {
     const MemorySummary& m = run_->memory;
     if (row < layerRowCount()) {
         const LayerResult& l = run_->layers[size_t(row)];
-        return {QString::fromStdString(l.name), l.name, double(l.parameters), double(l.bytesFp),
+        return {QString::fromStdString(l.name),
+                l.name,
+                QString::fromStdString(l.method),
+                double(l.parameters),
+                double(l.bytesFp),
                 double(l.bytesQ)};
     }
     switch (row - layerRowCount()) {
         case RowQuantizedTotal: {
             double params = 0;
             for (const LayerResult& l : run_->layers) params += double(l.parameters);
-            return {"All quantized layers",
-                    {},
-                    params,
-                    double(m.bytesFpQuantized),
+            return {"All quantized layers",   {}, {}, params, double(m.bytesFpQuantized),
                     double(m.bytesQQuantized)};
         }
         case RowModelTotal:
-            return {"Whole model",
-                    {},
-                    double(m.parametersTotal),
-                    double(m.bytesFpTotal),
+            return {"Whole model",        {}, {}, double(m.parametersTotal), double(m.bytesFpTotal),
                     double(m.bytesQTotal)};
         default:
-            return {"Peak RSS of the run", {}, -1, double(m.peakRssBytes), -1};
+            return {"Peak RSS of the run", {}, {}, -1, double(m.peakRssBytes), -1};
     }
 }
 
@@ -60,8 +58,9 @@ QVariant MemoryTableModel::data(const QModelIndex& index, int role) const {
         return f;
     }
     if (role == Qt::TextAlignmentRole)
-        return index.column() == ColLayer ? QVariant()
-                                          : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+        return index.column() == ColLayer || index.column() == ColRecipe
+                   ? QVariant()
+                   : QVariant(Qt::AlignRight | Qt::AlignVCenter);
     const bool display = role == Qt::DisplayRole;
     if (!display && role != SortRole && role != ExportRole) return {};
     auto number = [&](double v, bool bytes) -> QVariant {
@@ -73,6 +72,8 @@ QVariant MemoryTableModel::data(const QModelIndex& index, int role) const {
     switch (index.column()) {
         case ColLayer:
             return line.name;
+        case ColRecipe:
+            return line.recipe;
         case ColParams:
             return number(line.params, false);
         case ColSourceBytes:
@@ -96,9 +97,10 @@ QVariant MemoryTableModel::data(const QModelIndex& index, int role) const {
 QVariant MemoryTableModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || (role != Qt::DisplayRole && role != ExportRole))
         return QAbstractTableModel::headerData(section, o, role);
-    static const char* display[] = {"Layer", "Parameters", "Source", "Quantized", "Ratio", "Saved"};
-    static const char* exported[] = {"layer",           "parameters", "source_bytes",
-                                     "quantized_bytes", "ratio",      "saved_percent"};
+    static const char* display[] = {"Layer",     "Recipe", "Parameters", "Source",
+                                    "Quantized", "Ratio",  "Saved"};
+    static const char* exported[] = {"layer",           "recipe", "parameters",   "source_bytes",
+                                     "quantized_bytes", "ratio",  "saved_percent"};
     if (section < 0 || section >= ColumnCount) return {};
     return QString(role == ExportRole ? exported[section] : display[section]);
 }

@@ -1,5 +1,5 @@
-// Memory table of one run: per layer parameters, bytes in the source dtype, quantized
-// bytes (packed weights + scales + zeros) and ratio; then totals and the run's peak RSS.
+// Memory table of one run: per layer its actual recipe, parameters, bytes in the source dtype,
+// quantized bytes (packed weights + scales + zeros) and ratio; then totals and the run's peak RSS.
 #pragma once
 
 #include "widgets/resultutils.h"
@@ -13,6 +13,7 @@ class MemoryTableModel : public QAbstractTableModel {
 public:
     enum Column {
         ColLayer,
+        ColRecipe,  // the layer's actual recipe (the run's, or its override's)
         ColParams,
         ColSourceBytes,
         ColQuantBytes,
@@ -37,6 +38,7 @@ private:
     struct Line {
         QString name;
         std::string layer;
+        QString recipe;
         double params = -1, source = -1, quant = -1;
     };
     Line lineAt(int row) const;

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "quant/method_registry.h"
 #include "run/plan.h"
+#include "run/plan_inputs.h"
 #include "run/run.h"
 #include "run/sensitivity.h"
 
@@ -57,56 +58,6 @@ std::vector<std::string> splitList(const std::string& text) {
     return out;
 }
 
-// Bytes of every selected layer under `recipe` (a weights-only run: no model forward).
-std::map<std::string, uint64_t> layerBytes(const ql::SensitivityConfig& s,
-                                           const std::string& recipe) {
-    ql::RunConfig c;
-    c.modelDir = s.modelDir;
-    c.recipe = recipe;
-    c.layers = s.layers;
-    c.captureActivations = c.captureGradients = false;
-    c.threads = s.threads;
-    if (ql::methodSpec(ql::Recipe::parse(recipe).method).needsCalibration) {
-        const auto colon = recipe.find(':');  // the same grid, so the same bytes, as RTN
-        c.recipe = "rtn" + (colon == std::string::npos ? std::string() : recipe.substr(colon));
-    }
-    std::map<std::string, uint64_t> out;
-    for (const ql::LayerResult& l : ql::runQuantization(c).layers) out[l.name] = l.bytesQ;
-    return out;
-}
-
-struct Inputs {
-    std::vector<std::string> candidates;
-    std::vector<ql::PlanLayer> layers;
-    uint64_t parameters = 0;
-};
-
-Inputs measure(const ql::SensitivityConfig& base, const std::vector<std::string>& candidates) {
-    Inputs in;
-    in.candidates = candidates;
-    for (size_t j = 0; j < candidates.size(); ++j) {
-        ql::SensitivityConfig s = base;
-        s.recipe = candidates[j];
-        s.unit = ql::SensitivityUnit::Layer;
-        s.mode = ql::SensitivityMode::OneIn;
-        std::fprintf(stderr, "measuring %s (%zu of %zu)\n", candidates[j].c_str(), j + 1,
-                     candidates.size());
-        const ql::SensitivityResult r = ql::measureSensitivity(s);
-        const auto bytes = layerBytes(base, candidates[j]);
-        if (j == 0) {
-            for (const auto& u : r.units) {
-                in.layers.push_back({u.unit, {}, {}});
-                in.parameters += u.parameters;
-            }
-        }
-        for (size_t k = 0; k < r.units.size(); ++k) {
-            in.layers[k].bytes.push_back(bytes.at(r.units[k].unit));
-            in.layers[k].loss.push_back(r.units[k].deltaKlMean);
-        }
-    }
-    return in;
-}
-
 uint64_t budgetBytes(const Args& args, const ql::SensitivityConfig& s, uint64_t parameters) {
     const int given =
         int(args.has("budget")) + int(args.has("bits-per-weight")) + int(args.has("budget-of"));
@@ -125,33 +76,8 @@ uint64_t budgetBytes(const Args& args, const ql::SensitivityConfig& s, uint64_t 
     const double extra = args.doubleValue("extra", 0);
     if (extra < 0) throw ql::Error("--extra must not be negative");
     uint64_t uniform = 0;
-    for (const auto& [name, bytes] : layerBytes(s, args.value("budget-of"))) uniform += bytes;
+    for (const auto& [name, bytes] : ql::layerBytes(s, args.value("budget-of"))) uniform += bytes;
     return uint64_t(double(uniform) * (1.0 + extra / 100.0));
-}
-
-// The run's recipe: the fitted candidate if chosen (overrides are weight-only), else the
-// most chosen one.
-std::string baseRecipe(const Inputs& in, const ql::PlanResult& p) {
-    std::map<int, int> count;
-    for (int j : p.choice) ++count[j];
-    int best = p.choice.front();
-    for (const auto& [j, n] : count) {
-        if (ql::methodSpec(ql::Recipe::parse(in.candidates[size_t(j)]).method).needsCalibration)
-            return in.candidates[size_t(j)];
-        if (n > count[best]) best = j;
-    }
-    return in.candidates[size_t(best)];
-}
-
-void checkCandidates(const std::vector<std::string>& candidates) {
-    if (candidates.size() < 2) throw ql::Error("--candidates needs at least two recipes");
-    int fitted = 0;
-    for (const std::string& c : candidates) {
-        const ql::Recipe r = ql::Recipe::parse(c);
-        fitted += ql::methodSpec(r.method).needsCalibration ? 1 : 0;
-    }
-    if (fitted > 1)
-        throw ql::Error("--candidates: at most one gptq/awq recipe (overrides are weight-only)");
 }
 
 }  // namespace
@@ -167,15 +93,24 @@ int cmdPlan(const Argv& argv) {
     ql::SensitivityConfig s = sensitivityOptions(args, argv);
     s.proxies = false;  // the plan needs only the measured dKL
     const std::vector<std::string> candidates = splitList(args.required("candidates"));
-    checkCandidates(candidates);
-    const Inputs in = measure(s, candidates);
+    ql::checkPlanCandidates(candidates);
+    // Each candidate's measurement on stderr, as before (the JSON stays alone on stdout).
+    size_t shown = 0;
+    const ql::PlanInputs in = ql::measurePlanInputs(s, candidates, [&](const ql::Progress& p) {
+        const size_t j = size_t(p.fraction * double(candidates.size()));
+        if (p.fraction >= 0.0 && j < candidates.size() && j >= shown) {
+            std::fprintf(stderr, "measuring %s (%zu of %zu)\n", candidates[j].c_str(), j + 1,
+                         candidates.size());
+            shown = j + 1;
+        }
+        return true;
+    });
     const uint64_t budget = budgetBytes(args, s, in.parameters);
     const ql::PlanResult p = ql::planMixedPrecision(in.layers, budget);
-    const std::string base = baseRecipe(in, p);
+    const ql::PlanRun run = ql::planRun(in, p);
+    const std::string& base = run.recipe;
     std::vector<std::string> overrides;
-    for (size_t k = 0; k < in.layers.size(); ++k)
-        if (in.candidates[size_t(p.choice[k])] != base)
-            overrides.push_back(in.layers[k].name + "=" + in.candidates[size_t(p.choice[k])]);
+    for (const ql::RecipeOverride& o : run.overrides) overrides.push_back(ql::overrideText(o));
     std::string command = "quantlens-cli quantize --model " + s.modelDir + " --recipe " + base;
     for (const std::string& o : overrides) command += " --override '" + o + "'";
     const double bpw = 8.0 * double(p.bytes) / double(in.parameters);
@@ -200,13 +135,10 @@ int cmdPlan(const Argv& argv) {
                                    {"bytes", in.layers[k].bytes[c]},
                                    {"delta_kl_mean", in.layers[k].loss[c]}});
         }
-        for (size_t c = 0; c < in.candidates.size(); ++c) {
-            uint64_t bytes = 0;
-            double loss = 0;
-            for (const auto& l : in.layers) bytes += l.bytes[c], loss += l.loss[c];
-            j["uniform"].push_back(
-                {{"recipe", in.candidates[c]}, {"bytes", bytes}, {"predicted_delta_kl_sum", loss}});
-        }
+        for (size_t c = 0; c < in.candidates.size(); ++c)
+            j["uniform"].push_back({{"recipe", in.candidates[c]},
+                                    {"bytes", in.uniformBytes(c)},
+                                    {"predicted_delta_kl_sum", in.uniformLoss(c)}});
         std::cout << j.dump(2) << "\n";
         return 0;
     }
@@ -220,13 +152,10 @@ int cmdPlan(const Argv& argv) {
     std::printf("plan: %llu of %llu bytes budget (%.3f bits/weight), predicted sum dKL %.6g%s\n",
                 (unsigned long long)p.bytes, (unsigned long long)budget, bpw, p.predictedLoss,
                 p.exact ? " (exact optimum)" : " (bytes rounded up to the DP quantum)");
-    for (size_t c = 0; c < in.candidates.size(); ++c) {
-        uint64_t bytes = 0;
-        double loss = 0;
-        for (const auto& l : in.layers) bytes += l.bytes[c], loss += l.loss[c];
+    for (size_t c = 0; c < in.candidates.size(); ++c)
         std::printf("uniform %-24s %12llu bytes, predicted sum dKL %.6g\n",
-                    in.candidates[c].c_str(), (unsigned long long)bytes, loss);
-    }
+                    in.candidates[c].c_str(), (unsigned long long)in.uniformBytes(c),
+                    in.uniformLoss(c));
     std::printf("%s\n", command.c_str());
     return 0;
 }

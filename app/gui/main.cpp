@@ -37,7 +37,10 @@ struct CommandLine {
     const QCommandLineOption size{"size", "Window size WxH.", "size", "1400x900"};
     const QCommandLineOption layer{"layer", "Layer to select.", "name"};
     const QCommandLineOption tab{
-        "tab", "Chart tab: histograms, sqnr, summary, compare, overview, channels.", "tab"};
+        "tab",
+        "Chart tab: histograms, sqnr, summary, compare, overview, channels, sensitivity (measured "
+        "first), plan (measured and its plan run first).",
+        "tab"};
     const QCommandLineOption htab{"histogram-tab", "weights, activations or gradients.", "tab"};
     const QCommandLineOption table{"table", "Table tab: sqnr, memory, perplexity.", "tab"};
     const QCommandLineOption logCounts{"log-counts", "Logarithmic histogram counts."};

@@ -3,7 +3,9 @@
 #include "app/gui/exports.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/modelexport.h"
+#include "app/gui/planpage.h"
 #include "app/gui/runpanel.h"
+#include "app/gui/sensitivitypage.h"
 #include "base/output_folder.h"
 #include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
@@ -15,6 +17,8 @@
 #include "widgets/overviewview.h"
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/plotstyle.h"
+#include "widgets/sensitivitychart.h"
+#include "widgets/sensitivityview.h"
 #include "widgets/summarycharts.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
@@ -104,6 +108,10 @@ void MainWindow::buildCentre() {
     chartTabs_->addTab(overview, "Model overview");
     channels_ = new ChannelRangesChart;
     chartTabs_->addTab(channels_, "Per-channel ranges");
+    buildSensitivity();
+    chartTabs_->addTab(sensitivityPage_, "Sensitivity");
+    buildPlan();
+    chartTabs_->addTab(planPage_, "Plan");
 
     auto makeTable = [](QAbstractItemModel* model, bool sortable) {
         auto* view = new TableView;
@@ -325,6 +333,10 @@ QCustomPlot* MainWindow::currentChart() const {
             return overview_;
         case ChannelsTab:
             return channels_;
+        case SensitivityTab:
+            return sensitivityPage_->view()->bars();
+        case PlanTab:
+            return planPage_->chart();
         default:  // what is on screen, as the comparison itself exports it
             return comparison_->currentExportWidget();
     }
@@ -352,7 +364,10 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {summaryCharts_->memoryChart(), "memory_per_layer", "Memory per layer"},
         {summaryCharts_->perplexityChart(), "perplexity", "Perplexity, all runs"},
         {summaryCharts_->agreementChart(), "kl_top1", "KL divergence and top-1 agreement"},
-        {overview_, "model_overview", "Model overview"}};
+        {overview_, "model_overview", "Model overview"},
+        {sensitivityPage_->view()->bars(), "sensitivity", "Sensitivity per unit"},
+        {sensitivityPage_->view()->heatMap(), "sensitivity_heatmap", "Sensitivity, blocks × kinds"},
+        {planPage_->chart(), "plan_pareto", "Plan: memory vs KL"}};
     for (const auto& [p, stem, what] : allRuns)
         if (p == plot) return {stem, what, QString()};
     return {fileStem("compare_" + layer), "Comparison · " + layer, layer};

@@ -4,8 +4,10 @@
 #pragma once
 
 #include "app/gui/htmlreport.h"
+#include "app/gui/measurejob.h"
 #include "app/gui/runjob.h"
 #include "model/model.h"
+#include "run/sensitivity.h"
 #include "widgets/resultutils.h"
 
 #include <QFutureWatcher>
@@ -36,13 +38,24 @@ class ModelOverview;
 class MemoryTableModel;
 class PerplexityTableModel;
 class RunPanel;
+class PlanPage;
+class SensitivityPage;
 class SummaryCharts;
 class TableView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum ChartTab { HistogramsTab, SqnrTab, SummaryTab, CompareTab, OverviewTab, ChannelsTab };
+    enum ChartTab {
+        HistogramsTab,
+        SqnrTab,
+        SummaryTab,
+        CompareTab,
+        OverviewTab,
+        ChannelsTab,
+        SensitivityTab,
+        PlanTab
+    };
     enum TableTab { SqnrTableTab, MemoryTableTab, PerplexityTableTab };
 
     explicit MainWindow(QWidget* parent = nullptr);
@@ -66,6 +79,25 @@ public:
     const RunList& runs() const { return runs_; }
     int currentRunIndex() const { return currentRun_; }
     void setCurrentRun(int index);
+
+    // Sensitivity (mainwindow_sensitivity.cpp): the page's settings plus the open model,
+    // the run panel's texts, calibration and layer selection; sensitivityFinished(ok).
+    bool startSensitivity();
+    void cancelSensitivity();
+    bool isMeasuringSensitivity() const;
+    SensitivityPage* sensitivityPage() const { return sensitivityPage_; }
+    MeasureJob* sensitivityJob() const { return sensitivityJob_; }
+    // What startSensitivity measures (throws nothing; empty modelDir without a model).
+    SensitivityConfig sensitivityConfig() const;
+
+    // Plan (mainwindow_sensitivity.cpp): measure the page's candidates on a background
+    // thread (planFinished(ok)); runSelectedPlan() puts the selected plan into the run panel
+    // and starts it (false when there is none or a run is going).
+    bool startPlan();
+    void cancelPlan();
+    bool isPlanning() const;
+    bool runSelectedPlan();
+    PlanPage* planPage() const { return planPage_; }
 
     // Selection and views
     void selectLayer(const std::string& name);
@@ -144,6 +176,8 @@ public:
 signals:
     void modelOpened(bool ok);
     void runFinished(bool ok);
+    void sensitivityFinished(bool ok);
+    void planFinished(bool ok);
     void autosaveRestored(int runs);
     void autosaveWritten(const QString& folder, bool ok);
 
@@ -159,6 +193,11 @@ private:
         QString folder;
     };
     void buildCentre();
+    void buildSensitivity();  // the page and its job, wired to the window
+    void onSensitivityProgress(double fraction);
+    void onSensitivityFinished(const MeasureOutcome& outcome);
+    void buildPlan();
+    void onPlanFinished(const MeasureOutcome& outcome);
     QWidget* buildRunsDock();
     void buildMenus();
     void rebuildRecentMenu();
@@ -220,6 +259,10 @@ private:
     QStringList saveErrors_;
 
     RunJob* job_ = nullptr;
+    MeasureJob* sensitivityJob_ = nullptr;
+    SensitivityPage* sensitivityPage_ = nullptr;
+    MeasureJob* planJob_ = nullptr;
+    PlanPage* planPage_ = nullptr;
     LayerTableModel* layerModel_ = nullptr;
     MemoryTableModel* memoryModel_ = nullptr;
     PerplexityTableModel* pplModel_ = nullptr;

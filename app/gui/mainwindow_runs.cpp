@@ -2,7 +2,9 @@
 #include "app/gui/mainwindow.h"
 
 #include "app/gui/layerbrowser.h"
+#include "app/gui/planpage.h"
 #include "app/gui/runpanel.h"
+#include "app/gui/sensitivitypage.h"
 #include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
 #include "widgets/histogramview.h"
@@ -11,6 +13,7 @@
 #include "widgets/memorytablemodel.h"
 #include "widgets/modeloverview.h"
 #include "widgets/perplexitytablemodel.h"
+#include "widgets/sensitivityview.h"
 #include "widgets/summarycharts.h"
 
 #include <QDir>
@@ -70,9 +73,16 @@ void MainWindow::onModelInspected() {
     for (const LinearLayerInfo& l : summary_->linears)
         rows.push_back({l.name, l.block, projKindName(l.kind), l.outFeatures, l.inFeatures});
     layerModel_->setLayers(rows);
+    std::vector<std::string> names;
+    for (const LayerRowInfo& r : rows) names.push_back(r.name);
+    runPanel_->setLayerNames(std::move(names));  // override patterns must match one
     browser_->setSummary(summary_.get());
     rememberRecent(out.folder);
     runPanel_->setRunEnabled(true);
+    sensitivityPage_->setModelOpen(true);
+    sensitivityPage_->view()->setResult(nullptr);  // measured on the model open before
+    planPage_->setModelOpen(true);
+    planPage_->setInputs(nullptr);
     if (!rows.empty()) selectLayer(rows.front().name);
     // Runs belong to their model: the others wait (autosaved) until it is opened again.
     const int before = int(runs_.size() + parked_.size());
@@ -113,6 +123,8 @@ bool MainWindow::startRun(const RunConfig& config) {
 }
 
 void MainWindow::onRunRequested() {
+    if (const QString blocked = runPanel_->runBlockedReason(); !blocked.isEmpty())
+        return log("Run refused: " + blocked);
     startRun(runPanel_->config());
 }
 
@@ -201,6 +213,7 @@ void MainWindow::runsChanged() {
     channels_->setRun(current);
     summaryCharts_->setRuns(runs_, current);
     comparison_->setRuns(runs_);
+    planPage_->setRuns(runs_);
     refreshRunList();
     if (!layer_.empty()) selectLayer(layer_);
     updateLayerInfo();
@@ -227,6 +240,7 @@ void MainWindow::selectLayer(const std::string& name) {
     overview_->setSelectedLayer(name);
     channels_->setLayer(name);
     comparison_->setLayer(name);
+    sensitivityPage_->view()->setSelectedLayer(name);
     updateLayerInfo();
 }
 

@@ -1,5 +1,7 @@
 #include "app/gui/runpanel.h"
 
+#include "app/gui/overrideseditor.h"
+
 #include "base/process_env.h"
 #include "quant/method_registry.h"
 #include "quant/recipe.h"
@@ -75,6 +77,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
     auto* settingsLayout = new QVBoxLayout(settings);
     settingsLayout->setContentsMargins(0, 0, 0, 0);
     settingsLayout->addWidget(buildRecipeBox());
+    settingsLayout->addWidget(buildOverridesBox());
     settingsLayout->addWidget(buildDataBox());
     settingsLayout->addStretch(1);
     scroll_ = new QScrollArea;
@@ -196,6 +199,23 @@ QWidget* RunPanel::buildRecipeBox() {
     connect(smooth_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     connect(doubleQuant_, &QCheckBox::toggled, this, &RunPanel::editorChanged);
     return box;
+}
+
+QWidget* RunPanel::buildOverridesBox() {
+    auto* box = new QGroupBox("Per-layer overrides");
+    box->setToolTip(
+        "Layers matching a pattern get that row's recipe instead of the one above (the last "
+        "matching row wins), as the CLI's --override PATTERN=RECIPE");
+    auto* layout = new QVBoxLayout(box);
+    overrides_ = new OverridesEditor;
+    overrides_->setRecipeSource([this] { return recipeText(); });
+    layout->addWidget(overrides_);
+    connect(overrides_, &OverridesEditor::changed, this, &RunPanel::updateEnabled);
+    return box;
+}
+
+void RunPanel::setLayerNames(std::vector<std::string> names) {
+    overrides_->setLayerNames(std::move(names));
 }
 
 QLineEdit* RunPanel::fileField(QWidget* parent, const QString& settingsKey) {
@@ -416,6 +436,7 @@ RunConfig RunPanel::config() const {
     c.evalProtocol = protocol_->currentData().toString().toStdString();
     c.layers.include = splitGlobs(include_->text());
     c.layers.exclude = splitGlobs(exclude_->text());
+    c.overrides = overrides_->overrides();
     const bool calib = !c.calibrationText.empty();
     c.captureActivations = calib && activations_->isChecked();
     c.captureGradients = calib && gradients_->isChecked();
@@ -470,6 +491,7 @@ void RunPanel::setConfig(const RunConfig& c) {
     };
     include_->setText(join(c.layers.include));
     exclude_->setText(join(c.layers.exclude));
+    overrides_->setOverrides(c.overrides);
     editorChanged();
 }
 
@@ -481,13 +503,29 @@ void RunPanel::setRunning(bool running) {
 
 void RunPanel::setRunEnabled(bool enabled) {
     runEnabled_ = enabled;
-    updateEnabled();
     if (enabled && !running_) status_->setText("Ready.");
+    updateEnabled();  // after: an override problem replaces the status
+}
+
+QString RunPanel::runBlockedReason() const {
+    if (running_) return "A run is in progress.";
+    if (!runEnabled_) return "Open a model to start a run.";
+    return overrides_ ? overrides_->problem() : QString();
 }
 
 void RunPanel::updateEnabled() {
-    run_->setEnabled(runEnabled_ && !running_);
+    const QString blocked = runBlockedReason();
+    run_->setEnabled(blocked.isEmpty());
+    run_->setToolTip(blocked);
     cancel_->setEnabled(running_);
+    // An override problem replaces the status until it is fixed; "Ready." comes back after.
+    if (!running_ && runEnabled_) {
+        const QString problem = overrides_ ? overrides_->problem() : QString();
+        if (!problem.isEmpty())
+            status_->setText("Cannot run: " + problem);
+        else if (status_->text().startsWith("Cannot run: "))
+            status_->setText("Ready.");
+    }
 }
 
 void RunPanel::showProgress(const QString& phase, double fraction, double elapsed) {

@@ -20,6 +20,8 @@ class QSpinBox;
 
 namespace ql {
 
+class OverridesEditor;
+
 class RunPanel : public QWidget {
     Q_OBJECT
 public:
@@ -72,6 +74,10 @@ public:
     QProgressBar* progressBar() const { return progress_; }
     QLabel* statusLabel() const { return status_; }
     QScrollArea* settingsArea() const { return scroll_; }
+    // Per-layer overrides (config().overrides); a bad row disables Run and says why.
+    OverridesEditor* overridesEditor() const { return overrides_; }
+    void setLayerNames(std::vector<std::string> names);  // the open model's, for the patterns
+    QString runBlockedReason() const;                    // empty when Run may start
 
 signals:
     void runRequested();
@@ -80,6 +86,7 @@ signals:
 private:
     QWidget* buildRecipeBox();
     QWidget* buildDataBox();
+    QWidget* buildOverridesBox();
     void editorChanged();
     Recipe editorRecipe() const;
     unsigned methodOptions() const;  // MethodOption bits of the method selected
@@ -106,6 +113,7 @@ private:
     QPushButton *run_ = nullptr, *cancel_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QScrollArea* scroll_ = nullptr;
+    OverridesEditor* overrides_ = nullptr;
     QLabel* status_ = nullptr;
     bool runEnabled_ = false;
     bool running_ = false;

@@ -1,6 +1,7 @@
 #include "app/gui/session.h"
 
 #include "app/gui/mainwindow.h"
+#include "app/gui/planpage.h"
 #include "app/gui/runpanel.h"
 #include "widgets/exportutils.h"
 #include "widgets/histogramview.h"
@@ -33,6 +34,15 @@ void Session::start() {
         if (!ok) exitCode_ = 1;
         nextRun();
     });
+    connect(w_, &MainWindow::sensitivityFinished, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        finish();
+    });
+    // The plan at the budget is run, and its run's end comes back through runFinished.
+    connect(w_, &MainWindow::planFinished, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        if (!ok || !w_->runSelectedPlan()) finish();
+    });
     if (!o_.model.isEmpty())
         w_->openModel(o_.model);
     else
@@ -56,9 +66,19 @@ void Session::nextRun() {
     finish();
 }
 
+bool Session::measureForTab() {
+    if (measured_ || exitCode_ != 0 || !w_->summary()) return false;
+    measured_ = true;
+    if (o_.tab == "sensitivity") return w_->startSensitivity();
+    if (o_.tab == "plan") return w_->startPlan();
+    return false;
+}
+
 void Session::finish() {
+    if (measureForTab()) return;
     if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
-    const QStringList tabs = {"histograms", "sqnr", "summary", "compare", "overview", "channels"};
+    const QStringList tabs = {"histograms", "sqnr",     "summary",     "compare",
+                              "overview",   "channels", "sensitivity", "plan"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))

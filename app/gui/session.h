@@ -20,7 +20,10 @@ struct SessionOptions {
     RunConfig base;  // calibration/evaluation settings for the recipes
     QString screenshot;
     QString layer;
-    QString tab;           // histograms | sqnr | summary | compare
+    // histograms | sqnr | summary | compare | overview | channels | sensitivity | plan;
+    // sensitivity measures (layer units, the page's recipe) and plan measures the page's
+    // candidates and runs the plan at its budget, before the screenshot.
+    QString tab;
     QString histogramTab;  // weights | activations | gradients
     QString table;         // sqnr | memory | perplexity
     bool logCounts = false;
@@ -36,9 +39,11 @@ public:
 private:
     void nextRun();
     void finish();
+    bool measureForTab();  // true: a measurement started, finish() comes again after it
     MainWindow* w_;
     SessionOptions o_;
     int nextRecipe_ = 0;
+    bool measured_ = false;
     int exitCode_ = 0;
 };
 

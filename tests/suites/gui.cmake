@@ -22,3 +22,21 @@ if(TARGET quantlens_gui)
   quantlens_add_test(test_gui_smooth SOURCES test_gui_smooth.cpp gui_helpers.h
     LIBS QuantLens::gui TIMEOUT 900)
 endif()
+if(TARGET quantlens_gui)
+  # The run panel's per-layer overrides: rows → the run's overrides, tables show each
+  # layer's recipe, bad rows refused (issue 10).
+  quantlens_add_test(test_gui_overrides SOURCES test_gui_overrides.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 600)
+endif()
+if(TARGET quantlens_gui)
+  # The Sensitivity tab: table model, measurement on the background thread against the
+  # engine, ranked bars and heat map selecting layers, export, cancel (issue 10).
+  quantlens_add_test(test_gui_sensitivity SOURCES test_gui_sensitivity.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 600)
+endif()
+if(TARGET quantlens_gui)
+  # The Plan tab: candidates measured in the background, Pareto chart against the plan
+  # inputs, "Run this plan" fills the run panel with the plan's overrides (issue 10).
+  quantlens_add_test(test_gui_plan SOURCES test_gui_plan.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 600)
+endif()

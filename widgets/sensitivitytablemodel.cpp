@@ -1,0 +1,139 @@
+#include "widgets/sensitivitytablemodel.h"
+
+#include "widgets/tableroles.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ql {
+
+namespace {
+struct NumericColumn {
+    const char* title;    // header
+    const char* key;      // CSV header
+    const char* tooltip;  // header tooltip
+    int decimals;         // display precision
+    double (*get)(const UnitSensitivity&);
+};
+
+// One line per number of UnitSensitivity (add a proxy here and it is a column).
+const NumericColumn kColumns[] = {
+    {"\u0394KL mean", "delta_kl_mean",
+     "Effect on the mean KL(P_float || P_variant) per token; positive: the unit hurts", 6,
+     [](const UnitSensitivity& u) { return u.deltaKlMean; }},
+    {"\u0394KL p99", "delta_kl_p99", "Effect on the 99th percentile of the per-token KL", 6,
+     [](const UnitSensitivity& u) { return u.deltaKlP99; }},
+    {"\u0394PPL", "delta_ppl", "Effect on the perplexity of the evaluation windows", 4,
+     [](const UnitSensitivity& u) { return u.deltaPpl; }},
+    {"KL mean", "kl_mean", "Mean KL of the variant to the float model", 6,
+     [](const UnitSensitivity& u) { return u.klMean; }},
+    {"KL p99", "kl_p99", "99th percentile of the variant's per-token KL", 6,
+     [](const UnitSensitivity& u) { return u.klP99; }},
+    {"PPL", "ppl", "Perplexity of the variant", 4, [](const UnitSensitivity& u) { return u.pplQ; }},
+    {"Weight SQNR (dB)", "weight_sqnr_db",
+     "Proxy: 10 log10(\u03a3w\u00b2 / \u03a3(w - \u0175)\u00b2) over the unit's layers", 2,
+     [](const UnitSensitivity& u) { return u.weightSqnrDb; }},
+    {"\u03a3(w - \u0175)\u00b2", "weight_error_sq", "Proxy: squared weight error of the unit", 6,
+     [](const UnitSensitivity& u) { return u.weightErrorSq; }},
+    {"Parameters", "parameters", "Weights in the unit's layers", 0,
+     [](const UnitSensitivity& u) { return double(u.parameters); }},
+};
+const int kColumnCount = int(sizeof(kColumns) / sizeof(kColumns[0]));
+
+const NumericColumn* numeric(int column) {
+    const int i = column - SensitivityTableModel::FirstNumericColumn;
+    return i >= 0 && i < kColumnCount ? &kColumns[i] : nullptr;
+}
+}  // namespace
+
+SensitivityTableModel::SensitivityTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void SensitivityTableModel::setResult(SensitivityPtr result) {
+    beginResetModel();
+    result_ = std::move(result);
+    endResetModel();
+}
+
+int SensitivityTableModel::numericColumnCount() {
+    return kColumnCount;
+}
+
+int SensitivityTableModel::defaultRankColumn() {
+    return FirstNumericColumn;  // ΔKL mean
+}
+
+QString SensitivityTableModel::columnTitle(int column) {
+    if (column == ColUnit) return "Unit";
+    const NumericColumn* c = numeric(column);
+    return c ? QString(c->title) : QString();
+}
+
+QString SensitivityTableModel::columnKey(int column) {
+    if (column == ColUnit) return "unit";
+    const NumericColumn* c = numeric(column);
+    return c ? QString(c->key) : QString();
+}
+
+double SensitivityTableModel::value(int row, int column) const {
+    const NumericColumn* c = numeric(column);
+    if (!c || row < 0 || row >= rowCount()) return std::numeric_limits<double>::quiet_NaN();
+    return c->get(unitAt(row));
+}
+
+int SensitivityTableModel::rowOfLayer(const std::string& layer) const {
+    for (int r = 0; r < rowCount(); ++r)
+        for (const std::string& l : unitAt(r).layers)
+            if (l == layer) return r;
+    return -1;
+}
+
+int SensitivityTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() || !result_ ? 0 : int(result_->units.size());
+}
+
+int SensitivityTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : FirstNumericColumn + kColumnCount;
+}
+
+QVariant SensitivityTableModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
+    const UnitSensitivity& u = unitAt(index.row());
+    // A layer unit selects its layer; a group selects its first layer.
+    if (role == LayerNameRole)
+        return u.layers.empty() ? QString() : QString::fromStdString(u.layers[0]);
+    if (index.column() == ColUnit) {
+        if (role == Qt::ToolTipRole && u.layers.size() > 1)
+            return QString("%1 layers, from %2")
+                .arg(u.layers.size())
+                .arg(QString::fromStdString(u.layers[0]));
+        if (role == Qt::DisplayRole || role == SortRole || role == ExportRole)
+            return QString::fromStdString(u.unit);
+        return {};
+    }
+    if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    const NumericColumn* c = numeric(index.column());
+    if (!c) return {};
+    const double v = c->get(u);
+    if (role == Qt::DisplayRole) {
+        if (std::isnan(v)) return QString("n/a");
+        if (c->decimals == 0) return QString("%L1").arg(v, 0, 'f', 0);
+        return QString::number(v, 'f', c->decimals);
+    }
+    if (role == SortRole) return std::isnan(v) ? QVariant() : QVariant(v);
+    if (role == ExportRole) return std::isnan(v) ? QString() : QString::number(v, 'g', 10);
+    return {};
+}
+
+QVariant SensitivityTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || section < 0 || section >= columnCount())
+        return QAbstractTableModel::headerData(section, o, role);
+    if (role == Qt::DisplayRole) return columnTitle(section);
+    if (role == ExportRole) return columnKey(section);
+    if (role == Qt::ToolTipRole) {
+        const NumericColumn* c = numeric(section);
+        return c ? QString(c->tooltip) : QString("The unit: a layer, a block or a kind");
+    }
+    return {};
+}
+
+}  // namespace ql
