@@ -23,6 +23,7 @@ const char* kEvalUsage =
     "Perplexity of the model on the text, over non-overlapping windows of SEQ tokens.\n"
     "\n"
     "  --model DIR         Hugging Face model folder (config.json, safetensors, tokenizer)\n"
+    "                      or a .gguf file (config and tokenizer from its metadata)\n"
     "  --text FILE         UTF-8 text file\n"
     "  --seq N             window length (default min(2048, max_position_embeddings))\n"
     "  --protocol P        gptq (default): no BOS, every token but the first scored;\n"

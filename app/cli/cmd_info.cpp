@@ -3,6 +3,7 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "io/gguf_model.h"
 #include "io/quantized_source.h"
 #include "io/safetensors.h"
 #include "model/model.h"
@@ -26,10 +27,11 @@ namespace {
 const char* kUsage =
     "Usage: quantlens-cli info MODEL [--json]\n"
     "\n"
-    "MODEL is a model folder (config.json + safetensors, sharded or not) or a single\n"
-    ".safetensors file. Prints the architecture (or \"weights only\" without a supported\n"
-    "config.json), layers, hidden size, heads, vocabulary, parameter count, dtypes,\n"
-    "bytes on disk and the tensor list. Reads only the headers.\n"
+    "MODEL is a model folder (config.json + safetensors, sharded or not), a single\n"
+    ".safetensors file or a .gguf file (its metadata is the config). Prints the\n"
+    "architecture (or \"weights only\" without a supported config.json), layers, hidden\n"
+    "size, heads, vocabulary, parameter count, dtypes, bytes on disk and the tensor list.\n"
+    "Reads only the headers.\n"
     "\n"
     "  --json   machine-readable output\n";
 
@@ -53,7 +55,7 @@ std::map<std::string, DtypeCount> countDtypes(const ql::ModelSummary& s) {
 // config.json written by `synth` says so; info repeats it so nobody mistakes it for a model.
 // Only asked of a config that inspectCheckpoint already read and validated.
 bool isSynthetic(const ql::ModelSummary& s) {
-    if (s.config.architectureName.empty()) return false;
+    if (s.config.architectureName.empty() || ql::isGgufFile(s.folder)) return false;
     const fs::path p = fs::path(s.folder) / "config.json";
     const auto j = nlohmann::json::parse(readTextFile(p.string()), nullptr, false);
     if (!j.is_object()) return false;
@@ -212,7 +214,7 @@ int cmdInfo(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
     const Args args(argv, {}, {"json"});
     if (args.positional().size() != 1)
-        throw ql::Error("expected one MODEL (folder or .safetensors file), see --help");
+        throw ql::Error("expected one MODEL (folder, .safetensors or .gguf file), see --help");
     const std::string model = args.positional()[0];
     const ql::ModelSummary s = ql::inspectCheckpoint(model);
     const bool synthetic = isSynthetic(s);

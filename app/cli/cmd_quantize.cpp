@@ -2,7 +2,7 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
-#include "run/gguf_source.h"
+#include "run/checkpoint_source.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
 
@@ -26,7 +26,7 @@ const char* kUsage =
     "Quantizes the decoder projections of a model, measures every layer and writes a run\n"
     "folder (run.json, histograms.bin) that the workbench opens.\n"
     "\n"
-    "  --model DIR          Hugging Face model folder\n"
+    "  --model DIR          Hugging Face model folder, or a .gguf file (dequantized on load)\n"
     "  --recipe SPEC        e.g. rtn:int8:channel:sym, rtn:int4:g128:asym, gptq:int4:g128:sym,\n"
     "                       awq:int4:g128:asym, fp16, bf16, or bitsandbytes 4-bit\n"
     "                       nf4|fp4[:bN][:dq][:fp32|fp16|bf16] (blocks of N, default 64; dq:\n"
@@ -51,10 +51,12 @@ const char* kUsage =
     "                       Not with awq (own scales), llm_int8 (own outliers) or casts.\n"
     "                       E.g. W8A8 SmoothQuant: rtn:int8:channel:sym+a8+sq,\n"
     "                       gptq:int4:g128:asym+a8+sq:0.5, nf4+a8+sq\n"
-    "  --from-checkpoint Q.gguf  instead of --recipe: the quantized side is this llama.cpp\n"
-    "                       file's weights (tensors matched by name, dequantized as llama.cpp\n"
-    "                       does), compared with --model, its original: per-layer metrics,\n"
-    "                       histograms, perplexity/KL with --eval, as for QuantLens's own runs\n"
+    "  --from-checkpoint Q  instead of --recipe: the quantized side is the weights of Q, a\n"
+    "                       llama.cpp .gguf file, a GPTQ folder or a QuantLens packed export\n"
+    "                       (tensors matched by name, dequantized as their format does),\n"
+    "                       compared with --model, its original (a folder or an F32/F16 .gguf):\n"
+    "                       per-layer metrics, histograms, perplexity/KL with --eval, as for\n"
+    "                       QuantLens's own runs\n"
     "  --calib FILE         calibration text (GPTQ/AWQ, output SQNR, activations, gradients)\n"
     "  --eval FILE          evaluation text: perplexity before/after, KL, top-1 agreement\n"
     "  --seq N              evaluation window (default min(2048, max positions))\n"
@@ -240,7 +242,7 @@ int cmdQuantize(const Argv& argv) {
         if (args.has("recipe"))
             throw ql::Error("--from-checkpoint takes the checkpoint's own types; drop --recipe");
         c.checkpoint = args.value("from-checkpoint");
-        c.recipe = ql::openGgufWeights(c.checkpoint)->recipe();  // checks the file early
+        c.recipe = ql::openQuantizedCheckpoint(c.checkpoint)->recipe();  // checks it early
     } else {
         c.recipe = args.required("recipe");
     }

@@ -23,7 +23,7 @@ const char* kUsage =
     "RTN recipes run the fused streaming kernel; casts, NF4/FP4 and llama.cpp formats work too;\n"
     "GPTQ, AWQ, LLM.int8() and activation sides need a text and are refused.\n"
     "\n"
-    "  --model DIR          Hugging Face model folder\n"
+    "  --model DIR          Hugging Face model folder, or a .gguf file (dequantized on load)\n"
     "  --recipes LIST       comma-separated recipes, e.g.\n"
     "                       rtn:int8:channel:sym,rtn:int4:g128:asym,rtn:int4:g32:sym,nf4\n"
     "  --include GLOB       only matching layers (* and ?)\n"

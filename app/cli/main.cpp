@@ -4,6 +4,7 @@
 #include "base/file_util.h"
 #include "base/process_env.h"
 #include "commands.h"
+#include "io/gguf_model.h"
 #include "model/model.h"
 #include "model/tensor_pool.h"
 
@@ -46,10 +47,12 @@ std::string readTextFile(const std::string& path) {
 std::string modelFolderOption(const Args& args) {
     const std::string dir = args.required("model");
     std::error_code ec;
+    if (ql::isGgufFile(dir)) return dir;  // a GGUF file is a whole model
     if (!std::filesystem::is_directory(dir, ec))
         throw ql::Error("--model " + dir + ": " +
                         (std::filesystem::exists(dir, ec) ? "is a file" : "no such folder") +
-                        ", expected a model folder (config.json, safetensors, tokenizer)");
+                        ", expected a model folder (config.json, safetensors, tokenizer) or a "
+                        ".gguf file");
     return dir;
 }
 

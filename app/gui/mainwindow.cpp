@@ -215,6 +215,12 @@ void MainWindow::buildMenus() {
         const QString dir = QFileDialog::getExistingDirectory(this, "Open model folder");
         if (!dir.isEmpty()) openModel(dir);
     });
+    // A GGUF file is a whole model (config and tokenizer in its metadata): a file, not a folder.
+    file->addAction("Open &GGUF file…", this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, "Open GGUF model file", QString(),
+                                                          "GGUF models (*.gguf);;All files (*)");
+        if (!path.isEmpty()) openModel(path);
+    });
     recentMenu_ = file->addMenu("Open &recent");
     rebuildRecentMenu();
     file->addSeparator();

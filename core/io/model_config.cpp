@@ -3,6 +3,8 @@
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "io/gguf.h"
+#include "io/gguf_model.h"
 
 #include <nlohmann/json.hpp>
 
@@ -223,6 +225,15 @@ std::optional<ModelConfig> parseSupportedModelConfig(const std::string& jsonText
 
 ModelConfig loadModelConfig(const std::string& configJsonPath) {
     return parseModelConfig(readConfigFile(configJsonPath), configJsonPath);
+}
+
+ModelConfig loadModelConfigOf(const std::string& modelPath) {
+    if (isGgufFile(modelPath)) return ggufModelConfig(GgufFile(modelPath));
+    return loadModelConfig(modelConfigSource(modelPath));
+}
+
+std::string modelConfigSource(const std::string& modelPath) {
+    return isGgufFile(modelPath) ? modelPath : modelPath + "/config.json";
 }
 
 std::optional<ModelConfig> loadSupportedModelConfig(const std::string& configJsonPath,

@@ -30,6 +30,9 @@ public:
     // The float32 values of a provided tensor, row-major. ql::Error naming the tensor and
     // field for corrupt packed data.
     virtual std::vector<float> dequantize(const std::string& name) const = 0;
+    // The file that is the whole model when there are no safetensors beside it (a GGUF);
+    // empty for sources that sit in a safetensors folder.
+    virtual std::string modelFile() const { return {}; }
 };
 
 // The quantized source of a checkpoint folder, or null for a plain (float) checkpoint.

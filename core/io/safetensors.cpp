@@ -4,6 +4,7 @@
 #include "base/atomic_write.h"
 #include "base/error.h"
 #include "base/file_util.h"
+#include "io/gguf_model.h"
 #include "io/quantized_source.h"
 
 #include <nlohmann/json.hpp>
@@ -339,6 +340,11 @@ TensorStore::TensorStore() : cache_(std::make_unique<Cache>()) {}
 TensorStore::~TensorStore() = default;
 
 std::shared_ptr<TensorStore> TensorStore::open(const std::string& fileOrFolder) {
+    if (isGgufFile(fileOrFolder)) {  // the whole model in one GGUF file, no safetensors
+        auto store = std::make_shared<TensorStore>();
+        store->attach(openGgufModelSource(fileOrFolder));
+        return store;
+    }
     auto store = openRaw(fileOrFolder);
     if (auto source = openQuantizedSource(fileOrFolder)) store->attach(std::move(source));
     return store;
@@ -414,7 +420,8 @@ const TensorInfo* TensorStore::find(const std::string& name) const {
 const TensorInfo& TensorStore::get(const std::string& name) const {
     const TensorInfo* t = find(name);
     if (!t) {
-        const std::string where = files_.empty() ? std::string("checkpoint") : files_[0]->path();
+        const auto all = files();
+        const std::string where = all.empty() ? std::string("checkpoint") : all.front();
         throw Error("tensor '" + name + "' not found in " + where +
                     (files_.size() > 1 ? " (and the other shards)" : ""));
     }
@@ -470,6 +477,7 @@ std::vector<float> TensorStore::readFloat(const std::string& name) const {
 std::vector<std::string> TensorStore::files() const {
     std::vector<std::string> out;
     for (const auto& f : files_) out.push_back(f->path());
+    if (quantized_ && !quantized_->modelFile().empty()) out.push_back(quantized_->modelFile());
     return out;
 }
 
@@ -485,6 +493,11 @@ uint64_t TensorStore::totalBytes() const {
 uint64_t TensorStore::bytesOnDisk() const {
     uint64_t n = 0;
     for (const auto& f : files_) n += f->fileSize();
+    if (quantized_ && !quantized_->modelFile().empty()) {
+        std::error_code ec;
+        const auto size = fs::file_size(quantized_->modelFile(), ec);
+        if (!ec) n += size;
+    }
     return n;
 }
 

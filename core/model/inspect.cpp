@@ -1,5 +1,6 @@
 // Weights-only summary of any safetensors checkpoint; no libtorch here.
 #include "base/error.h"
+#include "io/gguf_model.h"
 #include "io/model_check.h"
 #include "model/model.h"
 
@@ -88,6 +89,13 @@ ModelSummary inspectCheckpoint(const std::string& fileOrFolder) {
               [](const TensorInfo& a, const TensorInfo& b) { return naturalLess(a.name, b.name); });
     s.bytesOnDisk = store->bytesOnDisk();
     s.bytesInMemory = uint64_t(s.parameters) * 4;
+    if (isGgufFile(fileOrFolder)) {  // a GGUF is a whole model: its metadata is the config
+        s.folder = fileOrFolder;
+        s.config = loadModelConfigOf(fileOrFolder);
+        validateModel(s.config, *store, fileOrFolder);
+        s.linears = findLinears(*store, s.config.numLayers);
+        return s;
+    }
     // A config.json that is there must be readable and valid; only one that names no
     // supported architecture leaves the checkpoint weights-only, with the reason kept.
     const fs::path configPath = fs::path(s.folder) / "config.json";

@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/process_env.h"
+#include "io/gguf_model.h"
 #include "io/model_check.h"
 #include "model/torch_errors.h"
 #include "model/transformer.h"
@@ -25,7 +26,7 @@ namespace {
 // configs also carry sliding_window but only apply it with use_sliding_window.
 int readSlidingWindow(const std::string& configPath, const ModelConfig& config) {
     if (config.architecture != Architecture::Mistral) return 0;
-    std::ifstream in(configPath);
+    std::ifstream in(configPath);  // a GGUF (no Mistral architecture) never gets here
     const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return 0;
     const auto it = j.find("sliding_window");
@@ -81,8 +82,9 @@ std::shared_ptr<Model> Model::loadStreamed(const std::string& folder) {
 }
 
 std::shared_ptr<Model> Model::loadModel(const std::string& folder, bool streamed) {
-    const std::string configPath = folder + "/config.json";
-    const ModelConfig config = loadModelConfig(configPath);
+    // A folder's config.json, or the metadata of a GGUF file opened as the whole model.
+    const std::string configPath = modelConfigSource(folder);
+    const ModelConfig config = loadModelConfigOf(folder);
     const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
     validateModel(config, *store, configPath);
     if (const UnusableWeights bad = scanUnusableWeights(*store); bad.count > 0)

@@ -1,9 +1,11 @@
 // GGUF metadata as convert_hf_to_gguf.py (at the commit of ../shared/reference/gguf) writes it
-// for Llama-family models with a SentencePiece tokenizer.model.
+// for Llama-family models with a SentencePiece tokenizer.model, and for Qwen2 / Qwen3 with their
+// byte-level BPE tokenizer.json (run/gguf_vocab.h).
 #include "run/gguf_meta.h"
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "run/gguf_vocab.h"
 #include "tokenizer/sp_tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -136,10 +138,17 @@ void addSentencePiece(GgufWriter& w, const ModelConfig& c, const fs::path& dir) 
 }  // namespace
 
 std::string ggufArchitecture(const ModelConfig& c) {
-    if (c.architecture == Architecture::Llama || c.architecture == Architecture::Mistral)
-        return "llama";
+    switch (c.architecture) {
+        case Architecture::Llama:
+        case Architecture::Mistral:
+            return "llama";
+        case Architecture::Qwen2:
+            return "qwen2";
+        case Architecture::Qwen3:
+            return "qwen3";
+    }
     throw Error("GGUF export of " + architectureDisplayName(c.architecture) +
-                " models is not supported yet (Llama and Mistral are)");
+                " models is not supported");
 }
 
 GgufModelNames ggufModelNames(const std::string& folderName, uint64_t parameters) {
@@ -208,6 +217,17 @@ void addGgufMetadata(GgufWriter& w, const ModelConfig& c, const std::string& mod
     w.addU32(arch + ".attention.head_count_kv", uint32_t(c.numKvHeads));
     w.addF32(arch + ".rope.freq_base", float(c.ropeTheta));
     w.addF32(arch + ".attention.layer_norm_rms_epsilon", float(c.rmsNormEps));
+    if (arch != "llama") {  // Qwen2 / Qwen3: convert's TextModel keys, byte-level BPE
+        if (c.architecture == Architecture::Qwen3) {  // its config.json has head_dim
+            w.addU32(arch + ".attention.key_length", uint32_t(c.headDim));
+            w.addU32(arch + ".attention.value_length", uint32_t(c.headDim));
+        }
+        if (!quantized) w.addU32("general.file_type", fileType);
+        addBytePairVocab(w, c, dir.string());
+        w.addU32("general.quantization_version", 2);
+        if (quantized) w.addU32("general.file_type", fileType);
+        return;
+    }
     if (!quantized) w.addU32("general.file_type", fileType);
     w.addU32(arch + ".vocab_size", uint32_t(c.vocabSize));
     w.addU32(arch + ".rope.dimension_count", uint32_t(c.headDim));

@@ -1,6 +1,7 @@
-// run-private: the metadata convert_hf_to_gguf.py writes for a Hugging Face Llama-family
-// folder (general.*, the architecture's hyperparameters, the SentencePiece tokenizer), in its
-// key order; llama-quantize's files move general.file_type to the end.
+// run-private: the metadata convert_hf_to_gguf.py writes for a Hugging Face Llama-family or
+// Qwen2/Qwen3 folder (general.*, the architecture's hyperparameters, the SentencePiece or
+// byte-level BPE tokenizer), in its key order; llama-quantize's files move general.file_type
+// to the end.
 #pragma once
 
 #include "io/gguf_writer.h"
@@ -11,8 +12,7 @@
 
 namespace ql {
 
-// GGUF architecture name of a config ("llama" for Llama and Mistral); throws ql::Error for
-// architectures whose export is not supported.
+// GGUF architecture name of a config ("llama" for Llama and Mistral, "qwen2", "qwen3").
 std::string ggufArchitecture(const ModelConfig& c);
 
 // convert_hf_to_gguf.py's names from the folder name: general.name, version, basename, ...

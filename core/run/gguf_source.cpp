@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "base/gguf_names.h"
 #include "io/gguf.h"
+#include "io/gguf_model.h"
 #include "quant/ggml_mix.h"
 #include "quant/ggml_quants.h"
 
@@ -76,7 +77,7 @@ public:
         const bool q = g->find("attn_q.weight") != std::string::npos;
         const bool k = g->find("attn_k.weight") != std::string::npos;
         if (arch_ == "llama" && (q || k))
-            w.values = unpermute(w.values, rows, cols, q ? heads_ : kvHeads_);
+            w.values = unpermuteLlamaRows(w.values, rows, cols, q ? heads_ : kvHeads_);
         return w;
     }
 
@@ -87,19 +88,6 @@ private:
         if (t.type != GgmlType::F32 && ggmlQuantizable(t.type)) return lower(ggmlTypeName(t.type));
         throw Error(path() + ": tensor '" + t.name + "' is " + ggmlTypeName(t.type) +
                     ", which QuantLens cannot compare (F16, BF16, Q8_0 .. Q6_K can be)");
-    }
-
-    // GGUF row h*hd + 2*j + s back to Hugging Face row h*hd + s*hd/2 + j.
-    static std::vector<float> unpermute(const std::vector<float>& w, int64_t rows, int64_t cols,
-                                        int heads) {
-        const int64_t hd = rows / heads, half = hd / 2;
-        std::vector<float> out(w.size());
-        for (int64_t h = 0; h < heads; ++h)
-            for (int64_t s = 0; s < 2; ++s)
-                for (int64_t j = 0; j < half; ++j)
-                    std::memcpy(&out[size_t((h * hd + s * half + j) * cols)],
-                                &w[size_t((h * hd + 2 * j + s) * cols)], size_t(cols) * 4);
-        return out;
     }
 
     GgufFile file_;

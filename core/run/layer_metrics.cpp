@@ -7,7 +7,7 @@
 #include "quant/method_registry.h"
 #include "quant/quantize.h"
 #include "quant/weight_analysis.h"
-#include "run/gguf_source.h"
+#include "run/checkpoint_source.h"
 #include "run/run_internal.h"
 
 #include <algorithm>
@@ -422,7 +422,7 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         if (run.config.checkpoint.empty())
             throw Error("layer '" + l.name + "': the run names no checkpoint file");
         std::vector<float> w =
-            openGgufWeights(run.config.checkpoint)->layer(l.name, l.rows, l.cols).values;
+            openQuantizedCheckpoint(run.config.checkpoint)->layer(l.name, l.rows, l.cols).values;
         if (w.size() != n)
             throw Error("layer '" + l.name + "': checkpoint weight has the wrong size");
         return w;

@@ -10,13 +10,14 @@
 #include "base/error.h"
 #include "base/process_env.h"
 #include "io/dtype.h"
+#include "io/gguf_model.h"
 #include "io/model_check.h"
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
 #include "quant/method_registry.h"
 #include "run/activation_side.h"
-#include "run/gguf_source.h"
+#include "run/checkpoint_source.h"
 #include "run/run_estimate.h"
 #include "run/run_internal.h"
 #include "run/run_torch.h"
@@ -313,9 +314,9 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
                     const Checkpoint& checkpoint) {
     PhaseRecorder phases(run);
     rep.report("load", 0.0, "opening " + run.config.modelDir);
-    const ModelConfig cfg = loadModelConfig(run.config.modelDir + "/config.json");
+    const ModelConfig cfg = loadModelConfigOf(run.config.modelDir);
     const auto store = TensorStore::open(run.config.modelDir);
-    validateModel(cfg, *store, run.config.modelDir + "/config.json");
+    validateModel(cfg, *store, modelConfigSource(run.config.modelDir));
     run.architecture = cfg.architectureName;
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), run.config.layers);
     const std::vector<Recipe> recipes =
@@ -389,7 +390,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     if (calib || eval) budget.add("output SQNR", 1);
     if (eval) budget.add("evaluate", 6);
 
-    const ModelConfig cfg = loadModelConfig(c.modelDir + "/config.json");
+    const ModelConfig cfg = loadModelConfigOf(c.modelDir);
     if (calib) checkWindowLength(cfg, c.calibrationSeq, "the calibration");
     const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
     if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
@@ -565,7 +566,7 @@ RunResult runQuantization(const RunConfig& asked, const ProgressCallback& progre
     Checkpoint checkpoint;
     if (!config.checkpoint.empty()) {
         // The quantized side comes from the file: its recipe is the file's.
-        checkpoint = openGgufWeights(config.checkpoint);
+        checkpoint = openQuantizedCheckpoint(config.checkpoint);
         config.recipe = checkpoint->recipe();
     }
     const Recipe recipe = validate(config);

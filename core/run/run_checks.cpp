@@ -2,6 +2,7 @@
 // the model's positions, memory against what is available, and reading only the prefix
 // of a text that the windows asked for need.
 #include "base/error.h"
+#include "io/gguf_model.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "model/perplexity.h"
@@ -74,7 +75,7 @@ uint64_t forwardWorkingBytes(const ModelConfig& c, int64_t seq, int64_t batch, i
 void checkEvalMemory(const std::string& modelDir, int seq, int batch) {
     ModelConfig cfg;
     try {
-        cfg = loadModelConfig(modelDir + "/config.json");
+        cfg = loadModelConfigOf(modelDir);
     } catch (const Error&) {
         return;  // the model load reports what is wrong
     }
@@ -107,7 +108,7 @@ void checkModelPathMemory(const RunConfig& c, bool grads) {
     std::shared_ptr<TensorStore> store;
     uint64_t parameters = 0, selected = 0;
     try {
-        cfg = loadModelConfig(c.modelDir + "/config.json");
+        cfg = loadModelConfigOf(c.modelDir);
         store = TensorStore::open(c.modelDir);
         parameters = checkpointParameters(*store);
         for (const auto& l : selectLayers(checkpointLinears(*store, cfg.numLayers), c.layers))

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "io/dtype.h"
+#include "io/gguf_model.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "methods/quantize_layers.h"
@@ -82,7 +83,7 @@ std::string gib(double bytes) {
 }  // namespace
 
 RunEstimate estimateRun(const RunConfig& c, double gemmRate) {
-    const ModelConfig cfg = loadModelConfig(c.modelDir + "/config.json");
+    const ModelConfig cfg = loadModelConfigOf(c.modelDir);
     const auto store = TensorStore::open(c.modelDir);
     const auto selected = selectLayers(checkpointLinears(*store, cfg.numLayers), c.layers);
     const Recipe recipe = Recipe::parse(c.recipe);

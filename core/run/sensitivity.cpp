@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/process_env.h"
+#include "io/gguf_model.h"
 #include "io/model_config.h"
 #include "model/perplexity.h"
 #include "model/torch_errors.h"
@@ -348,7 +349,7 @@ SensitivityResult measureSensitivity(const SensitivityConfig& config,
     result.config = config;
     result.recipe = recipe.toString();
     try {
-        const ModelConfig cfg = loadModelConfig(config.modelDir + "/config.json");
+        const ModelConfig cfg = loadModelConfigOf(config.modelDir);
         checkWindowLength(cfg, config.evalSeq, "the evaluation");
         if (!config.calibrationText.empty())
             checkWindowLength(cfg, config.calibrationSeq, "the calibration");

@@ -3,6 +3,7 @@
 #include "run/sweep.h"
 
 #include "base/error.h"
+#include "io/gguf_model.h"
 #include "io/model_check.h"
 #include "io/model_config.h"
 #include "quant/method_registry.h"
@@ -38,9 +39,9 @@ SweepResult sweepWeights(const std::string& modelDir, const std::vector<std::str
         res.recipes.push_back(parsed.back().toString());
     }
     progress.report("load", 0.0, "opening " + modelDir);
-    const ModelConfig cfg = loadModelConfig(modelDir + "/config.json");
+    const ModelConfig cfg = loadModelConfigOf(modelDir);
     const auto store = TensorStore::open(modelDir);
-    validateModel(cfg, *store, modelDir + "/config.json");
+    validateModel(cfg, *store, modelConfigSource(modelDir));
     res.architecture = cfg.architectureName;
     const auto layers = selectLayers(checkpointLinears(*store, cfg.numLayers), selection);
     res.layers.assign(parsed.size(), {});

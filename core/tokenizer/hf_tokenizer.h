@@ -8,6 +8,8 @@
 #include "tokenizer/tokenizer_base.h"
 #include "tokenizer/unicode_text.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <array>
 #include <deque>
 #include <memory>
@@ -45,6 +47,10 @@ class HfTokenizer : public TokenizerBase {
 public:
     // Parses a tokenizer.json; throws ql::Error naming `path` on any problem.
     static std::unique_ptr<HfTokenizer> fromFile(const std::string& path);
+    // The same from a parsed tokenizer.json document (e.g. one built from a GGUF file's
+    // tokenizer metadata); errors name `source`.
+    static std::unique_ptr<HfTokenizer> fromJson(const nlohmann::json& root,
+                                                 const std::string& source);
 
     std::vector<int32_t> encode(std::string_view text) const override;
     std::string decode(const std::vector<int32_t>& ids) const override;

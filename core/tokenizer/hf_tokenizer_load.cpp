@@ -350,11 +350,15 @@ std::unique_ptr<HfTokenizer> HfTokenizer::fromFile(const std::string& path) {
     } catch (const json::exception& e) {
         throw Error(path + ": not valid JSON: " + jsonErrorReason(e));
     }
+    return fromJson(root, path);
+}
+
+std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const json& root, const std::string& source) {
     auto tokenizer = std::unique_ptr<HfTokenizer>(new HfTokenizer());
     try {
-        HfTokenizerLoader(*tokenizer, path).load(root);
+        HfTokenizerLoader(*tokenizer, source).load(root);
     } catch (const json::exception& e) {
-        throw Error(path + ": a tokenizer field has the wrong JSON type (" + jsonErrorReason(e) +
+        throw Error(source + ": a tokenizer field has the wrong JSON type (" + jsonErrorReason(e) +
                     ")");
     }
     return tokenizer;

@@ -182,6 +182,24 @@ SpTokenizer::SpTokenizer(const std::string& path) {
     if (!charsMap.empty() || (!normalizerName.empty() && normalizerName != "identity"))
         throw Error("SentencePiece model " + path + ": normalization rule '" + normalizerName +
                     "' is not supported (only identity)");
+    indexPieces(path);
+}
+
+SpTokenizer::SpTokenizer(std::vector<Piece> pieces, const Options& options,
+                         const std::string& source) {
+    pieces_ = std::move(pieces);
+    if (pieces_.empty()) throw Error(source + ": the vocabulary has no tokens");
+    addDummyPrefix_ = options.addDummyPrefix;
+    removeExtraWhitespaces_ = options.removeExtraWhitespaces;
+    unkId_ = options.unkId;
+    bosId_ = options.bosId;
+    eosId_ = options.eosId;
+    for (const Piece& p : pieces_) byteFallback_ = byteFallback_ || p.type == Byte;
+    indexPieces(source);
+}
+
+// The lookup tables of pieces_ (and the unknown id from its Unknown piece).
+void SpTokenizer::indexPieces(const std::string& path) {
     std::fill(std::begin(byteIds_), std::end(byteIds_), -1);
     for (size_t i = 0; i < pieces_.size(); ++i) {
         const Piece& p = pieces_[i];

@@ -35,9 +35,19 @@ public:
     // Every piece in id order (GGUF export writes them as llama.cpp's vocabulary).
     const std::vector<Piece>& pieces() const { return pieces_; }
 
+    // A vocabulary given piece by piece (a GGUF file's tokenizer.ggml.tokens/scores/types):
+    // byte fallback when it has Byte pieces. Throws ql::Error naming `source`.
+    struct Options {
+        bool addDummyPrefix = true;
+        bool removeExtraWhitespaces = true;
+        int32_t unkId = 0, bosId = -1, eosId = -1;
+    };
+    SpTokenizer(std::vector<Piece> pieces, const Options& options, const std::string& source);
+
 private:
     using UnusedSplits =
         std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>;
+    void indexPieces(const std::string& path);
     void checkSpecialIds(const std::string& path) const;
     std::string normalize(std::string_view text) const;
     void mergeSymbols(const std::string& normalized, std::vector<std::string_view>& symbols,

@@ -4,6 +4,8 @@
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "io/gguf_model.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sp_tokenizer.h"
 
@@ -64,7 +66,9 @@ bool applyConfig(tok::TokenizerBase& tokenizer, const fs::path& file) {
 
 }  // namespace
 
+// Also a GGUF file: its tokenizer.ggml.* metadata (tokenizer/gguf_tokenizer.h).
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
+    if (isGgufFile(path)) return tok::loadGgufTokenizer(path);  // a GGUF model file
     const fs::path file = resolveTokenizerFile(path);
     if (file.extension() == ".model") {
         auto sp = std::make_unique<tok::SpTokenizer>(file.string());

@@ -19,3 +19,8 @@ quantlens_add_test(test_gguf_compare SOURCES test_gguf_compare.cpp cli_runner.h
   LIBS QuantLens::run QuantLens::io TIMEOUT 300)
 add_dependencies(test_gguf_compare quantlens-cli)
 target_compile_definitions(test_gguf_compare PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
+# A .gguf file as a model on its own: config, weights, tokenizer, perplexity of exported runs.
+quantlens_add_test(test_gguf_model SOURCES test_gguf_model.cpp cli_runner.h
+  LIBS QuantLens::run QuantLens::io QuantLens::tokenizer nlohmann_json::nlohmann_json TIMEOUT 300)
+add_dependencies(test_gguf_model quantlens-cli)
+target_compile_definitions(test_gguf_model PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
