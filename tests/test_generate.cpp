@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "testdata.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 #include <QTest>
@@ -299,6 +300,59 @@ private Q_SLOTS:
         s.topP = 1;
         s.topK = -1;
         QVERIFY_THROWS_EXCEPTION(ql::Error, ql::Sampler{s});
+    }
+
+    // The real Qwen3 tokenizer_config.json is ChatML without a default system turn; its
+    // markers encode as the single special tokens 151644 / 151645.
+    void chatTemplateQwen() {
+        if (!qltest::hasData("tokenizers/qwen3")) QSKIP("shared tokenizers/qwen3 is missing");
+        const std::string dir = qltest::dataPath("tokenizers/qwen3");
+        const ql::ChatTemplate chat = ql::detectChatTemplate(dir);
+        QCOMPARE(int(chat.family), int(ql::ChatFamily::ChatML));
+        QVERIFY(chat.defaultSystem.empty());
+        const ql::ChatPrompt p = ql::chatPrompt(chat, "Hi there");
+        QCOMPARE(p.text,
+                 std::string("<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"));
+        QVERIFY(!p.bos);
+        const auto tokenizer = ql::Tokenizer::load(dir);
+        const std::vector<int32_t> ids = tokenizer->encode(p.text);
+        QCOMPARE(ids.front(), 151644);
+        QCOMPARE(std::count(ids.begin(), ids.end(), 151645), std::ptrdiff_t(1));
+        QCOMPARE(tokenizer->encode(p.stopTokens.at(0)), std::vector<int32_t>{151645});
+    }
+
+    void chatTemplateFamilies() {
+        const ql::ChatTemplate l3 = ql::recognizeChatTemplate(
+            "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
+            "message['content'] | trim + '<|eot_id|>' }}",
+            "t");
+        QCOMPARE(int(l3.family), int(ql::ChatFamily::Llama3));
+        const ql::ChatPrompt p3 = ql::chatPrompt(l3, "  Hello \n");
+        QVERIFY(p3.bos);
+        QCOMPARE(p3.text, std::string("<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+                                      "<|start_header_id|>assistant<|end_header_id|>\n\n"));
+        const ql::ChatTemplate l2 = ql::recognizeChatTemplate(
+            "{{ bos_token + '[INST] ' + message['content'] | trim + ' [/INST]' }}", "t");
+        QCOMPARE(int(l2.family), int(ql::ChatFamily::Llama2));
+        QCOMPARE(ql::chatPrompt(l2, "Hello").text, std::string("[INST] Hello [/INST]"));
+        const ql::ChatTemplate q25 = ql::recognizeChatTemplate(
+            "{{ '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+            "assistant.<|im_end|>' }}<|im_start|><|im_end|>",
+            "t");
+        QCOMPARE(
+            ql::chatPrompt(q25, "Hi").text,
+            std::string("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a "
+                        "helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                        "<|im_start|>assistant\n"));
+        QVERIFY_THROWS_EXCEPTION(ql::Error, ql::recognizeChatTemplate("{{ '### Human: ' }}", "t"));
+        if (qltest::hasData("models/stories260k")) {  // no chat_template in its config
+            try {
+                ql::detectChatTemplate(qltest::dataPath("models/stories260k"));
+                QFAIL("a config without chat_template was accepted");
+            } catch (const ql::Error& e) {
+                QVERIFY(std::string(e.what()).find("has no chat_template") != std::string::npos);
+            }
+        }
     }
 
     // KL(p || q) against a hand computation: p = (0.5, 0.5), q = (0.9, 0.1).
