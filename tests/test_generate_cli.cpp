@@ -154,6 +154,35 @@ private Q_SLOTS:
         QVERIFY(!tokensOf(a.out).empty());
     }
 
+    // bench-infer: KV cache and weight bytes per token against the architecture written out
+    // (stories260k: 5 blocks, 4 KV heads x head_dim 8, hidden 64, MLP 172, vocab 512, tied).
+    void benchInferNumbers() {
+        const QString int8 = runOf("rtn:int8:channel:sym");
+        const auto r = qltest::runCli({"bench-infer", "--model", modelDir(), "--run", int8,
+                                       "--prompt-tokens", "8", "--gen-tokens", "4", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        QCOMPARE(j["models"].size(), size_t(2));
+        const uint64_t perBlock = 64 * 64 + 32 * 64 + 32 * 64 + 64 * 64 + 3 * 172 * 64;
+        const uint64_t perToken = 4 * (5 * perBlock + 512 * 64 + 64 * (2 * 5 + 2));
+        for (const json& m : j["models"]) {
+            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+            QCOMPARE(m["weight_bytes_per_token"].get<uint64_t>(), perToken);
+            QVERIFY(m["decode_tokens_per_second"].get<double>() > 0);
+            QVERIFY(m["prefill_tokens_per_second"].get<double>() > 0);
+            const double limit =
+                j["read_bandwidth_bytes_per_second"].get<double>() / double(perToken);
+            QVERIFY(std::abs(m["bandwidth_limit_tokens_per_second"].get<double>() - limit) <=
+                    1e-9 * limit);
+        }
+        QCOMPARE(j["models"][0]["weights_as"].get<std::string>(), std::string("f32"));
+        QCOMPARE(j["models"][1]["weights_as"].get<std::string>(), std::string("simulated-f32"));
+        const auto bad = qltest::runCli({"bench-infer", "--model", modelDir(), "--prompt-tokens",
+                                         "500", "--gen-tokens", "100"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.qerr().contains("max_position_embeddings"), bad.err.c_str());
+    }
+
     void badInput_data() {
         QTest::addColumn<QStringList>("extra");
         QTest::addColumn<QString>("message");

@@ -150,7 +150,7 @@ void printRunTable(const ql::GeneratedText& f, const ql::GeneratedText& o) {
                 "p_float(run)", "KL(f||run)");
     for (size_t i = 0; i < o.perToken.size(); ++i) {
         const ql::TokenComparison& t = o.perToken[i];
-        const std::string runPiece = t.runToken == t.floatToken ? "=" : std::to_string(t.runToken);
+        const std::string runPiece = t.runToken == t.floatToken ? "=" : cell(o.runTokenPieces[i]);
         std::printf("  %4zu  %-18s %-18s %12.4f %12.4g\n", i, cell(f.pieces[i]).c_str(),
                     runPiece.c_str(), t.floatProbOfRunToken, t.kl);
     }
@@ -181,6 +181,7 @@ nlohmann::json toJson(const ql::GenerationComparison& g) {
             j["mean_kl"] = o.meanKl;
             j["top1_agreement"] = o.top1Agreement;
             j["per_token"] = per;
+            j["run_token_pieces"] = o.runTokenPieces;
             j["notes"] = o.notes;
         }
         outputs.push_back(j);

@@ -98,6 +98,7 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         out.perToken = compareNextTokens(
             floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);
         for (const TokenComparison& t : out.perToken) {
+            out.runTokenPieces.push_back(tokenizer->decode({t.runToken}));
             out.meanKl += t.kl / double(out.perToken.size());
             out.top1Agreement += t.runToken == t.floatToken ? 1 : 0;
         }

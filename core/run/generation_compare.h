@@ -37,9 +37,10 @@ struct GeneratedText {
     bool stopped = false;
     double prefillSeconds = 0.0, decodeSeconds = 0.0;
     int firstDivergence = -1;  // runs: first index differing from the float tokens; -1: none
-    std::vector<TokenComparison> perToken;  // runs: one per float token (teacher-forced)
-    double meanKl = 0.0;                    // runs: mean of perToken's KL
-    int top1Agreement = 0;                  // runs: positions where runToken == floatToken
+    std::vector<TokenComparison> perToken;    // runs: one per float token (teacher-forced)
+    std::vector<std::string> runTokenPieces;  // runs: perToken[i].runToken decoded alone
+    double meanKl = 0.0;                      // runs: mean of perToken's KL
+    int top1Agreement = 0;                    // runs: positions where runToken == floatToken
     std::vector<std::string> notes;
 };
 
