@@ -27,6 +27,8 @@ int cmdQuantize(const Argv& args);     // cmd_quantize.cpp
 int cmdCompare(const Argv& args);      // cmd_compare.cpp
 int cmdSensitivity(const Argv& args);  // cmd_sensitivity.cpp
 int cmdPlan(const Argv& args);         // cmd_plan.cpp
+int cmdGenerate(const Argv& args);     // cmd_generate.cpp
+int cmdBenchInfer(const Argv& args);   // cmd_bench_infer.cpp
 
 // True when args contain --help or -h; prints `usage` to stdout.
 bool wantsHelp(const Argv& args, const char* usage);

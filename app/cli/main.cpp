@@ -87,6 +87,8 @@ const char* kUsage =
     "  sweep             weights-only metrics per layer for several recipes at once\n"
     "  sensitivity       measured per-layer/block/kind sensitivity to a recipe (dKL, dppl)\n"
     "  plan              mixed-precision plan under a memory budget (--override lines)\n"
+    "  generate          texts of the float model and runs side by side, per-token KL\n"
+    "  bench-infer       prefill/decode tokens/s, weight + KV memory, bandwidth limit\n"
     "\n"
     "Run 'quantlens-cli COMMAND --help' for the options of a command.\n";
 
@@ -122,6 +124,8 @@ int main(int argc, char** argv) {
         if (command == "sweep") return qlcli::cmdSweep(args);
         if (command == "sensitivity") return qlcli::cmdSensitivity(args);
         if (command == "plan") return qlcli::cmdPlan(args);
+        if (command == "generate") return qlcli::cmdGenerate(args);
+        if (command == "bench-infer") return qlcli::cmdBenchInfer(args);
         std::cerr << "quantlens-cli: unknown command '" << command << "' (see --help)\n";
         return 2;
     } catch (const ql::Cancelled& e) {

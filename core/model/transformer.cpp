@@ -509,6 +509,30 @@ at::Tensor Transformer::embed(const at::Tensor& ids) const {
 
 at::Tensor Transformer::block(int index, const at::Tensor& hidden,
                               const LinearObserver& observer) const {
+    return blockImpl(index, hidden, observer, nullptr);
+}
+
+at::Tensor Transformer::blockCached(int index, const at::Tensor& hidden, BlockCache& cache) const {
+    return blockImpl(index, hidden, {}, &cache);
+}
+
+namespace {
+
+// [T, S] mask, true where query t (absolute position first + t) may NOT see key s
+// (absolute position keyStart + s): future keys, and keys `window` or more back.
+at::Tensor blockedMaskAt(int64_t first, int64_t T, int64_t keyStart, int64_t S, int window) {
+    const at::Tensor q = at::arange(first, first + T, at::kLong).unsqueeze(1);
+    const at::Tensor k = at::arange(keyStart, keyStart + S, at::kLong).unsqueeze(0);
+    at::Tensor mask = k.gt(q);
+    if (window > 0) mask = mask.logical_or((q - k).ge(window));
+    return mask;
+}
+
+}  // namespace
+
+// One decoder block; with `cache`, the tokens continue the cached sequence (see blockCached).
+at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
+                                  const LinearObserver& observer, BlockCache* cache) const {
     if (index < 0 || index >= config_.numLayers)
         throw Error("block index " + std::to_string(index) + " out of range");
     if (!blockLoaded(index))
@@ -532,16 +556,30 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     }
     q = q.transpose(1, 2);  // [B, H, T, D]
     k = k.transpose(1, 2);  // [B, KV, T, D]
-    const at::Tensor positions = at::arange(T, at::kFloat);
+    const int64_t first = cache ? cache->nextPosition() : 0;
+    const at::Tensor positions = at::arange(first, first + T, at::kFloat);
     const at::Tensor freqs = at::outer(positions, w_->invFreq);
     const at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
     const at::Tensor cos = emb.cos(), sin = emb.sin();
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
 
-    const at::Tensor attn = attention(q, k, v, blockedMask(T, w_->slidingWindow))
-                                .transpose(1, 2)
-                                .reshape({B, T, H * D});
+    at::Tensor attn;
+    if (!cache) {
+        attn = attention(q, k, v, blockedMask(T, w_->slidingWindow));
+    } else {
+        const int64_t keyStart = cache->start;
+        const at::Tensor keys = cache->length() ? at::cat({cache->k, k}, 2) : k.contiguous();
+        const at::Tensor values = cache->length() ? at::cat({cache->v, v}, 2) : v.contiguous();
+        const int64_t S = keys.size(2);
+        attn = attention(q, keys, values, blockedMaskAt(first, T, keyStart, S, w_->slidingWindow));
+        // A sliding window never looks further back than `window` keys: drop older ones.
+        const int64_t keep = w_->slidingWindow > 0 ? std::min<int64_t>(S, w_->slidingWindow) : S;
+        cache->k = keys.narrow(2, S - keep, keep);
+        cache->v = values.narrow(2, S - keep, keep);
+        cache->start = keyStart + (S - keep);
+    }
+    attn = attn.transpose(1, 2).reshape({B, T, H * D});
     const at::Tensor h = hidden + project(3, attn);
 
     // MLP.

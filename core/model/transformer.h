@@ -37,6 +37,16 @@ using LinearObserver = std::function<at::Tensor(const Linear& layer, const at::T
 // observers see that one. Must return `input` itself for layers it leaves alone.
 using InputQuantizer = std::function<at::Tensor(const Linear& layer, const at::Tensor& input)>;
 
+// The keys and values one decoder block has seen, for incremental decoding (model/decoder.h):
+// keys after qk-norm and RoPE at their absolute positions, values; [B, KV, S, D] each.
+// `start` is the absolute position of entry 0 (> 0 once a sliding window dropped entries).
+struct BlockCache {
+    at::Tensor k, v;
+    int64_t start = 0;
+    int64_t length() const { return k.defined() ? k.size(2) : 0; }
+    int64_t nextPosition() const { return start + length(); }
+};
+
 // Where the weights live. Resident: every weight converted to float32 at construction
 // (the whole-model path). Streamed: nothing is converted up front; loadBlock(b) converts
 // one decoder block's weights (F32 checkpoints are used in place, no copy) and
@@ -63,6 +73,11 @@ public:
     at::Tensor block(int index, const at::Tensor& hidden,
                      const LinearObserver& observer = {}) const;  // [B, T, hidden]
     at::Tensor head(const at::Tensor& hidden) const;              // final norm + lm_head
+    // Block `index` on `hidden` [B, T, hidden] whose tokens follow those in `cache`
+    // (positions cache.nextPosition() ...): attends to the cached keys/values and its own,
+    // then appends its own to `cache` (keeping only the last sliding-window entries when a
+    // window is set). Same projections (applyLinear: observers, kernels, input quantizer).
+    at::Tensor blockCached(int index, const at::Tensor& hidden, BlockCache& cache) const;
 
     // Streamed residency (no-ops when resident): one block's weights in and out.
     Residency residency() const;
@@ -109,6 +124,8 @@ private:
     struct Weights;
     void checkShapes(const TensorStore& store);
     void setupLinears(const TensorStore& store, bool convert);
+    at::Tensor blockImpl(int index, const at::Tensor& hidden, const LinearObserver& observer,
+                         BlockCache* cache) const;
     std::shared_ptr<Weights> w_;
     ModelConfig config_;
     std::vector<Linear> linears_;

@@ -1,0 +1,84 @@
+// KV-cached decoding: per block a BlockCache (transformer.h) of the keys and values seen.
+#include "model/decoder.h"
+
+#include "base/error.h"
+#include "model/model.h"
+#include "model/torch_errors.h"
+#include "model/transformer.h"
+
+#include <new>
+
+namespace ql {
+
+struct Decoder::State {
+    std::vector<BlockCache> blocks;
+    int64_t position = 0;
+};
+
+Decoder::Decoder(const Model& model) : model_(model), state_(std::make_unique<State>()) {
+    if (model.transformer().residency() != Residency::Resident)
+        throw Error("internal: incremental decoding needs a resident model");
+    reset();
+}
+
+Decoder::~Decoder() = default;
+
+void Decoder::reset() {
+    state_->blocks.assign(size_t(model_.config().numLayers), BlockCache{});
+    state_->position = 0;
+}
+
+int64_t Decoder::position() const {
+    return state_->position;
+}
+
+uint64_t Decoder::cacheBytes() const {
+    uint64_t bytes = 0;
+    for (const BlockCache& c : state_->blocks)
+        if (c.length() > 0) bytes += uint64_t(c.k.nbytes() + c.v.nbytes());
+    return bytes;
+}
+
+std::vector<float> Decoder::feed(const std::vector<int32_t>& ids) {
+    return run(ids, false);
+}
+
+std::vector<float> Decoder::feedAll(const std::vector<int32_t>& ids) {
+    return run(ids, true);
+}
+
+std::vector<float> Decoder::run(const std::vector<int32_t>& ids, bool allRows) {
+    if (ids.empty()) throw Error("decoding needs at least one token");
+    const ModelConfig& c = model_.config();
+    if (c.maxPositions > 0 && state_->position + int64_t(ids.size()) > c.maxPositions)
+        throw Error("the sequence would be " + std::to_string(state_->position + ids.size()) +
+                    " tokens, more than the model's max_position_embeddings (" +
+                    std::to_string(c.maxPositions) + ")");
+    const Transformer& net = model_.transformer();
+    try {
+        at::NoGradGuard noGrad;
+        const at::Tensor tokens =
+            at::from_blob(const_cast<int32_t*>(ids.data()), {1, int64_t(ids.size())}, at::kInt)
+                .to(at::kLong);
+        at::Tensor hidden = net.embed(tokens);
+        for (int b = 0; b < c.numLayers; ++b)
+            hidden = net.blockCached(b, hidden, state_->blocks[size_t(b)]);
+        // Only the rows asked for go through the output head (vocab x hidden each).
+        if (!allRows) hidden = hidden.narrow(1, hidden.size(1) - 1, 1);
+        const at::Tensor logits = net.head(hidden).contiguous();
+        state_->position += int64_t(ids.size());
+        const float* p = logits.data_ptr<float>();
+        return std::vector<float>(p, p + logits.numel());
+    } catch (const c10::Error& e) {
+        reset();  // a failed step leaves some blocks ahead of the others
+        throwTorchError(e, "decoding");
+    } catch (const std::bad_alloc&) {
+        reset();
+        throwOutOfMemory("decoding");
+    } catch (...) {
+        reset();
+        throw;
+    }
+}
+
+}  // namespace ql

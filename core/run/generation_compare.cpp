@@ -1,0 +1,111 @@
+#include "run/generation_compare.h"
+
+#include "base/error.h"
+#include "model/model.h"
+#include "run/run.h"
+#include "run/run_model.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+
+namespace ql {
+
+namespace {
+
+// The prompt's ids: BOS first when the tokenizer has one (the story models are trained with
+// it; Qwen has none), the chat template's text when asked. Adds the stop tokens.
+std::vector<int32_t> promptIds(const GenerationRequest& r, const Tokenizer& tokenizer,
+                               GenerationOptions& options, std::string& chatFormat) {
+    std::string text = r.prompt;
+    bool bos = !r.chat && tokenizer.bosId().has_value();
+    if (r.chat) {
+        const ChatTemplate chat = detectChatTemplate(r.modelDir);
+        const ChatPrompt p = chatPrompt(chat, r.prompt);
+        chatFormat = chat.name;
+        text = p.text;
+        bos = p.bos && tokenizer.bosId().has_value();
+        for (const std::string& stop : p.stopTokens) {
+            const std::vector<int32_t> ids = tokenizer.encode(stop);
+            if (ids.size() == 1) options.stopTokens.push_back(ids[0]);
+        }
+    }
+    if (const auto eos = tokenizer.eosId()) options.stopTokens.push_back(*eos);
+    std::vector<int32_t> ids;
+    if (bos) ids.push_back(*tokenizer.bosId());
+    const std::vector<int32_t> body = tokenizer.encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    if (ids.empty()) throw Error("the prompt is empty");
+    return ids;
+}
+
+// Generates with `model` as it is now (float or a run's weights) into `out`.
+void generateInto(const Model& model, const std::vector<int32_t>& prompt,
+                  const GenerationOptions& options, const Tokenizer& tokenizer, int output,
+                  const GenerationStream& stream, const ProgressReporter& rep, GeneratedText& out) {
+    const auto onToken = [&](int index, int32_t token) {
+        out.pieces.push_back(tokenizer.decode({token}));
+        if (stream) stream(output, index, token, out.pieces.back());
+    };
+    const auto progress = [&](const Progress& p) {
+        rep.report("generate", p.fraction, out.name + ": " + p.message);
+        return true;
+    };
+    const GenerationResult g = generate(model, prompt, options, onToken, progress);
+    out.tokens = g.tokens;
+    out.stopped = g.stopped;
+    out.prefillSeconds = g.prefillSeconds;
+    out.decodeSeconds = g.decodeSeconds;
+    std::vector<int32_t> shown = g.tokens;  // the stop token is not part of the text
+    if (g.stopped && !shown.empty()) shown.pop_back();
+    out.text = tokenizer.decode(shown);
+}
+
+}  // namespace
+
+GenerationComparison compareGeneration(const GenerationRequest& request,
+                                       const GenerationStream& stream,
+                                       const ProgressCallback& progress) {
+    checkSampling(request.options.sampling);
+    if (request.options.maxNewTokens < 1) throw Error("--max-new-tokens must be at least 1");
+    std::vector<RunResult> runs;
+    for (const std::string& folder : request.runFolders) runs.push_back(loadRun(folder));
+    const auto tokenizer = Tokenizer::load(request.modelDir);
+    GenerationComparison result;
+    GenerationOptions options = request.options;
+    result.promptTokens = promptIds(request, *tokenizer, options, result.chatFormat);
+    const auto model = Model::load(request.modelDir);
+
+    const int models = 1 + int(runs.size());
+    const ProgressReporter rep(progress);
+    GeneratedText floatText;
+    floatText.name = "float";
+    generateInto(*model, result.promptTokens, options, *tokenizer, 0, stream,
+                 rep.sub(0.0, 1.0 / models), floatText);
+    const auto floatRows = continuationLogits(*model, result.promptTokens, floatText.tokens);
+    result.outputs.push_back(std::move(floatText));
+
+    for (size_t r = 0; r < runs.size(); ++r) {
+        GeneratedText out;
+        out.name = runs[r].label.empty() ? runs[r].config.recipe : runs[r].label;
+        out.runFolder = request.runFolders[r];
+        out.notes = applyRunWeights(*model, runs[r]);
+        const ProgressReporter sub = rep.sub(double(r + 1) / models, double(r + 2) / models);
+        generateInto(*model, result.promptTokens, options, *tokenizer, int(r + 1), stream, sub,
+                     out);
+        const std::vector<int32_t>& floatTokens = result.outputs[0].tokens;
+        out.firstDivergence = firstDivergence(floatTokens, out.tokens);
+        out.perToken = compareNextTokens(
+            floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);
+        for (const TokenComparison& t : out.perToken) {
+            out.runTokenPieces.push_back(tokenizer->decode({t.runToken}));
+            out.meanKl += t.kl / double(out.perToken.size());
+            out.top1Agreement += t.runToken == t.floatToken ? 1 : 0;
+        }
+        result.outputs.push_back(std::move(out));
+    }
+    model->restoreWeights();
+    return result;
+}
+
+}  // namespace ql

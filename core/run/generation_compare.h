@@ -1,0 +1,64 @@
+// Text generation of the float model and of runs' quantized models from one prompt, and
+// how each run's next-token distributions differ from the float model's (issue 11): the
+// engine of `quantlens-cli generate` and of the GUI's Generate tab.
+//
+// The per-token numbers are teacher-forced on the float text, so that every run is
+// measured after the same prefix: at position i (predicting the float text's token i,
+// given the prompt and float tokens 0..i-1), p is the float model's distribution and q
+// the run's; reported are KL(p || q), the run's most likely token there and p of it. The
+// run's own text (free-running, same sampling settings and seed) is reported beside, with
+// the first token where it leaves the float text.
+#pragma once
+
+#include "base/progress.h"
+#include "model/generate.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+struct GenerationRequest {
+    std::string modelDir;
+    std::vector<std::string> runFolders;  // in output order after the float model
+    std::string prompt;
+    bool chat =
+        false;  // format the prompt with the model's chat template (tokenizer/chat_template.h)
+    GenerationOptions options;  // stopTokens: the tokenizer's EOS and the chat end token are added
+};
+
+struct GeneratedText {
+    std::string name;       // "float" or the run's label
+    std::string runFolder;  // empty for the float model
+    std::vector<int32_t> tokens;
+    std::vector<std::string> pieces;  // each token decoded alone
+    std::string text;                 // the tokens decoded together
+    bool stopped = false;
+    double prefillSeconds = 0.0, decodeSeconds = 0.0;
+    int firstDivergence = -1;  // runs: first index differing from the float tokens; -1: none
+    std::vector<TokenComparison> perToken;    // runs: one per float token (teacher-forced)
+    std::vector<std::string> runTokenPieces;  // runs: perToken[i].runToken decoded alone
+    double meanKl = 0.0;                      // runs: mean of perToken's KL
+    int top1Agreement = 0;                    // runs: positions where runToken == floatToken
+    std::vector<std::string> notes;
+};
+
+struct GenerationComparison {
+    std::vector<int32_t> promptTokens;
+    std::string chatFormat;              // the recognized template family, or empty
+    std::vector<GeneratedText> outputs;  // [0] the float model, then each run
+};
+
+// Called as tokens are generated: output index (0 = float), token index, token, its text.
+using GenerationStream =
+    std::function<void(int output, int index, int32_t token, const std::string& piece)>;
+
+// Loads the model, tokenizer and runs (every run is read before anything is generated, so
+// a bad folder fails fast), then generates. Throws ql::Error (one line naming the file or
+// option) or ql::Cancelled when `progress` returns false.
+GenerationComparison compareGeneration(const GenerationRequest& request,
+                                       const GenerationStream& stream = {},
+                                       const ProgressCallback& progress = {});
+
+}  // namespace ql

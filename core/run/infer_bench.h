@@ -1,0 +1,56 @@
+// Inference speed and memory of the float model and of runs' quantized models (issue 11's
+// bench-infer): prefill and KV-cached decode tokens/s, weight and KV-cache bytes, peak RSS,
+// and the machine's measured read bandwidth with the decode speed it allows.
+//
+// Until packed kernels are plugged in (ql::Linear::kernel), a run's layers are its
+// dequantized weights in float32: the same bytes and speed as the float model, reported as
+// "simulated-f32" so that no one reads them as quantized speed.
+#pragma once
+
+#include "base/progress.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+struct InferBenchRequest {
+    std::string modelDir;
+    std::vector<std::string> runFolders;
+    int promptTokens = 64;  // prefill length (fixed ids, the weights are what is measured)
+    int genTokens = 16;     // decode steps after the prefill (greedy)
+};
+
+struct InferBenchRow {
+    std::string name;       // "float" or the run's label
+    std::string runFolder;  // empty for the float model
+    std::string weightsAs;  // "f32" or "simulated-f32"
+    double prefillTokensPerSecond = 0.0;
+    double decodeTokensPerSecond = 0.0;
+    uint64_t weightBytes = 0;   // weights resident for inference
+    uint64_t kvCacheBytes = 0;  // after prompt + generated tokens
+    uint64_t weightBytesPerToken =
+        0;  // read per decode step: projections, head, norms, 1 embedding row
+    double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
+    double fractionOfLimit = 0.0;                // decode / limit
+    uint64_t peakRssBytes = 0;  // process peak while this model ran (cumulative if the kernel
+                                // does not allow a reset; then peakIsCumulative)
+    bool peakIsCumulative = false;
+    double cpuSeconds = 0.0;  // process CPU time of this row
+};
+
+struct InferBenchResult {
+    double readBandwidthBytesPerSecond = 0.0;  // best of 3 sums over a 256 MiB buffer
+    int threads = 0;
+    std::vector<InferBenchRow> rows;
+};
+
+// Throws ql::Error (bad settings, files) or ql::Cancelled.
+InferBenchResult benchInference(const InferBenchRequest& request,
+                                const ProgressCallback& progress = {});
+
+// The machine's read bandwidth (bytes/s) with the compute threads set now.
+double measureReadBandwidth();
+
+}  // namespace ql

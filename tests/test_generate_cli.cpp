@@ -1,0 +1,214 @@
+// quantlens-cli generate end to end on stories260k: float and two runs' texts, the
+// teacher-forced numbers checked against an independent computation (RTN INT8 written out
+// here, KL in double from Model::lastLogits), and refusals of bad input.
+#include "base/error.h"
+#include "cli_runner.h"
+#include "model/model.h"
+#include "testdata.h"
+
+#include <QTest>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace {
+
+using nlohmann::json;
+
+QString modelDir() {
+    return QString::fromStdString(qltest::dataPath("models/stories260k"));
+}
+
+// A run folder of `recipe` (weights only), made once per recipe.
+QString runOf(const QString& recipe) {
+    static std::map<QString, QString> made;
+    if (made.count(recipe)) return made[recipe];
+    const QString dir =
+        qltest::tempDir("generate-cli-" + QString(recipe).replace(':', '-')) + "/run";
+    const auto r = qltest::runCli({"quantize", "--model", modelDir(), "--recipe", recipe, "--out",
+                                   dir, "--no-activations", "--no-gradients", "--json"});
+    if (r.exitCode != 0) throw ql::Error("quantize failed: " + r.err);
+    return made[recipe] = dir;
+}
+
+// RTN INT8 per-channel symmetric, as ../shared/README.md defines it.
+std::vector<float> rtnInt8(const std::vector<float>& w, int64_t cols) {
+    std::vector<float> out(w.size());
+    for (size_t r = 0; r < w.size() / size_t(cols); ++r) {
+        float absmax = 0;
+        for (int64_t c = 0; c < cols; ++c) absmax = std::max(absmax, std::abs(w[r * cols + c]));
+        const float scale = absmax / 127.0f;
+        for (int64_t c = 0; c < cols; ++c) {
+            const float q =
+                scale > 0 ? std::clamp(std::round(w[r * cols + c] / scale), -128.0f, 127.0f) : 0;
+            out[r * cols + c] = q * scale;
+        }
+    }
+    return out;
+}
+
+double klOf(const std::vector<float>& p, const std::vector<float>& q) {
+    const auto logSoftmax = [](const std::vector<float>& x) {
+        double mx = *std::max_element(x.begin(), x.end()), s = 0;
+        for (float v : x) s += std::exp(v - mx);
+        std::vector<double> out;
+        for (float v : x) out.push_back(v - mx - std::log(s));
+        return out;
+    };
+    const auto lp = logSoftmax(p), lq = logSoftmax(q);
+    double kl = 0;
+    for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+    return kl;
+}
+
+}  // namespace
+
+class TestGenerateCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() {
+        if (!qltest::hasData("models/stories260k")) QSKIP("shared model stories260k is missing");
+    }
+
+    void floatAndRunsSideBySide() {
+        const QString int8 = runOf("rtn:int8:channel:sym");
+        const QString int3 = runOf("rtn:int3:channel:sym");
+        const auto r =
+            qltest::runCli({"generate", "--model", modelDir(), "--run", int8, "--run", int3,
+                            "--prompt", "Once upon a time", "--max-new-tokens", "24", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        const json& outs = j["outputs"];
+        QCOMPARE(outs.size(), size_t(3));
+        const std::vector<int32_t> floatTokens = outs[0]["tokens"].get<std::vector<int32_t>>();
+        QVERIFY(!floatTokens.empty() && floatTokens.size() <= 24);
+        QVERIFY(!outs[0]["text"].get<std::string>().empty());
+        for (size_t k = 1; k < 3; ++k) {
+            const json& o = outs[k];
+            QCOMPARE(o["per_token"].size(), floatTokens.size());
+            const auto runTokens = o["tokens"].get<std::vector<int32_t>>();
+            int expected = -1;
+            for (size_t i = 0; i < std::min(runTokens.size(), floatTokens.size()); ++i)
+                if (runTokens[i] != floatTokens[i]) {
+                    expected = int(i);
+                    break;
+                }
+            if (expected < 0 && runTokens.size() != floatTokens.size())
+                expected = int(std::min(runTokens.size(), floatTokens.size()));
+            QCOMPARE(o["first_divergence"].is_null() ? -1 : o["first_divergence"].get<int>(),
+                     expected);
+            for (const json& t : o["per_token"]) {
+                QVERIFY(t["kl"].get<double>() >= 0);
+                const double p = t["p_float_of_run_token"].get<double>();
+                QVERIFY(p >= 0 && p <= 1);
+                if (t["run_token"] == t["float_token"])
+                    QCOMPARE(p, t["p_float_of_float_token"].get<double>());
+            }
+        }
+        // INT3 per-channel moves the distributions much more than INT8.
+        QVERIFY(outs[2]["mean_kl"].get<double>() > 5 * outs[1]["mean_kl"].get<double>());
+
+        // Independent: the INT8 weights written out here, KL(float || int8) in double at
+        // three positions of the float text. Tolerance 1e-4 relative + 1e-7 absolute.
+        const auto model = ql::Model::load(modelDir().toStdString());
+        std::vector<int32_t> ids = j["prompt_tokens"].get<std::vector<int32_t>>();
+        const size_t promptSize = ids.size();
+        ids.insert(ids.end(), floatTokens.begin(), floatTokens.end());
+        std::vector<std::vector<float>> floatRows;
+        const std::vector<size_t> positions = {0, floatTokens.size() / 2, floatTokens.size() - 1};
+        for (size_t i : positions)
+            floatRows.push_back(
+                model->lastLogits({ids.begin(), ids.begin() + std::ptrdiff_t(promptSize + i)}));
+        for (const ql::LinearLayerInfo& l : model->linears())
+            model->setLinearWeight(l.name, rtnInt8(model->linearWeight(l.name), l.inFeatures));
+        for (size_t n = 0; n < positions.size(); ++n) {
+            const size_t i = positions[n];
+            const double kl = klOf(
+                floatRows[n],
+                model->lastLogits({ids.begin(), ids.begin() + std::ptrdiff_t(promptSize + i)}));
+            const double got = outs[1]["per_token"][i]["kl"].get<double>();
+            QVERIFY2(std::abs(got - kl) <= 1e-4 * kl + 1e-7,
+                     qPrintable(QString("position %1: %2 vs %3").arg(i).arg(got).arg(kl)));
+        }
+        // The text form prints the same, with the divergence line and the table.
+        const auto text =
+            qltest::runCli({"generate", "--model", modelDir(), "--run", int3, "--prompt",
+                            "Once upon a time", "--max-new-tokens", "24"});
+        QVERIFY2(text.exitCode == 0, text.err.c_str());
+        QVERIFY(text.qout().contains("KL(f||run)"));
+        QVERIFY(text.qout().contains(QString::fromStdString(outs[0]["name"].get<std::string>())));
+    }
+
+    void seededSamplingIsReproducible() {
+        const QStringList args = {"generate", "--model",          modelDir(), "--prompt",
+                                  "Lily",     "--max-new-tokens", "16",       "--temperature",
+                                  "0.9",      "--top-k",          "40",       "--top-p",
+                                  "0.95",     "--seed",           "7",        "--json"};
+        const auto a = qltest::runCli(args), b = qltest::runCli(args);
+        QVERIFY2(a.exitCode == 0, a.err.c_str());
+        const auto tokensOf = [](const std::string& out) {
+            return json::parse(out)["outputs"][0]["tokens"].get<std::vector<int32_t>>();
+        };
+        QCOMPARE(tokensOf(a.out), tokensOf(b.out));
+        QVERIFY(!tokensOf(a.out).empty());
+    }
+
+    // bench-infer: KV cache and weight bytes per token against the architecture written out
+    // (stories260k: 5 blocks, 4 KV heads x head_dim 8, hidden 64, MLP 172, vocab 512, tied).
+    void benchInferNumbers() {
+        const QString int8 = runOf("rtn:int8:channel:sym");
+        const auto r = qltest::runCli({"bench-infer", "--model", modelDir(), "--run", int8,
+                                       "--prompt-tokens", "8", "--gen-tokens", "4", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        QCOMPARE(j["models"].size(), size_t(2));
+        const uint64_t perBlock = 64 * 64 + 32 * 64 + 32 * 64 + 64 * 64 + 3 * 172 * 64;
+        const uint64_t perToken = 4 * (5 * perBlock + 512 * 64 + 64 * (2 * 5 + 2));
+        for (const json& m : j["models"]) {
+            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+            QCOMPARE(m["weight_bytes_per_token"].get<uint64_t>(), perToken);
+            QVERIFY(m["decode_tokens_per_second"].get<double>() > 0);
+            QVERIFY(m["prefill_tokens_per_second"].get<double>() > 0);
+            const double limit =
+                j["read_bandwidth_bytes_per_second"].get<double>() / double(perToken);
+            QVERIFY(std::abs(m["bandwidth_limit_tokens_per_second"].get<double>() - limit) <=
+                    1e-9 * limit);
+        }
+        QCOMPARE(j["models"][0]["weights_as"].get<std::string>(), std::string("f32"));
+        QCOMPARE(j["models"][1]["weights_as"].get<std::string>(), std::string("simulated-f32"));
+        const auto bad = qltest::runCli({"bench-infer", "--model", modelDir(), "--prompt-tokens",
+                                         "500", "--gen-tokens", "100"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.qerr().contains("max_position_embeddings"), bad.err.c_str());
+    }
+
+    void badInput_data() {
+        QTest::addColumn<QStringList>("extra");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("chat without template")
+            << QStringList{"--prompt", "x", "--chat"} << "has no chat_template";
+        QTest::newRow("no prompt") << QStringList{} << "--prompt";
+        QTest::newRow("temperature 0")
+            << QStringList{"--prompt", "x", "--temperature", "0"} << "--temperature";
+        QTest::newRow("greedy and top-k")
+            << QStringList{"--prompt", "x", "--greedy", "--top-k", "3"} << "--greedy";
+        QTest::newRow("max-new-tokens 0")
+            << QStringList{"--prompt", "x", "--max-new-tokens", "0"} << "--max-new-tokens";
+        QTest::newRow("bad seed") << QStringList{"--prompt", "x", "--seed", "-1"} << "--seed";
+        QTest::newRow("not a run")
+            << QStringList{"--prompt", "x", "--run", modelDir()} << "stories260k";
+    }
+    void badInput() {
+        QFETCH(QStringList, extra);
+        QFETCH(QString, message);
+        const auto r = qltest::runCli(QStringList{"generate", "--model", modelDir()} + extra);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(!r.crashed);
+        QVERIFY2(r.qerr().contains(message), r.err.c_str());
+        QCOMPARE(r.qerr().trimmed().count('\n'), 0);  // one line
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGenerateCli)
+#include "test_generate_cli.moc"
