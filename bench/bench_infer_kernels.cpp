@@ -8,6 +8,8 @@
 //     over float32 GEMV (at::mm of 1 x in by Wᵀ);
 //  3. prefill (128 tokens): GFLOP/s of the packed layer against float32 sgemm of the same
 //     shape.
+// Speedups are given by wall time and by CPU time (all threads) of the best run: on a
+// shared machine the CPU-time ratio is the cost of the work itself.
 //   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128]
 #include "base/parallel.h"
 #include "infer/packed_linear.h"
@@ -146,15 +148,14 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
                           },
                           3) /
                       double(nf);
-    const double cpuF = gCpu;
-    const double tfp = best([&] { at::mm_out(yp, xp, fw[0].t()); }, 3);
+    const double cpuF = gCpu / double(nf);
+    const double tfp = best([&] { at::mm_out(yp, xp, fw[0].t()); }, 5);
+    const double cpuFp = gCpu;
     const double flops = 2.0 * double(prefillTokens) * double(s.out) * double(s.in);
     fw.clear();
-    std::printf(
-        "%s  f32:  decode %7.3f ms/layer %6.2f GB/s (%3.0f%% of read bw, %d copies, "
-        "cpu %.2f s)  prefill %6.1f GFLOP/s\n",
-        s.name, tf * 1e3, double(floatBytes) / tf / 1e9,
-        100.0 * double(floatBytes) / tf / 1e9 / readGBs, int(nf), cpuF, flops / tfp / 1e9);
+    std::printf("| %s | f32 | %.3f | %.2f | %.0f%% | %.3f | 1 | 1 | %.1f | 1 | 1 | 4 |\n", s.name,
+                tf * 1e3, double(floatBytes) / tf / 1e9,
+                100.0 * double(floatBytes) / tf / 1e9 / readGBs, cpuF * 1e3, flops / tfp / 1e9);
 
     for (const Format& f : kFormats) {
         const ql::CompactWeights c = compact(w, s, f);
@@ -168,15 +169,16 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
                               },
                               3) /
                           double(np);
-        const double cpuD = gCpu;
+        const double cpuD = gCpu / double(np);
         const double tp = best(
-            [&] { one.forward(xp.data_ptr<float>(), prefillTokens, yp.data_ptr<float>()); }, 3);
+            [&] { one.forward(xp.data_ptr<float>(), prefillTokens, yp.data_ptr<float>()); }, 5);
+        const double cpuP = gCpu;
         const double gbs = double(one.bytes()) / td / 1e9;
         std::printf(
-            "  %-18s decode %7.3f ms/layer %6.2f GB/s (%3.0f%% of read bw, %d copies, cpu "
-            "%.2f s) %5.2fx f32  prefill %6.1f GFLOP/s %5.2fx f32  %.3f B/weight\n",
-            f.name, td * 1e3, gbs, 100.0 * gbs / readGBs, int(np), cpuD, tf / td, flops / tp / 1e9,
-            tfp / tp, double(one.bytes()) / double(w.size()));
+            "| | %s | %.3f | %.2f | %.0f%% | %.3f | %.2fx | %.2fx | %.1f | %.2fx | %.2fx | %.3f "
+            "|\n",
+            f.name, td * 1e3, gbs, 100.0 * gbs / readGBs, cpuD * 1e3, tf / td, cpuF / cpuD,
+            flops / tp / 1e9, tfp / tp, cpuFp / cpuP, double(one.bytes()) / double(w.size()));
     }
 }
 
@@ -201,6 +203,10 @@ int main(int argc, char** argv) {
                     2.0 * 128 * 1536 * 8960 / t / 1e9);
     }
     const double bw = threads >= 2 ? read2 : read1;
+    std::printf(
+        "\n| layer [out x in] | weights | decode ms/layer | GB/s | of read bw | decode cpu ms | "
+        "speedup (wall) | speedup (cpu) | prefill GFLOP/s | vs f32 (wall) | vs f32 (cpu) | "
+        "B/weight |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens);
     std::printf("load at end %s, total cpu %.1f s\n", loadavg().c_str(), cpuNow() - c0);
     return 0;
