@@ -5,7 +5,7 @@
 //  2. decode (1 token): per format and layer shape, the layer run over enough distinct
 //     copies that the weights come from memory (>= 384 MiB per pass, as in a real model's
 //     token); GB/s of weight bytes read, fraction of the 2-thread read bandwidth, speedup
-//     over float32 GEMV (at::mm of 1 x in by Wᵀ);
+//     over float32 GEMV (the faster of at::mm of 1 x in by Wᵀ and at::mv);
 //  3. prefill (128 tokens): GFLOP/s of the packed layer against float32 sgemm of the same
 //     shape.
 // Speedups are given by wall time and by CPU time (all threads) of the best run: on a
@@ -19,6 +19,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -142,13 +143,24 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
     std::vector<at::Tensor> fw;
     for (int64_t k = 0; k < nf; ++k)
         fw.push_back(at::from_blob(const_cast<float*>(w.data()), {s.out, s.in}, f32).clone());
-    const double tf = best(
-                          [&] {
-                              for (auto& t : fw) at::mm_out(y1, x1, t.t());
-                          },
-                          3) /
-                      double(nf);
-    const double cpuF = gCpu / double(nf);
+    // float32 GEMV: the faster of at::mm (what at::linear runs) and at::mv (sgemv).
+    const at::Tensor xv = x1.view({s.in});
+    at::Tensor yv = y1.view({s.out});
+    const double tmm = best(
+        [&] {
+            for (auto& t : fw) at::mm_out(y1, x1, t.t());
+        },
+        3);
+    const double cpuMm = gCpu;
+    const double tmv = best(
+        [&] {
+            for (auto& t : fw) at::mv_out(yv, t, xv);
+        },
+        3);
+    const double tf = std::min(tmm, tmv) / double(nf);
+    const double cpuF = (tmv < tmm ? gCpu : cpuMm) / double(nf);
+    std::printf("%s f32 GEMV: at::mm %.3f ms/layer, at::mv %.3f ms/layer\n", s.name,
+                tmm / double(nf) * 1e3, tmv / double(nf) * 1e3);
     const double tfp = best([&] { at::mm_out(yp, xp, fw[0].t()); }, 5);
     const double cpuFp = gCpu;
     const double flops = 2.0 * double(prefillTokens) * double(s.out) * double(s.in);
