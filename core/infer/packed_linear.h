@@ -1,0 +1,76 @@
+// A quantized linear layer that keeps its weight packed and computes with it (issue 11):
+// INT8 per-channel and INT4 per-group (32/64/128), symmetric or asymmetric, as QuantLens
+// packs them (CompactWeights). Activations stay float32 (W8A16 / W4A16): codes are
+// dequantized in registers, never to a whole float matrix.
+//
+//  - decode (few tokens, memory bound): each output row's codes are read once per block of
+//    up to 4 tokens, converted to float in registers, multiplied by the group scale and
+//    accumulated with FMA; the zero point is applied once per group through the group's
+//    sum of x (y = sum_g s_g (sum_j u_j x_j - z_g sum_j x_j)). Rows are split over threads.
+//  - prefill (many tokens): a panel of rows is dequantized to float32 (bit for bit the
+//    values CompactWeights::decode gives) and multiplied with sgemm (at::mm), panel by panel,
+//    so only one panel of float weights exists at a time.
+// Runtime dispatch: AVX-512F, AVX2+FMA or portable baseline code, the widest the CPU has,
+// capped by setMaxInferIsa (tests run every path).
+#pragma once
+
+#include "quant/compact_weights.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace ql::infer {
+
+// Baseline: portable 4-lane vector code (SSE2 on x86-64, any CPU); Avx2: 8 lanes with FMA;
+// Avx512: 16 lanes (AVX-512F) with FMA.
+enum class Isa { Baseline = 0, Avx2 = 1, Avx512 = 2 };
+Isa cpuIsa();                  // what this CPU supports
+Isa activeIsa();               // min(cpuIsa(), the cap)
+void setMaxInferIsa(Isa cap);  // default Avx512 (no cap)
+const char* isaName(Isa isa);
+
+enum class ForwardMode { Auto, Decode, Prefill };
+
+class PackedLinear {
+public:
+    // Tokens from which Auto takes the prefill (sgemm) path.
+    static constexpr int64_t kPrefillTokens = 8;
+
+    PackedLinear() = default;
+    // Throws ql::Error naming `layer` and the field for anything else than INT8 per-channel or
+    // INT4 per-group at 32/64/128 (sym or asym), or a grid inconsistent with the codes.
+    static PackedLinear fromCompact(const CompactWeights& w, const std::string& layer = "weight");
+
+    int64_t outFeatures() const { return rows_; }
+    int64_t inFeatures() const { return cols_; }
+    int bits() const { return bits_; }
+    int64_t groupSize() const { return group_; }
+    bool symmetric() const { return zeros_.empty(); }
+
+    // Bytes held: codes (bits/8 per weight) + float32 scales + uint8 zero points (asym) +
+    // float32 AWQ column divisors (when present).
+    uint64_t bytes() const;
+
+    // y[tokens, out] = x[tokens, in] · Wᵀ (rows contiguous; no bias). Thread-safe (const).
+    void forward(const float* x, int64_t tokens, float* y,
+                 ForwardMode mode = ForwardMode::Auto) const;
+
+    // The dequantized weight [out, in], bit for bit CompactWeights::decode() (the values the
+    // prefill path multiplies with).
+    std::vector<float> decode() const;
+
+private:
+    void decodeForward(const float* x, int64_t tokens, float* y) const;
+    void prefillForward(const float* x, int64_t tokens, float* y) const;
+    void dequantRows(int64_t r0, int64_t r1, float* out) const;
+
+    int64_t rows_ = 0, cols_ = 0, group_ = 0, groupsPerRow_ = 0, rowBytes_ = 0;
+    int bits_ = 0;
+    float symZero_ = 0.0f;         // zero point in code units when symmetric
+    std::vector<uint8_t> codes_;   // INT8: one per weight; INT4: see packed_linear.cpp
+    std::vector<float> scales_;    // [rows * groupsPerRow]
+    std::vector<uint8_t> zeros_;   // [rows * groupsPerRow] asym, code units; empty when sym
+    std::vector<float> divisors_;  // [cols] AWQ column divisors or empty
+};
+
+}  // namespace ql::infer

@@ -1,0 +1,95 @@
+// installPackedKernels: the run's integer codes (layerCodesOf) -> PackedLinear -> kernel.
+#include "run/packed_install.h"
+
+#include "base/error.h"
+#include "infer/packed_linear.h"
+#include "model/transformer.h"
+#include "run/run_internal.h"
+
+#include <memory>
+
+namespace ql {
+
+namespace {
+
+std::string formatName(const infer::PackedLinear& p) {
+    const std::string granularity = p.bits() == 8 ? "channel" : "g" + std::to_string(p.groupSize());
+    return "int" + std::to_string(p.bits()) + " " + granularity +
+           (p.symmetric() ? " sym" : " asym");
+}
+
+// Why `l` keeps float32, or "" when its codes can be packed. SmoothQuant layers whose grid
+// was applied to W·diag(s) cannot be rebuilt from the checkpoint weight by the grid alone.
+std::string unpackableReason(const LayerResult* l) {
+    if (!l) return "not quantized by the run";
+    if (l->weightAfterSource != "grid" && l->weightAfterSource != "stored")
+        return "no integer codes (weight source '" + l->weightAfterSource + "')";
+    if (l->weightAfterSource == "grid" && !l->smoothScales.empty())
+        return "SmoothQuant scales on a recomputed grid";
+    return "";
+}
+
+}  // namespace
+
+PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run) {
+    if (net.residency() != Residency::Resident)
+        throw Error("packed kernels need the model loaded resident, not streamed");
+    PackedInstallReport report;
+    for (Linear& lin : net.linears()) {
+        PackedLayerInstall item;
+        item.name = lin.info.name;
+        item.floatBytes = uint64_t(lin.info.outFeatures) * uint64_t(lin.info.inFeatures) * 4;
+        const LayerResult* l = run.layer(lin.info.name);
+        item.reason = unpackableReason(l);
+        if (item.reason.empty() &&
+            (l->rows != lin.info.outFeatures || l->cols != lin.info.inFeatures))
+            throw Error("run layer '" + l->name + "' is " + std::to_string(l->rows) + " x " +
+                        std::to_string(l->cols) + " but the model's is " +
+                        std::to_string(lin.info.outFeatures) + " x " +
+                        std::to_string(lin.info.inFeatures) +
+                        ": the run does not belong to this model");
+        if (item.reason.empty()) {
+            try {
+                const at::Tensor w = (lin.original.defined() ? lin.original : lin.weight)
+                                         .detach()
+                                         .to(at::kFloat)
+                                         .contiguous();
+                const CompactWeights codes = layerCodesOf(run, *l, w.data_ptr<float>());
+                auto packed = std::make_shared<const infer::PackedLinear>(
+                    infer::PackedLinear::fromCompact(codes, l->name));
+                item.packed = true;
+                item.format = formatName(*packed);
+                item.packedBytes = packed->bytes();
+                lin.kernel = [packed](const float* x, int64_t tokens, float* y) {
+                    packed->forward(x, tokens, y);
+                };
+                lin.weight = at::Tensor();
+                lin.original = at::Tensor();
+            } catch (const Error& e) {
+                item.reason = e.what();
+            }
+        }
+        // A run layer without packable codes computes as the run simulated it: its float32
+        // quantized weight (afterWeightsOf throws naming the layer when that is missing).
+        if (!item.packed && l) {
+            const at::Tensor w = (lin.original.defined() ? lin.original : lin.weight)
+                                     .detach()
+                                     .to(at::kFloat)
+                                     .contiguous();
+            setLinearWeight(net, lin.info.name,
+                            afterWeightsOf(run, *l, w.data_ptr<float>(), size_t(w.numel())));
+            item.simulated = true;
+        }
+        if (item.packed) {
+            ++report.packedLayers;
+            report.packedBytes += item.packedBytes;
+            report.floatBytesReleased += item.floatBytes;
+        } else {
+            report.floatBytesKept += item.floatBytes;
+        }
+        report.layers.push_back(std::move(item));
+    }
+    return report;
+}
+
+}  // namespace ql

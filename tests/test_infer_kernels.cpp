@@ -1,0 +1,267 @@
+// Packed INT8/INT4 kernels (core/infer): for every format x shape class x instruction-set
+// path, forward() equals x · decode()ᵀ computed in double, and the prefill path's
+// dequantized panel equals CompactWeights::decode() bit for bit. Sizes of the packed form,
+// and refusals of the formats the kernels do not take.
+#include "infer/packed_linear.h"
+
+#include "base/error.h"
+#include "quant/compact_weights.h"
+#include "quant/quantize.h"
+
+#include <QTest>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace ql;
+using infer::ForwardMode;
+using infer::Isa;
+using infer::PackedLinear;
+
+namespace {
+
+struct Format {
+    const char* name;
+    int bits;
+    int group;  // 0: per channel
+    bool symmetric;
+};
+
+const Format kFormats[] = {
+    {"int8-channel-sym", 8, 0, true}, {"int8-channel-asym", 8, 0, false},
+    {"int4-g32-sym", 4, 32, true},    {"int4-g32-asym", 4, 32, false},
+    {"int4-g64-sym", 4, 64, true},    {"int4-g64-asym", 4, 64, false},
+    {"int4-g128-sym", 4, 128, true},  {"int4-g128-asym", 4, 128, false},
+};
+
+Recipe recipeOf(const Format& f) {
+    Recipe r;
+    r.method = QuantMethod::Rtn;
+    r.bits = f.bits;
+    r.granularity = f.group > 0 ? Granularity::Group : Granularity::Channel;
+    r.groupSize = f.group;
+    r.symmetric = f.symmetric;
+    return r;
+}
+
+std::vector<float> randomValues(size_t n, unsigned seed, float sd) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, sd);
+    std::vector<float> v(n);
+    for (auto& x : v) x = nd(rng);
+    for (size_t i = 0; i < n; i += 37) v[i] *= 6.0f;  // uneven ranges per group
+    return v;
+}
+
+// RTN-quantized random weights in QuantLens' compact form, with AWQ-style column divisors
+// when asked.
+CompactWeights makeCompact(const Format& f, int64_t rows, int64_t cols, bool divisors,
+                           unsigned seed) {
+    const std::vector<float> w = randomValues(size_t(rows * cols), seed, 0.02f);
+    const QuantGrid grid = computeGrid(w.data(), rows, cols, recipeOf(f));
+    std::vector<int32_t> q(w.size());
+    quantizeWithGrid(w.data(), grid, q.data(), nullptr);
+    std::vector<float> d;
+    if (divisors) {
+        std::mt19937 rng(seed + 1);
+        std::uniform_real_distribution<float> u(0.5f, 2.0f);
+        for (int64_t j = 0; j < cols; ++j) d.push_back(u(rng));
+    }
+    return compactFromCodes(grid, q, d);
+}
+
+// Columns for a shape class: multiples of the group, odd counts of groups; INT8 takes any
+// width (173: the kernels' scalar tail).
+int64_t colsFor(const Format& f, int64_t groupsWanted) {
+    return f.group > 0 ? f.group * groupsWanted : 173;
+}
+
+struct Worst {
+    double relL2 = 0.0;     // ||y - ref|| / ||ref||
+    double boundUse = 0.0;  // max over outputs of |y - ref| / (sum_j |x_j| |w_j| + scale range)
+};
+
+// y against x · Wᵀ in double, W = decode() of the compact weights.
+Worst compare(const std::vector<float>& y, const std::vector<float>& x, const std::vector<float>& w,
+              const CompactWeights& c, int64_t tokens) {
+    const int64_t rows = c.rows(), cols = c.cols();
+    Worst out;
+    double err2 = 0.0, ref2 = 0.0;
+    for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t r = 0; r < rows; ++r) {
+            double ref = 0.0, mag = 0.0;
+            for (int64_t j = 0; j < cols; ++j) {
+                const double xj = x[size_t(t * cols + j)], wj = w[size_t(r * cols + j)];
+                ref += xj * wj;
+                // What the float sums carry: |x| times |w| plus the zero-point term.
+                const double s = c.grid.scaleAt(r, j) /
+                                 (c.columnDivisor.empty() ? 1.0 : c.columnDivisor[size_t(j)]);
+                mag += std::fabs(xj) * (std::fabs(wj) + s * double(1 << c.grid.bits));
+            }
+            const double e = double(y[size_t(t * rows + r)]) - ref;
+            err2 += e * e, ref2 += ref * ref;
+            out.boundUse = std::max(out.boundUse, std::fabs(e) / (1e-6 * mag));
+        }
+    out.relL2 = std::sqrt(err2 / ref2);
+    return out;
+}
+
+const Isa kPaths[] = {Isa::Baseline, Isa::Avx2, Isa::Avx512};
+
+}  // namespace
+
+class TestInferKernels : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void cleanup() { infer::setMaxInferIsa(Isa::Avx512); }
+
+    void forwardMatchesDecodedWeights_data();
+    void forwardMatchesDecodedWeights();
+    void bytesArePackedSize_data();
+    void bytesArePackedSize();
+    void refusesOtherFormats();
+    void emptyInputLeavesOutput();
+};
+
+void TestInferKernels::forwardMatchesDecodedWeights_data() {
+    QTest::addColumn<int>("format");
+    QTest::addColumn<int>("path");
+    QTest::addColumn<qint64>("rows");
+    QTest::addColumn<qint64>("groups");
+    QTest::addColumn<qint64>("tokens");
+    QTest::addColumn<bool>("divisors");
+    struct Shape {
+        const char* name;
+        int64_t rows, groups, tokens;
+        bool divisors;
+    };
+    // decode (1 token), small batch (3; 6 = a block of 4 and one of 2), prefill (64, 67);
+    // 37 and 301 output rows (301 x 7 groups is split over threads); AWQ column divisors.
+    const Shape shapes[] = {{"decode", 37, 5, 1, false},      {"batch3", 37, 5, 3, false},
+                            {"batch6", 37, 3, 6, false},      {"prefill64", 37, 5, 64, false},
+                            {"prefill67", 301, 7, 67, false}, {"decode-threads", 301, 7, 1, false},
+                            {"awq-decode", 37, 3, 1, true},   {"awq-prefill", 37, 3, 64, true}};
+    for (int f = 0; f < int(std::size(kFormats)); ++f)
+        for (Isa p : kPaths)
+            for (const Shape& s : shapes)
+                QTest::newRow(QString("%1/%2/%3")
+                                  .arg(kFormats[f].name, infer::isaName(p), s.name)
+                                  .toUtf8()
+                                  .constData())
+                    << f << int(p) << qint64(s.rows) << qint64(s.groups) << qint64(s.tokens)
+                    << s.divisors;
+}
+
+// Every mode (Auto and both forced paths) against the double reference. Tolerances: the
+// float32 sums of up to ~1000 products: relative L2 error <= 1e-5, and per output
+// |error| <= 1e-6 x sum_j |x_j| (|w_j| + scale_j 2^bits) (the zero-point term's size).
+void TestInferKernels::forwardMatchesDecodedWeights() {
+    QFETCH(int, format);
+    QFETCH(int, path);
+    QFETCH(qint64, rows);
+    QFETCH(qint64, groups);
+    QFETCH(qint64, tokens);
+    QFETCH(bool, divisors);
+    if (int(infer::cpuIsa()) < path)
+        QSKIP(qPrintable(QString("this CPU has no %1").arg(infer::isaName(Isa(path)))));
+    infer::setMaxInferIsa(Isa(path));
+    QCOMPARE(int(infer::activeIsa()), path);
+    const Format& f = kFormats[format];
+    const int64_t cols = colsFor(f, groups);
+    const CompactWeights c = makeCompact(f, rows, cols, divisors, unsigned(rows * 7 + cols));
+    const PackedLinear p = PackedLinear::fromCompact(c, "test");
+    QCOMPARE(p.outFeatures(), rows);
+    QCOMPARE(p.inFeatures(), cols);
+
+    const std::vector<float> w = c.decode();
+    const std::vector<float> panel = p.decode();
+    QCOMPARE(panel.size(), w.size());
+    QVERIFY2(std::memcmp(panel.data(), w.data(), w.size() * sizeof(float)) == 0,
+             "the dequantized panel differs from CompactWeights::decode");
+
+    const std::vector<float> x = randomValues(size_t(tokens * cols), unsigned(tokens + 11), 1.0f);
+    for (ForwardMode mode : {ForwardMode::Auto, ForwardMode::Decode, ForwardMode::Prefill}) {
+        std::vector<float> y(size_t(tokens * rows), std::nanf(""));
+        p.forward(x.data(), tokens, y.data(), mode);
+        const Worst worst = compare(y, x, w, c, tokens);
+        const QString what =
+            QString("mode %1: relative L2 error %2, worst output at %3 of its bound")
+                .arg(int(mode))
+                .arg(worst.relL2, 0, 'g', 3)
+                .arg(worst.boundUse, 0, 'g', 3);
+        QVERIFY2(worst.relL2 <= 1e-5, qPrintable(what));
+        QVERIFY2(worst.boundUse <= 1.0, qPrintable(what));
+    }
+}
+
+void TestInferKernels::bytesArePackedSize_data() {
+    QTest::addColumn<int>("format");
+    QTest::addColumn<bool>("divisors");
+    QTest::addColumn<double>("bytesPerWeight");  // 896 x 4864 without divisors
+    const double expected[] = {1.0 + 4.0 / 4864, 1.0 + 5.0 / 4864, 0.5 + 4.0 / 32,
+                               0.5 + 5.0 / 32,   0.5 + 4.0 / 64,   0.5 + 5.0 / 64,
+                               0.5 + 4.0 / 128,  0.5 + 5.0 / 128};
+    for (int f = 0; f < int(std::size(kFormats)); ++f) {
+        QTest::newRow(kFormats[f].name) << f << false << expected[f];
+        QTest::newRow((std::string(kFormats[f].name) + "-awq").c_str()) << f << true << 0.0;
+    }
+}
+
+// Codes at bits/8 per weight, a float32 scale per group, a byte per asymmetric zero point,
+// AWQ divisors as float32: e.g. INT4 g128 sym = 0.53125 B/weight on a 0.5B model's MLP.
+void TestInferKernels::bytesArePackedSize() {
+    QFETCH(int, format);
+    QFETCH(bool, divisors);
+    QFETCH(double, bytesPerWeight);
+    const Format& f = kFormats[format];
+    const int64_t rows = 896, cols = 4864;
+    const CompactWeights c = makeCompact(f, rows, cols, divisors, 5);
+    const PackedLinear p = PackedLinear::fromCompact(c, "test");
+    const uint64_t groups = uint64_t(rows) * uint64_t(f.group > 0 ? cols / f.group : 1);
+    const uint64_t expected = uint64_t(rows * cols) * uint64_t(f.bits) / 8 + groups * 4 +
+                              (f.symmetric ? 0 : groups) + (divisors ? uint64_t(cols) * 4 : 0);
+    QCOMPARE(p.bytes(), expected);
+    if (!divisors) QCOMPARE(double(p.bytes()) / double(rows * cols), bytesPerWeight);
+}
+
+void TestInferKernels::refusesOtherFormats() {
+    struct Case {
+        Format f;
+        int64_t cols;
+        const char* field;
+    };
+    const Case cases[] = {{{"int4-g16", 4, 16, true}, 64, "'group_size'"},
+                          {{"int4-channel", 4, 0, true}, 96, "'group_size'"},
+                          {{"int3-g32", 3, 32, true}, 64, "'bits'"},
+                          {{"int8-g32", 8, 32, true}, 64, "'group_size'"},
+                          {{"int2-channel", 2, 0, false}, 64, "'bits'"}};
+    for (const Case& k : cases) {
+        const CompactWeights c = makeCompact(k.f, 4, k.cols, false, 3);
+        try {
+            PackedLinear::fromCompact(c, "model.layers.0.mlp.up_proj");
+            QFAIL(qPrintable(QString("%1 was accepted").arg(k.f.name)));
+        } catch (const Error& e) {
+            const QString msg = e.what();
+            QVERIFY2(msg.startsWith("model.layers.0.mlp.up_proj: field ") && msg.contains(k.field),
+                     qPrintable(msg));
+        }
+    }
+    // Per-tensor INT8 and a grid whose scales do not match its shape.
+    CompactWeights t = makeCompact(kFormats[0], 4, 64, false, 3);
+    t.grid.perTensor = true;
+    QVERIFY_THROWS_EXCEPTION(Error, PackedLinear::fromCompact(t));
+    CompactWeights s = makeCompact(kFormats[2], 4, 64, false, 3);
+    s.grid.scales.pop_back();
+    QVERIFY_THROWS_EXCEPTION(Error, PackedLinear::fromCompact(s));
+}
+
+void TestInferKernels::emptyInputLeavesOutput() {
+    const PackedLinear p = PackedLinear::fromCompact(makeCompact(kFormats[2], 4, 64, false, 3));
+    float y = 42.0f;
+    p.forward(nullptr, 0, &y);
+    QCOMPARE(y, 42.0f);
+}
+
+QTEST_GUILESS_MAIN(TestInferKernels)
+#include "test_infer_kernels.moc"
