@@ -156,27 +156,38 @@ private Q_SLOTS:
 
     // bench-infer: KV cache and weight bytes per token against the architecture written out
     // (stories260k: 5 blocks, 4 KV heads x head_dim 8, hidden 64, MLP 172, vocab 512, tied).
+    // The INT8 run computes from its packed codes: 1 byte per weight + a float32 scale per row
+    // (q 64, k 32, v 32, o 64, gate 172, up 172, down 64 rows per block); with --simulated it
+    // is read as float32, as the float model.
     void benchInferNumbers() {
         const QString int8 = runOf("rtn:int8:channel:sym");
-        const auto r = qltest::runCli({"bench-infer", "--model", modelDir(), "--run", int8,
-                                       "--prompt-tokens", "8", "--gen-tokens", "4", "--json"});
-        QVERIFY2(r.exitCode == 0, r.err.c_str());
-        const json j = json::parse(r.out);
-        QCOMPARE(j["models"].size(), size_t(2));
         const uint64_t perBlock = 64 * 64 + 32 * 64 + 32 * 64 + 64 * 64 + 3 * 172 * 64;
         const uint64_t perToken = 4 * (5 * perBlock + 512 * 64 + 64 * (2 * 5 + 2));
-        for (const json& m : j["models"]) {
-            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
-            QCOMPARE(m["weight_bytes_per_token"].get<uint64_t>(), perToken);
-            QVERIFY(m["decode_tokens_per_second"].get<double>() > 0);
-            QVERIFY(m["prefill_tokens_per_second"].get<double>() > 0);
-            const double limit =
-                j["read_bandwidth_bytes_per_second"].get<double>() / double(perToken);
-            QVERIFY(std::abs(m["bandwidth_limit_tokens_per_second"].get<double>() - limit) <=
-                    1e-9 * limit);
+        const uint64_t packedPerToken = perToken - 4 * 5 * perBlock + 5 * perBlock + 4 * 5 * 600;
+        for (const bool simulated : {false, true}) {
+            QStringList args = {"bench-infer",     "--model", modelDir(),     "--run", int8,
+                                "--prompt-tokens", "8",       "--gen-tokens", "4",     "--json"};
+            if (simulated) args << "--simulated";
+            const auto r = qltest::runCli(args);
+            QVERIFY2(r.exitCode == 0, r.err.c_str());
+            const json j = json::parse(r.out);
+            QCOMPARE(j["models"].size(), size_t(2));
+            for (size_t i = 0; i < 2; ++i) {
+                const json& m = j["models"][i];
+                const uint64_t bytes = i == 1 && !simulated ? packedPerToken : perToken;
+                QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+                QCOMPARE(m["weight_bytes_per_token"].get<uint64_t>(), bytes);
+                QVERIFY(m["decode_tokens_per_second"].get<double>() > 0);
+                QVERIFY(m["prefill_tokens_per_second"].get<double>() > 0);
+                const double limit =
+                    j["read_bandwidth_bytes_per_second"].get<double>() / double(bytes);
+                QVERIFY(std::abs(m["bandwidth_limit_tokens_per_second"].get<double>() - limit) <=
+                        1e-9 * limit);
+            }
+            QCOMPARE(j["models"][0]["weights_as"].get<std::string>(), std::string("f32"));
+            QCOMPARE(j["models"][1]["weights_as"].get<std::string>(),
+                     std::string(simulated ? "simulated-f32" : "packed (int8 channel sym)"));
         }
-        QCOMPARE(j["models"][0]["weights_as"].get<std::string>(), std::string("f32"));
-        QCOMPARE(j["models"][1]["weights_as"].get<std::string>(), std::string("simulated-f32"));
         const auto bad = qltest::runCli({"bench-infer", "--model", modelDir(), "--prompt-tokens",
                                          "500", "--gen-tokens", "100"});
         QCOMPARE(bad.exitCode, 1);

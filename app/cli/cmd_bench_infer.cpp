@@ -16,20 +16,22 @@ namespace {
 
 const char* kUsage =
     "Usage: quantlens-cli bench-infer --model DIR [--run RUN ...] [--prompt-tokens P]\n"
-    "                                 [--gen-tokens G] [--threads N] [--json]\n"
+    "                                 [--gen-tokens G] [--threads N] [--simulated] [--json]\n"
     "\n"
     "Per model (the float model in float32, then each run): prefill tokens/s (P tokens in\n"
     "one pass), KV-cached decode tokens/s (G greedy steps), bytes of the weights resident\n"
     "and of the KV cache, peak RSS while it ran; and the machine's read bandwidth, the\n"
     "decode speed it allows (bandwidth / weight bytes read per token) and the fraction of\n"
-    "it reached. A run's layers are its dequantized weights in float32 (\"simulated-f32\")\n"
-    "until packed kernels are plugged in: same speed and bytes as the float model.\n"
+    "it reached. A run computes from its packed codes where a kernel exists (INT8 per\n"
+    "channel, INT4 per group of 32/64/128: \"packed\"); its other layers, and every layer\n"
+    "with --simulated, use the run's dequantized weights in float32 (\"f32\").\n"
     "\n"
     "  --model DIR         Hugging Face model folder\n"
     "  --run RUN           a run folder of that model; repeatable\n"
     "  --prompt-tokens P   prefill length, 1..32768 (default 64)\n"
     "  --gen-tokens G      decode steps, 1..4096 (default 16)\n"
     "  --threads N         compute threads, 1..256\n"
+    "  --simulated         runs as dequantized float32 models (no packed kernels)\n"
     "  --json              print the result as JSON\n";
 
 double mib(uint64_t bytes) {
@@ -40,13 +42,15 @@ double mib(uint64_t bytes) {
 
 int cmdBenchInfer(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv, {"model", "run", "prompt-tokens", "gen-tokens", "threads"}, {"json"});
+    const Args args(argv, {"model", "run", "prompt-tokens", "gen-tokens", "threads"},
+                    {"json", "simulated"});
     args.allowPositional(0);
     ql::InferBenchRequest request;
     request.modelDir = modelFolderOption(args);
     request.runFolders = repeated(argv, "--run");
     request.promptTokens = args.intValue("prompt-tokens", 64);
     request.genTokens = args.intValue("gen-tokens", 16);
+    request.packed = !args.flag("simulated");
     applyThreads(threadsOption(args));
     const ql::InferBenchResult r = ql::benchInference(request);
     if (args.flag("json")) {
@@ -78,18 +82,15 @@ int cmdBenchInfer(const Argv& argv) {
     std::printf("read bandwidth %.2f GB/s, %d threads, prompt %d tokens, %d decode steps\n",
                 r.readBandwidthBytesPerSecond / 1e9, r.threads, request.promptTokens,
                 request.genTokens);
-    std::printf("%-28s %-14s %10s %10s %10s %9s %10s %10s %6s %9s\n", "model", "weights as",
-                "prefill/s", "decode/s", "weights", "KV cache", "peak RSS", "limit/s", "of lim",
-                "CPU s");
+    std::printf("%-28s %10s %10s %10s %9s %10s %10s %6s %9s  %s\n", "model", "prefill/s",
+                "decode/s", "weights", "KV cache", "peak RSS", "limit/s", "of lim", "CPU s",
+                "weights as");
     for (const ql::InferBenchRow& w : r.rows)
         std::printf(
-            "%-28.28s %-14s %10.1f %10.2f %7.1f MiB %5.2f MiB %6.0f MiB %10.2f %5.0f%% %9.1f\n",
-            w.name.c_str(), w.weightsAs.c_str(), w.prefillTokensPerSecond, w.decodeTokensPerSecond,
-            mib(w.weightBytes), mib(w.kvCacheBytes), mib(w.peakRssBytes),
-            w.bandwidthLimitTokensPerSecond, 100.0 * w.fractionOfLimit, w.cpuSeconds);
-    std::printf(
-        "simulated-f32: the run's dequantized weights in float32 (no packed kernels in this "
-        "build): its speed and bytes are the float model's.\n");
+            "%-28.28s %10.1f %10.2f %7.1f MiB %5.2f MiB %6.0f MiB %10.2f %5.0f%% %9.1f  %s\n",
+            w.name.c_str(), w.prefillTokensPerSecond, w.decodeTokensPerSecond, mib(w.weightBytes),
+            mib(w.kvCacheBytes), mib(w.peakRssBytes), w.bandwidthLimitTokensPerSecond,
+            100.0 * w.fractionOfLimit, w.cpuSeconds, w.weightsAs.c_str());
     return 0;
 }
 

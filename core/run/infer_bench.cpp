@@ -5,6 +5,7 @@
 #include "model/decoder.h"
 #include "model/generate.h"
 #include "model/model.h"
+#include "run/packed_install.h"
 #include "run/run.h"
 #include "run/run_model.h"
 
@@ -39,6 +40,22 @@ uint64_t bytesPerToken(const Model& model) {
     elements += uint64_t(c.hiddenSize) * uint64_t(2 * c.numLayers + 2);  // norms + embedding row
     if (c.qkNorm) elements += uint64_t(2 * c.numLayers) * uint64_t(c.headDim);
     return elements * sizeof(float);
+}
+
+// "packed (int4 g128 asym)" when every linear the run quantized computes from its codes;
+// "packed 150 + f32 46" when some stay float32 (their formats have no kernel).
+std::string weightsAs(const PackedInstallReport& p) {
+    std::string format;
+    int floatLayers = 0;
+    for (const PackedLayerInstall& l : p.layers) {
+        if (l.packed && format.empty()) format = l.format;
+        if (l.packed && l.format != format) format = "mixed";
+        if (!l.packed && l.simulated) ++floatLayers;
+    }
+    if (p.packedLayers == 0) return "simulated-f32 (no packable layer)";
+    if (floatLayers == 0) return "packed (" + format + ")";
+    return "packed " + std::to_string(p.packedLayers) + " (" + format + ") + f32 " +
+           std::to_string(floatLayers);
 }
 
 InferBenchRow benchOne(const Model& model, const InferBenchRequest& r,
@@ -91,7 +108,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     if (r.genTokens < 1 || r.genTokens > 4096) throw Error("--gen-tokens must be in 1..4096");
     std::vector<RunResult> runs;
     for (const std::string& folder : r.runFolders) runs.push_back(loadRun(folder));
-    const auto model = Model::load(r.modelDir);
+    auto model = Model::load(r.modelDir);
     if (r.promptTokens + r.genTokens > model->config().maxPositions)
         throw Error(
             "--prompt-tokens + --gen-tokens is more than the model's max_position_embeddings (" +
@@ -102,20 +119,30 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     result.readBandwidthBytesPerSecond = measureReadBandwidth();
     const int models = 1 + int(runs.size());
     for (int m = 0; m < models; ++m) {
-        if (m > 0) applyRunWeights(*model, runs[size_t(m - 1)]);
+        const RunResult* run = m > 0 ? &runs[size_t(m - 1)] : nullptr;
+        PackedInstallReport packed;
+        if (run && r.packed) {
+            model.reset();  // one model in memory at a time: each row's peak is its own
+            model = Model::load(r.modelDir);
+            packed = installPackedKernels(model->transformer(), *run);
+        } else if (run) {
+            applyRunWeights(*model, *run);
+        }
         InferBenchRow row =
             benchOne(*model, r, rep.sub(double(m) / models, double(m + 1) / models));
-        row.name = m == 0 ? "float"
-                          : (runs[size_t(m - 1)].label.empty() ? runs[size_t(m - 1)].config.recipe
-                                                               : runs[size_t(m - 1)].label);
-        row.runFolder = m == 0 ? std::string() : r.runFolders[size_t(m - 1)];
-        row.weightsAs = m == 0 ? "f32" : "simulated-f32";
+        row.name = !run ? "float" : (run->label.empty() ? run->config.recipe : run->label);
+        row.runFolder = run ? r.runFolders[size_t(m - 1)] : std::string();
+        row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : weightsAs(packed);
+        // Released float32 weights are neither resident nor read per token: their codes are.
+        row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;
+        row.weightBytesPerToken =
+            row.weightBytesPerToken - packed.floatBytesReleased + packed.packedBytes;
         row.bandwidthLimitTokensPerSecond =
             result.readBandwidthBytesPerSecond / double(row.weightBytesPerToken);
         row.fractionOfLimit = row.decodeTokensPerSecond / row.bandwidthLimitTokensPerSecond;
         result.rows.push_back(row);
+        if (run && !r.packed) model->restoreWeights();
     }
-    model->restoreWeights();
     return result;
 }
 

@@ -20,12 +20,15 @@ struct InferBenchRequest {
     std::vector<std::string> runFolders;
     int promptTokens = 64;  // prefill length (fixed ids, the weights are what is measured)
     int genTokens = 16;     // decode steps after the prefill (greedy)
+    // Runs compute from their packed codes (run/packed_install.h) where a kernel exists;
+    // false: every run as its simulated (dequantized float32) model.
+    bool packed = true;
 };
 
 struct InferBenchRow {
     std::string name;       // "float" or the run's label
     std::string runFolder;  // empty for the float model
-    std::string weightsAs;  // "f32" or "simulated-f32"
+    std::string weightsAs;  // "f32", "simulated-f32" or "packed (int4 g128 asym)", ...
     double prefillTokensPerSecond = 0.0;
     double decodeTokensPerSecond = 0.0;
     uint64_t weightBytes = 0;   // weights resident for inference
