@@ -6,6 +6,7 @@
 #include "app/gui/htmlreport.h"
 #include "app/gui/runjob.h"
 #include "model/model.h"
+#include "run/sweep.h"
 #include "widgets/resultutils.h"
 
 #include <QFutureWatcher>
@@ -13,6 +14,7 @@
 #include <QMainWindow>
 #include <QSet>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -27,6 +29,8 @@ class QCustomPlot;
 namespace ql {
 
 class ComparisonView;
+class PreviewJob;
+class SweepView;
 class HistogramView;
 class LayerBrowser;
 class LayerChart;
@@ -42,7 +46,15 @@ class TableView;
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum ChartTab { HistogramsTab, SqnrTab, SummaryTab, CompareTab, OverviewTab, ChannelsTab };
+    enum ChartTab {
+        HistogramsTab,
+        SqnrTab,
+        SummaryTab,
+        CompareTab,
+        OverviewTab,
+        ChannelsTab,
+        SweepTab
+    };
     enum TableTab { SqnrTableTab, MemoryTableTab, PerplexityTableTab };
 
     explicit MainWindow(QWidget* parent = nullptr);
@@ -66,6 +78,22 @@ public:
     const RunList& runs() const { return runs_; }
     int currentRunIndex() const { return currentRun_; }
     void setCurrentRun(int index);
+
+    // Live weights-only preview (mainwindow_preview.cpp): while the open model has no run,
+    // every recipe edit re-runs the weights-only analysis in the background (debounced,
+    // the previous one cancelled) and the SQNR chart, layer table, histograms, overview and
+    // memory table show it under a "weights-only preview" marker. A run's results are
+    // never replaced by a preview: with any run present, previews stop.
+    PreviewJob* previewJob() const { return preview_; }
+    RunPtr previewRun() const { return previewRun_; }  // null when none is shown
+    QLabel* previewMarker() const { return previewMarker_; }
+    void requestPreview();
+    // Weight sweep tab: sweepWeights of the recipes in the background (the run panel's layer
+    // selection and bins); sweepFinished(ok) when it ends. False if one is running already.
+    bool startSweep(const QStringList& recipes);
+    void cancelSweep();
+    bool isSweeping() const;
+    SweepView* sweepView() const { return sweep_; }
 
     // Selection and views
     void selectLayer(const std::string& name);
@@ -146,6 +174,8 @@ signals:
     void runFinished(bool ok);
     void autosaveRestored(int runs);
     void autosaveWritten(const QString& folder, bool ok);
+    void previewShown(const ql::RunPtr& preview);  // a preview result reached the views
+    void sweepFinished(bool ok);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -179,6 +209,17 @@ private:
     void exportReportInteractive();
     void saveRunInteractive();
     void openRunInteractive();
+    // mainwindow_preview.cpp
+    QWidget* buildPreviewMarker();
+    void onPreviewFinished(const RunPtr& preview);
+    void dropPreview();
+    void updatePreviewMarker(const QString& state);
+    void onSweepDone();
+    struct SweepOutcome {
+        std::shared_ptr<const SweepResult> result;
+        QString error;
+        bool cancelled = false;
+    };
     // mainwindow_session.cpp
     void autosave(const RunPtr& run);
     void removeAutosave(const RunResult* run);
@@ -220,6 +261,12 @@ private:
     QStringList saveErrors_;
 
     RunJob* job_ = nullptr;
+    PreviewJob* preview_ = nullptr;
+    RunPtr previewRun_;
+    QLabel* previewMarker_ = nullptr;
+    SweepView* sweep_ = nullptr;
+    QFutureWatcher<SweepOutcome>* sweepWatcher_ = nullptr;
+    std::shared_ptr<std::atomic<bool>> sweepCancel_;
     LayerTableModel* layerModel_ = nullptr;
     MemoryTableModel* memoryModel_ = nullptr;
     PerplexityTableModel* pplModel_ = nullptr;

@@ -2,6 +2,7 @@
 #include "app/gui/mainwindow.h"
 
 #include "app/gui/layerbrowser.h"
+#include "app/gui/previewjob.h"
 #include "app/gui/runpanel.h"
 #include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
@@ -12,6 +13,7 @@
 #include "widgets/modeloverview.h"
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/summarycharts.h"
+#include "widgets/sweepview.h"
 
 #include <QFileDialog>
 #include <QFileInfo>
@@ -65,6 +67,7 @@ void MainWindow::onModelInspected() {
         return;
     }
     summary_ = out.summary;
+    dropPreview();  // the old model's
     std::vector<LayerRowInfo> rows;
     for (const LinearLayerInfo& l : summary_->linears)
         rows.push_back({l.name, l.block, projKindName(l.kind), l.outFeatures, l.inFeatures});
@@ -72,6 +75,8 @@ void MainWindow::onModelInspected() {
     browser_->setSummary(summary_.get());
     rememberRecent(out.folder);
     runPanel_->setRunEnabled(true);
+    sweep_->setEnabledForModel(summary_->weightsOnlyReason.empty());
+    if (sweep_->result() && sweep_->result()->modelDir != summary_->folder) sweep_->setResult({});
     if (!rows.empty()) selectLayer(rows.front().name);
     // Runs belong to their model: the others wait (autosaved) until it is opened again.
     const int before = int(runs_.size() + parked_.size());
@@ -84,6 +89,7 @@ void MainWindow::onModelInspected() {
     log(QString("Opened %1 (%2, %3 parameters)")
             .arg(out.folder, QString::fromStdString(summary_->config.architectureName))
             .arg(summary_->parameters));
+    requestPreview();
     emit modelOpened(true);
 }
 
@@ -94,6 +100,7 @@ bool MainWindow::startRun(const RunConfig& config) {
         log("Open a model before running.");
         return false;
     }
+    preview_->cancel();  // the run's numbers are coming; the cores are the run's
     if (!job_->start(c)) {
         log("A run is already in progress.");
         return false;
@@ -156,12 +163,15 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
         log("Run failed: " + outcome.error);
         if (interactive_ && isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
     }
+    // No run after all: back to the preview of the editor's recipe.
+    if (!outcome.result && runs_.empty()) requestPreview();
     emit runFinished(bool(outcome.result));
     closeWhenIdle();  // the user chose to quit during this run
 }
 
 void MainWindow::addRun(RunPtr run) {
     if (!run) return;
+    dropPreview();  // a run exists: its numbers, never a preview's
     runs_.push_back(withUniqueLabel(std::move(run)));
     currentRun_ = int(runs_.size()) - 1;
     runsChanged();
@@ -176,6 +186,7 @@ void MainWindow::removeRun(int index) {
     runs_.erase(runs_.begin() + index);
     if (currentRun_ >= int(runs_.size())) currentRun_ = int(runs_.size()) - 1;
     runsChanged();
+    if (runs_.empty()) requestPreview();
 }
 
 void MainWindow::setCurrentRun(int index) {
@@ -187,12 +198,22 @@ void MainWindow::setCurrentRun(int index) {
 // Pushes the runs and the current run to every view.
 void MainWindow::runsChanged() {
     const RunPtr current = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
-    layerModel_->setRuns(runs_);
-    memoryModel_->setRun(current);
+    if (!runs_.empty()) {
+        // A run exists (finished, opened or restored): previews stop and their marker goes.
+        preview_->cancel();
+        dropPreview();
+        previewMarker_->setVisible(false);
+    }
+    // Without a run the weight views show the preview (if any), under its marker.
+    const bool preview = runs_.empty() && previewRun_;
+    const RunList weightRuns = preview ? RunList{previewRun_} : runs_;
+    const RunPtr weightRun = preview ? previewRun_ : current;
+    layerModel_->setRuns(weightRuns);
+    memoryModel_->setRun(weightRun);
     pplModel_->setRuns(runs_);
-    histograms_->setRun(current);
-    layerChart_->setRuns(runs_);
-    overview_->setRun(current);
+    histograms_->setRun(weightRun);
+    layerChart_->setRuns(weightRuns);
+    overview_->setRun(weightRun);
     channels_->setRun(current);
     summaryCharts_->setRuns(runs_, current);
     comparison_->setRuns(runs_);
@@ -220,6 +241,7 @@ void MainWindow::selectLayer(const std::string& name) {
     histograms_->setLayer(name);
     layerChart_->setSelectedLayer(name);
     overview_->setSelectedLayer(name);
+    sweep_->setSelectedLayer(name);
     channels_->setLayer(name);
     comparison_->setLayer(name);
     updateLayerInfo();
