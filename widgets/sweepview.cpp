@@ -6,6 +6,7 @@
 #include <qcustomplot.h>
 #include <QApplication>
 #include <QCheckBox>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -76,12 +77,16 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     applyPalette();
 }
 
+// Two short rows (bits and symmetry; grids and the buttons): one long row of 12 boxes would
+// set the whole chart area's minimum width and widen the window past 1280 pixels.
 QWidget* SweepView::buildControls() {
     auto* bar = new QWidget;
-    auto* row = new QHBoxLayout(bar);
-    row->setContentsMargins(4, 2, 4, 2);
-    auto boxes = [&](const QString& label, QList<QCheckBox*>& list, const QStringList& names,
-                     const QList<bool>& checked) {
+    auto* grid = new QGridLayout(bar);
+    grid->setContentsMargins(4, 2, 4, 2);
+    grid->setVerticalSpacing(2);
+    auto boxes = [&](int line, const QString& label, QList<QCheckBox*>& list,
+                     const QStringList& names, const QList<bool>& checked) {
+        auto* row = new QHBoxLayout;
         row->addWidget(new QLabel(label));
         for (int i = 0; i < names.size(); ++i) {
             auto* box = new QCheckBox(names[i]);
@@ -90,7 +95,8 @@ QWidget* SweepView::buildControls() {
             list << box;
             row->addWidget(box);
         }
-        row->addSpacing(8);
+        row->addStretch(1);
+        grid->addLayout(row, line, grid->itemAtPosition(line, 0) ? 1 : 0);
     };
     QStringList bitNames, groupNames;
     QList<bool> bitOn, groupOn;
@@ -98,9 +104,9 @@ QWidget* SweepView::buildControls() {
     for (int g : kGroups)
         groupNames << (g ? QString("g%1").arg(g) : QString("channel")),
             groupOn << kDefaultGroups.contains(g);
-    boxes("Bits", bits_, bitNames, bitOn);
-    boxes("Grid", groups_, groupNames, groupOn);
-    boxes("", symmetry_, {"sym", "asym"}, {true, true});
+    boxes(0, "Bits", bits_, bitNames, bitOn);
+    boxes(0, "Symmetry", symmetry_, {"sym", "asym"}, {true, true});
+    boxes(1, "Grid", groups_, groupNames, groupOn);
     start_ = new QPushButton("Sweep");
     start_->setToolTip(
         "Weight SQNR of every layer for each checked combination (RTN, "
@@ -111,10 +117,13 @@ QWidget* SweepView::buildControls() {
     status_ = new QLabel;
     // Progress text changes often: it must never re-layout (and so replot) the map.
     status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-    row->addWidget(start_);
-    row->addWidget(cancel_);
-    row->addWidget(export_);
-    row->addWidget(status_, 1);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(start_);
+    buttons->addWidget(cancel_);
+    buttons->addWidget(export_);
+    grid->addLayout(buttons, 1, 1);
+    grid->addWidget(status_, 2, 0, 1, 2);
+    grid->setColumnStretch(1, 1);
     connect(start_, &QPushButton::clicked, this, [this] { emit sweepRequested(checkedRecipes()); });
     connect(cancel_, &QPushButton::clicked, this, &SweepView::cancelRequested);
     connect(export_, &QPushButton::clicked, this, [this] { emit exportRequested(plot_); });

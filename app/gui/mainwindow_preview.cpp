@@ -10,6 +10,7 @@
 #include <QDateTime>
 #include <QLabel>
 #include <QPointer>
+#include <QRegularExpression>
 #include <QtConcurrent>
 
 #include <cmath>
@@ -67,11 +68,12 @@ void MainWindow::onPreviewFinished(const RunPtr& preview) {
     runsChanged();
     if ((layer_.empty() || !findLayer(*preview, layer_)) && !preview->layers.empty())
         selectLayer(preview->layers.front().name);
-    updatePreviewMarker(QString("<b>%1</b> · %2 layers in %3 s · weight SQNR, error and "
-                                "histograms only: Run for outputs, activations and perplexity")
-                            .arg(runDisplayName(*preview).toHtmlEscaped())
-                            .arg(preview->layers.size())
-                            .arg(preview->seconds, 0, 'f', 2));
+    updatePreviewMarker(
+        QString("<b>%1</b> · %2 layers in %3 s · weight SQNR, error and "
+                "histograms only: Run for outputs, activations and perplexity")
+            .arg(runDisplayName(*preview).remove(QRegularExpression("^Preview: ")).toHtmlEscaped())
+            .arg(preview->layers.size())
+            .arg(preview->seconds, 0, 'f', 2));
     emit previewShown(preview);
 }
 

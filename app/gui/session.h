@@ -20,10 +20,13 @@ struct SessionOptions {
     RunConfig base;  // calibration/evaluation settings for the recipes
     QString screenshot;
     QString layer;
-    QString tab;           // histograms | sqnr | summary | compare
+    QString tab;           // histograms | sqnr | summary | compare | overview | channels | sweep
     QString histogramTab;  // weights | activations | gradients
     QString table;         // sqnr | memory | perplexity
     bool logCounts = false;
+    // No run: the live preview of this recipe (set in the run panel), shot once it is shown.
+    QString previewRecipe;
+    bool sweep = false;  // sweep the Weight sweep tab's default grid, shot once it is done
 };
 
 class Session : public QObject {
@@ -40,6 +43,7 @@ private:
     SessionOptions o_;
     int nextRecipe_ = 0;
     int exitCode_ = 0;
+    bool previewSeen_ = false, waitingPreview_ = false;
 };
 
 }  // namespace ql
