@@ -71,9 +71,12 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     plot_->yAxis->setRangeReversed(true);  // first layer at the top, as the layer tree
     plot_->xAxis->grid()->setVisible(false);
     plot_->yAxis->grid()->setVisible(false);
-    plot_->xAxis->setTickLabelRotation(-40);  // recipe labels side by side do not fit
+    // Recipe labels side by side do not fit; turned down to the right, as the SQNR chart's,
+    // with room kept right of the map for the last one (fitRotatedTickLabels).
+    plot_->xAxis->setTickLabelRotation(40);
     layout->addWidget(plot_, 1);
     connect(plot_, &QCustomPlot::mousePress, this, &SweepView::onClick);
+    plot_->installEventFilter(this);
     applyPalette();
 }
 
@@ -88,6 +91,7 @@ QWidget* SweepView::buildControls() {
                      const QStringList& names, const QList<bool>& checked) {
         auto* row = new QHBoxLayout;
         row->addWidget(new QLabel(label));
+        row->addSpacing(4);
         for (int i = 0; i < names.size(); ++i) {
             auto* box = new QCheckBox(names[i]);
             box->setChecked(checked[i]);
@@ -228,14 +232,32 @@ void SweepView::rebuild() {
     auto x = QSharedPointer<QCPAxisTickerText>::create();
     for (int r = 0; r < recipes; ++r) x->addTick(r, recipeLabel(result_->recipes[size_t(r)]));
     plot_->xAxis->setTicker(x);
-    auto y = QSharedPointer<QCPAxisTickerText>::create();
-    const int step = std::max(1, layers / 28);  // about 28 labels whatever the model's depth
-    for (int l = 0; l < layers; l += step) y->addTick(l, shortLayer(result_->layers[0][size_t(l)]));
-    plot_->yAxis->setTicker(y);
+    fitRotatedTickLabels(plot_->xAxis);
+    placeLayerTicks();
     plot_->xAxis->setRange(-0.5, cols - 0.5);
     plot_->yAxis->setRange(-0.5, rows - 0.5);
     title_->setText(title());
     plot_->replot(QCustomPlot::rpQueuedReplot);  // once per event loop pass, however many changes
+}
+
+// A label per row where rows are tall enough for the font, else every n-th row: labels never
+// overlap, at any window height or model depth (refitted on resize).
+void SweepView::placeLayerTicks() {
+    // The plot's own margins (title, tick labels) around its axis rect, from the last layout:
+    // the rows get the rest of the plot's current height.
+    const int margins = plot_->viewport().height() - plot_->axisRect()->height();
+    const int layers = result_ && !result_->layers.empty() ? int(result_->layers[0].size()) : 0;
+    const int rowsPx = std::max(40, plot_->height() - margins);
+    const int labelPx = QFontMetrics(plot_->yAxis->tickLabelFont()).height() + 2;
+    const int step = std::max(1, (layers * labelPx + rowsPx - 1) / rowsPx);
+    auto y = QSharedPointer<QCPAxisTickerText>::create();
+    for (int l = 0; l < layers; l += step) y->addTick(l, shortLayer(result_->layers[0][size_t(l)]));
+    plot_->yAxis->setTicker(y);
+}
+
+bool SweepView::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plot_ && event->type() == QEvent::Resize && result_) placeLayerTicks();
+    return QWidget::eventFilter(watched, event);
 }
 
 void SweepView::onClick(QMouseEvent* event) {

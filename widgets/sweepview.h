@@ -58,6 +58,9 @@ public:
     QPushButton* exportButton() const { return export_; }
     QLabel* statusLabel() const { return status_; }
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 signals:
     void sweepRequested(const QStringList& recipes);
     void cancelRequested();
@@ -67,6 +70,7 @@ signals:
 private:
     QWidget* buildControls();
     void rebuild();
+    void placeLayerTicks();
     void onClick(QMouseEvent* event);
     void updateButtons();
 

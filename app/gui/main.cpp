@@ -40,7 +40,7 @@ struct CommandLine {
         "tab", "Chart tab: histograms, sqnr, summary, compare, overview, channels, sweep.", "tab"};
     const QCommandLineOption preview{
         "preview", "Set RECIPE in the run panel and wait for its weights-only preview.", "recipe"};
-    const QCommandLineOption sweep{"sweep", "Sweep the Weight sweep tab's default grid."};
+    const QCommandLineOption sweep{"sweep", "Sweep the Sweep tab's default grid."};
     const QCommandLineOption htab{"histogram-tab", "weights, activations or gradients.", "tab"};
     const QCommandLineOption table{"table", "Table tab: sqnr, memory, perplexity.", "tab"};
     const QCommandLineOption logCounts{"log-counts", "Logarithmic histogram counts."};

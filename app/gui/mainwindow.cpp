@@ -113,7 +113,7 @@ void MainWindow::buildCentre() {
     channels_ = new ChannelRangesChart;
     chartTabs_->addTab(channels_, "Per-channel ranges");
     sweep_ = new SweepView;
-    chartTabs_->addTab(sweep_, "Weight sweep");
+    chartTabs_->addTab(sweep_, "Sweep");
 
     auto makeTable = [](QAbstractItemModel* model, bool sortable) {
         auto* view = new TableView;

@@ -26,7 +26,7 @@ struct SessionOptions {
     bool logCounts = false;
     // No run: the live preview of this recipe (set in the run panel), shot once it is shown.
     QString previewRecipe;
-    bool sweep = false;  // sweep the Weight sweep tab's default grid, shot once it is done
+    bool sweep = false;  // sweep the Sweep tab's default grid, shot once it is done
 };
 
 class Session : public QObject {
