@@ -4,6 +4,7 @@
 #include "widgets/histogramchart.h"
 #include "widgets/layerchart.h"
 #include "widgets/modeloverview.h"
+#include "widgets/sweepview.h"
 #include "widgets/tableroles.h"
 
 #include <qcustomplot.h>
@@ -189,6 +190,7 @@ QString chartDataCsv(QCustomPlot* plot) {
     if (auto* l = qobject_cast<LayerChart*>(plot)) return l->dataCsv();
     if (auto* o = qobject_cast<ModelOverview*>(plot)) return o->dataCsv();
     if (auto* c = qobject_cast<ChannelRangesChart*>(plot)) return c->dataCsv();
+    if (auto* s = qobject_cast<SweepView*>(plot->parentWidget())) return s->dataCsv();
     return categoryChartCsv(plot);
 }
 

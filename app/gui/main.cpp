@@ -39,8 +39,11 @@ struct CommandLine {
     const QCommandLineOption tab{
         "tab",
         "Chart tab: histograms, sqnr, summary, compare, overview, channels, sensitivity (measured "
-        "first), plan (measured and its plan run first).",
+        "first), plan (measured and its plan run first), sweep.",
         "tab"};
+    const QCommandLineOption preview{
+        "preview", "Set RECIPE in the run panel and wait for its weights-only preview.", "recipe"};
+    const QCommandLineOption sweep{"sweep", "Sweep the Sweep tab's default grid."};
     const QCommandLineOption htab{"histogram-tab", "weights, activations or gradients.", "tab"};
     const QCommandLineOption table{"table", "Table tab: sqnr, memory, perplexity.", "tab"};
     const QCommandLineOption logCounts{"log-counts", "Logarithmic histogram counts."};
@@ -56,9 +59,9 @@ struct CommandLine {
         parser.addVersionOption();
         parser.addPositionalArgument("model", "Model folder (Hugging Face layout) to open.",
                                      "[MODEL]");
-        for (const auto& o :
-             {recipe, openRun, calib, calibWindows, calibSeq, eval, evalSeq, evalWindows,
-              screenshot, theme, size, layer, tab, htab, logCounts, renderIcon, table, noRestore})
+        for (const auto& o : {recipe,      openRun,    calib, calibWindows, calibSeq, eval, evalSeq,
+                              evalWindows, screenshot, theme, size,         layer,    tab,  htab,
+                              logCounts,   renderIcon, table, noRestore,    preview,  sweep})
             parser.addOption(o);
     }
 };
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
     o.histogramTab = parser.value(cl.htab);
     o.logCounts = parser.isSet(cl.logCounts);
     o.table = parser.value(cl.table);
+    o.previewRecipe = parser.value(cl.preview);
+    o.sweep = parser.isSet(cl.sweep);
     auto* session = new ql::Session(&window, o);
     session->start();
     return app.exec();

@@ -4,6 +4,7 @@
 #include "app/gui/layerbrowser.h"
 #include "app/gui/modelexport.h"
 #include "app/gui/planpage.h"
+#include "app/gui/previewjob.h"
 #include "app/gui/runpanel.h"
 #include "app/gui/sensitivitypage.h"
 #include "base/output_folder.h"
@@ -20,6 +21,7 @@
 #include "widgets/sensitivitychart.h"
 #include "widgets/sensitivityview.h"
 #include "widgets/summarycharts.h"
+#include "widgets/sweepview.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
 
@@ -56,6 +58,9 @@ namespace ql {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     job_ = new RunJob(this);
+    preview_ = new PreviewJob(this);
+    sweepWatcher_ = new QFutureWatcher<SweepOutcome>(this);
+    connect(sweepWatcher_, &QFutureWatcher<SweepOutcome>::finished, this, &MainWindow::onSweepDone);
     layerModel_ = new LayerTableModel(this);
     memoryModel_ = new MemoryTableModel(this);
     pplModel_ = new PerplexityTableModel(this);
@@ -87,6 +92,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
 MainWindow::~MainWindow() {
     job_->cancel();
+    preview_->cancel();
+    cancelSweep();
+    sweepWatcher_->waitForFinished();
     modelWatcher_->waitForFinished();
     if (restoreWatcher_) restoreWatcher_->waitForFinished();
     for (QFuture<QString>& f : autosaves_) f.waitForFinished();  // never a half-written run
@@ -112,6 +120,8 @@ void MainWindow::buildCentre() {
     chartTabs_->addTab(sensitivityPage_, "Sensitivity");
     buildPlan();
     chartTabs_->addTab(planPage_, "Plan");
+    sweep_ = new SweepView;
+    chartTabs_->addTab(sweep_, "Sweep");
 
     auto makeTable = [](QAbstractItemModel* model, bool sortable) {
         auto* view = new TableView;
@@ -136,8 +146,15 @@ void MainWindow::buildCentre() {
     tableTabs_->addTab(memoryTable_, "Memory");
     tableTabs_->addTab(pplTable_, "Perplexity");
 
+    // The preview marker sits above the charts so that no preview number is read as a run's.
+    auto* top = new QWidget;
+    auto* topLayout = new QVBoxLayout(top);
+    topLayout->setContentsMargins(0, 0, 0, 0);
+    topLayout->setSpacing(2);
+    topLayout->addWidget(buildPreviewMarker());
+    topLayout->addWidget(chartTabs_, 1);
     auto* centre = new QSplitter(Qt::Vertical);
-    centre->addWidget(chartTabs_);
+    centre->addWidget(top);
     centre->addWidget(tableTabs_);
     centre->setStretchFactor(0, 3);
     centre->setStretchFactor(1, 2);
@@ -162,6 +179,10 @@ void MainWindow::buildCentre() {
     connect(browser_, &LayerBrowser::layerSelected, this, &MainWindow::selectLayer);
     connect(layerChart_, &LayerChart::layerClicked, this, &MainWindow::selectLayer);
     connect(overview_, &ModelOverview::layerClicked, this, &MainWindow::selectLayer);
+    connect(sweep_, &SweepView::layerClicked, this, &MainWindow::selectLayer);
+    connect(sweep_, &SweepView::sweepRequested, this, &MainWindow::startSweep);
+    connect(sweep_, &SweepView::cancelRequested, this, &MainWindow::cancelSweep);
+    connect(sweep_, &SweepView::exportRequested, this, &MainWindow::exportChart);
     connect(comparison_, &ComparisonView::layerSelected, this, &MainWindow::selectLayer);
     connect(histograms_, &HistogramView::statusMessage, this, [this](const QString& m) { log(m); });
     connect(comparison_, &ComparisonView::statusMessage, this,
@@ -206,6 +227,7 @@ QWidget* MainWindow::buildRunsDock() {
     connect(removeBtn, &QPushButton::clicked, this, [this] { removeRun(runList_->currentRow()); });
     connect(runPanel_, &RunPanel::runRequested, this, &MainWindow::onRunRequested);
     connect(runPanel_, &RunPanel::cancelRequested, this, &MainWindow::cancelRun);
+    connect(runPanel_, &RunPanel::recipeEdited, this, &MainWindow::requestPreview);
     return panel;
 }
 
@@ -319,6 +341,7 @@ void MainWindow::setDarkTheme(bool dark) {
     layerChart_->applyPalette();
     overview_->applyPalette();
     channels_->applyPalette();
+    sweep_->applyPalette();
     summaryCharts_->applyPalette();
     comparison_->applyPalette();
 }
@@ -343,6 +366,8 @@ QCustomPlot* MainWindow::currentChart() const {
             return sensitivityPage_->view()->bars();
         case PlanTab:
             return planPage_->chart();
+        case SweepTab:
+            return sweep_->chart();
         default:  // what is on screen, as the comparison itself exports it
             return comparison_->currentExportWidget();
     }
@@ -373,7 +398,9 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {overview_, "model_overview", "Model overview"},
         {sensitivityPage_->view()->bars(), "sensitivity", "Sensitivity per unit"},
         {sensitivityPage_->view()->heatMap(), "sensitivity_heatmap", "Sensitivity, blocks × kinds"},
-        {planPage_->chart(), "plan_pareto", "Plan: memory vs KL"}};
+        {planPage_->chart(), "plan_pareto", "Plan: memory vs KL"},
+
+        {sweep_->chart(), "weight_sweep", "Weight SQNR sweep"}};
     for (const auto& [p, stem, what] : allRuns)
         if (p == plot) return {stem, what, QString()};
     return {fileStem("compare_" + layer), "Comparison · " + layer, layer};
@@ -471,7 +498,7 @@ void MainWindow::log(const QString& line) {
 
 void MainWindow::updateLayerInfo() {
     const QString name = QString::fromStdString(layer_);
-    const RunPtr run = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
+    const RunPtr run = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : previewRun_;
     const LayerResult* l = run ? findLayer(*run, layer_) : nullptr;
     QString text = name;
     if (l) {

@@ -8,6 +8,7 @@
 #include "app/gui/runjob.h"
 #include "model/model.h"
 #include "run/sensitivity.h"
+#include "run/sweep.h"
 #include "widgets/resultutils.h"
 
 #include <QFutureWatcher>
@@ -15,6 +16,7 @@
 #include <QMainWindow>
 #include <QSet>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -29,6 +31,8 @@ class QCustomPlot;
 namespace ql {
 
 class ComparisonView;
+class PreviewJob;
+class SweepView;
 class HistogramView;
 class LayerBrowser;
 class LayerChart;
@@ -54,7 +58,8 @@ public:
         OverviewTab,
         ChannelsTab,
         SensitivityTab,
-        PlanTab
+        PlanTab,
+        SweepTab
     };
     enum TableTab { SqnrTableTab, MemoryTableTab, PerplexityTableTab };
 
@@ -98,6 +103,21 @@ public:
     bool isPlanning() const;
     bool runSelectedPlan();
     PlanPage* planPage() const { return planPage_; }
+    // Live weights-only preview (mainwindow_preview.cpp): while the open model has no run,
+    // every recipe edit re-runs the weights-only analysis in the background (debounced,
+    // the previous one cancelled) and the SQNR chart, layer table, histograms, overview and
+    // memory table show it under a "weights-only preview" marker. A run's results are
+    // never replaced by a preview: with any run present, previews stop.
+    PreviewJob* previewJob() const { return preview_; }
+    RunPtr previewRun() const { return previewRun_; }  // null when none is shown
+    QLabel* previewMarker() const { return previewMarker_; }
+    void requestPreview();
+    // Weight sweep tab: sweepWeights of the recipes in the background (the run panel's layer
+    // selection and bins); sweepFinished(ok) when it ends. False if one is running already.
+    bool startSweep(const QStringList& recipes);
+    void cancelSweep();
+    bool isSweeping() const;
+    SweepView* sweepView() const { return sweep_; }
 
     // Selection and views
     void selectLayer(const std::string& name);
@@ -180,6 +200,8 @@ signals:
     void planFinished(bool ok);
     void autosaveRestored(int runs);
     void autosaveWritten(const QString& folder, bool ok);
+    void previewShown(const ql::RunPtr& preview);  // a preview result reached the views
+    void sweepFinished(bool ok);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -218,6 +240,17 @@ private:
     void exportReportInteractive();
     void saveRunInteractive();
     void openRunInteractive();
+    // mainwindow_preview.cpp
+    QWidget* buildPreviewMarker();
+    void onPreviewFinished(const RunPtr& preview);
+    void dropPreview();
+    void updatePreviewMarker(const QString& state);
+    void onSweepDone();
+    struct SweepOutcome {
+        std::shared_ptr<const SweepResult> result;
+        QString error;
+        bool cancelled = false;
+    };
     // mainwindow_session.cpp
     void autosave(const RunPtr& run);
     void removeAutosave(const RunResult* run);
@@ -263,6 +296,12 @@ private:
     SensitivityPage* sensitivityPage_ = nullptr;
     MeasureJob* planJob_ = nullptr;
     PlanPage* planPage_ = nullptr;
+    PreviewJob* preview_ = nullptr;
+    RunPtr previewRun_;
+    QLabel* previewMarker_ = nullptr;
+    SweepView* sweep_ = nullptr;
+    QFutureWatcher<SweepOutcome>* sweepWatcher_ = nullptr;
+    std::shared_ptr<std::atomic<bool>> sweepCancel_;
     LayerTableModel* layerModel_ = nullptr;
     MemoryTableModel* memoryModel_ = nullptr;
     PerplexityTableModel* pplModel_ = nullptr;

@@ -3,6 +3,7 @@
 
 #include "app/gui/layerbrowser.h"
 #include "app/gui/planpage.h"
+#include "app/gui/previewjob.h"
 #include "app/gui/runpanel.h"
 #include "app/gui/sensitivitypage.h"
 #include "widgets/channelranges.h"
@@ -15,6 +16,7 @@
 #include "widgets/perplexitytablemodel.h"
 #include "widgets/sensitivityview.h"
 #include "widgets/summarycharts.h"
+#include "widgets/sweepview.h"
 
 #include <QDir>
 #include <QFileDialog>
@@ -69,6 +71,7 @@ void MainWindow::onModelInspected() {
         return;
     }
     summary_ = out.summary;
+    dropPreview();  // the old model's
     std::vector<LayerRowInfo> rows;
     for (const LinearLayerInfo& l : summary_->linears)
         rows.push_back({l.name, l.block, projKindName(l.kind), l.outFeatures, l.inFeatures});
@@ -83,6 +86,8 @@ void MainWindow::onModelInspected() {
     sensitivityPage_->view()->setResult(nullptr);  // measured on the model open before
     planPage_->setModelOpen(true);
     planPage_->setInputs(nullptr);
+    sweep_->setEnabledForModel(summary_->weightsOnlyReason.empty());
+    if (sweep_->result() && sweep_->result()->modelDir != summary_->folder) sweep_->setResult({});
     if (!rows.empty()) selectLayer(rows.front().name);
     // Runs belong to their model: the others wait (autosaved) until it is opened again.
     const int before = int(runs_.size() + parked_.size());
@@ -95,6 +100,7 @@ void MainWindow::onModelInspected() {
     log(QString("Opened %1 (%2, %3 parameters)")
             .arg(out.folder, QString::fromStdString(summary_->config.architectureName))
             .arg(summary_->parameters));
+    requestPreview();
     emit modelOpened(true);
 }
 
@@ -109,6 +115,7 @@ bool MainWindow::startRun(const RunConfig& config) {
     // in memory for as long as the run is open.
     if (c.spillFolder.empty() && !autosaveDir_.isEmpty() && QDir().mkpath(autosaveDir_))
         c.spillFolder = autosaveDir_.toStdString();
+    preview_->cancel();  // the run's numbers are coming; the cores are the run's
     if (!job_->start(c)) {
         log("A run is already in progress.");
         return false;
@@ -173,12 +180,15 @@ void MainWindow::onRunFinished(const RunOutcome& outcome) {
         log("Run failed: " + outcome.error);
         if (interactive_ && isVisible()) QMessageBox::warning(this, "Run failed", outcome.error);
     }
+    // No run after all: back to the preview of the editor's recipe.
+    if (!outcome.result && runs_.empty()) requestPreview();
     emit runFinished(bool(outcome.result));
     closeWhenIdle();  // the user chose to quit during this run
 }
 
 void MainWindow::addRun(RunPtr run) {
     if (!run) return;
+    dropPreview();  // a run exists: its numbers, never a preview's
     runs_.push_back(withUniqueLabel(std::move(run)));
     currentRun_ = int(runs_.size()) - 1;
     runsChanged();
@@ -193,6 +203,7 @@ void MainWindow::removeRun(int index) {
     runs_.erase(runs_.begin() + index);
     if (currentRun_ >= int(runs_.size())) currentRun_ = int(runs_.size()) - 1;
     runsChanged();
+    if (runs_.empty()) requestPreview();
 }
 
 void MainWindow::setCurrentRun(int index) {
@@ -204,12 +215,22 @@ void MainWindow::setCurrentRun(int index) {
 // Pushes the runs and the current run to every view.
 void MainWindow::runsChanged() {
     const RunPtr current = currentRun_ >= 0 ? runs_[size_t(currentRun_)] : nullptr;
-    layerModel_->setRuns(runs_);
-    memoryModel_->setRun(current);
+    if (!runs_.empty()) {
+        // A run exists (finished, opened or restored): previews stop and their marker goes.
+        preview_->cancel();
+        dropPreview();
+        previewMarker_->setVisible(false);
+    }
+    // Without a run the weight views show the preview (if any), under its marker.
+    const bool preview = runs_.empty() && previewRun_;
+    const RunList weightRuns = preview ? RunList{previewRun_} : runs_;
+    const RunPtr weightRun = preview ? previewRun_ : current;
+    layerModel_->setRuns(weightRuns);
+    memoryModel_->setRun(weightRun);
     pplModel_->setRuns(runs_);
-    histograms_->setRun(current);
-    layerChart_->setRuns(runs_);
-    overview_->setRun(current);
+    histograms_->setRun(weightRun);
+    layerChart_->setRuns(weightRuns);
+    overview_->setRun(weightRun);
     channels_->setRun(current);
     summaryCharts_->setRuns(runs_, current);
     comparison_->setRuns(runs_);
@@ -238,6 +259,7 @@ void MainWindow::selectLayer(const std::string& name) {
     histograms_->setLayer(name);
     layerChart_->setSelectedLayer(name);
     overview_->setSelectedLayer(name);
+    sweep_->setSelectedLayer(name);
     channels_->setLayer(name);
     comparison_->setLayer(name);
     sensitivityPage_->view()->setSelectedLayer(name);

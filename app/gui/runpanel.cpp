@@ -399,6 +399,7 @@ void RunPanel::editorChanged() {
                 std::begin(kPresets));
         QSignalBlocker block(preset_);
         preset_->setCurrentIndex(match);  // kPresetCount == "Custom"
+        emit recipeEdited();              // a preset emits once, after all its fields are set
     }
 }
 

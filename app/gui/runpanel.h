@@ -82,6 +82,8 @@ public:
 signals:
     void runRequested();
     void cancelRequested();
+    // Any recipe field or preset changed (after the editor shows it): the live preview.
+    void recipeEdited();
 
 private:
     QWidget* buildRecipeBox();

@@ -2,14 +2,17 @@
 
 #include "app/gui/mainwindow.h"
 #include "app/gui/planpage.h"
+#include "app/gui/previewjob.h"
 #include "app/gui/runpanel.h"
 #include "widgets/exportutils.h"
 #include "widgets/histogramview.h"
+#include "widgets/sweepview.h"
 
 #include <QApplication>
 #include <QTimer>
 
 #include <cstdio>
+#include <utility>
 
 namespace ql {
 
@@ -19,8 +22,22 @@ Session::Session(MainWindow* window, SessionOptions options)
 void Session::start() {
     if (!o_.screenshot.isEmpty())
         w_->setInteractive(false);  // never block an unattended session on a dialog
+    connect(w_, &MainWindow::previewShown, this, [this] {
+        previewSeen_ = true;
+        if (std::exchange(waitingPreview_, false)) finish();
+    });
+    connect(w_->previewJob(), &PreviewJob::failed, this, [this] {
+        exitCode_ = 1;
+        if (std::exchange(waitingPreview_, false)) finish();
+    });
     connect(w_, &MainWindow::modelOpened, this, [this](bool ok) {
         if (!ok) exitCode_ = 1;
+        if (ok && !o_.previewRecipe.isEmpty()) {
+            RunConfig c = w_->runPanel()->config();
+            c.recipe = o_.previewRecipe.toStdString();
+            w_->runPanel()->setConfig(c);  // the edit starts the preview
+        }
+        if (ok && o_.sweep && !w_->startSweep(w_->sweepView()->checkedRecipes())) exitCode_ = 1;
         for (const QString& dir : o_.openRuns) {
             QString error;
             if (!w_->openRunFrom(dir, &error)) {
@@ -75,10 +92,20 @@ bool Session::measureForTab() {
 }
 
 void Session::finish() {
+    // Shots of a preview or a sweep wait for it (failures end the session as well).
+    // (A run, once there, replaces the preview: then there is nothing to wait for.)
+    if (!o_.previewRecipe.isEmpty() && !previewSeen_ && exitCode_ == 0 && w_->runs().empty()) {
+        waitingPreview_ = true;
+        return;
+    }
+    if (o_.sweep && w_->isSweeping()) {
+        connect(w_, &MainWindow::sweepFinished, this, &Session::finish, Qt::SingleShotConnection);
+        return;
+    }
     if (measureForTab()) return;
     if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
-    const QStringList tabs = {"histograms", "sqnr",     "summary",     "compare",
-                              "overview",   "channels", "sensitivity", "plan"};
+    const QStringList tabs = {"histograms", "sqnr",        "summary", "compare", "overview",
+                              "channels",   "sensitivity", "plan",    "sweep"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))

@@ -20,13 +20,16 @@ struct SessionOptions {
     RunConfig base;  // calibration/evaluation settings for the recipes
     QString screenshot;
     QString layer;
-    // histograms | sqnr | summary | compare | overview | channels | sensitivity | plan;
+    // histograms | sqnr | summary | compare | overview | channels | sensitivity | plan | sweep;
     // sensitivity measures (layer units, the page's recipe) and plan measures the page's
     // candidates and runs the plan at its budget, before the screenshot.
     QString tab;
     QString histogramTab;  // weights | activations | gradients
     QString table;         // sqnr | memory | perplexity
     bool logCounts = false;
+    // No run: the live preview of this recipe (set in the run panel), shot once it is shown.
+    QString previewRecipe;
+    bool sweep = false;  // sweep the Sweep tab's default grid, shot once it is done
 };
 
 class Session : public QObject {
@@ -45,6 +48,7 @@ private:
     int nextRecipe_ = 0;
     bool measured_ = false;
     int exitCode_ = 0;
+    bool previewSeen_ = false, waitingPreview_ = false;
 };
 
 }  // namespace ql

@@ -40,3 +40,9 @@ if(TARGET quantlens_gui)
   quantlens_add_test(test_gui_plan SOURCES test_gui_plan.cpp gui_helpers.h
     LIBS QuantLens::gui TIMEOUT 600)
 endif()
+if(TARGET quantlens_gui)
+  # The live weights-only preview: debounce, cancellation, numbers equal to sweep's, the
+  # GUI thread's longest stall, runs never replaced (issue 13).
+  quantlens_add_test(test_gui_preview SOURCES test_gui_preview.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 300)
+endif()
