@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -110,6 +111,10 @@ int vocabOf(const GgufFile& f, const std::string& arch) {
 }  // namespace
 
 bool isGgufFile(const std::string& path) {
+    // Regular files only: opening a FIFO (or a device) to read its magic would block or
+    // consume it; such paths are refused later with their own message.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
     std::ifstream in(path, std::ios::binary);
     char magic[4] = {};
     return in.is_open() && in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
