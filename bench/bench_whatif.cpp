@@ -7,6 +7,7 @@
 //  3. with MODEL_DIR: sweepWeights of the first N recipes (wall, CPU seconds, load).
 //   bench_whatif [THREADS=2] [MODEL_DIR] [N_RECIPES=1]
 #include "base/parallel.h"
+#include "bench_timing.h"
 #include "quant/histogram.h"
 #include "quant/simd.h"
 #include "quant/weight_analysis.h"
@@ -23,35 +24,12 @@
 #include <string>
 #include <vector>
 
+using qlbench::best;
+using qlbench::cpuNow;
+using qlbench::gCpu;
+using qlbench::loadavg;
+
 namespace {
-
-double gCpu = 0;  // CPU seconds (all threads) of the best timed run
-
-double cpuNow() {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
-
-double best(const std::function<void()>& fn, int repeats) {
-    double b = 1e30;
-    for (int r = 0; r < repeats; ++r) {
-        const double c0 = cpuNow();
-        const auto t0 = std::chrono::steady_clock::now();
-        fn();
-        const double w =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (w < b) b = w, gCpu = cpuNow() - c0;
-    }
-    return b;
-}
-
-std::string loadavg() {
-    std::ifstream in("/proc/loadavg");
-    std::string a, b, c;
-    in >> a >> b >> c;
-    return a + " " + b + " " + c;
-}
 
 // Read bandwidth: a vectorizable sum over the array, split over `threads`.
 double readOnce(const std::vector<float>& x, int threads) {
