@@ -1,11 +1,18 @@
 // GPTQ seconds per layer: (1) the seven projections of one Qwen2.5-1.5B block at real
 // shapes, random weights and random calibration activations (16 x 256 tokens), int4 g128
 // asym; (2) quantizeLayers with GPTQ on the shared story models (if a folder is given).
-// (3) with --awq, AWQ's scale search on the same synthetic block.
-// Usage: bench_gptq [--threads N] [--skip-synthetic] [--awq] [MODEL_DIR CALIB_TXT ...]
+// (3) with --awq, AWQ's scale search on the same synthetic block. (4) with --factor
+// N[,N...], the inverse-Hessian factor of an N-input layer: the three LAPACK calls of the
+// reference (potrf, potri, potrf) against upperFactorOfInverse (one Cholesky, one
+// triangular inverse, in panels with a cancellation check after each): seconds, GFLOP/s
+// next to this machine's float32 GEMM rate, the longest time between cancellation checks,
+// and how far the two factors differ.
+// Usage: bench_gptq [--threads N] [--skip-synthetic] [--awq] [--factor N,...]
+//                   [MODEL_DIR CALIB_TXT ...]
 #include "base/progress.h"
 #include "methods/awq.h"
 #include "methods/gptq.h"
+#include "methods/inverse_factor.h"
 #include "methods/method_common.h"
 #include "methods/quantize_layers.h"
 #include "model/model.h"
@@ -13,6 +20,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -107,6 +115,59 @@ void syntheticQwenBlockAwq() {
     std::printf("block total %.1f s\n\n", total);
 }
 
+}  // namespace
+
+extern "C" {
+void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+}
+
+namespace {
+
+// The factor as the previous code computed it: three LAPACK calls on H's storage.
+bool threeCallFactor(float* a, int n) {
+    int info = 0;
+    spotrf_("L", &n, a, &n, &info);
+    if (info == 0) spotri_("L", &n, a, &n, &info);
+    if (info == 0) spotrf_("L", &n, a, &n, &info);
+    for (int64_t r = 1; r < n; ++r) std::fill(a + r * n, a + r * n + r, 0.0f);
+    return info == 0;
+}
+
+void inverseFactor(int64_t n) {
+    auto gen = at::detail::createCPUGenerator(3);
+    const at::Tensor b = at::randn({n, 512}, gen);
+    auto t0 = std::chrono::steady_clock::now();
+    at::Tensor h = b.mm(b.t()) / 512.0;
+    const double gemmRate = 2.0 * double(n) * double(n) * 512 / seconds(t0) / 1e9;
+    h.diagonal().add_(0.1);
+    at::Tensor old = h.clone();
+    t0 = std::chrono::steady_clock::now();
+    const bool okOld = threeCallFactor(old.data_ptr<float>(), int(n));
+    const double tOld = seconds(t0);
+    double maxGap = 0.0;
+    int checks = 0;
+    auto last = std::chrono::steady_clock::now();
+    const ql::ProgressReporter timing([&](const ql::Progress&) {
+        maxGap = std::max(maxGap, seconds(last));
+        last = std::chrono::steady_clock::now();
+        return ++checks, true;
+    });
+    t0 = last = std::chrono::steady_clock::now();
+    const bool okNew = ql::upperFactorOfInverse(h.data_ptr<float>(), n, timing);
+    const double tNew = seconds(t0);
+    const double n3 = double(n) * double(n) * double(n) / 1e9;
+    const double diff = (h - old).abs().max().item<double>() / old.abs().max().item<double>();
+    std::printf(
+        "factor n=%lld: GEMM %.1f GFLOP/s | potrf+potri+potrf %.2f s (%.1f GFLOP/s)%s | "
+        "panelled %.2f s (%.1f GFLOP/s, %.0f %% of GEMM)%s, %d checks, longest gap "
+        "%.3f s | max difference %.2g of max |U|\n",
+        (long long)n, gemmRate, tOld, 4.0 / 3.0 * n3 / tOld, okOld ? "" : " FAILED", tNew,
+        2.0 / 3.0 * n3 / tNew, 100.0 * 2.0 / 3.0 * n3 / tNew / gemmRate, okNew ? "" : " FAILED",
+        checks, maxGap, diff);
+    std::fflush(stdout);
+}
+
 void sharedModel(const std::string& dir, const std::string& calibPath) {
     auto model = ql::Model::load(dir);
     const auto tok = ql::Tokenizer::load(dir);
@@ -143,6 +204,7 @@ void sharedModel(const std::string& dir, const std::string& calibPath) {
 int main(int argc, char** argv) {
     int threads = 2;
     bool synthetic = true, awq = false;
+    std::vector<int64_t> factorSizes;
     std::vector<std::string> rest;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -151,13 +213,18 @@ int main(int argc, char** argv) {
             synthetic = false;
         else if (!std::strcmp(argv[i], "--awq"))
             awq = true;
-        else
+        else if (!std::strcmp(argv[i], "--factor") && i + 1 < argc) {
+            std::stringstream list(argv[++i]);
+            for (std::string item; std::getline(list, item, ',');)
+                factorSizes.push_back(std::stoll(item));
+        } else
             rest.push_back(argv[i]);
     }
     ql::setComputeThreads(threads);
     std::printf("threads %d\n", threads);
     if (synthetic) syntheticQwenBlock();
     if (awq) syntheticQwenBlockAwq();
+    for (int64_t n : factorSizes) inverseFactor(n);
     for (size_t i = 0; i + 1 < rest.size(); i += 2) sharedModel(rest[i], rest[i + 1]);
     return 0;
 }

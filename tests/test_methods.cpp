@@ -2,6 +2,7 @@
 // torch headers use identifiers that Qt defines as macros.
 #include "methods/awq.h"
 #include "methods/gptq.h"
+#include "methods/inverse_factor.h"
 #include "methods/method_common.h"
 #include "methods/quantize_layers.h"
 
@@ -19,6 +20,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -206,6 +208,68 @@ private Q_SLOTS:
                                                  ql::GptqOptions{0.0, 128, false}, kNoProgress);
         QVERIFY(at::isfinite(g.dequant).all().item<bool>());
         checkCodesMatchDequant(g);
+    }
+    // The in-place, panelled factor against float64 torch (the reference GPTQ's
+    // cholesky(cholesky_inverse(cholesky(H)), upper=True)), for sizes that are and are not
+    // multiples of the panel. H = 2 X^T X / m with m = 2n rows: condition number ~ 34, so
+    // float32 factors agree to ~1e-5 of the largest entry; 1e-4 stated.
+    void inverseFactorMatchesFloat64Reference_data() {
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("panel");
+        QTest::newRow("1 x 1") << 1 << 256;
+        QTest::newRow("7, panel 3") << 7 << 3;
+        QTest::newRow("64, panel 16") << 64 << 16;
+        QTest::newRow("300, panel 64") << 300 << 64;
+        QTest::newRow("513, panel 128") << 513 << 128;
+        QTest::newRow("200, one panel") << 200 << 256;
+    }
+    void inverseFactorMatchesFloat64Reference() {
+        QFETCH(int, n);
+        QFETCH(int, panel);
+        const at::Tensor h = hessianOf(correlatedInputs(2 * n, n, 11 + uint64_t(n)));
+        const at::Tensor h64 = h.to(at::kDouble);
+        const at::Tensor ref =
+            at::linalg_cholesky(at::cholesky_inverse(at::linalg_cholesky(h64)), /*upper=*/true);
+        at::Tensor u = h.clone().contiguous();
+        QVERIFY(ql::upperFactorOfInverse(u.data_ptr<float>(), n, kNoProgress, panel));
+        const double scale = ref.abs().max().item<double>();
+        const double err = (u.to(at::kDouble) - ref).abs().max().item<double>();
+        QVERIFY2(err <= 1e-4 * scale,
+                 qPrintable(QString("max error %1 of %2").arg(err).arg(scale)));
+        QVERIFY(at::equal(u, at::triu(u)));  // strict lower triangle exactly zero
+    }
+    // Not positive definite (a negative pivot in the second panel): false, and the buffer
+    // holds the (exactly symmetric) input again, bit for bit, for the float64 retries.
+    void inverseFactorRestoresInputWhenNotPositiveDefinite() {
+        const int n = 64;
+        at::Tensor h = hessianOf(correlatedInputs(2 * n, n, 5));
+        h = ((h + h.t()) / 2).contiguous();  // a GEMM's X^T X is symmetric only to rounding
+        h.index_put_({40, 40}, -1.0f);
+        const at::Tensor original = h.clone();
+        QVERIFY(!ql::upperFactorOfInverse(h.data_ptr<float>(), n, kNoProgress, 16));
+        const at::Tensor differ = (h != original).nonzero();
+        QVERIFY2(differ.size(0) == 0,
+                 qPrintable(QString("%1 entries differ, first (%2, %3)")
+                                .arg(differ.size(0))
+                                .arg(differ.size(0) ? differ[0][0].item<int64_t>() : -1)
+                                .arg(differ.size(0) ? differ[0][1].item<int64_t>() : -1)));
+    }
+    // Cancellation is asked after every panel of both passes (so a 7B layer's 18944-column
+    // factor stops within one panel's work) and ends the call with ql::Cancelled.
+    void inverseFactorChecksCancelEveryPanel() {
+        const int n = 300, panel = 32, panels = (n + panel - 1) / panel;
+        const at::Tensor h = hessianOf(correlatedInputs(2 * n, n, 3));
+        int checks = 0;
+        at::Tensor u = h.clone();
+        const ql::ProgressReporter counting([&](const ql::Progress&) { return ++checks, true; });
+        QVERIFY(ql::upperFactorOfInverse(u.data_ptr<float>(), n, counting, panel));
+        QCOMPARE(checks, 2 * panels);
+        int asked = 0;
+        u = h.clone();
+        const ql::ProgressReporter stopping([&](const ql::Progress&) { return ++asked < 3; });
+        QVERIFY_EXCEPTION_THROWN(ql::upperFactorOfInverse(u.data_ptr<float>(), n, stopping, panel),
+                                 ql::Cancelled);
+        QCOMPARE(asked, 3);
     }
     void gptqZeroesDeadColumns() {
         auto gen = at::detail::createCPUGenerator(5);

@@ -1,10 +1,10 @@
 #include "methods/gptq.h"
 
 #include "base/error.h"
+#include "methods/inverse_factor.h"
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 
 namespace ql {
@@ -55,42 +55,15 @@ at::Tensor inverseHessianFactorRetrying(const at::Tensor& H, double meanDiag, do
         "(increase the dampening or the calibration data)");
 }
 
-}  // namespace
-}  // namespace ql
-
-extern "C" {  // LAPACK (OpenBLAS), the routines torch's own Cholesky calls
-void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
-void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
-}
-
-namespace ql {
-namespace {
-
 // Upper Cholesky factor U of H^-1 (the reference's `Hinv`, H^-1 = U^T U), computed in
-// H's own storage: potrf, potri, potrf on the lower triangle of the column-major view
-// (the row-major upper triangle) leave the other triangle untouched, and the final
-// lower factor of the column-major view is U read row-major. H must be [n, n] float32,
-// contiguous and symmetric; it is consumed. On failure H is rebuilt from the untouched
-// triangle and the float64 attempts with more dampening follow.
-at::Tensor inverseHessianFactor(at::Tensor H, double damp) {
-    const int64_t n64 = H.size(0);
-    if (n64 > std::numeric_limits<int>::max()) throw Error("GPTQ: the layer is too wide");
-    const int n = int(n64);
+// H's own storage (see upperFactorOfInverse). H must be [n, n] float32, contiguous and
+// symmetric; it is consumed. When H is not positive definite it comes back untouched and
+// the float64 attempts with more dampening follow.
+at::Tensor inverseHessianFactor(at::Tensor H, double damp, const ProgressReporter& progress) {
     const double meanDiag = H.diagonal().mean().item<double>();
     const at::Tensor diag = H.diagonal().clone();
     H.diagonal().add_(damp * meanDiag);
-    float* a = H.data_ptr<float>();
-    int info = 0;
-    spotrf_("L", &n, a, &n, &info);
-    if (info == 0) spotri_("L", &n, a, &n, &info);
-    if (info == 0) spotrf_("L", &n, a, &n, &info);
-    if (info == 0) {
-        for (int64_t r = 1; r < n64; ++r) std::fill(a + r * n64, a + r * n64 + r, 0.0f);
-        return H;
-    }
-    // Restore H: its row-major lower triangle was never written.
-    for (int64_t r = 0; r < n64; ++r)
-        for (int64_t c = r + 1; c < n64; ++c) a[r * n64 + c] = a[c * n64 + r];
+    if (upperFactorOfInverse(H.data_ptr<float>(), H.size(0), progress)) return H;
     H.diagonal().copy_(diag);
     return inverseHessianFactorRetrying(H, meanDiag, damp);
 }
@@ -169,7 +142,7 @@ GridQuant gptqQuantize(const at::Tensor& weight, at::Tensor&& hessian, const Rec
         std::copy(pc.data_ptr<int64_t>(), pc.data_ptr<int64_t>() + cols, perm.begin());
     }
 
-    const at::Tensor Hinv = inverseHessianFactor(std::move(H), options.dampening);
+    const at::Tensor Hinv = inverseHessianFactor(std::move(H), options.dampening, progress);
     const float* hinv = Hinv.data_ptr<float>();
 
     out.codes.assign(static_cast<size_t>(rows * cols), 0);
