@@ -1,5 +1,6 @@
 #include "app/gui/session.h"
 
+#include "app/gui/generatepage.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/planpage.h"
 #include "app/gui/previewjob.h"
@@ -60,6 +61,10 @@ void Session::start() {
         if (!ok) exitCode_ = 1;
         if (!ok || !w_->runSelectedPlan()) finish();
     });
+    connect(w_->generatePage(), &GeneratePage::generationFinished, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        finish();
+    });
     if (!o_.model.isEmpty())
         w_->openModel(o_.model);
     else
@@ -88,6 +93,7 @@ bool Session::measureForTab() {
     measured_ = true;
     if (o_.tab == "sensitivity") return w_->startSensitivity();
     if (o_.tab == "plan") return w_->startPlan();
+    if (o_.tab == "generate") return w_->generatePage()->start();
     return false;
 }
 
@@ -105,7 +111,7 @@ void Session::finish() {
     if (measureForTab()) return;
     if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
     const QStringList tabs = {"histograms", "sqnr",        "summary", "compare", "overview",
-                              "channels",   "sensitivity", "plan",    "sweep"};
+                              "channels",   "sensitivity", "plan",    "sweep",   "generate"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))

@@ -68,13 +68,19 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
                                        const ProgressCallback& progress) {
     checkSampling(request.options.sampling);
     if (request.options.maxNewTokens < 1) throw Error("--max-new-tokens must be at least 1");
-    std::vector<RunResult> runs;
-    for (const std::string& folder : request.runFolders) runs.push_back(loadRun(folder));
+    std::vector<std::shared_ptr<const RunResult>> runs;
+    for (const std::string& folder : request.runFolders)
+        runs.push_back(std::make_shared<const RunResult>(loadRun(folder)));
+    for (const auto& run : request.runs) {
+        if (!run) throw Error("internal: an empty run was given to compare");
+        runs.push_back(run);
+    }
     const auto tokenizer = Tokenizer::load(request.modelDir);
     GenerationComparison result;
     GenerationOptions options = request.options;
     result.promptTokens = promptIds(request, *tokenizer, options, result.chatFormat);
     const auto model = Model::load(request.modelDir);
+    for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any generation
 
     const int models = 1 + int(runs.size());
     const ProgressReporter rep(progress);
@@ -86,14 +92,17 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
     result.outputs.push_back(std::move(floatText));
 
     for (size_t r = 0; r < runs.size(); ++r) {
+        const RunResult& run = *runs[r];
+        rep.checkCancelled();  // between models too, not only between tokens
         GeneratedText out;
-        out.name = runs[r].label.empty() ? runs[r].config.recipe : runs[r].label;
-        out.runFolder = request.runFolders[r];
-        out.notes = applyRunWeights(*model, runs[r]);
+        out.name = run.label.empty() ? run.config.recipe : run.label;
+        out.runFolder = r < request.runFolders.size() ? request.runFolders[r] : run.folder;
+        out.notes = applyRunWeights(*model, run);
         const ProgressReporter sub = rep.sub(double(r + 1) / models, double(r + 2) / models);
         generateInto(*model, result.promptTokens, options, *tokenizer, int(r + 1), stream, sub,
                      out);
         const std::vector<int32_t>& floatTokens = result.outputs[0].tokens;
+        rep.checkCancelled();
         out.firstDivergence = firstDivergence(floatTokens, out.tokens);
         out.perToken = compareNextTokens(
             floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);

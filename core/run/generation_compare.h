@@ -14,14 +14,20 @@
 #include "model/generate.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ql {
 
+struct RunResult;
+
 struct GenerationRequest {
     std::string modelDir;
     std::vector<std::string> runFolders;  // in output order after the float model
+    // Runs already in memory (the workbench's), after the folders' runs: a run need not be
+    // saved to be compared. Their after-weights come from the run as every view gets them.
+    std::vector<std::shared_ptr<const RunResult>> runs;
     std::string prompt;
     bool chat =
         false;  // format the prompt with the model's chat template (tokenizer/chat_template.h)
@@ -50,7 +56,8 @@ struct GenerationComparison {
     std::vector<GeneratedText> outputs;  // [0] the float model, then each run
 };
 
-// Called as tokens are generated: output index (0 = float), token index, token, its text.
+// Called as tokens are generated, on the generating thread: output index (0 = float, then
+// the runs in order), token index, token, its text.
 using GenerationStream =
     std::function<void(int output, int index, int32_t token, const std::string& piece)>;
 
