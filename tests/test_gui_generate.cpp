@@ -110,6 +110,8 @@ private slots:
             const GeneratedText& e = expect.outputs[size_t(i)];
             QCOMPARE(got.outputs[size_t(i)].tokens, e.tokens);
             QCOMPARE(page.column(i)->pieces(), shownPieces(e));
+            // The shares concatenate to the text core decodes from all tokens at once.
+            QCOMPARE(shownPieces(e).join(QString()), QString::fromStdString(e.text));
             QVERIFY(page.column(i)->toPlainText().startsWith(page.column(i)->pieces().value(0)));
         }
         const GeneratedText& run = expect.outputs[1];

@@ -10,7 +10,8 @@ namespace ql {
 
 TokenKlChart::TokenKlChart(QWidget* parent) : QCustomPlot(parent) {
     setMinimumSize(240, 130);
-    xAxis->setLabel("generated token (teacher-forced on the float text)");
+    // No legend: each line has its column's colour, and the columns are right above.
+    xAxis->setLabel("float text's token (teacher-forced) · colours as the columns");
     yAxis->setLabel("KL (nats)");
     legend->setVisible(false);
     applyPalette();
@@ -46,7 +47,6 @@ void TokenKlChart::setSeries(std::vector<TokenKlSeries> series) {
         for (const double v : s.kl) top = std::max(top, v);
         length = std::max(length, int(s.kl.size()));
     }
-    legend->setVisible(!series_.empty());
     xAxis->setRange(-0.5, double(length) - 0.5);
     yAxis->setRange(0.0, top > 0.0 ? top * 1.1 : 1.0);
     replot();

@@ -41,8 +41,7 @@ void TokenTextView::appendPiece(const QString& piece, bool highlighted) {
         format.setBackground(highlightColor());
         format.setFontWeight(QFont::Bold);
     }
-    // A token that is only a line break or empty still needs a character to point at.
-    cursor.insertText(piece.isEmpty() ? QString(QChar(0x2205)) : piece, format);
+    cursor.insertText(piece, format);  // empty: a token inside a UTF-8 character
 }
 
 void TokenTextView::appendToken(const QString& piece) {

@@ -11,6 +11,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -34,19 +35,23 @@ GeneratePage::GeneratePage(QWidget* parent) : QWidget(parent) {
     watcher_ = new QFutureWatcher<Outcome>(this);
     connect(watcher_, &QFutureWatcher<Outcome>::finished, this, &GeneratePage::onFinished);
     auto* columns = new QWidget;
-    columnsLayout_ = new QHBoxLayout(columns);
+    columnsLayout_ = new QGridLayout(columns);
     columnsLayout_->setContentsMargins(0, 0, 0, 0);
+    columnsLayout_->setVerticalSpacing(2);
+    columnsLayout_->setRowStretch(1, 1);
     auto* scroll = new QScrollArea;
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // each text scrolls itself
     scroll->setWidget(columns);
     chart_ = new TokenKlChart;
     auto* right = new QSplitter(Qt::Vertical);
     right->addWidget(scroll);
     right->addWidget(chart_);
     right->setStretchFactor(0, 3);
-    right->setStretchFactor(1, 1);
+    right->setStretchFactor(1, 2);
     right->setChildrenCollapsible(false);
+    right->setSizes({300, 200});  // the texts first: the chart is their summary
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addWidget(buildSettings());
@@ -62,7 +67,7 @@ GeneratePage::~GeneratePage() {
 
 QWidget* GeneratePage::buildSettings() {
     auto* box = new QGroupBox("Generate");
-    box->setMaximumWidth(250);
+    box->setMaximumWidth(220);
     auto* form = new QFormLayout(box);
     prompt_ = new QPlainTextEdit("Once upon a time");
     prompt_->setPlaceholderText("Prompt");
@@ -99,7 +104,7 @@ QWidget* GeneratePage::buildSettings() {
         "Format the prompt as a user turn with the model's chat template "
         "(tokenizer_config.json)");
     runsList_ = new QListWidget;
-    runsList_->setMaximumHeight(80);
+    runsList_->setMinimumHeight(56);  // takes the height the form leaves
     runsList_->setToolTip("The runs generated beside the float model");
     generate_ = new QPushButton("Generate");
     cancel_ = new QPushButton("Cancel");
@@ -204,40 +209,41 @@ void GeneratePage::updateEnabled() {
                                                : QString("Ready."));
 }
 
+// A square in the column's colour, the colour of its line in the KL chart.
+QString GeneratePage::swatch(int column) const {
+    const QColor c = runColor(column, isDarkPalette(QApplication::palette()));
+    return QString("<span style=\"color:%1\">\u25a0</span> ").arg(c.name());
+}
+
 void GeneratePage::makeColumns(const QStringList& names) {
-    for (QWidget* c : columns_) delete c;
-    columns_.clear();
+    for (QLabel* h : headers_) delete h;
+    for (TokenTextView* t : texts_) delete t;
+    headers_.clear();
+    texts_.clear();
+    for (int c = 0; c < columnsLayout_->columnCount(); ++c) columnsLayout_->setColumnStretch(c, 0);
     names_ = names;
-    const bool dark = isDarkPalette(QApplication::palette());
     for (int i = 0; i < names.size(); ++i) {
-        auto* column = new QWidget;
-        column->setMinimumWidth(170);
-        auto* v = new QVBoxLayout(column);
-        v->setContentsMargins(0, 0, 0, 0);
-        v->setSpacing(2);
-        auto* header = new QLabel("<b>" + names[i].toHtmlEscaped() + "</b>");
-        header->setObjectName("header");
+        auto* header = new QLabel(swatch(i) + "<b>" + names[i].toHtmlEscaped() + "</b>");
+        header->setToolTip(names[i]);
         header->setWordWrap(true);
         header->setTextFormat(Qt::RichText);
-        header->setStyleSheet(QString("QLabel { border-left: 5px solid %1; padding-left: 4px; }")
-                                  .arg(runColor(i, dark).name()));
+        header->setAlignment(Qt::AlignLeft | Qt::AlignTop);
         auto* text = new TokenTextView;
-        text->setObjectName("text");
-        v->addWidget(header);
-        v->addWidget(text, 1);
-        columnsLayout_->addWidget(column, 1);
-        columns_.push_back(column);
+        text->setMinimumWidth(130);
+        columnsLayout_->addWidget(header, 0, i);
+        columnsLayout_->addWidget(text, 1, i);
+        columnsLayout_->setColumnStretch(i, 1);
+        headers_.push_back(header);
+        texts_.push_back(text);
     }
 }
 
 TokenTextView* GeneratePage::column(int i) const {
-    return i >= 0 && i < columnCount() ? columns_[size_t(i)]->findChild<TokenTextView*>("text")
-                                       : nullptr;
+    return i >= 0 && i < columnCount() ? texts_[size_t(i)] : nullptr;
 }
 
 QLabel* GeneratePage::columnHeader(int i) const {
-    return i >= 0 && i < columnCount() ? columns_[size_t(i)]->findChild<QLabel*>("header")
-                                       : nullptr;
+    return i >= 0 && i < columnCount() ? headers_[size_t(i)] : nullptr;
 }
 
 bool GeneratePage::start() {
@@ -341,7 +347,7 @@ void GeneratePage::showResult() {
         QString header = ql::columnHeader(c, i);
         for (const std::string& note : out.notes)
             header += "<br><i>" + QString::fromStdString(note).toHtmlEscaped() + "</i>";
-        columnHeader(i)->setText(header);
+        columnHeader(i)->setText(swatch(i) + header);
         if (i == 0) continue;
         TokenKlSeries s{QString::fromStdString(out.name), {}, out.firstDivergence};
         for (const TokenComparison& t : out.perToken) s.kl.push_back(t.kl);

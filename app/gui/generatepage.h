@@ -20,7 +20,7 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
-class QHBoxLayout;
+class QGridLayout;
 class QLabel;
 class QListWidget;
 class QPlainTextEdit;
@@ -54,7 +54,7 @@ public:
     const GenerationPtr& result() const { return result_; }
     QString errorText() const { return error_; }  // the last job's error, empty if none
 
-    int columnCount() const { return int(columns_.size()); }
+    int columnCount() const { return int(texts_.size()); }
     TokenTextView* column(int i) const;
     QLabel* columnHeader(int i) const;
     TokenKlChart* klChart() const { return chart_; }
@@ -89,6 +89,7 @@ private:
     QWidget* buildSettings();
     void updateEnabled();
     void makeColumns(const QStringList& names);
+    QString swatch(int column) const;
     void onToken(int output, int index, const QString& piece);
     void onFinished();
     void showResult();
@@ -113,8 +114,10 @@ private:
     QListWidget* runsList_ = nullptr;
     QPushButton *generate_ = nullptr, *cancel_ = nullptr;
     QLabel* status_ = nullptr;
-    QHBoxLayout* columnsLayout_ = nullptr;
-    std::vector<QWidget*> columns_;  // header + text view each
+    // Headers in row 0 and texts in row 1, so that every text starts at the same height.
+    QGridLayout* columnsLayout_ = nullptr;
+    std::vector<QLabel*> headers_;
+    std::vector<TokenTextView*> texts_;
     TokenKlChart* chart_ = nullptr;
 };
 

@@ -67,8 +67,9 @@ QString runTip(const GenerationComparison& c, int r, size_t i) {
 
 QStringList shownPieces(const GeneratedText& out) {
     QStringList pieces;
-    const size_t n = out.stopped && !out.pieces.empty() ? out.pieces.size() - 1 : out.pieces.size();
-    for (size_t i = 0; i < n; ++i) pieces << QString::fromStdString(out.pieces[i]);
+    const std::vector<std::string>& shares = out.textPieces;
+    const size_t n = out.stopped && !shares.empty() ? shares.size() - 1 : shares.size();
+    for (size_t i = 0; i < n; ++i) pieces << QString::fromStdString(shares[i]);
     return pieces;
 }
 
@@ -92,17 +93,18 @@ QString columnHeader(const GenerationComparison& c, int output) {
     const double speed = out.decodeSeconds > 0.0 && out.tokens.size() > 1
                              ? double(out.tokens.size() - 1) / out.decodeSeconds
                              : 0.0;
-    QString head = QString("<b>%1</b><br>%2 tokens%3%4")
+    // Units joined to their numbers by no-break spaces: a narrow column wraps between facts.
+    QString head = QString("<b>%1</b><br>%2&nbsp;tokens%3%4")
                        .arg(QString::fromStdString(out.name).toHtmlEscaped())
                        .arg(out.tokens.size())
-                       .arg(out.stopped ? " (stopped)" : "")
-                       .arg(speed > 0.0 ? QString(" · %1 tok/s").arg(speed, 0, 'f', 1) : "");
+                       .arg(out.stopped ? "&nbsp;(stopped)" : "")
+                       .arg(speed > 0.0 ? QString(" · %1&nbsp;tok/s").arg(speed, 0, 'f', 0) : "");
     if (output == 0) return head;
     const QString diverges = out.firstDivergence < 0 ? QString("same text as float")
                              : out.firstDivergence >= int(shownPieces(out).size())
                                  ? QString("a prefix of the float text")
-                                 : QString("differs from token %1").arg(out.firstDivergence);
-    return head + QString("<br>%1 · mean KL %2 · top-1 %3/%4")
+                                 : QString("differs from token&nbsp;%1").arg(out.firstDivergence);
+    return head + QString("<br>%1<br>mean&nbsp;KL&nbsp;%2 · top-1&nbsp;%3/%4")
                       .arg(diverges)
                       .arg(out.meanKl, 0, 'g', 3)
                       .arg(out.top1Agreement)

@@ -10,7 +10,8 @@
 
 namespace ql {
 
-// The tokens a column shows: every generated piece but a final stop token.
+// The tokens a column shows: each one's share of the text (GeneratedText::textPieces), but
+// a final stop token's.
 QStringList shownPieces(const GeneratedText& out);
 // A piece as it reads inside a tooltip: quoted, line breaks and tabs made visible.
 QString quotedPiece(const std::string& piece);

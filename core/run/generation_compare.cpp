@@ -39,13 +39,32 @@ std::vector<int32_t> promptIds(const GenerationRequest& r, const Tokenizer& toke
     return ids;
 }
 
+// The text of `tokens` grows by the returned share when the last token is added (empty while
+// a UTF-8 character is incomplete). `shown` is the text given out so far.
+std::string nextShare(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens,
+                      std::string& shown) {
+    const std::string text = tokenizer.decode(tokens);
+    static const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD: bytes still to come
+    const bool incomplete =
+        text.size() >= kReplacement.size() &&
+        text.compare(text.size() - kReplacement.size(), kReplacement.size(), kReplacement) == 0;
+    if (incomplete || text.compare(0, shown.size(), shown) != 0) return {};
+    std::string share = text.substr(shown.size());
+    shown = text;
+    return share;
+}
+
 // Generates with `model` as it is now (float or a run's weights) into `out`.
 void generateInto(const Model& model, const std::vector<int32_t>& prompt,
                   const GenerationOptions& options, const Tokenizer& tokenizer, int output,
                   const GenerationStream& stream, const ProgressReporter& rep, GeneratedText& out) {
+    std::vector<int32_t> sofar;
+    std::string given;  // the text the shares add up to so far
     const auto onToken = [&](int index, int32_t token) {
         out.pieces.push_back(tokenizer.decode({token}));
-        if (stream) stream(output, index, token, out.pieces.back());
+        sofar.push_back(token);
+        out.textPieces.push_back(nextShare(tokenizer, sofar, given));
+        if (stream) stream(output, index, token, out.textPieces.back());
     };
     const auto progress = [&](const Progress& p) {
         rep.report("generate", p.fraction, out.name + ": " + p.message);

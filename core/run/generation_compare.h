@@ -39,7 +39,12 @@ struct GeneratedText {
     std::string runFolder;  // empty for the float model
     std::vector<int32_t> tokens;
     std::vector<std::string> pieces;  // each token decoded alone
-    std::string text;                 // the tokens decoded together
+    // Each token's share of the text as it streams: concatenated (without a final stop
+    // token's) they are `text`. Decoded alone, SentencePiece drops a piece's leading space;
+    // a token that ends inside a UTF-8 character has an empty share and the character comes
+    // with the token that completes it.
+    std::vector<std::string> textPieces;
+    std::string text;  // the tokens decoded together
     bool stopped = false;
     double prefillSeconds = 0.0, decodeSeconds = 0.0;
     int firstDivergence = -1;  // runs: first index differing from the float tokens; -1: none
@@ -57,7 +62,7 @@ struct GenerationComparison {
 };
 
 // Called as tokens are generated, on the generating thread: output index (0 = float, then
-// the runs in order), token index, token, its text.
+// the runs in order), token index, token, its share of the text (GeneratedText::textPieces).
 using GenerationStream =
     std::function<void(int output, int index, int32_t token, const std::string& piece)>;
 
