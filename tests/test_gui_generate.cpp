@@ -3,10 +3,13 @@
 // against the same run saved and read from its folder), tooltips and the KL chart carry
 // the comparison's numbers, Cancel stops within 1 s and leaves the page usable, and a run
 // of another model gives one clear message. stories260k and runs made here.
+#include "app/gui/benchpanel.h"
 #include "app/gui/generatepage.h"
 #include "app/gui/generatetips.h"
 #include "gui_helpers.h"
 #include "run/run.h"
+#include "widgets/inferbenchtablemodel.h"
+#include "widgets/tableroles.h"
 #include "widgets/tokenklchart.h"
 #include "widgets/tokentextview.h"
 
@@ -42,7 +45,7 @@ bool waitFinished(GeneratePage& page, int ms = 30000) {
 
 class TestGuiGenerate : public QObject {
     Q_OBJECT
-    RunPtr int4_, int3_, other_;
+    RunPtr int4_, int3_, other_, evaluated_;
     QString int4Folder_;
     QString modelDir_;
 
@@ -55,6 +58,13 @@ private slots:
         int4_ = makeRun("stories260k", "rtn:int4:g32:asym");
         int3_ = makeRun("stories260k", "rtn:int3:g32:asym");
         other_ = makeRun("tinystories-656k", "rtn:int8:channel:sym");
+        RunConfig e = guitest::weightsOnly("rtn:int8:channel:sym");
+        e.modelDir = modelDir_.toStdString();
+        e.evaluationText = qltest::dataPath("data/stories/stories.txt");
+        e.evalSeq = 128;
+        e.evalMaxWindows = 2;
+        evaluated_ = std::make_shared<const RunResult>(runQuantization(e));
+        QVERIFY(evaluated_->perplexity.valid);
         int4Folder_ = qltest::tempDir("gui-generate-int4") + "/run";
         saveRun(*int4_, int4Folder_.toStdString());
     }
@@ -222,6 +232,85 @@ private slots:
         QVERIFY(waitFinished(page));
         QVERIFY(page.result());
         QVERIFY(page.errorText().isEmpty());
+    }
+
+    // Speed and memory: a row for float and each checked run, the engine's numbers, the
+    // run's perplexity beside and the settings stated; a bad run is one message.
+    void benchTable() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, evaluated_});
+        BenchPanel* bench = page.benchPanel();
+        bench->promptTokensBox()->setValue(16);
+        bench->genTokensBox()->setValue(8);
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QVERIFY(!page.generateButton()->isEnabled());  // one job at a time
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(bench->statusLabel()->text()));
+        QVERIFY(page.generateButton()->isEnabled());
+        const InferBenchTableModel* m = bench->tableModel();
+        QCOMPARE(m->columnCount(), 3);
+        const InferBenchResult& r = *m->result();
+        QCOMPARE(m->headerData(0, Qt::Horizontal).toString(), QString("float"));
+        QCOMPARE(m->headerData(2, Qt::Horizontal).toString(), runDisplayName(*evaluated_));
+        QCOMPARE(m->cell(0, InferBenchTableModel::ColWeightsAs).data().toString(), QString("f32"));
+        QVERIFY(
+            m->cell(1, InferBenchTableModel::ColWeightsAs).data().toString().startsWith("packed"));
+        for (int row = 0; row < 3; ++row) {
+            const InferBenchRow& e = r.rows[size_t(row)];
+            QVERIFY(e.prefillTokensPerSecond > 0.0 && e.decodeTokensPerSecond > 0.0);
+            QCOMPARE(m->cell(row, InferBenchTableModel::ColDecode).data().toString(),
+                     QString::number(e.decodeTokensPerSecond, 'f', 1));
+            QCOMPARE(m->cell(row, InferBenchTableModel::ColWeightBytes).data(SortRole).toDouble(),
+                     double(e.weightBytes));
+            QVERIFY(e.kvCacheBytes > 0);
+        }
+        // Packed INT4 weights are smaller than float32's (the 35 projections shrink ~6x).
+        QVERIFY(r.rows[1].weightBytes < r.rows[0].weightBytes);
+        // Perplexity: none for the weights-only run, the evaluated run's own and its float one.
+        QCOMPARE(m->cell(1, InferBenchTableModel::ColPerplexity).data().toString(), QString("—"));
+        QCOMPARE(m->cell(2, InferBenchTableModel::ColPerplexity).data().toString(),
+                 QString::number(evaluated_->perplexity.pplQ, 'f', 3));
+        QCOMPARE(m->cell(0, InferBenchTableModel::ColPerplexity).data().toString(),
+                 QString::number(evaluated_->perplexity.pplFp, 'f', 3));
+        QVERIFY(m->cell(2, InferBenchTableModel::ColPerplexity)
+                    .data(Qt::ToolTipRole)
+                    .toString()
+                    .contains("stories.txt"));
+        const QString caption = bench->captionLabel()->text();
+        QVERIFY2(caption.contains(QString("%1 thread").arg(r.threads)) &&
+                     caption.contains("prefill of 16 tokens") && caption.contains("8 decoded"),
+                 qPrintable(caption));
+        // Only the checked runs are benched; a run of another model is one clear message.
+        page.runsList()->item(1)->setCheckState(Qt::Unchecked);
+        page.setRuns({int4_, other_});
+        page.runsList()->item(0)->setCheckState(Qt::Unchecked);
+        QVERIFY(bench->start());
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.at(1).at(0).toBool(), false);
+        QVERIFY2(bench->errorText().contains("another model"), qPrintable(bench->errorText()));
+        QCOMPARE(m->columnCount(), 3);  // the last measurement stays
+    }
+
+    void benchCancels() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, int3_});
+        BenchPanel* bench = page.benchPanel();
+        bench->promptTokensBox()->setValue(256);
+        bench->genTokensBox()->setValue(250);
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QTest::qWait(200);
+        QElapsedTimer t;
+        t.start();
+        bench->cancelButton()->click();
+        QVERIFY(done.wait(10000));
+        QVERIFY2(t.elapsed() < 1500, qPrintable(QString("cancel took %1 ms").arg(t.elapsed())));
+        QCOMPARE(done.at(0).at(0).toBool(), false);
+        QVERIFY(bench->statusLabel()->text().startsWith("Cancelled"));
+        QVERIFY(bench->benchButton()->isEnabled());
     }
 
     void blockedWithoutModelOrPrompt() {

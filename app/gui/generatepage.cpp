@@ -1,5 +1,6 @@
 #include "app/gui/generatepage.h"
 
+#include "app/gui/benchpanel.h"
 #include "app/gui/generatetips.h"
 #include "base/error.h"
 #include "widgets/plotstyle.h"
@@ -22,6 +23,7 @@
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent>
 
@@ -52,10 +54,17 @@ GeneratePage::GeneratePage(QWidget* parent) : QWidget(parent) {
     right->setStretchFactor(1, 2);
     right->setChildrenCollapsible(false);
     right->setSizes({300, 200});  // the texts first: the chart is their summary
+    bench_ = new BenchPanel;
+    sections_ = new QTabWidget;
+    sections_->setDocumentMode(true);
+    sections_->addTab(right, "Text");
+    sections_->addTab(bench_, "Speed and memory");
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addWidget(buildSettings());
-    layout->addWidget(right, 1);
+    layout->addWidget(sections_, 1);
+    // One job at a time: a benchmark beside a generation would measure neither.
+    connect(bench_, &BenchPanel::runningChanged, this, &GeneratePage::updateEnabled);
     makeColumns({"float"});
     updateEnabled();
 }
@@ -132,6 +141,7 @@ QWidget* GeneratePage::buildSettings() {
     form->addRow(status_);
     connect(sampling_, &QComboBox::currentIndexChanged, this, &GeneratePage::updateEnabled);
     connect(prompt_, &QPlainTextEdit::textChanged, this, &GeneratePage::updateEnabled);
+    connect(runsList_, &QListWidget::itemChanged, this, [this] { bench_->setRuns(checkedRuns()); });
     connect(generate_, &QPushButton::clicked, this, &GeneratePage::start);
     connect(cancel_, &QPushButton::clicked, this, &GeneratePage::cancel);
     return box;
@@ -140,6 +150,7 @@ QWidget* GeneratePage::buildSettings() {
 void GeneratePage::setModel(const QString& modelDir, const QString& whyNot) {
     modelDir_ = modelDir;
     modelProblem_ = whyNot;
+    bench_->setModel(modelDir, whyNot);
     updateEnabled();
 }
 
@@ -158,6 +169,7 @@ void GeneratePage::setRuns(const RunList& runs) {
         item->setData(kRunRole, quintptr(run.get()));
         item->setToolTip(QString::fromStdString(run->config.recipe));
     }
+    bench_->setRuns(checkedRuns());
     updateEnabled();
 }
 
@@ -186,6 +198,7 @@ GenerationRequest GeneratePage::request() const {
 
 QString GeneratePage::blockedReason() const {
     if (running_) return "Generating…";
+    if (bench_->isRunning()) return "A benchmark is running.";
     if (modelDir_.isEmpty()) return "Open a model to generate.";
     if (!modelProblem_.isEmpty()) return "This model cannot generate: " + modelProblem_;
     if (prompt_->toPlainText().trimmed().isEmpty()) return "Type a prompt.";
@@ -197,6 +210,7 @@ void GeneratePage::updateEnabled() {
     generate_->setEnabled(blocked.isEmpty());
     generate_->setToolTip(blocked);
     cancel_->setEnabled(running_);
+    bench_->setBusy(running_ ? "Generating…" : QString());
     const bool sample = sampling_->currentIndex() == 1;
     for (QWidget* w : std::initializer_list<QWidget*>{temperature_, topK_, topP_, seed_})
         w->setEnabled(sample && !running_);

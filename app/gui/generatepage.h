@@ -3,7 +3,8 @@
 // (Cancel stops it at the next token), then each run's first divergent token highlighted,
 // per-token tooltips (the float model's probability of the token, KL between the float
 // model's and the run's next-token distributions, teacher-forced on the float text) and a
-// per-token KL chart. The page owns its job: the window only tells it the model and runs.
+// per-token KL chart. A second section benchmarks the same models' inference speed and
+// memory (BenchPanel). The page owns its jobs: the window only tells it the model and runs.
 // Errors of the engine come back as a value and are shown on the page, never thrown.
 #pragma once
 
@@ -27,8 +28,11 @@ class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
 
+class QTabWidget;
+
 namespace ql {
 
+class BenchPanel;
 class TokenKlChart;
 class TokenTextView;
 
@@ -58,6 +62,8 @@ public:
     TokenTextView* column(int i) const;
     QLabel* columnHeader(int i) const;
     TokenKlChart* klChart() const { return chart_; }
+    BenchPanel* benchPanel() const { return bench_; }
+    QTabWidget* sections() const { return sections_; }  // "Text" and "Speed and memory"
     QPlainTextEdit* promptBox() const { return prompt_; }
     QSpinBox* maxTokensBox() const { return maxTokens_; }
     QComboBox* samplingBox() const { return sampling_; }
@@ -119,6 +125,8 @@ private:
     std::vector<QLabel*> headers_;
     std::vector<TokenTextView*> texts_;
     TokenKlChart* chart_ = nullptr;
+    BenchPanel* bench_ = nullptr;
+    QTabWidget* sections_ = nullptr;
 };
 
 }  // namespace ql

@@ -1,5 +1,6 @@
 #include "app/gui/session.h"
 
+#include "app/gui/benchpanel.h"
 #include "app/gui/generatepage.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/planpage.h"
@@ -10,6 +11,7 @@
 #include "widgets/sweepview.h"
 
 #include <QApplication>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
@@ -65,6 +67,10 @@ void Session::start() {
         if (!ok) exitCode_ = 1;
         finish();
     });
+    connect(w_->generatePage()->benchPanel(), &BenchPanel::benchFinished, this, [this](bool ok) {
+        if (!ok) exitCode_ = 1;
+        finish();
+    });
     if (!o_.model.isEmpty())
         w_->openModel(o_.model);
     else
@@ -94,6 +100,10 @@ bool Session::measureForTab() {
     if (o_.tab == "sensitivity") return w_->startSensitivity();
     if (o_.tab == "plan") return w_->startPlan();
     if (o_.tab == "generate") return w_->generatePage()->start();
+    if (o_.tab == "generate-speed") {
+        w_->generatePage()->sections()->setCurrentIndex(1);
+        return w_->generatePage()->benchPanel()->start();
+    }
     return false;
 }
 
@@ -113,6 +123,7 @@ void Session::finish() {
     const QStringList tabs = {"histograms", "sqnr",        "summary", "compare", "overview",
                               "channels",   "sensitivity", "plan",    "sweep",   "generate"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
+    if (o_.tab == "generate-speed") w_->setChartTab(MainWindow::GenerateTab);
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))
         w_->histogramView()->setCurrentTab(HistogramView::Tab(htabs.indexOf(o_.histogramTab)));
