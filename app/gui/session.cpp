@@ -63,14 +63,24 @@ void Session::start() {
         if (!ok) exitCode_ = 1;
         if (!ok || !w_->runSelectedPlan()) finish();
     });
-    connect(w_->generatePage(), &GeneratePage::generationFinished, this, [this](bool ok) {
-        if (!ok) exitCode_ = 1;
-        finish();
-    });
-    connect(w_->generatePage()->benchPanel(), &BenchPanel::benchFinished, this, [this](bool ok) {
-        if (!ok) exitCode_ = 1;
-        finish();
-    });
+    // Only a session that asked for the Generate tab waits for its jobs: a user's own
+    // generation later in the session does not move the views.
+    if (o_.tab == "generate")
+        connect(
+            w_->generatePage(), &GeneratePage::generationFinished, this,
+            [this](bool ok) {
+                if (!ok) exitCode_ = 1;
+                finish();
+            },
+            Qt::SingleShotConnection);
+    if (o_.tab == "generate-speed")
+        connect(
+            w_->generatePage()->benchPanel(), &BenchPanel::benchFinished, this,
+            [this](bool ok) {
+                if (!ok) exitCode_ = 1;
+                finish();
+            },
+            Qt::SingleShotConnection);
     if (!o_.model.isEmpty())
         w_->openModel(o_.model);
     else
