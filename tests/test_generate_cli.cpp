@@ -1,9 +1,12 @@
 // quantlens-cli generate end to end on stories260k: float and two runs' texts, the
 // teacher-forced numbers checked against an independent computation (RTN INT8 written out
-// here, KL in double from Model::lastLogits), and refusals of bad input.
+// here, KL in double from Model::lastLogits), and refusals of bad input. Also the engine's
+// token stream and runs given in memory (the workbench's Generate tab).
 #include "base/error.h"
 #include "cli_runner.h"
 #include "model/model.h"
+#include "run/generation_compare.h"
+#include "run/run.h"
 #include "testdata.h"
 
 #include <QTest>
@@ -138,6 +141,64 @@ private Q_SLOTS:
         QVERIFY2(text.exitCode == 0, text.err.c_str());
         QVERIFY(text.qout().contains("KL(f||run)"));
         QVERIFY(text.qout().contains(QString::fromStdString(outs[0]["name"].get<std::string>())));
+    }
+
+    // The engine's stream (what the Generate tab shows while decoding): every token in
+    // order, each with its share of the text, the shares adding up to the decoded text (the
+    // spaces SentencePiece drops from a token decoded alone kept); runs in memory give what
+    // the same runs read from their folders give; a run of another model fails before any
+    // token is generated.
+    void streamSharesAndRunsInMemory() {
+        ql::GenerationRequest r;
+        r.modelDir = modelDir().toStdString();
+        r.prompt = "Once upon a time";
+        r.options.maxNewTokens = 30;
+        r.runFolders = {runOf("rtn:int4:g32:asym").toStdString()};
+        std::vector<std::vector<std::string>> streamed(2);
+        const auto stream = [&](int output, int index, int32_t, const std::string& piece) {
+            QVERIFY(output >= 0 && output < 2);
+            QCOMPARE(index, int(streamed[size_t(output)].size()));
+            streamed[size_t(output)].push_back(piece);
+        };
+        const ql::GenerationComparison fromFolder = ql::compareGeneration(r, stream);
+        bool spaced = false;
+        for (int o = 0; o < 2; ++o) {
+            const ql::GeneratedText& out = fromFolder.outputs[size_t(o)];
+            QCOMPARE(streamed[size_t(o)], out.textPieces);
+            QCOMPARE(out.textPieces.size(), out.tokens.size());
+            std::string joined;
+            for (size_t i = 0; i + (out.stopped ? 1 : 0) < out.textPieces.size(); ++i)
+                joined += out.textPieces[i];
+            QCOMPARE(joined, out.text);
+            for (size_t i = 1; i < out.pieces.size(); ++i)
+                spaced |= out.textPieces[i] == " " + out.pieces[i];
+        }
+        QVERIFY2(spaced, "some token's share has the leading space its piece alone lacks");
+        ql::GenerationRequest inMemory = r;
+        inMemory.runFolders.clear();
+        inMemory.runs = {std::make_shared<const ql::RunResult>(ql::loadRun(r.runFolders[0]))};
+        const ql::GenerationComparison fromMemory = ql::compareGeneration(inMemory);
+        QCOMPARE(fromMemory.outputs.size(), size_t(2));
+        QCOMPARE(fromMemory.outputs[1].tokens, fromFolder.outputs[1].tokens);
+        QCOMPARE(fromMemory.outputs[1].meanKl, fromFolder.outputs[1].meanKl);
+        QCOMPARE(fromMemory.outputs[1].runFolder, r.runFolders[0]);  // the run knows its folder
+
+        if (!qltest::hasData("models/tinystories-656k"))
+            QSKIP("shared model tinystories-656k is missing (the run of another model)");
+        ql::GenerationRequest bad = r;
+        ql::RunConfig other;
+        other.recipe = "rtn:int8:channel:sym";
+        other.modelDir = qltest::dataPath("models/tinystories-656k");
+        other.captureActivations = other.captureGradients = false;
+        bad.runs = {std::make_shared<const ql::RunResult>(ql::runQuantization(other))};
+        int tokens = 0;
+        try {
+            ql::compareGeneration(bad, [&](int, int, int32_t, const std::string&) { ++tokens; });
+            QFAIL("a run of another model was accepted");
+        } catch (const ql::Error& e) {
+            QVERIFY2(std::string(e.what()).find("another model") != std::string::npos, e.what());
+        }
+        QCOMPARE(tokens, 0);
     }
 
     void seededSamplingIsReproducible() {

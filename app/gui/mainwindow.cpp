@@ -1,6 +1,7 @@
 #include "app/gui/mainwindow.h"
 
 #include "app/gui/exports.h"
+#include "app/gui/generatepage.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/modelexport.h"
 #include "app/gui/planpage.h"
@@ -24,6 +25,7 @@
 #include "widgets/sweepview.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
+#include "widgets/tokenklchart.h"
 
 #include <qcustomplot.h>
 #include <QAction>
@@ -122,6 +124,8 @@ void MainWindow::buildCentre() {
     chartTabs_->addTab(planPage_, "Plan");
     sweep_ = new SweepView;
     chartTabs_->addTab(sweep_, "Sweep");
+    generatePage_ = new GeneratePage;
+    chartTabs_->addTab(generatePage_, "Generate");
 
     auto makeTable = [](QAbstractItemModel* model, bool sortable) {
         auto* view = new TableView;
@@ -342,6 +346,7 @@ void MainWindow::setDarkTheme(bool dark) {
     overview_->applyPalette();
     channels_->applyPalette();
     sweep_->applyPalette();
+    generatePage_->applyPalette();
     summaryCharts_->applyPalette();
     comparison_->applyPalette();
 }
@@ -368,6 +373,8 @@ QCustomPlot* MainWindow::currentChart() const {
             return planPage_->chart();
         case SweepTab:
             return sweep_->chart();
+        case GenerateTab:
+            return generatePage_->klChart();
         default:  // what is on screen, as the comparison itself exports it
             return comparison_->currentExportWidget();
     }
@@ -400,7 +407,8 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {sensitivityPage_->view()->heatMap(), "sensitivity_heatmap", "Sensitivity, blocks × kinds"},
         {planPage_->chart(), "plan_pareto", "Plan: memory vs KL"},
 
-        {sweep_->chart(), "weight_sweep", "Weight SQNR sweep"}};
+        {sweep_->chart(), "weight_sweep", "Weight SQNR sweep"},
+        {generatePage_->klChart(), "generation_kl", "KL per generated token"}};
     for (const auto& [p, stem, what] : allRuns)
         if (p == plot) return {stem, what, QString()};
     return {fileStem("compare_" + layer), "Comparison · " + layer, layer};

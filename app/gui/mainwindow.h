@@ -31,6 +31,7 @@ class QCustomPlot;
 namespace ql {
 
 class ComparisonView;
+class GeneratePage;
 class PreviewJob;
 class SweepView;
 class HistogramView;
@@ -59,7 +60,8 @@ public:
         ChannelsTab,
         SensitivityTab,
         PlanTab,
-        SweepTab
+        SweepTab,
+        GenerateTab
     };
     enum TableTab { SqnrTableTab, MemoryTableTab, PerplexityTableTab };
 
@@ -118,6 +120,8 @@ public:
     void cancelSweep();
     bool isSweeping() const;
     SweepView* sweepView() const { return sweep_; }
+    // Generate tab: the open model and the runs, text side by side (the page runs its job).
+    GeneratePage* generatePage() const { return generatePage_; }
 
     // Selection and views
     void selectLayer(const std::string& name);
@@ -300,6 +304,7 @@ private:
     RunPtr previewRun_;
     QLabel* previewMarker_ = nullptr;
     SweepView* sweep_ = nullptr;
+    GeneratePage* generatePage_ = nullptr;
     QFutureWatcher<SweepOutcome>* sweepWatcher_ = nullptr;
     std::shared_ptr<std::atomic<bool>> sweepCancel_;
     LayerTableModel* layerModel_ = nullptr;

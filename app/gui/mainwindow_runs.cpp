@@ -1,6 +1,7 @@
 // MainWindow: opening models, running, and managing the runs list.
 #include "app/gui/mainwindow.h"
 
+#include "app/gui/generatepage.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/planpage.h"
 #include "app/gui/previewjob.h"
@@ -87,6 +88,8 @@ void MainWindow::onModelInspected() {
     planPage_->setModelOpen(true);
     planPage_->setInputs(nullptr);
     sweep_->setEnabledForModel(summary_->weightsOnlyReason.empty());
+    generatePage_->setModel(QString::fromStdString(summary_->folder),
+                            QString::fromStdString(summary_->weightsOnlyReason));
     if (sweep_->result() && sweep_->result()->modelDir != summary_->folder) sweep_->setResult({});
     if (!rows.empty()) selectLayer(rows.front().name);
     // Runs belong to their model: the others wait (autosaved) until it is opened again.
@@ -235,6 +238,7 @@ void MainWindow::runsChanged() {
     summaryCharts_->setRuns(runs_, current);
     comparison_->setRuns(runs_);
     planPage_->setRuns(runs_);
+    generatePage_->setRuns(runs_);
     refreshRunList();
     if (!layer_.empty()) selectLayer(layer_);
     updateLayerInfo();

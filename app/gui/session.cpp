@@ -1,5 +1,7 @@
 #include "app/gui/session.h"
 
+#include "app/gui/benchpanel.h"
+#include "app/gui/generatepage.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/planpage.h"
 #include "app/gui/previewjob.h"
@@ -9,6 +11,7 @@
 #include "widgets/sweepview.h"
 
 #include <QApplication>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
@@ -60,6 +63,24 @@ void Session::start() {
         if (!ok) exitCode_ = 1;
         if (!ok || !w_->runSelectedPlan()) finish();
     });
+    // Only a session that asked for the Generate tab waits for its jobs: a user's own
+    // generation later in the session does not move the views.
+    if (o_.tab == "generate")
+        connect(
+            w_->generatePage(), &GeneratePage::generationFinished, this,
+            [this](bool ok) {
+                if (!ok) exitCode_ = 1;
+                finish();
+            },
+            Qt::SingleShotConnection);
+    if (o_.tab == "generate-speed")
+        connect(
+            w_->generatePage()->benchPanel(), &BenchPanel::benchFinished, this,
+            [this](bool ok) {
+                if (!ok) exitCode_ = 1;
+                finish();
+            },
+            Qt::SingleShotConnection);
     if (!o_.model.isEmpty())
         w_->openModel(o_.model);
     else
@@ -88,6 +109,11 @@ bool Session::measureForTab() {
     measured_ = true;
     if (o_.tab == "sensitivity") return w_->startSensitivity();
     if (o_.tab == "plan") return w_->startPlan();
+    if (o_.tab == "generate") return w_->generatePage()->start();
+    if (o_.tab == "generate-speed") {
+        w_->generatePage()->sections()->setCurrentIndex(1);
+        return w_->generatePage()->benchPanel()->start();
+    }
     return false;
 }
 
@@ -105,8 +131,9 @@ void Session::finish() {
     if (measureForTab()) return;
     if (!o_.layer.isEmpty()) w_->selectLayer(o_.layer.toStdString());
     const QStringList tabs = {"histograms", "sqnr",        "summary", "compare", "overview",
-                              "channels",   "sensitivity", "plan",    "sweep"};
+                              "channels",   "sensitivity", "plan",    "sweep",   "generate"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
+    if (o_.tab == "generate-speed") w_->setChartTab(MainWindow::GenerateTab);
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))
         w_->histogramView()->setCurrentTab(HistogramView::Tab(htabs.indexOf(o_.histogramTab)));

@@ -39,13 +39,32 @@ std::vector<int32_t> promptIds(const GenerationRequest& r, const Tokenizer& toke
     return ids;
 }
 
+// The text of `tokens` grows by the returned share when the last token is added (empty while
+// a UTF-8 character is incomplete). `shown` is the text given out so far.
+std::string nextShare(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens,
+                      std::string& shown) {
+    const std::string text = tokenizer.decode(tokens);
+    static const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD: bytes still to come
+    const bool incomplete =
+        text.size() >= kReplacement.size() &&
+        text.compare(text.size() - kReplacement.size(), kReplacement.size(), kReplacement) == 0;
+    if (incomplete || text.compare(0, shown.size(), shown) != 0) return {};
+    std::string share = text.substr(shown.size());
+    shown = text;
+    return share;
+}
+
 // Generates with `model` as it is now (float or a run's weights) into `out`.
 void generateInto(const Model& model, const std::vector<int32_t>& prompt,
                   const GenerationOptions& options, const Tokenizer& tokenizer, int output,
                   const GenerationStream& stream, const ProgressReporter& rep, GeneratedText& out) {
+    std::vector<int32_t> sofar;
+    std::string given;  // the text the shares add up to so far
     const auto onToken = [&](int index, int32_t token) {
         out.pieces.push_back(tokenizer.decode({token}));
-        if (stream) stream(output, index, token, out.pieces.back());
+        sofar.push_back(token);
+        out.textPieces.push_back(nextShare(tokenizer, sofar, given));
+        if (stream) stream(output, index, token, out.textPieces.back());
     };
     const auto progress = [&](const Progress& p) {
         rep.report("generate", p.fraction, out.name + ": " + p.message);
@@ -68,13 +87,19 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
                                        const ProgressCallback& progress) {
     checkSampling(request.options.sampling);
     if (request.options.maxNewTokens < 1) throw Error("--max-new-tokens must be at least 1");
-    std::vector<RunResult> runs;
-    for (const std::string& folder : request.runFolders) runs.push_back(loadRun(folder));
+    std::vector<std::shared_ptr<const RunResult>> runs;
+    for (const std::string& folder : request.runFolders)
+        runs.push_back(std::make_shared<const RunResult>(loadRun(folder)));
+    for (const auto& run : request.runs) {
+        if (!run) throw Error("internal: an empty run was given to compare");
+        runs.push_back(run);
+    }
     const auto tokenizer = Tokenizer::load(request.modelDir);
     GenerationComparison result;
     GenerationOptions options = request.options;
     result.promptTokens = promptIds(request, *tokenizer, options, result.chatFormat);
     const auto model = Model::load(request.modelDir);
+    for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any generation
 
     const int models = 1 + int(runs.size());
     const ProgressReporter rep(progress);
@@ -86,14 +111,17 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
     result.outputs.push_back(std::move(floatText));
 
     for (size_t r = 0; r < runs.size(); ++r) {
+        const RunResult& run = *runs[r];
+        rep.checkCancelled();  // between models too, not only between tokens
         GeneratedText out;
-        out.name = runs[r].label.empty() ? runs[r].config.recipe : runs[r].label;
-        out.runFolder = request.runFolders[r];
-        out.notes = applyRunWeights(*model, runs[r]);
+        out.name = run.label.empty() ? run.config.recipe : run.label;
+        out.runFolder = r < request.runFolders.size() ? request.runFolders[r] : run.folder;
+        out.notes = applyRunWeights(*model, run);
         const ProgressReporter sub = rep.sub(double(r + 1) / models, double(r + 2) / models);
         generateInto(*model, result.promptTokens, options, *tokenizer, int(r + 1), stream, sub,
                      out);
         const std::vector<int32_t>& floatTokens = result.outputs[0].tokens;
+        rep.checkCancelled();
         out.firstDivergence = firstDivergence(floatTokens, out.tokens);
         out.perToken = compareNextTokens(
             floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);

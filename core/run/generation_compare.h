@@ -14,14 +14,20 @@
 #include "model/generate.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ql {
 
+struct RunResult;
+
 struct GenerationRequest {
     std::string modelDir;
     std::vector<std::string> runFolders;  // in output order after the float model
+    // Runs already in memory (the workbench's), after the folders' runs: a run need not be
+    // saved to be compared. Their after-weights come from the run as every view gets them.
+    std::vector<std::shared_ptr<const RunResult>> runs;
     std::string prompt;
     bool chat =
         false;  // format the prompt with the model's chat template (tokenizer/chat_template.h)
@@ -33,7 +39,12 @@ struct GeneratedText {
     std::string runFolder;  // empty for the float model
     std::vector<int32_t> tokens;
     std::vector<std::string> pieces;  // each token decoded alone
-    std::string text;                 // the tokens decoded together
+    // Each token's share of the text as it streams: concatenated (without a final stop
+    // token's) they are `text`. Decoded alone, SentencePiece drops a piece's leading space;
+    // a token that ends inside a UTF-8 character has an empty share and the character comes
+    // with the token that completes it.
+    std::vector<std::string> textPieces;
+    std::string text;  // the tokens decoded together
     bool stopped = false;
     double prefillSeconds = 0.0, decodeSeconds = 0.0;
     int firstDivergence = -1;  // runs: first index differing from the float tokens; -1: none
@@ -50,7 +61,8 @@ struct GenerationComparison {
     std::vector<GeneratedText> outputs;  // [0] the float model, then each run
 };
 
-// Called as tokens are generated: output index (0 = float), token index, token, its text.
+// Called as tokens are generated, on the generating thread: output index (0 = float, then
+// the runs in order), token index, token, its share of the text (GeneratedText::textPieces).
 using GenerationStream =
     std::function<void(int output, int index, int32_t token, const std::string& piece)>;
 

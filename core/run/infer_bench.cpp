@@ -106,9 +106,15 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     if (r.promptTokens < 1 || r.promptTokens > 32768)
         throw Error("--prompt-tokens must be in 1..32768");
     if (r.genTokens < 1 || r.genTokens > 4096) throw Error("--gen-tokens must be in 1..4096");
-    std::vector<RunResult> runs;
-    for (const std::string& folder : r.runFolders) runs.push_back(loadRun(folder));
+    std::vector<std::shared_ptr<const RunResult>> runs;
+    for (const std::string& folder : r.runFolders)
+        runs.push_back(std::make_shared<const RunResult>(loadRun(folder)));
+    for (const auto& run : r.runs) {
+        if (!run) throw Error("internal: an empty run was given to bench");
+        runs.push_back(run);
+    }
     auto model = Model::load(r.modelDir);
+    for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any measuring
     if (r.promptTokens + r.genTokens > model->config().maxPositions)
         throw Error(
             "--prompt-tokens + --gen-tokens is more than the model's max_position_embeddings (" +
@@ -119,7 +125,8 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     result.readBandwidthBytesPerSecond = measureReadBandwidth();
     const int models = 1 + int(runs.size());
     for (int m = 0; m < models; ++m) {
-        const RunResult* run = m > 0 ? &runs[size_t(m - 1)] : nullptr;
+        const RunResult* run = m > 0 ? runs[size_t(m - 1)].get() : nullptr;
+        rep.checkCancelled();
         PackedInstallReport packed;
         if (run && r.packed) {
             model.reset();  // one model in memory at a time: each row's peak is its own
@@ -131,7 +138,9 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         InferBenchRow row =
             benchOne(*model, r, rep.sub(double(m) / models, double(m + 1) / models));
         row.name = !run ? "float" : (run->label.empty() ? run->config.recipe : run->label);
-        row.runFolder = run ? r.runFolders[size_t(m - 1)] : std::string();
+        row.runFolder = !run                                  ? std::string()
+                        : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
+                                                              : run->folder;
         row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : weightsAs(packed);
         // Released float32 weights are neither resident nor read per token: their codes are.
         row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;

@@ -10,14 +10,18 @@
 #include "base/progress.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ql {
 
+struct RunResult;
+
 struct InferBenchRequest {
     std::string modelDir;
     std::vector<std::string> runFolders;
+    std::vector<std::shared_ptr<const RunResult>> runs;  // in memory (the workbench's), after
     int promptTokens = 64;  // prefill length (fixed ids, the weights are what is measured)
     int genTokens = 16;     // decode steps after the prefill (greedy)
     // Runs compute from their packed codes (run/packed_install.h) where a kernel exists;

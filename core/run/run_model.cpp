@@ -9,9 +9,16 @@
 
 namespace ql {
 
-std::vector<std::string> applyRunWeights(Model& model, const RunResult& run) {
-    model.restoreWeights();
-    const std::string what = "run '" + (run.folder.empty() ? run.id : run.folder) + "'";
+namespace {
+
+std::string runWhat(const RunResult& run) {
+    return "run '" + (run.folder.empty() ? run.id : run.folder) + "'";
+}
+
+}  // namespace
+
+void checkRunFitsModel(const Model& model, const RunResult& run) {
+    const std::string what = runWhat(run);
     std::map<std::string, const LinearLayerInfo*> linears;
     for (const LinearLayerInfo& l : model.linears()) linears[l.name] = &l;
     for (const LayerResult& layer : run.layers) {
@@ -24,9 +31,16 @@ std::vector<std::string> applyRunWeights(Model& model, const RunResult& run) {
                         " x " + std::to_string(layer.cols) + " but the model's is " +
                         std::to_string(it->second->outFeatures) + " x " +
                         std::to_string(it->second->inFeatures) + " (a run of another model?)");
+    }
+}
+
+std::vector<std::string> applyRunWeights(Model& model, const RunResult& run) {
+    model.restoreWeights();
+    checkRunFitsModel(model, run);
+    const std::string what = runWhat(run);
+    for (const LayerResult& layer : run.layers)
         model.setLinearWeight(layer.name,
                               afterWeightsOf(run, layer, model.linearWeight(layer.name)));
-    }
     std::vector<std::string> notes;
     bool activations = false;
     try {

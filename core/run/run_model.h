@@ -19,4 +19,8 @@ class Model;
 // has another shape (a run of another model), or its weights cannot be recomputed.
 std::vector<std::string> applyRunWeights(Model& model, const RunResult& run);
 
+// The layer check of applyRunWeights alone (nothing is changed): to refuse a run of another
+// model before any work is done with the others.
+void checkRunFitsModel(const Model& model, const RunResult& run);
+
 }  // namespace ql

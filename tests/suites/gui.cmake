@@ -46,3 +46,9 @@ if(TARGET quantlens_gui)
   quantlens_add_test(test_gui_preview SOURCES test_gui_preview.cpp gui_helpers.h
     LIBS QuantLens::gui TIMEOUT 300)
 endif()
+if(TARGET quantlens_gui)
+  # The Generate tab: streaming columns equal to compareGeneration, tooltips, KL chart,
+  # cancel, a run of another model (issue 11).
+  quantlens_add_test(test_gui_generate SOURCES test_gui_generate.cpp gui_helpers.h
+    LIBS QuantLens::gui TIMEOUT 300)
+endif()

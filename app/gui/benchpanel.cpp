@@ -1,0 +1,184 @@
+#include "app/gui/benchpanel.h"
+
+#include "base/error.h"
+#include "widgets/inferbenchtablemodel.h"
+#include "widgets/tableview.h"
+
+#include <QCheckBox>
+#include <QElapsedTimer>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+#include <QtConcurrent>
+
+namespace ql {
+
+BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
+    watcher_ = new QFutureWatcher<Outcome>(this);
+    connect(watcher_, &QFutureWatcher<Outcome>::finished, this, &BenchPanel::onFinished);
+    promptTokens_ = new QSpinBox;
+    promptTokens_->setRange(1, 32768);
+    promptTokens_->setValue(64);
+    promptTokens_->setPrefix("prompt ");
+    promptTokens_->setToolTip("Prefill length in tokens (fixed ids: the weights are measured)");
+    genTokens_ = new QSpinBox;
+    genTokens_->setRange(1, 4096);
+    genTokens_->setValue(16);
+    genTokens_->setPrefix("decode ");
+    genTokens_->setToolTip("Decoded tokens after the prefill (greedy, KV cache)");
+    packed_ = new QCheckBox("Packed kernels");
+    packed_->setChecked(true);
+    packed_->setToolTip(
+        "Runs compute from their packed INT8/INT4 codes where a kernel exists; "
+        "off: every run as its dequantized float32 model");
+    bench_ = new QPushButton("Bench");
+    cancel_ = new QPushButton("Cancel");
+    status_ = new QLabel;
+    status_->setWordWrap(true);
+    caption_ = new QLabel;
+    caption_->setWordWrap(true);
+    caption_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    model_ = new InferBenchTableModel(this);
+    table_ = new TableView;
+    table_->setModel(model_);
+    // The models share the width (long run names elide; their tooltips are whole).
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    table_->horizontalHeader()->setMinimumSectionSize(110);
+    table_->verticalHeader()->setVisible(true);  // the measures
+    table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->setTextElideMode(Qt::ElideMiddle);
+    auto* settings = new QHBoxLayout;
+    settings->addWidget(promptTokens_);
+    settings->addWidget(genTokens_);
+    settings->addWidget(packed_);
+    settings->addStretch(1);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(bench_);
+    buttons->addWidget(cancel_);
+    buttons->addWidget(status_, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    layout->addLayout(settings);
+    layout->addLayout(buttons);
+    layout->addWidget(table_, 1);
+    layout->addWidget(caption_);
+    connect(bench_, &QPushButton::clicked, this, &BenchPanel::start);
+    connect(cancel_, &QPushButton::clicked, this, &BenchPanel::cancel);
+    updateEnabled();
+}
+
+BenchPanel::~BenchPanel() {
+    cancel();
+    watcher_->waitForFinished();
+}
+
+void BenchPanel::setModel(const QString& modelDir, const QString& whyNot) {
+    modelDir_ = modelDir;
+    modelProblem_ = whyNot;
+    updateEnabled();
+}
+
+void BenchPanel::setRuns(const RunList& runs) {
+    runs_ = runs;
+}
+
+void BenchPanel::setBusy(const QString& why) {
+    busy_ = why;
+    updateEnabled();
+}
+
+QString BenchPanel::blockedReason() const {
+    if (running_) return "Benchmarking…";
+    if (!busy_.isEmpty()) return busy_;
+    if (modelDir_.isEmpty()) return "Open a model to measure its speed.";
+    if (!modelProblem_.isEmpty()) return "This model cannot run: " + modelProblem_;
+    return {};
+}
+
+InferBenchRequest BenchPanel::request() const {
+    InferBenchRequest r;
+    r.modelDir = modelDir_.toStdString();
+    r.runs = runs_;
+    r.promptTokens = promptTokens_->value();
+    r.genTokens = genTokens_->value();
+    r.packed = packed_->isChecked();
+    return r;
+}
+
+void BenchPanel::updateEnabled() {
+    const QString blocked = blockedReason();
+    bench_->setEnabled(blocked.isEmpty());
+    bench_->setToolTip(blocked);
+    cancel_->setEnabled(running_);
+    for (QWidget* w : std::initializer_list<QWidget*>{promptTokens_, genTokens_, packed_})
+        w->setEnabled(!running_);
+    if (!running_)
+        status_->setText(!blocked.isEmpty()    ? blocked
+                         : !outcome_.isEmpty() ? outcome_
+                                               : QString("Float model and the checked runs: "
+                                                         "speed and memory of inference."));
+}
+
+bool BenchPanel::start() {
+    const QString blocked = blockedReason();
+    if (!blocked.isEmpty()) {
+        status_->setText(blocked);
+        return false;
+    }
+    request_ = request();
+    benched_ = runs_;
+    running_ = true;
+    error_.clear();
+    outcome_.clear();
+    cancelFlag_ = std::make_shared<std::atomic<bool>>(false);
+    status_->setText("Benchmarking (the machine's read bandwidth first)…");
+    updateEnabled();
+    emit runningChanged(true);
+    auto flag = cancelFlag_;
+    const ProgressCallback progress = [flag](const Progress&) { return !flag->load(); };
+    watcher_->setFuture(QtConcurrent::run([r = request_, progress, flag]() {
+        Outcome out;
+        QElapsedTimer t;
+        t.start();
+        try {
+            out.result = std::make_shared<const InferBenchResult>(benchInference(r, progress));
+        } catch (const Cancelled&) {
+            out.cancelled = true;
+        } catch (const std::exception& e) {
+            out.error = QString::fromUtf8(e.what());
+            out.cancelled = flag->load();
+        } catch (...) {
+            out.error = "unknown error while benchmarking";
+        }
+        out.seconds = t.elapsed() / 1000.0;
+        return out;
+    }));
+    return true;
+}
+
+void BenchPanel::cancel() {
+    if (cancelFlag_) *cancelFlag_ = true;
+}
+
+void BenchPanel::onFinished() {
+    const Outcome out = watcher_->result();
+    running_ = false;
+    if (out.result) {
+        model_->setResult(out.result, benched_, request_.promptTokens, request_.genTokens);
+        caption_->setText(model_->caption());
+        outcome_ = QString("Measured in %1 s.").arg(out.seconds, 0, 'f', 1);
+    } else if (out.cancelled) {
+        outcome_ = "Cancelled; the table keeps the last complete measurement.";
+    } else {
+        error_ = out.error;
+        outcome_ = "<b>Benchmark failed:</b> " + error_.toHtmlEscaped();
+    }
+    updateEnabled();
+    emit runningChanged(false);
+    emit benchFinished(bool(out.result));
+}
+
+}  // namespace ql

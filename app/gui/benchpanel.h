@@ -1,0 +1,81 @@
+// The Generate tab's "Speed and memory" section (issue 11): `bench-infer` of the float
+// model and the checked runs on a background thread (Cancel between tokens), shown as a
+// table with the runs' perplexity beside. Like GeneratePage, it owns its job; errors come
+// back as a value and are shown in the panel.
+#pragma once
+
+#include "run/infer_bench.h"
+#include "widgets/resultutils.h"
+
+#include <QFutureWatcher>
+#include <QWidget>
+
+#include <atomic>
+#include <memory>
+
+class QCheckBox;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+
+namespace ql {
+
+class InferBenchTableModel;
+class TableView;
+
+class BenchPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit BenchPanel(QWidget* parent = nullptr);
+    ~BenchPanel() override;  // cancels and waits
+
+    void setModel(const QString& modelDir, const QString& whyNot = {});
+    void setRuns(const RunList& runs);  // the runs benched beside the float model
+    void setBusy(const QString& why);   // another job of the page runs: no bench now
+    QString blockedReason() const;
+    InferBenchRequest request() const;
+
+    bool start();
+    void cancel();
+    bool isRunning() const { return running_; }
+    QString errorText() const { return error_; }
+
+    InferBenchTableModel* tableModel() const { return model_; }
+    TableView* table() const { return table_; }
+    QSpinBox* promptTokensBox() const { return promptTokens_; }
+    QSpinBox* genTokensBox() const { return genTokens_; }
+    QCheckBox* packedBox() const { return packed_; }
+    QPushButton* benchButton() const { return bench_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    QLabel* statusLabel() const { return status_; }
+    QLabel* captionLabel() const { return caption_; }
+
+signals:
+    void runningChanged(bool running);
+    void benchFinished(bool ok);
+
+private:
+    struct Outcome {
+        std::shared_ptr<const InferBenchResult> result;
+        QString error;
+        bool cancelled = false;
+        double seconds = 0.0;
+    };
+    void updateEnabled();
+    void onFinished();
+
+    QString modelDir_, modelProblem_, busy_, error_, outcome_;
+    RunList runs_, benched_;
+    InferBenchRequest request_;
+    bool running_ = false;
+    std::shared_ptr<std::atomic<bool>> cancelFlag_;
+    QFutureWatcher<Outcome>* watcher_ = nullptr;
+    InferBenchTableModel* model_ = nullptr;
+    TableView* table_ = nullptr;
+    QSpinBox *promptTokens_ = nullptr, *genTokens_ = nullptr;
+    QCheckBox* packed_ = nullptr;
+    QPushButton *bench_ = nullptr, *cancel_ = nullptr;
+    QLabel *status_ = nullptr, *caption_ = nullptr;
+};
+
+}  // namespace ql

@@ -1,0 +1,351 @@
+// The Generate tab (issue 11): text streams into the columns while the job runs, the
+// columns equal core's compareGeneration for the same prompt and settings (a run in memory
+// against the same run saved and read from its folder), tooltips and the KL chart carry
+// the comparison's numbers, Cancel stops within 1 s and leaves the page usable, and a run
+// of another model gives one clear message. stories260k and runs made here.
+#include "app/gui/benchpanel.h"
+#include "app/gui/generatepage.h"
+#include "app/gui/generatetips.h"
+#include "gui_helpers.h"
+#include "run/run.h"
+#include "widgets/inferbenchtablemodel.h"
+#include "widgets/tableroles.h"
+#include "widgets/tokenklchart.h"
+#include "widgets/tokentextview.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QHelpEvent>
+#include <QLabel>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QToolTip>
+
+namespace {
+
+using namespace ql;
+
+RunPtr makeRun(const QString& model, const std::string& recipe) {
+    RunConfig c = guitest::weightsOnly(recipe);
+    c.modelDir = qltest::dataPath("models/" + model);
+    return std::make_shared<const RunResult>(runQuantization(c));
+}
+
+// Waits for the page's job; false on timeout.
+bool waitFinished(GeneratePage& page, int ms = 30000) {
+    QSignalSpy done(&page, &GeneratePage::generationFinished);
+    return page.isRunning() ? done.wait(ms) : true;
+}
+
+}  // namespace
+
+class TestGuiGenerate : public QObject {
+    Q_OBJECT
+    RunPtr int4_, int3_, other_, evaluated_;
+    QString int4Folder_;
+    QString modelDir_;
+
+private slots:
+    void initTestCase() {
+        guitest::initGuiSuite();
+        if (!qltest::hasData("models/stories260k") || !qltest::hasData("models/tinystories-656k"))
+            QSKIP("shared models stories260k / tinystories-656k absent");
+        modelDir_ = qltest::dataDir() + "/models/stories260k";
+        int4_ = makeRun("stories260k", "rtn:int4:g32:asym");
+        int3_ = makeRun("stories260k", "rtn:int3:g32:asym");
+        other_ = makeRun("tinystories-656k", "rtn:int8:channel:sym");
+        RunConfig e = guitest::weightsOnly("rtn:int8:channel:sym");
+        e.modelDir = modelDir_.toStdString();
+        e.evaluationText = qltest::dataPath("data/stories/stories.txt");
+        e.evalSeq = 128;
+        e.evalMaxWindows = 2;
+        evaluated_ = std::make_shared<const RunResult>(runQuantization(e));
+        QVERIFY(evaluated_->perplexity.valid);
+        int4Folder_ = qltest::tempDir("gui-generate-int4") + "/run";
+        saveRun(*int4_, int4Folder_.toStdString());
+    }
+
+    void streamsAndEqualsCore_data() {
+        QTest::addColumn<bool>("greedy");
+        QTest::addColumn<QString>("prompt");
+        QTest::newRow("greedy") << true << "Once upon a time";
+        QTest::newRow("sampled T0.9 k40 p0.95") << false << "The little dog";
+    }
+
+    // The float column grows while the job runs; at the end every column's tokens equal
+    // compareGeneration's with the run read from its saved folder.
+    void streamsAndEqualsCore() {
+        QFETCH(bool, greedy);
+        QFETCH(QString, prompt);
+        GeneratePage page;
+        page.resize(1000, 600);
+        page.show();
+        page.setModel(modelDir_);
+        page.setRuns({int4_});
+        page.promptBox()->setPlainText(prompt);
+        page.maxTokensBox()->setValue(40);
+        page.samplingBox()->setCurrentIndex(greedy ? 0 : 1);
+        page.temperatureBox()->setValue(0.9);
+        page.topKBox()->setValue(40);
+        page.topPBox()->setValue(0.95);
+        page.seedBox()->setValue(7);
+        QCOMPARE(page.checkedRuns().size(), size_t(1));
+        bool sawStreaming = false;
+        connect(&page, &GeneratePage::tokenShown, &page, [&](int output, int index) {
+            if (output == 0 && index == 0)
+                sawStreaming =
+                    page.isRunning() && !page.result() && page.column(0)->tokenCount() == 1;
+        });
+        QSignalSpy done(&page, &GeneratePage::generationFinished);
+        QVERIFY(page.start());
+        QVERIFY(!page.generateButton()->isEnabled());
+        QVERIFY(page.cancelButton()->isEnabled());
+        QVERIFY(done.wait(30000));
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(page.statusLabel()->text()));
+        QVERIFY2(sawStreaming, "the float column had its first token before the job ended");
+
+        GenerationRequest core = page.request();
+        core.runs.clear();
+        core.runFolders = {int4Folder_.toStdString()};
+        const GenerationComparison expect = compareGeneration(core);
+        const GenerationComparison& got = *page.result();
+        QCOMPARE(page.columnCount(), 2);
+        QCOMPARE(got.outputs.size(), size_t(2));
+        QVERIFY(expect.outputs[0].tokens.size() >= 5);
+        for (int i = 0; i < 2; ++i) {
+            const GeneratedText& e = expect.outputs[size_t(i)];
+            QCOMPARE(got.outputs[size_t(i)].tokens, e.tokens);
+            QCOMPARE(page.column(i)->pieces(), shownPieces(e));
+            // The shares concatenate to the text core decodes from all tokens at once.
+            QCOMPARE(shownPieces(e).join(QString()), QString::fromStdString(e.text));
+            QVERIFY(page.column(i)->toPlainText().startsWith(page.column(i)->pieces().value(0)));
+        }
+        const GeneratedText& run = expect.outputs[1];
+        QCOMPARE(page.column(1)->highlightedToken(),
+                 run.firstDivergence < int(shownPieces(run).size()) ? run.firstDivergence : -1);
+        QCOMPARE(page.column(0)->highlightedToken(), -1);
+        // The chart: one line of the run, the same KL per float token (teacher-forced).
+        QCPGraph* line = page.klChart()->graphOf(0);
+        QVERIFY(line);
+        QCOMPARE(line->dataCount(), int(run.perToken.size()));
+        for (int i = 0; i < line->dataCount(); ++i)
+            QVERIFY(std::abs(line->data()->at(i)->value - run.perToken[size_t(i)].kl) <=
+                    1e-9 * (1.0 + run.perToken[size_t(i)].kl));
+        QVERIFY(run.meanKl > 0.0);  // INT4 g32 moves the distributions
+        QVERIFY(page.columnHeader(1)->text().contains(QString::number(run.meanKl, 'g', 3)));
+    }
+
+    // A tooltip belongs to the token under the mouse and states its numbers.
+    void tooltipsOverTokens() {
+        GeneratePage page;
+        page.resize(1000, 600);
+        page.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        page.setModel(modelDir_);
+        page.setRuns({int4_});
+        page.maxTokensBox()->setValue(24);
+        QVERIFY(page.start());
+        QVERIFY(waitFinished(page));
+        QVERIFY(page.result());
+        const GenerationComparison& c = *page.result();
+        TokenTextView* view = page.column(1);
+        const int n = view->tokenCount();
+        QVERIFY(n >= 5);
+        for (const int i : {0, 1, n / 2, n - 1}) {
+            const QRect r = view->tokenRect(i);
+            QVERIFY2(r.isValid(), qPrintable(QString("token %1 has a rectangle").arg(i)));
+            QCOMPARE(view->tokenAt(r.center()), i);
+            const QString tip = view->tokenToolTip(i);
+            const TokenComparison& t = c.outputs[1].perToken[size_t(i)];
+            QVERIFY2(tip.contains(QString::number(t.kl, 'g', 4) + " nats"), qPrintable(tip));
+            QVERIFY(tip.contains(QString::number(t.floatProbOfFloatToken, 'f',
+                                                 t.floatProbOfFloatToken >= 0.001 ? 4 : 6)));
+            QHelpEvent help(QEvent::ToolTip, r.center(), view->viewport()->mapToGlobal(r.center()));
+            QApplication::sendEvent(view->viewport(), &help);
+            QCOMPARE(QToolTip::text(), tip);
+        }
+        // The float column lists every run's KL at its tokens.
+        QVERIFY(page.column(0)->tokenToolTip(0).contains(
+            QString::fromStdString(c.outputs[1].name).toHtmlEscaped()));
+        // Far below the text there is no token, and no tooltip.
+        QCOMPARE(view->tokenAt(QPoint(2, view->viewport()->height() - 2)), -1);
+    }
+
+    // Cancel on the first streamed token: the job ends within 1 s, the text so far stays,
+    // and the next Generate works.
+    void cancelStopsQuicklyAndPageStaysUsable() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, int3_});
+        page.maxTokensBox()->setValue(400);
+        page.samplingBox()->setCurrentIndex(1);
+        QElapsedTimer sinceCancel;
+        connect(&page, &GeneratePage::tokenShown, &page, [&](int output, int index) {
+            if (output == 0 && index == 0) {
+                page.cancelButton()->click();
+                sinceCancel.start();
+            }
+        });
+        QSignalSpy done(&page, &GeneratePage::generationFinished);
+        QVERIFY(page.start());
+        QVERIFY(done.wait(30000));
+        QVERIFY(sinceCancel.isValid());
+        QVERIFY2(sinceCancel.elapsed() < 1000,
+                 qPrintable(QString("cancel took %1 ms").arg(sinceCancel.elapsed())));
+        QCOMPARE(done.at(0).at(0).toBool(), false);
+        QVERIFY(!page.result());
+        QVERIFY2(page.statusLabel()->text().startsWith("Cancelled"),
+                 qPrintable(page.statusLabel()->text()));
+        QVERIFY(page.errorText().isEmpty());
+        QVERIFY(page.column(0)->tokenCount() >= 1);
+        QVERIFY(!page.isRunning());
+        QVERIFY(page.generateButton()->isEnabled());
+        QVERIFY(!page.cancelButton()->isEnabled());
+        disconnect(&page, &GeneratePage::tokenShown, &page, nullptr);
+        page.maxTokensBox()->setValue(8);
+        QVERIFY(page.start());
+        QVERIFY(waitFinished(page));
+        QVERIFY(page.result());
+        QCOMPARE(page.result()->outputs.size(), size_t(3));
+    }
+
+    // A run of another model: one message naming the run and the layer, nothing generated.
+    void runOfAnotherModelIsOneClearMessage() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, other_});
+        QVERIFY(page.start());
+        QVERIFY(waitFinished(page));
+        QVERIFY(!page.result());
+        QVERIFY2(page.errorText().contains("another model"), qPrintable(page.errorText()));
+        QVERIFY(page.errorText().contains("model.layers.0"));
+        QVERIFY(!page.errorText().contains('\n'));
+        QVERIFY(page.statusLabel()->text().contains(page.errorText().toHtmlEscaped()));
+        QCOMPARE(page.column(0)->tokenCount(), 0);  // refused before any generation
+        // Unchecking the bad run makes the page work again.
+        page.runsList()->item(1)->setCheckState(Qt::Unchecked);
+        QVERIFY(page.start());
+        QVERIFY(waitFinished(page));
+        QVERIFY(page.result());
+        QVERIFY(page.errorText().isEmpty());
+    }
+
+    // Speed and memory: a row for float and each checked run, the engine's numbers, the
+    // run's perplexity beside and the settings stated; a bad run is one message.
+    void benchTable() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, evaluated_});
+        BenchPanel* bench = page.benchPanel();
+        bench->promptTokensBox()->setValue(16);
+        bench->genTokensBox()->setValue(8);
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QVERIFY(!page.generateButton()->isEnabled());  // one job at a time
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(bench->statusLabel()->text()));
+        QVERIFY(page.generateButton()->isEnabled());
+        const InferBenchTableModel* m = bench->tableModel();
+        QCOMPARE(m->columnCount(), 3);
+        const InferBenchResult& r = *m->result();
+        QCOMPARE(m->headerData(0, Qt::Horizontal).toString(), QString("float"));
+        QCOMPARE(m->headerData(2, Qt::Horizontal).toString(), runDisplayName(*evaluated_));
+        QCOMPARE(m->cell(0, InferBenchTableModel::ColWeightsAs).data().toString(), QString("f32"));
+        QVERIFY(
+            m->cell(1, InferBenchTableModel::ColWeightsAs).data().toString().startsWith("packed"));
+        for (int row = 0; row < 3; ++row) {
+            const InferBenchRow& e = r.rows[size_t(row)];
+            QVERIFY(e.prefillTokensPerSecond > 0.0 && e.decodeTokensPerSecond > 0.0);
+            QCOMPARE(m->cell(row, InferBenchTableModel::ColDecode).data().toString(),
+                     QString::number(e.decodeTokensPerSecond, 'f', 1));
+            QCOMPARE(m->cell(row, InferBenchTableModel::ColWeightBytes).data(SortRole).toDouble(),
+                     double(e.weightBytes));
+            QVERIFY(e.kvCacheBytes > 0);
+        }
+        // Packed INT4 weights are smaller than float32's (the 35 projections shrink ~6x).
+        QVERIFY(r.rows[1].weightBytes < r.rows[0].weightBytes);
+        // Perplexity: none for the weights-only run, the evaluated run's own and its float one.
+        QCOMPARE(m->cell(1, InferBenchTableModel::ColPerplexity).data().toString(), QString("—"));
+        QCOMPARE(m->cell(2, InferBenchTableModel::ColPerplexity).data().toString(),
+                 QString::number(evaluated_->perplexity.pplQ, 'f', 3));
+        QCOMPARE(m->cell(0, InferBenchTableModel::ColPerplexity).data().toString(),
+                 QString::number(evaluated_->perplexity.pplFp, 'f', 3));
+        QVERIFY(m->cell(2, InferBenchTableModel::ColPerplexity)
+                    .data(Qt::ToolTipRole)
+                    .toString()
+                    .contains("stories.txt"));
+        const QString caption = bench->captionLabel()->text();
+        QVERIFY2(caption.contains(QString("%1 thread").arg(r.threads)) &&
+                     caption.contains("prefill of 16 tokens") && caption.contains("8 decoded"),
+                 qPrintable(caption));
+        // Only the checked runs are benched; a run of another model is one clear message.
+        page.runsList()->item(1)->setCheckState(Qt::Unchecked);
+        page.setRuns({int4_, other_});
+        page.runsList()->item(0)->setCheckState(Qt::Unchecked);
+        QVERIFY(bench->start());
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.at(1).at(0).toBool(), false);
+        QVERIFY2(bench->errorText().contains("another model"), qPrintable(bench->errorText()));
+        QCOMPARE(m->columnCount(), 3);  // the last measurement stays
+    }
+
+    void benchCancels() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_, int3_});
+        BenchPanel* bench = page.benchPanel();
+        bench->promptTokensBox()->setValue(256);
+        bench->genTokensBox()->setValue(250);
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QTest::qWait(200);
+        QElapsedTimer t;
+        t.start();
+        bench->cancelButton()->click();
+        QVERIFY(done.wait(10000));
+        QVERIFY2(t.elapsed() < 1500, qPrintable(QString("cancel took %1 ms").arg(t.elapsed())));
+        QCOMPARE(done.at(0).at(0).toBool(), false);
+        QVERIFY(bench->statusLabel()->text().startsWith("Cancelled"));
+        QVERIFY(bench->benchButton()->isEnabled());
+    }
+
+    void blockedWithoutModelOrPrompt() {
+        GeneratePage page;
+        QVERIFY(!page.generateButton()->isEnabled());
+        QVERIFY(!page.start());
+        QCOMPARE(page.statusLabel()->text(), QString("Open a model to generate."));
+        page.setModel(modelDir_);
+        QVERIFY(page.generateButton()->isEnabled());
+        page.promptBox()->setPlainText("  ");
+        QVERIFY(!page.generateButton()->isEnabled());
+        page.setModel(modelDir_, "no tokenizer");
+        page.promptBox()->setPlainText("Once");
+        QVERIFY(!page.start());
+        QVERIFY(page.statusLabel()->text().contains("no tokenizer"));
+    }
+
+    // In the workbench: the open model and its runs reach the tab; checks survive a new run.
+    void windowFeedsThePage() {
+        const auto w = guitest::makeWindow(qltest::tempDir("gui-generate-autosave"));
+        w->setAutosaveDir({});
+        QVERIFY(guitest::openStories(*w));
+        GeneratePage* page = w->generatePage();
+        QVERIFY(page->generateButton()->isEnabled());
+        w->addRun(int4_);
+        QCOMPARE(page->runsList()->count(), 1);
+        page->runsList()->item(0)->setCheckState(Qt::Unchecked);
+        w->addRun(int3_);
+        QCOMPARE(page->runsList()->count(), 2);
+        QCOMPARE(page->checkedRuns().size(), size_t(1));
+        w->setChartTab(MainWindow::GenerateTab);
+        QCOMPARE(w->currentChart(), static_cast<QCustomPlot*>(page->klChart()));
+        QCOMPARE(w->chartName(page->klChart()).stem, QString("generation_kl"));
+    }
+};
+
+QTEST_MAIN(TestGuiGenerate)
+#include "test_gui_generate.moc"
