@@ -39,7 +39,7 @@ struct CommandLine {
     const QCommandLineOption tab{
         "tab",
         "Chart tab: histograms, sqnr, summary, compare, overview, channels, sensitivity (measured "
-        "first), plan (measured and its plan run first), sweep.",
+        "first; sensitivity-map: its heat map), plan (measured and its plan run first), sweep.",
         "tab"};
     const QCommandLineOption preview{
         "preview", "Set RECIPE in the run panel and wait for its weights-only preview.", "recipe"};
