@@ -248,8 +248,7 @@ void checkGgufMetadataSource(const ModelConfig& c, const std::string& modelDir) 
     std::error_code ec;
     if (!fs::exists(dir / "tokenizer.json", ec))
         throw Error((dir / "tokenizer.json").string() +
-                    ": not found (the byte-level BPE "
-                    "vocabulary GGUF export converts)");
+                    ": not found (GGUF export converts this byte-level BPE vocabulary)");
 }
 
 void addGgufMetadataFrom(GgufWriter& w, const GgufFile& source, uint32_t fileType, bool quantized) {
