@@ -69,6 +69,7 @@ private slots:
     void modelExportEqualsReference_data();
     void modelExportEqualsReference();
     void storiesExport();
+    void ggufModelExport();
     void runExport();
     void badInput();
 };
@@ -117,6 +118,23 @@ void TestGgufExport::storiesExport() {
     QVERIFY(fileBytes(q) == fileBytes(refPath("stories260k.Q4_K_M.gguf")));
     const std::string f = (dir + "/f32.gguf").toStdString();
     exportModelGguf(qltest::dataPath("models/stories260k"), "f32", f);
+    compareGguf(f, refPath("stories260k.F32.gguf"), false);
+}
+
+// A model that is itself a GGUF file (stories260k F32) requantized to q4_k_m is llama-quantize's
+// file of it byte for byte (its keys kept, the file type last); as f32 it is the same model.
+void TestGgufExport::ggufModelExport() {
+    QL_REQUIRE_DATA(kRef + "/stories260k.F32.gguf");
+    QL_REQUIRE_DATA(kRef + "/stories260k.Q4_K_M.gguf");
+    const QString dir = qltest::tempDir("gguf-export-from-gguf");
+    GgufExportOptions o;
+    o.llamaQuantizeTypes = true;
+    const std::string q = (dir + "/q4_k_m.gguf").toStdString();
+    exportModelGguf(refPath("stories260k.F32.gguf"), "q4_k_m", q, o);
+    compareGguf(q, refPath("stories260k.Q4_K_M.gguf"), true);
+    QVERIFY(fileBytes(q) == fileBytes(refPath("stories260k.Q4_K_M.gguf")));
+    const std::string f = (dir + "/f32.gguf").toStdString();
+    exportModelGguf(refPath("stories260k.F32.gguf"), "f32", f);
     compareGguf(f, refPath("stories260k.F32.gguf"), false);
 }
 

@@ -276,6 +276,17 @@ void TestGuiSensitivity::exportCsvAndPng() {
     w_->setChartTab(MainWindow::SensitivityTab);
     QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(view()->bars()));
     QCOMPARE(w_->chartName(view()->bars()).stem, QString("sensitivity"));
+    // The heat map is a tab of its own: in the 1280×720 window it gets the whole width (beside
+    // the bars it was ~110 px wide), and Export chart writes the tab shown.
+    view()->showHeatMap(true);
+    QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(view()->heatMap()));
+    QCOMPARE(w_->chartName(view()->heatMap()).stem, QString("sensitivity_heatmap"));
+    QTRY_VERIFY(view()->heatMap()->isVisible());
+    const QSize map = view()->heatMap()->size();
+    QVERIFY2(map.width() >= 400 && map.height() >= 180,
+             qPrintable(QString("%1x%2").arg(map.width()).arg(map.height())));
+    view()->showHeatMap(false);
+    QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(view()->bars()));
 }
 
 void TestGuiSensitivity::cancelHalfway() {

@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 namespace ql {
@@ -29,13 +30,18 @@ SensitivityView::SensitivityView(QWidget* parent) : QWidget(parent) {
     summary_->setWordWrap(true);
     summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-    auto* charts = new QSplitter(Qt::Horizontal);
-    charts->addWidget(bars_);
-    charts->addWidget(heatMap_);
-    charts->setStretchFactor(0, 3);
-    charts->setStretchFactor(1, 1);
+    // The two charts share one tab widget: side by side, a 1280×720 window left the heat map
+    // a sliver; as tabs each gets the whole width. The table stays below, on a splitter.
+    charts_ = new QTabWidget;
+    charts_->setDocumentMode(true);
+    charts_->addTab(bars_, "Ranked units");
+    charts_->addTab(heatMap_, "Blocks × kinds");
+    charts_->setTabToolTip(1, "Layer units only: a cell per block and projection kind");
+    charts_->setMinimumHeight(220);
+    table_->setMinimumHeight(110);
     auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(charts);
+    split->setChildrenCollapsible(false);
+    split->addWidget(charts_);
     split->addWidget(table_);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
@@ -58,6 +64,15 @@ SensitivityView::SensitivityView(QWidget* parent) : QWidget(parent) {
                 if (!showing_ && i.isValid()) selectRow(proxy_->mapToSource(i).row());
             });
     updateSummary();
+}
+
+QCustomPlot* SensitivityView::currentChart() const {
+    return charts_->currentWidget() == heatMap_ ? static_cast<QCustomPlot*>(heatMap_)
+                                                : static_cast<QCustomPlot*>(bars_);
+}
+
+void SensitivityView::showHeatMap(bool heatMap) {
+    charts_->setCurrentWidget(heatMap ? static_cast<QWidget*>(heatMap_) : bars_);
 }
 
 void SensitivityView::setResult(SensitivityPtr result) {

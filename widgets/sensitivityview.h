@@ -1,15 +1,17 @@
 // The sensitivity view (issue 10): the ranked bar chart and the blocks × kinds heat map
-// above the table of every unit. Sorting the table by a numeric column ranks the charts by
-// it; clicking a bar, a cell or a row selects that unit here and its (first) layer in the
-// rest of the workbench (layerSelected). CSV from the table's context menu, PNG from the
-// charts' (as every table and chart of the workbench).
+// (two tabs) above the table of every unit. Sorting the table by a numeric column ranks the charts
+// by it; clicking a bar, a cell or a row selects that unit here and its (first) layer in the rest
+// of the workbench (layerSelected). CSV from the table's context menu, PNG from the charts' (as
+// every table and chart of the workbench).
 #pragma once
 
 #include "widgets/sensitivitytablemodel.h"
 
 #include <QWidget>
 
+class QCustomPlot;
 class QLabel;
+class QTabWidget;
 class QSortFilterProxyModel;
 
 namespace ql {
@@ -36,6 +38,9 @@ public:
     SensitivityBars* bars() const { return bars_; }
     SensitivityHeatMap* heatMap() const { return heatMap_; }
     QLabel* summaryLabel() const { return summary_; }
+    // The chart of the tab shown (what Export chart writes), and switching tabs.
+    QCustomPlot* currentChart() const;
+    void showHeatMap(bool heatMap);
 
 signals:
     void layerSelected(const std::string& name);
@@ -49,6 +54,7 @@ private:
     TableView* table_ = nullptr;
     SensitivityBars* bars_ = nullptr;
     SensitivityHeatMap* heatMap_ = nullptr;
+    QTabWidget* charts_ = nullptr;
     QLabel* summary_ = nullptr;
     int selected_ = -1;
     bool showing_ = false;

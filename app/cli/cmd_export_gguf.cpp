@@ -23,15 +23,18 @@ const char* kUsage =
     "  RUN            a run folder whose recipe is a llama.cpp format or mix (q8_0 .. q6_k,\n"
     "                 q2_k_mix, q3_k_s .. q5_k_m), fp16 or bf16: every layer in the type the\n"
     "                 run gave it\n"
-    "  --model DIR    a model folder instead, with --recipe: f32, f16, bf16 (every 2-D\n"
-    "                 weight, as convert_hf_to_gguf.py --outtype) or a llama.cpp recipe\n"
+    "  --model DIR    a model folder (or .gguf file) instead, with --recipe: f32, f16, bf16\n"
+    "                 (every 2-D weight, as convert_hf_to_gguf.py --outtype) or a llama.cpp\n"
+    "                 recipe\n"
     "  --format gguf  (export --help: the GPTQ and QuantLens folder formats)\n"
     "  --out FILE     the .gguf file to write\n"
     "  --llama-types  the token embedding and output head quantized as llama-quantize does\n"
     "                 for the recipe (its file exactly); default: they stay float32, so the\n"
     "                 file is the model the run measured\n"
     "\n"
-    "Supported: Llama and Mistral models with a SentencePiece tokenizer.model.\n";
+    "Supported: Llama and Mistral folders with a SentencePiece tokenizer.model, Qwen2 and\n"
+    "Qwen3 folders with their tokenizer.json, and .gguf models (a run of one, or --model\n"
+    "X.gguf): their own metadata is kept, as llama-quantize keeps it.\n";
 
 }  // namespace
 

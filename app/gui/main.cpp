@@ -39,9 +39,9 @@ struct CommandLine {
     const QCommandLineOption tab{
         "tab",
         "Chart tab: histograms, sqnr, summary, compare, overview, channels, sensitivity (measured "
-        "first), plan (measured and its plan run first), sweep, generate (the Generate tab's "
-        "prompt generated first, with every run), generate-speed (its speed and memory table "
-        "measured first).",
+        "first; sensitivity-map: its heat map), plan (measured and its plan run first), sweep, "
+        "generate (the Generate tab's prompt generated first, with every run), generate-speed "
+        "(its speed and memory table measured first).",
         "tab"};
     const QCommandLineOption preview{
         "preview", "Set RECIPE in the run panel and wait for its weights-only preview.", "recipe"};

@@ -368,7 +368,7 @@ QCustomPlot* MainWindow::currentChart() const {
         case ChannelsTab:
             return channels_;
         case SensitivityTab:
-            return sensitivityPage_->view()->bars();
+            return sensitivityPage_->view()->currentChart();
         case PlanTab:
             return planPage_->chart();
         case SweepTab:

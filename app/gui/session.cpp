@@ -6,8 +6,10 @@
 #include "app/gui/planpage.h"
 #include "app/gui/previewjob.h"
 #include "app/gui/runpanel.h"
+#include "app/gui/sensitivitypage.h"
 #include "widgets/exportutils.h"
 #include "widgets/histogramview.h"
+#include "widgets/sensitivityview.h"
 #include "widgets/sweepview.h"
 
 #include <QApplication>
@@ -107,7 +109,7 @@ void Session::nextRun() {
 bool Session::measureForTab() {
     if (measured_ || exitCode_ != 0 || !w_->summary()) return false;
     measured_ = true;
-    if (o_.tab == "sensitivity") return w_->startSensitivity();
+    if (o_.tab.startsWith("sensitivity")) return w_->startSensitivity();
     if (o_.tab == "plan") return w_->startPlan();
     if (o_.tab == "generate") return w_->generatePage()->start();
     if (o_.tab == "generate-speed") {
@@ -134,6 +136,10 @@ void Session::finish() {
                               "channels",   "sensitivity", "plan",    "sweep",   "generate"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
     if (o_.tab == "generate-speed") w_->setChartTab(MainWindow::GenerateTab);
+    if (o_.tab == "sensitivity-map") {  // the Sensitivity tab showing its heat map
+        w_->setChartTab(MainWindow::SensitivityTab);
+        w_->sensitivityPage()->view()->showHeatMap(true);
+    }
     const QStringList htabs = {"weights", "activations", "gradients"};
     if (htabs.contains(o_.histogramTab))
         w_->histogramView()->setCurrentTab(HistogramView::Tab(htabs.indexOf(o_.histogramTab)));

@@ -164,7 +164,7 @@ void GgufWriter::addTensor(const std::string& name, const std::vector<int64_t>& 
     dataSize_ += padded(*size);
 }
 
-void GgufWriter::write(const std::string& path) const {
+void GgufWriter::write(const std::string& path, const ProgressCallback& progress) const {
     std::string head = "GGUF";
     put<uint32_t>(head, 3);
     put<uint64_t>(head, tensors_.size());
@@ -181,12 +181,15 @@ void GgufWriter::write(const std::string& path) const {
         put<uint64_t>(head, t.offset);
     }
     head.resize(padded(head.size()), '\0');
+    const ProgressReporter reporter(progress);
     std::string temp;
     const int fd = createTempFor(path, temp);
     try {
         writeAll(fd, head.data(), head.size(), path);
         const std::vector<uint8_t> zeros(kAlignment, 0);
         for (const Tensor& t : tensors_) {
+            reporter.report("export", dataSize_ ? double(t.offset) / double(dataSize_) : 0.0,
+                            t.name);
             const std::vector<uint8_t> data = t.produce();
             if (data.size() != t.bytes)
                 throw Error(path + ": tensor '" + t.name + "' has " + std::to_string(data.size()) +

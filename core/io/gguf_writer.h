@@ -6,6 +6,7 @@
 #pragma once
 
 #include "base/ggml_type.h"
+#include "base/progress.h"
 #include "io/gguf.h"
 
 #include <cstdint>
@@ -35,8 +36,9 @@ public:
                    Producer bytes);
 
     // Writes the file atomically; throws ql::Error naming `path` (and the tensor whose bytes
-    // had the wrong size).
-    void write(const std::string& path) const;
+    // had the wrong size). `progress` hears of each tensor (by bytes written) and may stop
+    // the write between tensors: ql::Cancelled, and nothing is left at `path`.
+    void write(const std::string& path, const ProgressCallback& progress = {}) const;
 
     static GgufValue stringValue(const std::string& s);
 

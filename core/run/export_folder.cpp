@@ -6,6 +6,7 @@
 #include "base/file_util.h"
 #include "base/output_folder.h"
 #include "base/process_env.h"
+#include "io/gguf_model.h"
 #include "run/run_folder.h"
 
 #include <nlohmann/json.hpp>
@@ -118,6 +119,13 @@ std::string configWithQuantization(const std::string& modelDir,
     if (!config.is_object()) throw Error(path + ": not a JSON object");
     config["quantization_config"] = nlohmann::ordered_json::parse(quantizationConfigJson);
     return config.dump(2) + "\n";
+}
+
+void requireModelFolder(const RunResult& run, const std::string& format) {
+    if (isGgufFile(run.config.modelDir))
+        throw Error("the run's model '" + run.config.modelDir + "' is a GGUF file; a " + format +
+                    " export needs the Hugging Face model folder (config.json, tokenizer "
+                    "files): export this run as GGUF, or make the run from the model's folder");
 }
 
 std::vector<std::string> folderFiles(const std::string& folder, uint64_t& totalBytes) {

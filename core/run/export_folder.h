@@ -50,6 +50,10 @@ std::string exportReportJson(const RunResult& run, const std::string& formatJson
 std::string configWithQuantization(const std::string& modelDir,
                                    const std::string& quantizationConfigJson);
 
+// GPTQ and QuantLens exports take config.json and the tokenizer files from a Hugging Face
+// model folder: ql::Error naming the model and `format` when the run's model is a GGUF file.
+void requireModelFolder(const RunResult& run, const std::string& format);
+
 // The sizes of the finished folder's files, sorted by name.
 std::vector<std::string> folderFiles(const std::string& folder, uint64_t& totalBytes);
 

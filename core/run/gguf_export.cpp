@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/gguf_names.h"
+#include "io/gguf_model.h"
 #include "io/gguf_writer.h"
 #include "io/model_check.h"
 #include "io/model_config.h"
@@ -169,9 +170,9 @@ std::vector<std::pair<std::string, std::string>> tensorOrder(const TensorStore& 
     return out;
 }
 
-void writePlan(const Plan& p, const std::string& outPath) {
+void writePlan(const Plan& p, const std::string& outPath, const ProgressCallback& progress = {}) {
     const auto store = TensorStore::open(p.modelDir);
-    validateModel(p.config, *store, p.modelDir + "/config.json");
+    validateModel(p.config, *store, modelConfigSource(p.modelDir));
     const bool quantized = p.mix.has_value();
     const bool hasOutput = store->find("lm_head.weight") != nullptr;
     const bool permute = ggufArchitecture(p.config) == "llama";
@@ -199,26 +200,44 @@ void writePlan(const Plan& p, const std::string& outPath) {
                     });
     }
     // Keys and tensors are separate sections: the keys may be added after the tensors.
-    addGgufMetadata(w, p.config, p.modelDir, parameters, p.fileType, quantized);
-    w.write(outPath);
+    if (isGgufFile(p.modelDir))  // a GGUF model: its own keys, as llama-quantize keeps them
+        addGgufMetadataFrom(w, GgufFile(p.modelDir), p.fileType, quantized);
+    else
+        addGgufMetadata(w, p.config, p.modelDir, parameters, p.fileType, quantized);
+    w.write(outPath, progress);
 }
 
 Plan planFor(const std::string& modelDir, const Recipe& recipe, const GgufExportOptions& o) {
     Plan p;
     p.modelDir = modelDir;
-    p.config = loadModelConfig(modelDir + "/config.json");
+    p.config = loadModelConfigOf(modelDir);
     p.llamaQuantizeTypes = o.llamaQuantizeTypes;
     fileTypeOf(recipe, p);
     return p;
 }
 
-}  // namespace
-
-void exportRunGguf(const RunResult& run, const std::string& outPath,
-                   const GgufExportOptions& options) {
+// Everything exportRunGguf decides before it reads a tensor; throws what it would throw.
+Plan runPlan(const RunResult& run, const GgufExportOptions& options) {
     Plan p = planFor(run.config.modelDir, Recipe::parse(run.config.recipe), options);
     for (const LayerResult& l : run.layers) p.layerTypes[l.name] = typeOfMethod(l.name, l.method);
-    writePlan(p, outPath);
+    if (!isGgufFile(p.modelDir)) checkGgufMetadataSource(p.config, p.modelDir);
+    return p;
+}
+
+}  // namespace
+
+std::string whyNotGgufExportable(const RunResult& run) {
+    try {
+        runPlan(run, {});
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+void exportRunGguf(const RunResult& run, const std::string& outPath,
+                   const GgufExportOptions& options, const ProgressCallback& progress) {
+    writePlan(runPlan(run, options), outPath, progress);
 }
 
 void exportModelGguf(const std::string& modelDir, const std::string& recipe,
@@ -226,7 +245,7 @@ void exportModelGguf(const std::string& modelDir, const std::string& recipe,
     if (recipe == "f32" || recipe == "fp32") {
         Plan p;
         p.modelDir = modelDir;
-        p.config = loadModelConfig(modelDir + "/config.json");
+        p.config = loadModelConfigOf(modelDir);
         writePlan(p, outPath);
         return;
     }

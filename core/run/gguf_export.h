@@ -4,6 +4,7 @@
 // run gave it, and, for quantized files, the key order and tensor order llama-quantize writes.
 #pragma once
 
+#include "base/progress.h"
 #include "run/run.h"
 
 #include <string>
@@ -19,12 +20,20 @@ struct GgufExportOptions {
 
 // Every layer of the run must be a llama.cpp format (q8_0 .. q6_k, a mix), fp16, bf16;
 // throws ql::Error naming the layer otherwise, or the model file / field that is wrong.
+// The run's model may be a Hugging Face folder (metadata converted from config.json and the
+// tokenizer) or a GGUF file (its metadata kept, as llama-quantize requantizing it would).
+// `progress` hears of each tensor written and may cancel (ql::Cancelled, no file left).
 void exportRunGguf(const RunResult& run, const std::string& outPath,
-                   const GgufExportOptions& options = {});
+                   const GgufExportOptions& options = {}, const ProgressCallback& progress = {});
 
-// The model folder under `recipe`: "f32", "f16"/"fp16", "bf16" (every 2-D weight in that type,
-// as convert_hf_to_gguf.py --outtype), or a llama.cpp recipe (q8_0 .. q6_k, q4_k_m, ...) applied
-// to every decoder projection as a run would.
+// Empty when exportRunGguf can write the run, else why not (the recipe, layer, architecture,
+// missing tokenizer file or model config it would refuse), checked without reading tensors
+// or the vocabulary.
+std::string whyNotGgufExportable(const RunResult& run);
+
+// The model (a folder or a GGUF file) under `recipe`: "f32", "f16"/"fp16", "bf16" (every 2-D weight
+// in that type, as convert_hf_to_gguf.py --outtype), or a llama.cpp recipe (q8_0 .. q6_k, q4_k_m,
+// ...) applied to every decoder projection as a run would.
 void exportModelGguf(const std::string& modelDir, const std::string& recipe,
                      const std::string& outPath, const GgufExportOptions& options = {});
 

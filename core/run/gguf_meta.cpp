@@ -98,13 +98,17 @@ void addNames(GgufWriter& w, const std::string& arch, const GgufModelNames& n) {
 
 // _set_vocab_sentencepiece + SpecialVocab (ids from config.json, add_* from
 // tokenizer_config.json).
-void addSentencePiece(GgufWriter& w, const ModelConfig& c, const fs::path& dir) {
-    const fs::path model = dir / "tokenizer.model";
+void requireSentencePiece(const fs::path& dir) {
     std::error_code ec;
-    if (!fs::exists(model, ec))
+    if (!fs::exists(dir / "tokenizer.model", ec))
         throw Error(dir.string() +
                     ": no tokenizer.model (GGUF export of tokenizer.json vocabularies is not "
                     "supported yet)");
+}
+
+void addSentencePiece(GgufWriter& w, const ModelConfig& c, const fs::path& dir) {
+    requireSentencePiece(dir);
+    const fs::path model = dir / "tokenizer.model";
     const tok::SpTokenizer sp(model.string());
     std::vector<std::string> tokens;
     std::vector<float> scores;
@@ -234,6 +238,35 @@ void addGgufMetadata(GgufWriter& w, const ModelConfig& c, const std::string& mod
     addSentencePiece(w, c, dir);
     w.addU32("general.quantization_version", 2);
     if (quantized) w.addU32("general.file_type", fileType);
+}
+
+void checkGgufMetadataSource(const ModelConfig& c, const std::string& modelDir) {
+    const std::string arch = ggufArchitecture(c);
+    fs::path dir(modelDir);
+    if (!dir.has_filename()) dir = dir.parent_path();
+    if (arch == "llama") return requireSentencePiece(dir);
+    std::error_code ec;
+    if (!fs::exists(dir / "tokenizer.json", ec))
+        throw Error((dir / "tokenizer.json").string() +
+                    ": not found (GGUF export converts this byte-level BPE vocabulary)");
+}
+
+void addGgufMetadataFrom(GgufWriter& w, const GgufFile& source, uint32_t fileType, bool quantized) {
+    for (const std::string& key : source.keys()) {
+        if (key == "general.alignment") continue;
+        if (key == "general.file_type") {
+            if (!quantized) w.addU32(key, fileType);
+            continue;
+        }
+        if (quantized && key == "general.quantization_version") continue;
+        w.add(key, *source.find(key));
+    }
+    if (!quantized) {
+        if (!source.find("general.file_type")) w.addU32("general.file_type", fileType);
+        return;
+    }
+    w.addU32("general.quantization_version", 2);
+    w.addU32("general.file_type", fileType);
 }
 
 }  // namespace ql

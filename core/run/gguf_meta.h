@@ -4,6 +4,7 @@
 // to the end.
 #pragma once
 
+#include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "io/model_config.h"
 
@@ -25,5 +26,15 @@ GgufModelNames ggufModelNames(const std::string& folderName, uint64_t parameters
 // general.quantization_version, where llama-quantize writes it.
 void addGgufMetadata(GgufWriter& w, const ModelConfig& c, const std::string& modelDir,
                      uint64_t parameters, uint32_t fileType, bool quantized);
+
+// The same without reading the vocabulary: throws the error addGgufMetadata would give for an
+// architecture GGUF cannot name or a tokenizer file that is not there (a quick check for menus).
+void checkGgufMetadataSource(const ModelConfig& c, const std::string& modelDir);
+
+// The keys of a model that is itself a GGUF file, for a new file of that model, as
+// llama-quantize copies them: every key in its order (names, hyperparameters, tokenizer) except
+// general.alignment (the writer's is the default); a float file gets general.file_type in
+// place, a quantized one general.quantization_version and then general.file_type at the end.
+void addGgufMetadataFrom(GgufWriter& w, const GgufFile& source, uint32_t fileType, bool quantized);
 
 }  // namespace ql

@@ -55,6 +55,7 @@ GptqPlan planOf(const RunResult& run) {
     p.symmetric = r.symmetric;
     p.groupSize = r.granularity == Granularity::Group ? r.groupSize : -1;
     if (run.layers.empty()) throw Error("the run has no quantized layers to export");
+    requireModelFolder(run, "GPTQ");
     for (const auto& l : run.layers) {
         const int64_t want = p.groupSize > 0 ? p.groupSize : l.cols;
         if (l.bits != p.bits || l.symmetric != p.symmetric)

@@ -49,6 +49,10 @@ ModelExportResult exportGptq(const RunResult& run, const std::string& outDir,
                              const ModelExportOptions& options = {},
                              const ProgressCallback& progress = {});
 
+// Empty when the run can be exported in QuantLens's packed format, else why not (the layer
+// whose recipe has no packed form, or a model that is not a Hugging Face folder).
+std::string whyNotQuantLensExportable(const RunResult& run);
+
 // Writes QuantLens's packed export of `run` to `outDir` (same rules as exportGptq). Every
 // recipe but the codebook ones (nf4/fp4, llama.cpp formats: not in this build, ql::Error).
 ModelExportResult exportQuantLens(const RunResult& run, const std::string& outDir,

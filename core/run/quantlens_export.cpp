@@ -76,6 +76,7 @@ TensorToWrite castTensor(const LayerResult& l, const std::vector<float>& w) {
 
 void checkExportable(const RunResult& run) {
     if (run.layers.empty()) throw Error("the run has no quantized layers to export");
+    requireModelFolder(run, "QuantLens");
     for (const auto& l : run.layers) {
         if (l.weightAfterSource == "codebook")
             throw Error("layer '" + l.name + "' (" + l.method +
@@ -128,6 +129,15 @@ std::string configForQuantLens(const RunResult& run) {
 }
 
 }  // namespace
+
+std::string whyNotQuantLensExportable(const RunResult& run) {
+    try {
+        checkExportable(run);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
 
 ModelExportResult exportQuantLens(const RunResult& run, const std::string& outDir,
                                   const ModelExportOptions& options,
