@@ -1,7 +1,9 @@
 // quantlens-cli quantize: one run (quantize, analyze, evaluate), written to a run folder.
 #include "args.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "commands.h"
+#include "progress_gaps.h"
 #include "run/checkpoint_source.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
@@ -279,7 +281,8 @@ int cmdQuantize(const Argv& argv) {
     }
     if (dryRun) return printEstimate(c, args.flag("json"));
 
-    ql::RunResult run = ql::runQuantization(c, stderrProgress());
+    ql::RunResult run =
+        ql::runQuantization(c, recordProgressGaps(stderrProgress(), ql::computeThreads()));
     const auto t0 = std::chrono::steady_clock::now();
     ql::saveRun(run, out, force ? ql::Overwrite::ExistingRun : ql::Overwrite::Never);
     const double saveSeconds =
