@@ -10,7 +10,8 @@
 //     shape.
 // Speedups are given by wall time and by CPU time (all threads) of the best run: on a
 // shared machine the CPU-time ratio is the cost of the work itself.
-//   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128]
+//   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128] [prefill]
+// "prefill" as the third argument runs only part 3 (seconds of CPU instead of a minute).
 #include "base/parallel.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
@@ -108,7 +109,7 @@ int64_t copiesFor(uint64_t layerBytes) {
     return int64_t((target + layerBytes - 1) / layerBytes);
 }
 
-void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
+void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode) {
     const std::vector<float> w = randomMatrix(s.out, s.in);
     const auto f32 = at::TensorOptions().dtype(at::kFloat);
     const at::Tensor x1 = at::randn({1, s.in}, f32);
@@ -117,7 +118,7 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
 
     // float32: GEMV over copies, sgemm on one.
     const uint64_t floatBytes = w.size() * 4;
-    const int64_t nf = copiesFor(floatBytes);
+    const int64_t nf = decode ? copiesFor(floatBytes) : 1;
     std::vector<at::Tensor> fw;
     for (int64_t k = 0; k < nf; ++k)
         fw.push_back(at::from_blob(const_cast<float*>(w.data()), {s.out, s.in}, f32).clone());
@@ -150,7 +151,7 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
     for (const Format& f : kFormats) {
         const ql::CompactWeights c = compact(w, s, f);
         const ql::infer::PackedLinear one = ql::infer::PackedLinear::fromCompact(c, s.name);
-        const int64_t np = copiesFor(one.bytes());
+        const int64_t np = decode ? copiesFor(one.bytes()) : 1;
         std::vector<ql::infer::PackedLinear> layers(size_t(np), one);
         const double td = best(
                               [&] {
@@ -177,12 +178,15 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens) {
 int main(int argc, char** argv) {
     const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
     const int prefillTokens = argc > 2 ? std::atoi(argv[2]) : 128;
+    // Prefill only: decode is timed on one copy (cache-resident, not meaningful) and the
+    // read bandwidth is skipped.
+    const bool decode = !(argc > 3 && std::string(argv[3]) == "prefill");
     at::set_num_threads(threads);
     ql::setComputeThreadsForKernels(threads);
     const double c0 = cpuNow();
     std::printf("bench_infer_kernels: %d threads, path %s, load %s\n", threads,
                 ql::infer::isaName(ql::infer::activeIsa()), loadavg().c_str());
-    const double read1 = readBandwidth(1), read2 = readBandwidth(2);
+    const double read1 = decode ? readBandwidth(1) : 1.0, read2 = decode ? readBandwidth(2) : 1.0;
     std::printf("read bandwidth: 1 thread %.2f GB/s, 2 threads %.2f GB/s\n", read1, read2);
     {
         const auto f32 = at::TensorOptions().dtype(at::kFloat);
@@ -197,7 +201,7 @@ int main(int argc, char** argv) {
         "\n| layer [out x in] | weights | decode ms/layer | GB/s | of read bw | decode cpu ms | "
         "speedup (wall) | speedup (cpu) | prefill GFLOP/s | vs f32 (wall) | vs f32 (cpu) | "
         "B/weight |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens);
+    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens, decode);
     std::printf("load at end %s, total cpu %.1f s\n", loadavg().c_str(), cpuNow() - c0);
     return 0;
 }

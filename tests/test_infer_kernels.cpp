@@ -138,19 +138,26 @@ void TestInferKernels::forwardMatchesDecodedWeights_data() {
     };
     // decode (1 token), small batch (3; 6 = a block of 4 and one of 2), prefill (64, 67);
     // 37 and 301 output rows (301 x 7 groups is split over threads); AWQ column divisors.
-    const Shape shapes[] = {{"decode", 37, 5, 1, false},      {"batch3", 37, 5, 3, false},
-                            {"batch6", 37, 3, 6, false},      {"prefill64", 37, 5, 64, false},
-                            {"prefill67", 301, 7, 67, false}, {"decode-threads", 301, 7, 1, false},
-                            {"awq-decode", 37, 3, 1, true},   {"awq-prefill", 37, 3, 64, true}};
+    // rows 0: ~4.6 M weights, more than one 16 MiB float32 prefill panel (the prefill path
+    // splits it into two equal panels).
+    const Shape shapes[] = {
+        {"decode", 37, 5, 1, false},        {"batch3", 37, 5, 3, false},
+        {"batch6", 37, 3, 6, false},        {"prefill64", 37, 5, 64, false},
+        {"prefill67", 301, 7, 67, false},   {"decode-threads", 301, 7, 1, false},
+        {"awq-decode", 37, 3, 1, true},     {"awq-prefill", 37, 3, 64, true},
+        {"prefill-2panels", 0, 4, 9, false}};
     for (int f = 0; f < int(std::size(kFormats)); ++f)
         for (Isa p : kPaths)
-            for (const Shape& s : shapes)
+            for (const Shape& s : shapes) {
+                const int64_t rows =
+                    s.rows ? s.rows : (int64_t(4500) << 10) / colsFor(kFormats[f], s.groups);
                 QTest::newRow(QString("%1/%2/%3")
                                   .arg(kFormats[f].name, infer::isaName(p), s.name)
                                   .toUtf8()
                                   .constData())
-                    << f << int(p) << qint64(s.rows) << qint64(s.groups) << qint64(s.tokens)
+                    << f << int(p) << qint64(rows) << qint64(s.groups) << qint64(s.tokens)
                     << s.divisors;
+            }
 }
 
 // Every mode (Auto and both forced paths) against the double reference. Tolerances: the
