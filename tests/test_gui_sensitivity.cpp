@@ -254,6 +254,21 @@ void TestGuiSensitivity::clickSelectsTheLayer() {
     QVERIFY(row >= 0);
     QCOMPARE(view()->heatMap()->rowAt(2, 6), row);
     QCOMPARE(view()->heatMap()->cellValue(2, 6), view()->model()->value(row, 1));
+    // Every measured cell, the worst one included, is drawn in a colour that stands out from
+    // the plot's background (the thermal scale's white end looked like a missing cell).
+    const QColor background = view()->heatMap()->axisRect()->backgroundBrush().color();
+    for (int b = 0; b < 5; ++b)
+        for (int k = 0; k < 7; ++k) {
+            const QColor c = view()->heatMap()->cellColor(b, k);
+            QVERIFY(c.isValid());
+            const int distance = std::abs(c.red() - background.red()) +
+                                 std::abs(c.green() - background.green()) +
+                                 std::abs(c.blue() - background.blue());
+            QVERIFY2(distance > 60, qPrintable(QString("block %1 kind %2: %3 on %4")
+                                                   .arg(b)
+                                                   .arg(k)
+                                                   .arg(c.name(), background.name())));
+        }
     view()->heatMap()->selectCell(2, 6);
     QCOMPARE(w_->currentLayer(), down);
     QCOMPARE(view()->selectedRow(), row);

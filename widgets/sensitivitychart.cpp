@@ -178,7 +178,10 @@ SensitivityHeatMap::SensitivityHeatMap(const SensitivityTableModel* model, QWidg
     yAxis->setRangeReversed(true);  // block 0 at the top, as the layer tree
     xAxis->grid()->setVisible(false);
     yAxis->grid()->setVisible(false);
+    // Thermal, but ending in saturated yellow: its white end looked like an empty cell (a
+    // layer without a measurement) on the white background, and it is the worst layer.
     QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    gradient.setColorStopAt(1.0, QColor(255, 225, 0));
     gradient.setNanHandling(QCPColorGradient::nhTransparent);
     map_->setGradient(gradient);
     map_->setInterpolate(false);
@@ -232,6 +235,14 @@ double SensitivityHeatMap::cellValue(int block, int kind) const {
     if (block < 0 || block >= blocks_ || kind < 0 || kind >= kKinds)
         return std::numeric_limits<double>::quiet_NaN();
     return map_->data()->cell(kind, block);
+}
+
+QColor SensitivityHeatMap::cellColor(int block, int kind) const {
+    const double v = cellValue(block, kind);
+    if (!std::isfinite(v)) return {};
+    QCPColorGradient g = map_->gradient();
+    const QRgb rgb = g.color(v, map_->dataRange(), map_->dataScaleType() == QCPAxis::stLogarithmic);
+    return QColor::fromRgba(rgb);
 }
 
 int SensitivityHeatMap::rowAt(int block, int kind) const {

@@ -66,6 +66,7 @@ public:
     void rebuild();
     bool hasCells() const { return blocks_ > 0; }  // false unless the units are layers
     double cellValue(int block, int kind) const;   // NaN: no such layer unit
+    QColor cellColor(int block, int kind) const;   // as drawn; invalid: no such layer unit
     int rowAt(int block, int kind) const;          // model row, -1 if none
     void selectCell(int block, int kind);          // what a click does (emits rowClicked)
     QCPColorMap* colorMap() const { return map_; }
