@@ -25,6 +25,8 @@
 #include <QSpinBox>
 #include <QToolTip>
 
+#include <algorithm>
+
 namespace {
 
 using namespace ql;
@@ -301,13 +303,24 @@ private slots:
         bench->promptTokensBox()->setValue(256);
         bench->genTokensBox()->setValue(250);
         QSignalSpy done(bench, &BenchPanel::benchFinished);
+        // The same bench uncancelled, for scale: on a loaded machine every step is slower, so
+        // "cancel stops it early" is measured against it (1.5 s is the floor of the bound).
+        QElapsedTimer whole;
+        whole.start();
+        QVERIFY(bench->start());
+        QVERIFY(done.wait(120000));
+        QCOMPARE(done.at(0).at(0).toBool(), true);
+        const qint64 full = whole.elapsed();
+        done.clear();
         QVERIFY(bench->start());
         QTest::qWait(200);
         QElapsedTimer t;
         t.start();
         bench->cancelButton()->click();
         QVERIFY(done.wait(10000));
-        QVERIFY2(t.elapsed() < 1500, qPrintable(QString("cancel took %1 ms").arg(t.elapsed())));
+        QVERIFY2(t.elapsed() < std::max<qint64>(1500, full / 2),
+                 qPrintable(
+                     QString("cancel took %1 ms (whole bench %2 ms)").arg(t.elapsed()).arg(full)));
         QCOMPARE(done.at(0).at(0).toBool(), false);
         QVERIFY(bench->statusLabel()->text().startsWith("Cancelled"));
         QVERIFY(bench->benchButton()->isEnabled());

@@ -1,5 +1,6 @@
 #include "app/gui/benchpanel.h"
 
+#include "app/gui/guardedjob.h"
 #include "base/error.h"
 #include "widgets/inferbenchtablemodel.h"
 #include "widgets/tableview.h"
@@ -140,21 +141,11 @@ bool BenchPanel::start() {
     auto flag = cancelFlag_;
     const ProgressCallback progress = [flag](const Progress&) { return !flag->load(); };
     watcher_->setFuture(QtConcurrent::run([r = request_, progress, flag]() {
-        Outcome out;
-        QElapsedTimer t;
-        t.start();
-        try {
-            out.result = std::make_shared<const InferBenchResult>(benchInference(r, progress));
-        } catch (const Cancelled&) {
-            out.cancelled = true;
-        } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
-            out.cancelled = flag->load();
-        } catch (...) {
-            out.error = "unknown error while benchmarking";
-        }
-        out.seconds = t.elapsed() / 1000.0;
-        return out;
+        return guardedJob<Outcome>(
+            [&](Outcome& out) {
+                out.result = std::make_shared<const InferBenchResult>(benchInference(r, progress));
+            },
+            *flag, "while benchmarking");
     }));
     return true;
 }

@@ -2,6 +2,7 @@
 
 #include "app/gui/benchpanel.h"
 #include "app/gui/generatetips.h"
+#include "app/gui/guardedjob.h"
 #include "base/error.h"
 #include "widgets/plotstyle.h"
 #include "widgets/tokenklchart.h"
@@ -296,22 +297,12 @@ bool GeneratePage::start() {
     };
     const ProgressCallback progress = [shared](const Progress&) { return !shared->cancel.load(); };
     watcher_->setFuture(QtConcurrent::run([r, stream, progress, shared]() {
-        Outcome out;
-        QElapsedTimer t;
-        t.start();
-        try {
-            out.result = std::make_shared<const GenerationComparison>(
-                compareGeneration(r, stream, progress));
-        } catch (const Cancelled&) {
-            out.cancelled = true;
-        } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
-            out.cancelled = shared->cancel.load();
-        } catch (...) {
-            out.error = "unknown error while generating";
-        }
-        out.seconds = t.elapsed() / 1000.0;
-        return out;
+        return guardedJob<Outcome>(
+            [&](Outcome& out) {
+                out.result = std::make_shared<const GenerationComparison>(
+                    compareGeneration(r, stream, progress));
+            },
+            shared->cancel, "while generating");
     }));
     return true;
 }

@@ -1,5 +1,6 @@
 #include "app/gui/measurejob.h"
 
+#include "app/gui/guardedjob.h"
 #include "base/error.h"
 
 #include <QCoreApplication>
@@ -45,21 +46,8 @@ bool MeasureJob::start(Work work) {
         return !shared->cancel.load();
     };
     watcher_->setFuture(QtConcurrent::run([work = std::move(work), callback, shared]() {
-        MeasureOutcome out;
-        QElapsedTimer t;
-        t.start();
-        try {
-            out.result = work(callback);
-        } catch (const Cancelled&) {
-            out.cancelled = true;
-        } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
-            out.cancelled = shared->cancel.load();
-        } catch (...) {
-            out.error = "unknown error in the measurement";
-        }
-        out.seconds = t.elapsed() / 1000.0;
-        return out;
+        return guardedJob<MeasureOutcome>([&](MeasureOutcome& out) { out.result = work(callback); },
+                                          shared->cancel, "in the measurement");
     }));
     return true;
 }

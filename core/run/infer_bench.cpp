@@ -88,13 +88,18 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r,
 
 }  // namespace
 
-double measureReadBandwidth() {
+// The passes cannot be interrupted (0.1 s each on an idle machine, several times that on a
+// loaded one), so cancellation is asked between them: the GUI's Cancel waits one pass.
+double measureReadBandwidth(const ProgressCallback& progress) {
     at::NoGradGuard noGrad;
+    const ProgressReporter rep(progress);
     const int64_t n = int64_t(64) << 20;  // 256 MiB of float32, far beyond any cache
     const at::Tensor buffer = at::ones({n}, at::kFloat);
+    rep.checkCancelled();
     buffer.sum().item<float>();  // pages touched, threads started
     double best = 0.0;
     for (int pass = 0; pass < 3; ++pass) {
+        rep.checkCancelled();
         const double t0 = now();
         buffer.sum().item<float>();
         best = std::max(best, double(n) * sizeof(float) / std::max(now() - t0, 1e-9));
@@ -122,7 +127,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     InferBenchResult result;
     result.threads = at::get_num_threads();
     const ProgressReporter rep(progress);
-    result.readBandwidthBytesPerSecond = measureReadBandwidth();
+    result.readBandwidthBytesPerSecond = measureReadBandwidth(progress);
     const int models = 1 + int(runs.size());
     for (int m = 0; m < models; ++m) {
         const RunResult* run = m > 0 ? runs[size_t(m - 1)].get() : nullptr;

@@ -58,6 +58,6 @@ InferBenchResult benchInference(const InferBenchRequest& request,
                                 const ProgressCallback& progress = {});
 
 // The machine's read bandwidth (bytes/s) with the compute threads set now.
-double measureReadBandwidth();
+double measureReadBandwidth(const ProgressCallback& progress = {});  // asked between passes
 
 }  // namespace ql
