@@ -4,7 +4,8 @@
 //  2. computeHistogram (2048 bins + stats) and the fused RTN analysis (grid, SQNR/MSE/max/
 //     cosine, three 2048-bin histograms) on the largest Qwen2.5-1.5B matrix, GB/s of float32
 //     input and the fraction of the 2-thread read bandwidth, in each vector path;
-//  3. with MODEL_DIR: sweepWeights of the first N recipes (wall, CPU seconds, load).
+//  3. with MODEL_DIR: the weights-only analysis of the first recipe (three 128-bin histograms,
+//     as a run), then the metrics-only sweep of the first N recipes (wall, CPU seconds, load).
 //   bench_whatif [THREADS=2] [MODEL_DIR] [N_RECIPES=1]
 #include "base/parallel.h"
 #include "bench_timing.h"
@@ -94,6 +95,13 @@ void kernels(int threads, const Bandwidth& bw) {
     std::printf(
         "histogram 2048 bins + stats        %6.2f GB/s (%.2f GB/cpu-s)  %.2f of 2-thread read\n",
         gb / th, gb / gCpu, gb / th / bw.read2);
+    for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g128:asym"}) {
+        const ql::Recipe recipe = ql::Recipe::parse(spec);
+        const double t1 =
+            best([&] { ql::analyzeRtnWeights(w.data(), rows, cols, recipe, 0, threads); }, 3);
+        std::printf("pass 1 only (grid + metrics) %-20s %6.2f GB/s (%.2f GB/cpu-s)\n", spec,
+                    gb / t1, gb / gCpu);
+    }
     for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g128:asym"})
         for (int p = int(ql::simd::cpuKernelPath()); p >= 0; --p) {
             ql::simd::setMaxKernelPath(ql::simd::KernelPath(p));
@@ -123,15 +131,21 @@ void sweep(const std::string& dir, int count) {
     // Warm the page cache (and check the model) with one cheap pass first.
     ql::LayerSelection sel;
     std::printf("\nload before: %s\n", loadavg().c_str());
-    ql::sweepWeights(dir, {"rtn:int8:channel:sym"}, sel, 128);
+    ql::sweepWeights(dir, {"rtn:int8:channel:sym"}, sel, 0);
     ql::SweepResult s;
-    const double wall = best([&] { s = ql::sweepWeights(dir, recipes, sel, 128); }, 1);
+    // What a weights-only run computes per layer: grid, metrics, three 128-bin histograms.
+    double wall = best([&] { s = ql::sweepWeights(dir, {recipes[0]}, sel, 128); }, 1);
     uint64_t params = 0;
     for (const auto& l : s.layers[0]) params += l.parameters;
     std::printf(
-        "sweep of %zu recipe(s), %zu layers, %.3f G parameters: wall %.2f s, CPU %.2f s "
-        "(load after: %s)\n",
-        recipes.size(), s.layers[0].size(), double(params) / 1e9, wall, gCpu, loadavg().c_str());
+        "weights-only analysis, %s (grid, metrics, 3 histograms of 128 bins), %zu layers, "
+        "%.3f G parameters: wall %.2f s, CPU %.2f s (load after: %s)\n",
+        recipes[0].c_str(), s.layers[0].size(), double(params) / 1e9, wall, gCpu,
+        loadavg().c_str());
+    // What `sweep` and the GUI's sweep view compute: grid and metrics of every recipe.
+    wall = best([&] { s = ql::sweepWeights(dir, recipes, sel, 0); }, 1);
+    std::printf("sweep of %zu recipe(s), metrics only: wall %.2f s, CPU %.2f s (load after: %s)\n",
+                recipes.size(), wall, gCpu, loadavg().c_str());
 }
 
 }  // namespace

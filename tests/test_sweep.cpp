@@ -1,7 +1,7 @@
 // Weights-only sweeps and the fused run path on the shared models: a sweep's per-layer numbers
 // equal the weights-only runs of each recipe exactly; the fused RTN layer analysis equals the
 // unfused one (quantizeWeightOnly + analyzeLayer) — grid, ranges, counts exact, metric sums to
-// 1e-12 relative — and the reference SQNRs of ../shared; bad recipes are refused by name.
+// 1e-6 relative — and the reference SQNRs of ../shared; bad recipes are refused by name.
 #include "base/error.h"
 #include "io/dtype.h"
 #include "io/model_config.h"
@@ -38,8 +38,8 @@ void expectSameHist(const Histogram& a, const Histogram& b) {
     QCOMPARE(a.stats.outliers, b.stats.outliers);
 }
 
-// Every number a sweep reports, bit for bit.
-void expectSameLayer(const LayerResult& a, const LayerResult& b) {
+// Every number a sweep reports, bit for bit; histograms only when `histograms`.
+void expectSameLayer(const LayerResult& a, const LayerResult& b, bool histograms = true) {
     QCOMPARE(a.name, b.name);
     QCOMPARE(a.method, b.method);
     QCOMPARE(a.fallback, b.fallback);
@@ -50,6 +50,7 @@ void expectSameLayer(const LayerResult& a, const LayerResult& b) {
     QCOMPARE(a.bytesQ, b.bytesQ);
     QCOMPARE(a.bytesFp, b.bytesFp);
     QVERIFY(a.scales == b.scales);
+    if (!histograms) return;
     expectSameHist(a.weightBefore, b.weightBefore);
     expectSameHist(a.weightAfter, b.weightAfter);
     expectSameHist(a.weightError, b.weightError);
@@ -94,13 +95,22 @@ void TestSweep::sweepEqualsRuns() {
     std::vector<std::string> list;
     for (const QString& r : recipes.split(',')) list.push_back(r.toStdString());
     const SweepResult s = sweepWeights(qltest::dataPath(model), list, LayerSelection{}, 128);
+    // bins 0: the metrics alone (pass 1 of the fused kernel), the same numbers bit for bit
+    const SweepResult m = sweepWeights(qltest::dataPath(model), list, LayerSelection{}, 0);
     QCOMPARE(s.layers.size(), list.size());
+    QCOMPARE(m.layers.size(), list.size());
     for (size_t r = 0; r < list.size(); ++r) {
         const RunResult run = runQuantization(weightsOnly(qPrintable(model), list[r]));
         QCOMPARE(s.layers[r].size(), run.layers.size());
+        QCOMPARE(m.layers[r].size(), run.layers.size());
         QVERIFY(!run.layers.empty());
-        for (size_t i = 0; i < run.layers.size(); ++i)
+        for (size_t i = 0; i < run.layers.size(); ++i) {
             expectSameLayer(s.layers[r][i], run.layers[i]);
+            expectSameLayer(m.layers[r][i], run.layers[i], /*histograms=*/false);
+            QCOMPARE(m.layers[r][i].weightBefore.bins(), 0);
+            QCOMPARE(m.layers[r][i].weightError.bins(), 0);
+            QVERIFY(s.layers[r][i].weightError.bins() == 128);
+        }
     }
 }
 
@@ -137,9 +147,10 @@ void TestSweep::fusedEqualsUnfused() {
         QVERIFY(f.scales == ref.scales && f.zeros == ref.zeros);
         QCOMPARE(f.bytesQ, ref.bytesQ);
         QCOMPARE(f.weightAfterSource, ref.weightAfterSource);
-        QVERIFY(relClose(f.weightSqnrDb, ref.weightSqnrDb, 1e-12));
-        QVERIFY(relClose(f.mse, ref.mse, 1e-12));
-        QVERIFY(relClose(f.cosine, ref.cosine, 1e-12));
+        // float partial sums of 8 values in the fused kernel: ~1e-7 relative
+        QVERIFY(relClose(f.weightSqnrDb, ref.weightSqnrDb, 1e-6));
+        QVERIFY(relClose(f.mse, ref.mse, 1e-6));
+        QVERIFY(relClose(f.cosine, ref.cosine, 1e-6));
         QCOMPARE(f.maxAbsError, ref.maxAbsError);
         const Histogram* fh[3] = {&f.weightBefore, &f.weightAfter, &f.weightError};
         const Histogram* rh[3] = {&ref.weightBefore, &ref.weightAfter, &ref.weightError};

@@ -114,6 +114,7 @@ private slots:
     void perTensor();
     void packedBytesWithoutCodes();
     void badRecipes();
+    void metricsOnly();
 };
 
 void TestWhatIf::matchesReference_data() {
@@ -154,8 +155,9 @@ void TestWhatIf::matchesReference() {
     const WeightAnalysis a = analyzeRtnWeights(w.data(), rows, cols, r, 2048, threads);
     QVERIFY(sameFloats(a.grid.scales, ref.grid.scales));
     QVERIFY(sameFloats(a.grid.zeros, ref.grid.zeros));
-    // errorMetrics sums in double in element order, the kernel in double lanes
-    compareMetrics(a.metrics, ref.metrics, 1e-12);
+    // errorMetrics sums in double in element order, the kernel in float lanes over 8 values
+    // (then double lanes): relative differences ~1e-7
+    compareMetrics(a.metrics, ref.metrics, 1e-6);
     compareHist(a.before, ref.before, "before");
     compareHist(a.after, ref.after, "after");
     compareHist(a.error, ref.error, "error");
@@ -176,7 +178,7 @@ void TestWhatIf::pathsAgree() {
         const WeightAnalysis a = analyzeRtnWeights(w.data(), 200, 2048, r, 512, 2);
         QVERIFY(sameFloats(a.grid.scales, base.grid.scales));
         QVERIFY(sameFloats(a.grid.zeros, base.grid.zeros));
-        compareMetrics(a.metrics, base.metrics, 1e-12);
+        compareMetrics(a.metrics, base.metrics, 1e-6);
         compareHist(a.before, base.before, "before");
         compareHist(a.after, base.after, "after");
         compareHist(a.error, base.error, "error");
@@ -211,7 +213,7 @@ void TestWhatIf::perTensor() {
         const WeightAnalysis a = analyzeRtnWeights(w.data(), 64, 640, r, 1024, 2);
         QVERIFY(sameFloats(a.grid.scales, ref.grid.scales));
         QVERIFY(sameFloats(a.grid.zeros, ref.grid.zeros));
-        compareMetrics(a.metrics, ref.metrics, 1e-12);
+        compareMetrics(a.metrics, ref.metrics, 1e-6);
         compareHist(a.after, ref.after, "after");
         compareHist(a.error, ref.error, "error");
     }
@@ -236,7 +238,28 @@ void TestWhatIf::badRecipes() {
         Error, analyzeRtnWeights(w.data(), 4, 96, Recipe::parse("rtn:int4:g128"), 64));
     QVERIFY_THROWS_EXCEPTION(Error, analyzeRtnWeights(w.data(), 4, 96, Recipe::parse("fp16"), 64));
     QVERIFY_THROWS_EXCEPTION(Error,
-                             analyzeRtnWeights(w.data(), 4, 96, Recipe::parse("rtn:int8"), 0));
+                             analyzeRtnWeights(w.data(), 4, 96, Recipe::parse("rtn:int8"), -1));
+}
+
+void TestWhatIf::metricsOnly() {
+    // bins 0 runs pass 1 alone: the same grid and metrics, no histograms, the weight's range.
+    const auto w = weights(37, 384, 9, true);
+    for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g64:asym", "rtn:int4:tensor:asym"}) {
+        const Recipe r = Recipe::parse(spec);
+        const WeightAnalysis full = analyzeRtnWeights(w.data(), 37, 384, r, 256, 2);
+        const WeightAnalysis m = analyzeRtnWeights(w.data(), 37, 384, r, 0, 2);
+        QVERIFY(sameFloats(m.grid.scales, full.grid.scales));
+        QVERIFY(sameFloats(m.grid.zeros, full.grid.zeros));
+        QCOMPARE(m.metrics.sqnrDb, full.metrics.sqnrDb);
+        QCOMPARE(m.metrics.cosine, full.metrics.cosine);
+        QCOMPARE(m.metrics.maxAbsError, full.metrics.maxAbsError);
+        QCOMPARE(m.metrics.nonFinite, full.metrics.nonFinite);
+        QVERIFY(m.before.counts.empty() && m.after.counts.empty() && m.error.counts.empty());
+        const Range ref = finiteRange(w.data(), w.size(), 1);
+        QVERIFY(m.weightRange.valid);
+        QCOMPARE(m.weightRange.lo, ref.lo);
+        QCOMPARE(m.weightRange.hi, ref.hi);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestWhatIf)

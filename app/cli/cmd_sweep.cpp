@@ -28,8 +28,9 @@ const char* kUsage =
     "                       rtn:int8:channel:sym,rtn:int4:g128:asym,rtn:int4:g32:sym,nf4\n"
     "  --include GLOB       only matching layers (* and ?)\n"
     "  --exclude GLOB       skip matching layers\n"
-    "  --bins N             histogram bins per layer (default 128; the histograms are\n"
-    "                       computed as in a run, only their summary is printed)\n"
+    "  --bins N             also compute each layer's three histograms with N bins, as a\n"
+    "                       run does (default 0: metrics only; nothing of them is printed,\n"
+    "                       for timing a run's weights-only work)\n"
     "  --threads T          compute threads, 1..256\n"
     "  --json               per-recipe, per-layer metrics as JSON\n";
 
@@ -124,9 +125,9 @@ int cmdSweep(const Argv& argv) {
     ql::LayerSelection sel;
     if (args.has("include")) sel.include = {args.value("include")};
     if (args.has("exclude")) sel.exclude = {args.value("exclude")};
-    const int bins = args.intValue("bins", 128);
-    if (bins < 1 || bins > (1 << 20))
-        throw ql::Error("--bins " + std::to_string(bins) + " is out of range (1..1048576)");
+    const int bins = args.intValue("bins", 0);
+    if (bins < 0 || bins > (1 << 20))
+        throw ql::Error("--bins " + std::to_string(bins) + " is out of range (0..1048576)");
     applyThreads(threadsOption(args));
     const ql::SweepResult s = ql::sweepWeights(model, recipes, sel, bins);
     if (args.flag("json"))

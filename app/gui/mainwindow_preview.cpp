@@ -121,7 +121,7 @@ bool MainWindow::startSweep(const QStringList& recipes) {
         SweepOutcome out;
         try {
             out.result = std::make_shared<const SweepResult>(sweepWeights(
-                folder, list, panel.layers, panel.histogramBins, ProgressReporter(callback)));
+                folder, list, panel.layers, /*bins=*/0, ProgressReporter(callback)));
         } catch (const Cancelled&) {
             out.cancelled = true;
         } catch (const std::exception& e) {

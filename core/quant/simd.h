@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 // Everything here is inline and private to core/quant: the vector ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -89,6 +90,35 @@ inline float hmax(V v) {
     float m = v[0];
     for (int i = 1; i < lanes<V>(); ++i) m = v[i] > m ? v[i] : m;
     return m;
+}
+
+// Max and sum of the lanes by halving (vector extracts, not per-lane moves): for the fast
+// paths' once-per-chunk checks. NaN lanes may or may not win; callers test for them apart.
+template <class V>
+inline float hmaxFast(V v) {
+    if constexpr (sizeof(V) == 16) {
+        float m = v[0];
+        for (int i = 1; i < 4; ++i) m = v[i] > m ? v[i] : m;
+        return m;
+    } else {
+        using H = std::conditional_t<sizeof(V) == 64, vf8, vf>;
+        H a, b;
+        std::memcpy(&a, &v, sizeof a);
+        std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+        return hmaxFast<H>(a > b ? a : b);
+    }
+}
+template <class V>
+inline float hsumFast(V v) {
+    if constexpr (sizeof(V) == 16) {
+        return (v[0] + v[1]) + (v[2] + v[3]);
+    } else {
+        using H = std::conditional_t<sizeof(V) == 64, vf8, vf>;
+        H a, b;
+        std::memcpy(&a, &v, sizeof a);
+        std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+        return hsumFast<H>(a + b);
+    }
 }
 
 // Which vector width the kernels run: the widest the CPU has (cpuid at run time), capped by

@@ -18,6 +18,7 @@ using RowSource = std::function<void(int64_t row0, int64_t count, float* dst)>;
 struct WeightAnalysis {
     QuantGrid grid;
     ErrorMetrics metrics;
+    Range weightRange;  // finite min/max of the weight (valid = false: no finite value)
     // before/after binned on the union of their finite ranges, error on its own (as
     // analyzeLayer: binnableRange of the finite ranges).
     Histogram before, after, error;
@@ -30,7 +31,8 @@ struct WeightAnalysis {
 // weight: 1. grid, metrics, finite ranges; 2. bins and moments of all three streams; then
 // the few blocks whose extremes may hold outliers (|x - mean| > 6 std) are recomputed.
 // The recipe must be an RTN grid whose group divides cols (callers apply the per-channel
-// fallback), else ql::Error. threads <= 0: computeThreads().
+// fallback), else ql::Error. threads <= 0: computeThreads(). bins == 0: pass 1 only — the
+// grid, metrics and weightRange, no histograms (what a sweep shows), at about half the cost.
 WeightAnalysis analyzeRtnWeights(const RowSource& source, int64_t rows, int64_t cols,
                                  const Recipe& recipe, int bins, int threads = 0);
 WeightAnalysis analyzeRtnWeights(const float* w, int64_t rows, int64_t cols, const Recipe& recipe,

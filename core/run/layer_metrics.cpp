@@ -126,8 +126,14 @@ Recipe weightOnlyRecipeFor(const Recipe& recipe, int64_t cols, std::string& fall
     return applied;
 }
 
+namespace {
+// Beyond it findUnusableWeights flags a value (2^64, see model/weight_check.cpp).
+constexpr double kUsableLimit = 1.8446744e19;
+}  // namespace
+
 LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
-                            const RowSource& rows, const Recipe& recipe, int bins) {
+                            const RowSource& rows, const Recipe& recipe, int bins,
+                            bool* mayHoldUnusable) {
     LayerResult r;
     r.name = info.name;
     r.block = info.block;
@@ -138,6 +144,10 @@ LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tenso
     r.fallback = !r.fallbackReason.empty();
     r.method = applied.toString();
     WeightAnalysis a = analyzeRtnWeights(rows, r.rows, r.cols, applied, bins);
+    if (mayHoldUnusable)
+        *mayHoldUnusable = a.metrics.nonFinite > 0 ||
+                           (a.weightRange.valid && (a.weightRange.hi > kUsableLimit ||
+                                                    a.weightRange.lo < -kUsableLimit));
     r.weightSqnrDb = a.metrics.sqnrDb;
     r.mse = a.metrics.mse;
     r.maxAbsError = a.metrics.maxAbsError;
@@ -159,11 +169,6 @@ LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tenso
     return r;
 }
 
-namespace {
-// Beyond it findUnusableWeights flags a value (2^64, see model/weight_check.cpp).
-constexpr double kUsableLimit = 1.8446744e19;
-}  // namespace
-
 LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& info,
                             const LayerPlace& place, const Recipe& recipe, int bins,
                             WeightOnlyBuffers& buf, UnusableWeights& bad,
@@ -172,21 +177,18 @@ LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& inf
     std::vector<float>& w = buf.weight;
     if (!quantized && fusedWeightAnalysis(recipe)) {
         // Streamed from the mapped checkpoint: no float copy of the weight.
-        LayerResult r =
-            analyzeRtnLayer(info, tensor, tensorRows(store, tensor, info.inFeatures), recipe, bins);
-        const HistogramStats& s = r.weightBefore.stats;
-        if (s.nanCount + s.posInfCount + s.negInfCount > 0 || s.max > kUsableLimit ||
-            s.min < -kUsableLimit) {
+        bool suspect = false;
+        LayerResult r = analyzeRtnLayer(info, tensor, tensorRows(store, tensor, info.inFeatures),
+                                        recipe, bins, &suspect);
+        if (suspect) {
             w.resize(size_t(tensor.numel()));
             convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
             bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
         }
-        store.releasePages(tensor);
         return r;
     }
     w.resize(size_t(tensor.numel()));
     convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
-    store.releasePages(tensor);
     bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
     const auto t0 = std::chrono::steady_clock::now();
     if (quantized)
@@ -242,15 +244,17 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
     r.bytesFp = tensor.byteSize;
     r.bytesQ = packedBytes(lq, n, r.rows, r.cols);
 
-    const Range wr = sharedRange(original, after, n);
-    r.weightBefore = computeHistogram(original, n, wr.lo, wr.hi, bins);
-    r.weightAfter = computeHistogram(after, n, wr.lo, wr.hi, bins);
-    std::vector<float> local;
-    std::vector<float>& err = scratch ? *scratch : local;
-    err.resize(n);
-    for (size_t i = 0; i < n; ++i) err[i] = original[i] - after[i];
-    const Range er = binnableRange(finiteRange(err.data(), n));
-    r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
+    if (bins > 0) {  // 0: metrics only (a sweep)
+        const Range wr = sharedRange(original, after, n);
+        r.weightBefore = computeHistogram(original, n, wr.lo, wr.hi, bins);
+        r.weightAfter = computeHistogram(after, n, wr.lo, wr.hi, bins);
+        std::vector<float> local;
+        std::vector<float>& err = scratch ? *scratch : local;
+        err.resize(n);
+        for (size_t i = 0; i < n; ++i) err[i] = original[i] - after[i];
+        const Range er = binnableRange(finiteRange(err.data(), n));
+        r.weightError = computeHistogram(err.data(), n, er.lo, er.hi, bins);
+    }
 
     if (!lq.inputAbsMax.empty()) {
         r.channelInputAbsMax = lq.inputAbsMax;

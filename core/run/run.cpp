@@ -333,6 +333,7 @@ void runWeightsOnly(RunResult& run, const Recipe& recipe, const ProgressReporter
         run.layers.push_back(weightOnlyLayer(*store, layers[i], layerPlace(cfg, layers[i]),
                                              recipes[i], run.config.histogramBins, buffers, bad,
                                              checkpoint.get()));
+        store->releasePages(store->get(layers[i].name + ".weight"));
         run.layers.back().seconds = since(t0);
         if (bad.count > 0) {
             // Kept (the other layers are still worth seeing) but marked and warned about.

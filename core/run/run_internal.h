@@ -90,12 +90,17 @@ Recipe weightOnlyRecipeFor(const Recipe& recipe, int64_t cols, std::string& fall
 // analyzeLayer's result for a weights-only RTN layer (fusedWeightAnalysis), in two streaming
 // passes over the weight rows that `rows` supplies (float32), nothing weight-sized stored.
 // Grid, w_hat, ranges and bin counts equal quantizeWeightOnly + analyzeLayer's.
+// bins == 0: grid and metrics only, no histograms. mayHoldUnusable: set when the weight has
+// NaN/Inf or values beyond 2^64 (then findUnusableWeights says which).
 LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
-                            const RowSource& rows, const Recipe& recipe, int bins);
+                            const RowSource& rows, const Recipe& recipe, int bins,
+                            bool* mayHoldUnusable = nullptr);
 
 // One layer of a weights-only run (runWeightsOnly, sweepWeights): read from the checkpoint,
 // quantized and analyzed (fused for RTN); `bad` = its unusable values (NaN, Inf, > 2^64).
 // With `quantized` (--from-checkpoint) the after-weight is that file's, not a quantization.
+// bins == 0: metrics only (a sweep). The caller releases the tensor's pages when it is done
+// with the layer (a sweep reads it once per recipe).
 struct WeightOnlyBuffers {  // reused from layer to layer: no pages faulted in again
     std::vector<float> weight, scratch;
     LayerQuantization lq;

@@ -60,6 +60,7 @@ SweepResult sweepWeights(const std::string& modelDir, const std::vector<std::str
             l.unusableWeights = bad.count;
             l.firstUnusableRow = bad.firstRow;
         }
+        store->releasePages(store->get(layers[i].name + ".weight"));
     }
     q.report("sweep", 1.0, std::to_string(layers.size()) + " layers");
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
