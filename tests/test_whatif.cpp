@@ -10,6 +10,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -110,6 +111,7 @@ private slots:
     void matchesReference_data();
     void matchesReference();
     void pathsAgree();
+    void nearRoundingTies();
     void rowSourceEqualsPointer();
     void perTensor();
     void packedBytesWithoutCodes();
@@ -163,6 +165,53 @@ void TestWhatIf::matchesReference() {
     compareHist(a.error, ref.error, "error");
     QVERIFY(a.error.stats.count > 0);
     QVERIFY(a.after.counts != a.before.counts);  // the comparison above is not vacuous
+}
+
+void TestWhatIf::nearRoundingTies() {
+    // Values within a few ulps of (k + 1/2) * scale: where x * (1/scale) and x / scale can
+    // round to different integers. The fast paths must fall back and agree with the reference.
+    PathGuard guard;
+    const int64_t rows = 24, cols = 512;
+    for (const char* spec :
+         {"rtn:int8:channel:sym", "rtn:int4:g128:asym", "rtn:int4:g32:sym", "rtn:int3:g64:asym"}) {
+        const Recipe r = Recipe::parse(spec);
+        const int64_t span = r.groupSize > 0 ? r.groupSize : cols;
+        std::vector<float> w(size_t(rows * cols), 0.0f);
+        for (int64_t row = 0; row < rows; ++row)
+            for (int64_t g0 = 0; g0 < cols; g0 += span) {  // every group's extremes
+                w[size_t(row * cols + g0)] = -0.3f - 0.01f * float(row);
+                w[size_t(row * cols + g0 + 1)] = 0.41f + 0.007f * float(row);
+            }
+        const QuantGrid grid = computeGrid(w.data(), rows, cols, r);
+        std::mt19937 rng(5);
+        int ties = 0;
+        for (int64_t row = 0; row < rows; ++row)
+            for (int64_t c = 0; c < cols; ++c) {
+                if (c % span < 2) continue;
+                const size_t gi = grid.perTensor ? 0 : size_t(row * grid.groupsPerRow() + c / span);
+                const float scale = grid.scales[gi];
+                const float zero = grid.symmetric ? 0.0f : grid.zeros[gi];
+                const int lo = grid.qmin(), hi = grid.qmax();
+                const int q = lo + int(rng() % unsigned(hi - lo));  // (q + 1/2 - zero) * scale
+                float x = (float(q) + 0.5f - zero) * scale;
+                for (int u = int(rng() % 5) - 2; u != 0; u += u > 0 ? -1 : 1)
+                    x = std::nextafter(x, u > 0 ? 1.0f : -1.0f);
+                const float lim = 0.29f;  // inside every group's extremes: the grid stays
+                w[size_t(row * cols + c)] = std::clamp(x, -lim, lim);
+                ties += std::fabs(x) <= lim;
+            }
+        QVERIFY(sameFloats(computeGrid(w.data(), rows, cols, r).scales, grid.scales));
+        const Reference ref = reference(w, rows, cols, r, 1024);
+        for (int path = 0; path <= int(simd::cpuKernelPath()); ++path) {
+            simd::setMaxKernelPath(simd::KernelPath(path));
+            const WeightAnalysis a = analyzeRtnWeights(w.data(), rows, cols, r, 1024, 2);
+            QVERIFY(sameFloats(a.grid.scales, ref.grid.scales));
+            compareMetrics(a.metrics, ref.metrics, 1e-6);
+            compareHist(a.after, ref.after, "after");
+            compareHist(a.error, ref.error, "error");
+        }
+        QVERIFY(ties > rows * cols / 2);
+    }
 }
 
 void TestWhatIf::pathsAgree() {

@@ -120,8 +120,8 @@ bool MainWindow::startSweep(const QStringList& recipes) {
     sweepWatcher_->setFuture(QtConcurrent::run([folder, list, panel, callback, cancel]() {
         SweepOutcome out;
         try {
-            out.result = std::make_shared<const SweepResult>(sweepWeights(
-                folder, list, panel.layers, /*bins=*/0, ProgressReporter(callback)));
+            out.result = std::make_shared<const SweepResult>(
+                sweepWeights(folder, list, panel.layers, /*bins=*/0, ProgressReporter(callback)));
         } catch (const Cancelled&) {
             out.cancelled = true;
         } catch (const std::exception& e) {

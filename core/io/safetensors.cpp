@@ -181,14 +181,19 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                        " bytes, shorter than the 8-byte header length");
     }
     void* m = ::mmap(nullptr, fileSize_, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);  // the mapping keeps the file alive
-    if (m == MAP_FAILED) fail(path, std::string("cannot map: ") + std::strerror(errno));
+    if (m == MAP_FAILED) {
+        ::close(fd);
+        fail(path, std::string("cannot map: ") + std::strerror(errno));
+    }
+    fd_ = fd;  // kept for readBytes
     map_ = static_cast<const unsigned char*>(m);
     try {
         parseHeader();
     } catch (...) {
         ::munmap(const_cast<unsigned char*>(map_), fileSize_);
         map_ = nullptr;
+        ::close(fd_);
+        fd_ = -1;
         throw;
     }
 }
@@ -222,6 +227,26 @@ void SafetensorsFile::parseHeader() {
 
 SafetensorsFile::~SafetensorsFile() {
     if (map_) ::munmap(const_cast<unsigned char*>(map_), fileSize_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void SafetensorsFile::readBytes(const TensorInfo& t, uint64_t offset, uint64_t bytes,
+                                void* dst) const {
+    if (offset > t.byteSize || bytes > t.byteSize - offset)
+        fail(path_, "read of bytes [" + std::to_string(offset) + ", " +
+                        std::to_string(offset + bytes) + ") outside tensor '" + t.name + "'");
+    auto* out = static_cast<unsigned char*>(dst);
+    uint64_t at = dataStart_ + t.dataBegin + offset;
+    while (bytes > 0) {
+        const ssize_t got =
+            ::pread(fd_, out, size_t(std::min<uint64_t>(bytes, 1u << 30)), off_t(at));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            fail(path_,
+                 "cannot read tensor '" + t.name + "': " +
+                     (got < 0 ? std::strerror(errno) : "the file is shorter than its header says"));
+        out += got, at += uint64_t(got), bytes -= uint64_t(got);
+    }
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
@@ -434,6 +459,19 @@ const unsigned char* TensorStore::data(const TensorInfo& t) const {
     if (it == where_.end()) throw Error("tensor '" + t.name + "' not in this checkpoint");
     const auto& f = files_[it->second.first];
     return f->data(f->tensors()[it->second.second]);
+}
+
+void TensorStore::readBytes(const TensorInfo& t, uint64_t offset, uint64_t bytes, void* dst) const {
+    if (provided_.count(t.name)) {
+        if (offset > t.byteSize || bytes > t.byteSize - offset)
+            throw Error("read outside tensor '" + t.name + "'");
+        std::memcpy(dst, data(t) + offset, size_t(bytes));
+        return;
+    }
+    const auto it = where_.find(t.name);
+    if (it == where_.end()) throw Error("tensor '" + t.name + "' not in this checkpoint");
+    const auto& f = files_[it->second.first];
+    f->readBytes(f->tensors()[it->second.second], offset, bytes, dst);
 }
 
 void TensorStore::releasePages(const TensorInfo& t) const {

@@ -91,6 +91,11 @@ __attribute__((target("avx2"), flatten)) void scanChunkAvx2(const Binner& b, Par
                                                             const float* p, size_t n) {
     scanChunk<simd::vf8>(b, out, bmin, bmax, p, n);
 }
+__attribute__((target("avx512f"), flatten)) void scanChunkAvx512(const Binner& b, Partial& out,
+                                                                 float* bmin, float* bmax,
+                                                                 const float* p, size_t n) {
+    scanChunk<simd::vf16>(b, out, bmin, bmax, p, n);
+}
 #endif
 
 Partial scanAll(const float* data, size_t n, const Binner& binner, int threads,
@@ -106,6 +111,11 @@ Partial scanAll(const float* data, size_t n, const Binner& binner, int threads,
         const float* p = data + b * kBlock;
         const size_t len = std::min(n, e * kBlock) - b * kBlock;
 #if QL_HAVE_AVX2_KERNELS
+        if (simd::kernelPath() == simd::KernelPath::Avx512) {
+            scanChunkAvx512(binner, parts[size_t(c)], ranges.min.data() + b, ranges.max.data() + b,
+                            p, len);
+            return;
+        }
         if (simd::wideKernels()) {
             scanChunkAvx2(binner, parts[size_t(c)], ranges.min.data() + b, ranges.max.data() + b, p,
                           len);
@@ -208,6 +218,10 @@ __attribute__((target("avx2"), flatten)) void rangeOfAvx2(const float* p, size_t
                                                           float& hi) {
     rangeOf<simd::vf8>(p, n, lo, hi);
 }
+__attribute__((target("avx512f"), flatten)) void rangeOfAvx512(const float* p, size_t n, float& lo,
+                                                               float& hi) {
+    rangeOf<simd::vf16>(p, n, lo, hi);
+}
 #endif
 
 }  // namespace
@@ -218,6 +232,10 @@ Range finiteRange(const float* data, size_t n, int threads) {
     std::vector<float> mins(size_t(std::max(1, threads)), inf), maxs(mins.size(), -inf);
     parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
 #if QL_HAVE_AVX2_KERNELS
+        if (simd::kernelPath() == simd::KernelPath::Avx512) {
+            rangeOfAvx512(data + b, e - b, mins[size_t(c)], maxs[size_t(c)]);
+            return;
+        }
         if (simd::wideKernels()) {
             rangeOfAvx2(data + b, e - b, mins[size_t(c)], maxs[size_t(c)]);
             return;

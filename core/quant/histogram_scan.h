@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ql::hist {
@@ -64,6 +66,8 @@ struct BlockRanges {
 
 template <class VF>
 class ChunkScanner {
+    template <class>
+    friend class ChunkScanner;
     using VI = decltype(VF{} == VF{});
     static constexpr int L = simd::lanes<VF>();
 
@@ -91,6 +95,19 @@ private:
     struct Sums4 {
         double r1 = 0, r2 = 0, r3 = 0, r4 = 0;
     };
+    // Lanes summed: wide vectors folded in float to 4 lanes (vector adds), those in double.
+    static double foldSum(VF v) {
+        if constexpr (L == 4) {
+            return simd::hsum(v);
+        } else {
+            using H = std::conditional_t<L == 16, simd::vf8, simd::vf>;
+            H a, b;
+            std::memcpy(&a, &v, sizeof a);
+            std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+            return ChunkScanner<H>::foldSum(a + b);
+        }
+    }
+
     static Sums4 momentSums(const float* p, float c) {
         const VF center = simd::splat<VF>(c), z = simd::splat<VF>(0.0f);
         VF s1 = z, s2 = z, s3 = z, s4 = z;
@@ -98,7 +115,7 @@ private:
             const VF d = simd::load<VF>(p + i) - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
-        return {simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
+        return {foldSum(s1), foldSum(s2), foldSum(s3), foldSum(s4)};
     }
 
     // One pass over the block: bin indices, min/max and moment sums about the previous
@@ -126,7 +143,7 @@ private:
             const VF d = x - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
-        Sums4 r{simd::hsum(s1), simd::hsum(s2), simd::hsum(s3), simd::hsum(s4)};
+        Sums4 r{foldSum(s1), foldSum(s2), foldSum(s3), foldSum(s4)};
         if (!std::isfinite(r.r1) || !std::isfinite(r.r4)) return false;
         const double n = double(kBlock);
         double c = center_, dl = r.r1 / n;

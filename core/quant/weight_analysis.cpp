@@ -121,7 +121,8 @@ private:
     // w_hat = r * scale and the error x - w_hat are then the reference's bits.
     bool fastChunk(const float* w, int64_t len, const GroupParams& g) {
         const VF inv = simd::splat<VF>(1.0f / g.scale), scale = simd::splat<VF>(g.scale);
-        const VF rlo = simd::splat<VF>(g.rlo), rhi = simd::splat<VF>(g.rhi), z = simd::splat<VF>(0.0f);
+        const VF rlo = simd::splat<VF>(g.rlo), rhi = simd::splat<VF>(g.rhi),
+                 z = simd::splat<VF>(0.0f);
         const float bound = std::max(-g.rlo, g.rhi) + 1.0f;
         const float nearHalf = 0.5f - bound * 0x1p-21f;
         VF w2 = z, e2 = z, wh = z, h2 = z, amax = z, worst = z;
@@ -142,8 +143,7 @@ private:
             elo = e < elo ? e : elo, ehi = e > ehi ? e : ehi;
         }
         // NaN/Inf (or x^2 beyond float) make the sum of squares non-finite
-        if (!(simd::hmaxFast(worst) <= nearHalf) ||
-            !std::isfinite(simd::hsumFast(w2)))
+        if (!(simd::hmaxFast(worst) <= nearHalf) || !std::isfinite(simd::hsumFast(w2)))
             return false;
         w2_ += __builtin_convertvector(w2, VD), e2_ += __builtin_convertvector(e2, VD);
         wh_ += __builtin_convertvector(wh, VD), h2_ += __builtin_convertvector(h2, VD);
@@ -161,7 +161,8 @@ private:
     void exactMax(const float* w, int64_t len, const GroupParams& g, float m) {
         for (int64_t i = 0; i < len; ++i) {
             const float x = w[i];
-            const float h = simd::roundEven(std::min(std::max(x / g.scale, g.rlo), g.rhi)) * g.scale;
+            const float h =
+                simd::roundEven(std::min(std::max(x / g.scale, g.rlo), g.rhi)) * g.scale;
             const float e = std::fabs(x - h);
             if (e < m) continue;
             if (e > fastMaxFloat_) fastMaxFloat_ = e;
@@ -217,7 +218,7 @@ private:
     }
 
     VD w2_{}, e2_{}, wh_{}, h2_{}, mx_{};
-    float fastMaxFloat_ = 0.0f;   // the largest float |error| of the fast chunks so far
+    float fastMaxFloat_ = 0.0f;  // the largest float |error| of the fast chunks so far
     double fastMaxExact_ = 0.0;  // and the largest exact one among the values that reached it
     VI nonFinite_ = VI{} + 0;
     VF wlo_ = simd::splat<VF>(kInf), whi_ = simd::splat<VF>(-kInf);
@@ -461,13 +462,18 @@ void fillTensorScale(const Source& src, QuantGrid& g, int threads) {
 
 // Finite values with |v - mean| > threshold (float32, as computeHistogram) in the blocks of
 // one chunk whose extremes can hold them. w_hat and the error are recomputed per run of
-// elements that share a group, with the same kernel as pass 2 (the same bits).
-void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean,
-                   const float* thr, uint64_t* out) {
+// elements that share a group, with the same kernel as pass 2 (the same bits). Rows are
+// converted a tile at a time, each at most once, however many of its blocks are candidates.
+template <class VF>
+void countOutliersIn(const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean,
+                     const float* thr, uint64_t* out) {
     std::vector<float> buf;
     float after[kBlock], err[kBlock];
     const int64_t cols = g.cols, span = spanOf(g), groups = groupsOf(g);
     const int64_t begin = c.rowBegin * cols, end = c.rowEnd * cols;
+    const int64_t tileRows = tileRowsFor(cols);
+    int64_t tileR0 = -1, tileN = 0;
+    const float* tile = nullptr;
     for (size_t k = 0; k < c.bmin[0].size(); ++k) {
         bool hold[3];
         for (int s = 0; s < 3; ++s)
@@ -475,13 +481,17 @@ void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, co
         if (!hold[0] && !hold[1] && !hold[2]) continue;
         const int64_t i0 = begin + int64_t(k * kBlock), i1 = std::min(end, i0 + int64_t(kBlock));
         const int64_t r0 = i0 / cols, r1 = (i1 - 1) / cols;
-        const float* rows = src.tile(r0, r1 - r0 + 1, buf);
+        if (r0 < tileR0 || r1 >= tileR0 + tileN) {
+            tileR0 = r0;
+            tileN = std::min(std::max(tileRows, r1 - r0 + 1), c.rowEnd - r0);
+            tile = src.tile(tileR0, tileN, buf);
+        }
         for (int64_t i = i0; i < i1;) {
             const int64_t row = i / cols, group = (i % cols) / span;
             const int64_t len = std::min(i1, row * cols + (group + 1) * span) - i;
-            const float* x = rows + (i - r0 * cols);
+            const float* x = tile + (i - tileR0 * cols);
             const size_t idx = g.perTensor ? 0 : size_t(row * groups + group);
-            afterAndError<simd::vf>(x, len, rtn::paramsAt(g, idx), after, err);
+            afterAndError<VF>(x, len, rtn::paramsAt(g, idx), after, err);
             const float* values[3] = {x, after, err};
             for (int s = 0; s < 3; ++s) {
                 if (!hold[s]) continue;
@@ -493,6 +503,36 @@ void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, co
             i += len;
         }
     }
+}
+
+#if QL_HAVE_WIDE_KERNELS
+__attribute__((target("avx2"), flatten)) void countOutliersAvx2(const Source& src,
+                                                                const QuantGrid& g,
+                                                                const ChunkBins& c,
+                                                                const float* mean, const float* thr,
+                                                                uint64_t* out) {
+    countOutliersIn<simd::vf8>(src, g, c, mean, thr, out);
+}
+__attribute__((target("avx512f"), flatten)) void countOutliersAvx512(
+    const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean, const float* thr,
+    uint64_t* out) {
+    countOutliersIn<simd::vf16>(src, g, c, mean, thr, out);
+}
+#endif
+
+void countOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, const float* mean,
+                   const float* thr, uint64_t* out) {
+#if QL_HAVE_WIDE_KERNELS
+    switch (simd::kernelPath()) {
+        case simd::KernelPath::Avx512:
+            return countOutliersAvx512(src, g, c, mean, thr, out);
+        case simd::KernelPath::Avx2:
+            return countOutliersAvx2(src, g, c, mean, thr, out);
+        default:
+            break;
+    }
+#endif
+    countOutliersIn<simd::vf>(src, g, c, mean, thr, out);
 }
 
 WeightAnalysis analyze(const Source& src, int64_t rows, int64_t cols, const Recipe& recipe,

@@ -100,12 +100,25 @@ void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const st
 }
 
 RowSource tensorRows(const TensorStore& store, const TensorInfo& tensor, int64_t cols) {
-    const unsigned char* bytes = store.data(tensor);
-    const size_t element = dtypeSize(tensor.dtype);
-    const DType dtype = tensor.dtype;
+    return bytesRows(store.data(tensor), tensor.dtype, cols);
+}
+
+RowSource bytesRows(const unsigned char* bytes, DType dtype, int64_t cols) {
+    const size_t element = dtypeSize(dtype);
     return [bytes, element, dtype, cols](int64_t row0, int64_t count, float* dst) {
         convertToFloat(dtype, bytes + size_t(row0 * cols) * element, size_t(count * cols), dst);
     };
+}
+
+const unsigned char* layerBytes(const TensorStore& store, const TensorInfo& tensor,
+                                WeightOnlyBuffers& buf) {
+    if (buf.rawName != tensor.name) {
+        buf.rawName.clear();
+        if (buf.raw.size() < tensor.byteSize) buf.raw.resize(size_t(tensor.byteSize));
+        store.readBytes(tensor, 0, tensor.byteSize, buf.raw.data());
+        buf.rawName = tensor.name;
+    }
+    return buf.raw.data();
 }
 
 bool fusedWeightAnalysis(const Recipe& recipe) {
@@ -146,8 +159,8 @@ LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tenso
     WeightAnalysis a = analyzeRtnWeights(rows, r.rows, r.cols, applied, bins);
     if (mayHoldUnusable)
         *mayHoldUnusable = a.metrics.nonFinite > 0 ||
-                           (a.weightRange.valid && (a.weightRange.hi > kUsableLimit ||
-                                                    a.weightRange.lo < -kUsableLimit));
+                           (a.weightRange.valid &&
+                            (a.weightRange.hi > kUsableLimit || a.weightRange.lo < -kUsableLimit));
     r.weightSqnrDb = a.metrics.sqnrDb;
     r.mse = a.metrics.mse;
     r.maxAbsError = a.metrics.maxAbsError;
@@ -178,17 +191,18 @@ LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& inf
     if (!quantized && fusedWeightAnalysis(recipe)) {
         // Streamed from the mapped checkpoint: no float copy of the weight.
         bool suspect = false;
-        LayerResult r = analyzeRtnLayer(info, tensor, tensorRows(store, tensor, info.inFeatures),
-                                        recipe, bins, &suspect);
+        const RowSource rows =
+            bytesRows(layerBytes(store, tensor, buf), tensor.dtype, info.inFeatures);
+        LayerResult r = analyzeRtnLayer(info, tensor, rows, recipe, bins, &suspect);
         if (suspect) {
             w.resize(size_t(tensor.numel()));
-            convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
+            convertToFloat(tensor.dtype, layerBytes(store, tensor, buf), w.size(), w.data());
             bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
         }
         return r;
     }
     w.resize(size_t(tensor.numel()));
-    convertToFloat(tensor.dtype, store.data(tensor), w.size(), w.data());
+    convertToFloat(tensor.dtype, layerBytes(store, tensor, buf), w.size(), w.data());
     bad = findUnusableWeights(tensor.name, w.data(), w.size(), info.inFeatures);
     const auto t0 = std::chrono::steady_clock::now();
     if (quantized)

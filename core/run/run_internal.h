@@ -81,6 +81,8 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor,
 // Rows of a checkpoint tensor [rows, cols] converted to float32 on demand, tile by tile.
 // The store must outlive the source.
 RowSource tensorRows(const TensorStore& store, const TensorInfo& tensor, int64_t cols);
+// The same over a tensor's bytes in memory (dtype as stored).
+RowSource bytesRows(const unsigned char* bytes, DType dtype, int64_t cols);
 // Whether a weights-only layer of this recipe goes through the fused kernel
 // (quant/weight_analysis.h): integer RTN without an activation side.
 bool fusedWeightAnalysis(const Recipe& recipe);
@@ -104,7 +106,15 @@ LayerResult analyzeRtnLayer(const LinearLayerInfo& info, const TensorInfo& tenso
 struct WeightOnlyBuffers {  // reused from layer to layer: no pages faulted in again
     std::vector<float> weight, scratch;
     LayerQuantization lq;
+    // The stored bytes of tensor `rawName`, read once per layer (not per recipe or pass).
+    std::vector<unsigned char> raw;
+    std::string rawName;
 };
+// The bytes of `tensor` as stored, read into buf.raw with pread unless they are there already:
+// on the VMs this project runs on, faulting in a mapped checkpoint costs 3-4x the CPU time of
+// reading it, and a layer is read two or three times per recipe.
+const unsigned char* layerBytes(const TensorStore& store, const TensorInfo& tensor,
+                                WeightOnlyBuffers& buf);
 LayerResult weightOnlyLayer(const TensorStore& store, const LinearLayerInfo& info,
                             const LayerPlace& place, const Recipe& recipe, int bins,
                             WeightOnlyBuffers& buf, UnusableWeights& bad,
