@@ -460,6 +460,25 @@ void fillTensorScale(const Source& src, QuantGrid& g, int threads) {
     if (!g.symmetric) g.zeros[0] = p.zero;
 }
 
+// Finite values with |v - m| > thr among n (float32 compares, as computeHistogram).
+template <class VF>
+uint64_t countBeyond(const float* v, int64_t n, float m, float thr) {
+    constexpr int L = simd::lanes<VF>();
+    const VF vm = simd::splat<VF>(m), vt = simd::splat<VF>(thr), z = simd::splat<VF>(0.0f);
+    const VF one = simd::splat<VF>(1.0f);
+    VF acc = z;  // float counts: exact, n is a block (<= 256)
+    int64_t j = 0;
+    for (; j + L <= n; j += L) {
+        const VF x = simd::load<VF>(v + j), d = x - vm;
+        VF a = d < z ? -d : d;
+        a = (x - x) == z ? a : z;  // NaN/Inf: never counted (thr >= 0)
+        acc += a > vt ? one : z;
+    }
+    uint64_t count = uint64_t(simd::hsumFast(acc));
+    for (; j < n; ++j) count += std::isfinite(v[j]) && std::fabs(v[j] - m) > thr;
+    return count;
+}
+
 // Finite values with |v - mean| > threshold (float32, as computeHistogram) in the blocks of
 // one chunk whose extremes can hold them. w_hat and the error are recomputed per run of
 // elements that share a group, with the same kernel as pass 2 (the same bits). Rows are
@@ -491,15 +510,10 @@ void countOutliersIn(const Source& src, const QuantGrid& g, const ChunkBins& c, 
             const int64_t len = std::min(i1, row * cols + (group + 1) * span) - i;
             const float* x = tile + (i - tileR0 * cols);
             const size_t idx = g.perTensor ? 0 : size_t(row * groups + group);
-            afterAndError<VF>(x, len, rtn::paramsAt(g, idx), after, err);
+            if (hold[1] || hold[2]) afterAndError<VF>(x, len, rtn::paramsAt(g, idx), after, err);
             const float* values[3] = {x, after, err};
-            for (int s = 0; s < 3; ++s) {
-                if (!hold[s]) continue;
-                uint64_t n = 0;
-                for (int64_t j = 0; j < len; ++j)
-                    n += std::isfinite(values[s][j]) && std::fabs(values[s][j] - mean[s]) > thr[s];
-                out[s] += n;
-            }
+            for (int s = 0; s < 3; ++s)
+                if (hold[s]) out[s] += countBeyond<VF>(values[s], len, mean[s], thr[s]);
             i += len;
         }
     }
