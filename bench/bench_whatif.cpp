@@ -12,6 +12,7 @@
 #include "quant/histogram.h"
 #include "quant/simd.h"
 #include "quant/weight_analysis.h"
+#include "run/run.h"
 #include "run/sweep.h"
 
 #include <chrono>
@@ -142,6 +143,16 @@ void sweep(const std::string& dir, int count) {
         "%.3f G parameters: wall %.2f s, CPU %.2f s (load after: %s)\n",
         recipes[0].c_str(), s.layers[0].size(), double(params) / 1e9, wall, gCpu,
         loadavg().c_str());
+    // What the GUI's live preview runs after a recipe change (PreviewJob::previewConfig):
+    // a weights-only runQuantization, model opened and checked, 128-bin histograms.
+    ql::RunConfig preview;
+    preview.modelDir = dir;
+    preview.recipe = recipes.size() > 1 ? recipes[1] : recipes[0];
+    preview.captureActivations = preview.captureGradients = false;
+    ql::RunResult run;
+    wall = best([&] { run = ql::runQuantization(preview); }, 1);
+    std::printf("preview as the GUI runs it, %s: wall %.2f s, CPU %.2f s (load after: %s)\n",
+                preview.recipe.c_str(), wall, gCpu, loadavg().c_str());
     // What `sweep` and the GUI's sweep view compute: grid and metrics of every recipe.
     wall = best([&] { s = ql::sweepWeights(dir, recipes, sel, 0); }, 1);
     std::printf("sweep of %zu recipe(s), metrics only: wall %.2f s, CPU %.2f s (load after: %s)\n",

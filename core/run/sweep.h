@@ -23,7 +23,8 @@ struct SweepResult {
 // the llama.cpp formats; GPTQ, AWQ, LLM.int8() and activation sides are refused (ql::Error
 // naming the recipe). Each layer is read from the checkpoint once per recipe (page cache).
 // bins: histogram bins per layer (as RunConfig::histogramBins); 0: metrics only (grid, SQNR,
-// MSE, max error, cosine, packed bytes), no histograms — about half the work for RTN.
+// MSE, max error, cosine, packed bytes), no histograms and no scales/zeros kept — about half
+// the work for RTN, and a sweep's memory does not grow with the grids.
 SweepResult sweepWeights(const std::string& modelDir, const std::vector<std::string>& recipes,
                          const LayerSelection& selection, int bins,
                          const ProgressReporter& progress = ProgressReporter(ProgressCallback()));
