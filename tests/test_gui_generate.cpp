@@ -8,6 +8,7 @@
 #include "app/gui/generatetips.h"
 #include "gui_helpers.h"
 #include "run/run.h"
+#include "widgets/exportutils.h"
 #include "widgets/inferbenchchart.h"
 #include "widgets/inferbenchtablemodel.h"
 #include "widgets/tableroles.h"
@@ -18,7 +19,9 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QHelpEvent>
+#include <QImage>
 #include <QLabel>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -387,10 +390,19 @@ private slots:
                              qPrintable(QString("label %1 covers point %2").arg(a).arg(model)));
                 }
         }
-        // The chart's data as CSV: a line per model with the same numbers.
+        // The chart's data as CSV: a line per model with the same numbers; PNG and CSV
+        // export as every chart's.
         const QStringList csv = chart->dataCsv().trimmed().split('\n');
         QCOMPARE(csv.size(), 4);
         QVERIFY(csv[3].contains(QString::number(evaluated_->perplexity.pplQ, 'f', 3)));
+        const QString dir = qltest::tempDir("gui-generate-chart");
+        QVERIFY(exportPlot(chart, dir + "/speed.png", QSize(800, 500)).ok);
+        const QImage png(dir + "/speed.png");
+        QCOMPARE(png.size(), QSize(800, 500));
+        QVERIFY(exportPlot(chart, dir + "/speed.csv", QSize(800, 500)).ok);
+        QFile file(dir + "/speed.csv");
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(file.readAll()), chart->dataCsv());
     }
 
     // Evaluation settings that differ between the runs: each label names its own, the float
