@@ -120,53 +120,58 @@ void InferBenchChart::setResult(std::shared_ptr<const InferBenchResult> result,
     rebuild();
 }
 
-// A graph per model and marker (the model's colour, as its column in the Generate tab).
+// A model's decode and prefill markers, its label and its leader line, in `colour`.
+void InferBenchChart::addModel(const InferBenchPoint& p, const QColor& colour,
+                               const QPalette& palette) {
+    const double x = p.weightBytes / kMiB;
+    QCPGraph* d = addGraph(xAxis, yAxis);
+    d->setName(p.name + " · decode");
+    d->setLineStyle(QCPGraph::lsNone);
+    d->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, colour, colour, 10));
+    d->addData(x, p.decodeTokensPerSecond);
+    QCPGraph* f = addGraph(xAxis, yAxis2);
+    f->setName(p.name + " · prefill");
+    f->setLineStyle(QCPGraph::lsNone);
+    f->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(colour, 2), Qt::NoBrush, 11));
+    f->addData(x, p.prefillTokensPerSecond);
+    auto* label = new QCPItemText(this);
+    label->setText(p.name + "\n" + p.perplexity);
+    label->setTextAlignment(Qt::AlignLeft);
+    label->setColor(palette.color(QPalette::WindowText));
+    label->setPen(QPen(colour, 1));
+    label->setBrush(palette.color(QPalette::Base));
+    label->setPadding(QMargins(3, 1, 3, 1));
+    label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    label->position->setType(QCPItemPosition::ptAbsolute);  // placeLabels sets the pixels
+    QFont small = font();
+    small.setPointSizeF(font().pointSizeF() * 0.9);
+    label->setFont(small);
+    auto* leader = new QCPItemLine(this);
+    leader->start->setType(QCPItemPosition::ptAbsolute);
+    leader->end->setType(QCPItemPosition::ptAbsolute);
+    leader->setPen(QPen(colour, 1));
+    leader->setVisible(false);
+    decode_.push_back(d);
+    prefill_.push_back(f);
+    labels_.push_back(label);
+    leaders_.push_back(leader);
+}
+
+// A model's colour is that of its column in the Generate tab.
 void InferBenchChart::rebuild() {
     clearGraphs();
     for (QCPItemText* l : labels_) removeItem(l);
     for (QCPItemLine* l : leaders_) removeItem(l);
-    leaders_.clear();
     decode_.clear();
     prefill_.clear();
     labels_.clear();
+    leaders_.clear();
     const QPalette palette = QApplication::palette();
-    const bool dark = isDarkPalette(palette);
     double maxX = 0.0, maxDecode = 0.0, maxPrefill = 0.0;
     for (size_t i = 0; i < data_.points.size(); ++i) {
         const InferBenchPoint& p = data_.points[i];
-        const QColor colour = runColor(int(i), dark);
-        QCPGraph* d = addGraph(xAxis, yAxis);
-        d->setName(p.name + " · decode");
-        d->setLineStyle(QCPGraph::lsNone);
-        d->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, colour, colour, 10));
-        d->addData(p.weightBytes / kMiB, p.decodeTokensPerSecond);
-        QCPGraph* f = addGraph(xAxis, yAxis2);
-        f->setName(p.name + " · prefill");
-        f->setLineStyle(QCPGraph::lsNone);
-        f->setScatterStyle(
-            QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(colour, 2), Qt::NoBrush, 11));
-        f->addData(p.weightBytes / kMiB, p.prefillTokensPerSecond);
-        auto* label = new QCPItemText(this);
-        label->setText(p.name + "\n" + p.perplexity);
-        label->setTextAlignment(Qt::AlignLeft);
-        label->setColor(palette.color(QPalette::WindowText));
-        label->setPen(QPen(colour, 1));
-        label->setBrush(palette.color(QPalette::Base));
-        label->setPadding(QMargins(3, 1, 3, 1));
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-        label->position->setType(QCPItemPosition::ptAbsolute);
-        QFont small = font();
-        small.setPointSizeF(font().pointSizeF() * 0.9);
-        label->setFont(small);
-        auto* leader = new QCPItemLine(this);
-        leader->start->setType(QCPItemPosition::ptAbsolute);
-        leader->end->setType(QCPItemPosition::ptAbsolute);
-        leader->setPen(QPen(colour, 1));
-        leader->setVisible(false);
-        leaders_.push_back(leader);
-        decode_.push_back(d);
-        prefill_.push_back(f);
-        labels_.push_back(label);
+        addModel(p, runColor(int(i), isDarkPalette(palette)), palette);
         maxX = std::max(maxX, p.weightBytes / kMiB);
         maxDecode = std::max(maxDecode, p.decodeTokensPerSecond);
         maxPrefill = std::max(maxPrefill, p.prefillTokensPerSecond);

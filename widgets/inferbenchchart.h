@@ -55,6 +55,7 @@ public:
 
 private:
     void rebuild();
+    void addModel(const InferBenchPoint& p, const QColor& colour, const QPalette& palette);
     // Beside their points, covering no marker or other label where there is room; after
     // every layout (the pixels of the points change with the size).
     void placeLabels();
