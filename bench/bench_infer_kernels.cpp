@@ -10,8 +10,11 @@
 //     shape.
 // Speedups are given by wall time and by CPU time (all threads) of the best run: on a
 // shared machine the CPU-time ratio is the cost of the work itself.
-//   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128] [prefill]
-// "prefill" as the third argument runs only part 3 (seconds of CPU instead of a minute).
+//   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128] [prefill|decode|kernel] [avx2|baseline]
+// "prefill" as the third argument runs only part 3 (seconds of CPU instead of a minute),
+// "decode" only parts 1 and 2, "kernel" part 2 with cache-resident weights (the same copy
+// every call: the GEMV's compute rate; "of read bw" then means nothing); a fourth argument
+// caps the kernels' instruction set.
 #include "base/parallel.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
@@ -109,7 +112,9 @@ int64_t copiesFor(uint64_t layerBytes) {
     return int64_t((target + layerBytes - 1) / layerBytes);
 }
 
-void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode) {
+// decode: the weights of each call come from memory (distinct copies); else from the cache
+// (the same copy each call: the kernels' compute rate).
+void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, bool prefill) {
     const std::vector<float> w = randomMatrix(s.out, s.in);
     const auto f32 = at::TensorOptions().dtype(at::kFloat);
     const at::Tensor x1 = at::randn({1, s.in}, f32);
@@ -118,10 +123,12 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode) {
 
     // float32: GEMV over copies, sgemm on one.
     const uint64_t floatBytes = w.size() * 4;
-    const int64_t nf = decode ? copiesFor(floatBytes) : 1;
+    const int64_t nf = decode || !prefill ? copiesFor(floatBytes) : 1;
     std::vector<at::Tensor> fw;
     for (int64_t k = 0; k < nf; ++k)
-        fw.push_back(at::from_blob(const_cast<float*>(w.data()), {s.out, s.in}, f32).clone());
+        fw.push_back(decode || k == 0
+                         ? at::from_blob(const_cast<float*>(w.data()), {s.out, s.in}, f32).clone()
+                         : fw[0]);
     // float32 GEMV: the faster of at::mm (what at::linear runs) and at::mv (sgemv).
     const at::Tensor xv = x1.view({s.in});
     at::Tensor yv = y1.view({s.out});
@@ -140,7 +147,7 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode) {
     const double cpuF = (tmv < tmm ? gCpu : cpuMm) / double(nf);
     std::printf("%s f32 GEMV: at::mm %.3f ms/layer, at::mv %.3f ms/layer\n", s.name,
                 tmm / double(nf) * 1e3, tmv / double(nf) * 1e3);
-    const double tfp = best([&] { at::mm_out(yp, xp, fw[0].t()); }, 5);
+    const double tfp = prefill ? best([&] { at::mm_out(yp, xp, fw[0].t()); }, 5) : 1.0;
     const double cpuFp = gCpu;
     const double flops = 2.0 * double(prefillTokens) * double(s.out) * double(s.in);
     fw.clear();
@@ -151,19 +158,26 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode) {
     for (const Format& f : kFormats) {
         const ql::CompactWeights c = compact(w, s, f);
         const ql::infer::PackedLinear one = ql::infer::PackedLinear::fromCompact(c, s.name);
-        const int64_t np = decode ? copiesFor(one.bytes()) : 1;
-        std::vector<ql::infer::PackedLinear> layers(size_t(np), one);
+        const int64_t np = decode || !prefill ? copiesFor(one.bytes()) : 1;
+        std::vector<ql::infer::PackedLinear> copies(size_t(decode ? np : 1), one);
+        std::vector<const ql::infer::PackedLinear*> layers;
+        for (int64_t k = 0; k < np; ++k) layers.push_back(&copies[decode ? size_t(k) : 0]);
         const double td = best(
                               [&] {
-                                  for (auto& l : layers)
-                                      l.forward(x1.data_ptr<float>(), 1, y1.data_ptr<float>());
+                                  for (const auto* l : layers)
+                                      l->forward(x1.data_ptr<float>(), 1, y1.data_ptr<float>());
                               },
                               3) /
                           double(np);
         const double cpuD = gCpu / double(np);
-        const double tp = best(
-            [&] { one.forward(xp.data_ptr<float>(), prefillTokens, yp.data_ptr<float>()); }, 5);
-        const double cpuP = gCpu;
+        const double tp = prefill ? best(
+                                        [&] {
+                                            one.forward(xp.data_ptr<float>(), prefillTokens,
+                                                        yp.data_ptr<float>());
+                                        },
+                                        5)
+                                  : 1.0;
+        const double cpuP = prefill ? gCpu : 1.0;
         const double gbs = double(one.bytes()) / td / 1e9;
         std::printf(
             "| | %s | %.3f | %.2f | %.0f%% | %.3f | %.2fx | %.2fx | %.1f | %.2fx | %.2fx | %.3f "
@@ -180,7 +194,12 @@ int main(int argc, char** argv) {
     const int prefillTokens = argc > 2 ? std::atoi(argv[2]) : 128;
     // Prefill only: decode is timed on one copy (cache-resident, not meaningful) and the
     // read bandwidth is skipped.
-    const bool decode = !(argc > 3 && std::string(argv[3]) == "prefill");
+    const std::string mode = argc > 3 ? argv[3] : "";
+    const bool decode = mode != "prefill" && mode != "kernel";
+    const bool prefill = mode != "decode" && mode != "kernel";
+    if (argc > 4)
+        ql::infer::setMaxInferIsa(std::string(argv[4]) == "avx2" ? ql::infer::Isa::Avx2
+                                                                 : ql::infer::Isa::Baseline);
     at::set_num_threads(threads);
     ql::setComputeThreadsForKernels(threads);
     const double c0 = cpuNow();
@@ -188,7 +207,7 @@ int main(int argc, char** argv) {
                 ql::infer::isaName(ql::infer::activeIsa()), loadavg().c_str());
     const double read1 = decode ? readBandwidth(1) : 1.0, read2 = decode ? readBandwidth(2) : 1.0;
     std::printf("read bandwidth: 1 thread %.2f GB/s, 2 threads %.2f GB/s\n", read1, read2);
-    {
+    if (prefill) {
         const auto f32 = at::TensorOptions().dtype(at::kFloat);
         const at::Tensor a = at::randn({128, 1536}, f32), b = at::randn({8960, 1536}, f32);
         at::Tensor y = at::empty({128, 8960}, f32);
@@ -201,7 +220,7 @@ int main(int argc, char** argv) {
         "\n| layer [out x in] | weights | decode ms/layer | GB/s | of read bw | decode cpu ms | "
         "speedup (wall) | speedup (cpu) | prefill GFLOP/s | vs f32 (wall) | vs f32 (cpu) | "
         "B/weight |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens, decode);
+    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens, decode, prefill);
     std::printf("load at end %s, total cpu %.1f s\n", loadavg().c_str(), cpuNow() - c0);
     return 0;
 }

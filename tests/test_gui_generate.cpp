@@ -8,6 +8,8 @@
 #include "app/gui/generatetips.h"
 #include "gui_helpers.h"
 #include "run/run.h"
+#include "widgets/exportutils.h"
+#include "widgets/inferbenchchart.h"
 #include "widgets/inferbenchtablemodel.h"
 #include "widgets/tableroles.h"
 #include "widgets/tokenklchart.h"
@@ -17,12 +19,15 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QHelpEvent>
+#include <QImage>
 #include <QLabel>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QToolTip>
 
 #include <algorithm>
@@ -293,6 +298,149 @@ private slots:
         QCOMPARE(done.at(1).at(0).toBool(), false);
         QVERIFY2(bench->errorText().contains("another model"), qPrintable(bench->errorText()));
         QCOMPARE(m->columnCount(), 3);  // the last measurement stays
+        QCOMPARE(bench->chart()->data().points.size(), size_t(3));
+    }
+
+    // The chart beside the table: a point per model at the table's weight bytes and decode
+    // (filled) and prefill (hollow) tokens/s; the labels carry the table's perplexity with its
+    // settings, "ppl —" for the run not evaluated; no two labels overlap.
+    void benchChartEqualsTable() {
+        GeneratePage page;
+        page.resize(1280, 720);
+        page.show();
+        page.sections()->setCurrentIndex(1);
+        QVERIFY(QTest::qWaitForWindowExposed(&page));
+        page.setModel(modelDir_);
+        page.setRuns({int4_, evaluated_});
+        BenchPanel* bench = page.benchPanel();
+        InferBenchChart* chart = bench->chart();
+        QCOMPARE(chart->graphCount(), 0);
+        QVERIFY(chart->message().contains("press Bench"));
+        bench->promptTokensBox()->setValue(16);
+        bench->genTokensBox()->setValue(8);
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(bench->statusLabel()->text()));
+        QVERIFY(chart->message().isEmpty());
+        const InferBenchTableModel* m = bench->tableModel();
+        const double mib = 1024.0 * 1024.0;
+        for (int model = 0; model < 3; ++model) {
+            QCPGraph* decode = chart->decodeGraph(model);
+            QCPGraph* prefill = chart->prefillGraph(model);
+            QVERIFY(decode && prefill);
+            QCOMPARE(decode->dataCount(), 1);
+            QCOMPARE(prefill->dataCount(), 1);
+            const double bytes =
+                m->cell(model, InferBenchTableModel::ColWeightBytes).data(SortRole).toDouble();
+            QCOMPARE(decode->data()->at(0)->key, bytes / mib);
+            QCOMPARE(prefill->data()->at(0)->key, bytes / mib);
+            QCOMPARE(decode->data()->at(0)->value,
+                     m->cell(model, InferBenchTableModel::ColDecode).data(SortRole).toDouble());
+            QCOMPARE(prefill->data()->at(0)->value,
+                     m->cell(model, InferBenchTableModel::ColPrefill).data(SortRole).toDouble());
+            QCOMPARE(decode->valueAxis(), chart->yAxis);
+            QCOMPARE(prefill->valueAxis(), chart->yAxis2);
+            const QString label = chart->label(model)->text();
+            QVERIFY2(label.startsWith(m->headerData(model, Qt::Horizontal).toString() + "\n"),
+                     qPrintable(label));
+        }
+        // Packed INT4 sits left of float (fewer bytes).
+        QVERIFY(chart->decodeGraph(1)->data()->at(0)->key <
+                chart->decodeGraph(0)->data()->at(0)->key);
+        const QString settings = "seq 128 × 2";
+        for (const int model : {0, 2}) {
+            const QString ppl =
+                m->cell(model, InferBenchTableModel::ColPerplexity).data().toString();
+            QVERIFY2(chart->label(model)->text().contains("ppl " + ppl + " (" + settings + ")"),
+                     qPrintable(chart->label(model)->text()));
+        }
+        QVERIFY(chart->label(1)->text().endsWith("ppl —"));
+        QVERIFY2(chart->title().contains("stories.txt") && chart->title().contains("seq 128"),
+                 qPrintable(chart->title()));
+        for (const QSize size : {QSize(1280, 720), QSize(700, 420)}) {
+            page.resize(size);
+            chart->replot();
+            for (int a = 0; a < 3; ++a)
+                for (int b = a + 1; b < 3; ++b) {
+                    auto rect = [&](int i) {
+                        return QRectF(chart->label(i)->topLeft->pixelPosition(),
+                                      chart->label(i)->bottomRight->pixelPosition());
+                    };
+                    QVERIFY2(!rect(a).intersects(rect(b)),
+                             qPrintable(QString("labels %1 and %2 overlap at %3 × %4 (chart %5 × "
+                                                "%6)")
+                                            .arg(a)
+                                            .arg(b)
+                                            .arg(size.width())
+                                            .arg(size.height())
+                                            .arg(chart->width())
+                                            .arg(chart->height())));
+                    QVERIFY(chart->axisRect()->rect().contains(rect(a).toAlignedRect()));
+                }
+            // With room (the first size), no label covers a model's decode marker.
+            for (int a = 0; a < 3 && size.width() == 1280; ++a)
+                for (int model = 0; model < 3; ++model) {
+                    const QRectF label(chart->label(a)->topLeft->pixelPosition(),
+                                       chart->label(a)->bottomRight->pixelPosition());
+                    const auto d = chart->decodeGraph(model)->data()->at(0);
+                    const QPointF p(chart->xAxis->coordToPixel(d->key),
+                                    chart->yAxis->coordToPixel(d->value));
+                    QVERIFY2(!label.contains(p),
+                             qPrintable(QString("label %1 covers point %2").arg(a).arg(model)));
+                }
+        }
+        // The chart's data as CSV: a line per model with the same numbers; PNG and CSV
+        // export as every chart's.
+        const QStringList csv = chart->dataCsv().trimmed().split('\n');
+        QCOMPARE(csv.size(), 4);
+        QVERIFY(csv[3].contains(QString::number(evaluated_->perplexity.pplQ, 'f', 3)));
+        const QString dir = qltest::tempDir("gui-generate-chart");
+        QVERIFY(exportPlot(chart, dir + "/speed.png", QSize(800, 500)).ok);
+        const QImage png(dir + "/speed.png");
+        QCOMPARE(png.size(), QSize(800, 500));
+        QVERIFY(exportPlot(chart, dir + "/speed.csv", QSize(800, 500)).ok);
+        QFile file(dir + "/speed.csv");
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(file.readAll()), chart->dataCsv());
+    }
+
+    // Evaluation settings that differ between the runs: each label names its own, the float
+    // point gives the float perplexity of each setting, and the title says they differ.
+    void benchChartDifferentSettings() {
+        RunResult other = *evaluated_;
+        other.perplexity.seq = 64;
+        other.perplexity.windows = 4;
+        other.perplexity.pplFp = 11.5;
+        other.perplexity.pplQ = 12.25;
+        const RunList runs{evaluated_, std::make_shared<const RunResult>(other), int4_};
+        InferBenchResult r;
+        for (const char* name : {"float", "a", "b", "c"}) {
+            InferBenchRow row;
+            row.name = name;
+            row.weightBytes = 1 << 20;
+            row.decodeTokensPerSecond = 10.0;
+            row.prefillTokensPerSecond = 100.0;
+            r.rows.push_back(row);
+        }
+        const InferBenchChartData d = inferBenchChartData(r, runs);
+        QVERIFY(d.settingsDiffer);
+        QVERIFY(d.evaluation.isEmpty());
+        const QString first = evalSettingLabel(*evaluated_), second = evalSettingLabel(other);
+        QVERIFY(first != second);
+        QCOMPARE(d.points[0].perplexity, QString("ppl %1 (%2)\nppl 11.500 (%3)")
+                                             .arg(evaluated_->perplexity.pplFp, 0, 'f', 3)
+                                             .arg(first, second));
+        QCOMPARE(d.points[1].perplexity,
+                 QString("ppl %1 (%2)").arg(evaluated_->perplexity.pplQ, 0, 'f', 3).arg(first));
+        QCOMPARE(d.points[2].perplexity, QString("ppl 12.250 (%1)").arg(second));
+        QCOMPARE(d.points[3].perplexity, QString("ppl —"));
+        InferBenchChart chart;
+        chart.setResult(std::make_shared<const InferBenchResult>(r), runs);
+        QVERIFY(chart.title().contains("different settings"));
+        chart.setResult(nullptr, {});
+        QCOMPARE(chart.graphCount(), 0);
+        QVERIFY(!chart.message().isEmpty());
     }
 
     void benchCancels() {
@@ -357,6 +505,9 @@ private slots:
         w->setChartTab(MainWindow::GenerateTab);
         QCOMPARE(w->currentChart(), static_cast<QCustomPlot*>(page->klChart()));
         QCOMPARE(w->chartName(page->klChart()).stem, QString("generation_kl"));
+        page->sections()->setCurrentIndex(1);
+        QCOMPARE(w->currentChart(), static_cast<QCustomPlot*>(page->benchPanel()->chart()));
+        QCOMPARE(w->chartName(page->benchPanel()->chart()).stem, QString("inference_speed_memory"));
     }
 };
 

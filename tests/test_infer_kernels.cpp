@@ -139,13 +139,15 @@ void TestInferKernels::forwardMatchesDecodedWeights_data() {
     // decode (1 token), small batch (3; 6 = a block of 4 and one of 2), prefill (64, 67);
     // 37 and 301 output rows (301 x 7 groups is split over threads); AWQ column divisors.
     // rows 0: ~4.6 M weights, more than one 16 MiB float32 prefill panel (the prefill path
-    // splits it into two equal panels).
+    // splits it into two equal panels). 37 groups: the INT4 zero-point terms run as vectors
+    // over the groups (16 and 8 lanes) with a scalar tail.
     const Shape shapes[] = {
-        {"decode", 37, 5, 1, false},        {"batch3", 37, 5, 3, false},
-        {"batch6", 37, 3, 6, false},        {"prefill64", 37, 5, 64, false},
-        {"prefill67", 301, 7, 67, false},   {"decode-threads", 301, 7, 1, false},
-        {"awq-decode", 37, 3, 1, true},     {"awq-prefill", 37, 3, 64, true},
-        {"prefill-2panels", 0, 4, 9, false}};
+        {"decode", 37, 5, 1, false},          {"batch3", 37, 5, 3, false},
+        {"batch6", 37, 3, 6, false},          {"prefill64", 37, 5, 64, false},
+        {"prefill67", 301, 7, 67, false},     {"decode-threads", 301, 7, 1, false},
+        {"awq-decode", 37, 3, 1, true},       {"awq-prefill", 37, 3, 64, true},
+        {"prefill-2panels", 0, 4, 9, false},  {"decode-37groups", 37, 37, 1, false},
+        {"batch3-37groups", 19, 37, 3, false}};
     for (int f = 0; f < int(std::size(kFormats)); ++f)
         for (Isa p : kPaths)
             for (const Shape& s : shapes) {

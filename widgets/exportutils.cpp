@@ -2,6 +2,7 @@
 
 #include "widgets/channelranges.h"
 #include "widgets/histogramchart.h"
+#include "widgets/inferbenchchart.h"
 #include "widgets/layerchart.h"
 #include "widgets/modeloverview.h"
 #include "widgets/sweepview.h"
@@ -190,6 +191,7 @@ QString chartDataCsv(QCustomPlot* plot) {
     if (auto* l = qobject_cast<LayerChart*>(plot)) return l->dataCsv();
     if (auto* o = qobject_cast<ModelOverview*>(plot)) return o->dataCsv();
     if (auto* c = qobject_cast<ChannelRangesChart*>(plot)) return c->dataCsv();
+    if (auto* b = qobject_cast<InferBenchChart*>(plot)) return b->dataCsv();
     if (auto* s = qobject_cast<SweepView*>(plot->parentWidget())) return s->dataCsv();
     return categoryChartCsv(plot);
 }

@@ -2,6 +2,7 @@
 
 #include "app/gui/guardedjob.h"
 #include "base/error.h"
+#include "widgets/inferbenchchart.h"
 #include "widgets/inferbenchtablemodel.h"
 #include "widgets/tableview.h"
 
@@ -11,9 +12,13 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QVBoxLayout>
 #include <QtConcurrent>
+
+#include <algorithm>
 
 namespace ql {
 
@@ -51,6 +56,14 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     table_->verticalHeader()->setVisible(true);  // the measures
     table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table_->setTextElideMode(Qt::ElideMiddle);
+    // Room for the header, the seven measures and a scroll bar (many runs), no more: the
+    // chart below takes the rest.
+    const int rowHeight = std::max(table_->verticalHeader()->defaultSectionSize(),
+                                   table_->fontMetrics().height() + 4);
+    table_->setMinimumHeight(table_->horizontalHeader()->sizeHint().height() +
+                             rowHeight * InferBenchTableModel::ColumnCount +
+                             table_->horizontalScrollBar()->sizeHint().height() +
+                             2 * table_->frameWidth());
     auto* settings = new QHBoxLayout;
     settings->addWidget(promptTokens_);
     settings->addWidget(genTokens_);
@@ -64,8 +77,21 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addLayout(settings);
     layout->addLayout(buttons);
-    layout->addWidget(table_, 1);
-    layout->addWidget(caption_);
+    chart_ = new InferBenchChart;
+    // The table's numbers first (its seven rows), the chart takes the rest.
+    auto* tableAndCaption = new QWidget;
+    auto* top = new QVBoxLayout(tableAndCaption);
+    top->setContentsMargins(0, 0, 0, 0);
+    top->addWidget(table_, 1);
+    top->addWidget(caption_);
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(tableAndCaption);
+    split->addWidget(chart_);
+    split->setChildrenCollapsible(false);
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 1);
+    split->setSizes({1, 100000});  // the table at its minimum (all its rows), the chart the rest
+    layout->addWidget(split, 1);
     connect(bench_, &QPushButton::clicked, this, &BenchPanel::start);
     connect(cancel_, &QPushButton::clicked, this, &BenchPanel::cancel);
     updateEnabled();
@@ -160,6 +186,7 @@ void BenchPanel::onFinished() {
     if (out.result) {
         model_->setResult(out.result, benched_, request_.promptTokens, request_.genTokens);
         caption_->setText(model_->caption());
+        chart_->setResult(out.result, benched_);
         outcome_ = QString("Measured in %1 s.").arg(out.seconds, 0, 'f', 1);
     } else if (out.cancelled) {
         outcome_ = "Cancelled; the table keeps the last complete measurement.";

@@ -1,7 +1,7 @@
 // The Generate tab's "Speed and memory" section (issue 11): `bench-infer` of the float
 // model and the checked runs on a background thread (Cancel between tokens), shown as a
-// table with the runs' perplexity beside. Like GeneratePage, it owns its job; errors come
-// back as a value and are shown in the panel.
+// table with the runs' perplexity beside, and the same numbers as a chart below it. Like
+// GeneratePage, it owns its job; errors come back as a value and are shown in the panel.
 #pragma once
 
 #include "run/infer_bench.h"
@@ -20,6 +20,7 @@ class QSpinBox;
 
 namespace ql {
 
+class InferBenchChart;
 class InferBenchTableModel;
 class TableView;
 
@@ -42,6 +43,7 @@ public:
 
     InferBenchTableModel* tableModel() const { return model_; }
     TableView* table() const { return table_; }
+    InferBenchChart* chart() const { return chart_; }  // speed vs memory vs perplexity
     QSpinBox* promptTokensBox() const { return promptTokens_; }
     QSpinBox* genTokensBox() const { return genTokens_; }
     QCheckBox* packedBox() const { return packed_; }
@@ -72,6 +74,7 @@ private:
     QFutureWatcher<Outcome>* watcher_ = nullptr;
     InferBenchTableModel* model_ = nullptr;
     TableView* table_ = nullptr;
+    InferBenchChart* chart_ = nullptr;
     QSpinBox *promptTokens_ = nullptr, *genTokens_ = nullptr;
     QCheckBox* packed_ = nullptr;
     QPushButton *bench_ = nullptr, *cancel_ = nullptr;

@@ -4,6 +4,7 @@
 #include "app/gui/generatetips.h"
 #include "app/gui/guardedjob.h"
 #include "base/error.h"
+#include "widgets/inferbenchchart.h"
 #include "widgets/plotstyle.h"
 #include "widgets/tokenklchart.h"
 #include "widgets/tokentextview.h"
@@ -363,6 +364,7 @@ void GeneratePage::showResult() {
 
 void GeneratePage::applyPalette() {
     chart_->applyPalette();
+    bench_->chart()->applyPalette();
     if (result_) showResult();
 }
 

@@ -1,5 +1,6 @@
 #include "app/gui/mainwindow.h"
 
+#include "app/gui/benchpanel.h"
 #include "app/gui/exports.h"
 #include "app/gui/generatepage.h"
 #include "app/gui/layerbrowser.h"
@@ -12,6 +13,7 @@
 #include "widgets/channelranges.h"
 #include "widgets/comparisonview.h"
 #include "widgets/histogramview.h"
+#include "widgets/inferbenchchart.h"
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
 #include "widgets/memorytablemodel.h"
@@ -373,8 +375,10 @@ QCustomPlot* MainWindow::currentChart() const {
             return planPage_->chart();
         case SweepTab:
             return sweep_->chart();
-        case GenerateTab:
-            return generatePage_->klChart();
+        case GenerateTab:  // the chart of the section on screen
+            return generatePage_->sections()->currentIndex() == 1
+                       ? static_cast<QCustomPlot*>(generatePage_->benchPanel()->chart())
+                       : generatePage_->klChart();
         default:  // what is on screen, as the comparison itself exports it
             return comparison_->currentExportWidget();
     }
@@ -408,7 +412,9 @@ MainWindow::ChartName MainWindow::chartName(QCustomPlot* plot) const {
         {planPage_->chart(), "plan_pareto", "Plan: memory vs KL"},
 
         {sweep_->chart(), "weight_sweep", "Weight SQNR sweep"},
-        {generatePage_->klChart(), "generation_kl", "KL per generated token"}};
+        {generatePage_->klChart(), "generation_kl", "KL per generated token"},
+        {generatePage_->benchPanel()->chart(), "inference_speed_memory",
+         "Decode speed vs weight memory vs perplexity"}};
     for (const auto& [p, stem, what] : allRuns)
         if (p == plot) return {stem, what, QString()};
     return {fileStem("compare_" + layer), "Comparison · " + layer, layer};

@@ -103,12 +103,18 @@ struct OpsAvx2 {
     __attribute__((target("avx2"))) static VF<8> codes8(const uint8_t* p, bool signedCodes) {
         return widen(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), signedCodes);
     }
+    // Each 8 bytes widened once to 8 int32 lanes; low nibbles by a mask, high ones by a shift
+    // (the bytes are 0..255, so no mask after it).
     __attribute__((target("avx2"))) static void block4(const uint8_t* p, VF<8>* out) {
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i mask = _mm_set1_epi8(15);
-        const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
-        out[0] = widen(lo, false), out[1] = widen(_mm_srli_si128(lo, 8), false);
-        out[2] = widen(hi, false), out[3] = widen(_mm_srli_si128(hi, 8), false);
+        const __m256i b0 =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+        const __m256i b1 =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)));
+        const __m256i mask = _mm256_set1_epi32(15);
+        out[0] = __builtin_convertvector(I8(_mm256_and_si256(b0, mask)), VF<8>);
+        out[1] = __builtin_convertvector(I8(_mm256_and_si256(b1, mask)), VF<8>);
+        out[2] = __builtin_convertvector(I8(_mm256_srli_epi32(b0, 4)), VF<8>);
+        out[3] = __builtin_convertvector(I8(_mm256_srli_epi32(b1, 4)), VF<8>);
     }
 };
 
@@ -123,20 +129,23 @@ struct OpsAvx512 {
     __attribute__((target("avx512f"))) static VF<16> codes8(const uint8_t* p, bool signedCodes) {
         return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), signedCodes);
     }
+    // The 16 bytes widened once to 16 int32 lanes; weights 0..15 are their low nibbles (a
+    // mask), weights 16..31 their high ones (a shift).
     __attribute__((target("avx512f"))) static void block4(const uint8_t* p, VF<16>* out) {
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i mask = _mm_set1_epi8(15);
-        out[0] = widen(_mm_and_si128(b, mask), false);
-        out[1] = widen(_mm_and_si128(_mm_srli_epi16(b, 4), mask), false);
+        // (Vector-extension mask and shift: GCC 12 warns on the unmasked shift intrinsic.)
+        const I16 b = I16(_mm512_maskz_cvtepu8_epi32(
+            0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+        out[0] = __builtin_convertvector(b & 15, VF<16>);
+        out[1] = __builtin_convertvector(b >> 4, VF<16>);
     }
 };
 #endif
 
-// One row of the GEMV for T tokens: sum over groups of scale * (sum u x) - scale * zero *
+// One INT8 row of the GEMV for T tokens: sum over groups of scale * (sum q x) - scale * zero *
 // sum x. Two accumulators per token keep two FMA chains in flight.
 template <class Ops, int T>
-inline void gemvRow(const PackedView& w, const float* x, const float* xsum, int64_t r, float* y,
-                    int64_t ldy) {
+inline void gemvRow8(const PackedView& w, const float* x, const float* xsum, int64_t r, float* y,
+                     int64_t ldy) {
     constexpr int L = Ops::L;
     const uint8_t* row = w.codes + r * w.rowBytes;
     const int64_t cols = w.cols, G = w.groupsPerRow;
@@ -148,18 +157,6 @@ inline void gemvRow(const PackedView& w, const float* x, const float* xsum, int6
         for (int t = 0; t < T; ++t) corr[t] += sz * xsum[t * G + g];
         const VF<L> sv = splat<L>(s);
         const int64_t j0 = g * w.group, j1 = std::min(cols, j0 + w.group);
-        if (w.bits == 4) {
-            for (int64_t j = j0; j < j1; j += 32) {
-                VF<L> wv[32 / L];
-                Ops::block4(row + j / 2, wv);
-                for (int k = 0; k < 32 / L; ++k) {
-                    const VF<L> sw = wv[k] * sv;
-                    for (int t = 0; t < T; ++t)
-                        acc[t][k & 1] += sw * loadF<L>(x + t * cols + j + k * L);
-                }
-            }
-            continue;
-        }
         int64_t j = j0;
         for (; j + 2 * L <= j1; j += 2 * L) {
             const VF<L> sw0 = Ops::codes8(row + j, w.signedCodes) * sv;
@@ -181,10 +178,84 @@ inline void gemvRow(const PackedView& w, const float* x, const float* xsum, int6
     for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum<L>(acc[t][0] + acc[t][1]) + tail[t] - corr[t];
 }
 
+// The zero points' share of row r for T tokens, sum over groups of scale * zero * sum x, as
+// vectors over the groups (a scalar loop per group costs as much as a g32 group's FMAs).
+template <class Ops, int T>
+inline void zeroTerms(const PackedView& w, const float* xsum, int64_t r, float* out) {
+    constexpr int L = Ops::L;
+    const int64_t G = w.groupsPerRow;
+    const float* s = w.scales + r * G;
+    const uint8_t* z = w.zeros ? w.zeros + r * G : nullptr;
+    VF<L> acc[T] = {};
+    int64_t g = 0;
+    for (; g + L <= G; g += L) {
+        const VF<L> sz = z ? loadF<L>(s + g) * Ops::codes8(z + g, false) : loadF<L>(s + g);
+        for (int t = 0; t < T; ++t) acc[t] += sz * loadF<L>(xsum + t * G + g);
+    }
+    for (int t = 0; t < T; ++t) {
+        float v = hsum<L>(acc[t]);
+        for (int64_t k = g; k < G; ++k) v += s[k] * (z ? float(z[k]) : 1.0f) * xsum[t * G + k];
+        out[t] = z ? v : v * w.symZero;
+    }
+}
+
+// R INT4 rows [r, r + R) for T tokens in one pass, so that each x vector loaded serves R rows
+// and R * T accumulator chains are in flight. Per group: sum(u x) of the unscaled codes (u in
+// 0..15, exact in float), then one FMA with the group's scale; the zero point through the
+// group's sum of x (w = (u - zero) * scale).
+template <class Ops, int R, int T>
+inline void gemvRows4(const PackedView& w, const float* x, const float* xsum, int64_t r, float* y,
+                      int64_t ldy) {
+    constexpr int L = Ops::L, K = 32 / L;
+    const int64_t cols = w.cols, G = w.groupsPerRow;
+    VF<L> acc[R][T] = {};
+    for (int64_t g = 0; g < G; ++g) {
+        const int64_t j0 = g * w.group, j1 = j0 + w.group;  // the group divides cols
+        VF<L> part[R][T] = {};
+        for (int64_t j = j0; j < j1; j += 32) {
+            // Once per 64 code bytes, the same bytes of the next pass's rows: a pass reads R
+            // short streams, which the hardware prefetcher alone does not keep ahead of (a
+            // distance of at least 4 KiB measured no better). A prefetch past the last row
+            // does not fault.
+            if ((j & 127) == 0)
+                for (int i = 0; i < R; ++i)
+                    __builtin_prefetch(w.codes + (r + R + i) * w.rowBytes + j / 2);
+            for (int i = 0; i < R; ++i) {
+                VF<L> u[K];
+                Ops::block4(w.codes + (r + i) * w.rowBytes + j / 2, u);
+                for (int k = 0; k < K; ++k)
+                    for (int t = 0; t < T; ++t)
+                        part[i][t] += u[k] * loadF<L>(x + t * cols + j + k * L);
+            }
+        }
+        for (int i = 0; i < R; ++i) {
+            const VF<L> sv = splat<L>(w.scales[(r + i) * G + g]);
+            for (int t = 0; t < T; ++t) acc[i][t] += sv * part[i][t];
+        }
+    }
+    for (int i = 0; i < R; ++i) {
+        float corr[T];
+        zeroTerms<Ops, T>(w, xsum, r + i, corr);
+        for (int t = 0; t < T; ++t) y[t * ldy + r + i] = hsum<L>(acc[i][t]) - corr[t];
+    }
+}
+
+// Rows per INT4 pass by tokens: 4 for one token (decode), fewer when each row already has
+// several token accumulators (the registers hold R * T * 2 vectors).
+template <int T>
+constexpr int kRows4 = T == 1 ? 4 : (T == 2 ? 2 : 1);
+
 template <class Ops, int T>
 inline void gemvRowsT(const PackedView& w, const float* x, const float* xsum, int64_t r0,
                       int64_t r1, float* y, int64_t ldy) {
-    for (int64_t r = r0; r < r1; ++r) gemvRow<Ops, T>(w, x, xsum, r, y, ldy);
+    if (w.bits != 4) {
+        for (int64_t r = r0; r < r1; ++r) gemvRow8<Ops, T>(w, x, xsum, r, y, ldy);
+        return;
+    }
+    constexpr int R = kRows4<T>;
+    int64_t r = r0;
+    for (; r + R <= r1; r += R) gemvRows4<Ops, R, T>(w, x, xsum, r, y, ldy);
+    for (; r < r1; ++r) gemvRows4<Ops, 1, T>(w, x, xsum, r, y, ldy);
 }
 
 template <class Ops>
