@@ -241,9 +241,9 @@ bool crossesAny(QPointF a, QPointF b, const std::vector<QRectF>& rects) {
 }  // namespace
 
 // Top to bottom, each label takes the first place near its point that covers no marker and
-// no label placed before it, whose leader line crosses no label (else the place that covers
-// least, another label weighing far more than a marker); a label away from its point gets a
-// leader line.
+// no label placed before it, whose leader line crosses no label (else the cheapest: covered
+// markers before a leader line through a label, a covered label only when no place is free
+// of labels); a label away from its point gets a leader line.
 void InferBenchChart::placeLabels() {
     const QRectF area = axisRect()->rect();
     std::vector<QRectF> markers;
@@ -269,7 +269,10 @@ void InferBenchChart::placeLabels() {
         for (const QRectF& r : candidates(markers[2 * i].center(), size, area)) {
             double cost = 0.0;
             for (const QRectF& m : markers) cost += overlap(r, m);
-            for (const QRectF& o : placed) cost += 100.0 * overlap(r, o.adjusted(-2, -2, 2, 2));
+            for (const QRectF& o : placed) {  // covering a label: only when nothing else fits
+                const double covered = overlap(r, o.adjusted(-2, -2, 2, 2));
+                if (covered > 0.0) cost += 1e6 + covered;
+            }
             if (crossesAny(markers[2 * i].center(), nearestOn(r, markers[2 * i].center()), placed))
                 cost += 1000.0;  // a leader line through another label reads as its
             if (bestCost < 0.0 || cost < bestCost) best = r, bestCost = cost;
