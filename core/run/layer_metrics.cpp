@@ -2,6 +2,7 @@
 // re-binning of weights from the real data.
 #include "base/atomic_write.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "io/dtype.h"
 #include "quant/histogram.h"
 #include "quant/method_registry.h"
@@ -115,7 +116,15 @@ const unsigned char* layerBytes(const TensorStore& store, const TensorInfo& tens
     if (buf.rawName != tensor.name) {
         buf.rawName.clear();
         if (buf.raw.size() < tensor.byteSize) buf.raw.resize(size_t(tensor.byteSize));
-        store.readBytes(tensor, 0, tensor.byteSize, buf.raw.data());
+        // In pieces on every compute thread: one thread copies ~5-6 GB/s out of the page cache,
+        // a serial read was a sixth of a 1.5B analysis's wall time with the other core idle.
+        constexpr uint64_t kPiece = uint64_t(4) << 20;
+        const size_t pieces = size_t((tensor.byteSize + kPiece - 1) / kPiece);
+        parallelChunks(pieces, computeThreads(), [&](int, size_t b, size_t e) {
+            const uint64_t at = uint64_t(b) * kPiece;
+            const uint64_t end = std::min<uint64_t>(uint64_t(e) * kPiece, tensor.byteSize);
+            store.readBytes(tensor, at, end - at, buf.raw.data() + at);
+        });
         buf.rawName = tensor.name;
     }
     return buf.raw.data();
