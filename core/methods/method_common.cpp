@@ -1,5 +1,6 @@
 #include "methods/method_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -37,7 +38,24 @@ GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe) {
     return out;
 }
 
-void InputStats::add(const at::Tensor& input, int64_t sampleStride) {
+void addGram(at::Tensor& gram, const at::Tensor& x, const ProgressReporter* progress) {
+    const int64_t in = x.size(1);
+    for (int64_t j0 = 0; j0 < in; j0 += kGramPanel) {
+        if (progress) progress->checkCancelled();
+        const int64_t j1 = std::min(in, j0 + kGramPanel);
+        // Rows 0..j1 of the panel's columns: the part on and above the diagonal.
+        gram.slice(0, 0, j1).slice(1, j0, j1).addmm_(x.slice(1, 0, j1).t(), x.slice(1, j0, j1));
+        // The lower triangle mirrors the upper, the diagonal block's too (a GEMM's XᵀX is
+        // symmetric only to rounding).
+        at::Tensor diagonal = gram.slice(0, j0, j1).slice(1, j0, j1);
+        diagonal.copy_(diagonal.triu() + diagonal.triu(1).t());
+        if (j0 > 0)
+            gram.slice(0, j0, j1).slice(1, 0, j0).copy_(gram.slice(0, 0, j0).slice(1, j0, j1).t());
+    }
+}
+
+void InputStats::add(const at::Tensor& input, int64_t sampleStride,
+                     const ProgressReporter* progress) {
     const int64_t in = input.size(-1);
     const at::Tensor x = input.detach().to(at::kFloat).reshape({-1, in});
     const int64_t n = x.size(0);
@@ -46,7 +64,7 @@ void InputStats::add(const at::Tensor& input, int64_t sampleStride) {
         absSum = at::zeros({in}, at::kFloat);
         absMax = at::zeros({in}, at::kFloat);
     }
-    gram.addmm_(x.t(), x);
+    addGram(gram, x, progress);
     const at::Tensor ax = x.abs();
     absSum.add_(ax.sum(0));
     absMax = at::maximum(absMax, std::get<0>(ax.max(0)));
