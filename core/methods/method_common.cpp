@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 namespace ql {
 
@@ -26,12 +27,44 @@ Recipe channelRecipe(const Recipe& recipe) {
     return r;
 }
 
+namespace {
+std::mutex& codesMutex() {
+    static std::mutex m;
+    return m;
+}
+std::vector<int32_t>& keptCodes() {
+    static std::vector<int32_t> kept;
+    return kept;
+}
+}  // namespace
+
+std::vector<int32_t> codesBuffer(size_t n) {
+    std::vector<int32_t> out;
+    {
+        std::lock_guard<std::mutex> lock(codesMutex());
+        if (keptCodes().capacity() >= n) out.swap(keptCodes());
+    }
+    out.resize(n);
+    return out;
+}
+
+void recycleCodes(std::vector<int32_t>&& codes) {
+    std::lock_guard<std::mutex> lock(codesMutex());
+    if (codes.capacity() > keptCodes().capacity()) keptCodes().swap(codes);
+    codes = std::vector<int32_t>();
+}
+
+void dropRecycledCodes() {
+    std::lock_guard<std::mutex> lock(codesMutex());
+    keptCodes() = std::vector<int32_t>();
+}
+
 GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe) {
     const at::Tensor w = weight.to(at::kFloat).contiguous();
     const int64_t rows = w.size(0), cols = w.size(1);
     GridQuant out;
     out.grid = computeGrid(w.data_ptr<float>(), rows, cols, recipe);
-    out.codes.resize(static_cast<size_t>(rows * cols));
+    out.codes = codesBuffer(static_cast<size_t>(rows * cols));  // every code is written below
     out.dequant = at::empty({rows, cols}, at::kFloat);
     quantizeWithGrid(w.data_ptr<float>(), out.grid, out.codes.data(),
                      out.dequant.data_ptr<float>());

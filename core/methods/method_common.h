@@ -34,6 +34,16 @@ struct GridQuant {
     at::Tensor dequant;          // [rows, cols] float32
 };
 
+// A codes buffer of n elements (contents unspecified), the one last given back with
+// recycleCodes when its capacity suffices: a fresh vector of a layer's codes (55 MB for a
+// 1.5B down_proj) is mapped and faulted in page by page, layer after layer; it was the
+// largest source of page faults of a streamed run's blocks phase. Thread-safe.
+std::vector<int32_t> codesBuffer(size_t n);
+// Keeps `codes`' memory for the next codesBuffer (the larger of it and the one kept).
+void recycleCodes(std::vector<int32_t>&& codes);
+// Frees the kept buffer (at the end of a phase that quantizes).
+void dropRecycledCodes();
+
 // Round-to-nearest on the recipe's grid (computeGrid + quantizeWithGrid of the quant
 // library, so GPTQ/AWQ share RTN's formulas and rounding exactly).
 GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe);
