@@ -301,6 +301,28 @@ private Q_SLOTS:
                                  ql::Cancelled);
         QCOMPARE(asked, 2);
     }
+    // A layer's codes reuse the buffer the previous layer gave back (no fresh pages), and a
+    // larger request than its capacity gets a new one; RTN's codes are right either way.
+    void codesBufferIsRecycled() {
+        ql::dropRecycledCodes();
+        std::vector<int32_t> first = ql::codesBuffer(1000);
+        const int32_t* data = first.data();
+        ql::recycleCodes(std::move(first));
+        QVERIFY(first.empty());
+        std::vector<int32_t> again = ql::codesBuffer(800);
+        QCOMPARE(again.data(), data);
+        QCOMPARE(again.size(), size_t(800));
+        ql::recycleCodes(std::move(again));
+        QVERIFY(ql::codesBuffer(5000).data() != data);
+        auto gen = at::detail::createCPUGenerator(8);
+        const at::Tensor w = at::randn({32, 64}, gen);
+        const ql::Recipe r = makeRecipe(ql::QuantMethod::Rtn, 4, 32, false);
+        const ql::GridQuant fresh = ql::rtnQuantize(w, r);
+        ql::recycleCodes(std::vector<int32_t>(4096, -7));  // stale values in the kept buffer
+        const ql::GridQuant reused = ql::rtnQuantize(w, r);
+        QVERIFY(reused.codes == fresh.codes);
+        ql::dropRecycledCodes();
+    }
     void gptqZeroesDeadColumns() {
         auto gen = at::detail::createCPUGenerator(5);
         const at::Tensor w = at::randn({16, 64}, gen);
