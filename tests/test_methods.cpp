@@ -271,6 +271,58 @@ private Q_SLOTS:
                                  ql::Cancelled);
         QCOMPARE(asked, 3);
     }
+    // InputStats' Gram matrix in column panels (upper triangle multiplied, lower mirrored):
+    // against float64 XᵀX over two added batches, exactly symmetric, and one cancellation
+    // check per panel per batch; a stop at the second check ends with ql::Cancelled.
+    void gramInPanelsMatchesFloat64() {
+        for (int64_t in : {int64_t(7), ql::kGramPanel, ql::kGramPanel + 1, int64_t(1300)}) {
+            const at::Tensor x1 = correlatedInputs(300, in, 40 + uint64_t(in));
+            const at::Tensor x2 = correlatedInputs(200, in, 41 + uint64_t(in));
+            int checks = 0;
+            const ql::ProgressReporter counting(
+                [&](const ql::Progress&) { return ++checks, true; });
+            ql::InputStats stats;
+            stats.add(x1, 1, &counting);
+            stats.add(x2.view({4, 50, in}), 1, &counting);
+            const at::Tensor x = at::cat({x1, x2}, 0).to(at::kDouble);
+            const at::Tensor ref = x.t().mm(x);
+            const double err = (stats.gram.to(at::kDouble) - ref).abs().max().item<double>();
+            const double scale = ref.abs().max().item<double>();
+            const QString at = QString("in %1: max error %2 of %3").arg(in).arg(err).arg(scale);
+            QVERIFY2(err <= 1e-5 * scale, qPrintable(at));
+            QVERIFY2(at::equal(stats.gram, stats.gram.t()), qPrintable(at));
+            QCOMPARE(stats.rows, int64_t(500));
+            QCOMPARE(checks, 2 * int((in + ql::kGramPanel - 1) / ql::kGramPanel));
+        }
+        int asked = 0;
+        const ql::ProgressReporter stopping([&](const ql::Progress&) { return ++asked < 2; });
+        ql::InputStats stats;
+        QVERIFY_EXCEPTION_THROWN(stats.add(correlatedInputs(64, 1300, 3), 1, &stopping),
+                                 ql::Cancelled);
+        QCOMPARE(asked, 2);
+    }
+    // A layer's codes reuse the buffer the previous layer gave back (no fresh pages), and a
+    // larger request than its capacity gets a new one; RTN's codes are right either way.
+    void codesBufferIsRecycled() {
+        ql::dropRecycledCodes();
+        std::vector<int32_t> first = ql::codesBuffer(1000);
+        const int32_t* data = first.data();
+        ql::recycleCodes(std::move(first));
+        QVERIFY(first.empty());
+        std::vector<int32_t> again = ql::codesBuffer(800);
+        QCOMPARE(again.data(), data);
+        QCOMPARE(again.size(), size_t(800));
+        ql::recycleCodes(std::move(again));
+        QVERIFY(ql::codesBuffer(5000).data() != data);
+        auto gen = at::detail::createCPUGenerator(8);
+        const at::Tensor w = at::randn({32, 64}, gen);
+        const ql::Recipe r = makeRecipe(ql::QuantMethod::Rtn, 4, 32, false);
+        const ql::GridQuant fresh = ql::rtnQuantize(w, r);
+        ql::recycleCodes(std::vector<int32_t>(4096, -7));  // stale values in the kept buffer
+        const ql::GridQuant reused = ql::rtnQuantize(w, r);
+        QVERIFY(reused.codes == fresh.codes);
+        ql::dropRecycledCodes();
+    }
     void gptqZeroesDeadColumns() {
         auto gen = at::detail::createCPUGenerator(5);
         const at::Tensor w = at::randn({16, 64}, gen);

@@ -119,6 +119,8 @@ private Q_SLOTS:
     void labelSaysWhatFellBack();
     void outputSqnrOnHeldOutWindows();
     void unusableWeightsAreFound();
+    void scanChecksEachDTypeOnItsBits_data();
+    void scanChecksEachDTypeOnItsBits();
     void windowLengthBoundedByPositions();
     void memoryEstimateCountsSequence();
     void prefixTokenizationReadsOnlyWhatIsNeeded();
@@ -289,6 +291,77 @@ void TestNumbers::unusableWeightsAreFound() {
     const UnusableWeights u = findUnusableWeights("t", values, 6, 2);
     QCOMPARE(u.count, uint64_t(3));
     QCOMPARE(u.firstRow, int64_t(0));
+}
+
+// The load's scan (scanUnusableWeights) reads BF16, F16 and F32 on their bits and F64
+// converted, in chunks of kScanChunkElements: each row plants one value in an otherwise
+// clean tensor (at the given element, possibly in the second chunk) and states how many
+// unusable values the scan must find. Boundaries: 2^64 itself is usable, the next value
+// above it is not; F16's largest finite value is usable.
+void TestNumbers::scanChecksEachDTypeOnItsBits_data() {
+    QTest::addColumn<QString>("dtype");
+    QTest::addColumn<double>("value");
+    QTest::addColumn<qint64>("element");
+    QTest::addColumn<int>("unusable");
+    const double two64 = std::ldexp(1.0, 64);
+    const qint64 secondChunk = qint64(kScanChunkElements) + 70;
+    QTest::newRow("bf16 nan") << "BF16" << double(NAN) << qint64(5) << 1;
+    QTest::newRow("bf16 2^64") << "BF16" << two64 << qint64(5) << 0;
+    QTest::newRow("bf16 above 2^64") << "BF16" << two64 * (1 + 1.0 / 128) << qint64(5) << 1;
+    QTest::newRow("bf16 -inf 2nd chunk") << "BF16" << -double(INFINITY) << secondChunk << 1;
+    QTest::newRow("bf16 -1e-30") << "BF16" << -1e-30 << qint64(5) << 0;
+    QTest::newRow("f16 65504") << "F16" << 65504.0 << qint64(9) << 0;
+    QTest::newRow("f16 inf") << "F16" << double(INFINITY) << qint64(9) << 1;
+    QTest::newRow("f16 -nan 2nd chunk") << "F16" << -double(NAN) << secondChunk << 1;
+    QTest::newRow("f32 2^64") << "F32" << two64 << qint64(1) << 0;
+    QTest::newRow("f32 -3e38") << "F32" << -3e38 << qint64(1) << 1;
+    QTest::newRow("f32 above 2^64 2nd chunk")
+        << "F32" << two64 * (1 + 1.0 / (1 << 23)) << secondChunk << 1;
+    QTest::newRow("f64 1e20") << "F64" << 1e20 << qint64(3) << 1;
+    QTest::newRow("f64 1e19") << "F64" << 1e19 << qint64(3) << 0;
+}
+
+void TestNumbers::scanChecksEachDTypeOnItsBits() {
+    QFETCH(QString, dtype);
+    QFETCH(double, value);
+    QFETCH(qint64, element);
+    QFETCH(int, unusable);
+    const DType t = *parseDType(dtype.toStdString());
+    constexpr int64_t cols = 1024;
+    const int64_t rows = (element + 1 + cols - 1) / cols + 1;  // a row after the planted value
+    const size_t n = size_t(rows * cols), size = dtypeSize(t);
+    TensorToWrite w{"w", t, {rows, cols}, std::vector<unsigned char>(n * size)};
+    const auto put = [&](size_t i, double v) {
+        unsigned char* at = w.bytes.data() + i * size;
+        const float f = float(v);
+        if (t == DType::F64) std::memcpy(at, &v, 8);
+        if (t == DType::F32) std::memcpy(at, &f, 4);
+        const uint16_t h = t == DType::F16 ? floatToHalf(f) : floatToBf16(f);
+        if (t == DType::F16 || t == DType::BF16) std::memcpy(at, &h, 2);
+    };
+    for (size_t i = 0; i < n; ++i) put(i, std::sin(double(i)));  // clean, mixed signs
+    put(size_t(element), value);
+    const std::string file = qltest::tempDir("numbers-scan").toStdString() + "/w.safetensors";
+    writeSafetensors(file, {w});
+    const auto store = TensorStore::open(file);
+    // Independently: the planted element as float32 (the library's conversion), then the
+    // rule |v| <= 2^64 in double.
+    float back = 0.f;
+    convertToFloat(t, w.bytes.data() + size_t(element) * size, 1, &back);
+    const bool expectUnusable = !(std::fabs(double(back)) <= std::ldexp(1.0, 64));
+    QCOMPARE(expectUnusable, unusable == 1);
+    int checks = 0;
+    const UnusableWeights u = scanUnusableWeights(*store, ProgressReporter([&](const Progress&) {
+        ++checks;
+        return true;
+    }));
+    QCOMPARE(u.count, uint64_t(unusable));
+    if (unusable) {
+        QCOMPARE(u.tensor, std::string("w"));
+        QCOMPARE(u.firstRow, element / cols);
+    }
+    // One cancellation check per chunk: the tensor's chunks, none skipped.
+    QCOMPARE(checks, int((n + kScanChunkElements - 1) / kScanChunkElements));
 }
 
 void TestNumbers::windowLengthBoundedByPositions() {

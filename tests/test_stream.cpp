@@ -223,6 +223,44 @@ private slots:
                  qPrintable(error));
     }
 
+    // Cancelling inside the model load (the weights' NaN/Inf scan asks once per tensor
+    // chunk): at the k-th check after "loading" the run ends with ql::Cancelled, the
+    // callback is not asked again, and no later phase (tokenize, blocks) is ever reported.
+    void cancelInsideLoadStopsTheLoad_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("k");
+        for (const char* m : {"models/stories260k", "models/tinystories-656k"})
+            for (int k : {1, 2, 15})
+                QTest::newRow((std::string(m).substr(7) + " check " + std::to_string(k)).c_str())
+                    << QString(m) << k;
+    }
+    void cancelInsideLoadStopsTheLoad() {
+        QFETCH(QString, model);
+        QFETCH(int, k);
+        QL_REQUIRE_DATA(model);
+        const RunConfig c = fullConfig(model, "gptq:int4:g32:asym", true);
+        bool loading = false;
+        int checks = 0, afterCancel = 0;
+        std::string laterPhase;
+        const ProgressCallback cb = [&](const Progress& p) {
+            if (checks >= k) ++afterCancel;
+            if (p.phase == "load") loading = true;
+            if (!p.phase.empty() && p.phase != "load") laterPhase = p.phase;
+            if (!loading || !p.phase.empty()) return true;  // a report, not a check
+            return ++checks < k;
+        };
+        bool cancelled = false;
+        try {
+            runQuantization(c, cb);
+        } catch (const Cancelled&) {
+            cancelled = true;
+        }
+        QVERIFY(cancelled);
+        QCOMPARE(checks, k);
+        QCOMPARE(afterCancel, 0);
+        QVERIFY2(laterPhase.empty(), ("reported after the load: " + laterPhase).c_str());
+    }
+
     // Cancelling during the gradient phase, at the k-th check after it began (inside a
     // block's forward recomputation or inside its backward pass, where checks run in
     // autograd hooks), ends the run with ql::Cancelled, not another error, and the

@@ -38,6 +38,29 @@ private slots:
         QCOMPARE(again[12345].item<float>(), 12345.0f);
     }
 
+    // A request may be served from a cached block up to 1.5x its size (resident pages, no
+    // fault), never from one larger than that.
+    void requestTakesACachedBlockUpToHalfLarger() {
+        ql::trimTensorPool();
+        void* six = nullptr;
+        {
+            at::Tensor t = at::ones({int64_t(6) << 18}, at::kFloat);  // 6 MiB
+            six = t.data_ptr();
+        }
+        {
+            const ql::TensorPoolStats before = ql::tensorPoolStats();
+            at::Tensor small = at::empty({int64_t(3) << 18}, at::kFloat);  // 3 MiB: 2x, a miss
+            QVERIFY(small.data_ptr() != six);
+            QCOMPARE(ql::tensorPoolStats().misses - before.misses, uint64_t(1));
+        }
+        const ql::TensorPoolStats before = ql::tensorPoolStats();
+        at::Tensor five = at::empty({int64_t(5) << 18}, at::kFloat);  // 5 MiB: 1.2x, a hit
+        QCOMPARE(five.data_ptr(), six);
+        QCOMPARE(ql::tensorPoolStats().hits - before.hits, uint64_t(1));
+        five.copy_(at::arange(int64_t(5) << 18, at::kFloat));
+        QCOMPARE(five[(5 << 18) - 1].item<float>(), float((5 << 18) - 1));
+    }
+
     void simultaneousTensorsDoNotAlias() {
         at::Tensor a = at::ones({1 << 20}, at::kFloat);
         at::Tensor b = at::zeros({1 << 20}, at::kFloat);

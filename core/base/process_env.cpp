@@ -100,6 +100,12 @@ void prepareProcessEnvironment(char** argv, int threads) {
     bool changed = false;
     if (std::getenv("OMP_WAIT_POLICY") == nullptr)
         changed = setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    // OpenBLAS's idle workers call sched_yield in a loop for 2^28 cycles (~0.1 s) after every
+    // matrix product before they sleep: between a run's products (histograms, norms,
+    // softmax) that was half of its system time (BENCHMARKS.md, "System time"). 2^4 cycles:
+    // they sleep at once and are woken by the next product (a futex call per product).
+    if (std::getenv("OPENBLAS_THREAD_TIMEOUT") == nullptr)
+        changed = setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0 || changed;
     if (threads > 0) {
         const std::string n = std::to_string(threads);
         for (const char* name : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"})

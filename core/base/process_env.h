@@ -38,9 +38,10 @@ void keepFreedMemory();
 // pthread pool, used by libtorch's matrix products) size their pools and read their wait
 // policy from the environment once, when they load, before main(). So this sets
 // OMP_WAIT_POLICY=passive if unset (spinning made 2 threads 2-5x slower than 1 on a loaded
-// 2-core machine) and, for threads > 0, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and
-// MKL_NUM_THREADS to `threads`, then re-executes the program (Linux) when anything changed.
-// Returns normally when nothing needed doing or re-execution failed.
+// 2-core machine) and OPENBLAS_THREAD_TIMEOUT=4 if unset (its idle workers sleep at once
+// instead of calling sched_yield for ~0.1 s) and, for threads > 0, OMP_NUM_THREADS,
+// OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to `threads`, then re-executes the program (Linux) when
+// anything changed. Returns normally when nothing needed doing or re-execution failed.
 void prepareProcessEnvironment(char** argv, int threads);
 
 // Kept for callers written against the earlier API: prepareProcessEnvironment(argv, 0).

@@ -497,6 +497,23 @@ void TensorStore::releasePages(const TensorInfo& t, uint64_t offset, uint64_t by
     if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+void TensorStore::prefetchPages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const {
+#ifdef MADV_POPULATE_READ
+    if (offset >= t.byteSize || provided_.count(t.name)) return;
+    bytes = std::min(bytes, t.byteSize - offset);
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t)) + uintptr_t(offset);
+    const uintptr_t begin = at & ~(page - 1);
+    const uintptr_t end = (at + bytes + page - 1) & ~(page - 1);
+    // Failure (EINVAL before Linux 5.14) only means the pages fault in on first touch.
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+#else
+    (void)t;
+    (void)offset;
+    (void)bytes;
+#endif
+}
+
 std::vector<float> TensorStore::readFloat(const std::string& name) const {
     const TensorInfo& t = get(name);
     if (provided_.count(name)) {

@@ -92,6 +92,11 @@ public:
     void releasePages(const TensorInfo& t) const;
     // The same for bytes [offset, offset + bytes) of t's data (clamped to the tensor).
     void releasePages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const;
+    // Maps bytes [offset, offset + bytes) of t's data into this process in one call
+    // (MADV_POPULATE_READ) instead of a page fault per 64 KiB on first touch: the kernel
+    // time of reading a mapped checkpoint is mostly those faults. A no-op where the kernel
+    // lacks it and for dequantized (quantized-view) tensors.
+    void prefetchPages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const;
     std::vector<std::string> files() const;
     uint64_t totalBytes() const;   // sum of tensor byte sizes (quantized: as float32)
     uint64_t bytesOnDisk() const;  // sum of file sizes

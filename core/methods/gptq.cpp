@@ -145,7 +145,8 @@ GridQuant gptqQuantize(const at::Tensor& weight, at::Tensor&& hessian, const Rec
     const at::Tensor Hinv = inverseHessianFactor(std::move(H), options.dampening, progress);
     const float* hinv = Hinv.data_ptr<float>();
 
-    out.codes.assign(static_cast<size_t>(rows * cols), 0);
+    out.codes = codesBuffer(static_cast<size_t>(rows * cols));
+    std::fill(out.codes.begin(), out.codes.end(), 0);
     out.dequant = at::empty({rows, cols}, at::kFloat);
     float* dq = out.dequant.data_ptr<float>();
     std::vector<int32_t> qcol(static_cast<size_t>(rows));

@@ -1,7 +1,9 @@
 #include "methods/method_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 namespace ql {
 
@@ -25,19 +27,68 @@ Recipe channelRecipe(const Recipe& recipe) {
     return r;
 }
 
+namespace {
+std::mutex& codesMutex() {
+    static std::mutex m;
+    return m;
+}
+std::vector<int32_t>& keptCodes() {
+    static std::vector<int32_t> kept;
+    return kept;
+}
+}  // namespace
+
+std::vector<int32_t> codesBuffer(size_t n) {
+    std::vector<int32_t> out;
+    {
+        std::lock_guard<std::mutex> lock(codesMutex());
+        if (keptCodes().capacity() >= n) out.swap(keptCodes());
+    }
+    out.resize(n);
+    return out;
+}
+
+void recycleCodes(std::vector<int32_t>&& codes) {
+    std::lock_guard<std::mutex> lock(codesMutex());
+    if (codes.capacity() > keptCodes().capacity()) keptCodes().swap(codes);
+    codes = std::vector<int32_t>();
+}
+
+void dropRecycledCodes() {
+    std::lock_guard<std::mutex> lock(codesMutex());
+    keptCodes() = std::vector<int32_t>();
+}
+
 GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe) {
     const at::Tensor w = weight.to(at::kFloat).contiguous();
     const int64_t rows = w.size(0), cols = w.size(1);
     GridQuant out;
     out.grid = computeGrid(w.data_ptr<float>(), rows, cols, recipe);
-    out.codes.resize(static_cast<size_t>(rows * cols));
+    out.codes = codesBuffer(static_cast<size_t>(rows * cols));  // every code is written below
     out.dequant = at::empty({rows, cols}, at::kFloat);
     quantizeWithGrid(w.data_ptr<float>(), out.grid, out.codes.data(),
                      out.dequant.data_ptr<float>());
     return out;
 }
 
-void InputStats::add(const at::Tensor& input, int64_t sampleStride) {
+void addGram(at::Tensor& gram, const at::Tensor& x, const ProgressReporter* progress) {
+    const int64_t in = x.size(1);
+    for (int64_t j0 = 0; j0 < in; j0 += kGramPanel) {
+        if (progress) progress->checkCancelled();
+        const int64_t j1 = std::min(in, j0 + kGramPanel);
+        // Rows 0..j1 of the panel's columns: the part on and above the diagonal.
+        gram.slice(0, 0, j1).slice(1, j0, j1).addmm_(x.slice(1, 0, j1).t(), x.slice(1, j0, j1));
+        // The lower triangle mirrors the upper, the diagonal block's too (a GEMM's XᵀX is
+        // symmetric only to rounding).
+        at::Tensor diagonal = gram.slice(0, j0, j1).slice(1, j0, j1);
+        diagonal.copy_(diagonal.triu() + diagonal.triu(1).t());
+        if (j0 > 0)
+            gram.slice(0, j0, j1).slice(1, 0, j0).copy_(gram.slice(0, 0, j0).slice(1, j0, j1).t());
+    }
+}
+
+void InputStats::add(const at::Tensor& input, int64_t sampleStride,
+                     const ProgressReporter* progress) {
     const int64_t in = input.size(-1);
     const at::Tensor x = input.detach().to(at::kFloat).reshape({-1, in});
     const int64_t n = x.size(0);
@@ -46,7 +97,7 @@ void InputStats::add(const at::Tensor& input, int64_t sampleStride) {
         absSum = at::zeros({in}, at::kFloat);
         absMax = at::zeros({in}, at::kFloat);
     }
-    gram.addmm_(x.t(), x);
+    addGram(gram, x, progress);
     const at::Tensor ax = x.abs();
     absSum.add_(ax.sum(0));
     absMax = at::maximum(absMax, std::get<0>(ax.max(0)));

@@ -3,6 +3,7 @@
 // output-error energy ||dW X||^2 computed from them.
 #pragma once
 
+#include "base/progress.h"
 #include "quant/quantize.h"
 #include "quant/recipe.h"
 
@@ -33,6 +34,16 @@ struct GridQuant {
     at::Tensor dequant;          // [rows, cols] float32
 };
 
+// A codes buffer of n elements (contents unspecified), the one last given back with
+// recycleCodes when its capacity suffices: a fresh vector of a layer's codes (55 MB for a
+// 1.5B down_proj) is mapped and faulted in page by page, layer after layer; it was the
+// largest source of page faults of a streamed run's blocks phase. Thread-safe.
+std::vector<int32_t> codesBuffer(size_t n);
+// Keeps `codes`' memory for the next codesBuffer (the larger of it and the one kept).
+void recycleCodes(std::vector<int32_t>&& codes);
+// Frees the kept buffer (at the end of a phase that quantizes).
+void dropRecycledCodes();
+
 // Round-to-nearest on the recipe's grid (computeGrid + quantizeWithGrid of the quant
 // library, so GPTQ/AWQ share RTN's formulas and rounding exactly).
 GridQuant rtnQuantize(const at::Tensor& weight, const Recipe& recipe);
@@ -46,7 +57,10 @@ struct InputStats {
     int64_t rows = 0;   // rows accumulated into gram/absSum
 
     // Adds the rows of input [.., in]; keeps rows whose global index % stride == 0.
-    void add(const at::Tensor& input, int64_t sampleStride);
+    // `progress` (may be null) is asked for cancellation between the Gram matrix's column
+    // panels: for an 8960-input layer the whole product is seconds of CPU.
+    void add(const at::Tensor& input, int64_t sampleStride,
+             const ProgressReporter* progress = nullptr);
     bool empty() const { return rows == 0; }
 };
 
@@ -54,6 +68,12 @@ struct InputStats {
 // (all rows) unless the row sample is smaller than `in`, then the sample (cheaper);
 // the choice depends only on shapes, so ratios of energies of one layer are consistent.
 double outputErrorEnergy(const at::Tensor& delta, const InputStats& stats);
+
+// gram += xᵀx for x [n, in], in column panels of kGramPanel with a cancellation check
+// before each: only the upper triangle is multiplied (half the flops), the lower is its
+// mirror, so gram stays exactly symmetric.
+constexpr int64_t kGramPanel = 512;
+void addGram(at::Tensor& gram, const at::Tensor& x, const ProgressReporter* progress);
 
 // 10 log10(energy(W) / energy(W - W_hat)); +inf when exact.
 double outputSqnrDb(const at::Tensor& weight, const at::Tensor& dequant, const InputStats& stats);

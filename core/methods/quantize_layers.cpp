@@ -104,7 +104,7 @@ InputStats captureStage(const Transformer& net, int b, int stage,
     const LinearObserver observer = [&](const Linear& layer, const at::Tensor& input,
                                         const at::Tensor&) -> at::Tensor {
         if (layer.info.block == b && layer.info.kind == kStageFirst[stage])
-            stats.add(input, stride);
+            stats.add(input, stride, &progress);
         return {};
     };
     for (const at::Tensor& h : hidden) {
@@ -283,6 +283,7 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
             }
         }
         r.seconds = secondsSince(t0);
+        progress.checkCancelled();  // between the layer's solver + SQNR and its analysis
         if (options.onLayer) options.onLayer(r);
         ++done;
     }

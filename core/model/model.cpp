@@ -63,7 +63,7 @@ Model::~Model() = default;
 
 std::shared_ptr<Model> Model::load(const std::string& folder) {
     try {
-        return loadModel(folder, false);
+        return loadModel(folder, false, ProgressReporter({}));
     } catch (const c10::Error& e) {
         throwTorchError(e, "loading the model '" + folder + "'");
     } catch (const std::bad_alloc&) {
@@ -72,8 +72,13 @@ std::shared_ptr<Model> Model::load(const std::string& folder) {
 }
 
 std::shared_ptr<Model> Model::loadStreamed(const std::string& folder) {
+    return loadStreamed(folder, ProgressReporter({}));
+}
+
+std::shared_ptr<Model> Model::loadStreamed(const std::string& folder,
+                                           const ProgressReporter& progress) {
     try {
-        return loadModel(folder, true);
+        return loadModel(folder, true, progress);
     } catch (const c10::Error& e) {
         throwTorchError(e, "loading the model '" + folder + "'");
     } catch (const std::bad_alloc&) {
@@ -81,13 +86,14 @@ std::shared_ptr<Model> Model::loadStreamed(const std::string& folder) {
     }
 }
 
-std::shared_ptr<Model> Model::loadModel(const std::string& folder, bool streamed) {
+std::shared_ptr<Model> Model::loadModel(const std::string& folder, bool streamed,
+                                        const ProgressReporter& progress) {
     // A folder's config.json, or the metadata of a GGUF file opened as the whole model.
     const std::string configPath = modelConfigSource(folder);
     const ModelConfig config = loadModelConfigOf(folder);
     const std::shared_ptr<TensorStore> store = TensorStore::open(folder);
     validateModel(config, *store, configPath);
-    if (const UnusableWeights bad = scanUnusableWeights(*store); bad.count > 0)
+    if (const UnusableWeights bad = scanUnusableWeights(*store, progress); bad.count > 0)
         throw Error("the model '" + folder + "' cannot be evaluated: " + describeUnusable(bad));
 
     std::shared_ptr<Model> model(new Model());

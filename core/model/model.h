@@ -3,6 +3,7 @@
 // this facade: the torch-facing API is in transformer.h, private to core/.
 #pragma once
 
+#include "base/progress.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 
@@ -56,6 +57,10 @@ public:
     static std::shared_ptr<Model> load(const std::string& folder);
     // The same model with streamed residency (model/transformer.h): no weight is converted
     // until a block is loaded; the checkpoint stays mapped. For the block-streamed engine.
+    // `progress` is asked for cancellation (ql::Cancelled) while the weights are checked,
+    // every few MB: the check reads the whole checkpoint (seconds for a 1.5B model).
+    static std::shared_ptr<Model> loadStreamed(const std::string& folder,
+                                               const ProgressReporter& progress);
     static std::shared_ptr<Model> loadStreamed(const std::string& folder);
     ~Model();
 
@@ -79,7 +84,8 @@ public:
 
 private:
     Model();
-    static std::shared_ptr<Model> loadModel(const std::string& folder, bool streamed);
+    static std::shared_ptr<Model> loadModel(const std::string& folder, bool streamed,
+                                            const ProgressReporter& progress);
     std::unique_ptr<Transformer> net_;
     ModelSummary summary_;
 };
@@ -94,7 +100,10 @@ struct UnusableWeights {
 UnusableWeights findUnusableWeights(const std::string& tensor, const float* values, size_t count,
                                     int64_t cols);
 // The first floating tensor of the checkpoint holding unusable values (count 0: none).
-UnusableWeights scanUnusableWeights(const TensorStore& store);
+// Asks `progress` for cancellation every kScanChunkElements values (throws ql::Cancelled).
+UnusableWeights scanUnusableWeights(const TensorStore& store,
+                                    const ProgressReporter& progress = ProgressReporter({}));
+constexpr size_t kScanChunkElements = size_t(1) << 22;  // 8 MB of BF16
 // "tensor 'X' has N value(s) that are NaN, infinite or beyond 1.8e19 (first in row R)".
 std::string describeUnusable(const UnusableWeights& u);
 

@@ -30,6 +30,9 @@
 namespace ql {
 namespace {
 
+// A request is served from a cached block up to 1 + 1/kReuseSlack times its size class.
+constexpr size_t kReuseSlack = 2;
+
 // Never keep more than this cached, whatever the live set was.
 constexpr uint64_t kMaxCachedBytes = uint64_t(2) << 30;
 
@@ -108,15 +111,21 @@ public:
     void* take(size_t n) {
         const size_t size = blockSize(n, huge_);
         std::unique_lock<std::mutex> lock(mutex_);
-        if (auto it = byClass_.find(size); it != byClass_.end()) {
+        // The smallest cached block of at least the size, up to 1 + 1/kReuseSlack times it:
+        // its pages are resident already, so a larger block costs no memory, while a miss
+        // maps (and faults) anew. With exact classes only, a 0.5B run of 4 calibration windows
+        // missed 1,487 times (16 GB faulted fresh), mostly in the weight gradients.
+        if (auto it = byClass_.lower_bound(size);
+            it != byClass_.end() && it->first <= size + size / kReuseSlack) {
+            const size_t got = it->first;
             void* p = it->second->ptr;
             lru_.erase(it->second);
             byClass_.erase(it);
-            stats_.cachedBytes -= size;
-            stats_.liveBytes += size;
+            stats_.cachedBytes -= got;
+            stats_.liveBytes += got;
             ++stats_.hits;
-            live_[p] = size;
-            unhide(p, size);
+            live_[p] = got;
+            unhide(p, got);
             return p;
         }
         // A miss: give back cached blocks, least recently freed first, until the pool's

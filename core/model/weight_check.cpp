@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace ql {
 
@@ -41,8 +42,60 @@ std::string describeUnusable(const UnusableWeights& u) {
     return "tensor '" + u.tensor + "' has " + b;
 }
 
-UnusableWeights scanUnusableWeights(const TensorStore& store) {
-    constexpr size_t kChunk = size_t(1) << 20;
+namespace {
+
+// Values of [begin, begin + n) of a tensor that are unusable, and the index of the first
+// (relative to begin). BF16, F16 and F32 are checked on their bits (|v| > 2^64 or NaN/Inf
+// is "magnitude bits above those of 2^64", the sign bit masked off), without converting:
+// the check then costs a read of the checkpoint, not a conversion of it.
+struct ChunkCount {
+    uint64_t count = 0;
+    size_t first = 0;
+};
+
+template <typename Bits>
+ChunkCount countAbove(const unsigned char* data, size_t n, Bits magnitudeMask, Bits limit) {
+    // Branch-free, so that it vectorizes: a clean chunk (the usual case) is one pass.
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; ++i) {
+        Bits v;
+        std::memcpy(&v, data + i * sizeof(Bits), sizeof(Bits));  // the mapping may be unaligned
+        count += Bits(v & magnitudeMask) > limit ? 1 : 0;
+    }
+    ChunkCount c;
+    c.count = count;
+    for (size_t i = 0; count > 0 && i < n; ++i) {
+        Bits v;
+        std::memcpy(&v, data + i * sizeof(Bits), sizeof(Bits));
+        if (Bits(v & magnitudeMask) > limit) {
+            c.first = i;
+            break;
+        }
+    }
+    return c;
+}
+
+ChunkCount countUnusable(DType dtype, const unsigned char* data, size_t n,
+                         std::vector<float>& buffer) {
+    switch (dtype) {
+        case DType::BF16:  // 2^64 = 0x5F80 (exponent 191, no mantissa)
+            return countAbove<uint16_t>(data, n, 0x7FFF, 0x5F80);
+        case DType::F16:  // finite F16 values are below 2^64: only Inf/NaN (exponent 31)
+            return countAbove<uint16_t>(data, n, 0x7FFF, 0x7BFF);
+        case DType::F32:
+            return countAbove<uint32_t>(data, n, 0x7FFFFFFFu, 0x5F800000u);
+        default: {
+            buffer.resize(n);
+            convertToFloat(dtype, data, n, buffer.data());
+            const UnusableWeights u = findUnusableWeights({}, buffer.data(), n, 1);
+            return {u.count, size_t(std::max<int64_t>(u.firstRow, 0))};
+        }
+    }
+}
+
+}  // namespace
+
+UnusableWeights scanUnusableWeights(const TensorStore& store, const ProgressReporter& progress) {
     std::vector<float> buffer;
     for (const std::string& name : store.names()) {
         const TensorInfo& t = store.get(name);
@@ -52,18 +105,20 @@ UnusableWeights scanUnusableWeights(const TensorStore& store) {
         const auto* data = static_cast<const unsigned char*>(store.data(t));
         UnusableWeights total;
         total.tensor = name;
-        for (size_t begin = 0; begin < n; begin += kChunk) {
-            const size_t m = std::min(kChunk, n - begin);
-            buffer.resize(m);
-            convertToFloat(t.dtype, data + begin * element, m, buffer.data());
-            const UnusableWeights part = findUnusableWeights(name, buffer.data(), m, 1);
+        for (size_t begin = 0; begin < n; begin += kScanChunkElements) {
+            progress.checkCancelled();
+            const size_t m = std::min(kScanChunkElements, n - begin);
+            store.prefetchPages(t, begin * element, m * element);
+            const ChunkCount part = countUnusable(t.dtype, data + begin * element, m, buffer);
+            // Each chunk's pages go as soon as they are read: the scan never holds more
+            // than a chunk of the checkpoint resident.
+            store.releasePages(t, begin * element, m * element);
             if (part.count == 0) continue;
             if (total.count == 0)
-                total.firstRow =
-                    int64_t((begin + size_t(part.firstRow)) / size_t(std::max<int64_t>(cols, 1)));
+                total.firstRow = int64_t((begin + part.first) / size_t(std::max<int64_t>(cols, 1)));
             total.count += part.count;
         }
-        store.releasePages(t);
+        store.releasePages(t);  // a quantized view's dequantized tensor goes only as a whole
         if (total.count > 0) return total;
     }
     return {};

@@ -39,6 +39,7 @@
 #include <tuple>
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace ql {
@@ -146,15 +147,49 @@ bool phasePeaks() {
     const char* v = std::getenv("QL_PHASE_PEAKS");
     return v && std::string(v) == "1";
 }
+
+bool phaseCpu() {
+    static const bool on = [] {
+        const char* v = std::getenv("QL_PHASE_CPU");
+        return v && std::string(v) == "1";
+    }();
+    return on;
+}
+
+// The process's CPU seconds and page faults so far (all threads).
+void processUsage(double& user, double& sys, long& minor, long& major) {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    user = double(u.ru_utime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec);
+    sys = double(u.ru_stime.tv_sec) + 1e-6 * double(u.ru_stime.tv_usec);
+    minor = u.ru_minflt;
+    major = u.ru_majflt;
+}
 }  // namespace
 
 PhaseRecorder::PhaseRecorder(RunResult& run) : run_(run), start_(monotonicSeconds()) {
     if (phasePeaks()) resetPeakResident();
+    if (phaseCpu()) processUsage(user_, sys_, minorFaults_, majorFaults_);
 }
 
 void PhaseRecorder::done(const std::string& phase) {
     run_.timings.push_back({phase, monotonicSeconds() - start_, peakResidentBytes()});
     if (phasePeaks()) resetPeakResident();
+    if (phaseCpu()) {
+        double user = 0, sys = 0;
+        long minor = 0, major = 0;
+        processUsage(user, sys, minor, major);
+        const double du = user - user_, ds = sys - sys_;
+        std::fprintf(stderr,
+                     "[cpu] %-16s wall %8.2f s  user %8.2f s  sys %7.2f s (%5.1f %% of user)  "
+                     "minor faults %9ld  major %ld\n",
+                     phase.c_str(), monotonicSeconds() - start_, du, ds,
+                     du > 0 ? 100.0 * ds / du : 0.0, minor - minorFaults_, major - majorFaults_);
+        user_ = user;
+        sys_ = sys;
+        minorFaults_ = minor;
+        majorFaults_ = major;
+    }
     start_ = monotonicSeconds();
 }
 
@@ -401,8 +436,10 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
     else
         checkModelPathMemory(c, grads);
     PhaseRecorder phases(run);
-    budget.sub(rep, "load").report("load", 0.0, "loading " + c.modelDir);
-    const auto model = streamed ? Model::loadStreamed(c.modelDir) : Model::load(c.modelDir);
+    const ProgressReporter loading = budget.sub(rep, "load");
+    loading.report("load", 0.0, "loading " + c.modelDir);
+    const auto model =
+        streamed ? Model::loadStreamed(c.modelDir, loading) : Model::load(c.modelDir);
     memoryTrace("loaded");
     const auto store = TensorStore::open(c.modelDir);
     run.architecture = model->config().architectureName;

@@ -17,7 +17,8 @@
 namespace ql {
 
 // Times the phases of a run and records the peak RSS at each one's end (see
-// PhaseTiming::peakBytes).
+// PhaseTiming::peakBytes). With QL_PHASE_CPU=1 it also prints each phase's user and system
+// CPU seconds and page faults to stderr (where system time goes, phase by phase).
 class PhaseRecorder {
 public:
     explicit PhaseRecorder(RunResult& run);
@@ -26,6 +27,8 @@ public:
 private:
     RunResult& run_;
     double start_;
+    double user_ = 0, sys_ = 0;
+    long minorFaults_ = 0, majorFaults_ = 0;
 };
 
 // Glob with '*' (any run, also empty) and '?' (one character); the whole text must match.

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/process_env.h"
+#include "methods/method_common.h"
 #include "methods/quantize_block.h"
 #include "run/activation_side.h"
 #include "run/run_internal.h"
@@ -157,7 +158,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
             side.clipRange(lq.name);
         if (analyzed[i].weightAfterSource == "stored")
             stored->put(lq.name, storedAfterWeights(lq, awqScales, /*folded=*/false, w.after));
-        lq.codes = std::vector<int32_t>();
+        recycleCodes(std::move(lq.codes));  // the next layer's codes reuse its pages
     };
 
     const ProgressReporter blockRep = rep.sub(0.0, plan.gradients ? 0.75 : 0.9);
@@ -218,6 +219,7 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         releaseFreeMemory();
     }
     errorScratch = std::vector<float>();
+    dropRecycledCodes();
     phases.done("blocks");
     if (measureSqnr) sqnr.finish(analyzed);
     if (plan.activations) {
