@@ -74,6 +74,33 @@ struct Pass1Result {
     }
 };
 
+// Codes r = round(clamp(x * (1/scale))) of a vector: the division's codes unless a clamped t
+// lies within bound * 2^-21 of a half-integer (bound = the largest |code| + 1): the product and
+// the quotient differ by at most 3 ulp of |t| <= bound. `worst` collects the largest distance
+// of t from its code; exact(worst) says whether every code of a chunk is the division's.
+template <class VF>
+struct ReciprocalCodes {
+    VF inv, rlo, rhi;
+    float limit;
+    // Whether 1/scale is a normal float (else the division path alone).
+    static bool usable(const GroupParams& g) { return g.scale >= 0x1p-100f && g.scale <= 0x1p100f; }
+    explicit ReciprocalCodes(const GroupParams& g)
+        : inv(simd::splat<VF>(1.0f / g.scale)),
+          rlo(simd::splat<VF>(g.rlo)),
+          rhi(simd::splat<VF>(g.rhi)),
+          limit(0.5f - (std::max(-g.rlo, g.rhi) + 1.0f) * 0x1p-21f) {}
+    VF codes(VF x, VF& worst) const {
+        const VF z = simd::splat<VF>(0.0f);
+        VF t = x * inv;
+        t = t < rlo ? rlo : t;
+        t = t > rhi ? rhi : t;
+        const VF r = simd::roundEven(t), d = t - r, ad = d < z ? -d : d;
+        worst = ad > worst ? ad : worst;
+        return r;
+    }
+    bool exact(VF worst) const { return simd::hmaxFast(worst) <= limit; }
+};
+
 template <class VF>
 class Pass1Acc {
     static constexpr int L = simd::lanes<VF>();
@@ -86,7 +113,7 @@ public:
     void group(const float* w, int64_t n, const GroupParams& g) {
         const int64_t whole = n - n % L;
         int64_t i = 0;
-        if (g.scale >= 0x1p-100f && g.scale <= 0x1p100f)  // 1/scale is a normal float
+        if (ReciprocalCodes<VF>::usable(g))
             for (; i < whole; i += kChunk) {
                 const int64_t len = std::min<int64_t>(kChunk, whole - i);
                 if (!fastChunk(w + i, len, g)) exactVectors(w + i, len, g);
@@ -114,27 +141,18 @@ private:
     // of 8 terms (AVX-512) keep the metrics within ~1e-7 of the double reference.
     static constexpr int64_t kChunk = 8 * L;
 
-    // A chunk of whole vectors with t = x * (1/scale) instead of x / scale. The two differ by
-    // at most 3 ulp of |t| <= bound, so round(clamp(t)) can differ only when clamp(t) lies
-    // within bound * 2^-22 of a half-integer: such a chunk, or one holding NaN/Inf, returns
-    // false untouched and is redone exactly (about 1 chunk in 300 for 4 bits, 1 in 30 for 8).
-    // w_hat = r * scale and the error x - w_hat are then the reference's bits.
+    // A chunk of whole vectors with the codes of x * (1/scale) (ReciprocalCodes): a chunk
+    // where one may differ from the division's, or holding NaN/Inf, returns false untouched
+    // and is redone exactly (about 1 chunk in 300 for 4 bits, 1 in 30 for 8). w_hat = r * scale
+    // and the error x - w_hat are then the reference's bits.
     bool fastChunk(const float* w, int64_t len, const GroupParams& g) {
-        const VF inv = simd::splat<VF>(1.0f / g.scale), scale = simd::splat<VF>(g.scale);
-        const VF rlo = simd::splat<VF>(g.rlo), rhi = simd::splat<VF>(g.rhi),
-                 z = simd::splat<VF>(0.0f);
-        const float bound = std::max(-g.rlo, g.rhi) + 1.0f;
-        const float nearHalf = 0.5f - bound * 0x1p-21f;
+        const ReciprocalCodes<VF> codes(g);
+        const VF scale = simd::splat<VF>(g.scale), z = simd::splat<VF>(0.0f);
         VF w2 = z, e2 = z, wh = z, h2 = z, amax = z, worst = z;
         VF xlo = simd::load<VF>(w), xhi = xlo, hlo = simd::splat<VF>(kInf), hhi = -hlo, elo = hlo,
            ehi = hhi;
         for (int64_t i = 0; i < len; i += L) {
-            const VF x = simd::load<VF>(w + i);
-            VF t = x * inv;
-            t = t < rlo ? rlo : t;
-            t = t > rhi ? rhi : t;
-            const VF r = simd::roundEven(t), d = t - r, ad = d < z ? -d : d;
-            worst = ad > worst ? ad : worst;
+            const VF x = simd::load<VF>(w + i), r = codes.codes(x, worst);
             const VF h = r * scale, e = x - h, ae = e < z ? -e : e;
             w2 += x * x, e2 += e * e, wh += x * h, h2 += h * h;
             amax = ae > amax ? ae : amax;
@@ -143,8 +161,7 @@ private:
             elo = e < elo ? e : elo, ehi = e > ehi ? e : ehi;
         }
         // NaN/Inf (or x^2 beyond float) make the sum of squares non-finite
-        if (!(simd::hmaxFast(worst) <= nearHalf) || !std::isfinite(simd::hsumFast(w2)))
-            return false;
+        if (!codes.exact(worst) || !std::isfinite(simd::hsumFast(w2))) return false;
         w2_ += __builtin_convertvector(w2, VD), e2_ += __builtin_convertvector(e2, VD);
         wh_ += __builtin_convertvector(wh, VD), h2_ += __builtin_convertvector(h2, VD);
         wlo_ = xlo < wlo_ ? xlo : wlo_, whi_ = xhi > whi_ ? xhi : whi_;
@@ -297,23 +314,17 @@ private:
 template <class VF>
 bool fastAfterAndError(const float* w, int64_t n, const GroupParams& g, float* after, float* err) {
     constexpr int L = simd::lanes<VF>();
-    const VF inv = simd::splat<VF>(1.0f / g.scale), scale = simd::splat<VF>(g.scale);
-    const VF rlo = simd::splat<VF>(g.rlo), rhi = simd::splat<VF>(g.rhi), z = simd::splat<VF>(0.0f);
-    const float nearHalf = 0.5f - (std::max(-g.rlo, g.rhi) + 1.0f) * 0x1p-21f;
+    const ReciprocalCodes<VF> codes(g);
+    const VF scale = simd::splat<VF>(g.scale), z = simd::splat<VF>(0.0f);
     VF worst = z, fin = z;
     for (int64_t i = 0; i < n; i += L) {
-        const VF x = simd::load<VF>(w + i);
-        VF t = x * inv;
-        t = t < rlo ? rlo : t;
-        t = t > rhi ? rhi : t;
-        const VF r = simd::roundEven(t), d = t - r, ad = d < z ? -d : d;
-        worst = ad > worst ? ad : worst;
+        const VF x = simd::load<VF>(w + i), r = codes.codes(x, worst);
         fin += x - x;  // NaN once any x is NaN or Inf
         const VF h = r * scale;
         simd::store(after + i, h);
         simd::store(err + i, x - h);
     }
-    return simd::hmaxFast(worst) <= nearHalf && simd::hsumFast(fin) == 0.0f;
+    return codes.exact(worst) && simd::hsumFast(fin) == 0.0f;
 }
 
 // w_hat (non-finite weights passed through) and the error x - w_hat of one group.
@@ -323,7 +334,7 @@ void afterAndError(const float* w, int64_t n, const GroupParams& g, float* after
     const VF scale = simd::splat<VF>(g.scale), rlo = simd::splat<VF>(g.rlo),
              rhi = simd::splat<VF>(g.rhi), z = simd::splat<VF>(0.0f);
     int64_t i = 0;
-    if (g.scale >= 0x1p-100f && g.scale <= 0x1p100f) {  // 1/scale is a normal float
+    if (ReciprocalCodes<VF>::usable(g)) {
         const int64_t whole = n - n % L;
         while (i < whole) {
             const int64_t len = std::min<int64_t>(8 * L, whole - i);
