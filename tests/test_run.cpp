@@ -411,7 +411,9 @@ void TestRun::weightsOnlyMatchesModelPath() {
     int fallbacks = 0;
     for (size_t i = 0; i < wo.layers.size(); ++i) {
         QCOMPARE(wo.layers[i].name, mp.layers[i].name);
-        QVERIFY(std::abs(wo.layers[i].weightSqnrDb - mp.layers[i].weightSqnrDb) < 1e-9);
+        // the weights-only kernel sums in float over 8 values, then double: ~1e-7 relative
+        QVERIFY(std::abs(wo.layers[i].weightSqnrDb - mp.layers[i].weightSqnrDb) <
+                1e-6 * std::abs(mp.layers[i].weightSqnrDb));
         QCOMPARE(wo.layers[i].bytesQ, mp.layers[i].bytesQ);
         QCOMPARE(wo.layers[i].weightAfter.counts, mp.layers[i].weightAfter.counts);
         QCOMPARE(wo.layers[i].fallback, mp.layers[i].fallback);
