@@ -96,7 +96,9 @@ void compareMetrics(const ErrorMetrics& m, const ErrorMetrics& r, double tol) {
 }
 
 bool sameFloats(const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    // memcmp of an empty vector's null data is undefined (UBSan stops here): sizes first
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 struct PathGuard {
