@@ -233,6 +233,28 @@ private slots:
         QCOMPARE(store->totalBytes(), uint64_t(8 + 8 + 16 + 16));
         QCOMPARE(store->bytesOnDisk(), uint64_t(fs::file_size(path)));
     }
+    void readBytesEqualsTheMapping() {
+        // readBytes (pread, used by the weights-only analysis and the streamed engine) gives
+        // the mapped bytes at any offset; a range outside the tensor, or a file cut short after
+        // it was opened, is an error naming the file and the tensor.
+        const QString dir = qltest::tempDir("io-readbytes");
+        const std::string path = (dir + "/r.safetensors").toStdString();
+        ql::writeSafetensors(path, {{"a", ql::DType::F32, {3}, patternBytes(12, 1)},
+                                    {"b", ql::DType::BF16, {5, 7}, patternBytes(70, 9)}});
+        auto store = ql::TensorStore::open(path);
+        const ql::TensorInfo& b = store->get("b");
+        for (const auto& [offset, bytes] :
+             std::vector<std::pair<uint64_t, uint64_t>>{{0, 70}, {3, 41}, {69, 1}, {70, 0}}) {
+            std::vector<unsigned char> got(bytes + 1, 0xEE);
+            store->readBytes(b, offset, bytes, got.data());
+            QVERIFY(std::memcmp(got.data(), store->data(b) + offset, bytes) == 0);
+            QCOMPARE(got[bytes], 0xEE);  // nothing beyond the range
+        }
+        std::vector<unsigned char> buf(80);
+        expectError([&] { store->readBytes(b, 60, 11, buf.data()); }, {path, "'b'"});
+        fs::resize_file(path, fs::file_size(path) - 20);  // the tail of b's data is gone
+        expectError([&] { store->readBytes(b, 0, 70, buf.data()); }, {path, "'b'", "shorter"});
+    }
     void writeIsAtomic() {
         const QString dir = qltest::tempDir("io-atomic");
         const std::string path = (dir + "/w.safetensors").toStdString();
