@@ -66,11 +66,7 @@ InferBenchChartData inferBenchChartData(const InferBenchResult& result, const Ru
 
 InferBenchChart::InferBenchChart(QWidget* parent) : QCustomPlot(parent) {
     setMinimumSize(300, 200);
-    plotLayout()->insertRow(0);
-    auto* title =
-        new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
-    plotLayout()->addElement(0, 0, title);
-    title_ = new FittedTitle(this, title);
+    title_ = new FittedTitle(this, addTitleRow(this));
     xAxis->setLabel("resident weight memory (MiB)");
     yAxis->setLabel("decode tokens/s (filled)");
     yAxis2->setLabel("prefill tokens/s (hollow)");

@@ -105,11 +105,7 @@ ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans
 
 ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
     setMinimumSize(300, 200);
-    plotLayout()->insertRow(0);
-    auto* title =
-        new QCPTextElement(this, "", QFont(font().family(), font().pointSize(), QFont::Bold));
-    plotLayout()->addElement(0, 0, title);
-    title_ = new FittedTitle(this, title);
+    title_ = new FittedTitle(this, addTitleRow(this));
     const bool dark = isDarkPalette(QApplication::palette());
     auto scatter = [&](const QString& name, QCPScatterStyle::ScatterShape shape, const QColor& c) {
         auto* g = new QCPGraph(xAxis, yAxis);

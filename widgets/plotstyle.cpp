@@ -99,6 +99,14 @@ void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+QCPTextElement* addTitleRow(QCustomPlot* plot) {
+    plot->plotLayout()->insertRow(0);
+    auto* title = new QCPTextElement(
+        plot, "", QFont(plot->font().family(), plot->font().pointSize(), QFont::Bold));
+    plot->plotLayout()->addElement(0, 0, title);
+    return title;
+}
+
 FittedTitle::FittedTitle(QCustomPlot* plot, QCPTextElement* element)
     : QObject(plot), plot_(plot), element_(element), full_(element->text()) {
     plot->installEventFilter(this);

@@ -27,6 +27,9 @@ void placeLegendAbove(QCustomPlot* plot, int row);
 // room right of the axis rect for the last label of the axis' text ticker.
 void fitRotatedTickLabels(QCPAxis* axis);
 
+// A bold, empty title element in a new top row of the plot's layout (its text set later).
+QCPTextElement* addTitleRow(QCustomPlot* plot);
+
 // A chart title that fits its chart: too wide, it breaks after its subject (at " — ",
 // else " (" or ": ") and each line is elided in the middle, so that neither end is cut
 // off at a small window size. text() stays the whole title; it refits on every resize.

@@ -35,13 +35,6 @@ QString shortUnit(const std::string& unit) {
 // narrow map.
 const char* const kKindTicks[kKinds] = {"q", "k", "v", "o", "g", "u", "d"};
 
-QCPTextElement* addTitle(QCustomPlot* plot) {
-    plot->plotLayout()->insertRow(0);
-    auto* title = new QCPTextElement(
-        plot, "", QFont(plot->font().family(), plot->font().pointSize(), QFont::Bold));
-    plot->plotLayout()->addElement(0, 0, title);
-    return title;
-}
 }  // namespace
 
 QString sensitivityCaption(const SensitivityTableModel& model) {
@@ -59,7 +52,7 @@ QString sensitivityCaption(const SensitivityTableModel& model) {
 SensitivityBars::SensitivityBars(const SensitivityTableModel* model, QWidget* parent)
     : QCustomPlot(parent), model_(model), column_(SensitivityTableModel::defaultRankColumn()) {
     setMinimumSize(150, 150);  // the workbench fits 1280 x 720 with the settings beside
-    title_ = new FittedTitle(this, addTitle(this));
+    title_ = new FittedTitle(this, addTitleRow(this));
     bars_ = new QCPBars(xAxis, yAxis);
     bars_->setWidth(0.8);
     selectedBar_ = new QCPBars(xAxis, yAxis);
@@ -162,7 +155,7 @@ void SensitivityBars::onClick(QCPAbstractPlottable* plottable, int dataIndex, QM
 SensitivityHeatMap::SensitivityHeatMap(const SensitivityTableModel* model, QWidget* parent)
     : QCustomPlot(parent), model_(model), column_(SensitivityTableModel::defaultRankColumn()) {
     setMinimumSize(120, 150);
-    title_ = addTitle(this);
+    title_ = addTitleRow(this);
     map_ = new QCPColorMap(xAxis, yAxis);
     scale_ = new QCPColorScale(this);
     plotLayout()->addElement(1, 1, scale_);

@@ -139,20 +139,8 @@ void convertToFloat(DType t, const void* src, size_t n, float* dst) {
         case DType::BF16: {
             // A loop of its own (no per-element dtype test), so that it vectorizes: the
             // weights-only analysis converts every tile it reads.
-            // Prefetched 8 KiB ahead: mapped checkpoints come in 4 KiB pages, where the
-            // hardware prefetcher stops, and the tiles are read once from memory.
             const auto* p = static_cast<const unsigned char*>(src);
-            constexpr size_t kAhead = 4096, kStep = 32;  // elements: 8 KiB, one line
-            size_t i = 0;
-            for (; i + kStep <= n; i += kStep) {
-                if (i + kAhead < n) __builtin_prefetch(p + (i + kAhead) * 2);
-                for (size_t k = i; k < i + kStep; ++k) {
-                    uint16_t v;
-                    std::memcpy(&v, p + k * 2, 2);
-                    dst[k] = bf16ToFloat(v);
-                }
-            }
-            for (; i < n; ++i) {
+            for (size_t i = 0; i < n; ++i) {
                 uint16_t v;
                 std::memcpy(&v, p + i * 2, 2);
                 dst[i] = bf16ToFloat(v);

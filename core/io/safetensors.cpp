@@ -453,6 +453,16 @@ const TensorInfo& TensorStore::get(const std::string& name) const {
     return *t;
 }
 
+namespace {
+// madvise over every page that [at, at + bytes) touches (ends rounded out to whole pages).
+void adviseWholePages(const unsigned char* at, uint64_t bytes, int advice) {
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t a = reinterpret_cast<uintptr_t>(at);
+    const uintptr_t begin = a & ~(page - 1), end = (a + bytes + page - 1) & ~(page - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+}  // namespace
+
 const unsigned char* TensorStore::data(const TensorInfo& t) const {
     if (provided_.count(t.name)) return reinterpret_cast<const unsigned char*>(materialize(t));
     const auto it = where_.find(t.name);
@@ -487,26 +497,16 @@ void TensorStore::releasePages(const TensorInfo& t, uint64_t offset, uint64_t by
         }
         return;
     }
-    bytes = std::min(bytes, t.byteSize - offset);
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t)) + uintptr_t(offset);
     // Pages shared with a neighbour go too: the mapping is private and never written, so a
     // later read of the neighbour faults the same bytes back in from the file.
-    const uintptr_t begin = at & ~(page - 1);
-    const uintptr_t end = (at + bytes + page - 1) & ~(page - 1);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    adviseWholePages(data(t) + offset, std::min(bytes, t.byteSize - offset), MADV_DONTNEED);
 }
 
 void TensorStore::prefetchPages(const TensorInfo& t, uint64_t offset, uint64_t bytes) const {
 #ifdef MADV_POPULATE_READ
     if (offset >= t.byteSize || provided_.count(t.name)) return;
-    bytes = std::min(bytes, t.byteSize - offset);
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t at = reinterpret_cast<uintptr_t>(data(t)) + uintptr_t(offset);
-    const uintptr_t begin = at & ~(page - 1);
-    const uintptr_t end = (at + bytes + page - 1) & ~(page - 1);
     // Failure (EINVAL before Linux 5.14) only means the pages fault in on first touch.
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+    adviseWholePages(data(t) + offset, std::min(bytes, t.byteSize - offset), MADV_POPULATE_READ);
 #else
     (void)t;
     (void)offset;

@@ -382,18 +382,15 @@ bool Transformer::blockLoaded(int index) const {
 namespace {
 
 // A tensor of the mapped checkpoint as float32: F32 data with float alignment is used in
-// place (read-only mapping: a write would fault, never corrupt), anything else converted
-// and its mapped pages released at once (a bf16 block would otherwise stay resident twice,
-// as source and as float32, until releaseBlock).
+// place (read-only mapping: a write would fault, never corrupt), anything else read and
+// converted (loadTensor: the mapping is not touched, so nothing of it becomes resident).
 at::Tensor mappedFloat(const TensorStore& store, const std::string& name,
                        const std::vector<int64_t>& shape) {
     const TensorInfo& info = store.get(name);
     const void* data = store.data(info);
     if (info.dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0)
         return at::from_blob(const_cast<void*>(data), shape, at::kFloat);
-    at::Tensor converted = loadTensor(store, name, shape);
-    store.releasePages(info);
-    return converted;
+    return loadTensor(store, name, shape);
 }
 
 std::vector<std::string> blockTensorNames(const Transformer& net, int b) {
