@@ -17,6 +17,7 @@
 #include "quant/histogram_scan.h"
 #include "quant/rtn_kernel.h"
 #include "quant/simd.h"
+#include "quant/weight_levels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -360,6 +361,60 @@ void afterAndError(const float* w, int64_t n, const GroupParams& g, float* after
     }
 }
 
+// Whether pass 2 bins w_hat from level counts (quant/weight_levels.h): at most 16 levels,
+// groups long enough that a group's <= 16 bin updates cost less than binning each weight, and
+// short enough for 16-bit counts.
+bool levelCounted(const QuantGrid& g) {
+    const int64_t span = spanOf(g);
+    return g.bits <= 4 && span >= 64 && span <= 65535;
+}
+
+// The error x - w_hat of one group into err and the level counts of its w_hat, with the codes
+// of afterAndError (x * (1/scale), the division where a chunk may round differently): false,
+// with `out` untouched, when a value is not finite (the group is then binned value by value).
+template <class VF>
+bool countGroup(const float* w, int64_t n, const GroupParams& g, float* err,
+                levels::GroupCounts& out) {
+    constexpr int L = simd::lanes<VF>();
+    const ReciprocalCodes<VF> codes(g);
+    const VF scale = simd::splat<VF>(g.scale), rlo = simd::splat<VF>(g.rlo),
+             rhi = simd::splat<VF>(g.rhi);
+    levels::LaneLevelCounter<VF> counter;
+    levels::GroupCounts c;
+    VF fin = simd::splat<VF>(0.0f), r[8];
+    const int64_t whole = n - n % L;
+    for (int64_t i = 0; i < whole; i += 8 * L) {
+        const int m = int(std::min<int64_t>(8, (whole - i) / L));
+        VF worst = simd::splat<VF>(0.0f);
+        for (int j = 0; j < m; ++j) {
+            const VF x = simd::load<VF>(w + i + j * L);
+            fin += x - x;  // NaN once any x is NaN or Inf
+            r[j] = codes.codes(x, worst);
+        }
+        if (!codes.exact(worst))
+            for (int j = 0; j < m; ++j) {
+                VF t = simd::load<VF>(w + i + j * L) / scale;
+                t = t < rlo ? rlo : t;
+                t = t > rhi ? rhi : t;
+                r[j] = simd::roundEven(t);
+            }
+        for (int j = 0; j < m; ++j) {
+            simd::store(err + i + j * L, simd::load<VF>(w + i + j * L) - r[j] * scale);
+            counter.add(r[j], rlo, c);
+        }
+    }
+    if (!(simd::hsumFast(fin) == 0.0f)) return false;
+    counter.flush(c);
+    for (int64_t i = whole; i < n; ++i) {
+        if (!std::isfinite(w[i])) return false;
+        float r1;
+        err[i] = w[i] - rtn::quantScalar(w[i], g, r1);
+        ++c.n[int(r1 - g.rlo)];
+    }
+    out = c;
+    return true;
+}
+
 enum Stream { kBefore = 0, kAfter = 1, kError = 2 };
 
 // What pass 2 of one chunk of rows leaves: partial histograms and block extremes per stream.
@@ -367,6 +422,12 @@ struct ChunkBins {
     int64_t rowBegin = 0, rowEnd = 0;
     Partial part[3];
     std::vector<float> bmin[3], bmax[3];
+    // levelCounted(grid): w_hat's level counts per group of the chunk (zero for the groups
+    // binned value by value, listed in fallback as row * groups + group); the after
+    // stream's block extremes then cover only those groups' values.
+    bool levelCounts = false;
+    std::vector<uint16_t> levels;
+    std::vector<int64_t> fallback;
 };
 
 template <class VF>
@@ -377,27 +438,43 @@ void pass2Rows(const Source& src, const QuantGrid& g, const Binner* binners, Chu
         out.part[s].counts.assign(size_t(binners[s].bins + 2), 0);
         out.bmin[s].resize(blocks), out.bmax[s].resize(blocks);
     }
+    out.levelCounts = levelCounted(g);
+    if (out.levelCounts)
+        out.levels.assign(size_t((out.rowEnd - out.rowBegin) * groups) * levels::kMaxLevels, 0);
     {
         StreamScanner<VF> before(binners[0], out.part[0], out.bmin[0].data(), out.bmax[0].data());
         StreamScanner<VF> after(binners[1], out.part[1], out.bmin[1].data(), out.bmax[1].data());
         StreamScanner<VF> error(binners[2], out.part[2], out.bmin[2].data(), out.bmax[2].data());
         std::vector<float> buf, hrow(static_cast<size_t>(cols)), erow(static_cast<size_t>(cols));
+        levels::LevelStats levelStats(binners[1]);
+        levels::GroupCounts counts;
         for (int64_t r0 = out.rowBegin; r0 < out.rowEnd; r0 += tile) {
             const int64_t n = std::min(tile, out.rowEnd - r0);
             const float* rows = src.tile(r0, n, buf);
             for (int64_t r = 0; r < n; ++r) {
                 const float* row = rows + r * cols;
                 for (int64_t k = 0; k < groups; ++k) {
-                    const size_t idx = g.perTensor ? 0 : size_t((r0 + r) * groups + k);
-                    afterAndError<VF>(row + k * span, span, rtn::paramsAt(g, idx),
-                                      hrow.data() + k * span, erow.data() + k * span);
+                    const int64_t id = (r0 + r) * groups + k;
+                    const GroupParams prm = rtn::paramsAt(g, g.perTensor ? 0 : size_t(id));
+                    float* h = hrow.data() + k * span;
+                    if (out.levelCounts && ReciprocalCodes<VF>::usable(prm) &&
+                        countGroup<VF>(row + k * span, span, prm, erow.data() + k * span, counts)) {
+                        levelStats.add(counts, prm, out.part[kAfter].counts.data());
+                        uint16_t* dst = out.levels.data() +
+                                        size_t(id - out.rowBegin * groups) * levels::kMaxLevels;
+                        for (int v = 0; v < levels::kMaxLevels; ++v) dst[v] = uint16_t(counts.n[v]);
+                        continue;
+                    }
+                    afterAndError<VF>(row + k * span, span, prm, h, erow.data() + k * span);
+                    if (out.levelCounts) after.push(h, size_t(span)), out.fallback.push_back(id);
                 }
                 before.push(row, size_t(cols));
-                after.push(hrow.data(), size_t(cols));
+                if (!out.levelCounts) after.push(hrow.data(), size_t(cols));
                 error.push(erow.data(), size_t(cols));
             }
         }
         before.finish(), after.finish(), error.finish();
+        out.part[kAfter].mom.merge(levelStats.moments());
     }  // the scanners flush their sub-histograms here
 }
 
@@ -490,6 +567,28 @@ uint64_t countBeyond(const float* v, int64_t n, float m, float thr) {
     return count;
 }
 
+// After-stream outliers of a level-counted chunk: from the counts of the counted groups, by
+// recomputing w_hat for the groups binned value by value.
+template <class VF>
+uint64_t levelOutliers(const Source& src, const QuantGrid& g, const ChunkBins& c, float mean,
+                       float thr) {
+    const int64_t groups = groupsOf(g), span = spanOf(g), first = c.rowBegin * groups;
+    uint64_t n = 0;
+    for (size_t i = 0; i * levels::kMaxLevels < c.levels.size(); ++i) {
+        const int64_t id = first + int64_t(i);
+        n += levels::outliers(c.levels.data() + i * levels::kMaxLevels,
+                              rtn::paramsAt(g, g.perTensor ? 0 : size_t(id)), mean, thr);
+    }
+    std::vector<float> buf, after(static_cast<size_t>(span)), err(static_cast<size_t>(span));
+    for (const int64_t id : c.fallback) {
+        const float* x = src.tile(id / groups, 1, buf) + (id % groups) * span;
+        afterAndError<VF>(x, span, rtn::paramsAt(g, g.perTensor ? 0 : size_t(id)), after.data(),
+                          err.data());
+        n += countBeyond<VF>(after.data(), span, mean, thr);
+    }
+    return n;
+}
+
 // Finite values with |v - mean| > threshold (float32, as computeHistogram) in the blocks of
 // one chunk whose extremes can hold them. w_hat and the error are recomputed per run of
 // elements that share a group, with the same kernel as pass 2 (the same bits). Rows are
@@ -508,6 +607,7 @@ void countOutliersIn(const Source& src, const QuantGrid& g, const ChunkBins& c, 
         bool hold[3];
         for (int s = 0; s < 3; ++s)
             hold[s] = hist::mayHold(c.bmin[s][k], c.bmax[s][k], mean[s], thr[s]);
+        hold[kAfter] = hold[kAfter] && !c.levelCounts;  // counted below
         if (!hold[0] && !hold[1] && !hold[2]) continue;
         const int64_t i0 = begin + int64_t(k * kBlock), i1 = std::min(end, i0 + int64_t(kBlock));
         const int64_t r0 = i0 / cols, r1 = (i1 - 1) / cols;
@@ -528,6 +628,7 @@ void countOutliersIn(const Source& src, const QuantGrid& g, const ChunkBins& c, 
             i += len;
         }
     }
+    if (c.levelCounts) out[kAfter] += levelOutliers<VF>(src, g, c, mean[kAfter], thr[kAfter]);
 }
 
 #if QL_HAVE_WIDE_KERNELS
