@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "run/plan.h"
 #include "run/plan_inputs.h"
+#include "run/plan_llama.h"
 
 #include <QObject>
 #include <QTest>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <regex>
 
 using namespace ql;
 
@@ -134,6 +136,56 @@ private slots:
             error = e.what();
         }
         QVERIFY2(error.contains("layer 'a'"), qPrintable(error));
+    }
+
+    // The plan for llama-quantize: one anchored --tensor-type per layer, each matching
+    // exactly its own GGUF tensor among all of a 12-block model's names (llama-quantize
+    // runs std::regex_search on every tensor), the type of the layer's chosen candidate;
+    // the most chosen candidate's file type as the positional type; not possible (and why)
+    // with a candidate that is not one llama.cpp type.
+    void llamaQuantizeLines() {
+        PlanInputs in;
+        in.candidates = {"q4_k", "q8_0", "fp16"};
+        const std::vector<std::string> layers = {
+            "model.layers.1.mlp.down_proj", "model.layers.10.mlp.down_proj",
+            "model.layers.1.self_attn.v_proj", "model.layers.11.self_attn.o_proj"};
+        for (const std::string& name : layers) in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}});
+        PlanResult p;
+        p.choice = {1, 0, 0, 2};
+        const LlamaQuantizePlan q = llamaQuantizePlan(in, p);
+        QVERIFY2(q.possible, q.whyNot.c_str());
+        QCOMPARE(q.baseType, std::string("Q4_K_M"));
+        QCOMPARE(q.tensorTypes.size(), layers.size());
+        std::vector<std::string> all;
+        for (int b = 0; b < 12; ++b)
+            for (const char* t : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
+                                  "ffn_down", "attn_norm", "ffn_norm"})
+                all.push_back("blk." + std::to_string(b) + "." + t + ".weight");
+        const char* expected[] = {"blk.1.ffn_down.weight", "blk.10.ffn_down.weight",
+                                  "blk.1.attn_v.weight", "blk.11.attn_output.weight"};
+        const char* types[] = {"q8_0", "q4_k", "q4_k", "f16"};
+        for (size_t k = 0; k < layers.size(); ++k) {
+            const std::string& line = q.tensorTypes[k];
+            const size_t eq = line.find('=');
+            QVERIFY(eq != std::string::npos);
+            QCOMPARE(line.substr(eq + 1), std::string(types[k]));
+            const std::regex pattern(line.substr(0, eq));
+            std::vector<std::string> hits;
+            for (const std::string& name : all)
+                if (std::regex_search(name, pattern)) hits.push_back(name);
+            QCOMPARE(hits, std::vector<std::string>{expected[k]});
+            QVERIFY(q.command.find("--tensor-type '" + line + "'") != std::string::npos);
+        }
+        QVERIFY(q.command.find(" Q4_K_M") != std::string::npos);
+
+        in.candidates[1] = "rtn:int8:channel:sym";
+        const LlamaQuantizePlan no = llamaQuantizePlan(in, p);
+        QVERIFY(!no.possible);
+        QVERIFY2(no.whyNot.find("rtn:int8:channel:sym") != std::string::npos, no.whyNot.c_str());
+        QVERIFY(no.tensorTypes.empty() && no.command.empty());
+        QCOMPARE(llamaQuantizeType("q6_k"), std::string("q6_k"));
+        QCOMPARE(llamaQuantizeType("bf16"), std::string("bf16"));
+        QCOMPARE(llamaQuantizeType("q4_k_m"), std::string());
     }
 
     // A plan as a run (run/plan_inputs.h): the most chosen candidate is the base recipe,

@@ -6,6 +6,7 @@
 #include "quant/method_registry.h"
 #include "run/plan.h"
 #include "run/plan_inputs.h"
+#include "run/plan_llama.h"
 #include "run/run.h"
 #include "run/sensitivity.h"
 
@@ -28,7 +29,9 @@ const char* kUsage =
     "Chooses one candidate recipe per layer minimizing the sum of the layers' measured one-in\n"
     "dKL mean (each layer alone quantized with the candidate, see 'sensitivity') subject to\n"
     "the budget on the bytes of the selected layers: an exact knapsack by dynamic programming\n"
-    "over bytes. Prints the plan and the 'quantize' command that runs it (--override lines).\n"
+    "over bytes. Prints the plan and the 'quantize' command that runs it (--override lines);\n"
+    "when every candidate is a llama.cpp type (q8_0 .. q6_k, fp16, bf16), also the\n"
+    "'llama-quantize' command with one --tensor-type per planned layer.\n"
     "\n"
     "  --model DIR            Hugging Face model folder\n"
     "  --candidates LIST      comma-separated recipes, e.g.\n"
@@ -114,6 +117,7 @@ int cmdPlan(const Argv& argv) {
     std::string command = "quantlens-cli quantize --model " + s.modelDir + " --recipe " + base;
     for (const std::string& o : overrides) command += " --override '" + o + "'";
     const double bpw = 8.0 * double(p.bytes) / double(in.parameters);
+    const ql::LlamaQuantizePlan llama = ql::llamaQuantizePlan(in, p);
 
     if (args.flag("json")) {
         nlohmann::json j;
@@ -128,6 +132,12 @@ int cmdPlan(const Argv& argv) {
         j["recipe"] = base;
         j["overrides"] = overrides;
         j["command"] = command;
+        if (llama.possible)
+            j["llama_quantize"] = {{"command", llama.command},
+                                   {"base_type", llama.baseType},
+                                   {"tensor_types", llama.tensorTypes}};
+        else
+            j["llama_quantize"] = {{"command", nullptr}, {"why_not", llama.whyNot}};
         for (size_t k = 0; k < in.layers.size(); ++k) {
             const size_t c = size_t(p.choice[k]);
             j["layers"].push_back({{"name", in.layers[k].name},
@@ -157,6 +167,11 @@ int cmdPlan(const Argv& argv) {
                     in.candidates[c].c_str(), (unsigned long long)in.uniformBytes(c),
                     in.uniformLoss(c));
     std::printf("%s\n", command.c_str());
+    if (llama.possible)
+        std::printf("# the same plan for llama.cpp (tensors it does not list: %s's choices)\n%s\n",
+                    llama.baseType.c_str(), llama.command.c_str());
+    else
+        std::printf("# no llama-quantize form: %s\n", llama.whyNot.c_str());
     return 0;
 }
 
