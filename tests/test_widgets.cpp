@@ -162,7 +162,7 @@ void TestWidgets::perplexityChartComparesLikeWithLike() {
         QCOMPARE(labels.filter("float").last(), floatLabelB);
         QVERIFY(charts.perplexityTitle().contains("2 evaluation settings"));
     } else {
-        QVERIFY2(charts.perplexityTitle().contains("gptq · seq 256"),
+        QVERIFY2(charts.perplexityTitle().contains("gptq protocol · seq 256"),
                  qPrintable(charts.perplexityTitle()));
     }
 }

@@ -109,7 +109,7 @@ QString evalSettingKey(const RunResult& run) {
 
 QString evalSettingLabel(const RunResult& run) {
     const PerplexitySummary& p = run.perplexity;
-    return QString("%1 · seq %2 · %3 windows · %4")
+    return QString("%1 protocol · seq %2 · %3 windows · %4")
         .arg(QString::fromStdString(p.protocol))
         .arg(p.seq)
         .arg(p.windows)
