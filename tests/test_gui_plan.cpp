@@ -11,8 +11,10 @@
 #include "widgets/exportutils.h"
 #include "widgets/paretochart.h"
 
+#include <QClipboard>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QGuiApplication>
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
@@ -32,6 +34,7 @@ private slots:
     void candidatesRefusedWithTheReason();
     void measureAndPlan();
     void runThisPlanInOneClick();
+    void copyForLlamaCpp();
     void cleanupTestCase();
 
 private:
@@ -170,6 +173,32 @@ void TestGuiPlan::runThisPlanInOneClick() {
     QVERIFY(exportPlot(page()->chart(), dir + "/pareto.png", QSize(800, 500)).ok);
     QCOMPARE(QImage(dir + "/pareto.png").size(), QSize(800, 500));
     QCOMPARE(w_->chartName(page()->chart()).stem, QString("plan_pareto"));
+}
+
+// "Copy for llama.cpp": off with the measured RTN candidates (the tooltip names one), on
+// with llama.cpp-type candidates, and the clipboard then holds the selected plan's
+// llama-quantize command (one --tensor-type per planned layer).
+void TestGuiPlan::copyForLlamaCpp() {
+    const PlanInputsPtr rtn = page()->inputs();
+    QVERIFY(rtn);
+    QVERIFY(page()->selectedPlan() >= 0);
+    QVERIFY(!page()->copyLlamaButton()->isEnabled());
+    QVERIFY2(page()->copyLlamaButton()->toolTip().contains("rtn:int4:g32:asym"),
+             qPrintable(page()->copyLlamaButton()->toolTip()));
+    auto ggml = std::make_shared<PlanInputs>(*rtn);
+    ggml->candidates = {"q4_0", "q8_0"};
+    page()->setInputs(ggml);
+    page()->selectPlan(int(page()->plans().size()) - 1);
+    QVERIFY(page()->copyLlamaButton()->isEnabled());
+    QGuiApplication::clipboard()->clear();
+    QTest::mouseClick(page()->copyLlamaButton(), Qt::LeftButton);
+    const QString text = QGuiApplication::clipboard()->text();
+    const LlamaQuantizePlan expected =
+        llamaQuantizePlan(*ggml, page()->plans()[size_t(page()->selectedPlan())]);
+    QCOMPARE(text, QString::fromStdString(expected.command));
+    QCOMPARE(text.count("--tensor-type"), 35);
+    QVERIFY(text.startsWith("llama-quantize --tensor-type '^blk\\.0\\.attn_q\\.weight$="));
+    page()->setInputs(rtn);  // as before
 }
 
 void TestGuiPlan::cleanupTestCase() {

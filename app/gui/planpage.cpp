@@ -1,11 +1,14 @@
 #include "app/gui/planpage.h"
 
 #include "base/error.h"
+#include "run/plan_llama.h"
 
+#include <QClipboard>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -33,8 +36,12 @@ PlanPage::PlanPage(QWidget* parent) : QWidget(parent) {
     runPlan_->setToolTip(
         "Put the plan into the run panel (recipe, overrides, the plan's evaluation windows) "
         "and run it; its measured KL then joins the chart");
+    copyLlama_ = new QPushButton("Copy for llama.cpp");
+    copyLlama_->setEnabled(false);
+    copyLlama_->setToolTip("Choose a plan first");
     auto* planRow = new QHBoxLayout;
     planRow->addWidget(planLabel_, 1);
+    planRow->addWidget(copyLlama_);
     planRow->addWidget(runPlan_);
     auto* right = new QVBoxLayout;
     right->addWidget(chart_, 1);
@@ -45,6 +52,10 @@ PlanPage::PlanPage(QWidget* parent) : QWidget(parent) {
     layout->addLayout(right, 1);
     connect(chart_, &ParetoChart::planClicked, this, &PlanPage::selectPlan);
     connect(runPlan_, &QPushButton::clicked, this, &PlanPage::runPlanRequested);
+    connect(copyLlama_, &QPushButton::clicked, this, [this] {
+        QGuiApplication::clipboard()->setText(QString::fromStdString(selectedLlamaPlan().command));
+        status_->setText("The llama-quantize command of the plan is on the clipboard.");
+    });
     setCandidates(kDefaultCandidates);
     updateEnabled();
 }
@@ -220,6 +231,17 @@ void PlanPage::selectPlan(int plan) {
                 .arg(run.overrides.size()));
     }
     runPlan_->setEnabled(selected_ >= 0 && !running_);
+    const LlamaQuantizePlan llama = selectedLlamaPlan();
+    copyLlama_->setEnabled(llama.possible);
+    copyLlama_->setToolTip(
+        llama.possible  ? "Copy the plan as a llama-quantize command (one --tensor-type per layer)"
+        : selected_ < 0 ? "Choose a plan first"
+                        : "No llama-quantize form: " + QString::fromStdString(llama.whyNot));
+}
+
+LlamaQuantizePlan PlanPage::selectedLlamaPlan() const {
+    if (!inputs_ || selected_ < 0) return {};
+    return llamaQuantizePlan(*inputs_, plans_[size_t(selected_)]);
 }
 
 PlanRun PlanPage::selectedPlanRun() const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "run/plan_inputs.h"
+#include "run/plan_llama.h"
 #include "widgets/paretochart.h"
 
 #include <QWidget>
@@ -42,6 +43,8 @@ public:
     void selectPlan(int plan);
     int selectedPlan() const { return selected_; }
     PlanRun selectedPlanRun() const;  // recipe and overrides of the selected plan
+    // The selected plan for llama-quantize (possible only with llama.cpp-type candidates).
+    LlamaQuantizePlan selectedLlamaPlan() const;
 
     void setModelOpen(bool open);
     void setRunning(bool running);
@@ -58,6 +61,7 @@ public:
     QPushButton* measureButton() const { return measure_; }
     QPushButton* cancelButton() const { return cancel_; }
     QPushButton* runPlanButton() const { return runPlan_; }
+    QPushButton* copyLlamaButton() const { return copyLlama_; }
     QLabel* planLabel() const { return planLabel_; }
     QLabel* statusLabel() const { return status_; }
 
@@ -77,6 +81,7 @@ private:
     std::vector<PlanResult> plans_;
     int budgetPlan_ = -1, selected_ = -1;
     ParetoChart* chart_ = nullptr;
+    QPushButton* copyLlama_ = nullptr;
     QLineEdit* candidates_ = nullptr;
     QComboBox* budgetRecipe_ = nullptr;
     QDoubleSpinBox* budgetExtra_ = nullptr;
