@@ -39,10 +39,12 @@ PlanPage::PlanPage(QWidget* parent) : QWidget(parent) {
     copyLlama_ = new QPushButton("Copy for llama.cpp");
     copyLlama_->setEnabled(false);
     copyLlama_->setToolTip("Choose a plan first");
+    auto* buttons = new QVBoxLayout;  // stacked: the plan's text keeps the width
+    buttons->addWidget(runPlan_);
+    buttons->addWidget(copyLlama_);
     auto* planRow = new QHBoxLayout;
     planRow->addWidget(planLabel_, 1);
-    planRow->addWidget(copyLlama_);
-    planRow->addWidget(runPlan_);
+    planRow->addLayout(buttons);
     auto* right = new QVBoxLayout;
     right->addWidget(chart_, 1);
     right->addLayout(planRow);
