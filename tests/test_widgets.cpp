@@ -126,7 +126,7 @@ void TestWidgets::perplexityChartComparesLikeWithLike_data() {
     QTest::newRow("seq differs") << 512 << "gptq"
                                  << "/data/stories.txt" << 2 << "float\nseq 512";
     QTest::newRow("protocol differs") << 256 << "llamacpp"
-                                      << "/data/stories.txt" << 2 << "float\nllamacpp";
+                                      << "/data/stories.txt" << 2 << "float\nllamacpp protocol";
     QTest::newRow("text differs") << 256 << "gptq"
                                   << "/data/wiki.txt" << 2 << "float\nwiki.txt";
 }

@@ -74,7 +74,7 @@ ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans
                       const RunList& runs) {
     ParetoData d;
     const SensitivityConfig& s = in.settings;
-    d.measuredOn = QString("%1 × %2 tokens of %3 (%4)")
+    d.measuredOn = QString("%1 × %2 tokens of %3 (%4 protocol)")
                        .arg(s.evalWindows)
                        .arg(s.evalSeq)
                        .arg(QFileInfo(QString::fromStdString(s.evaluationText)).fileName(),

@@ -40,7 +40,7 @@ const char* const kKindTicks[kKinds] = {"q", "k", "v", "o", "g", "u", "d"};
 QString sensitivityCaption(const SensitivityTableModel& model) {
     const SensitivityPtr& r = model.result();
     if (!r) return {};
-    return QString("%1 · %2 · %3 units · %4 × %5 tokens (%6)")
+    return QString("%1 · %2 · %3 units · %4 × %5 tokens (%6 protocol)")
         .arg(QString::fromStdString(r->recipe),
              QString::fromStdString(sensitivityModeName(r->config.mode)),
              QString::fromStdString(sensitivityUnitName(r->config.unit)))

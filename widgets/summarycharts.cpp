@@ -39,7 +39,7 @@ QString varyingSetting(const RunResult& run, const std::vector<SettingGroup>& gr
         return QStringList{
             QString::fromStdString(r.modelName.empty() ? r.config.modelDir : r.modelName),
             QFileInfo(QString::fromStdString(r.config.evaluationText)).fileName(),
-            QString::fromStdString(p.protocol), QString("seq %1").arg(p.seq),
+            QString::fromStdString(p.protocol) + " protocol", QString("seq %1").arg(p.seq),
             QString("%1 windows").arg(p.windows)};
     };
     const QStringList mine = fields(run);
