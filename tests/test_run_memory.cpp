@@ -4,8 +4,11 @@
 #include "base/error.h"
 #include "methods/quantize_layers.h"
 #include "model/model.h"
+#include "quant/compact_weights.h"
+#include "quant/quantize.h"
 #include "run/run.h"
 #include "run/run_internal.h"
+#include "run/stored_weights.h"
 #include "testdata.h"
 
 #include <QObject>
@@ -13,9 +16,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace ql;
 
@@ -64,6 +71,7 @@ private Q_SLOTS:
     void consumingCallbackKeepsModelWeights();
     void recomputedGradientsMatchKept();
     void refusesRunThatCannotFit();
+    void staleSpillFoldersRemoved();
 };
 
 // The callback gets each layer once, complete, and what it sees is what is returned.
@@ -168,6 +176,40 @@ void TestRunMemory::refusesRunThatCannotFit() {
     weightsOnly.recipe = "rtn:int4:g32:asym";
     weightsOnly.threads = 1;
     QVERIFY(!runQuantization(weightsOnly).layers.empty());
+}
+
+// A killed run leaves its spill folder behind; the next run spilling into the same folder
+// removes it (its process is gone), and only it: a live process's folder, an old-style name
+// without a process id and other files stay. The run's own folder carries its pid and goes
+// with the run.
+void TestRunMemory::staleSpillFoldersRemoved() {
+    namespace fs = std::filesystem;
+    const fs::path dir = qltest::tempDir("test_run_memory_spill").toStdString();
+    const std::string live = ".quantlens-weights-" + std::to_string(getpid()) + "-live00";
+    for (const std::string& name :
+         {std::string(".quantlens-weights-999999999-dead00"), live,
+          std::string(".quantlens-weights-AbCdEf"), std::string("unrelated")}) {
+        fs::create_directories(dir / name);
+        std::ofstream(dir / name / "0.qlw") << "x";
+    }
+    const std::vector<float> w(2 * 64, 0.5f);
+    const QuantGrid grid = computeGrid(w.data(), 2, 64, Recipe::parse("rtn:int4:g64:asym"));
+    std::string own;
+    {
+        StoredWeights stored(dir.string());
+        stored.put("a", compactFromCodes(grid, std::vector<int32_t>(2 * 64, 0)));
+        own = stored.spillFolder();
+        QVERIFY2(fs::path(own).filename().string().rfind(
+                     ".quantlens-weights-" + std::to_string(getpid()) + "-", 0) == 0,
+                 own.c_str());
+        QVERIFY(!fs::exists(dir / ".quantlens-weights-999999999-dead00"));
+        for (const char* kept : {".quantlens-weights-AbCdEf", "unrelated"})
+            QVERIFY2(fs::exists(dir / kept / "0.qlw"), kept);
+        QVERIFY(fs::exists(dir / live / "0.qlw"));
+        QCOMPARE(stored.get("a").codes, compactFromCodes(grid, std::vector<int32_t>(128, 0)).codes);
+    }
+    QVERIFY(!fs::exists(own));
+    QVERIFY(fs::exists(dir / live));
 }
 
 QTEST_GUILESS_MAIN(TestRunMemory)

@@ -3,13 +3,49 @@
 #include "base/error.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+
+#include <unistd.h>
 
 namespace ql {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPrefix = ".quantlens-weights-";
+
+// The process that made a spill folder ".quantlens-weights-PID-XXXXXX", 0 when the name
+// carries none (folders of older versions: their owner is unknown, they are left alone).
+pid_t ownerOf(const std::string& name) {
+    if (name.compare(0, kPrefix.size(), kPrefix) != 0) return 0;
+    const size_t begin = kPrefix.size(), end = name.find('-', begin);
+    if (end == std::string::npos || end == begin || end - begin > 9) return 0;
+    pid_t pid = 0;
+    for (size_t i = begin; i < end; ++i) {
+        if (name[i] < '0' || name[i] > '9') return 0;
+        pid = pid * 10 + (name[i] - '0');
+    }
+    return pid;
+}
+
+}  // namespace
+
+void removeStaleSpillFolders(const std::string& spillFolder) {
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(spillFolder, ec)) {
+        const pid_t pid = ownerOf(e.path().filename().string());
+        // a run killed before its destructor ran: its process is gone (ESRCH)
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+            std::error_code rm;
+            fs::remove_all(e.path(), rm);  // best effort, as the destructor
+        }
+    }
+}
 
 StoredWeights::StoredWeights(std::string spillFolder) : spillFolder_(std::move(spillFolder)) {}
 
@@ -35,7 +71,10 @@ void StoredWeights::put(const std::string& layer, CompactWeights weights) {
     if (privateFolder_.empty()) {
         std::error_code ec;
         fs::create_directories(spillFolder_, ec);
-        std::string pattern = (fs::path(spillFolder_) / ".quantlens-weights-XXXXXX").string();
+        removeStaleSpillFolders(spillFolder_);
+        std::string pattern =
+            (fs::path(spillFolder_) / (std::string(kPrefix) + std::to_string(getpid()) + "-XXXXXX"))
+                .string();
         if (ec || !mkdtemp(pattern.data()))
             throw Error("cannot create a folder for quantized weights in '" + spillFolder_ +
                         "': " + std::strerror(errno));

@@ -3,7 +3,8 @@
 // or — when the run names a spill folder — written to .qlw files there as each layer is
 // quantized and read back when needed, so that a 7B GPTQ run does not keep 3.9 GB of
 // codes resident (issue 7). The spill files live in a private folder inside the spill
-// folder, removed with the last copy of the run; saving the run hard-links (or copies)
+// folder (named after the process), removed with the last copy of the run, or by the next
+// run in that folder when the process was killed; saving the run hard-links (or copies)
 // them into the run folder.
 #pragma once
 
@@ -16,6 +17,11 @@
 #include <vector>
 
 namespace ql {
+
+// Removes the spill folders in `spillFolder` whose process no longer exists (a run that was
+// killed leaves its ".quantlens-weights-PID-XXXXXX" behind); put() calls it before making
+// its own. Folders of live processes, and names without a process id, are left alone.
+void removeStaleSpillFolders(const std::string& spillFolder);
 
 class StoredWeights {
 public:
