@@ -175,11 +175,31 @@ at::Tensor kernelLinear(const Linear& layer, const at::Tensor& input,
     return out;
 }
 
+// One token without autograd (a decode step): W x through at::mv (sgemv, every thread at the
+// read bandwidth). at::linear runs it as a 1-row GEMM (at::mm), 2-4x slower here for the
+// same weight bytes.
+bool singleTokenGemv(const at::Tensor& x, const at::Tensor& weight) {
+    return weight.defined() && x.numel() == weight.size(1) &&
+           x.scalar_type() == weight.scalar_type() &&
+           !(at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()));
+}
+
+at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    const at::Tensor v = x.reshape({-1});
+    const at::Tensor y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    return y.view(shape);
+}
+
 at::Tensor applyLinear(const Linear& layer, const at::Tensor& input, const LinearObserver& observer,
                        const std::function<void()>& check, double flopsPerCheck,
                        const InputQuantizer& quantizer) {
     const at::Tensor x = quantizer ? quantizer(layer, input) : input;
+    const bool oneToken = !layer.kernel && singleTokenGemv(x, layer.weight);
+    if (oneToken && check) check();
     at::Tensor out = layer.kernel ? kernelLinear(layer, x, check)
+                     : oneToken   ? gemv(x, layer.weight, layer.bias)
                      : check      ? interruptibleLinear(layer, x, check, flopsPerCheck)
                                   : at::linear(x, layer.weight, layer.bias);
     if (observer) {
@@ -613,7 +633,10 @@ void Transformer::setInterruptCheck(std::function<void()> check, double flopsPer
 at::Tensor Transformer::head(const at::Tensor& hidden) const {
     if (w_->residency == Residency::Streamed)
         return at::linear(finalNorm(hidden), headRows(0, config_.vocabSize));
-    return at::linear(rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps), w_->lmHead);
+    const at::Tensor normed = rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps);
+    // One position (a decode step): the head's vocab x hidden read once by sgemv.
+    if (singleTokenGemv(normed, w_->lmHead)) return gemv(normed, w_->lmHead, at::Tensor());
+    return at::linear(normed, w_->lmHead);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const LinearObserver& observer) const {
