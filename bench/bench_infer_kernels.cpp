@@ -1,6 +1,7 @@
 // bench_infer_kernels: packed INT8/INT4 linear layers (core/infer) against float32 on the
 // same machine in the same run (issue 11 targets):
-//  1. read bandwidth, 1 and 2 threads, on 512 MiB (beyond any cache), and the float32 sgemm
+//  1. read bandwidth, 1 and 2 threads (base/read_bandwidth.h: >= 1 GiB, beyond the
+//     last-level cache the system reports), and the float32 sgemm
 //     rate (at::mm, 128 tokens x 1536 x 8960);
 //  2. decode (1 token): per format and layer shape, the layer run over enough distinct
 //     copies that the weights come from memory (>= 384 MiB per pass, as in a real model's
@@ -16,6 +17,7 @@
 // every call: the GEMV's compute rate; "of read bw" then means nothing); a fourth argument
 // caps the kernels' instruction set.
 #include "base/parallel.h"
+#include "base/read_bandwidth.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
 #include "quant/compact_weights.h"
@@ -41,27 +43,6 @@ using qlbench::gCpu;
 using qlbench::loadavg;
 
 namespace {
-
-// Read bandwidth: a vectorizable sum over the array, split over `threads`.
-double readBandwidth(int threads) {
-    const size_t n = size_t(128) << 20;  // 512 MiB of float
-    std::vector<float> a(n, 1.0f);
-    std::vector<double> part(size_t(threads), 0.0);
-    const double t = best(
-        [&] {
-            ql::parallelChunks(n, threads, [&](int c, size_t b, size_t e) {
-                float s[16] = {};
-                for (size_t i = b; i + 16 <= e; i += 16)
-                    for (int k = 0; k < 16; ++k) s[k] += a[i + size_t(k)];
-                double sum = 0;
-                for (float v : s) sum += v;
-                part[size_t(c)] += sum;
-            });
-        },
-        3);
-    if (part[0] < 0) std::printf("(impossible)\n");  // keeps the sums alive
-    return double(n) * 4 / 1e9 / t;
-}
 
 struct Format {
     const char* name;
@@ -205,8 +186,13 @@ int main(int argc, char** argv) {
     const double c0 = cpuNow();
     std::printf("bench_infer_kernels: %d threads, path %s, load %s\n", threads,
                 ql::infer::isaName(ql::infer::activeIsa()), loadavg().c_str());
-    const double read1 = decode ? readBandwidth(1) : 1.0, read2 = decode ? readBandwidth(2) : 1.0;
-    std::printf("read bandwidth: 1 thread %.2f GB/s, 2 threads %.2f GB/s\n", read1, read2);
+    const double read1 = decode ? ql::probeReadBandwidth(1).bytesPerSecond / 1e9 : 1.0;
+    const double read2 = decode ? ql::probeReadBandwidth(2).bytesPerSecond / 1e9 : 1.0;
+    std::printf(
+        "read bandwidth: 1 thread %.2f GB/s, 2 threads %.2f GB/s (best of 5 sums over %.0f MiB; "
+        "last-level cache %.0f MiB as reported)\n",
+        read1, read2, double(ql::readProbeBytes()) / 1048576.0,
+        double(ql::lastLevelCacheBytes()) / 1048576.0);
     if (prefill) {
         const auto f32 = at::TensorOptions().dtype(at::kFloat);
         const at::Tensor a = at::randn({128, 1536}, f32), b = at::randn({8960, 1536}, f32);

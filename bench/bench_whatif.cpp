@@ -1,6 +1,7 @@
 // bench_whatif: the machine's memory bandwidth next to the weights-only kernels' throughput,
 // and a weights-only sweep of a (synthetic) checkpoint after it is in the page cache.
-//  1. memcpy and read (sum) bandwidth, 1 and 2 threads, on 512 MiB (beyond any cache);
+//  1. memcpy (512 MiB) and read bandwidth (base/read_bandwidth.h: >= 1 GiB, beyond the
+//     last-level cache), 1 and 2 threads;
 //  2. computeHistogram (2048 bins + stats) and the fused RTN analysis (grid, SQNR/MSE/max/
 //     cosine, three 2048-bin histograms) on the largest Qwen2.5-1.5B matrix, GB/s of float32
 //     input and the fraction of the 2-thread read bandwidth, in each vector path;
@@ -8,6 +9,7 @@
 //     as a run), then the metrics-only sweep of the first N recipes (wall, CPU seconds, load).
 //   bench_whatif [THREADS=2] [MODEL_DIR] [N_RECIPES=1]
 #include "base/parallel.h"
+#include "base/read_bandwidth.h"
 #include "bench_timing.h"
 #include "quant/histogram.h"
 #include "quant/simd.h"
@@ -33,23 +35,6 @@ using qlbench::loadavg;
 
 namespace {
 
-// Read bandwidth: a vectorizable sum over the array, split over `threads`.
-double readOnce(const std::vector<float>& x, int threads) {
-    std::vector<double> part(size_t(threads), 0.0);
-    ql::parallelChunks(x.size(), threads, [&](int c, size_t b, size_t e) {
-        float s[16] = {};
-        size_t i = b;
-        for (; i + 16 <= e; i += 16)
-            for (int k = 0; k < 16; ++k) s[k] += x[i + size_t(k)];
-        double t = 0;
-        for (float v : s) t += v;
-        part[size_t(c)] = t;
-    });
-    double t = 0;
-    for (double v : part) t += v;
-    return t;
-}
-
 struct Bandwidth {
     double copy1 = 0, copy2 = 0, read1 = 0, read2 = 0;
 };
@@ -67,10 +52,8 @@ Bandwidth measureBandwidth() {
                 });
             },
             3);
-        volatile double sink = 0;
-        const double tr = best([&] { sink = sink + readOnce(a, t); }, 3);
         (t == 1 ? bw.copy1 : bw.copy2) = gb / tc;
-        (t == 1 ? bw.read1 : bw.read2) = gb / tr;
+        (t == 1 ? bw.read1 : bw.read2) = ql::probeReadBandwidth(t).bytesPerSecond / 1e9;
     }
     std::printf("memory: memcpy 1 thread %.2f GB/s, 2 threads %.2f GB/s (bytes copied / s)\n",
                 bw.copy1, bw.copy2);

@@ -1,12 +1,14 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/progress.h"
+#include "base/read_bandwidth.h"
 #include "base/sha256.h"
 
 #include <QCryptographicHash>
 #include <QTest>
 
 #include <atomic>
+#include <cmath>
 #include <numeric>
 
 class TestBase : public QObject {
@@ -18,17 +20,16 @@ private slots:
                  QString("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         QCOMPARE(QString::fromStdString(ql::sha256Hex("")),
                  QString("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-        QCOMPARE(
-            QString::fromStdString(ql::sha256Hex(
-                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
-            QString("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+        QCOMPARE(QString::fromStdString(
+                     ql::sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+                 QString("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
     }
     void sha256MatchesQtOnLongInput() {
         std::string s;
         for (int i = 0; i < 100000; ++i) s += char('a' + i % 26);
-        const QByteArray qt = QCryptographicHash::hash(QByteArray::fromStdString(s),
-                                                       QCryptographicHash::Sha256)
-                                  .toHex();
+        const QByteArray qt =
+            QCryptographicHash::hash(QByteArray::fromStdString(s), QCryptographicHash::Sha256)
+                .toHex();
         QCOMPARE(QString::fromStdString(ql::sha256Hex(s)), QString::fromLatin1(qt));
     }
     void tokenIdsEncoding() {
@@ -49,6 +50,23 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ql::Error, ql::parallelChunks(10, 2, [](int c, size_t, size_t) {
                                      if (c == 1) throw ql::Error("boom");
                                  }));
+    }
+    // The probe reads a buffer beyond the cache the system reports (>= 1 GiB, >= 2x LLC) and
+    // gives a finite positive rate (an idle 2-core VM here: ~35 GB/s).
+    void readBandwidthProbeBeyondCache() {
+        const ql::ReadBandwidth r = ql::probeReadBandwidth(2, 1);
+        QVERIFY2(std::isfinite(r.bytesPerSecond) && r.bytesPerSecond > 1e8,
+                 qPrintable(QString::number(r.bytesPerSecond)));
+        QCOMPARE(r.lastLevelCacheBytes, ql::lastLevelCacheBytes());
+        QCOMPARE(r.bufferBytes, ql::readProbeBytes());
+        QVERIFY(r.bufferBytes >= (uint64_t(1) << 30));
+        QVERIFY2(r.bufferBytes >= 2 * r.lastLevelCacheBytes,
+                 qPrintable(QString("%1 vs LLC %2").arg(r.bufferBytes).arg(r.lastLevelCacheBytes)));
+        QCOMPARE(r.threads, 2);
+        QCOMPARE(r.passes, 1);
+        int checks = 0;
+        ql::probeReadBandwidth(1, 2, [&] { ++checks; });
+        QCOMPARE(checks, 3);  // before the untimed pass and each timed one
     }
     void progressCancelThrows() {
         int calls = 0;

@@ -10,6 +10,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -122,6 +123,8 @@ private Q_SLOTS:
     void bytesArePackedSize();
     void refusesOtherFormats();
     void emptyInputLeavesOutput();
+    void decodeRowRangesCoverEveryRowOnce();
+    void decodeRunsOnEveryThread();
 };
 
 void TestInferKernels::forwardMatchesDecodedWeights_data() {
@@ -270,6 +273,58 @@ void TestInferKernels::emptyInputLeavesOutput() {
     float y = 42.0f;
     p.forward(nullptr, 0, &y);
     QCOMPARE(y, 42.0f);
+}
+
+// Every row of every layer shape in exactly one range, ranges in order, boundaries on the
+// INT4 pass (4 rows), one range per thread once the layer is large enough to split.
+void TestInferKernels::decodeRowRangesCoverEveryRowOnce() {
+    const int64_t rowsList[] = {1, 3, 4, 5, 13, 64, 896, 1536, 4864, 8960, 151936};
+    const int64_t colsList[] = {32, 896, 8960};
+    for (int64_t rows : rowsList)
+        for (int64_t cols : colsList)
+            for (int threads = 1; threads <= 4; ++threads) {
+                const QString where =
+                    QString("%1 x %2, %3 threads").arg(rows).arg(cols).arg(threads);
+                const std::vector<infer::RowRange> ranges =
+                    infer::decodeRowRanges(rows, cols, threads);
+                std::vector<int> hits(size_t(rows), 0);
+                for (const infer::RowRange& r : ranges) {
+                    QVERIFY2(r.begin < r.end && r.begin % 4 == 0, qPrintable(where));
+                    for (int64_t i = r.begin; i < r.end; ++i) ++hits[size_t(i)];
+                }
+                QVERIFY2(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }),
+                         qPrintable(where));
+                for (size_t k = 1; k < ranges.size(); ++k)
+                    QVERIFY2(ranges[k].begin == ranges[k - 1].end, qPrintable(where));
+                QVERIFY2(int(ranges.size()) <= threads, qPrintable(where));
+                // Large enough: 2^16 weights per share and more than 4 t (t - 1) rows.
+                if (rows * cols >= int64_t(threads) << 16 && rows > 4 * threads * (threads - 1))
+                    QVERIFY2(int(ranges.size()) == threads, qPrintable(where));
+            }
+}
+
+// The decode path's tasks run on distinct pool threads (before, core/infer was compiled
+// without OpenMP and at::parallel_for ran every task on the calling thread).
+void TestInferKernels::decodeRunsOnEveryThread() {
+    const int threads = infer::intraOpThreads();
+    if (threads < 2) QSKIP("the intra-op pool has 1 thread here (OMP_NUM_THREADS=2 in CTest)");
+    std::vector<int> ran(size_t(threads), 0);
+    QCOMPARE(infer::runOnThreads(threads, [&](int64_t i) { ++ran[size_t(i)]; }), threads);
+    QVERIFY(std::all_of(ran.begin(), ran.end(), [](int h) { return h == 1; }));
+    QCOMPARE(infer::runOnThreads(1, [](int64_t) {}), 1);
+    // A layer whose decode splits: forward still equals the one-thread result exactly (each
+    // row is computed by one thread in the same order).
+    const CompactWeights c = makeCompact(kFormats[0], 1536, 512, false, 5);
+    const PackedLinear p = PackedLinear::fromCompact(c);
+    QCOMPARE(int(infer::decodeRowRanges(1536, 512, threads).size()), threads);
+    const std::vector<float> x = randomValues(512, 9, 1.0f);
+    std::vector<float> y(1536), y1(1536);
+    p.forward(x.data(), 1, y.data(), ForwardMode::Decode);
+    // Inside a pool task the decode cannot split again: task 0 computes it on one thread.
+    infer::runOnThreads(threads, [&](int64_t i) {
+        if (i == 0) p.forward(x.data(), 1, y1.data(), ForwardMode::Decode);
+    });
+    QVERIFY(std::memcmp(y.data(), y1.data(), y.size() * sizeof(float)) == 0);
 }
 
 QTEST_GUILESS_MAIN(TestInferKernels)

@@ -141,6 +141,36 @@ const char* isaName(Isa isa) {
     }
 }
 
+std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads) {
+    std::vector<RowRange> out;
+    if (rows <= 0) return out;
+    const int64_t byWeights =
+        std::max<int64_t>(1, rows * std::max<int64_t>(cols, 1) / kWeightsPerChunk);
+    const int64_t byRows = (rows + 3) / 4;
+    const int64_t n = std::min({int64_t(std::max(1, threads)), byWeights, byRows});
+    const int64_t step = ((rows + n - 1) / n + 3) / 4 * 4;
+    for (int64_t b = 0; b < rows; b += step) out.push_back({b, std::min(rows, b + step)});
+    return out;
+}
+
+int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn) {
+    if (tasks <= 0) return 0;
+    // The pool's thread number of each task (ATen's id, set inside parallel_for).
+    std::vector<int> ran(size_t(tasks), -1);
+    at::parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            ran[size_t(i)] = at::get_thread_num();
+            fn(i);
+        }
+    });
+    std::sort(ran.begin(), ran.end());
+    return int(std::unique(ran.begin(), ran.end()) - ran.begin());
+}
+
+int intraOpThreads() {
+    return at::get_num_threads();
+}
+
 PackedLinear PackedLinear::fromCompact(const CompactWeights& w, const std::string& layer) {
     checkSupported(w, layer);
     const QuantGrid& g = w.grid;
@@ -204,14 +234,15 @@ void PackedLinear::decodeForward(const float* x, int64_t tokens, float* y) const
             for (int64_t j = 0; j < group_; ++j) s += p[j];
             sums[size_t(t * groupsPerRow_ + g)] = s;
         }
-    const int64_t grain = std::max<int64_t>(1, kWeightsPerChunk / cols_);
+    const std::vector<RowRange> ranges = decodeRowRanges(rows_, cols_, intraOpThreads());
     for (int64_t t0 = 0; t0 < tokens; t0 += detail::kTokenBlock) {
         const int block = int(std::min<int64_t>(detail::kTokenBlock, tokens - t0));
         const float* xb = x + t0 * cols_;
         const float* sb = sums.data() + t0 * groupsPerRow_;
         float* yb = y + t0 * rows_;
-        at::parallel_for(0, rows_, grain,
-                         [&](int64_t b, int64_t e) { gemv(view, xb, sb, block, b, e, yb, rows_); });
+        runOnThreads(int64_t(ranges.size()), [&](int64_t i) {
+            gemv(view, xb, sb, block, ranges[size_t(i)].begin, ranges[size_t(i)].end, yb, rows_);
+        });
     }
 }
 
@@ -228,9 +259,10 @@ void PackedLinear::dequantRows(int64_t r0, int64_t r1, float* out) const {
                                   bits_ == 8 && zeros_.empty()};
     const detail::DequantFn dequant = kernels().dequant;
     const float* divisor = divisors_.empty() ? nullptr : divisors_.data();
-    const int64_t grain = std::max<int64_t>(1, kWeightsPerChunk / cols_);
-    at::parallel_for(r0, r1, grain, [&](int64_t b, int64_t e) {
-        dequant(view, b, e, divisor, out + (b - r0) * cols_);
+    const std::vector<RowRange> ranges = decodeRowRanges(r1 - r0, cols_, intraOpThreads());
+    runOnThreads(int64_t(ranges.size()), [&](int64_t i) {
+        const RowRange& p = ranges[size_t(i)];
+        dequant(view, r0 + p.begin, r0 + p.end, divisor, out + p.begin * cols_);
     });
 }
 

@@ -17,6 +17,7 @@
 #include "quant/compact_weights.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ql::infer {
@@ -30,6 +31,25 @@ void setMaxInferIsa(Isa cap);  // default Avx512 (no cap)
 const char* isaName(Isa isa);
 
 enum class ForwardMode { Auto, Decode, Prefill };
+
+// Rows [begin, end) of one thread's share of a decode call.
+struct RowRange {
+    int64_t begin = 0, end = 0;
+};
+
+// How a decode call of a [rows x cols] layer splits its rows over `threads` threads: one
+// contiguous range per thread (the longest streams each thread can read), in order, covering
+// [0, rows) once; every boundary a multiple of 4 rows (the INT4 pass); fewer ranges when a
+// share would hold fewer than 2^16 weights (a thread's wake-up costs about that much).
+std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads);
+
+// Runs fn(i) for i in [0, tasks) on libtorch's intra-op (OpenMP) threads, task i on the
+// pool's thread i when tasks <= the pool's threads. Returns the number of distinct threads
+// that ran a task (core/infer is compiled with OpenMP: without it at::parallel_for runs
+// serially, as every packed GEMV did before).
+int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn);
+// Threads of the intra-op pool now (at::get_num_threads()).
+int intraOpThreads();
 
 class PackedLinear {
 public:

@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "model/model.h"
+#include "model/stage_profile.h"
 #include "model/torch_errors.h"
 #include "model/transformer.h"
 
@@ -60,15 +61,21 @@ std::vector<float> Decoder::run(const std::vector<int32_t>& ids, bool allRows) {
         const at::Tensor tokens =
             at::from_blob(const_cast<int32_t*>(ids.data()), {1, int64_t(ids.size())}, at::kInt)
                 .to(at::kLong);
+        StageClock clock;
         at::Tensor hidden = net.embed(tokens);
+        clock.mark(Stage::Embed);
         for (int b = 0; b < c.numLayers; ++b)
             hidden = net.blockCached(b, hidden, state_->blocks[size_t(b)]);
+        StageClock headClock;
         // Only the rows asked for go through the output head (vocab x hidden each).
         if (!allRows) hidden = hidden.narrow(1, hidden.size(1) - 1, 1);
         const at::Tensor logits = net.head(hidden).contiguous();
+        headClock.mark(Stage::Head);
         state_->position += int64_t(ids.size());
         const float* p = logits.data_ptr<float>();
-        return std::vector<float>(p, p + logits.numel());
+        std::vector<float> out(p, p + logits.numel());
+        headClock.mark(Stage::Logits);
+        return out;
     } catch (const c10::Error& e) {
         reset();  // a failed step leaves some blocks ahead of the others
         throwTorchError(e, "decoding");

@@ -6,8 +6,11 @@
 
 #include "base/error.h"
 #include "io/dtype.h"
+#include "model/stage_profile.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -126,7 +129,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     }
     const at::Tensor qs = q.reshape({B, KV, rep * T, D});
     at::Tensor scores = at::matmul(qs, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));
-    scores.masked_fill_(blocked.repeat({rep, 1}), -std::numeric_limits<float>::infinity());
+    if (blocked.defined())  // undefined: every key visible (one cached token, no window)
+        scores.masked_fill_(blocked.repeat({rep, 1}), -std::numeric_limits<float>::infinity());
     return at::matmul(at::softmax(scores, -1), v).view({B, H, T, D});
 }
 
@@ -175,11 +179,31 @@ at::Tensor kernelLinear(const Linear& layer, const at::Tensor& input,
     return out;
 }
 
+// One token without autograd (a decode step): W x through at::mv (sgemv, every thread at the
+// read bandwidth). at::linear runs it as a 1-row GEMM (at::mm), 2-4x slower here for the
+// same weight bytes.
+bool singleTokenGemv(const at::Tensor& x, const at::Tensor& weight) {
+    return weight.defined() && x.numel() == weight.size(1) &&
+           x.scalar_type() == weight.scalar_type() &&
+           !(at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()));
+}
+
+at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    const at::Tensor v = x.reshape({-1});
+    const at::Tensor y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    return y.view(shape);
+}
+
 at::Tensor applyLinear(const Linear& layer, const at::Tensor& input, const LinearObserver& observer,
                        const std::function<void()>& check, double flopsPerCheck,
                        const InputQuantizer& quantizer) {
     const at::Tensor x = quantizer ? quantizer(layer, input) : input;
+    const bool oneToken = !layer.kernel && singleTokenGemv(x, layer.weight);
+    if (oneToken && check) check();
     at::Tensor out = layer.kernel ? kernelLinear(layer, x, check)
+                     : oneToken   ? gemv(x, layer.weight, layer.bias)
                      : check      ? interruptibleLinear(layer, x, check, flopsPerCheck)
                                   : at::linear(x, layer.weight, layer.bias);
     if (observer) {
@@ -540,6 +564,26 @@ at::Tensor blockedMaskAt(int64_t first, int64_t T, int64_t keyStart, int64_t S, 
     return mask;
 }
 
+// cos and sin [T, D] of positions [first, first + T) (HF's rotary embedding). A decode step
+// asks every block for the same position: the tables of the last few-token call are kept per
+// thread with the invFreq tensor they came from (held, so no other model's can alias it).
+std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& invFreq, int64_t first, int64_t T) {
+    struct Memo {
+        at::Tensor invFreq, cos, sin;
+        int64_t first = -1, T = 0;
+    };
+    thread_local Memo memo;
+    if (memo.first == first && memo.T == T && memo.invFreq.defined() &&
+        memo.invFreq.is_same(invFreq))
+        return {memo.cos, memo.sin};
+    const at::Tensor positions = at::arange(first, first + T, at::kFloat);
+    const at::Tensor freqs = at::outer(positions, invFreq);
+    const at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
+    const at::Tensor cos = emb.cos(), sin = emb.sin();
+    if (T <= 16) memo = Memo{invFreq, cos, sin, first, T};
+    return {cos, sin};
+}
+
 }  // namespace
 
 // One decoder block; with `cache`, the tokens continue the cached sequence (see blockCached).
@@ -557,11 +601,14 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
         return applyLinear(l[k], in, observer, interrupt_, interruptFlops_, inputQuantizer_);
     };
 
+    StageClock clock;
     // Attention.
     const at::Tensor x = rmsNorm(hidden, w_->inputNorm[index], c.rmsNormEps);
+    clock.mark(Stage::Norm);
     at::Tensor q = project(0, x).view({B, T, H, D});
     at::Tensor k = project(1, x).view({B, T, KV, D});
     const at::Tensor v = project(2, x).view({B, T, KV, D}).transpose(1, 2);
+    clock.mark(Stage::QkvProj);
     if (c.qkNorm) {
         q = rmsNorm(q, w_->qNorm[index], c.rmsNormEps);
         k = rmsNorm(k, w_->kNorm[index], c.rmsNormEps);
@@ -569,12 +616,10 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
     q = q.transpose(1, 2);  // [B, H, T, D]
     k = k.transpose(1, 2);  // [B, KV, T, D]
     const int64_t first = cache ? cache->nextPosition() : 0;
-    const at::Tensor positions = at::arange(first, first + T, at::kFloat);
-    const at::Tensor freqs = at::outer(positions, w_->invFreq);
-    const at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
-    const at::Tensor cos = emb.cos(), sin = emb.sin();
+    const auto [cos, sin] = ropeTables(w_->invFreq, first, T);
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
+    clock.mark(Stage::Rope);
 
     at::Tensor attn;
     if (!cache) {
@@ -584,7 +629,11 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
         const at::Tensor keys = cache->length() ? at::cat({cache->k, k}, 2) : k.contiguous();
         const at::Tensor values = cache->length() ? at::cat({cache->v, v}, 2) : v.contiguous();
         const int64_t S = keys.size(2);
-        attn = attention(q, keys, values, blockedMaskAt(first, T, keyStart, S, w_->slidingWindow));
+        // One new token sees every cached key when no window drops any (a decode step).
+        const bool allVisible = T == 1 && (w_->slidingWindow <= 0 || S <= w_->slidingWindow);
+        attn = attention(
+            q, keys, values,
+            allVisible ? at::Tensor() : blockedMaskAt(first, T, keyStart, S, w_->slidingWindow));
         // A sliding window never looks further back than `window` keys: drop older ones.
         const int64_t keep = w_->slidingWindow > 0 ? std::min<int64_t>(S, w_->slidingWindow) : S;
         cache->k = keys.narrow(2, S - keep, keep);
@@ -592,13 +641,21 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
         cache->start = keyStart + (S - keep);
     }
     attn = attn.transpose(1, 2).reshape({B, T, H * D});
+    clock.mark(Stage::Attention);
     const at::Tensor h = hidden + project(3, attn);
+    clock.mark(Stage::OProj);
 
     // MLP.
     const at::Tensor y = rmsNorm(h, w_->postNorm[index], c.rmsNormEps);
+    clock.mark(Stage::Norm);
     const at::Tensor gate = project(4, y);
     const at::Tensor up = project(5, y);
-    return h + project(6, at::silu(gate) * up);
+    clock.mark(Stage::MlpProj);
+    const at::Tensor act = at::silu(gate) * up;
+    clock.mark(Stage::MlpAct);
+    at::Tensor out = h + project(6, act);
+    clock.mark(Stage::MlpProj);
+    return out;
 }
 
 void Transformer::setInputQuantizer(InputQuantizer quantizer) {
@@ -613,7 +670,10 @@ void Transformer::setInterruptCheck(std::function<void()> check, double flopsPer
 at::Tensor Transformer::head(const at::Tensor& hidden) const {
     if (w_->residency == Residency::Streamed)
         return at::linear(finalNorm(hidden), headRows(0, config_.vocabSize));
-    return at::linear(rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps), w_->lmHead);
+    const at::Tensor normed = rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps);
+    // One position (a decode step): the head's vocab x hidden read once by sgemv.
+    if (singleTokenGemv(normed, w_->lmHead)) return gemv(normed, w_->lmHead, at::Tensor());
+    return at::linear(normed, w_->lmHead);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const LinearObserver& observer) const {

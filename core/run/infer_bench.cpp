@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/process_env.h"
+#include "base/read_bandwidth.h"
 #include "model/decoder.h"
 #include "model/generate.h"
 #include "model/model.h"
@@ -73,39 +74,24 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r,
     row.prefillTokensPerSecond = double(r.promptTokens) / std::max(now() - t0, 1e-9);
     rep.checkCancelled();
     t0 = now();
+    const double decodeCpu0 = cpuSeconds();
     for (int i = 0; i < r.genTokens; ++i) {
         logits = decoder.feed({argmaxToken(logits)});
         rep.report("bench", double(i + 1) / r.genTokens);
     }
     row.decodeTokensPerSecond = double(r.genTokens) / std::max(now() - t0, 1e-9);
+    row.decodeCpuSeconds = cpuSeconds() - decodeCpu0;
     row.kvCacheBytes = decoder.cacheBytes();
     row.weightBytes = model.summary().bytesInMemory;
     row.weightBytesPerToken = bytesPerToken(model);
+    row.headBytesPerToken =
+        uint64_t(model.config().vocabSize) * uint64_t(model.config().hiddenSize) * sizeof(float);
     row.peakRssBytes = peakResidentBytes();
     row.cpuSeconds = cpuSeconds() - cpu0;
     return row;
 }
 
 }  // namespace
-
-// The passes cannot be interrupted (0.1 s each on an idle machine, several times that on a
-// loaded one), so cancellation is asked between them: the GUI's Cancel waits one pass.
-double measureReadBandwidth(const ProgressCallback& progress) {
-    at::NoGradGuard noGrad;
-    const ProgressReporter rep(progress);
-    const int64_t n = int64_t(64) << 20;  // 256 MiB of float32, far beyond any cache
-    const at::Tensor buffer = at::ones({n}, at::kFloat);
-    rep.checkCancelled();
-    buffer.sum().item<float>();  // pages touched, threads started
-    double best = 0.0;
-    for (int pass = 0; pass < 3; ++pass) {
-        rep.checkCancelled();
-        const double t0 = now();
-        buffer.sum().item<float>();
-        best = std::max(best, double(n) * sizeof(float) / std::max(now() - t0, 1e-9));
-    }
-    return best;
-}
 
 InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallback& progress) {
     if (r.promptTokens < 1 || r.promptTokens > 32768)
@@ -127,7 +113,11 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     InferBenchResult result;
     result.threads = at::get_num_threads();
     const ProgressReporter rep(progress);
-    result.readBandwidthBytesPerSecond = measureReadBandwidth(progress);
+    // Between passes the GUI's Cancel is asked (a pass: ~0.03 s idle, longer when loaded).
+    const ReadBandwidth bw = probeReadBandwidth(result.threads, 5, [&] { rep.checkCancelled(); });
+    result.readBandwidthBytesPerSecond = bw.bytesPerSecond;
+    result.readProbeBytes = bw.bufferBytes;
+    result.lastLevelCacheBytes = bw.lastLevelCacheBytes;
     const int models = 1 + int(runs.size());
     for (int m = 0; m < models; ++m) {
         const RunResult* run = m > 0 ? runs[size_t(m - 1)].get() : nullptr;

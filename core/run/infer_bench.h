@@ -1,6 +1,7 @@
 // Inference speed and memory of the float model and of runs' quantized models (issue 11's
 // bench-infer): prefill and KV-cached decode tokens/s, weight and KV-cache bytes, peak RSS,
-// and the machine's measured read bandwidth with the decode speed it allows.
+// and the machine's measured read bandwidth (base/read_bandwidth.h) with the decode speed it
+// allows.
 //
 // Until packed kernels are plugged in (ql::Linear::kernel), a run's layers are its
 // dequantized weights in float32: the same bytes and speed as the float model, reported as
@@ -39,8 +40,11 @@ struct InferBenchRow {
     uint64_t kvCacheBytes = 0;  // after prompt + generated tokens
     uint64_t weightBytesPerToken =
         0;  // read per decode step: projections, head, norms, 1 embedding row
+    uint64_t headBytesPerToken = 0;  // of weightBytesPerToken: the output head (float32,
+                                     // never quantized by a run)
     double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
     double fractionOfLimit = 0.0;                // decode / limit
+    double decodeCpuSeconds = 0.0;               // process CPU (all threads) of the G decode steps
     uint64_t peakRssBytes = 0;  // process peak while this model ran (cumulative if the kernel
                                 // does not allow a reset; then peakIsCumulative)
     bool peakIsCumulative = false;
@@ -48,7 +52,11 @@ struct InferBenchRow {
 };
 
 struct InferBenchResult {
-    double readBandwidthBytesPerSecond = 0.0;  // best of 3 sums over a 256 MiB buffer
+    // base/read_bandwidth.h with the compute threads: best of 5 sums over a buffer of at
+    // least 1 GiB and twice the last-level cache.
+    double readBandwidthBytesPerSecond = 0.0;
+    uint64_t readProbeBytes = 0;       // the probe's buffer
+    uint64_t lastLevelCacheBytes = 0;  // as the system reports it (0: unknown)
     int threads = 0;
     std::vector<InferBenchRow> rows;
 };
@@ -56,8 +64,5 @@ struct InferBenchResult {
 // Throws ql::Error (bad settings, files) or ql::Cancelled.
 InferBenchResult benchInference(const InferBenchRequest& request,
                                 const ProgressCallback& progress = {});
-
-// The machine's read bandwidth (bytes/s) with the compute threads set now.
-double measureReadBandwidth(const ProgressCallback& progress = {});  // asked between passes
 
 }  // namespace ql
