@@ -17,6 +17,7 @@
 // every call: the GEMV's compute rate; "of read bw" then means nothing); a fourth argument
 // caps the kernels' instruction set.
 #include "base/parallel.h"
+#include "base/process_env.h"
 #include "base/read_bandwidth.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
@@ -171,6 +172,10 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, b
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As quantlens-cli and the GUI run: OpenMP workers sleep instead of spinning after a
+    // parallel region (the packed kernels' OpenMP pool would otherwise spin against
+    // OpenBLAS's threads in the next sgemm: prefill measured 0.44-0.70x f32 with spinning).
+    ql::ensurePassiveOpenMpWait(argv);
     const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
     const int prefillTokens = argc > 2 ? std::atoi(argv[2]) : 128;
     // Prefill only: decode is timed on one copy (cache-resident, not meaningful) and the
