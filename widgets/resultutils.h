@@ -40,8 +40,8 @@ QString runDisplayName(const RunResult& run);
 // text, protocol, sequence length and number of windows. Runs with equal keys share one
 // float perplexity; deltas across keys mix the effect of quantization with the settings.
 QString evalSettingKey(const RunResult& run);
-QString evalSettingLabel(
-    const RunResult& run);  // "gptq protocol · seq 256 · 17 windows · stories.txt"
+// "gptq protocol · seq 256 · 17 windows · stories.txt"
+QString evalSettingLabel(const RunResult& run);
 // What differs between two runs' evaluation settings ("seq 256 vs 512"); empty when equal.
 QString evalSettingDifference(const RunResult& a, const RunResult& b);
 // Output SQNR is measured on calibration inputs: comparable only for equal keys.
