@@ -26,41 +26,58 @@ struct GroupCounts {
     uint32_t n[kMaxLevels] = {};
 };
 
+// Unsigned 32-bit lanes as wide as an int vector: the counters wrap by design (a level's
+// 4-bit field may carry into the next one only after 15 adds, which flush() prevents).
+template <class VI>
+struct UnsignedLanes;
+template <>
+struct UnsignedLanes<simd::vi> {
+    typedef uint32_t type __attribute__((vector_size(16)));
+};
+template <>
+struct UnsignedLanes<simd::vi8> {
+    typedef uint32_t type __attribute__((vector_size(32)));
+};
+template <>
+struct UnsignedLanes<simd::vi16> {
+    typedef uint32_t type __attribute__((vector_size(64)));
+};
+
 // Per lane, 8 levels per 32-bit counter word (4 bits each): a word holds at most 15 adds,
 // so flush() runs every 15 vectors. Lanes are summed byte-wise (<= 15 * 16 = 240 per byte).
 template <class VF>
 class LaneLevelCounter {
     using VI = decltype(VF{} == VF{});
+    using VU = typename UnsignedLanes<VI>::type;
 
 public:
     // r: codes (whole floats in [rlo, rlo + 15]), rlo: the group's lowest code.
     void add(VF r, VF rlo, GroupCounts& out) {
         const VI k = __builtin_convertvector(r - rlo, VI);
         const VI one = VI{} + 1, seven = VI{} + 7, eight = VI{} + 8;
-        const VI bit = one << ((k & seven) << 2);
-        const VI low = k < eight;
+        const VU bit = (VU)(one << ((k & seven) << 2));
+        const VU low = (VU)(k < eight);
         lo_ += bit & low;
         hi_ += bit & ~low;
         if (++adds_ == 15) flush(out);
     }
     void flush(GroupCounts& out) {
         if (adds_ == 0) return;
-        // (arithmetic shifts: the sign bits land in the masked-out top nibble)
-        const VI mask = VI{} + 0x0F0F0F0F;
+        const VU mask = VU{} + 0x0F0F0F0Fu;
         addBytes(lo_ & mask, out, 0);
         addBytes((lo_ >> 4) & mask, out, 1);
         addBytes(hi_ & mask, out, 8);
         addBytes((hi_ >> 4) & mask, out, 9);
-        lo_ = VI{}, hi_ = VI{}, adds_ = 0;
+        lo_ = VU{}, hi_ = VU{}, adds_ = 0;
     }
 
 private:
-    static void addBytes(VI v, GroupCounts& out, int first) {
+    static void addBytes(VU v, GroupCounts& out, int first) {
         uint32_t s = 0;
-        for (int i = 0; i < simd::lanes<VF>(); ++i) s += uint32_t(v[i]);
+        for (int i = 0; i < simd::lanes<VF>(); ++i) s += v[i];
         for (int b = 0; b < 4; ++b) out.n[first + 2 * b] += (s >> (8 * b)) & 0xFFu;
     }
-    VI lo_ = VI{}, hi_ = VI{};
+    VU lo_ = VU{}, hi_ = VU{};
     int adds_ = 0;
 };
 
