@@ -69,12 +69,8 @@ LlamaQuantizePlan llamaQuantizePlan(const PlanInputs& in, const PlanResult& plan
             return out;
         }
     }
-    std::map<int, size_t> count;
-    for (const int j : plan.choice) ++count[j];
-    int base = plan.choice.empty() ? 0 : plan.choice.front();
-    for (const auto& [j, n] : count)
-        if (n > count[base]) base = j;
-    out.baseType = fileTypeOf(types[size_t(base)]);
+    // the base recipe of the plan's run (the most chosen candidate: none is fitted here)
+    out.baseType = fileTypeOf(llamaQuantizeType(planRun(in, plan).recipe));
     out.command = "llama-quantize";
     for (size_t k = 0; k < in.layers.size(); ++k) {
         const auto gguf = ggufLinearName(in.layers[k].name);
