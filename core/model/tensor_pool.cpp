@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,6 +34,9 @@ namespace {
 // A request is served from a cached block up to 1 + 1/kReuseSlack times its size class.
 constexpr size_t kReuseSlack = 2;
 
+// The pool may keep at least this much beyond the largest live set (see allowedFootprint).
+constexpr uint64_t kMinSlackBytes = uint64_t(64) << 20;
+
 // Never keep more than this cached, whatever the live set was.
 constexpr uint64_t kMaxCachedBytes = uint64_t(2) << 30;
 
@@ -50,9 +54,13 @@ size_t sizeClass(size_t n) {
 // them on request: THP "madvise" mode is the common default). A fresh 4 KiB-paged block costs
 // one page fault per 4 KiB when first written; the 1.5B acceptance run mapped 54.9 GB fresh in
 // 2,676 misses = 13.4 M faults, most of its 18.1 M and of its system time. With 2 MiB pages
-// it is one fault per 2 MiB. Below 8 MiB the rounding to whole huge pages would cost up to 25 %.
+// it is one fault per 2 MiB. Blocks of 2-8 MiB too (hidden states, q/o weights, attention
+// outputs): with small pages their misses were ~70 k of the 0.32 M faults of a 0.5B run's
+// blocks phase, and a fault costs ~10 us of system time on this project's VMs (BENCHMARKS.md,
+// "System time under 5 %"). The rounding to whole huge pages costs < 2 MiB per block
+// (a 3.7 MB block takes 4 MiB); below 2 MiB it could double a block, so those keep small pages.
 constexpr size_t kHugePage = size_t(2) << 20;
-constexpr size_t kHugeBlockMinBytes = size_t(8) << 20;
+constexpr size_t kHugeBlockMinBytes = kHugePage;
 
 bool hugePagesWanted() {
     const char* v = std::getenv("QL_POOL_HUGEPAGES");
@@ -189,7 +197,12 @@ private:
     // any one moment's live set, so each miss evicted a block the next request needed and
     // no block was ever reused. Measured (eval of a 0.5B model, 4 x 512): slack 5 % -> 333
     // misses of 982 requests, 12.5 % -> 148 (the cold ones), 25 % -> 146; peak RSS unchanged.
-    uint64_t allowedFootprint() const { return maxLive_ + maxLive_ / 8; }
+    // At least kMinSlackBytes of slack: with 1/8 alone a small model's block (stories260k,
+    // 8 x 256 tokens: two 16 MiB attention-score blocks live, then four 1.4 MiB MLP blocks)
+    // still missed 3 times in every repeat of the same pass, each miss a fresh mapping.
+    uint64_t allowedFootprint() const {
+        return maxLive_ + std::max<uint64_t>(maxLive_ / 8, kMinSlackBytes);
+    }
 
     // Caller holds mutex_. Returns the bytes given back.
     size_t evictOldest() {
@@ -236,6 +249,20 @@ public:
 
 std::atomic<bool> g_installed{false};
 
+// What the pool does not take (< kTensorPoolMinBytes) comes from the C heap, and stays there:
+// glibc's defaults map requests from 128 KiB up fresh and give the heap's free top back to
+// the kernel above 128 KiB-32 MiB (dynamic), so a block's half-MiB hidden states and its
+// heap temporaries were faulted in again on every repeat of a block (test_tensor_pool:
+// ~3,000 minor faults for a stories260k block run a third time; < 64 with these settings).
+// Fixed values turn glibc's dynamic thresholds off. The heap may hold up to 64 MiB free at
+// its top; callers still return it all with releaseFreeMemory where a phase ends.
+void keepSmallBlocksOnTheHeap() {
+    const char* keepAll = std::getenv("QL_MALLOC_KEEP");  // its own, larger settings
+    if (keepAll != nullptr && std::string(keepAll) == "1") return;
+    mallopt(M_MMAP_THRESHOLD, int(kTensorPoolMinBytes));
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 bool poolWanted() {
     const char* v = std::getenv("QL_TENSOR_POOL");
     return v == nullptr || std::string(v) != "0";
@@ -247,6 +274,7 @@ bool installTensorPool() {
     static const bool installed = [] {
         if (!poolWanted()) return false;
         static PoolAllocator allocator;
+        keepSmallBlocksOnTheHeap();
         // Priority above the default allocator's registration (0).
         c10::SetCPUAllocator(&allocator, /*priority=*/1);
         g_installed = true;

@@ -9,7 +9,7 @@
 // first, until live + cached + the new block fit in that bound. Without the pool, at the
 // moment of the high-water mark the live set was resident anyway (see allowedFootprint).
 // Cached bytes are held, though, while other (non-tensor) allocations peak; callers trim the
-// pool where the work changes character (trimTensorPool). Blocks of 8 MiB and more are 2 MiB
+// pool where the work changes character (trimTensorPool). Blocks of 2 MiB and more are 2 MiB
 // aligned and advised to use transparent huge pages (QL_POOL_HUGEPAGES=0: small pages), so a
 // fresh block costs a fault per 2 MiB instead of per 4 KiB. Torch-free header.
 #pragma once

@@ -463,6 +463,27 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
     throw Error("layer '" + l.name + "': unknown weight source '" + l.weightAfterSource + "'");
 }
 
+void afterWeightsInto(const RunResult& run, const LayerResult& l, const float* original, size_t n,
+                      float* out) {
+    if (l.weightAfterSource == "grid") {
+        if (size_t(l.rows) * size_t(l.cols) != n)
+            throw Error("layer '" + l.name + "': grid of " + std::to_string(l.rows) + " x " +
+                        std::to_string(l.cols) + " for " + std::to_string(n) + " weights");
+        quantizeWithGrid(original, gridOf(l), nullptr, out);
+        return;
+    }
+    if (l.weightAfterSource == "stored" && run.storedWeights &&
+        run.storedWeights->contains(l.name)) {
+        const CompactWeights w = run.storedWeights->get(l.name);
+        if (size_t(w.rows()) * size_t(w.cols()) != n)
+            throw Error("layer '" + l.name + "': stored weight has the wrong size");
+        w.decodeInto(out);
+        return;
+    }
+    const std::vector<float> w = afterWeightsOf(run, l, original, n);
+    std::copy(w.begin(), w.end(), out);
+}
+
 CompactWeights layerCodesOf(const RunResult& run, const LayerResult& l, const float* original) {
     if (l.weightAfterSource == "grid") {
         const QuantGrid grid = gridOf(l);

@@ -159,6 +159,11 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer
                                   const std::vector<float>& original);
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& layer,
                                   const float* original, size_t n);
+// The same written to `out` (n floats): the grid and in-memory stored sources need no
+// temporary (a fresh vector per layer was 71 % of the page faults of a streamed run's
+// weight gradients: BENCHMARKS.md, "System time under 5 %").
+void afterWeightsInto(const RunResult& run, const LayerResult& layer, const float* original,
+                      size_t n, float* out);
 
 // The grid a layer result records (bits, symmetry, shape, group size, scales, zeros).
 QuantGrid gridOf(const LayerResult& layer);

@@ -16,6 +16,7 @@
 #include "methods/method_common.h"
 #include "methods/quantize_block.h"
 #include "run/activation_side.h"
+#include "run/heap_trim.h"
 #include "run/run_internal.h"
 
 #include <set>
@@ -216,10 +217,11 @@ void runStreamEngine(RunResult& run, Model& model, const TensorStore& store, con
         net.setInputQuantizer({});
         states.clear();
         net.releaseBlock(b);
-        releaseFreeMemory();
+        releaseFreeMemoryAbove(kFreeHeapBetweenBlocks);
     }
     errorScratch = std::vector<float>();
     dropRecycledCodes();
+    releaseFreeMemory();
     phases.done("blocks");
     if (measureSqnr) sqnr.finish(analyzed);
     if (plan.activations) {
