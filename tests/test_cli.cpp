@@ -87,6 +87,7 @@ private Q_SLOTS:
     void eval();
     void synthThenQuantize();
     void quantizeJsonMatchesReference();
+    void gemmBoundIsTheDryRunsFlopsOverTheRate();
     void quantizeTableAndCompare();
     void truncatedSafetensors();
     void missingTokenizer();
@@ -160,6 +161,52 @@ void TestCli::synthThenQuantize() {
     QVERIFY(j.at("ppl_q").is_null());  // no evaluation text
     QVERIFY(j.at("bytes_q").get<uint64_t>() < j.at("bytes_fp").get<uint64_t>());
     QVERIFY(QFile::exists(dir + "/run/run.json"));
+}
+
+// --gemm-bound (issue 7's time target: wall <= 1.3 x FLOPs / GEMM rate): the run reports the
+// same matrix-product FLOPs as --dry-run predicts for the same settings, and the bound and
+// ratio are those FLOPs over the rate it measured and the run's time over that bound.
+void TestCli::gemmBoundIsTheDryRunsFlopsOverTheRate() {
+    QL_REQUIRE_DATA(kSmall);
+    const QString dir = qltest::tempDir("cli-gemm-bound");
+    const QStringList settings = {"quantize",
+                                  "--model",
+                                  data(kSmall),
+                                  "--recipe",
+                                  "rtn:int4:g32:asym",
+                                  "--eval",
+                                  data("data/stories/stories.txt"),
+                                  "--seq",
+                                  "64",
+                                  "--max-windows",
+                                  "2",
+                                  "--calib",
+                                  data("data/stories/calib.txt"),
+                                  "--calib-windows",
+                                  "2",
+                                  "--calib-seq",
+                                  "64",
+                                  "--threads",
+                                  "1",
+                                  "--json"};
+    const json dry = parsedJson(runCli(settings + QStringList{"--dry-run"}));
+    const Result r = runCli(settings + QStringList{"--gemm-bound", "--out", dir + "/run"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    QVERIFY(j.contains("gemm_bound"));
+    const json& b = j.at("gemm_bound");
+    const double flops = b.at("matmul_flops").get<double>();
+    const double rate = b.at("gemm_flops_per_second").get<double>();
+    QVERIFY(flops > 0 && rate > 0);
+    QCOMPARE(flops, dry.at("matmul_flops").get<double>());
+    QVERIFY(std::abs(b.at("bound_seconds").get<double>() / (flops / rate) - 1) < 1e-9);
+    QVERIFY(std::abs(b.at("run_seconds").get<double>() - j.at("seconds").get<double>()) < 1e-9);
+    QVERIFY(std::abs(b.at("ratio").get<double>() * b.at("bound_seconds").get<double>() /
+                         b.at("run_seconds").get<double>() -
+                     1) < 1e-9);
+    // Without the flag nothing is measured or reported.
+    const Result plain = runCli(settings + QStringList{"--out", dir + "/run2"});
+    QVERIFY(!parsedJson(plain).contains("gemm_bound"));
 }
 
 void TestCli::quantizeJsonMatchesReference() {

@@ -85,6 +85,9 @@ const char* kUsage =
     "  --dry-run            print the predicted peak memory and time (from the model's\n"
     "                       shapes, the settings and this machine's measured GEMM rate)\n"
     "                       and what is available, then stop (--out not needed)\n"
+    "  --gemm-bound         measure the float32 GEMM rate before the run and print the run's\n"
+    "                       matrix-product FLOPs / that rate (the time bound) next to its\n"
+    "                       wall time and their ratio (GPTQ/AWQ solver time not in the bound)\n"
     "  --json               print the summary as JSON\n";
 
 // Progress on stderr: one line per phase change or 10% step.
@@ -236,7 +239,7 @@ int cmdQuantize(const Argv& argv) {
         argv,
         {"model", "recipe", "calib", "eval", "seq", "calib-windows", "calib-seq", "max-windows",
          "protocol", "include", "exclude", "bins", "threads", "out", "from-checkpoint", "override"},
-        {"json", "no-activations", "no-gradients", "force", "dry-run"});
+        {"json", "no-activations", "no-gradients", "force", "dry-run", "gemm-bound"});
     args.allowPositional(0);
     ql::RunConfig c;
     c.modelDir = modelFolderOption(args);
@@ -281,6 +284,9 @@ int cmdQuantize(const Argv& argv) {
     }
     if (dryRun) return printEstimate(c, args.flag("json"));
 
+    // Measured before the run, on the same threads, so the bound is this machine's now.
+    const ql::RunEstimate bound =
+        args.flag("gemm-bound") ? ql::estimateRun(c, ql::measureGemmRate()) : ql::RunEstimate{};
     ql::RunResult run =
         ql::runQuantization(c, recordProgressGaps(stderrProgress(), ql::computeThreads()));
     const auto t0 = std::chrono::steady_clock::now();
@@ -291,9 +297,23 @@ int cmdQuantize(const Argv& argv) {
         nlohmann::json j = nlohmann::json::parse(ql::runSummaryJson(run));
         j["timings"]["save"] = saveSeconds;
         j["out"] = out;
+        if (bound.seconds > 0) {
+            j["gemm_bound"] = {{"matmul_flops", bound.matmulFlops},
+                               {"gemm_flops_per_second", bound.gemmFlopsPerSecond},
+                               {"bound_seconds", bound.seconds},
+                               {"run_seconds", run.seconds},
+                               {"ratio", run.seconds / bound.seconds}};
+        }
         std::cout << j.dump(2) << "\n";
     } else {
         printTable(run, out);
+        if (bound.seconds > 0)
+            std::printf(
+                "GEMM bound: %.1f TFLOP of matrix products / %.0f GFLOP/s (float32, %d "
+                "threads, measured before the run) = %.4g s; run %.4g s = %.3f x the "
+                "bound\n",
+                bound.matmulFlops / 1e12, bound.gemmFlopsPerSecond / 1e9, ql::computeThreads(),
+                bound.seconds, run.seconds, run.seconds / bound.seconds);
     }
     return 0;
 }
