@@ -309,7 +309,7 @@ int cmdQuantize(const Argv& argv) {
         printTable(run, out);
         if (bound.seconds > 0)
             std::printf(
-                "GEMM bound: %.1f TFLOP of matrix products / %.0f GFLOP/s (float32, %d "
+                "GEMM bound: %.4g TFLOP of matrix products / %.0f GFLOP/s (float32, %d "
                 "threads, measured before the run) = %.4g s; run %.4g s = %.3f x the "
                 "bound\n",
                 bound.matmulFlops / 1e12, bound.gemmFlopsPerSecond / 1e9, ql::computeThreads(),
