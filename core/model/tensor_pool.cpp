@@ -249,17 +249,19 @@ public:
 
 std::atomic<bool> g_installed{false};
 
-// What the pool does not take (< kTensorPoolMinBytes) comes from the C heap, and stays there:
-// glibc's defaults map requests from 128 KiB up fresh and give the heap's free top back to
-// the kernel above 128 KiB-32 MiB (dynamic), so a block's half-MiB hidden states and its
-// heap temporaries were faulted in again on every repeat of a block (test_tensor_pool:
-// ~3,000 minor faults for a stories260k block run a third time; < 64 with these settings).
-// Fixed values turn glibc's dynamic thresholds off. The heap may hold up to 64 MiB free at
-// its top; callers still return it all with releaseFreeMemory where a phase ends.
+// What the pool does not take (tensors < kTensorPoolMinBytes, std::vectors) comes from the
+// C heap, and stays there: glibc's defaults map requests from 128 KiB up fresh until frees
+// raise that threshold (up to 32 MiB) and give the heap's free top back to the kernel above
+// a threshold that moves with it, so a block's half-MiB hidden states and its heap
+// temporaries were faulted in again on every repeat of a block (test_tensor_pool: ~3,000
+// minor faults for a stories260k block run a third time; 0-256 with these settings). Fixed
+// values, glibc's largest dynamic ones from the start: requests up to 32 MiB from the heap,
+// which may hold up to 64 MiB free at its top; callers still return it all with
+// releaseFreeMemory where a phase ends.
 void keepSmallBlocksOnTheHeap() {
     const char* keepAll = std::getenv("QL_MALLOC_KEEP");  // its own, larger settings
     if (keepAll != nullptr && std::string(keepAll) == "1") return;
-    mallopt(M_MMAP_THRESHOLD, int(kTensorPoolMinBytes));
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 

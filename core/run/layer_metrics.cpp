@@ -11,6 +11,8 @@
 #include "run/checkpoint_source.h"
 #include "run/run_internal.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -318,10 +320,14 @@ CompactWeights storedAfterWeights(const LayerQuantization& lq, const std::vector
     if (lq.codes.size() != n)
         throw Error("layer '" + lq.name + "': the quantization returned no codes to store");
     CompactWeights w = compactFromCodes(lq.grid, lq.codes, awqScales);
-    // Cheap next to GPTQ/AWQ themselves, and what re-binning shows depends on it.
-    const std::vector<float> decoded = w.decode();
+    // Cheap next to GPTQ/AWQ themselves, and what re-binning shows depends on it. Decoded
+    // into a pooled tensor: a fresh vector per layer was the largest source of page faults
+    // of a GPTQ run's blocks phase (BENCHMARKS.md, "System time under 5 %, measured").
+    const at::Tensor scratch = at::empty({int64_t(n)}, at::kFloat);
+    float* decoded = scratch.data_ptr<float>();
+    w.decodeInto(decoded);
     const size_t cols = size_t(lq.grid.cols);
-    for (size_t i = 0; i < decoded.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
         const float expect = folded ? after[i] / awqScales[i % cols] : after[i];
         // Values, not bits: decode is bit-exact (test_compact), but the sign of a zero would
         // not be worth failing a run for.
