@@ -467,7 +467,6 @@ void TestInferKernels::a8MatchesQuantizedReference() {
                              .arg(worstRef, 0, 'g', 3)
                              .arg(worstQuant, 0, 'g', 3)
                              .arg(relL2, 0, 'g', 3);
-    qInfo("%s", qPrintable(what));
     QVERIFY2(worstRef <= 1.0, qPrintable(what));
     QVERIFY2(worstQuant <= 1.0, qPrintable(what));
     QVERIFY2(relL2 <= 0.02, qPrintable(what));
