@@ -9,6 +9,9 @@
 //     over float32 GEMV (the faster of at::mm of 1 x in by Wᵀ and at::mv);
 //  3. prefill (128 tokens): GFLOP/s of the packed layer against float32 sgemm of the same
 //     shape.
+//  4. the same decode with int8 activations (PackedLinear::setActivationMode(Int8), W8A8 /
+//     W4A8 by VNNI; issue 11): a second table, with the speedup over float32 GEMV and over
+//     the float-activation packed path of the same run (the same weight bytes are read).
 // Speedups are given by wall time and by CPU time (all threads) of the best run: on a
 // shared machine the CPU-time ratio is the cost of the work itself.
 //   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128] [prefill|decode|kernel] [avx2|baseline]
@@ -96,7 +99,8 @@ int64_t copiesFor(uint64_t layerBytes) {
 
 // decode: the weights of each call come from memory (distinct copies); else from the cache
 // (the same copy each call: the kernels' compute rate).
-void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, bool prefill) {
+void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, bool prefill,
+               std::vector<std::string>& a8rows) {
     const std::vector<float> w = randomMatrix(s.out, s.in);
     const auto f32 = at::TensorOptions().dtype(at::kFloat);
     const at::Tensor x1 = at::randn({1, s.in}, f32);
@@ -139,7 +143,11 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, b
 
     for (const Format& f : kFormats) {
         const ql::CompactWeights c = compact(w, s, f);
-        const ql::infer::PackedLinear one = ql::infer::PackedLinear::fromCompact(c, s.name);
+        ql::infer::PackedLinear one = ql::infer::PackedLinear::fromCompact(c, s.name);
+        // The int8-activation copy is built once and copied with the layer; the float path
+        // does not read it.
+        one.setActivationMode(ql::infer::ActivationMode::Int8);
+        one.setActivationMode(ql::infer::ActivationMode::Float);
         const int64_t np = decode || !prefill ? copiesFor(one.bytes()) : 1;
         std::vector<ql::infer::PackedLinear> copies(size_t(decode ? np : 1), one);
         std::vector<const ql::infer::PackedLinear*> layers;
@@ -161,6 +169,25 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, b
                                   : 1.0;
         const double cpuP = prefill ? gCpu : 1.0;
         const double gbs = double(one.bytes()) / td / 1e9;
+        if (decode || !prefill) {
+            for (auto& l : copies) l.setActivationMode(ql::infer::ActivationMode::Int8);
+            const double t8 = best(
+                                  [&] {
+                                      for (const auto* l : layers)
+                                          l->forward(x1.data_ptr<float>(), 1, y1.data_ptr<float>());
+                                  },
+                                  3) /
+                              double(np);
+            const double cpu8 = gCpu / double(np);
+            const double gbs8 = double(one.bytes()) / t8 / 1e9;
+            char row[512];
+            std::snprintf(row, sizeof row,
+                          "| %s | %s | %.3f | %.2f | %.0f%% | %.3f | %.2fx | %.2fx | %.2fx | "
+                          "%.2fx |\n",
+                          s.name, f.name, t8 * 1e3, gbs8, 100.0 * gbs8 / readGBs, cpu8 * 1e3,
+                          tf / t8, cpuF / cpu8, td / t8, cpuD / cpu8);
+            a8rows.push_back(row);
+        }
         std::printf(
             "| | %s | %.3f | %.2f | %.0f%% | %.3f | %.2fx | %.2fx | %.1f | %.2fx | %.2fx | %.3f "
             "|\n",
@@ -211,7 +238,17 @@ int main(int argc, char** argv) {
         "\n| layer [out x in] | weights | decode ms/layer | GB/s | of read bw | decode cpu ms | "
         "speedup (wall) | speedup (cpu) | prefill GFLOP/s | vs f32 (wall) | vs f32 (cpu) | "
         "B/weight |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens, decode, prefill);
+    std::vector<std::string> a8rows;
+    for (const Shape& s : kShapes) shapeRows(s, bw, prefillTokens, decode, prefill, a8rows);
+    if (!a8rows.empty()) {
+        std::printf(
+            "\nint8 activations (path %s): decode of the same layers, same weight bytes\n"
+            "| layer [out x in] | weights | a8 decode ms/layer | GB/s | of read bw | a8 cpu ms | "
+            "vs f32 (wall) | vs f32 (cpu) | vs float-act packed (wall) | vs float-act (cpu) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n",
+            ql::infer::a8IsaName(ql::infer::activeA8Isa()));
+        for (const std::string& r : a8rows) std::fputs(r.c_str(), stdout);
+    }
     std::printf("load at end %s, total cpu %.1f s\n", loadavg().c_str(), cpuNow() - c0);
     return 0;
 }

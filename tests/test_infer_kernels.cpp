@@ -13,9 +13,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 using namespace ql;
+using infer::A8Isa;
+using infer::ActivationMode;
 using infer::ForwardMode;
 using infer::Isa;
 using infer::PackedLinear;
@@ -110,6 +113,33 @@ Worst compare(const std::vector<float>& y, const std::vector<float>& x, const st
 
 const Isa kPaths[] = {Isa::Baseline, Isa::Avx2, Isa::Avx512};
 
+// The int8 activations of the A8 path, computed here from its definition (not with the
+// kernels' code): per block of 32 values d = amax / 127 and q = nearbyint(x * (127 / amax))
+// clamped to [-127, 127]; returned as the dequantized values d * q (in double) and the
+// block scale of each value. AWQ: the values are x / divisor first.
+struct QuantizedX {
+    std::vector<double> xhat;
+    std::vector<double> step;  // d of the value's block
+};
+QuantizedX quantizeX(const float* x, int64_t cols, const std::vector<float>& divisor) {
+    QuantizedX out{std::vector<double>(size_t(cols)), std::vector<double>(size_t(cols))};
+    std::vector<float> xs(x, x + cols);
+    if (!divisor.empty())
+        for (int64_t j = 0; j < cols; ++j) xs[size_t(j)] = x[j] / divisor[size_t(j)];
+    for (int64_t j0 = 0; j0 < cols; j0 += 32) {
+        const int64_t j1 = std::min(cols, j0 + 32);
+        float amax = 0.0f;
+        for (int64_t j = j0; j < j1; ++j) amax = std::max(amax, std::fabs(xs[size_t(j)]));
+        const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int64_t j = j0; j < j1; ++j) {
+            const float q = std::clamp(std::nearbyint(xs[size_t(j)] * id), -127.0f, 127.0f);
+            out.xhat[size_t(j)] = double(d) * double(q);
+            out.step[size_t(j)] = double(d);
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 class TestInferKernels : public QObject {
@@ -125,6 +155,10 @@ private Q_SLOTS:
     void emptyInputLeavesOutput();
     void decodeRowRangesCoverEveryRowOnce();
     void decodeRunsOnEveryThread();
+    void a8MatchesQuantizedReference_data();
+    void a8MatchesQuantizedReference();
+    void a8ZeroAndNonFiniteActivations();
+    void a8PrefillStaysFloat();
 };
 
 void TestInferKernels::forwardMatchesDecodedWeights_data() {
@@ -325,6 +359,164 @@ void TestInferKernels::decodeRunsOnEveryThread() {
         if (i == 0) p.forward(x.data(), 1, y1.data(), ForwardMode::Decode);
     });
     QVERIFY(std::memcmp(y.data(), y1.data(), y.size() * sizeof(float)) == 0);
+}
+
+void TestInferKernels::a8MatchesQuantizedReference_data() {
+    QTest::addColumn<int>("format");
+    QTest::addColumn<int>("path");
+    QTest::addColumn<qint64>("rows");
+    QTest::addColumn<qint64>("groups");
+    QTest::addColumn<qint64>("tokens");
+    QTest::addColumn<bool>("divisors");
+    struct Shape {
+        const char* name;
+        int64_t rows, groups, tokens;
+        bool divisors;
+    };
+    // Rows not a multiple of 16 (the tile) nor of 4: 37, 19, 5; 301 x 7 groups is split over
+    // threads; INT4 columns 3 x 32 = 96 (not a multiple of 64), INT8 173 (a partial last
+    // activation block); 37 groups; AWQ divisors; 3 tokens (one pass per token).
+    const Shape shapes[] = {{"decode", 37, 5, 1, false},
+                            {"rows19-groups3", 19, 3, 1, false},
+                            {"rows5", 5, 1, 1, false},
+                            {"batch3", 37, 5, 3, false},
+                            {"decode-threads", 301, 7, 1, false},
+                            {"awq-decode", 37, 3, 1, true},
+                            {"decode-37groups", 37, 37, 1, false}};
+    for (int f = 0; f < int(std::size(kFormats)); ++f)
+        for (Isa p : kPaths)
+            for (const Shape& s : shapes)
+                QTest::newRow(QString("%1/%2/%3")
+                                  .arg(kFormats[f].name, infer::isaName(p), s.name)
+                                  .toUtf8()
+                                  .constData())
+                    << f << int(p) << qint64(s.rows) << qint64(s.groups) << qint64(s.tokens)
+                    << s.divisors;
+}
+
+// The Int8 activation path (W8A8 / W4A8), per format x shape x instruction-set path:
+//  1. it equals x̂ · Wᵀ in double, x̂ the int8-quantized activations computed here and W the
+//     decoded weights (without the AWQ divisor, which x̂ carries), to float rounding: per
+//     output |error| <= (blocks + groups + 3) 2^-24 sum_j |x̂_j| (|w_j| + s_j) (the
+//     products are exact in int32; each float step of the kernel rounds once, and the
+//     longest chain of sums is blocks + groups long);
+//  2. every VNNI path gives the scalar path's bits;
+//  3. against the float-activation path, the difference is what rounding x to its block's
+//     grid can do: per output <= sum_j |w_j| d_j / 2 (x 1.01, plus the float paths' own
+//     1e-5 x sum |x||w|), d_j the step of x_j's block; and over all outputs the relative L2
+//     difference <= 2 %: the rounding error of a value is about d / sqrt(12) = amax /
+//     (127 sqrt(12)), i.e. 0.23 % of its block's amax, and amax here is at most a few times
+//     the values' size (x is N(0, 1) with every 37th value x6).
+void TestInferKernels::a8MatchesQuantizedReference() {
+    QFETCH(int, format);
+    QFETCH(int, path);
+    QFETCH(qint64, rows);
+    QFETCH(qint64, groups);
+    QFETCH(qint64, tokens);
+    QFETCH(bool, divisors);
+    infer::setMaxInferIsa(Isa(path));
+    if (int(infer::activeA8Isa()) != path)
+        QSKIP(qPrintable(
+            QString("this CPU has no VNNI for the %1 path").arg(infer::isaName(Isa(path)))));
+    const Format& f = kFormats[format];
+    const int64_t cols = colsFor(f, groups);
+    const CompactWeights c = makeCompact(f, rows, cols, divisors, unsigned(rows * 5 + cols));
+    PackedLinear p = PackedLinear::fromCompact(c, "test");
+    QCOMPARE(p.activationMode(), ActivationMode::Float);
+    const std::vector<float> x = randomValues(size_t(tokens * cols), unsigned(tokens + 3), 1.0f);
+    std::vector<float> yf(size_t(tokens * rows), std::nanf(""));
+    p.forward(x.data(), tokens, yf.data(), ForwardMode::Decode);
+    p.setActivationMode(ActivationMode::Int8);
+    QCOMPARE(p.activationMode(), ActivationMode::Int8);
+    QVERIFY(p.a8Bytes() >= p.bytes() - c.columnDivisor.size() * 4);
+    std::vector<float> y(size_t(tokens * rows), std::nanf(""));
+    p.forward(x.data(), tokens, y.data(), ForwardMode::Decode);
+
+    CompactWeights plain = c;
+    plain.columnDivisor.clear();
+    const std::vector<float> w = plain.decode();
+    const std::vector<float> wdiv = c.decode();
+    const int64_t blocks = (cols + 31) / 32;
+    const int64_t G = c.grid.groupsPerRow();
+    const double u = std::ldexp(1.0, -24);
+    double diff2 = 0.0, ref2 = 0.0, worstRef = 0.0, worstQuant = 0.0;
+    for (int64_t t = 0; t < tokens; ++t) {
+        const QuantizedX q = quantizeX(x.data() + t * cols, cols, c.columnDivisor);
+        for (int64_t r = 0; r < rows; ++r) {
+            double ref = 0.0, mag = 0.0, quantBound = 0.0, fmag = 0.0;
+            for (int64_t j = 0; j < cols; ++j) {
+                const double wj = w[size_t(r * cols + j)], xh = q.xhat[size_t(j)];
+                ref += xh * wj;
+                mag += std::fabs(xh) * (std::fabs(wj) + c.grid.scaleAt(r, j));
+                quantBound += std::fabs(wj) * q.step[size_t(j)] / 2;
+                fmag += std::fabs(x[size_t(t * cols + j)] * wdiv[size_t(r * cols + j)]);
+            }
+            const double yr = y[size_t(t * rows + r)], yfr = yf[size_t(t * rows + r)];
+            worstRef = std::max(worstRef,
+                                std::fabs(yr - ref) / (double(blocks + G + 3) * u * mag + 1e-30));
+            worstQuant = std::max(worstQuant,
+                                  std::fabs(yr - yfr) / (1.01 * quantBound + 1e-5 * fmag + 1e-30));
+            diff2 += (yr - yfr) * (yr - yfr), ref2 += yfr * yfr;
+        }
+    }
+    const double relL2 = std::sqrt(diff2 / ref2);
+    const QString what = QString(
+                             "path %1: worst output at %2 of the rounding bound, %3 of the "
+                             "quantization bound; relative L2 vs float activations %4")
+                             .arg(infer::a8IsaName(infer::activeA8Isa()))
+                             .arg(worstRef, 0, 'g', 3)
+                             .arg(worstQuant, 0, 'g', 3)
+                             .arg(relL2, 0, 'g', 3);
+    QVERIFY2(worstRef <= 1.0, qPrintable(what));
+    QVERIFY2(worstQuant <= 1.0, qPrintable(what));
+    QVERIFY2(relL2 <= 0.02, qPrintable(what));
+
+    // The scalar path's bits.
+    infer::setMaxInferIsa(Isa::Baseline);
+    QCOMPARE(int(infer::activeA8Isa()), int(A8Isa::Scalar));
+    std::vector<float> ys(y.size(), std::nanf(""));
+    p.forward(x.data(), tokens, ys.data(), ForwardMode::Decode);
+    QVERIFY2(std::memcmp(ys.data(), y.data(), y.size() * sizeof(float)) == 0,
+             "a VNNI path differs from the scalar path");
+    // Back to float activations: the float path's bits again.
+    p.setActivationMode(ActivationMode::Float);
+    infer::setMaxInferIsa(Isa(path));
+    std::vector<float> yf2(y.size(), std::nanf(""));
+    p.forward(x.data(), tokens, yf2.data(), ForwardMode::Decode);
+    QVERIFY(std::memcmp(yf2.data(), yf.data(), yf.size() * sizeof(float)) == 0);
+}
+
+// A block of zeros quantizes to q = 0 with scale 0 (outputs exactly 0); an infinite or NaN
+// activation makes the outputs NaN, as the float path's (not a silently clamped code).
+void TestInferKernels::a8ZeroAndNonFiniteActivations() {
+    for (int f : {0, 3}) {
+        PackedLinear p = PackedLinear::fromCompact(makeCompact(kFormats[f], 21, 96, false, 4));
+        p.setActivationMode(ActivationMode::Int8);
+        std::vector<float> x(96, 0.0f), y(21, std::nanf(""));
+        p.forward(x.data(), 1, y.data());
+        for (float v : y) QCOMPARE(v, 0.0f);
+        x[40] = std::numeric_limits<float>::infinity();
+        p.forward(x.data(), 1, y.data());
+        for (float v : y) QVERIFY(std::isnan(v));
+        x[40] = std::nanf("");
+        p.forward(x.data(), 1, y.data());
+        for (float v : y) QVERIFY(std::isnan(v));
+    }
+}
+
+// Int8 activations are a decode option: Auto with 8+ tokens and forced Prefill still run the
+// float sgemm path, bit for bit as in Float mode.
+void TestInferKernels::a8PrefillStaysFloat() {
+    PackedLinear p = PackedLinear::fromCompact(makeCompact(kFormats[2], 40, 128, false, 6));
+    const std::vector<float> x = randomValues(size_t(9 * 128), 8, 1.0f);
+    std::vector<float> yf(9 * 40), y8(9 * 40), d8(40), df(40);
+    p.forward(x.data(), 9, yf.data());
+    p.forward(x.data(), 1, df.data(), ForwardMode::Decode);
+    p.setActivationMode(ActivationMode::Int8);
+    p.forward(x.data(), 9, y8.data());
+    p.forward(x.data(), 1, d8.data(), ForwardMode::Decode);
+    QVERIFY(std::memcmp(yf.data(), y8.data(), yf.size() * sizeof(float)) == 0);
+    QVERIFY(std::memcmp(df.data(), d8.data(), df.size() * sizeof(float)) != 0);
 }
 
 QTEST_GUILESS_MAIN(TestInferKernels)

@@ -16,7 +16,8 @@ namespace {
 
 const char* kUsage =
     "Usage: quantlens-cli bench-infer --model DIR [--run RUN ...] [--prompt-tokens P]\n"
-    "                                 [--gen-tokens G] [--threads N] [--simulated] [--json]\n"
+    "                                 [--gen-tokens G] [--threads N] [--simulated]\n"
+    "                                 [--activations float|int8] [--json]\n"
     "\n"
     "Per model (the float model in float32, then each run): prefill tokens/s (P tokens in\n"
     "one pass), KV-cached decode tokens/s (G greedy steps), bytes of the weights resident\n"
@@ -35,6 +36,8 @@ const char* kUsage =
     "  --gen-tokens G      decode steps, 1..4096 (default 16)\n"
     "  --threads N         compute threads, 1..256\n"
     "  --simulated         runs as dequantized float32 models (no packed kernels)\n"
+    "  --activations A     float (default) or int8: packed layers decode with their input\n"
+    "                      quantized to int8 per block of 32 (W8A8 / W4A8, VNNI)\n"
     "  --json              print the result as JSON\n";
 
 double mib(uint64_t bytes) {
@@ -45,7 +48,7 @@ double mib(uint64_t bytes) {
 
 int cmdBenchInfer(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(argv, {"model", "run", "prompt-tokens", "gen-tokens", "threads"},
+    const Args args(argv, {"model", "run", "prompt-tokens", "gen-tokens", "threads", "activations"},
                     {"json", "simulated"});
     args.allowPositional(0);
     ql::InferBenchRequest request;
@@ -54,6 +57,12 @@ int cmdBenchInfer(const Argv& argv) {
     request.promptTokens = args.intValue("prompt-tokens", 64);
     request.genTokens = args.intValue("gen-tokens", 16);
     request.packed = !args.flag("simulated");
+    const std::string activations = args.value("activations", "float");
+    if (activations != "float" && activations != "int8")
+        throw ql::Error("--activations must be float or int8, not '" + activations + "'");
+    if (activations == "int8" && !request.packed)
+        throw ql::Error("--activations int8 needs the packed kernels (not --simulated)");
+    request.int8Activations = activations == "int8";
     applyThreads(threadsOption(args));
     const ql::InferBenchResult r = ql::benchInference(request);
     if (args.flag("json")) {
@@ -80,6 +89,7 @@ int cmdBenchInfer(const Argv& argv) {
             {"read_probe_bytes", r.readProbeBytes},
             {"last_level_cache_bytes", r.lastLevelCacheBytes},
             {"threads", r.threads},
+            {"int8_activations", request.int8Activations},
             {"prompt_tokens", request.promptTokens},
             {"gen_tokens", request.genTokens},
             {"models", rows}};

@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "infer/packed_kernels.h"
+#include "infer/packed_kernels_a8.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -130,6 +131,28 @@ Isa activeIsa() {
 void setMaxInferIsa(Isa cap) {
     gMaxIsa.store(int(cap));
 }
+A8Isa activeA8Isa() {
+#if QL_INFER_X86
+    static const bool vnni512 = __builtin_cpu_supports("avx512vnni") &&
+                                __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512f");
+    static const bool vnni256 = __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2");
+    const Isa isa = activeIsa();
+    if (isa == Isa::Avx512 && vnni512) return A8Isa::Avx512Vnni;
+    if (int(isa) >= int(Isa::Avx2) && vnni256) return A8Isa::AvxVnni;
+#endif
+    return A8Isa::Scalar;
+}
+const char* a8IsaName(A8Isa isa) {
+    switch (isa) {
+        case A8Isa::Avx512Vnni:
+            return "avx512-vnni";
+        case A8Isa::AvxVnni:
+            return "avx-vnni";
+        default:
+            return "scalar";
+    }
+}
 const char* isaName(Isa isa) {
     switch (isa) {
         case Isa::Avx512:
@@ -190,6 +213,99 @@ PackedLinear PackedLinear::fromCompact(const CompactWeights& w, const std::strin
     return p;
 }
 
+uint64_t PackedLinear::a8Bytes() const {
+    return a8codes_.size() + a8scales_.size() * sizeof(float) + a8zeros_.size();
+}
+
+void PackedLinear::setActivationMode(ActivationMode mode) {
+    if (mode == ActivationMode::Int8 && a8codes_.empty() && rows_ > 0) buildA8();
+    mode_ = mode;
+}
+
+// The row-interleaved tiles of packed_kernels_a8.h from this layer's codes.
+void PackedLinear::buildA8() {
+    constexpr int64_t T = detail::kA8Tile;
+    const int64_t tiles = (rows_ + T - 1) / T;
+    const int64_t pcols = (cols_ + detail::kA8Block - 1) / detail::kA8Block * detail::kA8Block;
+    const int64_t tileBytes = T * pcols * bits_ / 8, G = groupsPerRow_;
+    a8codes_.assign(size_t(tiles * tileBytes), 0);
+    a8scales_.assign(size_t(tiles * G * T), 0.0f);
+    if (!zeros_.empty()) a8zeros_.assign(size_t(tiles * G * T), 0);
+    // u (0..15) of INT4 weight (r, j) in the 32-weight block layout of codes_.
+    auto u4 = [&](int64_t r, int64_t j) {
+        const uint8_t byte = codes_[size_t(r * rowBytes_ + j / 32 * 16 + j % 16)];
+        return uint8_t(j % 32 < 16 ? byte & 15 : byte >> 4);
+    };
+    for (int64_t r = 0; r < rows_; ++r) {
+        const int64_t t = r / T, l = r % T;
+        uint8_t* tile = a8codes_.data() + t * tileBytes;
+        if (bits_ == 8) {
+            // Symmetric int8 codes + 128 (the u8 side); the kernels use zero point 128.
+            const uint8_t flip = zeros_.empty() ? 0x80 : 0;
+            for (int64_t j = 0; j < cols_; ++j)
+                tile[(j / 4) * 64 + l * 4 + j % 4] = uint8_t(codes_[size_t(r * cols_ + j)] ^ flip);
+        } else {
+            for (int64_t j = 0; j < cols_; j += 8)
+                for (int i = 0; i < 4; ++i)
+                    tile[(j / 8) * 64 + l * 4 + i] =
+                        uint8_t(u4(r, j + i) | (u4(r, j + 4 + i) << 4));
+        }
+        for (int64_t g = 0; g < G; ++g) {
+            a8scales_[size_t((t * G + g) * T + l)] = scales_[size_t(r * G + g)];
+            if (!zeros_.empty()) a8zeros_[size_t((t * G + g) * T + l)] = zeros_[size_t(r * G + g)];
+        }
+    }
+}
+
+void PackedLinear::decodeForwardA8(const float* x, int64_t tokens, float* y) const {
+    constexpr int64_t T = detail::kA8Tile;
+    const int64_t tiles = (rows_ + T - 1) / T;
+    const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
+    const detail::A8View view{a8codes_.data(),
+                              a8scales_.data(),
+                              a8zeros_.empty() ? nullptr : a8zeros_.data(),
+                              bits_ == 8 ? 128 : int32_t(symZero_),
+                              blocks,
+                              bits_ == 8 ? blocks : group_ / detail::kA8Block,
+                              groupsPerRow_,
+                              T * blocks * detail::kA8Block * bits_ / 8,
+                              bits_};
+    detail::GemvA8Fn gemv = detail::gemvA8Scalar;
+    switch (activeA8Isa()) {
+        case A8Isa::Avx512Vnni:
+            gemv = detail::gemvA8Avx512Vnni;
+            break;
+        case A8Isa::AvxVnni:
+            gemv = detail::gemvA8AvxVnni;
+            break;
+        default:
+            break;
+    }
+    thread_local std::vector<float> scaled, d;
+    thread_local std::vector<int8_t> q;
+    thread_local std::vector<int32_t> bsum;
+    scaled.resize(size_t(cols_));
+    q.resize(size_t(blocks * detail::kA8Block));
+    d.resize(size_t(blocks));
+    bsum.resize(size_t(blocks));
+    // Tiles per thread: the float path's split of the rows, in units of 16-row tiles.
+    const std::vector<RowRange> ranges = decodeRowRanges(tiles, cols_ * T, intraOpThreads());
+    for (int64_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * cols_;
+        if (!divisors_.empty()) {
+            // AWQ: x_j * (v_j / d_j) is computed as (x_j / d_j) * v_j, then quantized.
+            for (int64_t j = 0; j < cols_; ++j) scaled[size_t(j)] = xt[j] / divisors_[size_t(j)];
+            xt = scaled.data();
+        }
+        detail::quantizeActivationsA8(xt, cols_, q.data(), d.data(), bsum.data());
+        const detail::A8Act act{q.data(), d.data(), bsum.data()};
+        float* yt = y + t * rows_;
+        runOnThreads(int64_t(ranges.size()), [&](int64_t i) {
+            gemv(view, act, ranges[size_t(i)].begin, ranges[size_t(i)].end, yt, rows_);
+        });
+    }
+}
+
 uint64_t PackedLinear::bytes() const {
     return codes_.size() + scales_.size() * sizeof(float) + zeros_.size() +
            divisors_.size() * sizeof(float);
@@ -201,6 +317,8 @@ void PackedLinear::forward(const float* x, int64_t tokens, float* y, ForwardMode
         mode == ForwardMode::Prefill || (mode == ForwardMode::Auto && tokens >= kPrefillTokens);
     if (prefill)
         prefillForward(x, tokens, y);
+    else if (mode_ == ActivationMode::Int8)
+        decodeForwardA8(x, tokens, y);
     else
         decodeForward(x, tokens, y);
 }

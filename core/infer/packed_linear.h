@@ -1,7 +1,8 @@
 // A quantized linear layer that keeps its weight packed and computes with it (issue 11):
 // INT8 per-channel and INT4 per-group (32/64/128), symmetric or asymmetric, as QuantLens
-// packs them (CompactWeights). Activations stay float32 (W8A16 / W4A16): codes are
-// dequantized in registers, never to a whole float matrix.
+// packs them (CompactWeights). Activations stay float32 (W8A16 / W4A16) by default: codes
+// are dequantized in registers, never to a whole float matrix. setActivationMode(Int8) makes
+// decode quantize x to int8 and run integer dot products instead (W8A8 / W4A8, VNNI).
 //
 //  - decode (few tokens, memory bound): each output row's codes are read once per block of
 //    up to 4 tokens, converted to float in registers, multiplied by the group scale and
@@ -31,6 +32,18 @@ void setMaxInferIsa(Isa cap);  // default Avx512 (no cap)
 const char* isaName(Isa isa);
 
 enum class ForwardMode { Auto, Decode, Prefill };
+
+// Activations of the decode path: Float (W8A16 / W4A16, the default) or Int8 (W8A8 / W4A8:
+// each token's x quantized to int8 per block of 32 values, integer dot products by VNNI;
+// packed_kernels_a8.h). Prefill (sgemm) always takes float activations.
+enum class ActivationMode { Float, Int8 };
+
+// The instruction set the Int8 activation path runs: AVX-512 VNNI when activeIsa() is Avx512
+// and the CPU has it, AVX-VNNI (256-bit) when activeIsa() is at least Avx2 and the CPU has it,
+// else portable scalar code. Every path gives the same bits.
+enum class A8Isa { Scalar = 0, AvxVnni = 1, Avx512Vnni = 2 };
+A8Isa activeA8Isa();
+const char* a8IsaName(A8Isa isa);
 
 // Rows [begin, end) of one thread's share of a decode call.
 struct RowRange {
@@ -67,9 +80,17 @@ public:
     int64_t groupSize() const { return group_; }
     bool symmetric() const { return zeros_.empty(); }
 
-    // Bytes held: codes (bits/8 per weight) + float32 scales + uint8 zero points (asym) +
-    // float32 AWQ column divisors (when present).
+    // Bytes of the packed form, what one decode token reads: codes (bits/8 per weight) +
+    // float32 scales + uint8 zero points (asym) + float32 AWQ column divisors (when present).
     uint64_t bytes() const;
+    // Bytes of the Int8 activation mode's row-interleaved copy (0 until it is set): the same
+    // codes, scales and zero points again, rows padded to 16 and columns to 32.
+    uint64_t a8Bytes() const;
+
+    // Int8 builds the interleaved copy (once) and makes decode calls quantize x to int8;
+    // Float (the default) goes back. Not thread-safe against forward() on the same layer.
+    void setActivationMode(ActivationMode mode);
+    ActivationMode activationMode() const { return mode_; }
 
     // y[tokens, out] = x[tokens, in] · Wᵀ (rows contiguous; no bias). Thread-safe (const).
     void forward(const float* x, int64_t tokens, float* y,
@@ -81,6 +102,8 @@ public:
 
 private:
     void decodeForward(const float* x, int64_t tokens, float* y) const;
+    void decodeForwardA8(const float* x, int64_t tokens, float* y) const;
+    void buildA8();
     void prefillForward(const float* x, int64_t tokens, float* y) const;
     void dequantRows(int64_t r0, int64_t r1, float* out) const;
 
@@ -91,6 +114,11 @@ private:
     std::vector<float> scales_;    // [rows * groupsPerRow]
     std::vector<uint8_t> zeros_;   // [rows * groupsPerRow] asym, code units; empty when sym
     std::vector<float> divisors_;  // [cols] AWQ column divisors or empty
+
+    ActivationMode mode_ = ActivationMode::Float;
+    // The Int8 path's interleaved copy (packed_kernels_a8.h); empty until first needed.
+    std::vector<uint8_t> a8codes_, a8zeros_;
+    std::vector<float> a8scales_;
 };
 
 }  // namespace ql::infer

@@ -126,7 +126,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         if (run && r.packed) {
             model.reset();  // one model in memory at a time: each row's peak is its own
             model = Model::load(r.modelDir);
-            packed = installPackedKernels(model->transformer(), *run);
+            packed = installPackedKernels(model->transformer(), *run, r.int8Activations);
         } else if (run) {
             applyRunWeights(*model, *run);
         }
@@ -137,6 +137,8 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
                         : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
                                                               : run->folder;
         row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : weightsAs(packed);
+        if (run && r.packed && r.int8Activations && packed.packedLayers > 0)
+            row.weightsAs += ", int8 activations";
         // Released float32 weights are neither resident nor read per token: their codes are.
         row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;
         row.weightBytesPerToken =

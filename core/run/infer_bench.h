@@ -28,6 +28,8 @@ struct InferBenchRequest {
     // Runs compute from their packed codes (run/packed_install.h) where a kernel exists;
     // false: every run as its simulated (dequantized float32) model.
     bool packed = true;
+    // Packed layers decode with int8 activations (installPackedKernels' int8Activations).
+    bool int8Activations = false;
 };
 
 struct InferBenchRow {

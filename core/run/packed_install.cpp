@@ -31,7 +31,8 @@ std::string unpackableReason(const LayerResult* l) {
 
 }  // namespace
 
-PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run) {
+PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
+                                         bool int8Activations) {
     if (net.residency() != Residency::Resident)
         throw Error("packed kernels need the model loaded resident, not streamed");
     PackedInstallReport report;
@@ -55,8 +56,10 @@ PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run)
                                          .to(at::kFloat)
                                          .contiguous();
                 const CompactWeights codes = layerCodesOf(run, *l, w.data_ptr<float>());
-                auto packed = std::make_shared<const infer::PackedLinear>(
+                auto layer = std::make_shared<infer::PackedLinear>(
                     infer::PackedLinear::fromCompact(codes, l->name));
+                if (int8Activations) layer->setActivationMode(infer::ActivationMode::Int8);
+                std::shared_ptr<const infer::PackedLinear> packed = std::move(layer);
                 item.packed = true;
                 item.format = formatName(*packed);
                 item.packedBytes = packed->bytes();

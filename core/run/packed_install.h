@@ -43,6 +43,10 @@ struct PackedInstallReport {
 // for inference only (no gradients, no setLinearWeight/restoreWeights on packed layers). The result
 // then equals the simulated (dequantized float32) model of the run up to float summation order.
 // Throws ql::Error for a streamed model or a run of another model (shapes differ).
-PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run);
+// int8Activations: the packed layers' decode calls quantize their input to int8 per block of
+// 32 values and use integer dot products (W8A8 / W4A8, infer::ActivationMode::Int8); the
+// outputs then differ from the simulated model by that rounding too. Prefill is unchanged.
+PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
+                                         bool int8Activations = false);
 
 }  // namespace ql

@@ -1,0 +1,258 @@
+// The int8-activation decode kernels (packed_kernels_a8.h): activation quantization and the
+// int8 x int8 / int4 x int8 GEMV, scalar, AVX-VNNI (256-bit) and AVX-512 VNNI.
+//
+// Built with -ffp-contract=off (CMakeLists): the float part must be the same separate
+// multiply and add on every path, or the paths would differ in the last bit.
+#include "infer/packed_kernels_a8.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define QL_INFER_X86 1
+#include <immintrin.h>
+#else
+#define QL_INFER_X86 0
+#endif
+
+namespace ql::infer::detail {
+
+void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum) {
+    const int64_t blocks = (cols + kA8Block - 1) / kA8Block;
+    // Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to
+    // even (as nearbyint in the default mode), in two float operations the compiler can
+    // vectorize; nearbyint itself is a library call per value on baseline x86-64.
+    constexpr float kRound = 12582912.0f;
+    for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t j0 = b * kA8Block, n = std::min<int64_t>(kA8Block, cols - j0);
+        float amax = 0.0f;
+        bool finite = true;  // std::max would drop a NaN
+        for (int64_t i = 0; i < n; ++i) {
+            const float a = std::fabs(x[j0 + i]);
+            finite = finite && a <= FLT_MAX;
+            amax = std::max(amax, a);
+        }
+        int8_t* qb = q + j0;
+        int32_t s = 0;
+        if (amax > 0.0f && finite) {
+            const float id = 127.0f / amax;
+            for (int64_t i = 0; i < n; ++i) {
+                const float r = (x[j0 + i] * id + kRound) - kRound;
+                const float c = std::min(127.0f, std::max(-127.0f, r));
+                qb[i] = int8_t(c);
+                s += int32_t(qb[i]);
+            }
+            d[b] = amax / 127.0f;
+        } else {
+            // Zeros; or an infinite or NaN value, whose d = NaN makes every output NaN (as the
+            // float path's would be) instead of a silently clamped code.
+            for (int64_t i = 0; i < n; ++i) qb[i] = 0;
+            d[b] = finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
+        }
+        for (int64_t i = n; i < kA8Block; ++i) qb[i] = 0;
+        bsum[b] = s;
+    }
+}
+
+namespace {
+
+// Bytes of one block (32 columns) of a tile: 16 rows x 32 codes of bits/8 bytes.
+inline int64_t blockBytes(int bits) {
+    return bits == 8 ? 512 : 256;
+}
+
+inline int32_t load32(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+void tileScalar(const A8View& w, const A8Act& a, int64_t tile, float* out) {
+    const uint8_t* base = w.codes + tile * w.tileBytes;
+    const int64_t G = w.groupsPerRow, bb = blockBytes(w.bits);
+    float y[kA8Tile] = {};
+    for (int64_t g = 0; g < G; ++g) {
+        const int64_t gi = (tile * G + g) * kA8Tile;
+        float acc[kA8Tile] = {};
+        const int64_t b1 = std::min(w.blocks, (g + 1) * w.blocksPerGroup);
+        for (int64_t b = g * w.blocksPerGroup; b < b1; ++b) {
+            const uint8_t* p = base + b * bb;
+            const int8_t* qb = a.q + b * kA8Block;
+            int32_t I[kA8Tile] = {};
+            if (w.bits == 8) {
+                for (int k = 0; k < 8; ++k)
+                    for (int l = 0; l < kA8Tile; ++l)
+                        for (int i = 0; i < 4; ++i)
+                            I[l] += int32_t(p[k * 64 + l * 4 + i]) * int32_t(qb[k * 4 + i]);
+            } else {
+                for (int k = 0; k < 4; ++k)
+                    for (int l = 0; l < kA8Tile; ++l)
+                        for (int i = 0; i < 4; ++i) {
+                            const uint8_t v = p[k * 64 + l * 4 + i];
+                            I[l] += int32_t(v & 15) * int32_t(qb[k * 8 + i]) +
+                                    int32_t(v >> 4) * int32_t(qb[k * 8 + 4 + i]);
+                        }
+            }
+            for (int l = 0; l < kA8Tile; ++l) {
+                const int32_t z = w.zeros ? int32_t(w.zeros[gi + l]) : w.symZero;
+                acc[l] = acc[l] + a.d[b] * float(I[l] - z * a.bsum[b]);
+            }
+        }
+        for (int l = 0; l < kA8Tile; ++l) y[l] = y[l] + w.scales[gi + l] * acc[l];
+    }
+    std::memcpy(out, y, sizeof y);
+}
+
+#if QL_INFER_X86
+// 16 rows as two halves of 8 lanes (lanes 0-7 are the first 32 bytes of each 64-byte chunk).
+__attribute__((target("avx2,avxvnni"))) void tileAvxVnni(const A8View& w, const A8Act& a,
+                                                         int64_t tile, float* out) {
+    const uint8_t* base = w.codes + tile * w.tileBytes;
+    const int64_t G = w.groupsPerRow, bb = blockBytes(w.bits);
+    const __m256i nib = _mm256_set1_epi8(15);
+    __m256 y[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t g = 0; g < G; ++g) {
+        const int64_t gi = (tile * G + g) * kA8Tile;
+        __m256i z[2];
+        for (int h = 0; h < 2; ++h)
+            z[h] = w.zeros ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                 reinterpret_cast<const __m128i*>(w.zeros + gi + 8 * h)))
+                           : _mm256_set1_epi32(w.symZero);
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        const int64_t b1 = std::min(w.blocks, (g + 1) * w.blocksPerGroup);
+        for (int64_t b = g * w.blocksPerGroup; b < b1; ++b) {
+            const uint8_t* p = base + b * bb;
+            const int8_t* qb = a.q + b * kA8Block;
+            for (int h = 0; h < 2; ++h) {
+                // Two chains of dot products per half: the int32 adds are exact in any order.
+                __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
+                if (w.bits == 8) {
+                    for (int k = 0; k < 8; k += 2) {
+                        const __m256i v0 = _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i*>(p + k * 64 + 32 * h));
+                        const __m256i v1 = _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i*>(p + (k + 1) * 64 + 32 * h));
+                        i0 = _mm256_dpbusd_avx_epi32(i0, v0, _mm256_set1_epi32(load32(qb + k * 4)));
+                        i1 = _mm256_dpbusd_avx_epi32(i1, v1,
+                                                     _mm256_set1_epi32(load32(qb + k * 4 + 4)));
+                    }
+                } else {
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i v = _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i*>(p + k * 64 + 32 * h));
+                        const __m256i lo = _mm256_and_si256(v, nib);
+                        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+                        i0 = _mm256_dpbusd_avx_epi32(i0, lo, _mm256_set1_epi32(load32(qb + k * 8)));
+                        i1 = _mm256_dpbusd_avx_epi32(i1, hi,
+                                                     _mm256_set1_epi32(load32(qb + k * 8 + 4)));
+                    }
+                }
+                const __m256i I =
+                    _mm256_sub_epi32(_mm256_add_epi32(i0, i1),
+                                     _mm256_mullo_epi32(z[h], _mm256_set1_epi32(a.bsum[b])));
+                acc[h] = _mm256_add_ps(
+                    acc[h], _mm256_mul_ps(_mm256_set1_ps(a.d[b]), _mm256_cvtepi32_ps(I)));
+            }
+        }
+        for (int h = 0; h < 2; ++h)
+            y[h] =
+                _mm256_add_ps(y[h], _mm256_mul_ps(_mm256_loadu_ps(w.scales + gi + 8 * h), acc[h]));
+    }
+    _mm256_storeu_ps(out, y[0]);
+    _mm256_storeu_ps(out + 8, y[1]);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void tileAvx512Vnni(const A8View& w,
+                                                                           const A8Act& a,
+                                                                           int64_t tile,
+                                                                           float* out) {
+    const uint8_t* base = w.codes + tile * w.tileBytes;
+    const int64_t G = w.groupsPerRow, bb = blockBytes(w.bits);
+    const __m512i nib = _mm512_set1_epi8(15);
+    __m512 y = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+        const int64_t gi = (tile * G + g) * kA8Tile;
+        // (The zero-masked widening: GCC 12 warns maybe-uninitialized on the unmasked one.)
+        const __m512i z =
+            w.zeros ? _mm512_maskz_cvtepu8_epi32(
+                          0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.zeros + gi)))
+                    : _mm512_set1_epi32(w.symZero);
+        __m512 acc = _mm512_setzero_ps();
+        const int64_t b1 = std::min(w.blocks, (g + 1) * w.blocksPerGroup);
+        for (int64_t b = g * w.blocksPerGroup; b < b1; ++b) {
+            const uint8_t* p = base + b * bb;
+            const int8_t* qb = a.q + b * kA8Block;
+            __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
+            if (w.bits == 8) {
+                for (int k = 0; k < 8; k += 2) {
+                    i0 = _mm512_dpbusd_epi32(i0, _mm512_loadu_si512(p + k * 64),
+                                             _mm512_set1_epi32(load32(qb + k * 4)));
+                    i1 = _mm512_dpbusd_epi32(i1, _mm512_loadu_si512(p + (k + 1) * 64),
+                                             _mm512_set1_epi32(load32(qb + k * 4 + 4)));
+                }
+            } else {
+                for (int k = 0; k < 4; ++k) {
+                    const __m512i v = _mm512_loadu_si512(p + k * 64);
+                    const __m512i lo = _mm512_and_si512(v, nib);
+                    const __m512i hi =
+                        _mm512_and_si512(_mm512_maskz_srli_epi16(0xffffffff, v, 4), nib);
+                    i0 = _mm512_dpbusd_epi32(i0, lo, _mm512_set1_epi32(load32(qb + k * 8)));
+                    i1 = _mm512_dpbusd_epi32(i1, hi, _mm512_set1_epi32(load32(qb + k * 8 + 4)));
+                }
+            }
+            const __m512i I = _mm512_sub_epi32(_mm512_add_epi32(i0, i1),
+                                               _mm512_mullo_epi32(z, _mm512_set1_epi32(a.bsum[b])));
+            acc = _mm512_add_ps(
+                acc, _mm512_mul_ps(_mm512_set1_ps(a.d[b]), _mm512_maskz_cvtepi32_ps(0xffff, I)));
+        }
+        y = _mm512_add_ps(y, _mm512_mul_ps(_mm512_loadu_ps(w.scales + gi), acc));
+    }
+    _mm512_storeu_ps(out, y);
+}
+#endif
+
+template <void (*Tile)(const A8View&, const A8Act&, int64_t, float*)>
+inline void tiles(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y, int64_t rows) {
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r0 = t * kA8Tile;
+        if (r0 + kA8Tile <= rows) {
+            Tile(w, a, t, y + r0);
+        } else {
+            float tmp[kA8Tile];
+            Tile(w, a, t, tmp);
+            std::memcpy(y + r0, tmp, size_t(rows - r0) * sizeof(float));
+        }
+    }
+}
+
+}  // namespace
+
+void gemvA8Scalar(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y, int64_t rows) {
+    tiles<tileScalar>(w, a, t0, t1, y, rows);
+}
+
+#if QL_INFER_X86
+void gemvA8AvxVnni(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
+                   int64_t rows) {
+    tiles<tileAvxVnni>(w, a, t0, t1, y, rows);
+}
+void gemvA8Avx512Vnni(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
+                      int64_t rows) {
+    tiles<tileAvx512Vnni>(w, a, t0, t1, y, rows);
+}
+#else
+// Other architectures: the scalar code under the wide names (never selected).
+void gemvA8AvxVnni(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
+                   int64_t rows) {
+    tiles<tileScalar>(w, a, t0, t1, y, rows);
+}
+void gemvA8Avx512Vnni(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
+                      int64_t rows) {
+    tiles<tileScalar>(w, a, t0, t1, y, rows);
+}
+#endif
+
+}  // namespace ql::infer::detail

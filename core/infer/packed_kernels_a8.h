@@ -1,0 +1,64 @@
+// Private to core/infer: the int8-activation decode path of PackedLinear (W8A8 / W4A8).
+//
+// Activations: each token's x is quantized once per call, symmetric int8 in blocks of
+// kA8Block = 32 consecutive values (32 divides every group size the kernels take, 32/64/128;
+// an INT8 row is one group, its last block may be partial): d_b = amax_b / 127,
+// q_j = round-half-even(x_j * (127 / amax_b)) in [-127, 127], and the block's sum of q.
+// A block of zeros has d_b = 0 and q = 0.
+//
+// Weights: a second, row-interleaved copy of the codes, built by
+// PackedLinear::setActivationMode(Int8), in tiles of 16 rows so that each 32-bit lane of a
+// vector is one row and the activation side is a broadcast (no horizontal sums):
+//  - INT8: per chunk of 4 columns, 16 lanes x 4 bytes = 64 bytes; the byte is the code as
+//    u8 (asymmetric) or code + 128 (symmetric int8, so the u8 side of u8 x s8 holds it; zero
+//    point 128);
+//  - INT4: per chunk of 8 columns, 16 lanes x 4 bytes; byte i of a lane holds column i in its
+//    low nibble and column i + 4 in its high nibble (u = q - qmin, 0..15).
+// Columns are padded to a multiple of 32 and rows to a multiple of 16 with code 0 (padded
+// activations are 0, padded rows are not stored).
+//
+// Per row and block b the integer dot I_b = sum_j u_j q_j - z_g * sum_j q_j is exact in
+// int32 (|I_b| <= 255 * 127 * 32 * 2 < 2^31). The float part is, per row, in this order on
+// every path (each step one rounding; no FMA: the file is built with -ffp-contract=off):
+//     y = 0; for each group g: { acc = 0; for b in g: acc = acc + d_b * float(I_b);
+//                                y = y + s_g * acc }
+// so the scalar, AVX-VNNI (256) and AVX-512 VNNI paths give the same bits.
+#pragma once
+
+#include <cstdint>
+
+namespace ql::infer::detail {
+
+constexpr int kA8Block = 32;  // activation values per float scale
+constexpr int kA8Tile = 16;   // rows per interleaved tile (one per 32-bit lane of a zmm)
+
+struct A8View {
+    const uint8_t* codes;    // [tiles][tileBytes]
+    const float* scales;     // [tiles][groupsPerRow][16]
+    const uint8_t* zeros;    // [tiles][groupsPerRow][16] asymmetric, else null
+    int32_t symZero;         // zero point (code units) when `zeros` is null
+    int64_t blocks;          // activation blocks per row (padded cols / 32)
+    int64_t blocksPerGroup;  // INT4: group / 32; INT8: blocks
+    int64_t groupsPerRow;
+    int64_t tileBytes;
+    int bits;
+};
+
+// One token's quantized activations (q padded with zeros to blocks * 32).
+struct A8Act {
+    const int8_t* q;
+    const float* d;       // [blocks]
+    const int32_t* bsum;  // [blocks]
+};
+
+// Quantizes x[0, cols) as described above into q[blocks * 32], d[blocks], bsum[blocks].
+void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
+
+// y[r] for the rows of tiles [t0, t1), r < rows.
+using GemvA8Fn = void (*)(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
+                          int64_t rows);
+void gemvA8Scalar(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t);
+void gemvA8AvxVnni(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t);
+void gemvA8Avx512Vnni(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t);
+
+}  // namespace ql::infer::detail
