@@ -6,18 +6,12 @@
 // the wide paths. The dequantization (u - zero) * scale [/ divisor] has no multiply-add, so
 // every path gives CompactWeights::decode's values bit for bit.
 #include "infer/packed_kernels.h"
+#include "infer/x86_target.h"
 
 #include <algorithm>
 #include <cstring>
 
 #pragma GCC diagnostic ignored "-Wpsabi"  // inline, file-local vector types
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define QL_INFER_X86 1
-#include <immintrin.h>
-#else
-#define QL_INFER_X86 0
-#endif
 
 namespace ql::infer::detail {
 

@@ -4,19 +4,13 @@
 // Built with -ffp-contract=off (CMakeLists): the float part must be the same separate
 // multiply and add on every path, or the paths would differ in the last bit.
 #include "infer/packed_kernels_a8.h"
+#include "infer/x86_target.h"
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define QL_INFER_X86 1
-#include <immintrin.h>
-#else
-#define QL_INFER_X86 0
-#endif
 
 namespace ql::infer::detail {
 

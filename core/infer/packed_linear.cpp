@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "infer/packed_kernels.h"
 #include "infer/packed_kernels_a8.h"
+#include "infer/x86_target.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -11,12 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define QL_INFER_X86 1
-#else
-#define QL_INFER_X86 0
-#endif
 
 namespace ql::infer {
 
