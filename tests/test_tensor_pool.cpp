@@ -177,6 +177,12 @@ private slots:
         // A first pass faulted in ~5,000 pages, a third one without the pool's heap settings
         // ~3,000. Allowed: up to 2 MiB of C-heap growth (the heap's placement of the live
         // results; 256 faults when the huge-page test ran before, 0-30 alone).
+#if defined(__SANITIZE_ADDRESS__)
+        // ASan replaces malloc (the heap settings do not apply) and faults in its shadow
+        // memory: the count says nothing there (6,417 in the sanitizer build).
+        (void)faults;
+        return;
+#endif
         QVERIFY2(faults <= 512, qPrintable(QString("%1 minor faults").arg(faults)));
     }
 
