@@ -437,10 +437,12 @@ std::vector<float> smoothedRecompute(const LayerResult& l, const MethodSpec& spe
 
 std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, const float* original,
                                   size_t n) {
-    if (l.weightAfterSource == "grid") {
-        std::vector<float> dq(n);
-        quantizeWithGrid(original, gridOf(l), nullptr, dq.data());
-        return dq;
+    const bool inMemory =
+        l.weightAfterSource == "stored" && run.storedWeights && run.storedWeights->contains(l.name);
+    if (l.weightAfterSource == "grid" || inMemory) {  // no file to read: written in place
+        std::vector<float> w(n);
+        afterWeightsInto(run, l, original, n, w.data());
+        return w;
     }
     if (l.weightAfterSource == "cast" || l.weightAfterSource == "codebook") {
         const Recipe recipe = Recipe::parse(l.method);
@@ -461,8 +463,6 @@ std::vector<float> afterWeightsOf(const RunResult& run, const LayerResult& l, co
         return w;
     }
     if (l.weightAfterSource == "stored") {
-        if (run.storedWeights && run.storedWeights->contains(l.name))
-            return run.storedWeights->get(l.name).decode();
         if (!run.folder.empty()) return storedAfterFromFolder(run.folder, l, n);
         throw Error("the quantized weights of '" + l.name + "' are not available");
     }
