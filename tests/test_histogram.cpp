@@ -120,6 +120,7 @@ private slots:
     void countsMatchNaive();
     void plainNormalData();
     void hugeValues();
+    void driftingMean();
     void emptyAndAllNan();
     void badArguments();
     void ranges();
@@ -186,6 +187,26 @@ void TestHistogram::plainNormalData() {
         for (int threads : {1, 2, 4}) {
             simd::setWideKernels(wide);
             const Histogram h = computeHistogram(x.data(), x.size(), 2.95, 3.05, 512, threads);
+            simd::setWideKernels(true);
+            compareWithNaive(h, ref);
+        }
+}
+
+void TestHistogram::driftingMean() {
+    // The scanner sums powers of x - center in float32 and starts with center = the first
+    // value. Here that value is 1000 std out: every block after the first must move the
+    // center to its mean, or the power sums about 10 keep nothing of a variance of 1e-4.
+    // Later blocks jump to 50 std and back (the center follows them both ways).
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 0.01f);
+    std::vector<float> x(size_t(1) << 18);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = nd(rng) + ((i / 256) % 97 == 50 ? 0.5f : 0.0f);
+    x[0] = 10.0f;
+    const NaiveHist ref = naive(x, -0.1, 0.6, 1024);
+    for (bool wide : {false, true})
+        for (int threads : {1, 3}) {
+            simd::setWideKernels(wide);
+            const Histogram h = computeHistogram(x.data(), x.size(), -0.1, 0.6, 1024, threads);
             simd::setWideKernels(true);
             compareWithNaive(h, ref);
         }

@@ -1,16 +1,18 @@
 // Single-pass histograms. Each thread scans a contiguous chunk in blocks of kBlock floats:
 //  1. one vector pass: bin index per element (no division: t = (x - lo) * bins/(hi - lo) in
 //     float32, clamped to [0, bins-1]; x < lo -> "below" slot, x > hi -> "above" slot),
-//     min/max, and the sums of (x - c)^k, k = 1..4, about c = the previous block's mean, in
-//     float. Non-finite sums mean NaN/Inf (or overflow) in the block, which then takes the
-//     exact scalar path in double;
+//     min/max, and the sums of (x - c)^k, k = 1..4, about a center c, in float. Non-finite
+//     sums mean NaN/Inf (or overflow) in the block, which then takes the exact scalar path
+//     in double;
 //  2. scalar increments into 4 interleaved uint32 sub-histograms (no store-to-load stalls
 //     when neighbours share a bin), flushed into uint64 counts.
-// Block moments are merged in double with the pairwise formulas of Chan/Pebay, so mean,
-// variance and kurtosis stay accurate for any data size. Outliers (|x - mean| > 6 std,
-// evaluated in float32) need the final mean/std: the first pass keeps every block's min/max,
-// and a second pass reads only the blocks whose extremes are beyond the threshold (for
-// bell-shaped data a handful), so the count is exact at almost no cost.
+// The blocks' float sums are added into double lanes; c stays put until a block's mean lies
+// more than 4 of its standard deviations away, when the sums so far become central moments
+// and c moves to that mean. Moments are merged in double with the pairwise formulas of
+// Chan/Pebay, so mean, variance and kurtosis stay accurate for any data size. Outliers
+// (|x - mean| > 6 std, evaluated in float32) need the final mean/std: the first pass keeps
+// every block's min/max, and a second pass reads only the blocks whose extremes are beyond
+// the threshold (for bell-shaped data a handful), so the count is exact at almost no cost.
 #include "quant/histogram.h"
 
 #include "base/error.h"

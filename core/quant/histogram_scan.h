@@ -66,10 +66,9 @@ struct BlockRanges {
 
 template <class VF>
 class ChunkScanner {
-    template <class>
-    friend class ChunkScanner;
     using VI = decltype(VF{} == VF{});
     static constexpr int L = simd::lanes<VF>();
+    using VD = typename simd::DoubleVec<L>::type;
 
 public:
     ChunkScanner(const Binner& b, Partial& out, float* blockMin, float* blockMax)
@@ -91,44 +90,50 @@ public:
     void tail(const float* p, size_t n) { scalarBlock(p, n); }
 
 private:
-    // Sums of d, d^2, d^3, d^4 with d = x - center, in float lanes.
-    struct Sums4 {
-        double r1 = 0, r2 = 0, r3 = 0, r4 = 0;
-    };
-    // Lanes summed: wide vectors folded in float to 4 lanes (vector adds), those in double.
-    static double foldSum(VF v) {
-        if constexpr (L == 4) {
-            return simd::hsum(v);
-        } else {
-            using H = std::conditional_t<L == 16, simd::vf8, simd::vf>;
-            H a, b;
-            std::memcpy(&a, &v, sizeof a);
-            std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
-            return ChunkScanner<H>::foldSum(a + b);
-        }
-    }
-
-    static Sums4 momentSums(const float* p, float c) {
-        const VF center = simd::splat<VF>(c), z = simd::splat<VF>(0.0f);
-        VF s1 = z, s2 = z, s3 = z, s4 = z;
-        for (size_t i = 0; i < kBlock; i += L) {
-            const VF d = simd::load<VF>(p + i) - center, d2 = d * d;
-            s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
-        }
-        return {foldSum(s1), foldSum(s2), foldSum(s3), foldSum(s4)};
-    }
-
-    // One pass over the block: bin indices, min/max and moment sums about the previous
-    // block's mean. NaN/Inf (or float overflow) make the sums non-finite: returns false.
+    // One pass over the block: bin indices, min/max and moment sums about the chunk's
+    // center, in float. NaN/Inf (or float overflow) make a lane's sums non-finite: returns
+    // false. The block's float sums go into double lanes without a horizontal fold; only a
+    // block whose mean lies far from the center (16 variances) folds the sums into the
+    // chunk's moments and moves the center to its mean, so the sums stay accurate for
+    // drifting data while a stationary chunk pays one fold at its end.
     bool fastBlock(const float* p) {
-        const VF z = simd::splat<VF>(0.0f);
         if (!started_) center_ = std::isfinite(p[0]) ? p[0] : 0.0f, started_ = true;
+        VF s1, s2, s3, s4, mn, mx;
+        sweepBlock(p, s1, s2, s3, s4, mn, mx);
+        // x - x is 0 for finite sums, NaN otherwise
+        if (!(simd::hsumFast((s1 - s1) + (s4 - s4)) == 0.0f)) return false;
+        const float n = float(kBlock), dl = simd::hsumFast(s1) / n;
+        if (dl * dl > 16.0f * std::max(simd::hsumFast(s2) / n - dl * dl, 0.0f)) {
+            foldMoments();
+            center_ = center_ + dl;
+            momentSums(p, s1, s2, s3, s4);
+            if (!(simd::hsumFast((s1 - s1) + (s4 - s4)) == 0.0f)) return false;
+        }
+        d1_ += __builtin_convertvector(s1, VD), d2_ += __builtin_convertvector(s2, VD);
+        d3_ += __builtin_convertvector(s3, VD), d4_ += __builtin_convertvector(s4, VD);
+        count_ += kBlock;
+        const float lo = simd::hmin(mn), hi = simd::hmax(mx);
+        bmin_[block_] = lo, bmax_[block_] = hi;
+        min_ = std::min(min_, lo), max_ = std::max(max_, hi);
+        const size_t stride = size_t(b_.bins + 2);
+        uint32_t* h = sub_.data();
+        for (size_t i = 0; i < kBlock; i += 4) {
+            ++h[size_t(idx_[i])];
+            ++h[stride + size_t(idx_[i + 1])];
+            ++h[2 * stride + size_t(idx_[i + 2])];
+            ++h[3 * stride + size_t(idx_[i + 3])];
+        }
+        return true;
+    }
+
+    void sweepBlock(const float* p, VF& s1, VF& s2, VF& s3, VF& s4, VF& mn, VF& mx) {
+        const VF z = simd::splat<VF>(0.0f);
         const VF center = simd::splat<VF>(center_), loF = simd::splat<VF>(b_.loF);
         const VF hiF = simd::splat<VF>(b_.hiF), lo = simd::splat<VF>(b_.lo),
                  scale = simd::splat<VF>(b_.scale);
         const VF last = simd::splat<VF>(b_.lastBin);
         const VI below = VI{} + b_.bins, above = VI{} + (b_.bins + 1);
-        VF s1 = z, s2 = z, s3 = z, s4 = z, mn = simd::load<VF>(p), mx = mn;
+        s1 = z, s2 = z, s3 = z, s4 = z, mn = simd::load<VF>(p), mx = mn;
         for (size_t i = 0; i < kBlock; i += L) {
             const VF x = simd::load<VF>(p + i);
             VF t = (x - lo) * scale;
@@ -143,35 +148,33 @@ private:
             const VF d = x - center, d2 = d * d;
             s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
-        Sums4 r{foldSum(s1), foldSum(s2), foldSum(s3), foldSum(s4)};
-        if (!std::isfinite(r.r1) || !std::isfinite(r.r4)) return false;
-        const double n = double(kBlock);
-        double c = center_, dl = r.r1 / n;
-        if (dl * dl > 16.0 * std::max(r.r2 / n - dl * dl, 0.0)) {
-            // the center was far from this block's mean: recompute about the block mean
-            c = double(float(c + dl));
-            r = momentSums(p, float(c));
-            if (!std::isfinite(r.r4)) return false;
-            dl = r.r1 / n;
+    }
+
+    void momentSums(const float* p, VF& s1, VF& s2, VF& s3, VF& s4) const {
+        const VF center = simd::splat<VF>(center_), z = simd::splat<VF>(0.0f);
+        s1 = z, s2 = z, s3 = z, s4 = z;
+        for (size_t i = 0; i < kBlock; i += L) {
+            const VF d = simd::load<VF>(p + i) - center, d2 = d * d;
+            s1 += d, s2 += d2, s3 += d2 * d, s4 += d2 * d2;
         }
-        Moments m;  // moments about c -> central moments
-        m.n = n, m.mean = c + dl;
-        m.m2 = std::max(0.0, r.r2 - n * dl * dl);
-        m.m3 = r.r3 - 3 * dl * r.r2 + 2 * n * dl * dl * dl;
-        m.m4 = std::max(0.0, r.r4 - 4 * dl * r.r3 + 6 * dl * dl * r.r2 - 3 * n * dl * dl * dl * dl);
-        m.min = simd::hmin(mn), m.max = simd::hmax(mx);
-        bmin_[block_] = float(m.min), bmax_[block_] = float(m.max);
+    }
+
+    // The double lanes' sums about center_ -> central moments, merged into the chunk's.
+    void foldMoments() {
+        if (count_ == 0) return;
+        double r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+        for (int k = 0; k < L; ++k) r1 += d1_[k], r2 += d2_[k], r3 += d3_[k], r4 += d4_[k];
+        const double n = double(count_), dl = r1 / n;
+        Moments m;  // moments about the center -> central moments
+        m.n = n, m.mean = double(center_) + dl;
+        m.m2 = std::max(0.0, r2 - n * dl * dl);
+        m.m3 = r3 - 3 * dl * r2 + 2 * n * dl * dl * dl;
+        m.m4 = std::max(0.0, r4 - 4 * dl * r3 + 6 * dl * dl * r2 - 3 * n * dl * dl * dl * dl);
+        m.min = min_, m.max = max_;
         out_.mom.merge(m);
-        center_ = float(m.mean);
-        const size_t stride = size_t(b_.bins + 2);
-        uint32_t* h = sub_.data();
-        for (size_t i = 0; i < kBlock; i += 4) {
-            ++h[size_t(idx_[i])];
-            ++h[stride + size_t(idx_[i + 1])];
-            ++h[2 * stride + size_t(idx_[i + 2])];
-            ++h[3 * stride + size_t(idx_[i + 3])];
-        }
-        return true;
+        d1_ = d2_ = d3_ = d4_ = VD{};
+        count_ = 0;
+        min_ = std::numeric_limits<float>::infinity(), max_ = -min_;
     }
 
     // Exact per-element path for blocks with NaN/Inf, huge values, and the tail.
@@ -195,6 +198,7 @@ private:
     }
 
     void flush() {
+        foldMoments();
         const size_t stride = size_t(b_.bins + 2);
         for (size_t k = 0; k < 4; ++k)
             for (size_t i = 0; i < stride; ++i) out_.counts[i] += sub_[k * stride + i];
@@ -209,8 +213,12 @@ private:
     float* bmin_;
     float* bmax_;
     size_t block_ = 0;     // index of the current block within this chunk
-    float center_ = 0.0f;  // shift for the moment sums: the previous block's mean
+    float center_ = 0.0f;  // shift for the moment sums: the first block's value or a far
+                           // block's mean
     bool started_ = false;
+    VD d1_{}, d2_{}, d3_{}, d4_{};  // sums of (x - center)^k of the fast blocks since a fold
+    size_t count_ = 0;              // values in them
+    float min_ = std::numeric_limits<float>::infinity(), max_ = -min_;
     alignas(64) int32_t idx_[kBlock];
 };
 
