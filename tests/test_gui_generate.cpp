@@ -301,6 +301,36 @@ private slots:
         QCOMPARE(bench->chart()->data().points.size(), size_t(3));
     }
 
+    // Int8 activations: the packed rows say so, the float row stays float32; without packed
+    // kernels the choice is off (it exists only there) and the request says float.
+    void benchInt8Activations() {
+        GeneratePage page;
+        page.setModel(modelDir_);
+        page.setRuns({int4_});
+        BenchPanel* bench = page.benchPanel();
+        bench->promptTokensBox()->setValue(8);
+        bench->genTokensBox()->setValue(4);
+        QVERIFY(!bench->request().int8Activations);
+        bench->activationsBox()->setCurrentIndex(1);
+        QVERIFY(bench->request().int8Activations);
+        bench->packedBox()->setChecked(false);
+        QVERIFY(!bench->activationsBox()->isEnabled());
+        QVERIFY(!bench->request().int8Activations);
+        bench->packedBox()->setChecked(true);
+        QVERIFY(bench->activationsBox()->isEnabled());
+        QSignalSpy done(bench, &BenchPanel::benchFinished);
+        QVERIFY(bench->start());
+        QVERIFY(!bench->activationsBox()->isEnabled());  // settings fixed while it runs
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(bench->statusLabel()->text()));
+        const InferBenchTableModel* m = bench->tableModel();
+        QCOMPARE(m->cell(0, InferBenchTableModel::ColWeightsAs).data().toString(), QString("f32"));
+        const QString packed = m->cell(1, InferBenchTableModel::ColWeightsAs).data().toString();
+        QVERIFY2(packed.startsWith("packed") && packed.endsWith("int8 activations"),
+                 qPrintable(packed));
+        QVERIFY(m->result()->rows[1].decodeTokensPerSecond > 0.0);
+    }
+
     // The chart beside the table: a point per model at the table's weight bytes and decode
     // (filled) and prefill (hollow) tokens/s; the labels carry the table's perplexity with its
     // settings, "ppl —" for the run not evaluated; no two labels overlap.

@@ -7,6 +7,7 @@
 #include "widgets/tableview.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -40,6 +41,13 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     packed_->setToolTip(
         "Runs compute from their packed INT8/INT4 codes where a kernel exists; "
         "off: every run as its dequantized float32 model");
+    activations_ = new QComboBox;
+    activations_->addItem("float32 activations");
+    activations_->addItem("int8 activations (W8A8 / W4A8)");
+    activations_->setToolTip(
+        "Decode of the packed layers: activations in float32 (codes dequantized in registers) "
+        "or quantized to int8 per block of 32 values for integer dot products (VNNI). "
+        "Prefill and the float model always use float32.");
     bench_ = new QPushButton("Bench");
     cancel_ = new QPushButton("Cancel");
     status_ = new QLabel;
@@ -68,6 +76,7 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     settings->addWidget(promptTokens_);
     settings->addWidget(genTokens_);
     settings->addWidget(packed_);
+    settings->addWidget(activations_);
     settings->addStretch(1);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(bench_);
@@ -92,6 +101,7 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     split->setStretchFactor(1, 1);
     split->setSizes({1, 100000});  // the table at its minimum (all its rows), the chart the rest
     layout->addWidget(split, 1);
+    connect(packed_, &QCheckBox::toggled, this, &BenchPanel::updateEnabled);
     connect(bench_, &QPushButton::clicked, this, &BenchPanel::start);
     connect(cancel_, &QPushButton::clicked, this, &BenchPanel::cancel);
     updateEnabled();
@@ -132,6 +142,8 @@ InferBenchRequest BenchPanel::request() const {
     r.promptTokens = promptTokens_->value();
     r.genTokens = genTokens_->value();
     r.packed = packed_->isChecked();
+    // int8 activations exist only in the packed kernels
+    r.int8Activations = r.packed && activations_->currentIndex() == 1;
     return r;
 }
 
@@ -142,6 +154,7 @@ void BenchPanel::updateEnabled() {
     cancel_->setEnabled(running_);
     for (QWidget* w : std::initializer_list<QWidget*>{promptTokens_, genTokens_, packed_})
         w->setEnabled(!running_);
+    activations_->setEnabled(!running_ && packed_->isChecked());
     if (!running_)
         status_->setText(!blocked.isEmpty()    ? blocked
                          : !outcome_.isEmpty() ? outcome_

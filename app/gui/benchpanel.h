@@ -14,6 +14,7 @@
 #include <memory>
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QPushButton;
 class QSpinBox;
@@ -47,6 +48,8 @@ public:
     QSpinBox* promptTokensBox() const { return promptTokens_; }
     QSpinBox* genTokensBox() const { return genTokens_; }
     QCheckBox* packedBox() const { return packed_; }
+    // Float32 or int8 activations for the packed layers' decode (bench-infer --activations).
+    QComboBox* activationsBox() const { return activations_; }
     QPushButton* benchButton() const { return bench_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* statusLabel() const { return status_; }
@@ -77,6 +80,7 @@ private:
     InferBenchChart* chart_ = nullptr;
     QSpinBox *promptTokens_ = nullptr, *genTokens_ = nullptr;
     QCheckBox* packed_ = nullptr;
+    QComboBox* activations_ = nullptr;
     QPushButton *bench_ = nullptr, *cancel_ = nullptr;
     QLabel *status_ = nullptr, *caption_ = nullptr;
 };
