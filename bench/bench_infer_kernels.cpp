@@ -11,7 +11,8 @@
 //     shape.
 //  4. the same decode with int8 activations (PackedLinear::setActivationMode(Int8), W8A8 /
 //     W4A8 by VNNI; issue 11): a second table, with the speedup over float32 GEMV and over
-//     the float-activation packed path of the same run (the same weight bytes are read).
+//     the float-activation packed path of the same run (the same weight bytes are read), and
+//     the prefill of the Int8-mode layer (its rows converted back) against float32.
 // Speedups are given by wall time and by CPU time (all threads) of the best run: on a
 // shared machine the CPU-time ratio is the cost of the work itself.
 //   bench_infer_kernels [THREADS=2] [PREFILL_TOKENS=128] [prefill|decode|kernel] [avx2|baseline]
@@ -144,10 +145,6 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, b
     for (const Format& f : kFormats) {
         const ql::CompactWeights c = compact(w, s, f);
         ql::infer::PackedLinear one = ql::infer::PackedLinear::fromCompact(c, s.name);
-        // The int8-activation copy is built once and copied with the layer; the float path
-        // does not read it.
-        one.setActivationMode(ql::infer::ActivationMode::Int8);
-        one.setActivationMode(ql::infer::ActivationMode::Float);
         const int64_t np = decode || !prefill ? copiesFor(one.bytes()) : 1;
         std::vector<ql::infer::PackedLinear> copies(size_t(decode ? np : 1), one);
         std::vector<const ql::infer::PackedLinear*> layers;
@@ -179,13 +176,23 @@ void shapeRows(const Shape& s, double readGBs, int prefillTokens, bool decode, b
                                   3) /
                               double(np);
             const double cpu8 = gCpu / double(np);
-            const double gbs8 = double(one.bytes()) / t8 / 1e9;
+            const double gbs8 = double(copies[0].bytes()) / t8 / 1e9;
+            // Prefill of an Int8-mode layer converts its rows back from the interleaved form
+            // (the only form it holds) panel by panel before the sgemm.
+            const double tp8 = prefill
+                                   ? best(
+                                         [&] {
+                                             copies[0].forward(xp.data_ptr<float>(), prefillTokens,
+                                                               yp.data_ptr<float>());
+                                         },
+                                         5)
+                                   : 0.0;
             char row[512];
             std::snprintf(row, sizeof row,
                           "| %s | %s | %.3f | %.2f | %.0f%% | %.3f | %.2fx | %.2fx | %.2fx | "
-                          "%.2fx |\n",
+                          "%.2fx | %.2fx |\n",
                           s.name, f.name, t8 * 1e3, gbs8, 100.0 * gbs8 / readGBs, cpu8 * 1e3,
-                          tf / t8, cpuF / cpu8, td / t8, cpuD / cpu8);
+                          tf / t8, cpuF / cpu8, td / t8, cpuD / cpu8, prefill ? tfp / tp8 : 0.0);
             a8rows.push_back(row);
         }
         std::printf(
@@ -244,8 +251,9 @@ int main(int argc, char** argv) {
         std::printf(
             "\nint8 activations (path %s): decode of the same layers, same weight bytes\n"
             "| layer [out x in] | weights | a8 decode ms/layer | GB/s | of read bw | a8 cpu ms | "
-            "vs f32 (wall) | vs f32 (cpu) | vs float-act packed (wall) | vs float-act (cpu) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n",
+            "vs f32 (wall) | vs f32 (cpu) | vs float-act packed (wall) | vs float-act (cpu) | "
+            "a8 prefill vs f32 (wall) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n",
             ql::infer::a8IsaName(ql::infer::activeA8Isa()));
         for (const std::string& r : a8rows) std::fputs(r.c_str(), stdout);
     }

@@ -155,6 +155,8 @@ private Q_SLOTS:
     void emptyInputLeavesOutput();
     void decodeRowRangesCoverEveryRowOnce();
     void decodeRunsOnEveryThread();
+    void a8ModeHoldsOneForm_data();
+    void a8ModeHoldsOneForm();
     void a8MatchesQuantizedReference_data();
     void a8MatchesQuantizedReference();
     void a8ZeroAndNonFiniteActivations();
@@ -394,6 +396,71 @@ void TestInferKernels::a8MatchesQuantizedReference_data() {
                     << s.divisors;
 }
 
+void TestInferKernels::a8ModeHoldsOneForm_data() {
+    QTest::addColumn<int>("format");
+    QTest::addColumn<qint64>("rows");
+    QTest::addColumn<qint64>("groups");
+    QTest::addColumn<bool>("divisors");
+    for (int f = 0; f < int(std::size(kFormats)); ++f) {
+        const char* n = kFormats[f].name;
+        QTest::addRow("%s/32 rows", n) << f << qint64(32) << qint64(3) << false;
+        QTest::addRow("%s/37 rows", n) << f << qint64(37) << qint64(5) << false;
+        QTest::addRow("%s/awq", n) << f << qint64(19) << qint64(3) << true;
+        // more rows than one prefill panel: the panels convert their rows back separately
+        QTest::addRow("%s/2 panels", n)
+            << f << qint64((int64_t(4500) << 10) / colsFor(kFormats[f], 4)) << qint64(4) << false;
+    }
+}
+
+// Int8 mode keeps only the interleaved form (no second copy of the codes): bytes() is its
+// size (the Float form's when rows are a multiple of 16 and columns of 32, padded otherwise);
+// prefill and decode() give the Float mode's bits from it; back in Float mode the layer is
+// what it was (bytes, decode output bit for bit).
+void TestInferKernels::a8ModeHoldsOneForm() {
+    QFETCH(int, format);
+    QFETCH(qint64, rows);
+    QFETCH(qint64, groups);
+    QFETCH(bool, divisors);
+    const Format& f = kFormats[format];
+    const int64_t cols = colsFor(f, groups);
+    const CompactWeights c = makeCompact(f, rows, cols, divisors, unsigned(rows * 3 + cols));
+    PackedLinear p = PackedLinear::fromCompact(c, "test");
+    const uint64_t floatBytes = p.bytes(), divisorBytes = c.columnDivisor.size() * 4;
+    QCOMPARE(p.a8Bytes(), uint64_t(0));
+    const int64_t tokens = 9;
+    const std::vector<float> x = randomValues(size_t(tokens * cols), unsigned(rows), 1.0f);
+    std::vector<float> prefill(size_t(tokens * rows)), decode(size_t(2 * rows));
+    p.forward(x.data(), tokens, prefill.data(), ForwardMode::Prefill);
+    p.forward(x.data(), 2, decode.data(), ForwardMode::Decode);
+    const std::vector<float> w = p.decode();
+
+    p.setActivationMode(ActivationMode::Int8);
+    QVERIFY(p.a8Bytes() > 0);
+    QCOMPARE(p.bytes(), p.a8Bytes() + divisorBytes);
+    // packed_kernels_a8.h: tiles of 16 rows, columns padded to 32, a scale (and zero) per
+    // row and group
+    const int64_t paddedRows = (rows + 15) / 16 * 16, paddedCols = (cols + 31) / 32 * 32;
+    const int64_t G = c.grid.groupsPerRow();
+    QCOMPARE(p.a8Bytes(), uint64_t(paddedRows * paddedCols * f.bits / 8 + paddedRows * G * 4 +
+                                   (f.symmetric ? 0 : paddedRows * G)));
+    if (rows % 16 == 0 && cols % 32 == 0) QCOMPARE(p.bytes(), floatBytes);
+    const std::vector<float> w8 = p.decode();
+    QVERIFY2(std::memcmp(w8.data(), w.data(), w.size() * sizeof(float)) == 0,
+             "decode() from the interleaved form differs");
+    std::vector<float> prefill8(prefill.size(), std::nanf(""));
+    p.forward(x.data(), tokens, prefill8.data(), ForwardMode::Prefill);
+    QVERIFY2(std::memcmp(prefill8.data(), prefill.data(), prefill.size() * sizeof(float)) == 0,
+             "prefill from the interleaved form differs");
+
+    p.setActivationMode(ActivationMode::Float);
+    QCOMPARE(p.a8Bytes(), uint64_t(0));
+    QCOMPARE(p.bytes(), floatBytes);
+    std::vector<float> again(decode.size(), std::nanf(""));
+    p.forward(x.data(), 2, again.data(), ForwardMode::Decode);
+    QVERIFY2(std::memcmp(again.data(), decode.data(), decode.size() * sizeof(float)) == 0,
+             "decode after the round trip differs");
+}
+
 // The Int8 activation path (W8A8 / W4A8), per format x shape x instruction-set path:
 //  1. it equals x̂ · Wᵀ in double, x̂ the int8-quantized activations computed here and W the
 //     decoded weights (without the AWQ divisor, which x̂ carries), to float rounding: per
@@ -428,7 +495,7 @@ void TestInferKernels::a8MatchesQuantizedReference() {
     p.forward(x.data(), tokens, yf.data(), ForwardMode::Decode);
     p.setActivationMode(ActivationMode::Int8);
     QCOMPARE(p.activationMode(), ActivationMode::Int8);
-    QVERIFY(p.a8Bytes() >= p.bytes() - c.columnDivisor.size() * 4);
+    QCOMPARE(p.bytes(), p.a8Bytes() + c.columnDivisor.size() * 4);
     std::vector<float> y(size_t(tokens * rows), std::nanf(""));
     p.forward(x.data(), tokens, y.data(), ForwardMode::Decode);
 

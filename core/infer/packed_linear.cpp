@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 
 namespace ql::infer {
 
@@ -196,13 +197,14 @@ PackedLinear PackedLinear::fromCompact(const CompactWeights& w, const std::strin
     p.rows_ = g.rows, p.cols_ = g.cols, p.bits_ = g.bits, p.group_ = g.groupSize;
     p.groupsPerRow_ = g.groupsPerRow();
     p.rowBytes_ = g.bits == 4 ? g.cols / 2 : g.cols;
-    p.codes_ = g.bits == 4 ? int4Blocks(w.codes, g.rows, g.cols) : w.codes;
-    p.scales_ = g.scales;
+    p.rowForm_.codes = g.bits == 4 ? int4Blocks(w.codes, g.rows, g.cols) : w.codes;
+    p.rowForm_.scales = g.scales;
+    p.asymmetric_ = !g.symmetric;
     // u - zero must equal q - zero_grid: INT4 codes are stored as u = q - qmin.
     p.symZero_ = g.bits == 4 ? float(-g.qmin()) : 0.0f;
     if (!g.symmetric) {
-        p.zeros_.resize(g.zeros.size());
-        for (size_t i = 0; i < g.zeros.size(); ++i) p.zeros_[i] = uint8_t(g.zeros[i]);
+        p.rowForm_.zeros.resize(g.zeros.size());
+        for (size_t i = 0; i < g.zeros.size(); ++i) p.rowForm_.zeros[i] = uint8_t(g.zeros[i]);
     }
     p.divisors_ = w.columnDivisor;
     return p;
@@ -212,8 +214,21 @@ uint64_t PackedLinear::a8Bytes() const {
     return a8codes_.size() + a8scales_.size() * sizeof(float) + a8zeros_.size();
 }
 
+template <class T>
+void release(std::vector<T>& v) {
+    std::vector<T>().swap(v);
+}
+
 void PackedLinear::setActivationMode(ActivationMode mode) {
-    if (mode == ActivationMode::Int8 && a8codes_.empty() && rows_ > 0) buildA8();
+    if (mode != mode_ && rows_ > 0) {
+        if (mode == ActivationMode::Int8) {
+            buildA8();
+            release(rowForm_.codes), release(rowForm_.scales), release(rowForm_.zeros);
+        } else {
+            rowFormFromA8(0, rows_, rowForm_);
+            release(a8codes_), release(a8scales_), release(a8zeros_);
+        }
+    }
     mode_ = mode;
 }
 
@@ -225,10 +240,10 @@ void PackedLinear::buildA8() {
     const int64_t tileBytes = T * pcols * bits_ / 8, G = groupsPerRow_;
     a8codes_.assign(size_t(tiles * tileBytes), 0);
     a8scales_.assign(size_t(tiles * G * T), 0.0f);
-    if (!zeros_.empty()) a8zeros_.assign(size_t(tiles * G * T), 0);
-    // u (0..15) of INT4 weight (r, j) in the 32-weight block layout of codes_.
+    if (asymmetric_) a8zeros_.assign(size_t(tiles * G * T), 0);
+    // u (0..15) of INT4 weight (r, j) in the 32-weight block layout of the row form.
     auto u4 = [&](int64_t r, int64_t j) {
-        const uint8_t byte = codes_[size_t(r * rowBytes_ + j / 32 * 16 + j % 16)];
+        const uint8_t byte = rowForm_.codes[size_t(r * rowBytes_ + j / 32 * 16 + j % 16)];
         return uint8_t(j % 32 < 16 ? byte & 15 : byte >> 4);
     };
     for (int64_t r = 0; r < rows_; ++r) {
@@ -236,9 +251,10 @@ void PackedLinear::buildA8() {
         uint8_t* tile = a8codes_.data() + t * tileBytes;
         if (bits_ == 8) {
             // Symmetric int8 codes + 128 (the u8 side); the kernels use zero point 128.
-            const uint8_t flip = zeros_.empty() ? 0x80 : 0;
+            const uint8_t flip = asymmetric_ ? 0 : 0x80;
             for (int64_t j = 0; j < cols_; ++j)
-                tile[(j / 4) * 64 + l * 4 + j % 4] = uint8_t(codes_[size_t(r * cols_ + j)] ^ flip);
+                tile[(j / 4) * 64 + l * 4 + j % 4] =
+                    uint8_t(rowForm_.codes[size_t(r * cols_ + j)] ^ flip);
         } else {
             for (int64_t j = 0; j < cols_; j += 8)
                 for (int i = 0; i < 4; ++i)
@@ -246,8 +262,59 @@ void PackedLinear::buildA8() {
                         uint8_t(u4(r, j + i) | (u4(r, j + 4 + i) << 4));
         }
         for (int64_t g = 0; g < G; ++g) {
-            a8scales_[size_t((t * G + g) * T + l)] = scales_[size_t(r * G + g)];
-            if (!zeros_.empty()) a8zeros_[size_t((t * G + g) * T + l)] = zeros_[size_t(r * G + g)];
+            a8scales_[size_t((t * G + g) * T + l)] = rowForm_.scales[size_t(r * G + g)];
+            if (asymmetric_)
+                a8zeros_[size_t((t * G + g) * T + l)] = rowForm_.zeros[size_t(r * G + g)];
+        }
+    }
+}
+
+// The inverse of buildA8 for rows [r0, r1): codes in the row form's layout, scales, zero
+// points.
+void PackedLinear::rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const {
+    constexpr int64_t T = detail::kA8Tile;
+    const int64_t pcols = (cols_ + detail::kA8Block - 1) / detail::kA8Block * detail::kA8Block;
+    const int64_t tileBytes = T * pcols * bits_ / 8, G = groupsPerRow_, n = r1 - r0;
+    out.codes.resize(size_t(n * rowBytes_));
+    out.scales.resize(size_t(n * G));
+    out.zeros.resize(asymmetric_ ? size_t(n * G) : 0);
+    for (int64_t r = r0; r < r1; ++r) {
+        const int64_t t = r / T, l = r % T;
+        const uint8_t* lane = a8codes_.data() + t * tileBytes + l * 4;  // 4 bytes per 64
+        uint8_t* row = out.codes.data() + (r - r0) * rowBytes_;
+        if (bits_ == 8) {
+            // 4 columns per lane word; symmetric codes were stored + 128
+            const uint32_t flip = asymmetric_ ? 0u : 0x80808080u;
+            int64_t j = 0;
+            for (; j + 4 <= cols_; j += 4) {
+                uint32_t word;
+                std::memcpy(&word, lane + (j / 4) * 64, 4);
+                word ^= flip;
+                std::memcpy(row + j, &word, 4);
+            }
+            for (; j < cols_; ++j) row[j] = uint8_t(lane[(j / 4) * 64 + j % 4] ^ flip);
+        } else {
+            // A lane word of 8 columns holds columns 0-3 in its low nibbles and 4-7 in its
+            // high ones; as 8 bytes, one column each: spread(). A 32-column block of the row
+            // form holds column i in the low nibble of byte i and column 16 + i in its high
+            // nibble: words 0 and 2 (columns 0-7, 16-23) make bytes 0-7, words 1 and 3 the rest.
+            static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "words read as bytes");
+            auto spread = [](uint32_t w) {
+                return uint64_t(w & 0x0F0F0F0Fu) | (uint64_t((w >> 4) & 0x0F0F0F0Fu) << 32);
+            };
+            for (int64_t j = 0; j < cols_; j += 32) {
+                uint32_t w[4];
+                for (int k = 0; k < 4; ++k) std::memcpy(&w[k], lane + (j / 8 + k) * 64, 4);
+                const uint64_t lo = spread(w[0]) | (spread(w[2]) << 4);
+                const uint64_t hi = spread(w[1]) | (spread(w[3]) << 4);
+                std::memcpy(row + j / 2, &lo, 8);
+                std::memcpy(row + j / 2 + 8, &hi, 8);
+            }
+        }
+        for (int64_t g = 0; g < G; ++g) {
+            out.scales[size_t((r - r0) * G + g)] = a8scales_[size_t((t * G + g) * T + l)];
+            if (asymmetric_)
+                out.zeros[size_t((r - r0) * G + g)] = a8zeros_[size_t((t * G + g) * T + l)];
         }
     }
 }
@@ -302,8 +369,21 @@ void PackedLinear::decodeForwardA8(const float* x, int64_t tokens, float* y) con
 }
 
 uint64_t PackedLinear::bytes() const {
-    return codes_.size() + scales_.size() * sizeof(float) + zeros_.size() +
-           divisors_.size() * sizeof(float);
+    return rowForm_.codes.size() + rowForm_.scales.size() * sizeof(float) + rowForm_.zeros.size() +
+           a8Bytes() + divisors_.size() * sizeof(float);
+}
+
+detail::PackedView PackedLinear::rowView(const RowForm& f) const {
+    return {f.codes.data(),
+            f.scales.data(),
+            asymmetric_ ? f.zeros.data() : nullptr,
+            symZero_,
+            cols_,
+            group_,
+            groupsPerRow_,
+            rowBytes_,
+            bits_,
+            bits_ == 8 && !asymmetric_};
 }
 
 void PackedLinear::forward(const float* x, int64_t tokens, float* y, ForwardMode mode) const {
@@ -319,16 +399,7 @@ void PackedLinear::forward(const float* x, int64_t tokens, float* y, ForwardMode
 }
 
 void PackedLinear::decodeForward(const float* x, int64_t tokens, float* y) const {
-    const detail::PackedView view{codes_.data(),
-                                  scales_.data(),
-                                  zeros_.empty() ? nullptr : zeros_.data(),
-                                  symZero_,
-                                  cols_,
-                                  group_,
-                                  groupsPerRow_,
-                                  rowBytes_,
-                                  bits_,
-                                  bits_ == 8 && zeros_.empty()};
+    const detail::PackedView view = rowView(rowForm_);
     const detail::GemvFn gemv = kernels().gemv;
     // AWQ: x_j * (v_j / d_j) is computed as (x_j / d_j) * v_j.
     thread_local std::vector<float> scaled, sums;
@@ -360,22 +431,20 @@ void PackedLinear::decodeForward(const float* x, int64_t tokens, float* y) const
 }
 
 void PackedLinear::dequantRows(int64_t r0, int64_t r1, float* out) const {
-    const detail::PackedView view{codes_.data(),
-                                  scales_.data(),
-                                  zeros_.empty() ? nullptr : zeros_.data(),
-                                  symZero_,
-                                  cols_,
-                                  group_,
-                                  groupsPerRow_,
-                                  rowBytes_,
-                                  bits_,
-                                  bits_ == 8 && zeros_.empty()};
     const detail::DequantFn dequant = kernels().dequant;
     const float* divisor = divisors_.empty() ? nullptr : divisors_.data();
     const std::vector<RowRange> ranges = decodeRowRanges(r1 - r0, cols_, intraOpThreads());
     runOnThreads(int64_t(ranges.size()), [&](int64_t i) {
         const RowRange& p = ranges[size_t(i)];
-        dequant(view, r0 + p.begin, r0 + p.end, divisor, out + p.begin * cols_);
+        float* o = out + p.begin * cols_;
+        if (mode_ == ActivationMode::Float) {
+            dequant(rowView(rowForm_), r0 + p.begin, r0 + p.end, divisor, o);
+            return;
+        }
+        // Int8 mode holds only the interleaved form: this thread's rows back first.
+        thread_local RowForm rows;
+        rowFormFromA8(r0 + p.begin, r0 + p.end, rows);
+        dequant(rowView(rows), 0, p.end - p.begin, divisor, o);
     });
 }
 

@@ -23,6 +23,10 @@
 
 namespace ql::infer {
 
+namespace detail {
+struct PackedView;  // packed_kernels.h
+}
+
 // Baseline: portable 4-lane vector code (SSE2 on x86-64, any CPU); Avx2: 8 lanes with FMA;
 // Avx512: 16 lanes (AVX-512F) with FMA.
 enum class Isa { Baseline = 0, Avx2 = 1, Avx512 = 2 };
@@ -78,17 +82,20 @@ public:
     int64_t inFeatures() const { return cols_; }
     int bits() const { return bits_; }
     int64_t groupSize() const { return group_; }
-    bool symmetric() const { return zeros_.empty(); }
+    bool symmetric() const { return !asymmetric_; }
 
-    // Bytes of the packed form, what one decode token reads: codes (bits/8 per weight) +
-    // float32 scales + uint8 zero points (asym) + float32 AWQ column divisors (when present).
+    // Bytes of the weight as it is held, what one decode token reads: in Float mode the codes
+    // (bits/8 per weight), float32 scales, uint8 zero points (asym); in Int8 mode the
+    // interleaved copy instead (the same, rows padded to 16 and columns to 32); float32 AWQ
+    // column divisors (when present) in both.
     uint64_t bytes() const;
-    // Bytes of the Int8 activation mode's row-interleaved copy (0 until it is set): the same
-    // codes, scales and zero points again, rows padded to 16 and columns to 32.
+    // Bytes of the Int8 mode's row-interleaved form (0 in Float mode).
     uint64_t a8Bytes() const;
 
-    // Int8 builds the interleaved copy (once) and makes decode calls quantize x to int8;
-    // Float (the default) goes back. Not thread-safe against forward() on the same layer.
+    // Int8 converts the weight to the interleaved form and makes decode calls quantize x to
+    // int8; Float (the default) converts it back. One form is held at a time (prefill and
+    // decode() convert an Int8 layer's rows back panel by panel), and a round trip gives the
+    // same codes. Not thread-safe against forward() on the same layer.
     void setActivationMode(ActivationMode mode);
     ActivationMode activationMode() const { return mode_; }
 
@@ -101,22 +108,33 @@ public:
     std::vector<float> decode() const;
 
 private:
+    // The row-major form's arrays: codes (codes_'s layout), scales and zero points per row
+    // and group, for rows counted from the arrays' first.
+    struct RowForm {
+        std::vector<uint8_t> codes, zeros;
+        std::vector<float> scales;
+    };
+    detail::PackedView rowView(const RowForm& f) const;
     void decodeForward(const float* x, int64_t tokens, float* y) const;
     void decodeForwardA8(const float* x, int64_t tokens, float* y) const;
     void buildA8();
+    // Rows [r0, r1) of the interleaved form back in the row-major form.
+    void rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const;
     void prefillForward(const float* x, int64_t tokens, float* y) const;
     void dequantRows(int64_t r0, int64_t r1, float* out) const;
 
     int64_t rows_ = 0, cols_ = 0, group_ = 0, groupsPerRow_ = 0, rowBytes_ = 0;
     int bits_ = 0;
-    float symZero_ = 0.0f;         // zero point in code units when symmetric
-    std::vector<uint8_t> codes_;   // INT8: one per weight; INT4: see packed_linear.cpp
-    std::vector<float> scales_;    // [rows * groupsPerRow]
-    std::vector<uint8_t> zeros_;   // [rows * groupsPerRow] asym, code units; empty when sym
+    bool asymmetric_ = false;
+    float symZero_ = 0.0f;  // zero point in code units when symmetric
+    // Float mode: codes (INT8: one per weight; INT4: see packed_linear.cpp), scales
+    // [rows * groupsPerRow], zero points [rows * groupsPerRow] (asym, code units). Empty in
+    // Int8 mode.
+    RowForm rowForm_;
     std::vector<float> divisors_;  // [cols] AWQ column divisors or empty
 
     ActivationMode mode_ = ActivationMode::Float;
-    // The Int8 path's interleaved copy (packed_kernels_a8.h); empty until first needed.
+    // Int8 mode: the interleaved form (packed_kernels_a8.h); empty in Float mode.
     std::vector<uint8_t> a8codes_, a8zeros_;
     std::vector<float> a8scales_;
 };
