@@ -43,10 +43,12 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
         "off: every run as its dequantized float32 model");
     activations_ = new QComboBox;
     activations_->addItem("float32 activations");
-    activations_->addItem("int8 activations (W8A8 / W4A8)");
+    activations_->addItem("int8 activations");
     activations_->setToolTip(
-        "Decode of the packed layers: activations in float32 (codes dequantized in registers) "
-        "or quantized to int8 per block of 32 values for integer dot products (VNNI). "
+        "Decode of the packed layers: activations in float32 (W8A16 / W4A16: codes dequantized "
+        "in registers) "
+        "or quantized to int8 per block of 32 values for integer dot products (W8A8 / W4A8, "
+        "VNNI). "
         "Prefill and the float model always use float32.");
     bench_ = new QPushButton("Bench");
     cancel_ = new QPushButton("Cancel");
@@ -75,9 +77,12 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     auto* settings = new QHBoxLayout;
     settings->addWidget(promptTokens_);
     settings->addWidget(genTokens_);
-    settings->addWidget(packed_);
-    settings->addWidget(activations_);
     settings->addStretch(1);
+    // How the runs compute, on a row of its own (the panel shares the window's width).
+    auto* kernels = new QHBoxLayout;
+    kernels->addWidget(packed_);
+    kernels->addWidget(activations_);
+    kernels->addStretch(1);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(bench_);
     buttons->addWidget(cancel_);
@@ -85,6 +90,7 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addLayout(settings);
+    layout->addLayout(kernels);
     layout->addLayout(buttons);
     chart_ = new InferBenchChart;
     // The table's numbers first (its seven rows), the chart takes the rest.
