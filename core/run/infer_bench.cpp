@@ -169,6 +169,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     }
     auto model = Model::load(r.modelDir);
     for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any measuring
+    if (!runs.empty()) checkHeadFormat(r.head, model->config().hiddenSize);
     if (r.promptTokens + r.genTokens > model->config().maxPositions)
         throw Error(
             "--prompt-tokens + --gen-tokens is more than the model's max_position_embeddings (" +

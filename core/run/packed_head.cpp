@@ -75,6 +75,13 @@ HeadFormat parseHeadFormat(const std::string& text) {
     throw Error("--head must be f32, int8 or int4, not '" + text + "'");
 }
 
+void checkHeadFormat(HeadFormat format, int64_t hiddenSize) {
+    if (format == HeadFormat::Int4 && hiddenSize % 128 != 0)
+        throw Error(
+            "an int4 g128 output head needs a hidden size that 128 divides (this model's is " +
+            std::to_string(hiddenSize) + ")");
+}
+
 HeadInstall installQuantizedHead(Transformer& net, HeadFormat format, bool int8Activations) {
     if (net.residency() != Residency::Resident)
         throw Error("a quantized output head needs the model loaded resident, not streamed");
@@ -85,10 +92,7 @@ HeadInstall installQuantizedHead(Transformer& net, HeadFormat format, bool int8A
     report.floatBytes = uint64_t(c.vocabSize) * uint64_t(c.hiddenSize) * sizeof(float);
     report.format = headFormatName(HeadFormat::Float32);
     if (format == HeadFormat::Float32) return report;
-    if (format == HeadFormat::Int4 && c.hiddenSize % 128 != 0)
-        throw Error(
-            "an int4 g128 output head needs a hidden size that 128 divides (this model's is " +
-            std::to_string(c.hiddenSize) + ")");
+    checkHeadFormat(format, c.hiddenSize);
     std::shared_ptr<const infer::PackedLinear> packed;
     {
         const at::Tensor w = net.headRows(0, c.vocabSize).to(at::kFloat).contiguous();

@@ -57,6 +57,9 @@ enum class HeadFormat { Float32, Int8, Int4 };
 // "f32", "int8", "int4" (the CLI's --head values); parse throws ql::Error for others.
 const char* headFormatName(HeadFormat format);
 HeadFormat parseHeadFormat(const std::string& text);
+// Throws ql::Error when `format` cannot quantize a head of that hidden size (Int4: 128 must
+// divide it), so that callers can refuse before any work.
+void checkHeadFormat(HeadFormat format, int64_t hiddenSize);
 
 struct HeadInstall {
     std::string format;               // "f32" or e.g. "int8 channel sym"
