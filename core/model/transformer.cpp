@@ -509,6 +509,8 @@ at::Tensor Transformer::finalNorm(const at::Tensor& hidden) const {
 }
 
 at::Tensor Transformer::headRows(int64_t begin, int64_t count) const {
+    if (headKernel_)
+        throw Error("internal: the float32 output head was released for a quantized one");
     if (w_->residency == Residency::Resident) return w_->lmHead.narrow(0, begin, count);
     const TensorStore& store = *w_->store;
     const TensorInfo& info = store.get(w_->headName);
@@ -667,10 +669,31 @@ void Transformer::setInterruptCheck(std::function<void()> check, double flopsPer
     interruptFlops_ = flopsPerCheck;
 }
 
+bool Transformer::headTiedToEmbedding() const {
+    return w_->headName == w_->embedName;
+}
+
+void Transformer::setHeadKernel(HeadKernel kernel) {
+    if (w_->residency != Residency::Resident)
+        throw Error("a quantized output head needs the model loaded resident, not streamed");
+    if (!kernel) throw Error("internal: an empty head kernel");
+    headKernel_ = std::move(kernel);
+    // An untied head's float32 table goes; a tied one stays alive as w_->embed.
+    w_->lmHead = at::Tensor();
+}
+
 at::Tensor Transformer::head(const at::Tensor& hidden) const {
     if (w_->residency == Residency::Streamed)
         return at::linear(finalNorm(hidden), headRows(0, config_.vocabSize));
     const at::Tensor normed = rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps);
+    if (headKernel_) {
+        const at::Tensor x = normed.to(at::kFloat).contiguous();
+        std::vector<int64_t> shape = x.sizes().vec();
+        shape.back() = config_.vocabSize;
+        at::Tensor out = at::empty(shape, x.options());
+        headKernel_(x.data_ptr<float>(), x.numel() / config_.hiddenSize, out.data_ptr<float>());
+        return out;
+    }
     // One position (a decode step): the head's vocab x hidden read once by sgemv.
     if (singleTokenGemv(normed, w_->lmHead)) return gemv(normed, w_->lmHead, at::Tensor());
     return at::linear(normed, w_->lmHead);

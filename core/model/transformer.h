@@ -89,6 +89,15 @@ public:
     at::Tensor finalNorm(const at::Tensor& hidden) const;
     at::Tensor headRows(int64_t begin, int64_t count) const;
 
+    // A quantized output head (run/packed_install.h, installQuantizedHead): from now on
+    // head() computes y[tokens, vocab] = normed x · Wᵀ through `kernel` (as Linear::kernel)
+    // and the float32 head is dropped, except where it is the tied embedding: the input
+    // lookups still read that table. Resident models only; headRows() then throws.
+    using HeadKernel = std::function<void(const float* x, int64_t tokens, float* y)>;
+    void setHeadKernel(HeadKernel kernel);
+    bool hasHeadKernel() const { return bool(headKernel_); }
+    bool headTiedToEmbedding() const;  // one table for the input lookups and the head
+
     // Norm weights preceding the projections, for AWQ scale folding:
     // input_layernorm (-> q,k,v), post_attention_layernorm (-> gate, up).
     at::Tensor& inputNorm(int block);
@@ -132,6 +141,7 @@ private:
     std::function<void()> interrupt_;
     double interruptFlops_ = 2e10;
     InputQuantizer inputQuantizer_;
+    HeadKernel headKernel_;
 };
 
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the

@@ -6,6 +6,8 @@
 #include "model/decoder.h"
 #include "model/generate.h"
 #include "model/model.h"
+#include "model/stage_profile.h"
+#include "model/transformer.h"
 #include "run/packed_install.h"
 #include "run/run.h"
 #include "run/run_model.h"
@@ -13,7 +15,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 namespace ql {
@@ -59,15 +63,63 @@ std::string weightsAs(const PackedInstallReport& p) {
            std::to_string(floatLayers);
 }
 
-InferBenchRow benchOne(const Model& model, const InferBenchRequest& r,
-                       const ProgressReporter& rep) {
-    InferBenchRow row;
-    row.peakIsCumulative = !resetPeakResident();
-    const double cpu0 = cpuSeconds();
+// The prompt every row is fed: fixed ids spread over the vocabulary (the weights, not the
+// text, are what is measured).
+std::vector<int32_t> promptOf(const Model& model, int tokens) {
     std::vector<int32_t> prompt;
     const int64_t vocab = model.config().vocabSize;
-    for (int i = 0; i < r.promptTokens; ++i)
-        prompt.push_back(int32_t((int64_t(i) * 7919 + 13) % vocab));
+    for (int i = 0; i < tokens; ++i) prompt.push_back(int32_t((int64_t(i) * 7919 + 13) % vocab));
+    return prompt;
+}
+
+// KL(p || q) in double of two next-token distributions given as logits.
+double klOfLogits(const float* p, const float* q, int64_t n) {
+    const double mp = *std::max_element(p, p + n), mq = *std::max_element(q, q + n);
+    double zp = 0.0, zq = 0.0;
+    for (int64_t i = 0; i < n; ++i) zp += std::exp(p[i] - mp), zq += std::exp(q[i] - mq);
+    const double lzp = std::log(zp), lzq = std::log(zq);
+    double kl = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double lp = p[i] - mp - lzp, lq = q[i] - mq - lzq;
+        kl += std::exp(lp) * (lp - lq);
+    }
+    return std::max(kl, 0.0);
+}
+
+// Quantizes the head (installQuantizedHead) and measures what it costs on the prompt: the
+// hidden states of the run's model before the head, once, then every position through the
+// float32 head (before the install) and through the quantized one one position at a time
+// (the one-token decode path a generated token takes, int8 activations included).
+HeadInstall installHeadMeasured(Model& model, const InferBenchRequest& r, InferBenchRow& row) {
+    Transformer& net = model.transformer();
+    const std::vector<int32_t> prompt = promptOf(model, r.promptTokens);
+    const int64_t vocab = model.config().vocabSize, P = int64_t(prompt.size());
+    at::Tensor hidden, before;
+    {
+        at::NoGradGuard noGrad;
+        std::vector<int64_t> ids(prompt.begin(), prompt.end());
+        hidden = net.embed(at::tensor(ids, at::kLong).view({1, P}));
+        for (int b = 0; b < model.config().numLayers; ++b) hidden = net.block(b, hidden);
+        before = net.head(hidden).contiguous();
+    }
+    const HeadInstall head = installQuantizedHead(net, r.head, r.int8Activations);
+    at::NoGradGuard noGrad;
+    for (int64_t t = 0; t < P; ++t) {
+        const at::Tensor after = net.head(hidden.narrow(1, t, 1)).contiguous();
+        const double kl =
+            klOfLogits(before.data_ptr<float>() + t * vocab, after.data_ptr<float>(), vocab);
+        row.headKlMean += kl / double(P);
+        row.headKlMax = std::max(row.headKlMax, kl);
+    }
+    row.headKlPositions = int(P);
+    return head;
+}
+
+InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const ProgressReporter& rep,
+                       InferBenchRow row) {
+    row.peakIsCumulative = !resetPeakResident();
+    const double cpu0 = cpuSeconds();
+    const std::vector<int32_t> prompt = promptOf(model, r.promptTokens);
     Decoder decoder(model);
     double t0 = now();
     std::vector<float> logits = decoder.feed(prompt);
@@ -75,17 +127,25 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r,
     rep.checkCancelled();
     t0 = now();
     const double decodeCpu0 = cpuSeconds();
+    if (stageProfiling()) takeStageSeconds();  // the prefill's stages are not a step's
     for (int i = 0; i < r.genTokens; ++i) {
         logits = decoder.feed({argmaxToken(logits)});
         rep.report("bench", double(i + 1) / r.genTokens);
     }
     row.decodeTokensPerSecond = double(r.genTokens) / std::max(now() - t0, 1e-9);
     row.decodeCpuSeconds = cpuSeconds() - decodeCpu0;
+    if (stageProfiling()) {
+        const std::vector<double> seconds = takeStageSeconds();
+        for (size_t s = 0; s < seconds.size(); ++s)
+            row.decodeStageSeconds.emplace_back(stageName(Stage(s)),
+                                                seconds[s] / double(r.genTokens));
+    }
     row.kvCacheBytes = decoder.cacheBytes();
     row.weightBytes = model.summary().bytesInMemory;
     row.weightBytesPerToken = bytesPerToken(model);
     row.headBytesPerToken =
         uint64_t(model.config().vocabSize) * uint64_t(model.config().hiddenSize) * sizeof(float);
+    row.headTied = model.transformer().headTiedToEmbedding();
     row.peakRssBytes = peakResidentBytes();
     row.cpuSeconds = cpuSeconds() - cpu0;
     return row;
@@ -97,6 +157,9 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     if (r.promptTokens < 1 || r.promptTokens > 32768)
         throw Error("--prompt-tokens must be in 1..32768");
     if (r.genTokens < 1 || r.genTokens > 4096) throw Error("--gen-tokens must be in 1..4096");
+    if (r.head != HeadFormat::Float32 && !r.packed)
+        throw Error(std::string("--head ") + headFormatName(r.head) +
+                    " needs the packed kernels (not --simulated)");
     std::vector<std::shared_ptr<const RunResult>> runs;
     for (const std::string& folder : r.runFolders)
         runs.push_back(std::make_shared<const RunResult>(loadRun(folder)));
@@ -106,6 +169,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     }
     auto model = Model::load(r.modelDir);
     for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any measuring
+    if (!runs.empty()) checkHeadFormat(r.head, model->config().hiddenSize);
     if (r.promptTokens + r.genTokens > model->config().maxPositions)
         throw Error(
             "--prompt-tokens + --gen-tokens is more than the model's max_position_embeddings (" +
@@ -123,15 +187,18 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         const RunResult* run = m > 0 ? runs[size_t(m - 1)].get() : nullptr;
         rep.checkCancelled();
         PackedInstallReport packed;
+        InferBenchRow row;
+        HeadInstall head;
         if (run && r.packed) {
             model.reset();  // one model in memory at a time: each row's peak is its own
             model = Model::load(r.modelDir);
             packed = installPackedKernels(model->transformer(), *run, r.int8Activations);
+            if (r.head != HeadFormat::Float32) head = installHeadMeasured(*model, r, row);
         } else if (run) {
             applyRunWeights(*model, *run);
         }
-        InferBenchRow row =
-            benchOne(*model, r, rep.sub(double(m) / models, double(m + 1) / models));
+        row = benchOne(*model, r, rep.sub(double(m) / models, double(m + 1) / models),
+                       std::move(row));
         row.name = !run ? "float" : (run->label.empty() ? run->config.recipe : run->label);
         row.runFolder = !run                                  ? std::string()
                         : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
@@ -143,6 +210,14 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;
         row.weightBytesPerToken =
             row.weightBytesPerToken - packed.floatBytesReleased + packed.packedBytes;
+        if (head.packedBytes > 0) {
+            // A step reads the head's codes instead of its float32 table; a tied table stays
+            // resident for the embedding lookups (floatBytesReleased 0), one row read per step.
+            row.headFormat = head.format;
+            row.weightBytes = row.weightBytes - head.floatBytesReleased + head.packedBytes;
+            row.weightBytesPerToken = row.weightBytesPerToken - head.floatBytes + head.packedBytes;
+            row.headBytesPerToken = head.packedBytes;
+        }
         row.bandwidthLimitTokensPerSecond =
             result.readBandwidthBytesPerSecond / double(row.weightBytesPerToken);
         row.fractionOfLimit = row.decodeTokensPerSecond / row.bandwidthLimitTokensPerSecond;

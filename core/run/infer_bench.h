@@ -9,6 +9,7 @@
 #pragma once
 
 #include "base/progress.h"
+#include "run/packed_install.h"
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,9 @@ struct InferBenchRequest {
     bool packed = true;
     // Packed layers decode with int8 activations (installPackedKernels' int8Activations).
     bool int8Activations = false;
+    // The runs' output head (the float model's row keeps float32: it is the baseline).
+    // Quantized heads need the packed kernels (packed = true).
+    HeadFormat head = HeadFormat::Float32;
 };
 
 struct InferBenchRow {
@@ -42,8 +46,19 @@ struct InferBenchRow {
     uint64_t kvCacheBytes = 0;  // after prompt + generated tokens
     uint64_t weightBytesPerToken =
         0;  // read per decode step: projections, head, norms, 1 embedding row
-    uint64_t headBytesPerToken = 0;  // of weightBytesPerToken: the output head (float32,
-                                     // never quantized by a run)
+    uint64_t headBytesPerToken = 0;  // of weightBytesPerToken: the output head as read
+    std::string headFormat = "f32";  // "f32", "int8 channel sym", "int4 g128 asym"
+    bool headTied = false;           // the head is the embedding's table (kept resident in
+                                     // float32 for the input lookups: counted in weightBytes)
+    // A quantized head's cost in accuracy: KL(run + f32 head || run + this head) of the
+    // next-token distributions at each of the P prompt positions (teacher-forced on the
+    // bench's prompt ids; the same hidden states through both heads, the quantized one in its
+    // one-token decode path), mean and max. 0 and headKlPositions 0 for a float32 head.
+    double headKlMean = 0.0, headKlMax = 0.0;
+    int headKlPositions = 0;
+    // Wall seconds per decode step by forward stage (model/stage_profile.h), on the calling
+    // thread; filled only when QL_DECODE_PROFILE is set. Pairs of stage name and seconds.
+    std::vector<std::pair<std::string, double>> decodeStageSeconds;
     double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
     double fractionOfLimit = 0.0;                // decode / limit
     double decodeCpuSeconds = 0.0;               // process CPU (all threads) of the G decode steps

@@ -49,4 +49,32 @@ struct PackedInstallReport {
 PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
                                          bool int8Activations = false);
 
+// The output head's format for inference. Float32: as loaded (every run leaves it so).
+// Int8: RTN per output row, symmetric (the grid of a run's rtn:int8:channel:sym), on the
+// packed INT8 kernel. Int4: RTN groups of 128, asymmetric (rtn:int4:g128:asym), on the INT4
+// kernel; it needs a hidden size that 128 divides.
+enum class HeadFormat { Float32, Int8, Int4 };
+// "f32", "int8", "int4" (the CLI's --head values); parse throws ql::Error for others.
+const char* headFormatName(HeadFormat format);
+HeadFormat parseHeadFormat(const std::string& text);
+// Throws ql::Error when `format` cannot quantize a head of that hidden size (Int4: 128 must
+// divide it), so that callers can refuse before any work.
+void checkHeadFormat(HeadFormat format, int64_t hiddenSize);
+
+struct HeadInstall {
+    std::string format;               // "f32" or e.g. "int8 channel sym"
+    bool tied = false;                // the head is the input embedding's table
+    uint64_t floatBytes = 0;          // vocab x hidden x 4
+    uint64_t packedBytes = 0;         // PackedLinear::bytes(): what a decode step reads
+    uint64_t floatBytesReleased = 0;  // floatBytes when untied; 0 when tied (the embedding
+                                      // lookups keep the float32 table resident)
+};
+
+// Quantizes the resident model's float32 output head by `format` (RTN with QuantLens' own
+// grid code, quant/quantize.h) and makes Transformer::head compute from the packed codes;
+// int8Activations as for installPackedKernels. Call after installPackedKernels, or alone
+// on the float model. Float32 does nothing. Throws ql::Error for a streamed model, a head
+// already quantized, or a hidden size the format's group does not divide.
+HeadInstall installQuantizedHead(Transformer& net, HeadFormat format, bool int8Activations = false);
+
 }  // namespace ql

@@ -7,3 +7,13 @@ quantlens_add_test(test_infer_kernels SOURCES test_infer_kernels.cpp
 quantlens_add_test(test_infer_install SOURCES test_infer_install.cpp
   LIBS QuantLens::run QuantLens::model QuantLens::io torch TIMEOUT 300)
 target_compile_definitions(test_infer_install PRIVATE QT_NO_KEYWORDS)
+# installQuantizedHead: the quantized output head's logits against the head dequantized by
+# the test's own RTN (decode and prefill paths); its KL next to the INT8 run's; refusals.
+quantlens_add_test(test_infer_head SOURCES test_infer_head.cpp
+  LIBS QuantLens::run QuantLens::model QuantLens::io torch TIMEOUT 300)
+target_compile_definitions(test_infer_head PRIVATE QT_NO_KEYWORDS)
+# bench-infer --activations and --head end to end (options, JSON fields, refusals).
+quantlens_add_test(test_infer_cli SOURCES test_infer_cli.cpp cli_runner.h
+  LIBS Qt6::Core nlohmann_json::nlohmann_json TIMEOUT 600)
+add_dependencies(test_infer_cli quantlens-cli)
+target_compile_definitions(test_infer_cli PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
