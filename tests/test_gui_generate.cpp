@@ -301,8 +301,9 @@ private slots:
         QCOMPARE(bench->chart()->data().points.size(), size_t(3));
     }
 
-    // Int8 activations: the packed rows say so, the float row stays float32; without packed
-    // kernels the choice is off (it exists only there) and the request says float.
+    // Int8 activations and a quantized head: the packed rows say so (the head's KL in the
+    // tooltip), the float row stays float32; without packed kernels both choices are off (they
+    // exist only there) and the request says float.
     void benchInt8Activations() {
         GeneratePage page;
         page.setModel(modelDir_);
@@ -311,11 +312,15 @@ private slots:
         bench->promptTokensBox()->setValue(8);
         bench->genTokensBox()->setValue(4);
         QVERIFY(!bench->request().int8Activations);
+        QCOMPARE(bench->request().head, HeadFormat::Float32);
         bench->activationsBox()->setCurrentIndex(1);
+        bench->headBox()->setCurrentIndex(bench->headBox()->findData(int(HeadFormat::Int8)));
         QVERIFY(bench->request().int8Activations);
+        QCOMPARE(bench->request().head, HeadFormat::Int8);
         bench->packedBox()->setChecked(false);
-        QVERIFY(!bench->activationsBox()->isEnabled());
+        QVERIFY(!bench->activationsBox()->isEnabled() && !bench->headBox()->isEnabled());
         QVERIFY(!bench->request().int8Activations);
+        QCOMPARE(bench->request().head, HeadFormat::Float32);
         bench->packedBox()->setChecked(true);
         QVERIFY(bench->activationsBox()->isEnabled());
         QSignalSpy done(bench, &BenchPanel::benchFinished);
@@ -326,9 +331,16 @@ private slots:
         const InferBenchTableModel* m = bench->tableModel();
         QCOMPARE(m->cell(0, InferBenchTableModel::ColWeightsAs).data().toString(), QString("f32"));
         const QString packed = m->cell(1, InferBenchTableModel::ColWeightsAs).data().toString();
-        QVERIFY2(packed.startsWith("packed") && packed.endsWith("int8 activations"),
+        QVERIFY2(packed.startsWith("packed") &&
+                     packed.endsWith("int8 activations, head int8 channel sym"),
                  qPrintable(packed));
-        QVERIFY(m->result()->rows[1].decodeTokensPerSecond > 0.0);
+        const InferBenchRow& row = m->result()->rows[1];
+        QVERIFY(row.decodeTokensPerSecond > 0.0);
+        QCOMPARE(row.headKlPositions, 8);  // the prompt's positions
+        const QString tip =
+            m->cell(1, InferBenchTableModel::ColWeightsAs).data(Qt::ToolTipRole).toString();
+        QVERIFY2(tip.contains("KL") && tip.contains(QString::number(row.headKlMean, 'g', 3)),
+                 qPrintable(tip));
     }
 
     // The chart beside the table: a point per model at the table's weight bytes and decode

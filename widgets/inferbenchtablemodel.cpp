@@ -52,7 +52,10 @@ QVariant InferBenchTableModel::display(int row, int column) const {
     const InferBenchRow& r = result_->rows[size_t(row)];
     switch (column) {
         case ColWeightsAs:
-            return QString::fromStdString(r.weightsAs);
+            // A run's quantized output head is part of how its weights compute.
+            return QString::fromStdString(r.weightsAs) +
+                   (r.headKlPositions > 0 ? ", head " + QString::fromStdString(r.headFormat)
+                                          : QString());
         case ColPrefill:
             return QString::number(r.prefillTokensPerSecond, 'f', 1);
         case ColDecode:
@@ -86,6 +89,15 @@ QString InferBenchTableModel::toolTip(int row, int column) const {
                 .arg(r.bandwidthLimitTokensPerSecond, 0, 'f', 1)
                 .arg(100.0 * r.fractionOfLimit, 0, 'f', 1)
                 .arg(r.cpuSeconds, 0, 'f', 2);
+        case ColWeightsAs:
+            if (r.headKlPositions == 0) return QString::fromStdString(r.runFolder);
+            return QString(
+                       "output head %1: KL(f32 head ‖ this head) of the next-token "
+                       "distributions over the %2 prompt positions, mean %3, max %4")
+                .arg(QString::fromStdString(r.headFormat))
+                .arg(r.headKlPositions)
+                .arg(r.headKlMean, 0, 'g', 3)
+                .arg(r.headKlMax, 0, 'g', 3);
         case ColWeightBytes:
             return QString("%1 bytes resident for inference").arg(r.weightBytes);
         case ColKvBytes:

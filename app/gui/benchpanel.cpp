@@ -50,6 +50,14 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
         "or quantized to int8 per block of 32 values for integer dot products (W8A8 / W4A8, "
         "VNNI). "
         "Prefill and the float model always use float32.");
+    head_ = new QComboBox;
+    for (HeadFormat h : {HeadFormat::Float32, HeadFormat::Int8, HeadFormat::Int4})
+        head_->addItem(QString("%1 head").arg(headFormatName(h)), int(h));
+    head_->setToolTip(
+        "The runs' output head (the float model keeps float32: it is the baseline). Runs leave "
+        "it in float32, where it bounds their decode speed-up; int8 (per row, symmetric) or "
+        "int4 (g128, asymmetric) quantize it for decoding, and the table's tooltip gives what "
+        "that costs: the KL against the float32 head over the prompt.");
     bench_ = new QPushButton("Bench");
     cancel_ = new QPushButton("Cancel");
     status_ = new QLabel;
@@ -82,6 +90,7 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     auto* kernels = new QHBoxLayout;
     kernels->addWidget(packed_);
     kernels->addWidget(activations_);
+    kernels->addWidget(head_);
     kernels->addStretch(1);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(bench_);
@@ -150,6 +159,7 @@ InferBenchRequest BenchPanel::request() const {
     r.packed = packed_->isChecked();
     // int8 activations exist only in the packed kernels
     r.int8Activations = r.packed && activations_->currentIndex() == 1;
+    r.head = r.packed ? HeadFormat(head_->currentData().toInt()) : HeadFormat::Float32;
     return r;
 }
 
@@ -161,6 +171,7 @@ void BenchPanel::updateEnabled() {
     for (QWidget* w : std::initializer_list<QWidget*>{promptTokens_, genTokens_, packed_})
         w->setEnabled(!running_);
     activations_->setEnabled(!running_ && packed_->isChecked());
+    head_->setEnabled(!running_ && packed_->isChecked());
     if (!running_)
         status_->setText(!blocked.isEmpty()    ? blocked
                          : !outcome_.isEmpty() ? outcome_

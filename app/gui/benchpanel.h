@@ -50,6 +50,8 @@ public:
     QCheckBox* packedBox() const { return packed_; }
     // Float32 or int8 activations for the packed layers' decode (bench-infer --activations).
     QComboBox* activationsBox() const { return activations_; }
+    // The runs' output head: f32, int8 or int4 (bench-infer --head).
+    QComboBox* headBox() const { return head_; }
     QPushButton* benchButton() const { return bench_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* statusLabel() const { return status_; }
@@ -81,6 +83,7 @@ private:
     QSpinBox *promptTokens_ = nullptr, *genTokens_ = nullptr;
     QCheckBox* packed_ = nullptr;
     QComboBox* activations_ = nullptr;
+    QComboBox* head_ = nullptr;
     QPushButton *bench_ = nullptr, *cancel_ = nullptr;
     QLabel *status_ = nullptr, *caption_ = nullptr;
 };
