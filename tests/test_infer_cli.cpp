@@ -90,9 +90,19 @@ private Q_SLOTS:
                  std::string("packed (int8 channel sym), int8 activations"));
         QVERIFY(q["head_tied"].get<bool>());
         QCOMPARE(q["head_bytes_per_token"].get<uint64_t>(), int8Head);
+        // With int8 activations the projections are held (and read) in the interleaved form of
+        // packed_kernels_a8.h: rows padded to 16 and columns to 32, a float32 scale per padded
+        // row. stories260k (config.json): 5 blocks, hidden 64, MLP 172, 8 heads / 4 KV heads
+        // of 8: gate and up are 172 x 64, down 64 x 172, the attention projections aligned.
+        const auto padded = [](uint64_t rows, uint64_t cols) {
+            const uint64_t r = (rows + 15) / 16 * 16, c = (cols + 31) / 32 * 32;
+            return (r * c + r * 4) - (rows * cols + rows * 4);
+        };
+        const uint64_t a8Padding = 5 * (2 * padded(172, 64) + padded(64, 172));
         QCOMPARE(q["weight_bytes_per_token"].get<uint64_t>(),
-                 p["weight_bytes_per_token"].get<uint64_t>() - f32Head + int8Head);
-        QCOMPARE(q["weight_bytes"].get<uint64_t>(), p["weight_bytes"].get<uint64_t>() + int8Head);
+                 p["weight_bytes_per_token"].get<uint64_t>() - f32Head + int8Head + a8Padding);
+        QCOMPARE(q["weight_bytes"].get<uint64_t>(),
+                 p["weight_bytes"].get<uint64_t>() + int8Head + a8Padding);
         QCOMPARE(q["head_kl_positions"].get<int>(), 8);
         const double mean = q["head_kl_mean"].get<double>(), max = q["head_kl_max"].get<double>();
         QVERIFY2(mean > 0.0 && mean <= max && max < 0.1,
