@@ -4,6 +4,7 @@
 // token stream and runs given in memory (the workbench's Generate tab).
 #include "base/error.h"
 #include "cli_runner.h"
+#include "kl_reference.h"
 #include "model/model.h"
 #include "run/generation_compare.h"
 #include "run/run.h"
@@ -51,17 +52,7 @@ std::vector<float> rtnInt8(const std::vector<float>& w, int64_t cols) {
 }
 
 double klOf(const std::vector<float>& p, const std::vector<float>& q) {
-    const auto logSoftmax = [](const std::vector<float>& x) {
-        double mx = *std::max_element(x.begin(), x.end()), s = 0;
-        for (float v : x) s += std::exp(v - mx);
-        std::vector<double> out;
-        for (float v : x) out.push_back(v - mx - std::log(s));
-        return out;
-    };
-    const auto lp = logSoftmax(p), lq = logSoftmax(q);
-    double kl = 0;
-    for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
-    return kl;
+    return qltest::klOfLogits(p.data(), q.data(), int64_t(p.size()));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // in KL next to what the INT8 run's projections cost; refusals.
 // ATen is included before Qt (and Qt keywords are off): torch headers use Qt's macro names.
 #include "base/error.h"
+#include "kl_reference.h"
 #include "model/decoder.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -64,19 +65,6 @@ std::vector<float> rtnHead(const float* w, int64_t rows, int64_t cols, bool int4
     return out;
 }
 
-// KL(p || q) of the next-token distributions given as logits, in double.
-double klOf(const float* p, const float* q, int64_t n) {
-    const double mp = *std::max_element(p, p + n), mq = *std::max_element(q, q + n);
-    double zp = 0.0, zq = 0.0;
-    for (int64_t i = 0; i < n; ++i) zp += std::exp(p[i] - mp), zq += std::exp(q[i] - mq);
-    double kl = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double lp = p[i] - mp - std::log(zp), lq = q[i] - mq - std::log(zq);
-        kl += std::exp(lp) * (lp - lq);
-    }
-    return kl;
-}
-
 at::Tensor idsOf(int64_t tokens, int64_t vocab) {
     std::vector<int64_t> ids;
     for (int64_t t = 0; t < tokens; ++t) ids.push_back((t * 37 + 11) % vocab);
@@ -105,7 +93,7 @@ KlStats storiesKl(const Model& a, const Model& b, const std::string& dir) {
         Decoder da(a), db(b);
         for (int32_t id : ids) {
             const std::vector<float> la = da.feed({id}), lb = db.feed({id});
-            const double k = klOf(la.data(), lb.data(), vocab);
+            const double k = qltest::klOfLogits(la.data(), lb.data(), vocab);
             s.mean += k, s.max = std::max(s.max, k), ++s.positions;
         }
     }

@@ -5,6 +5,7 @@
 // the report's byte counts are the packed sizes.
 // ATen is included before Qt (and Qt keywords are off): torch headers use Qt's macro names.
 #include "base/error.h"
+#include "kl_reference.h"
 #include "model/decoder.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -176,22 +177,7 @@ void TestInferInstall::int8ActivationsChangeLittle_data() {
                 << QString(m) << QString(r);
 }
 
-namespace {
-// KL(p || q) of the next-token distributions given as logits.
-double klOf(const float* p, const float* q, int64_t n) {
-    double mp = p[0], mq = q[0];
-    for (int64_t i = 1; i < n; ++i)
-        mp = std::max(mp, double(p[i])), mq = std::max(mq, double(q[i]));
-    double zp = 0.0, zq = 0.0;
-    for (int64_t i = 0; i < n; ++i) zp += std::exp(p[i] - mp), zq += std::exp(q[i] - mq);
-    double kl = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double lp = p[i] - mp - std::log(zp), lq = q[i] - mq - std::log(zq);
-        kl += std::exp(lp) * (lp - lq);
-    }
-    return kl;
-}
-}  // namespace
+namespace {}  // namespace
 
 // int8 activations in the packed decode path (W8A8 / W4A8), on the first 4 lines of the
 // stories text fed one token at a time (every projection a one-token decode call). The
@@ -232,10 +218,10 @@ void TestInferInstall::int8ActivationsChangeLittle() {
         for (int32_t id : ids) {
             const std::vector<float> lf = df.feed({id}), lp = dp.feed({id}), l8 = d8.feed({id});
             const std::vector<float> lw = dw.feed({id});
-            klW8 += klOf(lf.data(), lw.data(), vocab);
-            const double k8 = klOf(lp.data(), l8.data(), vocab);
+            klW8 += qltest::klOfLogits(lf.data(), lw.data(), vocab);
+            const double k8 = qltest::klOfLogits(lp.data(), l8.data(), vocab);
             klA8 += k8, maxA8 = std::max(maxA8, k8);
-            klWeights += klOf(lf.data(), lp.data(), vocab);
+            klWeights += qltest::klOfLogits(lf.data(), lp.data(), vocab);
             ++positions;
         }
     }
