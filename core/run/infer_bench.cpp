@@ -72,20 +72,6 @@ std::vector<int32_t> promptOf(const Model& model, int tokens) {
     return prompt;
 }
 
-// KL(p || q) in double of two next-token distributions given as logits.
-double klOfLogits(const float* p, const float* q, int64_t n) {
-    const double mp = *std::max_element(p, p + n), mq = *std::max_element(q, q + n);
-    double zp = 0.0, zq = 0.0;
-    for (int64_t i = 0; i < n; ++i) zp += std::exp(p[i] - mp), zq += std::exp(q[i] - mq);
-    const double lzp = std::log(zp), lzq = std::log(zq);
-    double kl = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double lp = p[i] - mp - lzp, lq = q[i] - mq - lzq;
-        kl += std::exp(lp) * (lp - lq);
-    }
-    return std::max(kl, 0.0);
-}
-
 // Quantizes the head (installQuantizedHead) and measures what it costs on the prompt: the
 // hidden states of the run's model before the head, once, then every position through the
 // float32 head (before the install) and through the quantized one one position at a time
@@ -106,8 +92,14 @@ HeadInstall installHeadMeasured(Model& model, const InferBenchRequest& r, InferB
     at::NoGradGuard noGrad;
     for (int64_t t = 0; t < P; ++t) {
         const at::Tensor after = net.head(hidden.narrow(1, t, 1)).contiguous();
+        const float* f = before.data_ptr<float>() + t * vocab;
+        const float* q = after.data_ptr<float>();
+        const std::vector<float> f32Row(f, f + vocab);
+        // The generation comparison's KL (model/generate.h), one position at a time.
         const double kl =
-            klOfLogits(before.data_ptr<float>() + t * vocab, after.data_ptr<float>(), vocab);
+            compareNextTokens({f32Row}, {std::vector<float>(q, q + vocab)}, {argmaxToken(f32Row)})
+                .front()
+                .kl;
         row.headKlMean += kl / double(P);
         row.headKlMax = std::max(row.headKlMax, kl);
     }
