@@ -2,6 +2,7 @@
 
 #include "run/run.h"
 #include "widgets/exportutils.h"
+#include "widgets/labelplacement.h"
 #include "widgets/plotstyle.h"
 
 #include <QApplication>
@@ -183,100 +184,30 @@ void InferBenchChart::rebuild() {
     replot(QCustomPlot::rpQueuedReplot);
 }
 
-namespace {
-
-double overlap(const QRectF& a, const QRectF& b) {
-    const QRectF i = a.intersected(b);
-    return i.isEmpty() ? 0.0 : i.width() * i.height();
-}
-
-// Where a label of `size` may sit: first around the point `p` (right, left, above, below,
-// the four corners), then anywhere in `area` on a grid (a leader line then joins it to its
-// point); each inside `area`.
-std::vector<QRectF> candidates(QPointF p, QSizeF size, const QRectF& area) {
-    const double gap = 8.0, w = size.width(), h = size.height();
-    std::vector<QPointF> corners = {
-        {p.x() + gap, p.y() - h / 2},       {p.x() - gap - w, p.y() - h / 2},
-        {p.x() - w / 2, p.y() - gap - h},   {p.x() - w / 2, p.y() + gap},
-        {p.x() + gap, p.y() - gap - h},     {p.x() + gap, p.y() + gap},
-        {p.x() - gap - w, p.y() - gap - h}, {p.x() - gap - w, p.y() + gap}};
-    std::vector<std::pair<double, QPointF>> far;
-    for (double y = area.top() + 2; y + h + 2 <= area.bottom(); y += 6)
-        for (double x = area.left() + 2; x + w + 2 <= area.right(); x += 10)
-            far.push_back({std::hypot(x + w / 2 - p.x(), y + h / 2 - p.y()), {x, y}});
-    std::sort(far.begin(), far.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& f : far) corners.push_back(f.second);
-    std::vector<QRectF> out;
-    for (const QPointF& c : corners) {
-        QRectF r(c, size);
-        r.moveLeft(
-            std::clamp(r.left(), area.left() + 2, std::max(area.left(), area.right() - w - 2)));
-        r.moveTop(std::clamp(r.top(), area.top() + 2, std::max(area.top(), area.bottom() - h - 2)));
-        out.push_back(r);
-    }
-    return out;
-}
-
-// The point of `r` nearest to `p` (where a leader line ends).
-QPointF nearestOn(const QRectF& r, QPointF p) {
-    return {std::clamp(p.x(), r.left(), r.right()), std::clamp(p.y(), r.top(), r.bottom())};
-}
-
-// Whether the segment a-b passes through one of `rects` (sampled every 3 pixels).
-bool crossesAny(QPointF a, QPointF b, const std::vector<QRectF>& rects) {
-    const int steps = std::max(1, int(std::hypot(b.x() - a.x(), b.y() - a.y()) / 3.0));
-    for (int k = 1; k < steps; ++k) {
-        const QPointF q = a + (b - a) * (double(k) / steps);
-        for (const QRectF& r : rects)
-            if (r.contains(q)) return true;
-    }
-    return false;
-}
-
-}  // namespace
-
-// Top to bottom, each label takes the first place near its point that covers no marker and
-// no label placed before it, whose leader line crosses no label (else the cheapest: covered
-// markers before a leader line through a label, a covered label only when no place is free
-// of labels); a label away from its point gets a leader line.
+// Labels beside their points where there is room, never over each other (labelplacement.h);
+// a label away from its point gets a leader line.
 void InferBenchChart::placeLabels() {
-    const QRectF area = axisRect()->rect();
-    std::vector<QRectF> markers;
+    LabelPlacementInput in;
+    in.area = axisRect()->rect();
     for (size_t i = 0; i < decode_.size(); ++i)
         for (QCPGraph* g : {decode_[i], prefill_[i]}) {
             double x = 0.0, y = 0.0;
             g->coordsToPixels(g->data()->at(0)->key, g->data()->at(0)->value, x, y);
-            markers.emplace_back(x - 7, y - 7, 14, 14);
+            in.markers.emplace_back(x - 7, y - 7, 14, 14);
         }
-    std::vector<size_t> order(labels_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return markers[2 * a].top() < markers[2 * b].top(); });
-    std::vector<QRectF> placed;
-    for (const size_t i : order) {
-        QCPItemText* label = labels_[i];
+    for (size_t i = 0; i < labels_.size(); ++i) {
         const QRect text =
-            QFontMetrics(label->font())
-                .boundingRect(QRect(0, 0, 100000, 100000), Qt::AlignLeft, label->text());
-        const QSizeF size(text.width() + 8, text.height() + 4);
-        QRectF best;
-        double bestCost = -1.0;
-        for (const QRectF& r : candidates(markers[2 * i].center(), size, area)) {
-            double cost = 0.0;
-            for (const QRectF& m : markers) cost += overlap(r, m);
-            for (const QRectF& o : placed) {  // covering a label: only when nothing else fits
-                const double covered = overlap(r, o.adjusted(-2, -2, 2, 2));
-                if (covered > 0.0) cost += 1e6 + covered;
-            }
-            if (crossesAny(markers[2 * i].center(), nearestOn(r, markers[2 * i].center()), placed))
-                cost += 1000.0;  // a leader line through another label reads as its
-            if (bestCost < 0.0 || cost < bestCost) best = r, bestCost = cost;
-            if (cost == 0.0) break;
-        }
-        placed.push_back(best);
-        label->position->setCoords(best.left(), best.top());
-        const QPointF p = markers[2 * i].center(), end = nearestOn(best, p);
+            QFontMetrics(labels_[i]->font())
+                .boundingRect(QRect(0, 0, 100000, 100000), Qt::AlignLeft, labels_[i]->text());
+        in.points.push_back(in.markers[2 * i].center());
+        in.sizes.emplace_back(text.width() + 8, text.height() + 4);
+    }
+    const std::vector<QRectF> boxes = ql::placeLabels(in);
+    for (size_t i = 0; i < labels_.size(); ++i) {
+        labels_[i]->position->setCoords(boxes[i].left(), boxes[i].top());
+        const QPointF p = in.points[i];
+        const QPointF end(std::clamp(p.x(), boxes[i].left(), boxes[i].right()),
+                          std::clamp(p.y(), boxes[i].top(), boxes[i].bottom()));
         leaders_[i]->setVisible(std::hypot(end.x() - p.x(), end.y() - p.y()) > 14.0);
         leaders_[i]->start->setCoords(p);
         leaders_[i]->end->setCoords(end);

@@ -1,6 +1,9 @@
 # Workbench suites (need the GUI targets).
 if(TARGET quantlens_widgets)
   quantlens_add_test(test_models SOURCES test_models.cpp LIBS QuantLens::widgets)
+  # The bench chart's label placement on made-up points (no widgets).
+  quantlens_add_test(test_label_placement SOURCES test_label_placement.cpp
+    LIBS QuantLens::widgets)
 endif()
 if(TARGET quantlens_gui)
   # The main window by page: runs and tables (test_gui), charts and exports
