@@ -79,12 +79,35 @@ void kernels(int threads, const Bandwidth& bw) {
     std::printf(
         "histogram 2048 bins + stats        %6.2f GB/s (%.2f GB/cpu-s)  %.2f of 2-thread read\n",
         gb / th, gb / gCpu, gb / th / bw.read2);
+    // The histogram's own work without the memory read: one thread over a 512 KiB slice
+    // (in L2), as often as the matrix has such slices; its ns per value bound a stream of
+    // the fused analysis, whose values come from registers.
+    const size_t slice = 131072, reps = n / slice;
+    const double tc = best(
+        [&] {
+            for (size_t k = 0; k < reps; ++k)
+                ql::computeHistogram(w.data(), slice, r.lo, r.hi, 2048, 1);
+        },
+        3);
+    const double perValue = tc / double(reps * slice);  // seconds per value, one thread
+    std::printf("histogram 2048 bins + stats, in cache, 1 thread: %.3f ns per value\n",
+                perValue * 1e9);
     for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g128:asym"}) {
         const ql::Recipe recipe = ql::Recipe::parse(spec);
         const double t1 =
             best([&] { ql::analyzeRtnWeights(w.data(), rows, cols, recipe, 0, threads); }, 3);
         std::printf("pass 1 only (grid + metrics) %-20s %6.2f GB/s (%.2f GB/cpu-s)\n", spec,
                     gb / t1, gb / gCpu);
+        // What the fused analysis cannot beat, from this run's own parts: the weight and
+        // the error are binned value by value (each at best a histogram of its own values
+        // from cache), w_hat too unless it has <= 16 levels (level counts); the error's bins
+        // need its range first, i.e. a pass that quantizes everything (pass 1).
+        const int streams = recipe.bits <= 4 ? 2 : 3;
+        const double binning = streams * perValue * double(n) / threads;  // perfect scaling
+        std::printf(
+            "bound %-20s %d streams binned in cache %6.2f GB/s; + pass 1 %6.2f GB/s (fused "
+            "can be no faster)\n",
+            spec, streams, gb / binning, gb / (t1 + binning));
     }
     for (const char* spec : {"rtn:int8:channel:sym", "rtn:int4:g128:asym"})
         for (int p = int(ql::simd::cpuKernelPath()); p >= 0; --p) {
