@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <random>
 
 using namespace ql;
@@ -107,6 +108,8 @@ private Q_SLOTS:
     void initTestCase() { setComputeThreads(2); }
     void roundTrip_data();
     void roundTrip();
+    void fromWeightsEqualsFromCodes_data();
+    void fromWeightsEqualsFromCodes();
     void divisorsDivideLikeAwq();
     void quantizersNeverGiveNegativeZero();
     void fileRoundTrip();
@@ -158,6 +161,54 @@ void TestCompact::roundTrip() {
     std::vector<int32_t> q2(w.size());
     quantizeWithGrid(d.data(), grid, q2.data(), nullptr);
     QCOMPARE(q2, q);
+}
+
+void TestCompact::fromWeightsEqualsFromCodes_data() {
+    QTest::addColumn<int>("bits");
+    QTest::addColumn<bool>("symmetric");
+    QTest::addColumn<int>("group");
+    QTest::addColumn<int>("rows");
+    QTest::addColumn<int>("cols");
+    for (int bits : {2, 3, 4, 8})
+        for (int group : {64, 0, -1}) {
+            const bool sym = bits % 2 == 0;
+            const char* g = group > 0 ? "g64" : group == 0 ? "channel" : "tensor";
+            QTest::addRow("int%d %s 37x384", bits, g) << bits << sym << group << 37 << 384;
+            if (group <= 0) {
+                // Odd cols and a block of 2 rows (cols > 2^17): blocks of an even count, the
+                // last one odd — the nibbles must continue across blocks as in one stream.
+                QTest::addRow("int%d %s 5x131073", bits, g) << bits << sym << group << 5 << 131073;
+                QTest::addRow("int%d %s 7x27", bits, g) << bits << sym << group << 7 << 27;
+            }
+        }
+}
+
+// compactFromWeights (what packing a run's RTN layers uses, a few rows at a time) gives the
+// codes of compactFromCodes over quantizeWithGrid's codes of the whole matrix, byte for byte,
+// including NaN/Inf weights (codes at the zero point / the grid's ends).
+void TestCompact::fromWeightsEqualsFromCodes() {
+    QFETCH(int, bits);
+    QFETCH(bool, symmetric);
+    QFETCH(int, group);
+    QFETCH(int, rows);
+    QFETCH(int, cols);
+    auto w = randomMatrix(rows, cols, unsigned(bits * 31 + rows));
+    w[1] = std::numeric_limits<float>::quiet_NaN();
+    w[w.size() - 2] = std::numeric_limits<float>::infinity();
+    const QuantGrid grid =
+        computeGrid(w.data(), rows, cols, makeRecipe(QuantMethod::Rtn, bits, group, symmetric));
+    std::vector<int32_t> q(w.size());
+    quantizeWithGrid(w.data(), grid, q.data(), nullptr);
+    const CompactWeights expected = compactFromCodes(grid, q);
+    const CompactWeights c = compactFromWeights(w.data(), grid);
+    QCOMPARE(c.codes.size(), expected.codes.size());
+    QVERIFY(c.codes == expected.codes);
+    QVERIFY(c.grid.scales == expected.grid.scales && c.grid.zeros == expected.grid.zeros);
+    // Rows of the middle: the same codes as the whole matrix's.
+    std::vector<int32_t> part(size_t(2 * cols));
+    quantizeRowsWithGrid(w.data(), grid, rows / 2, 2, part.data());
+    QVERIFY(std::equal(part.begin(), part.end(), q.begin() + (rows / 2) * cols));
+    QVERIFY_THROWS_EXCEPTION(Error, quantizeRowsWithGrid(w.data(), grid, rows - 1, 2, part.data()));
 }
 
 // AWQ's weight is Q(W·diag(s)) / s: decode divides by the column divisor as ATen does.

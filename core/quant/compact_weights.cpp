@@ -197,6 +197,28 @@ CompactWeights compactFromCodes(const QuantGrid& grid, const std::vector<int32_t
     return w;
 }
 
+CompactWeights compactFromWeights(const float* w, const QuantGrid& grid) {
+    const uint64_t n =
+        uint64_t(std::max<int64_t>(grid.rows, 0)) * uint64_t(std::max<int64_t>(grid.cols, 0));
+    checkLayout(grid, {grid.scales.size(), grid.zeros.size(), codeBytesFor(grid.bits, n), 0},
+                "compact weights");
+    CompactWeights out;
+    out.grid = grid;
+    out.codes.reserve(size_t(codeBytesFor(grid.bits, n)));
+    // An even number of rows per block: each block's codes fill whole bytes at 4 bits or less.
+    const int64_t cols = std::max<int64_t>(grid.cols, 1);
+    const int64_t blockRows = std::max<int64_t>(2, (int64_t(1) << 18) / cols / 2 * 2);
+    std::vector<int32_t> codes(size_t(std::min(blockRows, std::max<int64_t>(grid.rows, 0)) * cols));
+    for (int64_t r0 = 0; r0 < grid.rows; r0 += blockRows) {
+        const int64_t count = std::min(blockRows, grid.rows - r0);
+        quantizeRowsWithGrid(w, grid, r0, count, codes.data());
+        const std::vector<uint8_t> bytes =
+            packGridCodes(codes.data(), size_t(count * grid.cols), grid);
+        out.codes.insert(out.codes.end(), bytes.begin(), bytes.end());
+    }
+    return out;
+}
+
 void writeCompactWeights(const std::string& path, const CompactWeights& w) {
     const QuantGrid& g = w.grid;
     checkLayout(g, countsOf(w), "weights file '" + path + "'");

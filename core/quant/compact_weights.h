@@ -36,6 +36,11 @@ struct CompactWeights {
 CompactWeights compactFromCodes(const QuantGrid& grid, const std::vector<int32_t>& codes,
                                 const std::vector<float>& columnDivisor = {});
 
+// Quantizes w ([rows, cols] float32) on `grid` straight into the packed form: the codes of
+// compactFromCodes(grid, codes of quantizeWithGrid), byte for byte, without a weight-sized
+// int32 or float buffer (a few rows at a time).
+CompactWeights compactFromWeights(const float* w, const QuantGrid& grid);
+
 // File form (little-endian, bounded by rows*cols and the header; a hostile or truncated
 // file gives one ql::Error naming the file and field). Crash-safe write as the run folder:
 // written and fsync'ed in place (writeFileDurable), inside saveRun's temporary folder that

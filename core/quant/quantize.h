@@ -58,6 +58,10 @@ QuantGrid computeGrid(const float* w, int64_t rows, int64_t cols, const Recipe& 
 // Quantize with a given grid: q codes (int32 for simplicity) and dequantized values.
 // Either output may be null.
 void quantizeWithGrid(const float* w, const QuantGrid& grid, int32_t* q, float* dequant);
+// The codes of rows [row0, row0 + count) only (w: the whole [rows, cols] matrix; q: count *
+// cols values), equal to quantizeWithGrid's for those rows; ql::Error outside the grid.
+void quantizeRowsWithGrid(const float* w, const QuantGrid& grid, int64_t row0, int64_t count,
+                          int32_t* q);
 
 // Fused RTN: grid + quantize + dequantize + error metrics in one pass per row.
 struct RtnResult {
@@ -73,6 +77,9 @@ RtnResult quantizeRtn(const float* w, int64_t rows, int64_t cols, const Recipe& 
 // dequantize() uses what is stored (the fp16 scales), so it can differ from the float32 w_hat
 // of quantizeRtn by the fp16 rounding of the scales (<= 2^-11 relative).
 PackedTensor pack(const int32_t* q, const QuantGrid& grid);
+// The code bytes of pack() for n codes of the grid's bit width (throws for a code off the
+// grid); for bits <= 4 a run of an even count packs to whole bytes, so runs concatenate.
+std::vector<uint8_t> packGridCodes(const int32_t* q, size_t n, const QuantGrid& grid);
 std::vector<int32_t> unpackCodes(const PackedTensor& p);
 // pack(q, grid).bytes() without the codes: the packed layout depends only on the grid.
 uint64_t packedBytes(const QuantGrid& grid);

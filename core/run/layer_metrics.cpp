@@ -491,12 +491,7 @@ void afterWeightsInto(const RunResult& run, const LayerResult& l, const float* o
 }
 
 CompactWeights layerCodesOf(const RunResult& run, const LayerResult& l, const float* original) {
-    if (l.weightAfterSource == "grid") {
-        const QuantGrid grid = gridOf(l);
-        std::vector<int32_t> codes(size_t(l.rows) * size_t(l.cols));
-        quantizeWithGrid(original, grid, codes.data(), nullptr);
-        return compactFromCodes(grid, codes);
-    }
+    if (l.weightAfterSource == "grid") return compactFromWeights(original, gridOf(l));
     if (l.weightAfterSource != "stored")
         throw Error("layer '" + l.name + "' (" + l.method +
                     ") has no integer codes (its weight is " + "a " + l.weightAfterSource + ")");
