@@ -110,6 +110,33 @@ double cachedVersusFull(const ql::Model& model, const std::vector<int32_t>& ids,
     return worst;
 }
 
+// Feeds `ids` in chunks of the given sizes (cycled; the first is the prefill), every row
+// checked against the full forward pass. Returns the largest relative error.
+double chunksVersusFull(const ql::Model& model, const std::vector<int32_t>& ids,
+                        const std::vector<size_t>& sizes) {
+    const at::Tensor full = fullLogits(model, ids);
+    const int64_t vocab = full.size(1);
+    ql::Decoder decoder(model);
+    double worst = 0.0;
+    for (size_t begin = 0, k = 0; begin < ids.size(); ++k) {
+        const size_t n = std::min(sizes[k % sizes.size()], ids.size() - begin);
+        const std::vector<int32_t> part(ids.begin() + std::ptrdiff_t(begin),
+                                        ids.begin() + std::ptrdiff_t(begin + n));
+        const std::vector<float> rows = decoder.feedAll(part);
+        for (size_t i = 0; i < n; ++i)
+            worst = std::max(worst,
+                             rowError(full, int64_t(begin + i), rows.data() + i * size_t(vocab)));
+        begin += n;
+    }
+    return worst;
+}
+
+// Restores the decode-step path a test changed.
+struct DecodeStepPathGuard {
+    ql::DecodeStepPath saved = ql::decodeStepPath();
+    ~DecodeStepPathGuard() { ql::setDecodeStepPath(saved); }
+};
+
 }  // namespace
 
 class TestGenerate : public QObject {
@@ -154,6 +181,54 @@ private Q_SLOTS:
         decoder.feed(ids);
         // 5 blocks x (K + V) x 4 kv heads x 6 positions x head_dim 8 x 4 bytes.
         QCOMPARE(decoder.cacheBytes(), uint64_t(5 * 2 * 4 * 6 * 8 * 4));
+    }
+
+    // The one-token decode step in plain loops (transformer_step.cpp) against the full
+    // forward pass: 300 positions one at a time (the KV storage grows past its first 256
+    // positions), and steps mixed with 5-token chunks (the ATen path replaces the cache's
+    // tensors; the next one-token step copies them into new storage). Llama (no bias), Qwen2
+    // (q/k/v biases), Qwen3 (q/k norms, head_dim 64). The loops path must have run (the
+    // cache's storage is set) and the ATen path gives the same within the same tolerance.
+    void decodeStepLoopsEqualFullForward_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("path");
+        for (const char* m : {"llama-tiny", "qwen2-tiny", "qwen3-tiny"})
+            for (auto p : {ql::DecodeStepPath::Loops, ql::DecodeStepPath::Aten})
+                QTest::newRow(qPrintable(
+                    QString("%1 %2").arg(m, p == ql::DecodeStepPath::Loops ? "loops" : "aten")))
+                    << QString(m) << int(p);
+    }
+    void decodeStepLoopsEqualFullForward() {
+        QFETCH(QString, model);
+        QFETCH(int, path);
+        DecodeStepPathGuard guard;
+        ql::setDecodeStepPath(ql::DecodeStepPath(path));
+        const auto m = synthModel(model.toStdString());
+        const std::vector<int32_t> ids = promptFor(model, 300);
+        const double steps = chunksVersusFull(*m, ids, {3, 1});
+        const std::vector<int32_t> first(ids.begin(), ids.begin() + 60);
+        const double mixed = chunksVersusFull(*m, first, {2, 1, 1, 1, 5, 1, 1, 8});
+        qInfo("%s: largest relative logit difference %.3g (300 steps), %.3g (mixed chunks)",
+              qPrintable(model), steps, mixed);
+        QVERIFY2(steps <= kLogitTolerance, qPrintable(QString::number(steps)));
+        QVERIFY2(mixed <= kLogitTolerance, qPrintable(QString::number(mixed)));
+        // Which path ran: only the loops write into the cache's storage.
+        at::NoGradGuard noGrad;
+        const ql::Transformer& net = m->transformer();
+        const at::Tensor prompt =
+            at::tensor(std::vector<int64_t>{5, 9, 13}, at::kLong).view({1, 3});
+        ql::BlockCache cache;
+        net.blockCached(0, net.embed(prompt), cache);
+        QVERIFY(!cache.kStore.defined());  // three tokens: the ATen path
+        const at::Tensor one = at::tensor(std::vector<int64_t>{7}, at::kLong).view({1, 1});
+        const at::Tensor out = net.blockCached(0, net.embed(one), cache);
+        QCOMPARE(cache.length(), int64_t(4));
+        QCOMPARE(cache.kStore.defined(), ql::DecodeStepPath(path) == ql::DecodeStepPath::Loops);
+        if (cache.kStore.defined()) {
+            QCOMPARE(cache.kStore.size(2), int64_t(256));
+            QCOMPARE(cache.k.data_ptr(), cache.kStore.data_ptr());
+        }
+        QCOMPARE(out.sizes().vec(), std::vector<int64_t>({1, 1, m->config().hiddenSize}));
     }
 
     void decoderRefusesBadInput() {

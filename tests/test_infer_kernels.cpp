@@ -161,6 +161,9 @@ private Q_SLOTS:
     void a8MatchesQuantizedReference();
     void a8ZeroAndNonFiniteActivations();
     void a8PrefillStaysFloat();
+    void groupEqualsSeparateCalls_data();
+    void groupEqualsSeparateCalls();
+    void groupRefusesMixedWidths();
 };
 
 void TestInferKernels::forwardMatchesDecodedWeights_data() {
@@ -584,6 +587,82 @@ void TestInferKernels::a8PrefillStaysFloat() {
     p.forward(x.data(), 1, d8.data(), ForwardMode::Decode);
     QVERIFY(std::memcmp(yf.data(), y8.data(), yf.size() * sizeof(float)) == 0);
     QVERIFY(std::memcmp(df.data(), d8.data(), df.size() * sizeof(float)) != 0);
+}
+
+// PackedLinear::forwardGroup (a decode step's q/k/v and gate/up in one parallel region):
+// each layer's output equals its own forward(x, 1) bit for bit, for every format, both
+// activation modes and every instruction-set path; rows not a multiple of 4 nor of 16
+// (the INT4 pass, the Int8 tile), one layer with AWQ divisors (its own scaled input), and
+// a mixed group (INT8 q with the format's k and v). 1024 columns x ~1.2 k rows is split
+// over the pool's threads, and the shares cut through the layers at other rows than the
+// separate calls' ranges.
+void TestInferKernels::groupEqualsSeparateCalls_data() {
+    QTest::addColumn<int>("format");
+    QTest::addColumn<int>("path");
+    QTest::addColumn<bool>("int8Activations");
+    for (int f = 0; f < int(std::size(kFormats)); ++f)
+        for (Isa p : kPaths)
+            for (bool a8 : {false, true})
+                QTest::newRow(QString("%1/%2/%3")
+                                  .arg(kFormats[f].name, infer::isaName(p), a8 ? "a8" : "f32")
+                                  .toUtf8()
+                                  .constData())
+                    << f << int(p) << a8;
+}
+
+void TestInferKernels::groupEqualsSeparateCalls() {
+    QFETCH(int, format);
+    QFETCH(int, path);
+    QFETCH(bool, int8Activations);
+    infer::setMaxInferIsa(Isa(path));
+    const Format& f = kFormats[format];
+    const int64_t cols = f.group > 0 ? 1024 : 1000;  // INT8: a partial last 32-block
+    struct Member {
+        int64_t rows;
+        bool divisors, int8;  // int8: INT8 channel sym instead of the row's format
+    };
+    const Member members[] = {{905, false, false}, {150, true, false}, {150, false, false}};
+    const Member mixed[] = {{905, false, true}, {150, false, false}, {150, false, false}};
+    for (const auto* group : {members, mixed}) {
+        std::vector<PackedLinear> layers;
+        for (int i = 0; i < 3; ++i) {
+            const Format& fi = group[i].int8 ? kFormats[0] : f;
+            layers.push_back(PackedLinear::fromCompact(
+                makeCompact(fi, group[i].rows, cols, group[i].divisors, unsigned(11 + i))));
+            if (int8Activations) layers.back().setActivationMode(ActivationMode::Int8);
+        }
+        const std::vector<float> x = randomValues(size_t(cols), 21, 1.0f);
+        std::vector<std::vector<float>> separate, grouped;
+        std::vector<float*> ys;
+        std::vector<const PackedLinear*> ptrs;
+        for (const PackedLinear& l : layers) {
+            separate.emplace_back(size_t(l.outFeatures()));
+            l.forward(x.data(), 1, separate.back().data(), ForwardMode::Decode);
+            // NaN-filled: a row the group call misses stays NaN and fails the comparison.
+            grouped.emplace_back(size_t(l.outFeatures()), std::numeric_limits<float>::quiet_NaN());
+            ptrs.push_back(&l);
+        }
+        for (auto& g : grouped) ys.push_back(g.data());
+        PackedLinear::forwardGroup(ptrs, x.data(), ys.data());
+        for (size_t i = 0; i < layers.size(); ++i) {
+            const bool nonzero = std::any_of(separate[i].begin(), separate[i].end(),
+                                             [](float v) { return v != 0.0f; });
+            QVERIFY(nonzero);
+            QVERIFY2(std::memcmp(separate[i].data(), grouped[i].data(),
+                                 separate[i].size() * sizeof(float)) == 0,
+                     qPrintable(QString("layer %1 of the %2 group differs")
+                                    .arg(i)
+                                    .arg(group == mixed ? "mixed" : "uniform")));
+        }
+    }
+}
+
+void TestInferKernels::groupRefusesMixedWidths() {
+    const PackedLinear a = PackedLinear::fromCompact(makeCompact(kFormats[0], 8, 64, false, 1));
+    const PackedLinear b = PackedLinear::fromCompact(makeCompact(kFormats[0], 8, 96, false, 2));
+    std::vector<float> x(96, 1.0f), ya(8), yb(8);
+    float* ys[2] = {ya.data(), yb.data()};
+    QVERIFY_THROWS_EXCEPTION(Error, PackedLinear::forwardGroup({&a, &b}, x.data(), ys));
 }
 
 QTEST_GUILESS_MAIN(TestInferKernels)

@@ -107,7 +107,18 @@ public:
     // prefill path multiplies with).
     std::vector<float> decode() const;
 
+    // One token through several layers that read the same input (a block's q/k/v, gate/up)
+    // in one parallel region instead of one per layer: ys[i] = x · W_iᵀ, bit for bit what
+    // layers[i]->forward(x, 1, ys[i]) gives (every row by the same code and the same 4-row
+    // INT4 / 16-row tile passes). A region's start and finish cost 10-20 µs with passive
+    // OpenMP waits, a 0.5B q/k/v read 20-30 µs (BENCHMARKS.md, "Decode step's fixed cost").
+    // Throws ql::Error when the layers' inFeatures differ. packed_group.cpp.
+    static void forwardGroup(const std::vector<const PackedLinear*>& layers, const float* x,
+                             float* const* ys);
+
 private:
+    struct DecodePart;  // packed_group.cpp
+    DecodePart decodePart(const float* x, float* y) const;
     // The row-major form's arrays: codes (codes_'s layout), scales and zero points per row
     // and group, for rows counted from the arrays' first.
     struct RowForm {

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "io/dtype.h"
 #include "model/stage_profile.h"
+#include "model/transformer_weights.h"
 
 #include <chrono>
 #include <cmath>
@@ -16,24 +17,7 @@
 
 namespace ql {
 
-struct Transformer::Weights {
-    at::Tensor embed;   // [vocab, hidden]
-    at::Tensor lmHead;  // [vocab, hidden] (same tensor as embed when tied)
-    at::Tensor finalNorm;
-    std::vector<at::Tensor> inputNorm, postNorm, qNorm, kNorm;
-    at::Tensor invFreq;  // [headDim / 2] float32, as HF computes it
-    int slidingWindow = 0;
-    bool requiresGrad = false;
-    std::string embedName, headName;
-    // Streamed residency: the mapped checkpoint and which blocks are converted now.
-    Residency residency = Residency::Resident;
-    std::shared_ptr<const TensorStore> store;
-    std::vector<bool> loaded;
-};
-
 namespace {
-
-constexpr int kProjPerBlock = 7;
 
 std::string shapeText(at::IntArrayRef shape) {
     std::ostringstream s;
@@ -551,6 +535,7 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
 }
 
 at::Tensor Transformer::blockCached(int index, const at::Tensor& hidden, BlockCache& cache) const {
+    if (decodeStepApplies(index, hidden, &cache, {})) return decodeStep(index, hidden, cache);
     return blockImpl(index, hidden, {}, &cache);
 }
 
@@ -565,6 +550,8 @@ at::Tensor blockedMaskAt(int64_t first, int64_t T, int64_t keyStart, int64_t S, 
     if (window > 0) mask = mask.logical_or((q - k).ge(window));
     return mask;
 }
+
+}  // namespace
 
 // cos and sin [T, D] of positions [first, first + T) (HF's rotary embedding). A decode step
 // asks every block for the same position: the tables of the last few-token call are kept per
@@ -585,8 +572,6 @@ std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& invFreq, int64_t 
     if (T <= 16) memo = Memo{invFreq, cos, sin, first, T};
     return {cos, sin};
 }
-
-}  // namespace
 
 // One decoder block; with `cache`, the tokens continue the cached sequence (see blockCached).
 at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,

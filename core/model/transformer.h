@@ -43,6 +43,12 @@ using InputQuantizer = std::function<at::Tensor(const Linear& layer, const at::T
 struct BlockCache {
     at::Tensor k, v;
     int64_t start = 0;
+    // Storage [1, KV, capacity, D] that k and v are the first length() positions of after a
+    // one-token decode step (transformer_step.cpp): the step writes its key and value in
+    // place instead of concatenating the whole cache anew. Undefined until such a step; a
+    // step of several tokens replaces k and v by new tensors (the next one-token step copies
+    // them into new storage). Capacity grows by 256 positions.
+    at::Tensor kStore, vStore;
     int64_t length() const { return k.defined() ? k.size(2) : 0; }
     int64_t nextPosition() const { return start + length(); }
 };
@@ -128,6 +134,16 @@ public:
     void setInputQuantizer(InputQuantizer quantizer);
     const InputQuantizer& inputQuantizer() const { return inputQuantizer_; }
 
+    // Projections of one block that read the same input, computed by one call (one parallel
+    // region for packed kernels, infer::PackedLinear::forwardGroup): Qkv writes q, k, v into
+    // ys[0..2], GateUp gate and up into ys[0..1], one token, no bias (the caller adds it).
+    // Used by the one-token decode step only (blockCached on one token); set by
+    // installPackedKernels where every member is packed. An empty kernel removes it.
+    enum class ProjGroup { Qkv = 0, GateUp = 1 };
+    using GroupKernel = std::function<void(const float* x, float* const* ys)>;
+    void setGroupKernel(int block, ProjGroup group, GroupKernel kernel);
+    bool hasGroupKernel(int block, ProjGroup group) const;
+
 private:
     // implementation-defined members (embedding, norms, rope cache, ...)
     struct Weights;
@@ -135,6 +151,11 @@ private:
     void setupLinears(const TensorStore& store, bool convert);
     at::Tensor blockImpl(int index, const at::Tensor& hidden, const LinearObserver& observer,
                          BlockCache* cache) const;
+    // The one-token decode step of a block in plain loops over float buffers
+    // (transformer_step.cpp): whether it applies, and the step.
+    bool decodeStepApplies(int index, const at::Tensor& hidden, const BlockCache* cache,
+                           const LinearObserver& observer) const;
+    at::Tensor decodeStep(int index, const at::Tensor& hidden, BlockCache& cache) const;
     std::shared_ptr<Weights> w_;
     ModelConfig config_;
     std::vector<Linear> linears_;
@@ -143,6 +164,17 @@ private:
     InputQuantizer inputQuantizer_;
     HeadKernel headKernel_;
 };
+
+// How blockCached computes a one-token step (a decode step). Loops (the default): RMSNorm,
+// RoPE, attention over the cache, SiLU·up and the residual adds in plain loops over float
+// buffers, keys and values written into the cache's storage in place, and the group kernels
+// where set; LoopsUngrouped: the same, every projection by its own call; Aten: the ATen ops
+// of the full forward (blockImpl). The loops add in another order than ATen: results equal
+// within float rounding (tests/test_generate.cpp, KV-cache vs full forward). The environment
+// variable QL_DECODE_STEP=aten|ungrouped sets the start value (for A/B measurements).
+enum class DecodeStepPath { Loops, LoopsUngrouped, Aten };
+void setDecodeStepPath(DecodeStepPath path);
+DecodeStepPath decodeStepPath();
 
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the
 // model does). Throws ql::Error for an unknown name or a wrong size.

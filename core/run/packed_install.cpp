@@ -29,6 +29,30 @@ std::string unpackableReason(const LayerResult* l) {
     return "";
 }
 
+// A decode step's q/k/v and gate/up each in one call where all members are packed (one
+// parallel region instead of three or two; infer::PackedLinear::forwardGroup).
+void installGroupKernels(Transformer& net,
+                         const std::vector<std::shared_ptr<const infer::PackedLinear>>& byIndex) {
+    constexpr size_t kPerBlock = 7;  // q, k, v, o, gate, up, down (Transformer::linears)
+    for (size_t b = 0; b * kPerBlock < byIndex.size(); ++b) {
+        const auto group = [&](Transformer::ProjGroup g, size_t first, size_t n) {
+            std::vector<std::shared_ptr<const infer::PackedLinear>> members;
+            for (size_t i = first; i < first + n; ++i)
+                if (byIndex[b * kPerBlock + i] &&
+                    net.linears()[b * kPerBlock + i].info.kind == ProjKind(i))
+                    members.push_back(byIndex[b * kPerBlock + i]);
+            if (members.size() != n) return;
+            net.setGroupKernel(int(b), g, [members](const float* x, float* const* ys) {
+                std::vector<const infer::PackedLinear*> layers;
+                for (const auto& m : members) layers.push_back(m.get());
+                infer::PackedLinear::forwardGroup(layers, x, ys);
+            });
+        };
+        group(Transformer::ProjGroup::Qkv, 0, 3);
+        group(Transformer::ProjGroup::GateUp, 4, 2);
+    }
+}
+
 }  // namespace
 
 PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
@@ -36,7 +60,10 @@ PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
     if (net.residency() != Residency::Resident)
         throw Error("packed kernels need the model loaded resident, not streamed");
     PackedInstallReport report;
-    for (Linear& lin : net.linears()) {
+    // The packed layers by block and kind, for the group kernels (q/k/v, gate/up).
+    std::vector<std::shared_ptr<const infer::PackedLinear>> byIndex(net.linears().size());
+    for (size_t index = 0; index < net.linears().size(); ++index) {
+        Linear& lin = net.linears()[index];
         PackedLayerInstall item;
         item.name = lin.info.name;
         item.floatBytes = uint64_t(lin.info.outFeatures) * uint64_t(lin.info.inFeatures) * 4;
@@ -60,6 +87,7 @@ PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
                     infer::PackedLinear::fromCompact(codes, l->name));
                 if (int8Activations) layer->setActivationMode(infer::ActivationMode::Int8);
                 std::shared_ptr<const infer::PackedLinear> packed = std::move(layer);
+                byIndex[index] = packed;
                 item.packed = true;
                 item.format = formatName(*packed);
                 item.packedBytes = packed->bytes();
@@ -92,6 +120,7 @@ PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
         }
         report.layers.push_back(std::move(item));
     }
+    installGroupKernels(net, byIndex);
     return report;
 }
 

@@ -1,0 +1,283 @@
+// The one-token decode step of a decoder block in plain loops (Transformer::blockCached on one
+// token): at 0.5B a step's ~170 small ATen ops on 1-token tensors (norms, RoPE, attention,
+// SiLU·up, residual adds, KV concatenation) took ~4 ms of a 22 ms step, each op 1-50 µs of
+// dispatch and allocation for a few thousand floats (BENCHMARKS.md, "Decode step's fixed
+// cost"). Same math and order of operations as blockImpl per element; sums (RMSNorm's mean,
+// attention's dot products, softmax) add in another order than ATen's kernels.
+#include "base/error.h"
+#include "model/stage_profile.h"
+#include "model/transformer.h"
+#include "model/transformer_weights.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace ql {
+
+namespace {
+
+DecodeStepPath pathFromEnvironment() {
+    const char* v = std::getenv("QL_DECODE_STEP");
+    if (v && std::string(v) == "aten") return DecodeStepPath::Aten;
+    if (v && std::string(v) == "ungrouped") return DecodeStepPath::LoopsUngrouped;
+    return DecodeStepPath::Loops;
+}
+
+std::atomic<int> gPath{int(pathFromEnvironment())};
+
+// Positions the KV storage grows by: a copy of the cache every 256 steps instead of each.
+constexpr int64_t kCacheGrowth = 256;
+
+// x * rsqrt(mean(x^2) + eps) * weight (HF LlamaRMSNorm), n values; the mean in double.
+void rmsNormInto(const float* x, const float* weight, int64_t n, double eps, float* out) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
+    const float r = 1.0f / std::sqrt(float(ss / double(n)) + float(eps));
+    for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * r);
+}
+
+// Dot product in 8 independent partial sums (vectorizable without reassociation flags).
+inline float dot(const float* a, const float* b, int64_t n) {
+    float acc[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+// q' = q * cos + rotate_half(q) * sin for one head of D values (rotate_half: [-x2, x1]).
+void rope(float* x, const float* cos, const float* sin, int64_t D) {
+    const int64_t half = D / 2;
+    for (int64_t i = 0; i < half; ++i) {
+        const float a = x[i], b = x[i + half];
+        x[i] = a * cos[i] + -b * sin[i];
+        x[i + half] = b * cos[i + half] + a * sin[i + half];
+    }
+}
+
+// Multi-versioned for AVX2 where the compiler can (x86 GCC/Clang): the dot products and the
+// weighted sum of values run 8 lanes wide instead of SSE2's 4 (the project builds for
+// baseline x86-64). A function attribute, so the rest of the library stays baseline.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define QL_STEP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define QL_STEP_CLONES
+#endif
+
+// One query per head over n cached keys and values ([KV, capacity, D] storage): softmax of
+// q·k / sqrt(D), then the weighted sum of values, per query head i on kv head i / rep (HF
+// repeat_kv). scores: n floats of scratch. out [H, D].
+QL_STEP_CLONES void attendOneQuery(const float* q, const float* keys, const float* values,
+                                   int64_t capacity, int64_t H, int64_t rep, int64_t D, int64_t n,
+                                   float* scores, float* out) {
+    const float scale = float(1.0 / std::sqrt(double(D)));
+    for (int64_t i = 0; i < H; ++i) {
+        const int64_t g = i / rep;
+        const float* kg = keys + g * capacity * D;
+        const float* vg = values + g * capacity * D;
+        const float* qi = q + i * D;
+        float top = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < n; ++j) {
+            scores[j] = dot(qi, kg + j * D, D) * scale;
+            top = std::max(top, scores[j]);
+        }
+        float sum = 0.0f;
+        for (int64_t j = 0; j < n; ++j) {
+            scores[j] = std::exp(scores[j] - top);
+            sum += scores[j];
+        }
+        float* o = out + i * D;
+        std::fill(o, o + D, 0.0f);
+        for (int64_t j = 0; j < n; ++j) {
+            const float p = scores[j] / sum;
+            const float* vj = vg + j * D;
+            for (int64_t d = 0; d < D; ++d) o[d] += p * vj[d];
+        }
+    }
+}
+
+// Makes `store` hold `cache` (k or v, [1, KV, S, D]) in its first S positions with room for
+// one more (a copy into new storage when it does not already).
+void ensureStore(at::Tensor& store, const at::Tensor& cached, int64_t KV, int64_t D) {
+    const int64_t S = cached.defined() ? cached.size(2) : 0;
+    const bool inPlace =
+        store.defined() && S < store.size(2) && (S == 0 || cached.data_ptr() == store.data_ptr());
+    if (inPlace) return;
+    const int64_t capacity = (S + kCacheGrowth) / kCacheGrowth * kCacheGrowth;
+    at::Tensor fresh = at::empty({1, KV, capacity, D}, at::kFloat);
+    if (S > 0) fresh.narrow(2, 0, S).copy_(cached);
+    store = fresh;
+}
+
+}  // namespace
+
+void setDecodeStepPath(DecodeStepPath path) {
+    gPath.store(int(path));
+}
+DecodeStepPath decodeStepPath() {
+    return DecodeStepPath(gPath.load());
+}
+
+void Transformer::setGroupKernel(int block, ProjGroup group, GroupKernel kernel) {
+    if (block < 0 || block >= config_.numLayers)
+        throw Error("block index " + std::to_string(block) + " out of range");
+    w_->groupKernels.resize(size_t(config_.numLayers) * 2);
+    w_->groupKernels[size_t(block) * 2 + size_t(group)] = std::move(kernel);
+}
+
+bool Transformer::hasGroupKernel(int block, ProjGroup group) const {
+    const size_t i = size_t(block) * 2 + size_t(group);
+    return i < w_->groupKernels.size() && bool(w_->groupKernels[i]);
+}
+
+bool Transformer::decodeStepApplies(int index, const at::Tensor& hidden, const BlockCache* cache,
+                                    const LinearObserver& observer) const {
+    if (!cache || observer || inputQuantizer_ || decodeStepPath() == DecodeStepPath::Aten)
+        return false;
+    if (index < 0 || index >= config_.numLayers || !blockLoaded(index)) return false;
+    if (hidden.dim() != 3 || hidden.size(0) != 1 || hidden.size(1) != 1 ||
+        hidden.scalar_type() != at::kFloat)
+        return false;
+    if (at::GradMode::is_enabled() && (w_->requiresGrad || hidden.requires_grad())) return false;
+    // A window that drops a key this step: the ATen path narrows the cache.
+    if (w_->slidingWindow > 0 && cache->length() + 1 > w_->slidingWindow) return false;
+    if (cache->length() > 0 && (cache->k.size(0) != 1 || cache->k.scalar_type() != at::kFloat ||
+                                cache->v.scalar_type() != at::kFloat))
+        return false;
+    for (int k = 0; k < kProjPerBlock; ++k) {
+        const Linear& l = linears_[size_t(index) * kProjPerBlock + size_t(k)];
+        if (!l.kernel && !(l.weight.defined() && l.weight.scalar_type() == at::kFloat))
+            return false;
+        if (l.bias.defined() && l.bias.scalar_type() != at::kFloat) return false;
+    }
+    return true;
+}
+
+at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCache& cache) const {
+    const ModelConfig& c = config_;
+    const int64_t hs = c.hiddenSize, D = c.headDim, H = c.numHeads, KV = c.numKvHeads;
+    const int64_t rep = H / KV, qOut = H * D, kvOut = KV * D, inter = c.intermediateSize;
+    const Linear* l = &linears_[size_t(index) * kProjPerBlock];
+    const bool grouped = decodeStepPath() == DecodeStepPath::Loops;
+
+    StageClock clock;
+    at::Tensor out = hidden.contiguous().clone();  // the residual stream, updated in place
+    float* h = out.data_ptr<float>();
+    thread_local std::vector<float> xn, qkv, attn, proj, gu, scores;
+    xn.resize(size_t(hs));
+    qkv.resize(size_t(qOut + 2 * kvOut));
+    attn.resize(size_t(qOut));
+    proj.resize(size_t(hs));
+    gu.resize(size_t(2 * inter));
+
+    // One projection: its kernel, or the float32 weight by sgemv; then its bias.
+    const auto project = [&](int k, const float* x, float* y) {
+        const Linear& lin = l[k];
+        if (interrupt_) interrupt_();
+        if (lin.kernel) {
+            lin.kernel(x, 1, y);
+        } else {
+            const auto f32 = at::TensorOptions().dtype(at::kFloat);
+            at::Tensor yt = at::from_blob(y, {lin.info.outFeatures}, f32);
+            at::mv_out(yt, lin.weight,
+                       at::from_blob(const_cast<float*>(x), {lin.info.inFeatures}, f32));
+        }
+        if (lin.bias.defined()) {
+            const at::Tensor b = lin.bias.contiguous();
+            const float* bp = b.data_ptr<float>();
+            for (int64_t i = 0; i < lin.info.outFeatures; ++i) y[i] += bp[i];
+        }
+    };
+    // Projections first..first+n-1 on one input: one group call where set, else one each.
+    const auto projectGroup = [&](ProjGroup group, int first, int n, const float* x,
+                                  float* const* ys) {
+        const size_t g = size_t(index) * 2 + size_t(group);
+        if (!grouped || g >= w_->groupKernels.size() || !w_->groupKernels[g]) {
+            for (int i = 0; i < n; ++i) project(first + i, x, ys[i]);
+            return;
+        }
+        if (interrupt_) interrupt_();
+        w_->groupKernels[g](x, ys);
+        for (int i = 0; i < n; ++i)
+            if (l[first + i].bias.defined()) {
+                const at::Tensor b = l[first + i].bias.contiguous();
+                const float* bp = b.data_ptr<float>();
+                for (int64_t r = 0; r < l[first + i].info.outFeatures; ++r) ys[i][r] += bp[r];
+            }
+    };
+
+    // Attention.
+    const at::Tensor inNorm = w_->inputNorm[size_t(index)].contiguous();
+    rmsNormInto(h, inNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
+    clock.mark(Stage::Norm);
+    float* q = qkv.data();
+    float* k = q + qOut;
+    float* v = k + kvOut;
+    float* const qkvOut[3] = {q, k, v};
+    projectGroup(ProjGroup::Qkv, 0, 3, xn.data(), qkvOut);
+    clock.mark(Stage::QkvProj);
+    if (c.qkNorm) {
+        const at::Tensor qNorm = w_->qNorm[size_t(index)].contiguous();
+        const at::Tensor kNorm = w_->kNorm[size_t(index)].contiguous();
+        const float* qw = qNorm.data_ptr<float>();
+        const float* kw = kNorm.data_ptr<float>();
+        for (int64_t i = 0; i < H; ++i) rmsNormInto(q + i * D, qw, D, c.rmsNormEps, q + i * D);
+        for (int64_t i = 0; i < KV; ++i) rmsNormInto(k + i * D, kw, D, c.rmsNormEps, k + i * D);
+    }
+    const int64_t S = cache.length(), position = cache.nextPosition();
+    const auto tables = ropeTables(w_->invFreq, position, 1);
+    const float* cosT = tables.first.data_ptr<float>();
+    const float* sinT = tables.second.data_ptr<float>();
+    for (int64_t i = 0; i < H; ++i) rope(q + i * D, cosT, sinT, D);
+    for (int64_t i = 0; i < KV; ++i) rope(k + i * D, cosT, sinT, D);
+    clock.mark(Stage::Rope);
+
+    // The new key and value into the cache's storage, then one query over S + 1 keys.
+    ensureStore(cache.kStore, cache.k, KV, D);
+    ensureStore(cache.vStore, cache.v, KV, D);
+    const int64_t capacity = cache.kStore.size(2);
+    float* keys = cache.kStore.data_ptr<float>();
+    float* values = cache.vStore.data_ptr<float>();
+    for (int64_t g = 0; g < KV; ++g) {
+        std::memcpy(keys + (g * capacity + S) * D, k + g * D, size_t(D) * sizeof(float));
+        std::memcpy(values + (g * capacity + S) * D, v + g * D, size_t(D) * sizeof(float));
+    }
+    cache.k = cache.kStore.narrow(2, 0, S + 1);
+    cache.v = cache.vStore.narrow(2, 0, S + 1);
+    const int64_t n = S + 1;
+    scores.resize(size_t(n));
+    attendOneQuery(q, keys, values, capacity, H, rep, D, n, scores.data(), attn.data());
+    clock.mark(Stage::Attention);
+    project(3, attn.data(), proj.data());
+    for (int64_t i = 0; i < hs; ++i) h[i] = h[i] + proj[size_t(i)];
+    clock.mark(Stage::OProj);
+
+    // MLP.
+    const at::Tensor postNorm = w_->postNorm[size_t(index)].contiguous();
+    rmsNormInto(h, postNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
+    clock.mark(Stage::Norm);
+    float* gate = gu.data();
+    float* up = gate + inter;
+    float* const guOut[2] = {gate, up};
+    projectGroup(ProjGroup::GateUp, 4, 2, xn.data(), guOut);
+    clock.mark(Stage::MlpProj);
+    for (int64_t i = 0; i < inter; ++i) {
+        const float x = gate[i];
+        gate[i] = x / (1.0f + std::exp(-x)) * up[i];  // silu(gate) * up
+    }
+    clock.mark(Stage::MlpAct);
+    project(6, gate, proj.data());
+    for (int64_t i = 0; i < hs; ++i) h[i] = h[i] + proj[size_t(i)];
+    clock.mark(Stage::MlpProj);
+    return out;
+}
+
+}  // namespace ql
