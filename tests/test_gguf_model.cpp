@@ -263,9 +263,11 @@ void TestGgufModel::packedFolderAsCheckpoint_data() {
     QTest::newRow("quantlens") << "quantlens";
 }
 
-// --from-checkpoint with a run's own GPTQ / QuantLens export: the comparison run has the run's
-// per-layer weight SQNR and perplexity exactly (both formats hold the run's weights bit for
-// bit), and the float side is the same model.
+// --from-checkpoint with a run's own GPTQ / QuantLens export: the comparison run shows the
+// file's weights. A QuantLens export holds the run's weights bit for bit (SQNR and perplexity
+// exact); GPTQ stores scales as float16, so its layers differ from the run's by that rounding
+// only (relative scale error <= 2^-11: well under 0.01 dB of SQNR; perplexity moves 1.1e-4
+// on tinystories-656k int4 g128, checked to 5e-4).
 void TestGgufModel::packedFolderAsCheckpoint() {
     QFETCH(QString, format);
     QL_REQUIRE_DATA("models/tinystories-656k");
@@ -290,12 +292,12 @@ void TestGgufModel::packedFolderAsCheckpoint() {
         QCOMPARE(again.layers[i].name, run.layers[i].name);
         const double d = std::fabs(again.layers[i].weightSqnrDb - run.layers[i].weightSqnrDb);
         worst = std::max(worst, d);
-        QVERIFY2(d == 0, run.layers[i].name.c_str());
+        QVERIFY2(format == "gptq" ? d < 0.01 : d == 0, run.layers[i].name.c_str());
     }
     const double ppl = std::fabs(again.perplexity.pplQ / run.perplexity.pplQ - 1);
     qInfo("%s: worst layer SQNR difference %.2e dB, perplexity %.6f vs run %.6f",
           qPrintable(format), worst, again.perplexity.pplQ, run.perplexity.pplQ);
-    QVERIFY(ppl < 1e-12);
+    QVERIFY(format == "gptq" ? ppl < 5e-4 : ppl < 1e-12);
     QCOMPARE(again.perplexity.pplFp, run.perplexity.pplFp);
     try {  // a plain float folder is no checkpoint
         RunConfig plain = c;

@@ -251,15 +251,17 @@ void quantizeStage(Transformer& net, const std::vector<Job>& jobs, const Recipe&
         const auto t0 = std::chrono::steady_clock::now();
         LayerQuantization& r = *j.result;
         const at::Tensor w = originalWeight(net, r.name);
-        if (methodSpec(recipe.method).recompute) {
-            // Cast or codebook: the weight follows from w and the recipe, or is the
-            // checkpoint's weight, in the type the file stores it in.
+        // A checkpoint's weight is the file's whatever its recipe says (a GPTQ/AWQ export
+        // reads back as its integer grid, an RTN recipe: quantizing w again would show RTN's
+        // numbers, not the file's). Casts and codebooks follow from w and the recipe.
+        if (options.checkpoint || methodSpec(recipe.method).recompute) {
             GridQuant q;
             if (options.checkpoint) {
                 QuantizedWeight cw = options.checkpoint->layer(r.name, w.size(0), w.size(1));
                 r.applied = Recipe::parse(cw.method);
                 r.fallback = false;
                 r.fallbackReason.clear();
+                r.fromCheckpoint = true;
                 q.dequant = at::from_blob(cw.values.data(), w.sizes(), at::kFloat).clone();
             } else {
                 q = recomputeLayer(net, r, w, recipe);

@@ -33,6 +33,9 @@ struct LayerQuantization {
     std::vector<float> inputAbsMax, inputMeanAbs;
     double outputSqnrDb;  // ||W X||^2 / ||(W - W_hat) X||^2 over calibration inputs (NaN if none)
     double seconds = 0.0;
+    // The weight is a quantized checkpoint's (dequant only): no grid or codes here, whatever
+    // the type (`applied`) it is stored in.
+    bool fromCheckpoint = false;
 };
 
 // Calibration tokens per forward call (windows are batched up to this many tokens): GPTQ /
@@ -42,8 +45,7 @@ constexpr int64_t kCalibrationBatchTokens = 2048;
 
 struct QuantizeLayersOptions {
     // Non-null: each layer's quantized weight is the checkpoint's (its type the layer's
-    // recipe) instead of a quantization of the original; the recipe must be a recomputed
-    // (llama.cpp) one.
+    // recipe) instead of a quantization of the original, whatever the recipe.
     std::shared_ptr<const QuantizedCheckpoint> checkpoint;
     // Calibration windows (token ids, each of the same length). Required for GPTQ/AWQ;
     // optional for RTN/casts (then outputSqnrDb is NaN).

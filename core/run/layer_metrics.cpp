@@ -35,7 +35,9 @@ Range sharedRange(const float* a, const float* b, size_t n) {
 // method's packed layout for methods that keep no codes here (casts, 4-bit codebooks).
 uint64_t packedBytes(const LayerQuantization& lq, size_t n, int64_t rows, int64_t cols) {
     const MethodSpec& spec = methodSpec(lq.applied.method);
-    if (spec.recompute || spec.bytesFromLayout) return spec.bytesFor(lq.applied, rows, cols);
+    // A checkpoint's layer: its bytes as the layout of the type it is stored in.
+    if (spec.recompute || spec.bytesFromLayout || lq.fromCheckpoint)
+        return spec.bytesFor(lq.applied, rows, cols);
     if (lq.codes.size() == n) return pack(lq.codes.data(), lq.grid).bytes();
     // No codes from the method: recompute them from the grid (same layout, same bytes).
     throw Error("layer '" + lq.name + "': the quantization returned no codes to pack");
@@ -62,6 +64,7 @@ void checkpointWeight(LayerQuantization& lq, const std::string& name,
     lq.codes.clear();
     lq.grid = QuantGrid();
     lq.dequant = std::move(w.values);
+    lq.fromCheckpoint = true;
 }
 
 LayerPlace layerPlace(const ModelConfig& c, const LinearLayerInfo& layer) {
@@ -74,6 +77,7 @@ void quantizeWeightOnly(LayerQuantization& lq, const LayerPlace& place, const st
     const int64_t rows = place.rows, cols = place.cols;
     lq.name = place.name;
     lq.applied = recipe;
+    lq.fromCheckpoint = false;
     lq.fallback = false;
     lq.fallbackReason.clear();
     lq.awqScales.clear();
@@ -295,6 +299,15 @@ LayerResult analyzeLayer(const LinearLayerInfo& info, const TensorInfo& tensor, 
         r.bits = lq.applied.isCast() ? 16 : lq.applied.bits;
         r.groupSize = lq.applied.isCast() ? 0 : lq.applied.blockSize;
         r.weightAfterSource = afterSourceName(spec.afterSource);
+        return r;
+    }
+    if (lq.fromCheckpoint) {  // an integer grid in a file: its shape, read again on re-binning
+        const Recipe& a = lq.applied;
+        r.bits = a.bits;
+        r.symmetric = a.symmetric;
+        r.perTensor = a.granularity == Granularity::Tensor;
+        r.groupSize = a.granularity == Granularity::Group ? a.groupSize : r.cols;
+        r.weightAfterSource = "checkpoint";
         return r;
     }
     r.scales = lq.grid.scales;
