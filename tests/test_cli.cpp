@@ -145,6 +145,15 @@ void TestCli::eval() {
     const json j = parsedJson(r);
     QVERIFY(std::abs(j.at("ppl").get<double>() / p.at("ppl").get<double>() - 1) < 1e-4);
     QCOMPARE(j.at("scored_tokens").get<int64_t>(), p.at("scored_tokens").get<int64_t>());
+    // Without --json: progress as whole lines on stderr (a log keeps them readable), the
+    // last one at 100 %, and no carriage return rewriting a line in place.
+    const Result plain =
+        runCli({"eval", "--model", data(kSmall), "--text", data("data/stories/stories.txt"),
+                "--seq", QString::number(p.at("seq").get<int>())});
+    QVERIFY2(!plain.crashed && plain.exitCode == 0, plain.err.c_str());
+    QVERIFY2(plain.err.find('\r') == std::string::npos, plain.err.c_str());
+    QVERIFY2(plain.err.find("[100%]") != std::string::npos, plain.err.c_str());
+    QVERIFY(plain.err.back() == '\n');
 }
 
 void TestCli::synthThenQuantize() {
@@ -266,6 +275,7 @@ void TestCli::quantizeTableAndCompare() {
     QVERIFY(lineCount((dir + "/cmp/memory.csv").toStdString()) >= 3);
     const std::string header = qltest::readFile((dir + "/cmp/layers.csv").toStdString());
     QVERIFY(header.rfind("layer,method_a,method_b,weight_sqnr_db_a", 0) == 0);
+    QVERIFY(j.at("caveats").empty());  // one model, no evaluation: nothing to qualify
 
     expectFailure(runCli({"compare", dir + "/rtn-int8-channel-sym", dir + "/nothing", "--out",
                           dir + "/cmp2"}),

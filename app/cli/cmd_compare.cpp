@@ -5,6 +5,7 @@
 #include "base/output_folder.h"
 #include "commands.h"
 #include "run/run.h"
+#include "run/run_compare.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,10 @@ const char* kUsage =
     "\n"
     "Writes layers.csv (per-layer metrics of A and B and B - A), perplexity.csv and\n"
     "memory.csv into DIR and prints a short summary. DIR must be new or empty; an earlier\n"
-    "compare output there is replaced only with --force. Every file is written crash-safely.\n";
+    "compare output there is replaced only with --force. Every file is written crash-safely.\n"
+    "Runs of different models, or measured under different perplexity or calibration\n"
+    "settings, are compared all the same with a note saying what differs (\"caveats\" in\n"
+    "--json): their deltas then mix those differences with the quantization's.\n";
 
 std::string memoryCompareCsv(const ql::RunResult& a, const ql::RunResult& b) {
     auto row = [](const char* item, uint64_t fpA, uint64_t qA, uint64_t qB) {
@@ -75,10 +79,12 @@ int cmdCompare(const Argv& argv) {
     ql::writeFileAtomic(outDir + "/layers.csv", ql::compareCsv(a, b));
     ql::writeFileAtomic(outDir + "/perplexity.csv", ql::perplexityCsv({a, b}));
     ql::writeFileAtomic(outDir + "/memory.csv", memoryCompareCsv(a, b));
+    const std::vector<std::string> caveats = ql::comparisonCaveats(a, b);
 
     if (args.flag("json")) {
         const nlohmann::json j = {{"a", side(a)},
                                   {"b", side(b)},
+                                  {"caveats", caveats},
                                   {"out", outDir},
                                   {"files", {"layers.csv", "perplexity.csv", "memory.csv"}}};
         std::cout << j.dump(2) << "\n";
@@ -93,6 +99,7 @@ int cmdCompare(const Argv& argv) {
                         r->perplexity.klMean);
         std::printf("\n");
     }
+    for (const std::string& c : caveats) std::printf("note: %s\n", c.c_str());
     std::printf("tables written to %s (layers.csv, perplexity.csv, memory.csv)\n", outDir.c_str());
     return 0;
 }
