@@ -195,6 +195,53 @@ private slots:
         QVERIFY(std::fabs(s.perplexity.top1Agreement - w.perplexity.top1Agreement) <= 1e-3);
     }
 
+    // The progress bar only moves forward, from the load to 100 %, on both engines and
+    // with every phase present or not (the streamed engine once began at 5 % after the
+    // tokenizer had reported 16 %).
+    void progressNeverGoesBack_data() {
+        QTest::addColumn<QString>("engine");
+        QTest::addColumn<QString>("recipe");
+        QTest::addColumn<bool>("withEval");
+        QTest::addColumn<bool>("withCalibration");
+        for (const char* e : {"stream", "whole"}) {
+            const std::string n(e);
+            QTest::newRow((n + " rtn eval").c_str()) << e << "rtn:int4:g32:asym" << true << true;
+            QTest::newRow((n + " gptq held-out").c_str())
+                << e << "gptq:int4:g32:asym" << false << true;
+            QTest::newRow((n + " rtn eval only").c_str())
+                << e << "rtn:int8:channel:sym" << true << false;
+            QTest::newRow((n + " rtn bare").c_str())
+                << e << "rtn:int8:channel:sym" << false << false;
+        }
+    }
+    void progressNeverGoesBack() {
+        QFETCH(QString, engine);
+        QFETCH(QString, recipe);
+        QFETCH(bool, withEval);
+        QFETCH(bool, withCalibration);
+        QL_REQUIRE_DATA("models/stories260k");
+        RunConfig c = fullConfig("models/stories260k", recipe.toStdString(), withEval);
+        if (!withCalibration) c.calibrationText.clear();
+        std::vector<std::pair<double, std::string>> seen;
+        const ProgressCallback cb = [&](const Progress& p) {
+            if (!p.phase.empty()) seen.emplace_back(p.fraction, p.phase);
+            return true;
+        };
+        setenv("QL_ENGINE", qPrintable(engine), 1);
+        runQuantization(c, cb);
+        unsetenv("QL_ENGINE");
+        QVERIFY(seen.size() >= 3);
+        for (size_t i = 1; i < seen.size(); ++i)
+            QVERIFY2(seen[i].first >= seen[i - 1].first - 1e-12,
+                     qPrintable(QString("%1 at %2 after %3 at %4")
+                                    .arg(QString::fromStdString(seen[i].second))
+                                    .arg(seen[i].first)
+                                    .arg(QString::fromStdString(seen[i - 1].second))
+                                    .arg(seen[i - 1].first)));
+        QCOMPARE(seen.front().second, std::string("load"));
+        QVERIFY(seen.back().first > 0.999);
+    }
+
     // The prediction grows with what the run holds, and a run that cannot fit is refused
     // up front naming the prediction and the setting to change.
     void estimateFollowsTheSettings() {

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "model/model.h"
 #include "model/perplexity.h"
+#include "progress_line.h"
 #include "run/run.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,15 +34,6 @@ const char* kEvalUsage =
     "  --threads T         compute threads, 1..256 (default: QUANTLENS_THREADS, else all\n"
     "                      cores); bounds every pool: torch, OpenMP, OpenBLAS\n"
     "  --json              print the result as JSON\n";
-
-// One progress line on stderr, rewritten in place.
-bool printProgress(const ql::Progress& p) {
-    if (p.fraction < 0) return true;  // a cancellation check, not a report
-    std::fprintf(stderr, "\r%s %3.0f%% %s   ", p.phase.c_str(), p.fraction * 100.0,
-                 p.message.c_str());
-    if (p.fraction >= 1.0) std::fprintf(stderr, "\n");
-    return true;
-}
 
 }  // namespace
 
@@ -78,7 +70,7 @@ int cmdEval(const Argv& argv) {
 
     const bool json = args.flag("json");
     const ql::PerplexityResult r = ql::evaluatePerplexity(
-        *model, tokens, options, json ? ql::ProgressCallback() : printProgress);
+        *model, tokens, options, json ? ql::ProgressCallback() : stderrProgress());
 
     if (json) {
         const nlohmann::json j = {{"ppl", r.ppl},

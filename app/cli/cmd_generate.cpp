@@ -3,6 +3,7 @@
 #include "args.h"
 #include "base/error.h"
 #include "commands.h"
+#include "progress_line.h"
 #include "run/generation_compare.h"
 
 #include <nlohmann/json.hpp>
@@ -45,13 +46,6 @@ const char* kUsage =
     "                        Llama-3 headers are recognized, other templates are refused\n"
     "  --threads N           compute threads, 1..256\n"
     "  --json                print the result as JSON\n";
-
-bool printProgress(const ql::Progress& p) {
-    if (p.fraction < 0) return true;
-    std::fprintf(stderr, "\r%s %3.0f%% %-50s", p.phase.c_str(), p.fraction * 100.0,
-                 p.message.c_str());
-    return true;
-}
 
 int terminalWidth() {
     winsize ws{};
@@ -168,6 +162,9 @@ nlohmann::json toJson(const ql::GenerationComparison& g) {
                             {"prefill_seconds", o.prefillSeconds},
                             {"decode_seconds", o.decodeSeconds}};
         if (!o.runFolder.empty()) {
+            // The run's weights were dequantized to float32 (simulated quantization): its
+            // seconds are the float kernels'; bench-infer measures the packed kernels.
+            j["weights"] = "dequantized float32 (simulated)";
             nlohmann::json per = nlohmann::json::array();
             for (const ql::TokenComparison& t : o.perToken)
                 per.push_back({{"float_token", t.floatToken},
@@ -235,12 +232,11 @@ int cmdGenerate(const Argv& argv) {
 
     const bool json = args.flag("json");
     const ql::GenerationComparison g =
-        ql::compareGeneration(request, {}, json ? ql::ProgressCallback() : printProgress);
+        ql::compareGeneration(request, {}, json ? ql::ProgressCallback() : stderrProgress());
     if (json) {
         std::cout << toJson(g).dump(2) << "\n";
         return 0;
     }
-    std::fprintf(stderr, "\n");
     std::printf("prompt: %zu tokens%s%s\n\n", g.promptTokens.size(),
                 g.chatFormat.empty() ? "" : ", chat template ", g.chatFormat.c_str());
     printTexts(g);

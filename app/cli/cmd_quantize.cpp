@@ -4,6 +4,7 @@
 #include "base/parallel.h"
 #include "commands.h"
 #include "progress_gaps.h"
+#include "progress_line.h"
 #include "run/checkpoint_source.h"
 #include "run/run.h"
 #include "run/run_estimate.h"
@@ -89,21 +90,6 @@ const char* kUsage =
     "                       matrix-product FLOPs / that rate (the time bound) next to its\n"
     "                       wall time and their ratio (GPTQ/AWQ solver time not in the bound)\n"
     "  --json               print the summary as JSON\n";
-
-// Progress on stderr: one line per phase change or 10% step.
-ql::ProgressCallback stderrProgress() {
-    auto last = std::make_shared<std::pair<std::string, int>>("", -1);
-    return [last](const ql::Progress& p) {
-        if (p.fraction < 0) return true;
-        const int step = int(p.fraction * 10);
-        if (p.phase != last->first || step != last->second) {
-            std::fprintf(stderr, "[%3d%%] %-11s %s\n", int(p.fraction * 100), p.phase.c_str(),
-                         p.message.c_str());
-            *last = {p.phase, step};
-        }
-        return true;
-    };
-}
 
 std::string mb(uint64_t bytes) {
     char b[32];

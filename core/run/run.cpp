@@ -417,20 +417,27 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         run.warnings.push_back("activations not captured: no calibration text");
     if (c.captureGradients && !calib)
         run.warnings.push_back("gradients not captured: no calibration text");
+    const bool streamed = streamedEngine();
     Budget budget;
-    budget.add("load", 1);
-    budget.add("tokenize", 0.5);
-    budget.add("quantize", methodSpec(recipe.method).quantizeCost);
-    if (acts) budget.add("activations", 3);
-    if (grads) budget.add("gradients", 3);
-    if (calib || eval) budget.add("output SQNR", 1);
-    if (eval) budget.add("evaluate", 6);
+    if (streamed) {  // the block stream does every phase after tokenizing, in one pass
+        budget.add("load", 2);
+        budget.add("tokenize", 3);
+        budget.add("stream", 95);
+    } else {
+        budget.add("load", 1);
+        budget.add("tokenize", 0.5);
+        budget.add("quantize", methodSpec(recipe.method).quantizeCost);
+        // In the order the phases run: a bar that fills out of order goes backwards.
+        if (calib || eval) budget.add("output SQNR", 1);
+        if (acts) budget.add("activations", 3);
+        if (grads) budget.add("gradients", 3);
+        if (eval) budget.add("evaluate", 6);
+    }
 
     const ModelConfig cfg = loadModelConfigOf(c.modelDir);
     if (calib) checkWindowLength(cfg, c.calibrationSeq, "the calibration");
     const int evalSeq = c.evalSeq > 0 ? c.evalSeq : std::min(2048, cfg.maxPositions);
     if (eval) checkWindowLength(cfg, evalSeq, "the evaluation");
-    const bool streamed = streamedEngine();
     if (streamed)
         checkEstimateFits(estimateRun(c), c.modelDir);
     else
@@ -486,7 +493,7 @@ void runWithModel(RunResult& run, const Recipe& recipe, const ProgressReporter& 
         plan.gradients = grads;
         plan.bins = c.histogramBins;
         plan.checkpoint = checkpoint;
-        runStreamEngine(run, *model, *store, plan, rep.sub(0.05, 1.0));
+        runStreamEngine(run, *model, *store, plan, budget.sub(rep, "stream"));
         if (eval) run.perplexity.protocol = protocolName(parseProtocol(c.evalProtocol));
         if (eval || !heldOut.empty()) {
             run.outputSqnrSource = eval ? "evaluation" : "calibration-heldout";
