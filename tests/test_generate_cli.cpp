@@ -244,6 +244,28 @@ private Q_SLOTS:
                                          "500", "--gen-tokens", "100"});
         QCOMPARE(bad.exitCode, 1);
         QVERIFY2(bad.qerr().contains("max_position_embeddings"), bad.err.c_str());
+        // --repeats: the median lies within the passes' range, the KV cache is one pass's.
+        const auto rep =
+            qltest::runCli({"bench-infer", "--model", modelDir(), "--run", int8, "--prompt-tokens",
+                            "8", "--gen-tokens", "4", "--repeats", "3", "--json"});
+        QVERIFY2(rep.exitCode == 0, rep.err.c_str());
+        const json j = json::parse(rep.out);
+        QCOMPARE(j["repeats"].get<int>(), 3);
+        for (const json& m : j["models"]) {
+            QCOMPARE(m["repeats"].get<int>(), 3);
+            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+            for (const char* what : {"decode", "prefill"}) {
+                const std::string key = std::string(what) + "_tokens_per_second";
+                const double median = m[key].get<double>();
+                const json& range = m[key + "_range"];
+                QVERIFY(range[0].get<double>() > 0);
+                QVERIFY2(range[0].get<double>() <= median && median <= range[1].get<double>(),
+                         m.dump().c_str());
+            }
+        }
+        const auto zero = qltest::runCli({"bench-infer", "--model", modelDir(), "--repeats", "0"});
+        QCOMPARE(zero.exitCode, 1);
+        QVERIFY2(zero.qerr().contains("--repeats"), zero.err.c_str());
     }
 
     void badInput_data() {

@@ -89,15 +89,21 @@ QString InferBenchTableModel::toolTip(int row, int column) const {
                 .arg(r.bandwidthLimitTokensPerSecond, 0, 'f', 1)
                 .arg(100.0 * r.fractionOfLimit, 0, 'f', 1)
                 .arg(r.cpuSeconds, 0, 'f', 2);
-        case ColWeightsAs:
-            if (r.headKlPositions == 0) return QString::fromStdString(r.runFolder);
-            return QString(
+        case ColWeightsAs: {
+            // The whole text first: a narrow column wraps or elides it.
+            const QString whole = display(row, column).toString();
+            if (r.headKlPositions == 0)
+                return r.runFolder.empty() ? whole
+                                           : whole + "\n" + QString::fromStdString(r.runFolder);
+            return whole + "\n" +
+                   QString(
                        "output head %1: KL(f32 head ‖ this head) of the next-token "
                        "distributions over the %2 prompt positions, mean %3, max %4")
-                .arg(QString::fromStdString(r.headFormat))
-                .arg(r.headKlPositions)
-                .arg(r.headKlMean, 0, 'g', 3)
-                .arg(r.headKlMax, 0, 'g', 3);
+                       .arg(QString::fromStdString(r.headFormat))
+                       .arg(r.headKlPositions)
+                       .arg(r.headKlMean, 0, 'g', 3)
+                       .arg(r.headKlMax, 0, 'g', 3);
+        }
         case ColWeightBytes:
             return QString("%1 bytes resident for inference").arg(r.weightBytes);
         case ColKvBytes:

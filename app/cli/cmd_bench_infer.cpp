@@ -16,7 +16,8 @@ namespace {
 
 const char* kUsage =
     "Usage: quantlens-cli bench-infer --model DIR [--run RUN ...] [--prompt-tokens P]\n"
-    "                                 [--gen-tokens G] [--threads N] [--simulated]\n"
+    "                                 [--gen-tokens G] [--repeats R] [--threads N]\n"
+    "                                 [--simulated]"
     "                                 [--activations float|int8] [--head f32|int8|int4]\n"
     "                                 [--json]\n"
     "\n"
@@ -30,12 +31,16 @@ const char* kUsage =
     "(the float model's row stays float32, the baseline). A run computes from its packed\n"
     "codes where a kernel exists (INT8 per channel, INT4 per group of 32/64/128:\n"
     "\"packed\"); its other layers, and every layer with --simulated, use the run's\n"
-    "dequantized weights in float32 (\"f32\").\n"
+    "dequantized weights in float32 (\"f32\"). Each model is warmed up untimed (a short\n"
+    "prefill and two steps) before it is measured, so the order of the rows does not\n"
+    "favour the later ones.\n"
     "\n"
     "  --model DIR         Hugging Face model folder\n"
     "  --run RUN           a run folder of that model; repeatable\n"
     "  --prompt-tokens P   prefill length, 1..32768 (default 64)\n"
     "  --gen-tokens G      decode steps, 1..4096 (default 16)\n"
+    "  --repeats R         timed prefill + decode passes per model, 1..100 (default 1): the\n"
+    "                      median is reported, the min..max range beside it\n"
     "  --threads N         compute threads, 1..256\n"
     "  --simulated         runs as dequantized float32 models (no packed kernels)\n"
     "  --activations A     float (default) or int8: packed layers decode with their input\n"
@@ -62,15 +67,17 @@ double mib(uint64_t bytes) {
 
 int cmdBenchInfer(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
-    const Args args(
-        argv, {"model", "run", "prompt-tokens", "gen-tokens", "threads", "activations", "head"},
-        {"json", "simulated"});
+    const Args args(argv,
+                    {"model", "run", "prompt-tokens", "gen-tokens", "repeats", "threads",
+                     "activations", "head"},
+                    {"json", "simulated"});
     args.allowPositional(0);
     ql::InferBenchRequest request;
     request.modelDir = modelFolderOption(args);
     request.runFolders = repeated(argv, "--run");
     request.promptTokens = args.intValue("prompt-tokens", 64);
     request.genTokens = args.intValue("gen-tokens", 16);
+    request.repeats = args.intValue("repeats", 1);
     request.packed = !args.flag("simulated");
     const std::string activations = args.value("activations", "float");
     if (activations != "float" && activations != "int8")
@@ -93,6 +100,9 @@ int cmdBenchInfer(const Argv& argv) {
                  {"weights_as", w.weightsAs},
                  {"prefill_tokens_per_second", w.prefillTokensPerSecond},
                  {"decode_tokens_per_second", w.decodeTokensPerSecond},
+                 {"prefill_tokens_per_second_range", {w.prefillMin, w.prefillMax}},
+                 {"decode_tokens_per_second_range", {w.decodeMin, w.decodeMax}},
+                 {"repeats", w.repeats},
                  {"weight_bytes", w.weightBytes},
                  {"kv_cache_bytes", w.kvCacheBytes},
                  {"weight_bytes_per_token", w.weightBytesPerToken},
@@ -124,6 +134,7 @@ int cmdBenchInfer(const Argv& argv) {
             {"head", ql::headFormatName(request.head)},
             {"prompt_tokens", request.promptTokens},
             {"gen_tokens", request.genTokens},
+            {"repeats", request.repeats},
             {"models", rows}};
         std::cout << j.dump(2) << "\n";
         return 0;
@@ -149,6 +160,12 @@ int cmdBenchInfer(const Argv& argv) {
             w.bandwidthLimitTokensPerSecond / base->bandwidthLimitTokensPerSecond,
             w.decodeCpuSeconds, w.cpuSeconds, w.headFormat.c_str(),
             w.headKlPositions ? klText(w.headKlMean).c_str() : "-", w.weightsAs.c_str());
+    if (request.repeats > 1) {
+        std::printf("median of %d passes each; min..max tokens/s:\n", request.repeats);
+        for (const ql::InferBenchRow& w : r.rows)
+            std::printf("  %-28.28s prefill %.1f..%.1f  decode %.2f..%.2f\n", w.name.c_str(),
+                        w.prefillMin, w.prefillMax, w.decodeMin, w.decodeMax);
+    }
     for (const ql::InferBenchRow& w : r.rows) {
         if (w.decodeStageSeconds.empty()) continue;
         std::printf("%s: ms per decode step by stage (QL_DECODE_PROFILE):", w.name.c_str());

@@ -74,14 +74,33 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     table_->verticalHeader()->setVisible(true);  // the measures
     table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table_->setTextElideMode(Qt::ElideMiddle);
-    // Room for the header, the seven measures and a scroll bar (many runs), no more: the
-    // chart below takes the rest.
+    // "Weights as" ("packed int8 (RTN INT8 channel sym) + f32 head") gets two lines to wrap
+    // in before it elides (its tooltip is whole); the other measures one.
     const int rowHeight = std::max(table_->verticalHeader()->defaultSectionSize(),
                                    table_->fontMetrics().height() + 4);
-    table_->setMinimumHeight(table_->horizontalHeader()->sizeHint().height() +
-                             rowHeight * InferBenchTableModel::ColumnCount +
-                             table_->horizontalScrollBar()->sizeHint().height() +
-                             2 * table_->frameWidth());
+    const int weightsAsHeight = rowHeight + table_->fontMetrics().lineSpacing();
+    table_->setWordWrap(true);
+    auto twoLines = [this, weightsAsHeight] {
+        if (table_->verticalHeader()->count() <= InferBenchTableModel::ColWeightsAs) return;
+        table_->verticalHeader()->setSectionResizeMode(InferBenchTableModel::ColWeightsAs,
+                                                       QHeaderView::Fixed);
+        table_->verticalHeader()->resizeSection(InferBenchTableModel::ColWeightsAs,
+                                                weightsAsHeight);
+    };
+    connect(model_, &QAbstractItemModel::modelReset, this, twoLines);
+    twoLines();
+    // Room for the header, the seven measures and a scroll bar (many runs), no more: the
+    // chart below takes the rest. Measured again when a result sets the rows' heights.
+    auto fitHeight = [this, rowHeight, weightsAsHeight] {
+        const int rows =
+            std::max(table_->verticalHeader()->length(),
+                     rowHeight * (InferBenchTableModel::ColumnCount - 1) + weightsAsHeight);
+        table_->setMinimumHeight(table_->horizontalHeader()->sizeHint().height() + rows +
+                                 table_->horizontalScrollBar()->sizeHint().height() +
+                                 2 * table_->frameWidth() + 2);
+    };
+    connect(table_->verticalHeader(), &QHeaderView::sectionResized, this, fitHeight);
+    fitHeight();
     auto* settings = new QHBoxLayout;
     settings->addWidget(promptTokens_);
     settings->addWidget(genTokens_);

@@ -107,32 +107,64 @@ HeadInstall installHeadMeasured(Model& model, const InferBenchRequest& r, InferB
     return head;
 }
 
+// Untimed: what the first row would otherwise pay alone (thread pools, first touches of
+// the weights, kernel set-up).
+void warmUp(const Model& model, const std::vector<int32_t>& prompt) {
+    Decoder decoder(model);
+    const size_t n = std::min<size_t>(prompt.size(), 8);
+    std::vector<float> logits = decoder.feed({prompt.begin(), prompt.begin() + std::ptrdiff_t(n)});
+    for (int i = 0; i < 2; ++i) logits = decoder.feed({argmaxToken(logits)});
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const ProgressReporter& rep,
                        InferBenchRow row) {
     row.peakIsCumulative = !resetPeakResident();
     const double cpu0 = cpuSeconds();
     const std::vector<int32_t> prompt = promptOf(model, r.promptTokens);
-    Decoder decoder(model);
-    double t0 = now();
-    std::vector<float> logits = decoder.feed(prompt);
-    row.prefillTokensPerSecond = double(r.promptTokens) / std::max(now() - t0, 1e-9);
+    warmUp(model, prompt);
     rep.checkCancelled();
-    t0 = now();
-    const double decodeCpu0 = cpuSeconds();
-    if (stageProfiling()) takeStageSeconds();  // the prefill's stages are not a step's
-    for (int i = 0; i < r.genTokens; ++i) {
-        logits = decoder.feed({argmaxToken(logits)});
-        rep.report("bench", double(i + 1) / r.genTokens);
+    std::vector<double> prefill, decode;
+    std::vector<double> stages;
+    double decodeCpu = 0.0;
+    for (int k = 0; k < r.repeats; ++k) {
+        Decoder decoder(model);
+        double t0 = now();
+        std::vector<float> logits = decoder.feed(prompt);
+        prefill.push_back(double(r.promptTokens) / std::max(now() - t0, 1e-9));
+        rep.checkCancelled();
+        if (stageProfiling()) takeStageSeconds();  // the prefill's stages are not a step's
+        t0 = now();
+        const double decodeCpu0 = cpuSeconds();
+        for (int i = 0; i < r.genTokens; ++i) {
+            logits = decoder.feed({argmaxToken(logits)});
+            rep.report("bench", double(k * r.genTokens + i + 1) / (r.repeats * r.genTokens));
+        }
+        decode.push_back(double(r.genTokens) / std::max(now() - t0, 1e-9));
+        decodeCpu += cpuSeconds() - decodeCpu0;
+        if (stageProfiling()) {
+            const std::vector<double> seconds = takeStageSeconds();
+            stages.resize(seconds.size(), 0.0);
+            for (size_t s = 0; s < seconds.size(); ++s) stages[s] += seconds[s];
+        }
+        row.kvCacheBytes = decoder.cacheBytes();
     }
-    row.decodeTokensPerSecond = double(r.genTokens) / std::max(now() - t0, 1e-9);
-    row.decodeCpuSeconds = cpuSeconds() - decodeCpu0;
-    if (stageProfiling()) {
-        const std::vector<double> seconds = takeStageSeconds();
-        for (size_t s = 0; s < seconds.size(); ++s)
-            row.decodeStageSeconds.emplace_back(stageName(Stage(s)),
-                                                seconds[s] / double(r.genTokens));
-    }
-    row.kvCacheBytes = decoder.cacheBytes();
+    row.repeats = r.repeats;
+    row.prefillTokensPerSecond = median(prefill);
+    row.decodeTokensPerSecond = median(decode);
+    row.prefillMin = *std::min_element(prefill.begin(), prefill.end());
+    row.prefillMax = *std::max_element(prefill.begin(), prefill.end());
+    row.decodeMin = *std::min_element(decode.begin(), decode.end());
+    row.decodeMax = *std::max_element(decode.begin(), decode.end());
+    row.decodeCpuSeconds = decodeCpu / r.repeats;
+    for (size_t s = 0; s < stages.size(); ++s)
+        row.decodeStageSeconds.emplace_back(stageName(Stage(s)),
+                                            stages[s] / double(r.genTokens * r.repeats));
     row.weightBytes = model.summary().bytesInMemory;
     row.weightBytesPerToken = bytesPerToken(model);
     row.headBytesPerToken =
@@ -149,6 +181,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
     if (r.promptTokens < 1 || r.promptTokens > 32768)
         throw Error("--prompt-tokens must be in 1..32768");
     if (r.genTokens < 1 || r.genTokens > 4096) throw Error("--gen-tokens must be in 1..4096");
+    if (r.repeats < 1 || r.repeats > 100) throw Error("--repeats must be in 1..100");
     if (r.head != HeadFormat::Float32 && !r.packed)
         throw Error(std::string("--head ") + headFormatName(r.head) +
                     " needs the packed kernels (not --simulated)");

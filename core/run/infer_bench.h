@@ -26,6 +26,10 @@ struct InferBenchRequest {
     std::vector<std::shared_ptr<const RunResult>> runs;  // in memory (the workbench's), after
     int promptTokens = 64;  // prefill length (fixed ids, the weights are what is measured)
     int genTokens = 16;     // decode steps after the prefill (greedy)
+    // Each row: one untimed warm-up (a short prefill and two steps: thread pools, page faults,
+    // caches — otherwise the first row measured pays them), then this many timed prefill +
+    // decode passes, each with a fresh KV cache; the median is reported, min and max beside.
+    int repeats = 1;
     // Runs compute from their packed codes (run/packed_install.h) where a kernel exists;
     // false: every run as its simulated (dequantized float32) model.
     bool packed = true;
@@ -40,8 +44,10 @@ struct InferBenchRow {
     std::string name;       // "float" or the run's label
     std::string runFolder;  // empty for the float model
     std::string weightsAs;  // "f32", "simulated-f32" or "packed (int4 g128 asym)", ...
-    double prefillTokensPerSecond = 0.0;
-    double decodeTokensPerSecond = 0.0;
+    double prefillTokensPerSecond = 0.0;  // median of the repeats
+    double decodeTokensPerSecond = 0.0;   // median of the repeats
+    double prefillMin = 0.0, prefillMax = 0.0, decodeMin = 0.0, decodeMax = 0.0;  // tokens/s
+    int repeats = 0;
     uint64_t weightBytes = 0;   // weights resident for inference
     uint64_t kvCacheBytes = 0;  // after prompt + generated tokens
     uint64_t weightBytesPerToken =
@@ -61,9 +67,9 @@ struct InferBenchRow {
     std::vector<std::pair<std::string, double>> decodeStageSeconds;
     double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
     double fractionOfLimit = 0.0;                // decode / limit
-    double decodeCpuSeconds = 0.0;               // process CPU (all threads) of the G decode steps
-    uint64_t peakRssBytes = 0;  // process peak while this model ran (cumulative if the kernel
-                                // does not allow a reset; then peakIsCumulative)
+    double decodeCpuSeconds = 0.0;  // process CPU (all threads) of the G decode steps (mean)
+    uint64_t peakRssBytes = 0;      // process peak while this model ran (cumulative if the kernel
+                                    // does not allow a reset; then peakIsCumulative)
     bool peakIsCumulative = false;
     double cpuSeconds = 0.0;  // process CPU time of this row
 };
