@@ -144,6 +144,12 @@ private slots:
                     1e-9 * (1.0 + run.perToken[size_t(i)].kl));
         QVERIFY(run.meanKl > 0.0);  // INT4 g32 moves the distributions
         QVERIFY(page.columnHeader(1)->text().contains(QString::number(run.meanKl, 'g', 3)));
+        // Speed only where it is the model's own: the run decoded with dequantized float
+        // weights, so a tokens/s there would be the float kernels'.
+        QVERIFY(page.columnHeader(0)->text().contains("tok/s"));
+        QVERIFY(!page.columnHeader(1)->text().contains("tok/s"));
+        QVERIFY(page.columnHeader(1)->text().contains("simulated"));
+        QVERIFY(page.columnHeader(1)->toolTip().contains("dequantized to float32"));
     }
 
     // A tooltip belongs to the token under the mouse and states its numbers.

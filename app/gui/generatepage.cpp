@@ -355,6 +355,11 @@ void GeneratePage::showResult() {
             header += "<br><i>" + QString::fromStdString(note).toHtmlEscaped() + "</i>";
         columnHeader(i)->setText(swatch(i) + header);
         if (i == 0) continue;
+        columnHeader(i)->setToolTip(
+            QString::fromStdString(out.name) +
+            "\nDecoded with the run's weights dequantized to float32 (simulated "
+            "quantization), so no speed is shown: the packed kernels' speed is the Speed "
+            "section's.");
         TokenKlSeries s{QString::fromStdString(out.name), {}, out.firstDivergence};
         for (const TokenComparison& t : out.perToken) s.kl.push_back(t.kl);
         series.push_back(std::move(s));
