@@ -33,6 +33,15 @@
 using namespace ql;
 using namespace guitest;
 
+// The GUI thread's own CPU between two probe ticks. ASan instruments every access of the
+// GUI thread's remaining work (chart set-up, signals) and runs it 2-5x slower: 114 ms seen
+// in the sanitizer build where the release build takes a few ms.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kBusyLimitMs = 250.0;
+#else
+constexpr double kBusyLimitMs = 50.0;
+#endif
+
 namespace {
 
 // Longest interval between the ticks of a 10 ms timer on the GUI thread while it lives, and
@@ -195,7 +204,7 @@ void TestGuiPreview::rapidEditsLeaveOnlyTheLastRecipe() {
     QCOMPARE(started.at(0).at(0).toString().toStdString(), last);
     // Blocked = the GUI thread busy with our work: < 50 ms of its CPU between two ticks. The
     // wall-clock interval also holds waiting for a core, which the baseline shows.
-    QVERIFY2(probe.busiestMs() < 50.0,
+    QVERIFY2(probe.busiestMs() < kBusyLimitMs,
              qPrintable(QString("GUI thread busy %1 ms").arg(probe.busiestMs())));
     checkAgainstSweep(w_->previewRun(), last);
 }
@@ -296,7 +305,7 @@ void TestGuiPreview::sweepTabShowsTheHeatMap() {
     QVERIFY(done.at(0).at(0).toBool());
     qInfo("sweep: longest probe interval %lld ms, most GUI-thread CPU in one interval %.1f ms",
           probe.longestMs(), probe.busiestMs());
-    QVERIFY(probe.busiestMs() < 50.0);
+    QVERIFY(probe.busiestMs() < kBusyLimitMs);
     std::vector<std::string> list;
     for (const QString& r : recipes) list.push_back(r.toStdString());
     const SweepResult want = sweepWeights(model_.toStdString(), list, LayerSelection{}, 128);
