@@ -4,8 +4,10 @@
 #include "app/gui/exports.h"
 #include "app/gui/layerbrowser.h"
 #include "app/gui/mainwindow.h"
+#include "app/gui/planpage.h"
 #include "app/gui/runnames.h"
 #include "app/gui/runpanel.h"
+#include "app/gui/sensitivitypage.h"
 #include "gui_helpers.h"
 #include "testdata.h"
 #include "widgets/comparisonview.h"
@@ -14,7 +16,11 @@
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
 #include "widgets/memorytablemodel.h"
+#include "widgets/paretochart.h"
 #include "widgets/perplexitytablemodel.h"
+#include "widgets/plotstyle.h"
+#include "widgets/sensitivitychart.h"
+#include "widgets/sensitivityview.h"
 #include "widgets/summarycharts.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
@@ -58,6 +64,8 @@ private slots:
     void exports();
     void chartExportNamesAndTitles();
     void exportWhatCompareShows();
+    void chartsFollowTheme_data();
+    void chartsFollowTheme();
     void cleanupTestCase();
 
 private:
@@ -394,6 +402,46 @@ void TestGuiCharts::exportWhatCompareShows() {
     overlay->click();
     QCOMPARE(w_->currentChart(), static_cast<QCustomPlot*>(cmp->chartA()));
     w_->setChartTab(MainWindow::HistogramsTab);
+}
+
+void TestGuiCharts::chartsFollowTheme_data() {
+    QTest::addColumn<QString>("chart");
+    for (const char* chart : {"sqnr", "sensitivity bars", "sensitivity heat map", "plan"})
+        QTest::newRow(chart) << QString(chart);
+}
+
+// View → Theme restyles every chart, those of the Sensitivity and Plan tabs too: background,
+// axes, tick labels and title take the palette's colours, back and forth.
+void TestGuiCharts::chartsFollowTheme() {
+    QFETCH(QString, chart);
+    const QMap<QString, QCustomPlot*> charts = {
+        {"sqnr", w_->layerChart()},
+        {"sensitivity bars", w_->sensitivityPage()->view()->bars()},
+        {"sensitivity heat map", w_->sensitivityPage()->view()->heatMap()},
+        {"plan", w_->planPage()->chart()}};
+    QCustomPlot* plot = charts.value(chart);
+    QVERIFY(plot);
+    for (bool dark : {true, false}) {
+        w_->setDarkTheme(dark);
+        const QPalette p = QApplication::palette();
+        QCOMPARE(isDarkPalette(p), dark);
+        const QColor bg = p.color(QPalette::Base), fg = p.color(QPalette::WindowText);
+        QCOMPARE(plot->axisRect()->backgroundBrush().color(), bg);
+        for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+            QCOMPARE(axis->basePen().color(), fg);
+            QCOMPARE(axis->tickLabelColor(), fg);
+            QCOMPARE(axis->labelColor(), fg);
+        }
+        QCOMPARE(titleOf(plot)->textColor(), fg);
+        for (QCPLayoutElement* element : plot->plotLayout()->elements(true))
+            if (auto* scale = qobject_cast<QCPColorScale*>(element)) {  // heat maps
+                QCOMPARE(scale->axis()->tickLabelColor(), fg);
+                QCOMPARE(scale->axis()->labelColor(), fg);
+            }
+        // What is drawn: the plot's corner (outside the axis rect) is the background.
+        const QImage image = plot->toPixmap(400, 300).toImage();
+        QCOMPARE(QColor(image.pixel(1, image.height() - 2)), bg);
+    }
 }
 
 void TestGuiCharts::cleanupTestCase() {

@@ -103,7 +103,8 @@ void TestGuiSensitivity::tableModel() {
     QCOMPARE(model.rowCount(), 0);
     model.setResult(handMade());
     QCOMPARE(model.rowCount(), 3);
-    QCOMPARE(model.columnCount(), 1 + SensitivityTableModel::numericColumnCount());
+    QCOMPARE(model.columnCount(), 1 + SensitivityTableModel::numericColumnCount() + 1);
+    QCOMPARE(SensitivityTableModel::fallbackColumn(), model.columnCount() - 1);
     const int dkl = numericColumn("delta_kl_mean"), p99 = numericColumn("delta_kl_p99"),
               sqnr = numericColumn("weight_sqnr_db");
     QVERIFY(dkl > 0 && p99 > 0 && sqnr > 0);

@@ -59,9 +59,9 @@ private slots:
     // Greedy by loss-per-byte picks wrongly here; the optimum takes layer b up, not a.
     void handMadeInstance() {
         const std::vector<PlanLayer> layers = {
-            {"a", {4, 8, 16}, {10.0, 4.0, 0.0}},
-            {"b", {4, 8, 16}, {9.0, 1.0, 0.5}},
-            {"c", {2, 3, 6}, {3.0, 2.5, 0.0}},
+            {"a", {4, 8, 16}, {10.0, 4.0, 0.0}, {}},
+            {"b", {4, 8, 16}, {9.0, 1.0, 0.5}, {}},
+            {"c", {2, 3, 6}, {3.0, 2.5, 0.0}, {}},
         };
         // Budget 20: a=4,b=8,c=6 -> 10+1+0 = 11, a=8,b=8,c=3 -> 4+1+2.5 = 7.5 (19 bytes),
         // a=8,b=8,c=2 -> 8 (18 bytes).
@@ -120,7 +120,7 @@ private slots:
     }
 
     void badInputGivesOneError() {
-        const std::vector<PlanLayer> layers = {{"a", {4, 8}, {1.0, 0.0}}};
+        const std::vector<PlanLayer> layers = {{"a", {4, 8}, {1.0, 0.0}, {}}};
         QString error;
         try {
             planMixedPrecision(layers, 3);
@@ -131,7 +131,7 @@ private slots:
                  qPrintable(error));
         error.clear();
         try {
-            planMixedPrecision({{"a", {4, 8}, {1.0}}}, 100);
+            planMixedPrecision({{"a", {4, 8}, {1.0}, {}}}, 100);
         } catch (const Error& e) {
             error = e.what();
         }
@@ -149,7 +149,8 @@ private slots:
         const std::vector<std::string> layers = {
             "model.layers.1.mlp.down_proj", "model.layers.10.mlp.down_proj",
             "model.layers.1.self_attn.v_proj", "model.layers.11.self_attn.o_proj"};
-        for (const std::string& name : layers) in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}});
+        for (const std::string& name : layers)
+            in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}, {}});
         PlanResult p;
         p.choice = {1, 0, 0, 2};
         const LlamaQuantizePlan q = llamaQuantizePlan(in, p);
@@ -195,7 +196,7 @@ private slots:
         PlanInputs in;
         in.candidates = {"rtn:int4:g128:asym", "rtn:int8:channel:sym", "fp16"};
         for (const char* name : {"a", "b", "c", "d"})
-            in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}});
+            in.layers.push_back({name, {1, 2, 4}, {3, 2, 0}, {}});
         PlanResult p;
         p.choice = {1, 0, 1, 2};
         PlanRun run = planRun(in, p);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 
 using namespace ql;
@@ -159,6 +160,31 @@ private slots:
         if (!loo && SensitivityUnit(unit) == SensitivityUnit::Layer)
             QCOMPARE(s.blockPasses, int64_t(blocks + 7 * blocks * (blocks + 1) / 2));
         QVERIFY(s.blockPasses <= s.blockPassesFull);
+        // The layers each unit says fell back are those a run of the recipe reports (stories
+        // 260k's 172-wide down_proj rows under g32), with the reason.
+        RunConfig w;
+        w.modelDir = c.modelDir;
+        w.recipe = recipe.startsWith("gptq") ? "rtn" + recipe.mid(4).toStdString() : c.recipe;
+        w.captureActivations = w.captureGradients = false;
+        w.threads = 1;
+        std::map<std::string, std::string> fell;
+        for (const LayerResult& l : runQuantization(w).layers)
+            if (l.fallback) fell[l.name] = l.fallbackReason;
+        QCOMPARE(!fell.empty(), model.contains("260k"));
+        size_t marked = 0;
+        for (const UnitSensitivity& us : s.units) {
+            std::vector<std::string> expected;
+            for (const std::string& l : us.layers)
+                if (fell.count(l)) expected.push_back(l);
+            QCOMPARE(us.fallbackLayers, expected);
+            // (The wording differs between the engine's paths; both name group and row.)
+            const QString why = QString::fromStdString(us.fallbackReason);
+            QCOMPARE(why.isEmpty(), expected.empty());
+            QVERIFY2(expected.empty() || (why.contains("group size 32") && why.contains("172")),
+                     qPrintable(why));
+            marked += expected.size();
+        }
+        QCOMPARE(marked, fell.size());
     }
 
     void badSettingsGiveOneError() {

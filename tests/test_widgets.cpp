@@ -11,6 +11,7 @@
 #include "widgets/layerchart.h"
 #include "widgets/layertablemodel.h"
 #include "widgets/perplexitytablemodel.h"
+#include "widgets/plotstyle.h"
 #include "widgets/summarycharts.h"
 #include "widgets/tableroles.h"
 #include "widgets/tableview.h"
@@ -152,7 +153,8 @@ void TestWidgets::perplexityChartComparesLikeWithLike() {
     QCOMPARE(floats.front(), 4.0);
     QCOMPARE(floats.back(), fpB);
     QCOMPARE(barValues(barsNamed(plot, "quantized")), (std::vector<double>{4.2, fpB * 1.0006}));
-    const QStringList labels = ticks(plot).values();
+    // The labels as built (drawn broken into lines that fit between the bars).
+    const QStringList labels = charts.perplexityTicks()->fullTicks().values();
     const QString labelB = labels.filter("INT8").value(0);
     QVERIFY2(labelB.contains("+0.06 %"), qPrintable(labelB));
     QVERIFY2(labels.filter("INT4").value(0).contains("+5.00 %"), qPrintable(labels.join('|')));
@@ -174,7 +176,7 @@ void TestWidgets::agreementChartGroupsSettings() {
     SummaryCharts charts;
     charts.setRuns({a, b, c}, a);
     // Grouped by setting: A and C side by side, then B; labels carry the setting.
-    const QStringList labels = ticks(charts.agreementChart()).values();
+    const QStringList labels = charts.agreementTicks()->fullTicks().values();
     QCOMPARE(labels.size(), 3);
     QVERIFY(labels[0].startsWith("A\n") && labels[1].startsWith("C\n"));
     QVERIFY2(labels[2].startsWith("B\n") && labels[2].contains("seq 512"), qPrintable(labels[2]));

@@ -71,7 +71,15 @@ void ChannelRangesChart::resizeEvent(QResizeEvent* event) {
     const QSize hint = boxes->sizeHint();
     boxes->setGeometry(width() - hint.width() - 4, 2, hint.width(), hint.height());
     fitTitle();
+    fitNote();
     QCustomPlot::resizeEvent(event);
+}
+
+// The message (why nothing is drawn) in lines that fit the chart: never cut at its sides.
+void ChannelRangesChart::fitNote() {
+    const QMargins m = axisRect()->margins();
+    const int room = std::max(120, width() - std::max(90, m.left() + m.right()) - 16);
+    note_->setText(wrapToWidth(message_, note_->font(), room));
 }
 
 // The title runs left of the check boxes, elided in the middle when it does not fit there.
@@ -149,7 +157,7 @@ void ChannelRangesChart::rebuild() {
     const bool smoothed = smoothable && smoothed_->isChecked();
     thresholdValue_ = run_ ? thresholdOf(*run_) : kDefaultThreshold;
     for (QCPGraph* g : {inputMax_, inputMean_, weightMax_}) g->data()->clear();
-    note_->setText(message_);
+    fitNote();
     note_->setVisible(!message_.isEmpty());
     threshold_->setVisible(message_.isEmpty());
     if (message_.isEmpty()) {

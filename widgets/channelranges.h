@@ -32,7 +32,8 @@ public:
     QCPItemStraightLine* thresholdLine() const { return threshold_; }
     double threshold() const { return thresholdValue_; }
     QString title() const;
-    QString message() const { return message_; }  // why nothing is drawn ("" when data)
+    QString message() const { return message_; }        // why nothing is drawn ("" when data)
+    QCPItemText* messageItem() const { return note_; }  // the message as drawn (wrapped)
     QString dataCsv() const;
 
 protected:
@@ -41,6 +42,7 @@ protected:
 private:
     void rebuild();
     void fitTitle();
+    void fitNote();
     void fill(QCPGraph* graph, std::vector<double> values) const;
 
     RunPtr run_;

@@ -74,11 +74,14 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     log_ = new QCheckBox("Log counts");
     summary_ = new QLabel;
     summary_->setWordWrap(true);
+    // The two runs on a row of their own: beside the other controls a 1280-pixel window left
+    // each combo ~120 px, too narrow for a run name ("RTN INT4 g32 → channel ×5 of 35 asym").
+    auto* runsRow = new QHBoxLayout;
+    runsRow->addWidget(new QLabel("A"));
+    runsRow->addWidget(comboA_, 1);
+    runsRow->addWidget(new QLabel("B"));
+    runsRow->addWidget(comboB_, 1);
     auto* controls = new QHBoxLayout;
-    controls->addWidget(new QLabel("A"));
-    controls->addWidget(comboA_, 1);
-    controls->addWidget(new QLabel("B"));
-    controls->addWidget(comboB_, 1);
     controls->addWidget(kindCombo_);
     controls->addWidget(overlayBox_);
     controls->addWidget(log_);
@@ -86,6 +89,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     exportButton->setToolTip(
         "PNG: this comparison (charts and table) as one image; CSV: the data of the chart on "
         "screen (the overlay, or chart A)");
+    controls->addStretch(1);
     controls->addWidget(exportButton);
     connect(exportButton, &QPushButton::clicked, this, &ComparisonView::exportInteractive);
 
@@ -116,6 +120,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     split->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(runsRow);
     layout->addLayout(controls);
     layout->addWidget(summary_);
     layout->addWidget(split, 1);
@@ -170,7 +175,10 @@ void ComparisonView::setRuns(const RunList& runs) {
     for (QComboBox* c : {comboA_, comboB_}) {
         QSignalBlocker block(c);
         c->clear();
-        for (const RunPtr& r : runs_) c->addItem(runDisplayName(*r));
+        for (const RunPtr& r : runs_) {
+            c->addItem(runDisplayName(*r));
+            c->setItemData(c->count() - 1, runDisplayName(*r), Qt::ToolTipRole);
+        }
     }
     const int n = int(runs_.size());
     setPair(a >= 0 && a < n ? a : 0, b >= 0 && b < n && b != a ? b : std::min(1, n - 1));

@@ -242,6 +242,8 @@ QSharedPointer<QCPAxisTickerText> LayerChart::sparseTicker(
 void LayerChart::addThresholdLines() {
     const QColor colors[] = {QColor(220, 40, 40), QColor(240, 140, 0), QColor(40, 160, 60)};
     const char* meaning[] = {"critical below", "warning below", "good from"};
+    const QPalette palette = QApplication::palette();
+    const bool dark = isDarkPalette(palette);
     thresholdLabels_.clear();
     for (size_t i = 0; i < thresholdDb_.size(); ++i) {
         const double db = thresholdDb_[i];
@@ -256,9 +258,16 @@ void LayerChart::addThresholdLines() {
         label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
         label->position->setTypeY(QCPItemPosition::ptPlotCoords);
         label->position->setCoords(0.995, db);
+        // Above its line, on a backdrop over the lines and points it crosses: readable
+        // where a run's SQNR runs along the threshold (INT4 near 20 dB).
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+        label->setPadding(QMargins(3, 0, 3, 2));
         label->setText(QString("%1 %2 dB").arg(meaning[std::min<size_t>(i, 2)]).arg(db));
-        label->setColor(color.darker(110));
+        label->setColor(dark ? color.lighter(130) : color.darker(110));
+        QColor backdrop = palette.color(QPalette::Base);
+        backdrop.setAlpha(170);  // the points it covers still show
+        label->setBrush(backdrop);
+        label->setLayer("legend");
         label->setSelectable(false);
         thresholdLabels_.push_back(label);
     }

@@ -65,6 +65,7 @@ bool LayerTableModel::metricShown(Metric m) const {
 QString LayerTableModel::metricName(Metric m) {
     static const char* names[] = {"W SQNR dB", "Out SQNR dB", "Act SQNR dB", "MSE",
                                   "Max |err|", "Cosine",      "Method",      "Fallback"};
+    if (m == Fallback) return fallbackColumnTitle();
     return m >= 0 && m < MetricCount ? QString(names[m]) : QString();
 }
 
@@ -203,7 +204,7 @@ QVariant LayerTableModel::metricData(const LayerResult* layer, Metric m, int rol
             return QString::fromStdString(layer->method);
         case Fallback:
             if (role == SortRole) return int(layer->fallback);
-            return layer->fallback ? QString("yes") : QString("no");
+            return fallbackText(layer->fallback);
         case MetricCount:
             break;
     }

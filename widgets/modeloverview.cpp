@@ -203,12 +203,23 @@ QString ModelOverview::flaggedSummary() const {
 }
 
 // The title runs left of the two boxes, elided in the middle when it does not fit there.
+// Too long for the room left of them (a narrow chart beside the flagged table), it goes
+// under the boxes, broken after the metric, and only then elided in the middle.
 void ModelOverview::fitTitle() {
     const int box = metricBox_->sizeHint().width() + 12 +
                     (thresholdOnChart() ? thresholdBox_->sizeHint().width() + 6 : 0);
-    title_->setMargins(QMargins(8, 4, box, 4));
     const QFontMetrics metrics(title_->font());
-    title_->setText(metrics.elidedText(title(), Qt::ElideMiddle, std::max(80, width() - box - 16)));
+    const QString full = title();
+    if (metrics.horizontalAdvance(full) <= width() - box - 16) {
+        title_->setMargins(QMargins(8, 4, box, 4));
+        title_->setText(full);
+        return;
+    }
+    const int below = metricBox_->sizeHint().height() + 6;
+    title_->setMargins(QMargins(8, below, 8, 4));
+    // The title's cell is the map's column: the colour scale's column is beside it.
+    const int room = width() - 16 - std::max(60, scale_->outerRect().width());
+    title_->setText(fitLines(QString(full).replace(" — ", "\n"), metrics, std::max(80, room)));
 }
 
 void ModelOverview::applyPalette() {

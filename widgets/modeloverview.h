@@ -69,6 +69,7 @@ public:
     std::string layerAt(int block, int kind) const;
     void selectCell(int block, int kind);
     QString title() const;
+    QCPTextElement* titleElement() const { return title_; }  // as drawn (fitted)
     QString dataCsv() const;  // block, kind, layer, metric value per quantized layer
 
 signals:

@@ -70,6 +70,27 @@ bool runMatchesPlan(const RunResult& run, const PlanInputs& in, const std::vecto
     return true;
 }
 
+QStringList planFallbacks(const PlanInputs& in, const std::vector<int>& choice) {
+    QStringList out;
+    for (size_t k = 0; k < in.layers.size() && k < choice.size(); ++k) {
+        const PlanLayer& l = in.layers[k];
+        const size_t c = size_t(choice[k]);
+        if (c < l.fallback.size() && !l.fallback[c].empty())
+            out << QString::fromStdString(l.name + ": " + l.fallback[c]);
+    }
+    return out;
+}
+
+QString planFallbackNote(const PlanInputs& in, const std::vector<int>& choice) {
+    const size_t fell = size_t(planFallbacks(in, choice).size());
+    if (fell == 0 || choice.empty()) return {};
+    const bool uniform =
+        std::all_of(choice.begin(), choice.end(), [&](int c) { return c == choice.front(); });
+    // One recipe: as a run of it is named; a mix: how many layers, whatever their recipes.
+    const std::string recipe = uniform ? in.candidates[size_t(choice.front())] : std::string();
+    return fallbackNote(recipe, fell, in.layers.size());
+}
+
 ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans,
                       const RunList& runs) {
     ParetoData d;
@@ -80,10 +101,12 @@ ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans
                        .arg(QFileInfo(QString::fromStdString(s.evaluationText)).fileName(),
                             QString::fromStdString(s.evalProtocol));
     for (size_t c = 0; c < in.candidates.size(); ++c) {
-        const QString recipe = QString::fromStdString(in.candidates[c]);
+        const std::vector<int> uniform(in.layers.size(), int(c));
+        const QString note = planFallbackNote(in, uniform);
+        const QString recipe =
+            QString::fromStdString(in.candidates[c]) + (note.isEmpty() ? "" : " " + note);
         const double bpw = bitsPerWeight(in.uniformBytes(c), in.parameters);
         d.uniformPredicted.push_back({bpw, in.uniformLoss(c), recipe, -1});
-        const std::vector<int> uniform(in.layers.size(), int(c));
         for (const RunPtr& run : runs)
             if (run && runMatchesPlan(*run, in, uniform)) {
                 d.uniformMeasured.push_back({bpw, run->perplexity.klMean, recipe, -1});
@@ -106,38 +129,54 @@ ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans
 ParetoChart::ParetoChart(QWidget* parent) : QCustomPlot(parent) {
     setMinimumSize(300, 200);
     title_ = new FittedTitle(this, addTitleRow(this));
-    const bool dark = isDarkPalette(QApplication::palette());
-    auto scatter = [&](const QString& name, QCPScatterStyle::ScatterShape shape, const QColor& c) {
+    auto scatter = [&](const QString& name) {
         auto* g = new QCPGraph(xAxis, yAxis);
         g->setName(name);
         g->setLineStyle(QCPGraph::lsNone);
-        g->setScatterStyle(QCPScatterStyle(shape, c, c, 9));
         return g;
     };
-    series_[UniformPredicted] =
-        scatter("uniform · predicted", QCPScatterStyle::ssSquare, runColor(0, dark));
+    series_[UniformPredicted] = scatter("uniform · predicted");
     auto* plan = new QCPCurve(xAxis, yAxis);  // keeps the plans' order for clicks
     plan->setName("plan · predicted");
-    plan->setPen(QPen(runColor(1, dark), 1.5));
-    plan->setScatterStyle(
-        QCPScatterStyle(QCPScatterStyle::ssCircle, runColor(1, dark), runColor(1, dark), 7));
     series_[PlanPredicted] = plan;
-    series_[UniformMeasured] =
-        scatter("uniform · run", QCPScatterStyle::ssCrossSquare, runColor(2, dark));
-    series_[PlanMeasured] =
-        scatter("plan · run", QCPScatterStyle::ssCrossCircle, runColor(3, dark));
+    series_[UniformMeasured] = scatter("uniform · run");
+    series_[PlanMeasured] = scatter("plan · run");
     selected_ = new QCPGraph(xAxis, yAxis);
     selected_->setLineStyle(QCPGraph::lsNone);
-    selected_->setScatterStyle(
-        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(afterColor(dark), 2), Qt::NoBrush, 15));
     selected_->removeFromLegend();
     xAxis->setLabel("bits per weight of the planned layers");
     yAxis->setLabel("KL to the float model (mean per token)");
     legend->setVisible(true);
     placeLegendAbove(this, 1);
     connect(this, &QCustomPlot::plottableClick, this, &ParetoChart::onClick);
-    applyPlotStyle(this, QApplication::palette());
+    applyPalette();
     setData({});
+}
+
+// The series' colours are the theme's run colours; background, axes, legend and title the
+// palette's (as every chart of the workbench, after View → Theme).
+void ParetoChart::applyPalette() {
+    const QPalette palette = QApplication::palette();
+    const bool dark = isDarkPalette(palette);
+    auto scatter = [&](Series s, QCPScatterStyle::ScatterShape shape, const QColor& c) {
+        static_cast<QCPGraph*>(series_[s])->setScatterStyle(QCPScatterStyle(shape, c, c, 9));
+    };
+    scatter(UniformPredicted, QCPScatterStyle::ssSquare, runColor(0, dark));
+    scatter(UniformMeasured, QCPScatterStyle::ssCrossSquare, runColor(2, dark));
+    scatter(PlanMeasured, QCPScatterStyle::ssCrossCircle, runColor(3, dark));
+    auto* plan = static_cast<QCPCurve*>(series_[PlanPredicted]);
+    plan->setPen(QPen(runColor(1, dark), 1.5));
+    plan->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, runColor(1, dark), runColor(1, dark), 7));
+    selected_->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(afterColor(dark), 2), Qt::NoBrush, 15));
+    for (QCPItemText* label : labels_) label->setColor(palette.color(QPalette::WindowText));
+    applyPlotStyle(this, palette);
+}
+
+void ParetoChart::resizeEvent(QResizeEvent* event) {
+    fitLegendColumns(this);  // four series names in one row need ~560 px
+    QCustomPlot::resizeEvent(event);
 }
 
 QString ParetoChart::title() const {

@@ -25,7 +25,7 @@ using PlanInputsPtr = std::shared_ptr<const PlanInputs>;
 struct ParetoPoint {
     double bitsPerWeight = 0.0;
     double kl = 0.0;
-    QString label;  // recipe, or the plan's budget
+    QString label;  // recipe (and its fallback note), or the plan's budget
     int plan = -1;  // index into the plans (planned and measured-plan points)
 };
 
@@ -43,6 +43,11 @@ std::vector<uint64_t> sweepBudgets(const PlanInputs& in, int count);
 bool runMatchesPlan(const RunResult& run, const PlanInputs& in, const std::vector<int>& choice);
 ParetoData paretoData(const PlanInputs& in, const std::vector<PlanResult>& plans,
                       const RunList& runs);
+// The planned layers that fall back under `choice` (a candidate per layer), with the reason:
+// "layer: reason" lines; and the note the GUI shows for them (resultutils.h: fallbackNote,
+// "→ channel ×3 of 35" for a uniform group-wise choice), empty when none falls back.
+QStringList planFallbacks(const PlanInputs& in, const std::vector<int>& choice);
+QString planFallbackNote(const PlanInputs& in, const std::vector<int>& choice);
 
 class ParetoChart : public QCustomPlot {
     Q_OBJECT
@@ -56,9 +61,13 @@ public:
     void setSelectedPlan(int plan);
     void selectPlan(int plan);  // what a click on the planned point does (emits planClicked)
     QString title() const;
+    void applyPalette();  // after the application palette changed (View → Theme)
 
 signals:
     void planClicked(int plan);
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     void onClick(QCPAbstractPlottable* plottable, int dataIndex, QMouseEvent* event);

@@ -2,7 +2,9 @@
 
 #include <qcustomplot.h>
 #include <QFontMetrics>
+#include <QRegularExpression>
 #include <QtMath>
+#include <algorithm>
 
 namespace ql {
 
@@ -58,6 +60,25 @@ void placeLegendAbove(QCustomPlot* plot, int row) {
     plot->plotLayout()->setRowSpacing(0);
 }
 
+void fitLegendColumns(QCustomPlot* plot, int maxColumns) {
+    QCPLegend* legend = plot->legend;
+    if (!legend || legend->itemCount() == 0) return;
+    int widest = 0, items = 0;  // itemCount() counts a wrapped grid's empty cells too
+    for (int i = 0; i < legend->itemCount(); ++i)
+        if (QCPAbstractLegendItem* item = legend->item(i)) {
+            widest = std::max(widest, item->minimumOuterSizeHint().width());
+            ++items;
+        }
+    if (items == 0) return;
+    const QMargins m = legend->margins();
+    const int room = plot->width() - m.left() - m.right() - 8;
+    const int columns = std::clamp(room / std::max(1, widest + legend->columnSpacing()), 1,
+                                   std::min(maxColumns, items));
+    if (legend->wrap() == columns) return;
+    legend->setWrap(columns);
+    legend->setFillOrder(QCPLegend::foColumnsFirst, true);
+}
+
 void fitRotatedTickLabels(QCPAxis* axis) {
     QCPAxisRect* rect = axis->axisRect();
     QMargins margins = rect->minimumMargins();
@@ -85,6 +106,9 @@ void applyPlotStyle(QCustomPlot* plot, const QPalette& p) {
         rect->setBackground(QBrush(bg));
         for (QCPAxis* axis : rect->axes()) styleAxis(axis, p);
     }
+    // A heat map's colour scale has an axis of its own, outside axisRects().
+    for (QCPLayoutElement* element : plot->plotLayout()->elements(true))
+        if (auto* scale = qobject_cast<QCPColorScale*>(element)) styleAxis(scale->axis(), p);
     if (plot->legend) {
         QColor lb = bg;
         lb.setAlpha(210);
@@ -124,6 +148,46 @@ bool FittedTitle::eventFilter(QObject* watched, QEvent* event) {
     return false;
 }
 
+QString fitLines(const QString& text, const QFontMetrics& metrics, int room) {
+    // A line too wide breaks at its separators (" · ", "; "), and only a part that alone
+    // does not fit is elided in the middle.
+    QStringList lines;
+    for (const QString& line : text.split('\n')) {
+        QString current, pending;  // pending: the separator before the next part
+        int from = 0;
+        static const QRegularExpression separator(" · |; ");
+        auto take = [&](const QString& part, const QString& sep) {
+            const QString longer = current.isEmpty() ? part : current + pending + part;
+            if (!current.isEmpty() && metrics.horizontalAdvance(longer) > room) {
+                lines << current + (pending == "; " ? ";" : "");
+                current = part;
+            } else {
+                current = longer;
+            }
+            pending = sep;
+        };
+        for (auto it = separator.globalMatch(line); it.hasNext();) {
+            const auto m = it.next();
+            take(line.mid(from, m.capturedStart() - from), m.captured());
+            from = int(m.capturedEnd());
+        }
+        take(line.mid(from), QString());
+        lines << current;
+    }
+    // A part still too wide wraps at its spaces into two lines if it can, else is elided.
+    QStringList out;
+    for (const QString& line : lines) {
+        const QString wrapped = wrapToWidth(line, metrics, room);
+        if (metrics.horizontalAdvance(line) > room && wrapped.count('\n') == 1 &&
+            metrics.horizontalAdvance(wrapped.section('\n', 0, 0)) <= room &&
+            metrics.horizontalAdvance(wrapped.section('\n', 1)) <= room)
+            out << wrapped.split('\n');
+        else
+            out << metrics.elidedText(line, Qt::ElideMiddle, room);
+    }
+    return out.join('\n');
+}
+
 bool FittedTitle::fit() {
     const QFontMetrics metrics(element_->font());
     const int room = std::max(80, plot_->width() - 12);
@@ -141,14 +205,58 @@ bool FittedTitle::fit() {
             break;
         }
     }
-    if (metrics.horizontalAdvance(text) > room) {
-        QStringList lines = text.split('\n');
-        for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideMiddle, room);
-        text = lines.join('\n');
-    }
+    text = fitLines(text, metrics, room);  // lines that fit stay as they are
     if (text == element_->text()) return false;
     element_->setText(text);
     return true;
+}
+
+QString wrapToWidth(const QString& text, const QFont& font, int px) {
+    return wrapToWidth(text, QFontMetrics(font), px);
+}
+
+QString wrapToWidth(const QString& text, const QFontMetrics& metrics, int px) {
+    QStringList lines;
+    QString line;
+    for (const QString& word : text.split(' ', Qt::SkipEmptyParts)) {
+        const QString longer = line.isEmpty() ? word : line + " " + word;
+        if (!line.isEmpty() && metrics.horizontalAdvance(longer) > px) {
+            lines << line;
+            line = word;
+        } else {
+            line = longer;
+        }
+    }
+    if (!line.isEmpty()) lines << line;
+    return lines.join('\n');
+}
+
+FittedTicks::FittedTicks(QCPAxis* axis) : QObject(axis->parentPlot()), axis_(axis) {
+    connect(axis->parentPlot(), &QCustomPlot::afterLayout, this, &FittedTicks::fit);
+}
+
+void FittedTicks::setTicks(const QMap<double, QString>& full) {
+    full_ = full;
+    room_ = -1;
+    axis_->setTicker(QSharedPointer<QCPAxisTickerText>::create());
+    fit();
+}
+
+void FittedTicks::fit() {
+    const double step = std::abs(axis_->coordToPixel(1.0) - axis_->coordToPixel(0.0));
+    const int room = std::max(44, int(step) - 8);
+    const auto ticker = axis_->ticker().dynamicCast<QCPAxisTickerText>();
+    if (!ticker || room == room_) return;
+    room_ = room;
+    QMap<double, QString> wrapped;
+    for (auto it = full_.begin(); it != full_.end(); ++it) {
+        QStringList lines;
+        for (const QString& line : it.value().split('\n'))
+            lines << wrapToWidth(line, axis_->tickLabelFont(), room);
+        wrapped.insert(it.key(), lines.join('\n'));
+    }
+    ticker->setTicks(wrapped);
+    axis_->parentPlot()->replot(QCustomPlot::rpQueuedReplot);  // margins for the new labels
 }
 
 QString wrapLabel(const QString& text, int width) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QColor>
+#include <QMap>
 #include <QObject>
 #include <QPalette>
 #include <QString>
@@ -11,6 +12,7 @@ class QCustomPlot;
 class QCPAxis;
 class QCPAxisRect;
 class QCPTextElement;
+class QFontMetrics;
 
 namespace ql {
 
@@ -22,6 +24,9 @@ QColor afterColor(bool dark);
 QColor runColor(int index, bool dark);  // distinct colours for runs
 // Moves the legend out of the axis rect into a row above it, laid out horizontally.
 void placeLegendAbove(QCustomPlot* plot, int row);
+// A legend above the plot (placeLegendAbove) in as many columns (at most `maxColumns`) as
+// its widest item fits in the plot's width, so that no name is cut; call on resize.
+void fitLegendColumns(QCustomPlot* plot, int maxColumns = 4);
 // QCustomPlot silently skips a tick label that would cross the widget's edge, which drops
 // the last category of a rotated bottom axis (the last layer is often the worst). Reserves
 // room right of the axis rect for the last label of the axis' text ticker.
@@ -29,6 +34,10 @@ void fitRotatedTickLabels(QCPAxis* axis);
 
 // A bold, empty title element in a new top row of the plot's layout (its text set later).
 QCPTextElement* addTitleRow(QCustomPlot* plot);
+
+// `text` in lines no wider than `room`: a line too wide breaks at " · " and "; ", a part
+// that alone does not fit at its spaces into two lines, and only then is it elided.
+QString fitLines(const QString& text, const QFontMetrics& metrics, int room);
 
 // A chart title that fits its chart: too wide, it breaks after its subject (at " — ",
 // else " (" or ": ") and each line is elided in the middle, so that neither end is cut
@@ -46,6 +55,30 @@ private:
     QCustomPlot* plot_;
     QCPTextElement* element_;
     QString full_;
+};
+
+// `text` broken at spaces into lines no wider than `px` in `font` (a word longer than that
+// stays whole on its own line): chart messages that must be read whole.
+QString wrapToWidth(const QString& text, const QFont& font, int px);
+QString wrapToWidth(const QString& text, const QFontMetrics& metrics, int px);
+
+// Category tick labels of a text ticker (one category per key unit) broken into lines that
+// fit the room between neighbouring categories, refitted whenever the plot's layout
+// changes (resize): run names side by side never run into each other. Explicit line
+// breaks in a label are kept.
+class FittedTicks : public QObject {
+public:
+    explicit FittedTicks(QCPAxis* axis);
+    void setTicks(const QMap<double, QString>& full);  // a fresh text ticker on the axis
+    QMap<double, QString> fullTicks() const { return full_; }
+    int room() const { return room_; }  // pixels a label line may take (-1: not laid out)
+
+private:
+    void fit();
+
+    QCPAxis* axis_;
+    QMap<double, QString> full_;
+    int room_ = -1;
 };
 
 // Run names as category labels: broken at spaces into lines of about `width` characters,

@@ -1,5 +1,8 @@
 #include "widgets/resultutils.h"
 
+#include "quant/recipe.h"
+#include "run/run_compare.h"
+
 #include <QFileInfo>
 #include <QLocale>
 #include <QStringList>
@@ -85,16 +88,31 @@ QString runDisplayName(const RunResult& run) {
     return QString::fromStdString(run.config.recipe);
 }
 
+QString fallbackText(bool fallback) {
+    return fallback ? QString("yes") : QString("no");
+}
+
+QString fallbackColumnTitle() {
+    return "Fallback";
+}
+
+QString fallbackNote(const std::string& recipe, size_t fell, size_t layers) {
+    if (fell == 0) return {};
+    bool group = false;
+    try {
+        group = Recipe::parse(recipe).granularity == Granularity::Group;
+    } catch (const std::exception&) {
+    }
+    const QString of = fell < layers ? QString(" of %1").arg(layers) : QString();
+    if (group) return QString("→ channel ×%1%2").arg(fell).arg(of);
+    return QString("(%1 of %2 layers fell back)").arg(fell).arg(layers);
+}
+
 namespace {
 
 QString fileName(const std::string& path) {
     return path.empty() ? QString("none") : QFileInfo(QString::fromStdString(path)).fileName();
 }
-
-struct Field {
-    const char* name;
-    QString a, b;
-};
 
 }  // namespace
 
@@ -117,23 +135,7 @@ QString evalSettingLabel(const RunResult& run) {
 }
 
 QString evalSettingDifference(const RunResult& a, const RunResult& b) {
-    const PerplexitySummary &pa = a.perplexity, &pb = b.perplexity;
-    const auto& ca = a.config;
-    const auto& cb = b.config;
-    // Same file name in two folders: show the paths, else the names are enough.
-    const bool sameName = fileName(ca.evaluationText) == fileName(cb.evaluationText);
-    const Field fields[] = {
-        {"model", QString::fromStdString(ca.modelDir), QString::fromStdString(cb.modelDir)},
-        {"evaluation text",
-         sameName ? QString::fromStdString(ca.evaluationText) : fileName(ca.evaluationText),
-         sameName ? QString::fromStdString(cb.evaluationText) : fileName(cb.evaluationText)},
-        {"protocol", QString::fromStdString(pa.protocol), QString::fromStdString(pb.protocol)},
-        {"seq", QString::number(pa.seq), QString::number(pb.seq)},
-        {"windows", QString::number(pa.windows), QString::number(pb.windows)}};
-    QStringList parts;
-    for (const Field& f : fields)
-        if (f.a != f.b) parts << QString("%1 %2 vs %3").arg(f.name, f.a, f.b);
-    return parts.join(", ");
+    return QString::fromStdString(evaluationDifference(a, b));
 }
 
 QString calibrationKey(const RunResult& run) {

@@ -36,6 +36,15 @@ QString formatNumber(double v, int precision = 4);  // compact %g-like
 // Display name of a run, unique enough for legends: label, else recipe.
 QString runDisplayName(const RunResult& run);
 
+// Fallbacks (a layer the recipe could not be applied to as asked: a group size that does
+// not divide its rows goes per-channel, a llama.cpp block another type) as the layer table
+// shows them: a "Fallback" column of "yes" / "no" with the reason as its tooltip; for a set
+// of layers under one recipe, the run names' note "→ channel ×3 of 35" (every layer:
+// "→ channel ×35"), or "(3 of 35 layers fell back)" for recipes without groups.
+QString fallbackText(bool fallback);
+QString fallbackNote(const std::string& recipe, size_t fell, size_t layers);  // empty: none
+QString fallbackColumnTitle();                                                // "Fallback"
+
 // Perplexity is only comparable between runs evaluated the same way: same model, evaluation
 // text, protocol, sequence length and number of windows. Runs with equal keys share one
 // float perplexity; deltas across keys mix the effect of quantization with the settings.

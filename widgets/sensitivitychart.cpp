@@ -1,6 +1,7 @@
 #include "widgets/sensitivitychart.h"
 
 #include "widgets/plotstyle.h"
+#include "widgets/resultutils.h"
 #include "widgets/sensitivitytablemodel.h"
 
 #include <QApplication>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 namespace ql {
 
@@ -40,8 +42,15 @@ const char* const kKindTicks[kKinds] = {"q", "k", "v", "o", "g", "u", "d"};
 QString sensitivityCaption(const SensitivityTableModel& model) {
     const SensitivityPtr& r = model.result();
     if (!r) return {};
+    // The recipe as run names say it: "rtn:int4:g128:asym → channel ×35" when layers fell back.
+    std::set<std::string> layers, fell;
+    for (const UnitSensitivity& u : r->units) {
+        layers.insert(u.layers.begin(), u.layers.end());
+        fell.insert(u.fallbackLayers.begin(), u.fallbackLayers.end());
+    }
+    const QString note = fallbackNote(r->recipe, fell.size(), layers.size());
     return QString("%1 · %2 · %3 units · %4 × %5 tokens (%6 protocol)")
-        .arg(QString::fromStdString(r->recipe),
+        .arg(QString::fromStdString(r->recipe) + (note.isEmpty() ? "" : " " + note),
              QString::fromStdString(sensitivityModeName(r->config.mode)),
              QString::fromStdString(sensitivityUnitName(r->config.unit)))
         .arg(r->windows)
@@ -62,6 +71,11 @@ SensitivityBars::SensitivityBars(const SensitivityTableModel* model, QWidget* pa
     connect(this, &QCustomPlot::plottableClick, this, &SensitivityBars::onClick);
     applyPlotStyle(this, QApplication::palette());
     rebuild();
+}
+
+void SensitivityBars::applyPalette() {
+    applyPlotStyle(this, QApplication::palette());
+    rebuild();  // the bars' colours
 }
 
 void SensitivityBars::setRankColumn(int column) {
@@ -179,6 +193,11 @@ SensitivityHeatMap::SensitivityHeatMap(const SensitivityTableModel* model, QWidg
     map_->setGradient(gradient);
     map_->setInterpolate(false);
     connect(this, &QCustomPlot::mousePress, this, &SensitivityHeatMap::onClick);
+    applyPlotStyle(this, QApplication::palette());
+    rebuild();
+}
+
+void SensitivityHeatMap::applyPalette() {
     applyPlotStyle(this, QApplication::palette());
     rebuild();
 }

@@ -18,7 +18,8 @@ namespace ql {
 class FittedTitle;
 class SensitivityTableModel;
 
-// "rtn:int4:g128:asym · one-in · 4 × 256 tokens (gptq)"; empty without a result.
+// "rtn:int4:g128:asym · one-in · 4 × 256 tokens (gptq)", the recipe with the run names'
+// fallback note ("→ channel ×35") when layers fell back; empty without a result.
 QString sensitivityCaption(const SensitivityTableModel& model);
 
 class SensitivityBars : public QCustomPlot {
@@ -27,7 +28,8 @@ public:
     explicit SensitivityBars(const SensitivityTableModel* model, QWidget* parent = nullptr);
     void setRankColumn(int column);  // a numeric column of the model
     int rankColumn() const { return column_; }
-    void rebuild();  // after the model changed
+    void rebuild();       // after the model changed
+    void applyPalette();  // after the application palette changed (View → Theme)
     void setSelectedRow(int row);
     // Model rows in the order drawn (left to right: largest value first, NaN last).
     const std::vector<int>& order() const { return order_; }
@@ -64,6 +66,7 @@ public:
     explicit SensitivityHeatMap(const SensitivityTableModel* model, QWidget* parent = nullptr);
     void setRankColumn(int column);
     void rebuild();
+    void applyPalette();
     bool hasCells() const { return blocks_ > 0; }  // false unless the units are layers
     double cellValue(int block, int kind) const;   // NaN: no such layer unit
     QColor cellColor(int block, int kind) const;   // as drawn; invalid: no such layer unit

@@ -1,5 +1,6 @@
 #include "widgets/sensitivitytablemodel.h"
 
+#include "widgets/resultutils.h"
 #include "widgets/tableroles.h"
 
 #include <cmath>
@@ -77,12 +78,14 @@ int SensitivityTableModel::defaultRankColumn() {
 
 QString SensitivityTableModel::columnTitle(int column) {
     if (column == ColUnit) return "Unit";
+    if (column == fallbackColumn()) return fallbackColumnTitle();
     const NumericColumn* c = numeric(column);
     return c ? QString(c->title) : QString();
 }
 
 QString SensitivityTableModel::columnKey(int column) {
     if (column == ColUnit) return "unit";
+    if (column == fallbackColumn()) return "fallback";
     const NumericColumn* c = numeric(column);
     return c ? QString(c->key) : QString();
 }
@@ -105,7 +108,7 @@ int SensitivityTableModel::rowCount(const QModelIndex& parent) const {
 }
 
 int SensitivityTableModel::columnCount(const QModelIndex& parent) const {
-    return parent.isValid() ? 0 : FirstNumericColumn + kColumnCount;
+    return parent.isValid() ? 0 : fallbackColumn() + 1;
 }
 
 QVariant SensitivityTableModel::data(const QModelIndex& index, int role) const {
@@ -123,6 +126,7 @@ QVariant SensitivityTableModel::data(const QModelIndex& index, int role) const {
             return QString::fromStdString(u.unit);
         return {};
     }
+    if (index.column() == fallbackColumn()) return fallbackData(u, role);
     if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     const NumericColumn* c = numeric(index.column());
     if (!c) return {};
@@ -137,6 +141,32 @@ QVariant SensitivityTableModel::data(const QModelIndex& index, int role) const {
     return {};
 }
 
+QVariant SensitivityTableModel::fallbackData(const UnitSensitivity& u, int role) {
+    const size_t fell = u.fallbackLayers.size();
+    switch (role) {
+        case Qt::DisplayRole:
+            if (fell > 0 && u.layers.size() > 1)
+                return QString("%1 (%2 of %3)")
+                    .arg(fallbackText(true))
+                    .arg(fell)
+                    .arg(u.layers.size());
+            return fallbackText(fell > 0);
+        case ExportRole:
+            return fallbackText(fell > 0);
+        case SortRole:
+            return int(fell);
+        case Qt::ToolTipRole:
+            if (fell == 0) return {};
+            return (u.layers.size() > 1 ? QString("%1 of %2 layers, e.g. %3: ")
+                                              .arg(fell)
+                                              .arg(u.layers.size())
+                                              .arg(QString::fromStdString(u.fallbackLayers[0]))
+                                        : QString()) +
+                   QString::fromStdString(u.fallbackReason);
+    }
+    return {};
+}
+
 QVariant SensitivityTableModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || section < 0 || section >= columnCount())
         return QAbstractTableModel::headerData(section, o, role);
@@ -144,6 +174,10 @@ QVariant SensitivityTableModel::headerData(int section, Qt::Orientation o, int r
     if (role == ExportRole) return columnKey(section);
     if (role == Qt::ToolTipRole) {
         const NumericColumn* c = numeric(section);
+        if (section == fallbackColumn())
+            return QString(
+                "Whether the recipe fell back on the unit's layers (a group size that does not "
+                "divide the rows: per-channel instead, as in a run)");
         return c ? QString(c->tooltip) : QString("The unit: a layer, a block or a kind");
     }
     return {};

@@ -1,7 +1,8 @@
 // The sensitivity table (issue 10): one row per measured unit (a layer, a block or a kind),
 // the unit's name, then one column per number of UnitSensitivity. The numeric columns come
 // from one list (sensitivitytablemodel.cpp, kColumns): a new measurement or proxy of
-// UnitSensitivity is one line there, and the ranked chart and CSV export pick it up.
+// UnitSensitivity is one line there, and the ranked chart and CSV export pick it up. The last
+// column says which units fell back (a group size that does not divide the rows).
 #pragma once
 
 #include "run/sensitivity.h"
@@ -25,6 +26,9 @@ public:
 
     // The numeric columns: how many, and the value of one (NaN when not measured).
     static int numericColumnCount();
+    // After them, whether the unit's layers fell back (the layer table's "Fallback" column:
+    // yes / no, the reason as tooltip; a group of layers: "yes (3 of 7)").
+    static int fallbackColumn() { return FirstNumericColumn + numericColumnCount(); }
     static QString columnTitle(int column);  // as the header shows it
     static QString columnKey(int column);    // CSV header, e.g. "delta_kl_mean"
     // The column whose value ranks units by default (ΔKL mean).
@@ -40,6 +44,8 @@ public:
     QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
 
 private:
+    static QVariant fallbackData(const UnitSensitivity& u, int role);
+
     SensitivityPtr result_;
 };
 

@@ -53,7 +53,9 @@ SensitivityView::SensitivityView(QWidget* parent) : QWidget(parent) {
     // Sorting by a numeric column ranks the charts by it (the unit column keeps the rank).
     connect(table_->horizontalHeader(), &QHeaderView::sortIndicatorChanged, this,
             [this](int column, Qt::SortOrder) {
-                if (column < SensitivityTableModel::FirstNumericColumn) return;
+                if (column < SensitivityTableModel::FirstNumericColumn ||
+                    column >= SensitivityTableModel::fallbackColumn())
+                    return;  // the unit's name and its fallback rank nothing
                 bars_->setRankColumn(column);
                 heatMap_->setRankColumn(column);
             });
@@ -81,6 +83,11 @@ void SensitivityView::setResult(SensitivityPtr result) {
     bars_->rebuild();
     heatMap_->rebuild();
     updateSummary();
+}
+
+void SensitivityView::applyPalette() {
+    bars_->applyPalette();
+    heatMap_->applyPalette();
 }
 
 void SensitivityView::updateSummary() {

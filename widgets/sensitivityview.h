@@ -41,6 +41,7 @@ public:
     // The chart of the tab shown (what Export chart writes), and switching tabs.
     QCustomPlot* currentChart() const;
     void showHeatMap(bool heatMap);
+    void applyPalette();  // both charts, after the application palette changed (View → Theme)
 
 signals:
     void layerSelected(const std::string& name);

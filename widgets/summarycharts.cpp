@@ -61,6 +61,8 @@ SummaryCharts::SummaryCharts(QWidget* parent) : QWidget(parent) {
     memory_ = makePlot("Memory per layer (current run)");
     perplexity_ = makePlot("Perplexity per run", &perplexityTitle_);
     agreement_ = makePlot("KL divergence and top-1 agreement per run", &agreementTitle_);
+    perplexityTicks_ = new FittedTicks(perplexity_->xAxis);
+    agreementTicks_ = new FittedTicks(agreement_->xAxis);
     auto* grid = new QGridLayout(this);
     grid->setContentsMargins(0, 0, 0, 0);
     grid->addWidget(memory_, 0, 0, 1, 2);
@@ -157,7 +159,7 @@ void SummaryCharts::rebuildMemory() {
 void SummaryCharts::rebuildPerplexity() {
     perplexity_->clearPlottables();
     const bool dark = isDarkPalette(QApplication::palette());
-    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    QMap<double, QString> labels;
     QCPBars* fp = addBars(perplexity_, "float", beforeColor(dark));
     QCPBars* q = addBars(perplexity_, "quantized", afterColor(dark));
     const std::vector<SettingGroup> groups = groupBySetting(runs_);
@@ -166,13 +168,12 @@ void SummaryCharts::rebuildPerplexity() {
     for (const SettingGroup& g : groups) {
         const RunResult& first = *g.runs.front();
         fp->addData(x, first.perplexity.pplFp);
-        ticker->addTick(x++,
-                        several ? "float\n" + varyingSetting(first, groups) : QString("float"));
+        labels.insert(x++, several ? "float\n" + varyingSetting(first, groups) : QString("float"));
         for (const RunPtr& run : g.runs) {
             const PerplexitySummary& p = run->perplexity;
             q->addData(x, p.pplQ);
             const double pct = p.pplFp > 0 ? 100.0 * (p.pplQ / p.pplFp - 1.0) : 0.0;
-            ticker->addTick(x++, wrapLabel(runDisplayName(*run)) + "\n" + signedPercent(pct));
+            labels.insert(x++, runDisplayName(*run) + "\n" + signedPercent(pct));
             maxPpl = std::max({maxPpl, p.pplFp, p.pplQ});
         }
         x += several ? 0.5 : 0.0;  // a gap between settings
@@ -186,7 +187,7 @@ void SummaryCharts::rebuildPerplexity() {
                   : "Perplexity per run (" + evalSettingLabel(*groups[0].runs[0]) + ")");
     fp->setWidth(0.6);
     q->setWidth(0.6);
-    perplexity_->xAxis->setTicker(ticker);
+    perplexityTicks_->setTicks(labels);
     perplexity_->xAxis->setTickLabelRotation(x >= 5 ? 20 : 0);
     fitRotatedTickLabels(perplexity_->xAxis);
     perplexity_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);
@@ -198,9 +199,9 @@ void SummaryCharts::rebuildPerplexity() {
 void SummaryCharts::rebuildAgreement() {
     agreement_->clearPlottables();
     const bool dark = isDarkPalette(QApplication::palette());
-    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     if (!agreementGroup_) agreementGroup_ = new QCPBarsGroup(agreement_);
     QCPBarsGroup* group = agreementGroup_;
+    QMap<double, QString> labels;
     QCPBars* kl = addBars(agreement_, "KL mean (left)", runColor(2, dark));
     QCPBars* top1 = addBars(agreement_, "top-1 agreement % (right)", runColor(3, dark));
     agreement_->yAxis2->setVisible(true);
@@ -216,9 +217,8 @@ void SummaryCharts::rebuildAgreement() {
             kl->addData(x, p.klMean);
             top1->addData(x, 100.0 * p.top1Agreement);
             maxKl = std::max(maxKl, p.klMean);
-            ticker->addTick(
-                x++, several ? wrapLabel(runDisplayName(*run)) + "\n" + varyingSetting(*run, groups)
-                             : wrapLabel(runDisplayName(*run)));
+            labels.insert(x++, several ? runDisplayName(*run) + "\n" + varyingSetting(*run, groups)
+                                       : runDisplayName(*run));
         }
         x += several ? 0.5 : 0.0;
     }
@@ -232,7 +232,7 @@ void SummaryCharts::rebuildAgreement() {
         b->setWidth(0.35);
         b->setBarsGroup(group);
     }
-    agreement_->xAxis->setTicker(ticker);
+    agreementTicks_->setTicks(labels);
     agreement_->xAxis->setTickLabelRotation(x >= 5 ? 20 : 0);
     fitRotatedTickLabels(agreement_->xAxis);
     agreement_->xAxis->setRange(-0.6, std::max(x, 1.0) - 0.4);

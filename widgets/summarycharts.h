@@ -15,6 +15,7 @@ class QCPTextElement;
 
 namespace ql {
 
+class FittedTicks;
 class FittedTitle;
 
 class SummaryCharts : public QWidget {
@@ -30,6 +31,8 @@ public:
     QList<QCustomPlot*> charts() const { return {memory_, perplexity_, agreement_}; }
     QString perplexityTitle() const;
     QString agreementTitle() const;
+    FittedTicks* perplexityTicks() const { return perplexityTicks_; }  // run names, wrapped
+    FittedTicks* agreementTicks() const { return agreementTicks_; }
 
 private:
     static QCustomPlot* makePlot(const QString& title, FittedTitle** fitted = nullptr);
@@ -42,6 +45,7 @@ private:
     RunList runs_;
     RunPtr current_;
     FittedTitle *perplexityTitle_ = nullptr, *agreementTitle_ = nullptr;
+    FittedTicks *perplexityTicks_ = nullptr, *agreementTicks_ = nullptr;
     QCPBarsGroup *memoryGroup_ = nullptr, *agreementGroup_ = nullptr;  // reused across rebuilds
 };
 

@@ -2,6 +2,7 @@
 
 #include "widgets/exportutils.h"
 #include "widgets/plotstyle.h"
+#include "widgets/resultutils.h"
 
 #include <qcustomplot.h>
 #include <QApplication>
@@ -10,8 +11,10 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QToolTip>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -76,6 +79,7 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     plot_->xAxis->setTickLabelRotation(40);
     layout->addWidget(plot_, 1);
     connect(plot_, &QCustomPlot::mousePress, this, &SweepView::onClick);
+    connect(plot_, &QCustomPlot::mouseMove, this, &SweepView::onMove);
     plot_->installEventFilter(this);
     applyPalette();
 }
@@ -230,7 +234,7 @@ void SweepView::rebuild() {
     map_->setInterpolate(false);
     if (lo <= hi) map_->setDataRange(QCPRange(lo, lo == hi ? lo + 1.0 : hi));
     auto x = QSharedPointer<QCPAxisTickerText>::create();
-    for (int r = 0; r < recipes; ++r) x->addTick(r, recipeLabel(result_->recipes[size_t(r)]));
+    for (int r = 0; r < recipes; ++r) x->addTick(r, columnLabel(r));
     plot_->xAxis->setTicker(x);
     fitRotatedTickLabels(plot_->xAxis);
     placeLayerTicks();
@@ -258,6 +262,44 @@ void SweepView::placeLayerTicks() {
 bool SweepView::eventFilter(QObject* watched, QEvent* event) {
     if (watched == plot_ && event->type() == QEvent::Resize && result_) placeLayerTicks();
     return QWidget::eventFilter(watched, event);
+}
+
+QString SweepView::columnLabel(int recipe) const {
+    if (!result_ || recipe < 0 || recipe >= int(result_->recipes.size())) return {};
+    const std::string& text = result_->recipes[size_t(recipe)];
+    const auto& layers = result_->layers[size_t(recipe)];
+    const size_t fell = size_t(std::count_if(layers.begin(), layers.end(),
+                                             [](const LayerResult& l) { return l.fallback; }));
+    const QString note = fallbackNote(text, fell, layers.size());
+    return recipeLabel(text) + (note.isEmpty() ? QString() : " " + note);
+}
+
+QString SweepView::cellToolTip(int layer, int recipe) const {
+    if (!result_ || recipe < 0 || recipe >= int(result_->layers.size())) return {};
+    const auto& layers = result_->layers[size_t(recipe)];
+    if (layer < 0 || layer >= int(layers.size())) return {};
+    const LayerResult& l = layers[size_t(layer)];
+    QString tip = QString("%1 · %2\nweight SQNR %3 dB")
+                      .arg(QString::fromStdString(l.name),
+                           QString::fromStdString(result_->recipes[size_t(recipe)]),
+                           formatDb(l.weightSqnrDb));
+    if (l.fallback)
+        tip += QString("\n%1: %2 — %3")
+                   .arg(fallbackColumnTitle(), fallbackText(true),
+                        QString::fromStdString(l.fallbackReason));
+    return tip;
+}
+
+void SweepView::onMove(QMouseEvent* event) {
+    const bool inside = result_ && plot_->axisRect()->rect().contains(event->pos());
+    const QString tip =
+        inside ? cellToolTip(int(std::lround(plot_->yAxis->pixelToCoord(event->pos().y()))),
+                             int(std::lround(plot_->xAxis->pixelToCoord(event->pos().x()))))
+               : QString();
+    if (tip.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPosition().toPoint(), tip, plot_);
 }
 
 void SweepView::onClick(QMouseEvent* event) {

@@ -2,9 +2,10 @@
 // symmetry) at once, as a heat map of layers (rows, model order) × recipes (columns, labelled
 // with the recipe text). The grid is chosen with the check boxes above the map; Sweep asks
 // the host to compute it in the background (sweepRequested) and setResult() shows it. Low
-// SQNR is red; a layer without a finite SQNR is a blank cell. Clicking a cell selects the
-// layer. The plot exports as PNG/PDF/SVG and as CSV (dataCsv: a row per layer, a column per
-// recipe) through the host's chart export.
+// SQNR is red; a layer without a finite SQNR is a blank cell. A recipe that fell back on some
+// layers says so in its column label (as run names do), each such cell in its tooltip.
+// Clicking a cell selects the layer. The plot exports as PNG/PDF/SVG and as CSV (dataCsv: a
+// row per layer, a column per recipe) through the host's chart export.
 #pragma once
 
 #include "run/sweep.h"
@@ -35,6 +36,11 @@ public:
     QStringList checkedRecipes() const;  // the grid of the checked boxes
     // Short column label: the recipe text without "rtn:" ("int4:g128:asym").
     static QString recipeLabel(const std::string& recipe);
+    // A column's label as drawn: recipeLabel, and where layers fell back the run names'
+    // note ("int4:g100:asym → channel ×35", resultutils.h: fallbackNote).
+    QString columnLabel(int recipe) const;
+    // A cell's tooltip: layer, recipe, weight SQNR and, for a fallback, the reason.
+    QString cellToolTip(int layer, int recipe) const;
 
     void setResult(std::shared_ptr<const SweepResult> result);
     const std::shared_ptr<const SweepResult>& result() const { return result_; }
@@ -72,6 +78,7 @@ private:
     void rebuild();
     void placeLayerTicks();
     void onClick(QMouseEvent* event);
+    void onMove(QMouseEvent* event);
     void updateButtons();
 
     std::shared_ptr<const SweepResult> result_;

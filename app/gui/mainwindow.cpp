@@ -351,6 +351,8 @@ void MainWindow::setDarkTheme(bool dark) {
     generatePage_->applyPalette();
     summaryCharts_->applyPalette();
     comparison_->applyPalette();
+    sensitivityPage_->view()->applyPalette();
+    planPage_->chart()->applyPalette();
 }
 
 QCustomPlot* MainWindow::currentChart() const {

@@ -25,6 +25,12 @@ namespace {
 const char* kDefaultCandidates =
     "rtn:int4:g128:asym, rtn:int4:g32:asym, rtn:int8:channel:sym, fp16";
 constexpr int kSweepBudgets = 16;
+
+// The plan's fallback note after its text ("(5 of 35 layers fell back)", as run names say
+// it); the label's tooltip lists the layers and why.
+QString fallbackSentence(const QString& note) {
+    return note.isEmpty() ? QString() : " " + note.toHtmlEscaped();
+}
 }  // namespace
 
 PlanPage::PlanPage(QWidget* parent) : QWidget(parent) {
@@ -214,6 +220,7 @@ void PlanPage::refreshChart() {
 void PlanPage::selectPlan(int plan) {
     selected_ = plan >= 0 && plan < int(plans_.size()) ? plan : -1;
     chart_->setSelectedPlan(selected_);
+    planLabel_->setToolTip({});
     if (selected_ < 0) {
         planLabel_->setText(inputs_ ? "Click a planned point to choose a plan."
                                     : "Measure the candidates to plan.");
@@ -230,7 +237,9 @@ void PlanPage::selectPlan(int plan) {
                      'f', 3)
                 .arg(p.predictedLoss, 0, 'g', 4)
                 .arg(QString::fromStdString(run.recipe))
-                .arg(run.overrides.size()));
+                .arg(run.overrides.size()) +
+            fallbackSentence(planFallbackNote(*inputs_, p.choice)));
+        planLabel_->setToolTip(planFallbacks(*inputs_, p.choice).join('\n'));
     }
     runPlan_->setEnabled(selected_ >= 0 && !running_);
     const LlamaQuantizePlan llama = selectedLlamaPlan();

@@ -19,6 +19,9 @@ struct PlanLayer {
     std::string name;
     std::vector<uint64_t> bytes;  // per candidate
     std::vector<double> loss;     // per candidate (predicted; smaller is better)
+    // Per candidate (when measured): why the layer falls back under it (a group size that
+    // does not divide its rows: per-channel instead), empty when it does not.
+    std::vector<std::string> fallback;
 };
 
 struct PlanResult {

@@ -72,12 +72,13 @@ PlanInputs measurePlanInputs(const SensitivityConfig& base,
         const auto bytes = layerBytes(in.settings, candidates[j]);
         if (j == 0)
             for (const UnitSensitivity& u : r.units) {
-                in.layers.push_back({u.unit, {}, {}});
+                in.layers.push_back({u.unit, {}, {}, {}});
                 in.parameters += u.parameters;
             }
         for (size_t k = 0; k < r.units.size(); ++k) {
             in.layers[k].bytes.push_back(bytes.at(r.units[k].unit));
             in.layers[k].loss.push_back(r.units[k].deltaKlMean);
+            in.layers[k].fallback.push_back(r.units[k].fallbackReason);
         }
     }
     if (progress) progress(Progress{"plan", 1.0, "measured"});

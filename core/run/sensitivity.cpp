@@ -184,15 +184,17 @@ Setup tokenizeTexts(const SensitivityConfig& c, const Model& model) {
 }
 
 // Quantizes `names` (from their original weights; every other layer float) and returns the
-// first block they touch (numLayers when none).
+// first block they touch (numLayers when none). `fallbacks`: layer -> why it fell back.
 int quantizeOnly(Model& model, const std::vector<std::string>& names, const Recipe& recipe,
-                 const Windows& calibration, const ProgressReporter& rep) {
+                 const Windows& calibration, const ProgressReporter& rep,
+                 std::map<std::string, std::string>* fallbacks = nullptr) {
     model.restoreWeights();
     if (names.empty()) return model.config().numLayers;
     QuantizeLayersOptions options;
     options.calibration = calibration;
     options.dequantCopy = false;
-    quantizeLayers(model, names, recipe, options, rep.sub(0, 0));
+    for (const LayerQuantization& q : quantizeLayers(model, names, recipe, options, rep.sub(0, 0)))
+        if (fallbacks && q.fallback) (*fallbacks)[q.name] = q.fallbackReason;
     int first = model.config().numLayers;
     for (const std::string& n : names)
         first = std::min(first, model.transformer().linear(n).info.block);
@@ -295,7 +297,14 @@ void measure(SensitivityResult& result, Model& model, const Recipe& recipe,
     result.blockPasses = blocks;
 
     // Every selected layer quantized: the proxies, and leave-one-out's reference.
-    const int firstAll = quantizeOnly(model, names, recipe, setup.fit, rep);
+    std::map<std::string, std::string> fallbacks;
+    const int firstAll = quantizeOnly(model, names, recipe, setup.fit, rep, &fallbacks);
+    for (UnitSensitivity& unit : result.units)
+        for (const std::string& n : unit.layers)
+            if (fallbacks.count(n)) {
+                if (unit.fallbackLayers.empty()) unit.fallbackReason = fallbacks.at(n);
+                unit.fallbackLayers.push_back(n);
+            }
     const auto errors = weightErrors(net, names);
     const bool loo = result.config.mode == SensitivityMode::LeaveOneOut;
     rep.report("sensitivity", 0.0, "proxies");

@@ -82,6 +82,10 @@ struct UnitSensitivity {
     // float model on the Hessian windows (3 = Gaussian; outliers make it large).
     double inputKurtosis = 0.0;
     double seconds = 0.0;  // measuring the unit: quantizing its variant and scoring it
+    // The unit's layers the recipe could not be applied to as asked (a group size that does
+    // not divide the row: per-channel instead, as a run does), and the first one's reason.
+    std::vector<std::string> fallbackLayers;
+    std::string fallbackReason;
 };
 
 // Spearman correlation of one proxy with the measured dKL mean over the units. `negated`:
