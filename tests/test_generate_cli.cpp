@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "testdata.h"
 
+#include <QRegularExpression>
 #include <QTest>
 #include <nlohmann/json.hpp>
 
@@ -132,6 +133,52 @@ private Q_SLOTS:
         QVERIFY2(text.exitCode == 0, text.err.c_str());
         QVERIFY(text.qout().contains("KL(f||run)"));
         QVERIFY(text.qout().contains(QString::fromStdString(outs[0]["name"].get<std::string>())));
+    }
+
+    // --packed: each run decodes on the packed INT8/INT4 kernels. The tokens and the
+    // teacher-forced numbers are the simulated run's (the kernels equal the dequantized layer
+    // up to float summation order: KL within 1e-4 relative + 1e-6 absolute), and each run says
+    // what it computed with; the text form prints the runs' own seconds.
+    void packedKernelsGiveTheSimulatedText() {
+        const QStringList runs = {"--run", runOf("rtn:int8:channel:sym"), "--run",
+                                  runOf("rtn:int4:g32:asym")};
+        const QStringList common =
+            QStringList{"generate", "--model", modelDir()} + runs +
+            QStringList{"--prompt", "Once upon a time", "--max-new-tokens", "20", "--json"};
+        const auto simulated = qltest::runCli(common);
+        const auto packed = qltest::runCli(common + QStringList{"--packed"});
+        QVERIFY2(simulated.exitCode == 0, simulated.err.c_str());
+        QVERIFY2(packed.exitCode == 0, packed.err.c_str());
+        const json s = json::parse(simulated.out)["outputs"],
+                   p = json::parse(packed.out)["outputs"];
+        QCOMPARE(p.size(), size_t(3));
+        QVERIFY(p[0]["tokens"] == s[0]["tokens"]);  // the float model is the same either way
+        // stories260k's 32-wide heads fall back to per-channel under g32: "packed 30 (int4
+        // g32 asym) + f32 5" (those five compute with their dequantized weights).
+        const std::vector<std::string> formats = {"(int8 channel sym)", "(int4 g32 asym)"};
+        for (size_t k = 1; k < 3; ++k) {
+            QCOMPARE(s[k]["weights"].get<std::string>(),
+                     std::string("dequantized float32 (simulated)"));
+            const std::string weights = p[k]["weights"].get<std::string>();
+            QVERIFY2(weights.rfind("packed", 0) == 0 &&
+                         weights.find(formats[k - 1]) != std::string::npos,
+                     weights.c_str());
+            QVERIFY(p[k]["tokens"] == s[k]["tokens"]);
+            QCOMPARE(p[k]["per_token"].size(), s[k]["per_token"].size());
+            for (size_t i = 0; i < p[k]["per_token"].size(); ++i) {
+                const double a = p[k]["per_token"][i]["kl"].get<double>();
+                const double b = s[k]["per_token"][i]["kl"].get<double>();
+                QVERIFY2(std::abs(a - b) <= 1e-4 * b + 1e-6,
+                         qPrintable(
+                             QString("run %1 position %2: %3 vs %4").arg(k).arg(i).arg(a).arg(b)));
+            }
+        }
+        const auto text = qltest::runCli(
+            QStringList{"generate", "--model", modelDir()} + runs +
+            QStringList{"--prompt", "Once upon a time", "--max-new-tokens", "8", "--packed"});
+        QVERIFY2(text.exitCode == 0, text.err.c_str());
+        QVERIFY(
+            text.qout().contains(QRegularExpression("weights packed [0-9 ]*\\(int4 g32 asym\\)")));
     }
 
     // The engine's stream (what the Generate tab shows while decoding): every token in

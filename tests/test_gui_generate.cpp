@@ -152,6 +152,34 @@ private slots:
         QVERIFY(page.columnHeader(1)->toolTip().contains("dequantized to float32"));
     }
 
+    // "Runs on packed INT8/INT4 kernels": the run decodes on the packed kernels, its column
+    // shows its own tokens/s and says what it computed with; the tokens are the simulated
+    // run's (the kernels equal the dequantized layer up to float summation order).
+    void packedRunsShowTheirSpeed() {
+        GeneratePage page;
+        page.resize(1000, 600);
+        page.show();
+        page.setModel(modelDir_);
+        page.setRuns({int4_});
+        page.maxTokensBox()->setValue(16);
+        page.packedBox()->setChecked(true);
+        QVERIFY(page.request().packedKernels);
+        QVERIFY(page.start());
+        QVERIFY(waitFinished(page));
+        QVERIFY2(page.result(), qPrintable(page.statusLabel()->text()));
+        const GeneratedText& run = page.result()->outputs.at(1);
+        QVERIFY2(run.weightsAs.rfind("packed", 0) == 0, run.weightsAs.c_str());
+        QVERIFY(page.columnHeader(1)->text().contains("tok/s"));
+        QVERIFY(!page.columnHeader(1)->text().contains("simulated"));
+        QVERIFY(page.columnHeader(1)->toolTip().contains("packed kernels"));
+
+        GenerationRequest simulated = page.request();
+        simulated.packedKernels = false;
+        const GenerationComparison expect = compareGeneration(simulated);
+        QCOMPARE(run.tokens, expect.outputs.at(1).tokens);
+        QCOMPARE(expect.outputs.at(1).weightsAs, std::string("simulated-f32"));
+    }
+
     // A tooltip belongs to the token under the mouse and states its numbers.
     void tooltipsOverTokens() {
         GeneratePage page;

@@ -23,7 +23,8 @@ namespace {
 const char* kUsage =
     "Usage: quantlens-cli generate --model DIR [--run RUN ...] (--prompt TEXT | --prompt-file F)\n"
     "                              [--max-new-tokens N] [--greedy | --temperature T --top-k K\n"
-    "                              --top-p P --seed S] [--chat] [--threads N] [--json]\n"
+    "                              --top-p P --seed S] [--chat] [--packed] [--threads N]\n"
+    "                              [--json]\n"
     "\n"
     "Generates text with the float model and with each run's quantized weights (simulated in\n"
     "float32), KV-cached, and prints the texts side by side (one after another when the\n"
@@ -44,6 +45,10 @@ const char* kUsage =
     "  --chat                format the prompt as one user turn with the model's chat template\n"
     "                        (tokenizer_config.json): ChatML (Qwen), Llama-2 [INST] and\n"
     "                        Llama-3 headers are recognized, other templates are refused\n"
+    "  --packed              each run computes from its packed INT8/INT4 codes (the kernels\n"
+    "                        bench-infer measures; one model resident at a time), so its\n"
+    "                        seconds are the quantized model's; without it a run's weights\n"
+    "                        are dequantized into the float model and its seconds are float32's\n"
     "  --threads N           compute threads, 1..256\n"
     "  --json                print the result as JSON\n";
 
@@ -162,9 +167,10 @@ nlohmann::json toJson(const ql::GenerationComparison& g) {
                             {"prefill_seconds", o.prefillSeconds},
                             {"decode_seconds", o.decodeSeconds}};
         if (!o.runFolder.empty()) {
-            // The run's weights were dequantized to float32 (simulated quantization): its
-            // seconds are the float kernels'; bench-infer measures the packed kernels.
-            j["weights"] = "dequantized float32 (simulated)";
+            // Simulated: the run's weights dequantized to float32, its seconds are the float
+            // kernels'. --packed: the packed kernels' (bench-infer measures the same).
+            j["weights"] =
+                o.weightsAs == "simulated-f32" ? "dequantized float32 (simulated)" : o.weightsAs;
             nlohmann::json per = nlohmann::json::array();
             for (const ql::TokenComparison& t : o.perToken)
                 per.push_back({{"float_token", t.floatToken},
@@ -214,7 +220,7 @@ int cmdGenerate(const Argv& argv) {
     const Args args(argv,
                     {"model", "run", "prompt", "prompt-file", "max-new-tokens", "temperature",
                      "top-k", "top-p", "seed", "threads"},
-                    {"greedy", "chat", "json"});
+                    {"greedy", "chat", "json", "packed"});
     args.allowPositional(0);
     ql::GenerationRequest request;
     request.modelDir = modelFolderOption(args);
@@ -224,6 +230,7 @@ int cmdGenerate(const Argv& argv) {
     request.prompt =
         args.has("prompt") ? args.value("prompt") : readTextFile(args.value("prompt-file"));
     request.chat = args.flag("chat");
+    request.packedKernels = args.flag("packed");
     request.options.maxNewTokens = args.intValue("max-new-tokens", 32);
     if (request.options.maxNewTokens < 1 || request.options.maxNewTokens > 4096)
         throw ql::Error("--max-new-tokens must be in 1..4096");
@@ -244,6 +251,12 @@ int cmdGenerate(const Argv& argv) {
     const ql::GeneratedText& f = g.outputs[0];
     std::printf("float: %zu tokens, prefill %.3f s, decode %.3f s\n", f.tokens.size(),
                 f.prefillSeconds, f.decodeSeconds);
+    // A simulated run's seconds are float32's: only the packed kernels' say anything.
+    for (size_t i = 1; i < g.outputs.size() && request.packedKernels; ++i) {
+        const ql::GeneratedText& o = g.outputs[i];
+        std::printf("%s: %zu tokens, prefill %.3f s, decode %.3f s, weights %s\n", o.name.c_str(),
+                    o.tokens.size(), o.prefillSeconds, o.decodeSeconds, o.weightsAs.c_str());
+    }
     return 0;
 }
 

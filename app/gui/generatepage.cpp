@@ -114,6 +114,13 @@ QWidget* GeneratePage::buildSettings() {
     chat_->setToolTip(
         "Format the prompt as a user turn with the model's chat template "
         "(tokenizer_config.json)");
+    packed_ = new QCheckBox("Runs on packed kernels");
+    packed_->setToolTip(
+        "Each run decodes from its packed integer codes (the kernels the Speed and memory tab "
+        "measures), "
+        "so its tokens/s is the quantized model's; one model is loaded at a time. Unchecked, "
+        "a run's weights are dequantized into the float model (simulated) and no speed is "
+        "shown for it.");
     runsList_ = new QListWidget;
     runsList_->setMinimumHeight(56);  // takes the height the form leaves
     runsList_->setToolTip("The runs generated beside the float model");
@@ -134,6 +141,7 @@ QWidget* GeneratePage::buildSettings() {
     form->addRow(tk);
     form->addRow(ps);
     form->addRow(chat_);
+    form->addRow(packed_);
     form->addRow(new QLabel("Runs beside the float model:"));
     form->addRow(runsList_);
     auto* buttons = new QHBoxLayout;
@@ -188,6 +196,7 @@ GenerationRequest GeneratePage::request() const {
     r.runs = checkedRuns();
     r.prompt = prompt_->toPlainText().toStdString();
     r.chat = chat_->isChecked();
+    r.packedKernels = packed_->isChecked();
     r.options.maxNewTokens = maxTokens_->value();
     SamplingOptions& s = r.options.sampling;
     s.greedy = sampling_->currentIndex() == 0;
@@ -217,7 +226,7 @@ void GeneratePage::updateEnabled() {
     for (QWidget* w : std::initializer_list<QWidget*>{temperature_, topK_, topP_, seed_})
         w->setEnabled(sample && !running_);
     for (QWidget* w :
-         std::initializer_list<QWidget*>{prompt_, maxTokens_, sampling_, chat_, runsList_})
+         std::initializer_list<QWidget*>{prompt_, maxTokens_, sampling_, chat_, packed_, runsList_})
         w->setEnabled(!running_);
     if (!running_)
         status_->setText(!blocked.isEmpty()    ? blocked
@@ -357,9 +366,12 @@ void GeneratePage::showResult() {
         if (i == 0) continue;
         columnHeader(i)->setToolTip(
             QString::fromStdString(out.name) +
-            "\nDecoded with the run's weights dequantized to float32 (simulated "
-            "quantization), so no speed is shown: the packed kernels' speed is the Speed "
-            "section's.");
+            (isPackedOutput(out)
+                 ? "\nDecoded on the packed kernels: " + QString::fromStdString(out.weightsAs) +
+                       " (tokens/s of the quantized model, float32 activations)."
+                 : QString("\nDecoded with the run's weights dequantized to float32 "
+                           "(simulated quantization), so no speed is shown: check \"Runs on "
+                           "packed kernels\" or see the Speed and memory tab.")));
         TokenKlSeries s{QString::fromStdString(out.name), {}, out.firstDivergence};
         for (const TokenComparison& t : out.perToken) s.kl.push_back(t.kl);
         series.push_back(std::move(s));

@@ -72,6 +72,7 @@ public:
     QDoubleSpinBox* topPBox() const { return topP_; }
     QSpinBox* seedBox() const { return seed_; }
     QCheckBox* chatBox() const { return chat_; }
+    QCheckBox* packedBox() const { return packed_; }
     QListWidget* runsList() const { return runsList_; }
     QPushButton* generateButton() const { return generate_; }
     QPushButton* cancelButton() const { return cancel_; }
@@ -117,6 +118,7 @@ private:
     QComboBox* sampling_ = nullptr;
     QDoubleSpinBox *temperature_ = nullptr, *topP_ = nullptr;
     QCheckBox* chat_ = nullptr;
+    QCheckBox* packed_ = nullptr;  // runs decode on the packed INT8/INT4 kernels
     QListWidget* runsList_ = nullptr;
     QPushButton *generate_ = nullptr, *cancel_ = nullptr;
     QLabel* status_ = nullptr;

@@ -88,12 +88,16 @@ QStringList tokenToolTips(const GenerationComparison& c, int output) {
     return tips;
 }
 
+bool isPackedOutput(const GeneratedText& out) {
+    return out.weightsAs.rfind("packed", 0) == 0;
+}
+
 QString columnHeader(const GenerationComparison& c, int output) {
     const GeneratedText& out = c.outputs[size_t(output)];
-    // A run decodes with its weights dequantized to float32 (simulated quantization): its
-    // tokens/s would be the float kernels' speed, so only the float column shows one; the
-    // packed kernels' speed is the Speed section's.
-    const double speed = output == 0 && out.decodeSeconds > 0.0 && out.tokens.size() > 1
+    // A simulated run decodes with its weights dequantized to float32: its tokens/s would be
+    // the float kernels' speed, so it shows none; a run on the packed kernels shows its own.
+    const bool ownSpeed = output == 0 || isPackedOutput(out);
+    const double speed = ownSpeed && out.decodeSeconds > 0.0 && out.tokens.size() > 1
                              ? double(out.tokens.size() - 1) / out.decodeSeconds
                              : 0.0;
     // Units joined to their numbers by no-break spaces: a narrow column wraps between facts.
@@ -101,9 +105,9 @@ QString columnHeader(const GenerationComparison& c, int output) {
                        .arg(QString::fromStdString(out.name).toHtmlEscaped())
                        .arg(out.tokens.size())
                        .arg(out.stopped ? "&nbsp;(stopped)" : "")
-                       .arg(speed > 0.0  ? QString(" · %1&nbsp;tok/s").arg(speed, 0, 'f', 0)
-                            : output > 0 ? QString(" · simulated")
-                                         : QString());
+                       .arg(speed > 0.0 ? QString(" · %1&nbsp;tok/s").arg(speed, 0, 'f', 0)
+                            : !ownSpeed ? QString(" · simulated")
+                                        : QString());
     if (output == 0) return head;
     const QString diverges = out.firstDivergence < 0 ? QString("same text as float")
                              : out.firstDivergence >= int(shownPieces(out).size())

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "model/model.h"
+#include "run/packed_install.h"
 #include "run/run.h"
 #include "run/run_model.h"
 #include "tokenizer/chat_template.h"
@@ -98,13 +99,14 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
     GenerationComparison result;
     GenerationOptions options = request.options;
     result.promptTokens = promptIds(request, *tokenizer, options, result.chatFormat);
-    const auto model = Model::load(request.modelDir);
+    auto model = Model::load(request.modelDir);
     for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any generation
 
     const int models = 1 + int(runs.size());
     const ProgressReporter rep(progress);
     GeneratedText floatText;
     floatText.name = "float";
+    floatText.weightsAs = "f32";
     generateInto(*model, result.promptTokens, options, *tokenizer, 0, stream,
                  rep.sub(0.0, 1.0 / models), floatText);
     const auto floatRows = continuationLogits(*model, result.promptTokens, floatText.tokens);
@@ -116,7 +118,14 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         GeneratedText out;
         out.name = run.label.empty() ? run.config.recipe : run.label;
         out.runFolder = r < request.runFolders.size() ? request.runFolders[r] : run.folder;
-        out.notes = applyRunWeights(*model, run);
+        if (request.packedKernels) {
+            model.reset();  // one model in memory at a time: the packed copy releases floats
+            model = Model::load(request.modelDir);
+            out.weightsAs = describeInstall(installPackedKernels(model->transformer(), run));
+        } else {
+            out.notes = applyRunWeights(*model, run);
+            out.weightsAs = "simulated-f32";
+        }
         const ProgressReporter sub = rep.sub(double(r + 1) / models, double(r + 2) / models);
         generateInto(*model, result.promptTokens, options, *tokenizer, int(r + 1), stream, sub,
                      out);
@@ -131,8 +140,9 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
             out.top1Agreement += t.runToken == t.floatToken ? 1 : 0;
         }
         result.outputs.push_back(std::move(out));
+        if (request.packedKernels) model.reset();
     }
-    model->restoreWeights();
+    if (model) model->restoreWeights();
     return result;
 }
 

@@ -32,11 +32,20 @@ struct GenerationRequest {
     bool chat =
         false;  // format the prompt with the model's chat template (tokenizer/chat_template.h)
     GenerationOptions options;  // stopTokens: the tokenizer's EOS and the chat end token are added
+    // false: each run's weights dequantized into the float model (simulated quantization; its
+    // seconds are float32's). true: each run generates on its own copy of the model computing
+    // from the packed INT8/INT4 codes (run/packed_install.h), so its seconds are the quantized
+    // kernels'; one model is resident at a time. Texts and KL equal the simulated ones up to
+    // float summation order.
+    bool packedKernels = false;
 };
 
 struct GeneratedText {
     std::string name;       // "float" or the run's label
     std::string runFolder;  // empty for the float model
+    // What the output was computed with: "f32" (the float model), "simulated-f32" (a run's
+    // dequantized weights) or run/packed_install.h's describeInstall ("packed (int4 g128 asym)").
+    std::string weightsAs;
     std::vector<int32_t> tokens;
     std::vector<std::string> pieces;  // each token decoded alone
     // Each token's share of the text as it streams: concatenated (without a final stop

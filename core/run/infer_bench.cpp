@@ -49,20 +49,6 @@ uint64_t bytesPerToken(const Model& model) {
 
 // "packed (int4 g128 asym)" when every linear the run quantized computes from its codes;
 // "packed 150 + f32 46" when some stay float32 (their formats have no kernel).
-std::string weightsAs(const PackedInstallReport& p) {
-    std::string format;
-    int floatLayers = 0;
-    for (const PackedLayerInstall& l : p.layers) {
-        if (l.packed && format.empty()) format = l.format;
-        if (l.packed && l.format != format) format = "mixed";
-        if (!l.packed && l.simulated) ++floatLayers;
-    }
-    if (p.packedLayers == 0) return "simulated-f32 (no packable layer)";
-    if (floatLayers == 0) return "packed (" + format + ")";
-    return "packed " + std::to_string(p.packedLayers) + " (" + format + ") + f32 " +
-           std::to_string(floatLayers);
-}
-
 // The prompt every row is fed: fixed ids spread over the vocabulary (the weights, not the
 // text, are what is measured).
 std::vector<int32_t> promptOf(const Model& model, int tokens) {
@@ -228,7 +214,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         row.runFolder = !run                                  ? std::string()
                         : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
                                                               : run->folder;
-        row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : weightsAs(packed);
+        row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : describeInstall(packed);
         if (run && r.packed && r.int8Activations && packed.packedLayers > 0)
             row.weightsAs += ", int8 activations";
         // Released float32 weights are neither resident nor read per token: their codes are.

@@ -124,4 +124,18 @@ PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
     return report;
 }
 
+std::string describeInstall(const PackedInstallReport& p) {
+    std::string format;
+    int floatLayers = 0;
+    for (const PackedLayerInstall& l : p.layers) {
+        if (l.packed && format.empty()) format = l.format;
+        if (l.packed && l.format != format) format = "mixed";
+        if (!l.packed && l.simulated) ++floatLayers;
+    }
+    if (p.packedLayers == 0) return "simulated-f32 (no packable layer)";
+    if (floatLayers == 0) return "packed (" + format + ")";
+    return "packed " + std::to_string(p.packedLayers) + " (" + format + ") + f32 " +
+           std::to_string(floatLayers);
+}
+
 }  // namespace ql

@@ -49,6 +49,11 @@ struct PackedInstallReport {
 PackedInstallReport installPackedKernels(Transformer& net, const RunResult& run,
                                          bool int8Activations = false);
 
+// What an install computes with, in a few words: "packed (int4 g128 asym)", "packed 160 (int8
+// channel sym) + f32 8" when some of the run's layers stay float32, "simulated-f32 (no
+// packable layer)".
+std::string describeInstall(const PackedInstallReport& report);
+
 // The output head's format for inference. Float32: as loaded (every run leaves it so).
 // Int8: RTN per output row, symmetric (the grid of a run's rtn:int8:channel:sym), on the
 // packed INT8 kernel. Int4: RTN groups of 128, asymmetric (rtn:int4:g128:asym), on the INT4
