@@ -9,6 +9,7 @@
 #include "run/generation_compare.h"
 #include "run/run.h"
 #include "testdata.h"
+#include "tokenizer/tokenizer.h"
 
 #include <QRegularExpression>
 #include <QTest>
@@ -179,6 +180,35 @@ private Q_SLOTS:
         QVERIFY2(text.exitCode == 0, text.err.c_str());
         QVERIFY(
             text.qout().contains(QRegularExpression("weights packed [0-9 ]*\\(int4 g32 asym\\)")));
+    }
+
+    // Regression: a model whose embedding has more rows than its tokenizer has tokens (a
+    // synthetic model: 512 rows, 331 tokens; Qwen2.5 pads its vocabulary too) failed the
+    // whole generation with "token id N is outside the vocabulary" when it sampled such an
+    // id. Now the id reads "<id N>" in the pieces and the text.
+    void idsWithoutTextAreShown() {
+        const QString model = qltest::tempDir("generate-cli-padded-vocab") + "/model";
+        const auto synth = qltest::runCli({"synth", "--preset", "qwen2-tiny", "--out", model});
+        QVERIFY2(synth.exitCode == 0, synth.err.c_str());
+        const auto r =
+            qltest::runCli({"generate", "--model", model, "--prompt", "Hello", "--max-new-tokens",
+                            "48", "--temperature", "1", "--seed", "1", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.c_str());
+        const int known = ql::Tokenizer::load(model.toStdString())->vocabSize();
+        const json all = json::parse(r.out);
+        const json& out = all["outputs"][0];
+        const auto tokens = out["tokens"].get<std::vector<int32_t>>();
+        const auto pieces = out["pieces"].get<std::vector<std::string>>();
+        QCOMPARE(pieces.size(), tokens.size());
+        int unknown = 0;
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            if (tokens[i] < known) continue;
+            ++unknown;
+            const std::string mark = "<id " + std::to_string(tokens[i]) + ">";
+            QCOMPARE(pieces[i], mark);
+            QVERIFY(out["text"].get<std::string>().find(mark) != std::string::npos);
+        }
+        QVERIFY2(unknown > 0, "the seeded text samples an id past the tokenizer's vocabulary");
     }
 
     // The engine's stream (what the Generate tab shows while decoding): every token in

@@ -40,11 +40,34 @@ std::vector<int32_t> promptIds(const GenerationRequest& r, const Tokenizer& toke
     return ids;
 }
 
+// The text of `ids`, an id the tokenizer has no text for shown as "<id N>". A model's
+// embedding can have more rows than its tokenizer has tokens (Qwen2.5 pads 151665 tokens to
+// 151936 rows; a synthetic model's tokenizer has 331): a model that picks such an id must
+// not fail the whole generation.
+std::string decodeIds(const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
+    std::string text;
+    std::vector<int32_t> known;
+    const auto flush = [&] {
+        if (!known.empty()) text += tokenizer.decode(known);
+        known.clear();
+    };
+    for (const int32_t id : ids) {
+        if (id >= 0 && id < tokenizer.vocabSize()) {
+            known.push_back(id);
+            continue;
+        }
+        flush();
+        text += "<id " + std::to_string(id) + ">";
+    }
+    flush();
+    return text;
+}
+
 // The text of `tokens` grows by the returned share when the last token is added (empty while
 // a UTF-8 character is incomplete). `shown` is the text given out so far.
 std::string nextShare(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens,
                       std::string& shown) {
-    const std::string text = tokenizer.decode(tokens);
+    const std::string text = decodeIds(tokenizer, tokens);
     static const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD: bytes still to come
     const bool incomplete =
         text.size() >= kReplacement.size() &&
@@ -62,7 +85,7 @@ void generateInto(const Model& model, const std::vector<int32_t>& prompt,
     std::vector<int32_t> sofar;
     std::string given;  // the text the shares add up to so far
     const auto onToken = [&](int index, int32_t token) {
-        out.pieces.push_back(tokenizer.decode({token}));
+        out.pieces.push_back(decodeIds(tokenizer, {token}));
         sofar.push_back(token);
         out.textPieces.push_back(nextShare(tokenizer, sofar, given));
         if (stream) stream(output, index, token, out.textPieces.back());
@@ -78,7 +101,7 @@ void generateInto(const Model& model, const std::vector<int32_t>& prompt,
     out.decodeSeconds = g.decodeSeconds;
     std::vector<int32_t> shown = g.tokens;  // the stop token is not part of the text
     if (g.stopped && !shown.empty()) shown.pop_back();
-    out.text = tokenizer.decode(shown);
+    out.text = decodeIds(tokenizer, shown);
 }
 
 }  // namespace
@@ -135,7 +158,7 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         out.perToken = compareNextTokens(
             floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);
         for (const TokenComparison& t : out.perToken) {
-            out.runTokenPieces.push_back(tokenizer->decode({t.runToken}));
+            out.runTokenPieces.push_back(decodeIds(*tokenizer, {t.runToken}));
             out.meanKl += t.kl / double(out.perToken.size());
             out.top1Agreement += t.runToken == t.floatToken ? 1 : 0;
         }
