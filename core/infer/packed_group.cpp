@@ -81,15 +81,7 @@ PackedLinear::DecodePart PackedLinear::decodePart(const float* x, float* y) cons
     part.d.resize(size_t(blocks));
     part.bsum.resize(size_t(blocks));
     detail::quantizeActivationsA8(x, cols_, part.q.data(), part.d.data(), part.bsum.data());
-    const detail::A8View view{a8codes_.data(),
-                              a8scales_.data(),
-                              a8zeros_.empty() ? nullptr : a8zeros_.data(),
-                              bits_ == 8 ? 128 : int32_t(symZero_),
-                              blocks,
-                              bits_ == 8 ? blocks : group_ / detail::kA8Block,
-                              groupsPerRow_,
-                              T * blocks * detail::kA8Block * bits_ / 8,
-                              bits_};
+    const detail::A8View view = a8View();
     const detail::A8Act act{part.q.data(), part.d.data(), part.bsum.data()};
     const detail::GemvA8Fn gemv = a8Gemv();
     const int64_t rows = rows_;

@@ -25,7 +25,8 @@ namespace ql::infer {
 
 namespace detail {
 struct PackedView;  // packed_kernels.h
-}
+struct A8View;      // packed_kernels_a8.h
+}  // namespace detail
 
 // Baseline: portable 4-lane vector code (SSE2 on x86-64, any CPU); Avx2: 8 lanes with FMA;
 // Avx512: 16 lanes (AVX-512F) with FMA.
@@ -128,6 +129,7 @@ private:
     detail::PackedView rowView(const RowForm& f) const;
     void decodeForward(const float* x, int64_t tokens, float* y) const;
     void decodeForwardA8(const float* x, int64_t tokens, float* y) const;
+    detail::A8View a8View() const;  // the interleaved form as the A8 kernels read it
     void buildA8();
     // Rows [r0, r1) of the interleaved form back in the row-major form.
     void rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const;

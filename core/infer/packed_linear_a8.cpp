@@ -123,19 +123,24 @@ void PackedLinear::rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const {
     }
 }
 
+detail::A8View PackedLinear::a8View() const {
+    const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
+    return {a8codes_.data(),
+            a8scales_.data(),
+            a8zeros_.empty() ? nullptr : a8zeros_.data(),
+            bits_ == 8 ? 128 : int32_t(symZero_),
+            blocks,
+            bits_ == 8 ? blocks : group_ / detail::kA8Block,
+            groupsPerRow_,
+            detail::kA8Tile * blocks * detail::kA8Block * bits_ / 8,
+            bits_};
+}
+
 void PackedLinear::decodeForwardA8(const float* x, int64_t tokens, float* y) const {
     constexpr int64_t T = detail::kA8Tile;
     const int64_t tiles = (rows_ + T - 1) / T;
     const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
-    const detail::A8View view{a8codes_.data(),
-                              a8scales_.data(),
-                              a8zeros_.empty() ? nullptr : a8zeros_.data(),
-                              bits_ == 8 ? 128 : int32_t(symZero_),
-                              blocks,
-                              bits_ == 8 ? blocks : group_ / detail::kA8Block,
-                              groupsPerRow_,
-                              T * blocks * detail::kA8Block * bits_ / 8,
-                              bits_};
+    const detail::A8View view = a8View();
     detail::GemvA8Fn gemv = detail::gemvA8Scalar;
     switch (activeA8Isa()) {
         case A8Isa::Avx512Vnni:
