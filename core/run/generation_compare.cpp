@@ -104,6 +104,16 @@ void generateInto(const Model& model, const std::vector<int32_t>& prompt,
     out.text = decodeIds(tokenizer, shown);
 }
 
+// A short untimed generation (the prompt and two steps): the first model timed otherwise
+// pays the thread pools, first touches and kernel set-up alone, and its tokens/s would not
+// compare with the next one's (as bench-infer's warm-up).
+void warmUp(const Model& model, const std::vector<int32_t>& prompt) {
+    GenerationOptions options;
+    options.maxNewTokens = 2;
+    options.sampling.greedy = true;
+    generate(model, prompt, options);
+}
+
 }  // namespace
 
 GenerationComparison compareGeneration(const GenerationRequest& request,
@@ -130,6 +140,7 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
     GeneratedText floatText;
     floatText.name = "float";
     floatText.weightsAs = "f32";
+    warmUp(*model, result.promptTokens);
     generateInto(*model, result.promptTokens, options, *tokenizer, 0, stream,
                  rep.sub(0.0, 1.0 / models), floatText);
     const auto floatRows = continuationLogits(*model, result.promptTokens, floatText.tokens);
@@ -145,6 +156,7 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
             model.reset();  // one model in memory at a time: the packed copy releases floats
             model = Model::load(request.modelDir);
             out.weightsAs = describeInstall(installPackedKernels(model->transformer(), run));
+            warmUp(*model, result.promptTokens);
         } else {
             out.notes = applyRunWeights(*model, run);
             out.weightsAs = "simulated-f32";
