@@ -40,7 +40,8 @@ struct CommandLine {
         "tab",
         "Chart tab: histograms, sqnr, summary, compare, overview, channels, sensitivity (measured "
         "first; sensitivity-map: its heat map), plan (measured and its plan run first), sweep, "
-        "generate (the Generate tab's prompt generated first, with every run), generate-speed "
+        "generate (the Generate tab's prompt generated first, with every run; generate-packed: "
+        "the runs on their packed kernels), generate-speed "
         "(its speed and memory table measured first).",
         "tab"};
     const QCommandLineOption preview{

@@ -67,7 +67,7 @@ void Session::start() {
     });
     // Only a session that asked for the Generate tab waits for its jobs: a user's own
     // generation later in the session does not move the views.
-    if (o_.tab == "generate")
+    if (o_.tab == "generate" || o_.tab == "generate-packed")
         connect(
             w_->generatePage(), &GeneratePage::generationFinished, this,
             [this](bool ok) {
@@ -112,6 +112,10 @@ bool Session::measureForTab() {
     if (o_.tab.startsWith("sensitivity")) return w_->startSensitivity();
     if (o_.tab == "plan") return w_->startPlan();
     if (o_.tab == "generate") return w_->generatePage()->start();
+    if (o_.tab == "generate-packed") {  // the runs on their packed kernels, with speed
+        w_->generatePage()->packedBox()->setChecked(true);
+        return w_->generatePage()->start();
+    }
     if (o_.tab == "generate-speed") {
         w_->generatePage()->sections()->setCurrentIndex(1);
         return w_->generatePage()->benchPanel()->start();
@@ -135,7 +139,8 @@ void Session::finish() {
     const QStringList tabs = {"histograms", "sqnr",        "summary", "compare", "overview",
                               "channels",   "sensitivity", "plan",    "sweep",   "generate"};
     if (tabs.contains(o_.tab)) w_->setChartTab(MainWindow::ChartTab(tabs.indexOf(o_.tab)));
-    if (o_.tab == "generate-speed") w_->setChartTab(MainWindow::GenerateTab);
+    if (o_.tab == "generate-speed" || o_.tab == "generate-packed")
+        w_->setChartTab(MainWindow::GenerateTab);
     if (o_.tab == "sensitivity-map") {  // the Sensitivity tab showing its heat map
         w_->setChartTab(MainWindow::SensitivityTab);
         w_->sensitivityPage()->view()->showHeatMap(true);
