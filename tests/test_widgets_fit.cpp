@@ -110,6 +110,17 @@ void TestWidgetsFit::sweepSensitivityAndPlanShowFallbacks() {
         QVERIFY(!view.cellToolTip(l, 0).contains("Fallback"));
     }
 
+    // The exported CSV: a "RECIPE fallback" column only where a layer fell back, holding
+    // each layer's reason (empty where the recipe applied as asked).
+    const QStringList csv = view.dataCsv().trimmed().split('\n');
+    QCOMPARE(csv.size(), 15);
+    const QString fallbackColumn = recipe + " fallback";
+    QCOMPARE(csv[0].contains(fallbackColumn), fell > 0);
+    QCOMPARE(csv[0].split(',').size(), fell > 0 ? 6 : 5);
+    for (int l = 0; l < 14 && fell > 0; ++l)
+        QCOMPARE(csv[l + 1].split(',').last(),
+                 l < fell ? QString::fromStdString(reason) : QString());
+
     // Sensitivity: a Fallback column, per layer unit and for a block of 7.
     auto result = std::make_shared<SensitivityResult>();
     result->recipe = recipe.toStdString();

@@ -313,6 +313,15 @@ QString SweepView::dataCsv() const {
     QString csv = "layer,block,kind";
     if (!result_) return csv + "\n";
     for (const std::string& r : result_->recipes) csv += "," + csvField(QString::fromStdString(r));
+    // A recipe some layers fell back under gets a column with each layer's reason (empty
+    // where it applied as asked): the SQNR beside is the fallback's.
+    std::vector<size_t> withFallback;
+    for (size_t r = 0; r < result_->layers.size(); ++r)
+        if (std::any_of(result_->layers[r].begin(), result_->layers[r].end(),
+                        [](const LayerResult& l) { return l.fallback; })) {
+            withFallback.push_back(r);
+            csv += "," + csvField(QString::fromStdString(result_->recipes[r]) + " fallback");
+        }
     csv += "\n";
     const int layers = result_->layers.empty() ? 0 : int(result_->layers[0].size());
     for (int l = 0; l < layers; ++l) {
@@ -323,6 +332,10 @@ QString SweepView::dataCsv() const {
                    .arg(csvField(QString::fromStdString(first.kind)));
         for (const auto& byRecipe : result_->layers)
             csv += "," + QString::number(byRecipe[size_t(l)].weightSqnrDb, 'g', 17);
+        for (const size_t r : withFallback) {
+            const LayerResult& lr = result_->layers[r][size_t(l)];
+            csv += "," + (lr.fallback ? csvField(QString::fromStdString(lr.fallbackReason)) : "");
+        }
         csv += "\n";
     }
     return csv;
