@@ -95,6 +95,7 @@ private Q_SLOTS:
     void unknownRecipeAndBadOptions();
     void nf4QuantizeAndBadRecipe();
     void sweepEqualsQuantize();
+    void sensitivityNamesFallbacks();
 };
 
 void TestCli::helpAndUnknownCommand() {
@@ -431,6 +432,45 @@ void TestCli::unknownRecipeAndBadOptions() {
                           "--bogus", "--out", dir + "/run"}),
                   "bogus", "unknown option");
     QVERIFY(!QFile::exists(dir + "/run"));
+}
+
+// The sensitivity command says which units were measured with layers the recipe fell back
+// on (stories260k's down_proj has 172 inputs: groups of 32 do not divide them, per-channel
+// instead) — in --json per unit and as a list after the table.
+void TestCli::sensitivityNamesFallbacks() {
+    const QStringList args = {"sensitivity",
+                              "--model",
+                              data(kSmall),
+                              "--recipe",
+                              "rtn:int4:g32:asym",
+                              "--eval",
+                              data("data/stories/stories.txt"),
+                              "--windows",
+                              "2",
+                              "--seq",
+                              "64",
+                              "--fisher-windows",
+                              "0",
+                              "--unit",
+                              "block"};
+    const Result r = runCli(args + QStringList{"--json"});
+    QVERIFY2(!r.crashed && r.exitCode == 0, r.err.c_str());
+    const json j = parsedJson(r);
+    int fellUnits = 0;
+    for (const json& u : j.at("units")) {
+        const auto layers = u.at("layers").get<std::vector<std::string>>();
+        std::vector<std::string> expected;
+        for (const std::string& l : layers)
+            if (l.find("down_proj") != std::string::npos) expected.push_back(l);
+        QCOMPARE(u.at("fallback_layers").get<std::vector<std::string>>(), expected);
+        QCOMPARE(u.at("fallback_reason").is_null(), expected.empty());
+        if (!expected.empty()) ++fellUnits;
+    }
+    QCOMPARE(fellUnits, 5);  // one down_proj in each of the 5 blocks
+    const Result text = runCli(args);
+    QVERIFY2(!text.crashed && text.exitCode == 0, text.err.c_str());
+    QVERIFY2(text.out.find("fallback: 5 unit(s)") != std::string::npos, text.out.c_str());
+    QVERIFY(text.out.find("group size 32") != std::string::npos);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

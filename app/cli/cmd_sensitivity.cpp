@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -87,23 +88,27 @@ void printJson(const ql::SensitivityResult& r) {
     j["seconds"] = r.seconds;
     j["units"] = nlohmann::json::array();
     for (const auto& u : r.units)
-        j["units"].push_back({{"unit", u.unit},
-                              {"layers", u.layers},
-                              {"first_block", u.firstBlock},
-                              {"parameters", u.parameters},
-                              {"kl_mean", u.klMean},
-                              {"kl_p99", u.klP99},
-                              {"ppl_q", u.pplQ},
-                              {"delta_kl_mean", u.deltaKlMean},
-                              {"delta_kl_p99", u.deltaKlP99},
-                              {"delta_ppl", u.deltaPpl},
-                              {"weight_sqnr_db", orNull(u.weightSqnrDb)},
-                              {"weight_error_sq", u.weightErrorSq},
-                              {"output_sqnr_db", orNull(u.outputSqnrDb)},
-                              {"fisher_error", orNull(u.fisherError)},
-                              {"hessian_error", orNull(u.hessianError)},
-                              {"input_kurtosis", orNull(u.inputKurtosis)},
-                              {"seconds", u.seconds}});
+        j["units"].push_back(
+            {{"unit", u.unit},
+             {"layers", u.layers},
+             {"first_block", u.firstBlock},
+             {"parameters", u.parameters},
+             {"kl_mean", u.klMean},
+             {"kl_p99", u.klP99},
+             {"ppl_q", u.pplQ},
+             {"delta_kl_mean", u.deltaKlMean},
+             {"delta_kl_p99", u.deltaKlP99},
+             {"delta_ppl", u.deltaPpl},
+             {"weight_sqnr_db", orNull(u.weightSqnrDb)},
+             {"weight_error_sq", u.weightErrorSq},
+             {"output_sqnr_db", orNull(u.outputSqnrDb)},
+             {"fisher_error", orNull(u.fisherError)},
+             {"hessian_error", orNull(u.hessianError)},
+             {"input_kurtosis", orNull(u.inputKurtosis)},
+             {"fallback_layers", u.fallbackLayers},
+             {"fallback_reason",
+              u.fallbackReason.empty() ? nlohmann::json() : nlohmann::json(u.fallbackReason)},
+             {"seconds", u.seconds}});
     j["proxies"] = {{"hessian_windows", r.hessianWindows},
                     {"fisher_windows", r.fisherWindows},
                     {"block_passes", r.proxyBlockPasses},
@@ -131,6 +136,20 @@ void printTable(const ql::SensitivityResult& r) {
                     u.unit.c_str(), u.deltaKlMean, u.deltaKlP99, u.deltaPpl, u.weightSqnrDb,
                     u.weightErrorSq, u.outputSqnrDb, u.fisherError, u.hessianError,
                     u.inputKurtosis);
+    // A unit measured with a fallback is not the recipe as asked: say which and why.
+    const auto fell =
+        std::count_if(r.units.begin(), r.units.end(),
+                      [](const ql::UnitSensitivity& u) { return !u.fallbackLayers.empty(); });
+    if (fell > 0) {
+        std::printf(
+            "\nfallback: %lld unit(s) measured with layers the recipe could not be applied "
+            "to as asked:\n",
+            (long long)fell);
+        for (const auto& u : r.units)
+            if (!u.fallbackLayers.empty())
+                std::printf("  %s: %zu layer(s), %s\n", u.unit.c_str(), u.fallbackLayers.size(),
+                            u.fallbackReason.c_str());
+    }
     std::printf("\nSpearman rank correlation with dKL mean (%zu units; SQNRs negated):\n",
                 r.units.size());
     for (const ql::ProxyCorrelation& c : r.correlations)
