@@ -366,7 +366,7 @@ void GeneratePage::showResult() {
         if (i == 0) continue;
         columnHeader(i)->setToolTip(
             QString::fromStdString(out.name) +
-            (isPackedOutput(out)
+            (out.onPackedKernels
                  ? "\nDecoded on the packed kernels: " + QString::fromStdString(out.weightsAs) +
                        " (tokens/s of the quantized model, float32 activations)."
                  : QString("\nDecoded with the run's weights dequantized to float32 "

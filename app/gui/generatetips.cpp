@@ -88,15 +88,11 @@ QStringList tokenToolTips(const GenerationComparison& c, int output) {
     return tips;
 }
 
-bool isPackedOutput(const GeneratedText& out) {
-    return out.weightsAs.rfind("packed", 0) == 0;
-}
-
 QString columnHeader(const GenerationComparison& c, int output) {
     const GeneratedText& out = c.outputs[size_t(output)];
     // A simulated run decodes with its weights dequantized to float32: its tokens/s would be
     // the float kernels' speed, so it shows none; a run on the packed kernels shows its own.
-    const bool ownSpeed = output == 0 || isPackedOutput(out);
+    const bool ownSpeed = output == 0 || out.onPackedKernels;
     const double speed = ownSpeed && out.decodeSeconds > 0.0 && out.tokens.size() > 1
                              ? double(out.tokens.size() - 1) / out.decodeSeconds
                              : 0.0;

@@ -17,9 +17,6 @@ QStringList shownPieces(const GeneratedText& out);
 QString quotedPiece(const std::string& piece);
 // One tooltip per shown token of output `output` (0: the float model).
 QStringList tokenToolTips(const GenerationComparison& c, int output);
-// A run's output decoded on the packed kernels (GenerationRequest::packedKernels): its
-// seconds are the quantized model's own.
-bool isPackedOutput(const GeneratedText& out);
 // The column's header (rich text): name, token count and speed; for runs the first
 // divergence, mean KL and top-1 agreement.
 QString columnHeader(const GenerationComparison& c, int output);

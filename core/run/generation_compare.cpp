@@ -155,7 +155,9 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         if (request.packedKernels) {
             model.reset();  // one model in memory at a time: the packed copy releases floats
             model = Model::load(request.modelDir);
-            out.weightsAs = describeInstall(installPackedKernels(model->transformer(), run));
+            const PackedInstallReport installed = installPackedKernels(model->transformer(), run);
+            out.weightsAs = describeInstall(installed);
+            out.onPackedKernels = installed.packedLayers > 0;
             warmUp(*model, result.promptTokens);
         } else {
             out.notes = applyRunWeights(*model, run);

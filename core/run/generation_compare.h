@@ -46,6 +46,9 @@ struct GeneratedText {
     // What the output was computed with: "f32" (the float model), "simulated-f32" (a run's
     // dequantized weights) or run/packed_install.h's describeInstall ("packed (int4 g128 asym)").
     std::string weightsAs;
+    // At least one of the run's layers computed from its packed codes: its seconds are the
+    // quantized model's own (GenerationRequest::packedKernels).
+    bool onPackedKernels = false;
     std::vector<int32_t> tokens;
     std::vector<std::string> pieces;  // each token decoded alone
     // Each token's share of the text as it streams: concatenated (without a final stop
