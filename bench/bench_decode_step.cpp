@@ -6,10 +6,12 @@
 // and the fraction of the read-bandwidth limit (weight bytes read per token / probe, the probe
 // run before and after).
 // Usage: bench_decode_step MODEL RUN [a8] [steps=32] [prompt=128] [paths=aten,loops]
+// A path may name the decode workers' spin in µs after a colon: loops:0,loops:200.
 #include "base/parallel.h"
 #include "base/process_env.h"
 #include "base/read_bandwidth.h"
 #include "bench_timing.h"
+#include "infer/spin_team.h"
 #include "model/decoder.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -36,7 +38,12 @@ int32_t argmax(const std::vector<float>& v) {
     return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-ql::DecodeStepPath parsePath(const std::string& s) {
+// "PATH[:SPIN_US]": sets the decode team's spin (spin_team.h) when given, returns the path.
+ql::DecodeStepPath parsePath(const std::string& name) {
+    const size_t colon = name.find(':');
+    if (colon != std::string::npos)
+        ql::infer::detail::setDecodeSpinMicros(std::atoi(name.c_str() + colon + 1));
+    const std::string s = name.substr(0, colon);
     if (s == "aten") return ql::DecodeStepPath::Aten;
     if (s == "ungrouped") return ql::DecodeStepPath::LoopsUngrouped;
     return ql::DecodeStepPath::Loops;

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "infer/packed_kernels.h"
+#include "infer/spin_team.h"
 #include "infer/x86_target.h"
 
 #include <ATen/ATen.h>
@@ -171,18 +172,9 @@ std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads) {
     return out;
 }
 
-int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn) {
-    if (tasks <= 0) return 0;
-    // The pool's thread number of each task (ATen's id, set inside parallel_for).
-    std::vector<int> ran(size_t(tasks), -1);
-    at::parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-            ran[size_t(i)] = at::get_thread_num();
-            fn(i);
-        }
-    });
-    std::sort(ran.begin(), ran.end());
-    return int(std::unique(ran.begin(), ran.end()) - ran.begin());
+int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn, WorkerWait wait) {
+    const int spin = wait == WorkerWait::Spin ? detail::decodeSpinMicros() : 0;
+    return detail::runOnTeam(tasks, intraOpThreads(), spin, fn);
 }
 
 int intraOpThreads() {
@@ -275,7 +267,7 @@ void PackedLinear::dequantRows(int64_t r0, int64_t r1, float* out) const {
     const detail::DequantFn dequant = kernels().dequant;
     const float* divisor = divisors_.empty() ? nullptr : divisors_.data();
     const std::vector<RowRange> ranges = decodeRowRanges(r1 - r0, cols_, intraOpThreads());
-    runOnThreads(int64_t(ranges.size()), [&](int64_t i) {
+    const auto share = [&](int64_t i) {
         const RowRange& p = ranges[size_t(i)];
         float* o = out + p.begin * cols_;
         if (mode_ == ActivationMode::Float) {
@@ -286,7 +278,8 @@ void PackedLinear::dequantRows(int64_t r0, int64_t r1, float* out) const {
         thread_local RowForm rows;
         rowFormFromA8(r0 + p.begin, r0 + p.end, rows);
         dequant(rowView(rows), 0, p.end - p.begin, divisor, o);
-    });
+    };
+    runOnThreads(int64_t(ranges.size()), share, WorkerWait::Sleep);
 }
 
 void PackedLinear::prefillForward(const float* x, int64_t tokens, float* y) const {

@@ -61,11 +61,17 @@ struct RowRange {
 // share would hold fewer than 2^16 weights (a thread's wake-up costs about that much).
 std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads);
 
-// Runs fn(i) for i in [0, tasks) on libtorch's intra-op (OpenMP) threads, task i on the
-// pool's thread i when tasks <= the pool's threads. Returns the number of distinct threads
-// that ran a task (core/infer is compiled with OpenMP: without it at::parallel_for runs
-// serially, as every packed GEMV did before).
-int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn);
+// After a call, the threads that ran it wait for the next one: Spin (the decode calls, a
+// step's next region comes within microseconds) for a bounded time before they sleep, or
+// Sleep at once (prefill's dequantization, followed by sgemm on the same cores).
+enum class WorkerWait { Spin, Sleep };
+
+// Runs fn(i) for i in [0, tasks) on intraOpThreads() threads: the caller and the decode
+// team's workers (spin_team.h), task i on thread i % threads (the caller is thread 0).
+// Returns the number of distinct threads that ran a task. A call nested in a task, or made
+// while another thread's call runs, runs its tasks on the calling thread.
+int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn,
+                 WorkerWait wait = WorkerWait::Spin);
 // Threads of the intra-op pool now (at::get_num_threads()).
 int intraOpThreads();
 
