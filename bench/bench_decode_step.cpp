@@ -10,8 +10,8 @@
 #include "base/parallel.h"
 #include "base/process_env.h"
 #include "base/read_bandwidth.h"
+#include "base/spin_team.h"
 #include "bench_timing.h"
-#include "infer/spin_team.h"
 #include "model/decoder.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -41,8 +41,7 @@ int32_t argmax(const std::vector<float>& v) {
 // "PATH[:SPIN_US]": sets the decode team's spin (spin_team.h) when given, returns the path.
 ql::DecodeStepPath parsePath(const std::string& name) {
     const size_t colon = name.find(':');
-    if (colon != std::string::npos)
-        ql::infer::detail::setDecodeSpinMicros(std::atoi(name.c_str() + colon + 1));
+    if (colon != std::string::npos) ql::setDecodeSpinMicros(std::atoi(name.c_str() + colon + 1));
     const std::string s = name.substr(0, colon);
     if (s == "aten") return ql::DecodeStepPath::Aten;
     if (s == "ungrouped") return ql::DecodeStepPath::LoopsUngrouped;

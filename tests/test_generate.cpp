@@ -131,11 +131,18 @@ double chunksVersusFull(const ql::Model& model, const std::vector<int32_t>& ids,
     return worst;
 }
 
-// Restores the decode-step path a test changed.
+// Restores the decode-step path (and the stage split threshold) a test changed.
 struct DecodeStepPathGuard {
     ql::DecodeStepPath saved = ql::decodeStepPath();
-    ~DecodeStepPathGuard() { ql::setDecodeStepPath(saved); }
+    ~DecodeStepPathGuard() {
+        ql::setDecodeStepPath(saved);
+        ql::setDecodeStageParallelWork(int64_t(1) << 15);
+    }
 };
+
+// Paths of decodeStepLoopsEqualFullForward: the loops step with its default split of
+// attention and SiLU·up over threads, with every stage split (even one key), and ATen.
+enum StepVariant { LoopsDefault, LoopsAllSplit, Aten };
 
 }  // namespace
 
@@ -192,17 +199,17 @@ private Q_SLOTS:
     void decodeStepLoopsEqualFullForward_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<int>("path");
+        const char* names[] = {"loops", "loops all split", "aten"};
         for (const char* m : {"llama-tiny", "qwen2-tiny", "qwen3-tiny"})
-            for (auto p : {ql::DecodeStepPath::Loops, ql::DecodeStepPath::Aten})
-                QTest::newRow(qPrintable(
-                    QString("%1 %2").arg(m, p == ql::DecodeStepPath::Loops ? "loops" : "aten")))
-                    << QString(m) << int(p);
+            for (int v : {LoopsDefault, LoopsAllSplit, Aten})
+                QTest::newRow(qPrintable(QString("%1 %2").arg(m, names[v]))) << QString(m) << v;
     }
     void decodeStepLoopsEqualFullForward() {
         QFETCH(QString, model);
         QFETCH(int, path);
         DecodeStepPathGuard guard;
-        ql::setDecodeStepPath(ql::DecodeStepPath(path));
+        ql::setDecodeStepPath(path == Aten ? ql::DecodeStepPath::Aten : ql::DecodeStepPath::Loops);
+        if (path == LoopsAllSplit) ql::setDecodeStageParallelWork(0);
         const auto m = synthModel(model.toStdString());
         const std::vector<int32_t> ids = promptFor(model, 300);
         const double steps = chunksVersusFull(*m, ids, {3, 1});
@@ -223,7 +230,7 @@ private Q_SLOTS:
         const at::Tensor one = at::tensor(std::vector<int64_t>{7}, at::kLong).view({1, 1});
         const at::Tensor out = net.blockCached(0, net.embed(one), cache);
         QCOMPARE(cache.length(), int64_t(4));
-        QCOMPARE(cache.kStore.defined(), ql::DecodeStepPath(path) == ql::DecodeStepPath::Loops);
+        QCOMPARE(cache.kStore.defined(), path != Aten);
         if (cache.kStore.defined()) {
             QCOMPARE(cache.kStore.size(2), int64_t(256));
             QCOMPARE(cache.k.data_ptr(), cache.kStore.data_ptr());

@@ -1,7 +1,7 @@
-// The decode path's team of threads (core/infer/spin_team.h): every task runs exactly once on
+// The decode path's team of threads (core/base/spin_team.h): every task runs exactly once on
 // the thread the contract names, errors come back to the caller, nested and concurrent calls
 // run on their calling thread, and the team follows the thread count asked for.
-#include "infer/spin_team.h"
+#include "base/spin_team.h"
 
 #include <QTest>
 
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-using ql::infer::detail::runOnTeam;
+using ql::runOnTeam;
 
 class TestSpinTeam : public QObject {
     Q_OBJECT

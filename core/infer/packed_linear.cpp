@@ -3,8 +3,8 @@
 #include "infer/packed_linear.h"
 
 #include "base/error.h"
+#include "base/spin_team.h"
 #include "infer/packed_kernels.h"
-#include "infer/spin_team.h"
 #include "infer/x86_target.h"
 
 #include <ATen/ATen.h>
@@ -173,8 +173,8 @@ std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads) {
 }
 
 int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn, WorkerWait wait) {
-    const int spin = wait == WorkerWait::Spin ? detail::decodeSpinMicros() : 0;
-    return detail::runOnTeam(tasks, intraOpThreads(), spin, fn);
+    const int spin = wait == WorkerWait::Spin ? decodeSpinMicros() : 0;
+    return runOnTeam(tasks, intraOpThreads(), spin, fn);
 }
 
 int intraOpThreads() {

@@ -67,7 +67,7 @@ std::vector<RowRange> decodeRowRanges(int64_t rows, int64_t cols, int threads);
 enum class WorkerWait { Spin, Sleep };
 
 // Runs fn(i) for i in [0, tasks) on intraOpThreads() threads: the caller and the decode
-// team's workers (spin_team.h), task i on thread i % threads (the caller is thread 0).
+// team's workers (base/spin_team.h), task i on thread i % threads (the caller is thread 0).
 // Returns the number of distinct threads that ran a task. A call nested in a task, or made
 // while another thread's call runs, runs its tasks on the calling thread.
 int runOnThreads(int64_t tasks, const std::function<void(int64_t)>& fn,

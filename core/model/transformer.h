@@ -176,6 +176,12 @@ enum class DecodeStepPath { Loops, LoopsUngrouped, Aten };
 void setDecodeStepPath(DecodeStepPath path);
 DecodeStepPath decodeStepPath();
 
+// Multiply-adds from which the loops step splits its attention (over heads) and SiLU·up
+// (over elements) across the decode team (base/spin_team.h); default 2^15 (a region costs
+// ~1 µs). Tests set 0 to split every stage; each head and element is computed by the same
+// code wherever it runs.
+void setDecodeStageParallelWork(int64_t multiplyAdds);
+
 // Makes `rowMajor` [out, in] the weight of linear `name` (a copy; requires grad when the
 // model does). Throws ql::Error for an unknown name or a wrong size.
 void setLinearWeight(Transformer& net, const std::string& name, const std::vector<float>& rowMajor);

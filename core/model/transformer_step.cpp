@@ -5,9 +5,12 @@
 // cost"). Same math and order of operations as blockImpl per element; sums (RMSNorm's mean,
 // attention's dot products, softmax) add in another order than ATen's kernels.
 #include "base/error.h"
+#include "base/spin_team.h"
 #include "model/stage_profile.h"
 #include "model/transformer.h"
 #include "model/transformer_weights.h"
+
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <atomic>
@@ -73,13 +76,13 @@ void rope(float* x, const float* cos, const float* sin, int64_t D) {
 #endif
 
 // One query per head over n cached keys and values ([KV, capacity, D] storage): softmax of
-// q·k / sqrt(D), then the weighted sum of values, per query head i on kv head i / rep (HF
-// repeat_kv). scores: n floats of scratch. out [H, D].
+// q·k / sqrt(D), then the weighted sum of values, per query head i in [h0, h1) on kv head
+// i / rep (HF repeat_kv). scores: n floats of scratch. out [H, D].
 QL_STEP_CLONES void attendOneQuery(const float* q, const float* keys, const float* values,
-                                   int64_t capacity, int64_t H, int64_t rep, int64_t D, int64_t n,
-                                   float* scores, float* out) {
+                                   int64_t capacity, int64_t h0, int64_t h1, int64_t rep, int64_t D,
+                                   int64_t n, float* scores, float* out) {
     const float scale = float(1.0 / std::sqrt(double(D)));
-    for (int64_t i = 0; i < H; ++i) {
+    for (int64_t i = h0; i < h1; ++i) {
         const int64_t g = i / rep;
         const float* kg = keys + g * capacity * D;
         const float* vg = values + g * capacity * D;
@@ -104,6 +107,29 @@ QL_STEP_CLONES void attendOneQuery(const float* q, const float* keys, const floa
     }
 }
 
+// Multiply-adds below which a stage of the step runs on the calling thread alone: a region
+// costs ~1 µs (bench_decode_overhead), a thread does a few thousand multiply-adds in that.
+std::atomic<int64_t> gParallelWork{int64_t(1) << 15};
+
+// Threads for `work` multiply-adds of a step's stage over `units` independent parts.
+int64_t stageThreads(int64_t work, int64_t units) {
+    if (work < gParallelWork.load(std::memory_order_relaxed)) return 1;
+    return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), units));
+}
+
+// silu(gate) * up in place of gate, split over the decode team when it is worth it (each
+// element by the same code wherever it runs; an expf costs about 16 multiply-adds).
+void siluTimesUp(float* gate, const float* up, int64_t n) {
+    const int64_t threads = stageThreads(16 * n, n);
+    runOnTeam(threads, int(threads), decodeSpinMicros(), [&](int64_t t) {
+        const int64_t b = n * t / threads, e = n * (t + 1) / threads;
+        for (int64_t i = b; i < e; ++i) {
+            const float x = gate[i];
+            gate[i] = x / (1.0f + std::exp(-x)) * up[i];
+        }
+    });
+}
+
 // Makes `store` hold `cache` (k or v, [1, KV, S, D]) in its first S positions with room for
 // one more (a copy into new storage when it does not already).
 void ensureStore(at::Tensor& store, const at::Tensor& cached, int64_t KV, int64_t D) {
@@ -124,6 +150,10 @@ void setDecodeStepPath(DecodeStepPath path) {
 }
 DecodeStepPath decodeStepPath() {
     return DecodeStepPath(gPath.load());
+}
+
+void setDecodeStageParallelWork(int64_t multiplyAdds) {
+    gParallelWork.store(std::max<int64_t>(0, multiplyAdds));
 }
 
 void Transformer::setGroupKernel(int block, ProjGroup group, GroupKernel kernel) {
@@ -253,8 +283,16 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     cache.k = cache.kStore.narrow(2, 0, S + 1);
     cache.v = cache.vStore.narrow(2, 0, S + 1);
     const int64_t n = S + 1;
-    scores.resize(size_t(n));
-    attendOneQuery(q, keys, values, capacity, H, rep, D, n, scores.data(), attn.data());
+    // Heads split over the decode team (each head's sums in the same order wherever it runs).
+    const int64_t threads = stageThreads(2 * H * n * D, H);
+    scores.resize(size_t(threads * n));
+    // Pointers, not the thread_local vectors: a worker naming `scores` would get its own.
+    float* const scratch = scores.data();
+    float* const heads = attn.data();
+    runOnTeam(threads, int(threads), decodeSpinMicros(), [&](int64_t t) {
+        attendOneQuery(q, keys, values, capacity, H * t / threads, H * (t + 1) / threads, rep, D, n,
+                       scratch + t * n, heads);
+    });
     clock.mark(Stage::Attention);
     project(3, attn.data(), proj.data());
     for (int64_t i = 0; i < hs; ++i) h[i] = h[i] + proj[size_t(i)];
@@ -269,10 +307,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     float* const guOut[2] = {gate, up};
     projectGroup(ProjGroup::GateUp, 4, 2, xn.data(), guOut);
     clock.mark(Stage::MlpProj);
-    for (int64_t i = 0; i < inter; ++i) {
-        const float x = gate[i];
-        gate[i] = x / (1.0f + std::exp(-x)) * up[i];  // silu(gate) * up
-    }
+    siluTimesUp(gate, up, inter);
     clock.mark(Stage::MlpAct);
     project(6, gate, proj.data());
     for (int64_t i = 0; i < hs; ++i) h[i] = h[i] + proj[size_t(i)];

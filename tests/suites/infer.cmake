@@ -17,6 +17,6 @@ quantlens_add_test(test_infer_cli SOURCES test_infer_cli.cpp cli_runner.h
   LIBS Qt6::Core nlohmann_json::nlohmann_json TIMEOUT 600)
 add_dependencies(test_infer_cli quantlens-cli)
 target_compile_definitions(test_infer_cli PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
-# The decode path's team of threads (spin_team.h): tasks once each on their threads, errors
+# The decode path's team of threads (base/spin_team.h): tasks once each on their threads, errors
 # rethrown, nested and concurrent calls, thread-count changes.
-quantlens_add_test(test_spin_team SOURCES test_spin_team.cpp LIBS QuantLens::infer TIMEOUT 120)
+quantlens_add_test(test_spin_team SOURCES test_spin_team.cpp LIBS QuantLens::base TIMEOUT 120)

@@ -1,5 +1,5 @@
 // The decode path's team of threads: workers that spin for a bounded time between calls.
-#include "infer/spin_team.h"
+#include "base/spin_team.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-namespace ql::infer::detail {
+namespace ql {
 
 namespace {
 
@@ -170,4 +170,4 @@ void setDecodeSpinMicros(int micros) {
     gSpinMicros.store(std::max(0, micros));
 }
 
-}  // namespace ql::infer::detail
+}  // namespace ql

@@ -1,4 +1,5 @@
-// The threads that run the decode path's parallel regions (issue 11). A decode step of a
+// The threads that run the decode step's parallel regions (issue 11): the packed layers'
+// calls (core/infer) and the step's attention and SiLU (core/model). A decode step of a
 // packed model is ~100 short regions (q/k/v, o, gate/up and down per block, the head), each
 // reading 20-300 µs of weights, with a few µs to tens of µs of serial work between them.
 // OpenMP's passive waits put the pool's threads to sleep after every region, and waking one
@@ -15,7 +16,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace ql::infer::detail {
+namespace ql {
 
 // Runs fn(i) for i in [0, tasks) on `threads` threads: the caller and threads - 1 workers of
 // the process's team; task i on thread i % threads (the caller is thread 0). After their
@@ -31,4 +32,4 @@ int decodeSpinMicros();
 void setDecodeSpinMicros(int micros);  // benches compare settings in one process
 constexpr int kDefaultSpinMicros = 200;
 
-}  // namespace ql::infer::detail
+}  // namespace ql
