@@ -7,3 +7,8 @@ target_link_libraries(bench_infer_kernels PRIVATE QuantLens::infer QuantLens::qu
 add_executable(bench_decode_overhead ${CMAKE_CURRENT_SOURCE_DIR}/bench_decode_overhead.cpp)
 target_link_libraries(bench_decode_overhead PRIVATE QuantLens::infer QuantLens::quant QuantLens::base
   torch quantlens_warnings)
+# The int8-activation kernels' compute rate in L2 against VPDPBUSD's rate and the read
+# bandwidth: what a layer read from memory can reach with and without overlap.
+add_executable(bench_a8_compute ${CMAKE_CURRENT_SOURCE_DIR}/bench_a8_compute.cpp)
+target_link_libraries(bench_a8_compute PRIVATE QuantLens::infer QuantLens::quant QuantLens::base
+  torch quantlens_warnings)
