@@ -71,6 +71,11 @@ private Q_SLOTS:
             QCOMPARE(f["head_kl_positions"].get<int>(), 0);
             QCOMPARE(f["weights_as"].get<std::string>(), std::string("f32"));
             QVERIFY(f["head_tied"].get<bool>());
+            // A probe before the first model and one after each; the limit is the best.
+            QCOMPARE((*j)["read_probes"].get<int>(), 1 + int((*j)["models"].size()));
+            const double lowest = (*j)["read_bandwidth_lowest_bytes_per_second"].get<double>();
+            QVERIFY(lowest > 0);
+            QVERIFY(lowest <= (*j)["read_bandwidth_bytes_per_second"].get<double>());
             for (const json& m : (*j)["models"]) {
                 const double limit = (*j)["read_bandwidth_bytes_per_second"].get<double>() /
                                      double(m["weight_bytes_per_token"].get<uint64_t>());

@@ -21,11 +21,13 @@ QString InferBenchTableModel::caption() const {
     if (!result_) return {};
     return QString(
                "%1 thread(s) · prefill of %2 tokens · %3 decoded tokens (greedy, KV cache) · "
-               "read bandwidth %4/s")
+               "read bandwidth %4/s (best of %5 probes, lowest %6/s)")
         .arg(result_->threads)
         .arg(promptTokens_)
         .arg(genTokens_)
-        .arg(formatBytes(result_->readBandwidthBytesPerSecond));
+        .arg(formatBytes(result_->readBandwidthBytesPerSecond))
+        .arg(result_->readProbes)
+        .arg(formatBytes(result_->readBandwidthLowestBytesPerSecond));
 }
 
 int InferBenchTableModel::rowCount(const QModelIndex& parent) const {

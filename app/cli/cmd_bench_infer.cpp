@@ -127,6 +127,8 @@ int cmdBenchInfer(const Argv& argv) {
             }
         const nlohmann::json j = {
             {"read_bandwidth_bytes_per_second", r.readBandwidthBytesPerSecond},
+            {"read_bandwidth_lowest_bytes_per_second", r.readBandwidthLowestBytesPerSecond},
+            {"read_probes", r.readProbes},
             {"read_probe_bytes", r.readProbeBytes},
             {"last_level_cache_bytes", r.lastLevelCacheBytes},
             {"threads", r.threads},
@@ -140,9 +142,11 @@ int cmdBenchInfer(const Argv& argv) {
         return 0;
     }
     std::printf(
-        "read bandwidth %.2f GB/s (%d threads, best of 5 sums over %.0f MiB; last-level cache "
-        "%.0f MiB as reported), prompt %d tokens, %d decode steps\n",
-        r.readBandwidthBytesPerSecond / 1e9, r.threads, mib(r.readProbeBytes),
+        "read bandwidth %.2f GB/s (%d threads; best of %d probes, before the first model and "
+        "after each, the lowest %.2f GB/s; sums over %.0f MiB, last-level cache %.0f MiB as "
+        "reported), prompt %d tokens, %d decode steps\n",
+        r.readBandwidthBytesPerSecond / 1e9, r.threads, r.readProbes,
+        r.readBandwidthLowestBytesPerSecond / 1e9, mib(r.readProbeBytes),
         mib(r.lastLevelCacheBytes), request.promptTokens, request.genTokens);
     std::printf("%-28s %9s %9s %10s %9s %9s %9s %9s %6s %8s %8s %8s %7s %-16s %9s  %s\n", "model",
                 "prefill/s", "decode/s", "weights", "KV cache", "peak RSS", "GB/token", "limit/s",

@@ -75,9 +75,14 @@ struct InferBenchRow {
 };
 
 struct InferBenchResult {
-    // base/read_bandwidth.h with the compute threads: best of 5 sums over a buffer of at
-    // least 1 GiB and twice the last-level cache.
+    // base/read_bandwidth.h with the compute threads, over a buffer of at least 1 GiB and
+    // twice the last-level cache: probed before the first model (best of 5 sums) and after
+    // each (best of 2), since a shared machine's bandwidth moves by 2x within minutes. The
+    // best of all probes is the limit every row is measured against; the lowest shows the
+    // spread.
     double readBandwidthBytesPerSecond = 0.0;
+    double readBandwidthLowestBytesPerSecond = 0.0;
+    int readProbes = 0;
     uint64_t readProbeBytes = 0;       // the probe's buffer
     uint64_t lastLevelCacheBytes = 0;  // as the system reports it (0: unknown)
     int threads = 0;
