@@ -277,6 +277,20 @@ private Q_SLOTS:
         const auto rows = ql::continuationLogits(*m, prompt, a.tokens);
         QCOMPARE(rows.size(), a.tokens.size());
         for (size_t i = 0; i < rows.size(); ++i) QCOMPARE(ql::argmaxToken(rows[i]), a.tokens[i]);
+        // One decode step per token (generate --packed --activations int8 teacher-forces so):
+        // the same rows as the one pass, to float rounding.
+        const auto stepped = ql::continuationLogits(*m, prompt, a.tokens, true);
+        QCOMPARE(stepped.size(), rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+            QCOMPARE(stepped[i].size(), rows[i].size());
+            double worst = 0, scale = 0;
+            for (size_t v = 0; v < rows[i].size(); ++v) {
+                worst = std::max(worst, double(std::abs(stepped[i][v] - rows[i][v])));
+                scale = std::max(scale, double(std::abs(rows[i][v])));
+            }
+            QVERIFY2(worst <= kLogitTolerance * scale,
+                     qPrintable(QString("row %1: %2 of %3").arg(i).arg(worst).arg(scale)));
+        }
         // Against itself: KL 0, the run's token is the float token.
         for (const ql::TokenComparison& t : ql::compareNextTokens(rows, rows, a.tokens)) {
             QVERIFY(t.kl < 1e-12);

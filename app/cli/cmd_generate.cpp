@@ -23,8 +23,8 @@ namespace {
 const char* kUsage =
     "Usage: quantlens-cli generate --model DIR [--run RUN ...] (--prompt TEXT | --prompt-file F)\n"
     "                              [--max-new-tokens N] [--greedy | --temperature T --top-k K\n"
-    "                              --top-p P --seed S] [--chat] [--packed] [--threads N]\n"
-    "                              [--json]\n"
+    "                              --top-p P --seed S] [--chat] [--packed [--activations\n"
+    "                              float|int8] [--head f32|int8|int4]] [--threads N] [--json]\n"
     "\n"
     "Generates text with the float model and with each run's quantized weights (simulated in\n"
     "float32), KV-cached, and prints the texts side by side (one after another when the\n"
@@ -49,6 +49,10 @@ const char* kUsage =
     "                        bench-infer measures; one model resident at a time), so its\n"
     "                        seconds are the quantized model's; without it a run's weights\n"
     "                        are dequantized into the float model and its seconds are float32's\n"
+    "  --activations A       with --packed: float (default) or int8 (the packed layers decode\n"
+    "                        with their input quantized to int8, as bench-infer --activations)\n"
+    "  --head H              with --packed: the runs' output head f32 (default), int8 or int4\n"
+    "                        (as bench-infer --head); the KL and text then include it\n"
     "  --threads N           compute threads, 1..256\n"
     "  --json                print the result as JSON\n";
 
@@ -219,7 +223,7 @@ int cmdGenerate(const Argv& argv) {
     if (wantsHelp(argv, kUsage)) return 0;
     const Args args(argv,
                     {"model", "run", "prompt", "prompt-file", "max-new-tokens", "temperature",
-                     "top-k", "top-p", "seed", "threads"},
+                     "top-k", "top-p", "seed", "threads", "activations", "head"},
                     {"greedy", "chat", "json", "packed"});
     args.allowPositional(0);
     ql::GenerationRequest request;
@@ -231,6 +235,17 @@ int cmdGenerate(const Argv& argv) {
         args.has("prompt") ? args.value("prompt") : readTextFile(args.value("prompt-file"));
     request.chat = args.flag("chat");
     request.packedKernels = args.flag("packed");
+    const std::string activations = args.value("activations", "float");
+    if (activations != "float" && activations != "int8")
+        throw ql::Error("--activations must be float or int8, not '" + activations + "'");
+    request.int8Activations = activations == "int8";
+    request.head = ql::parseHeadFormat(args.value("head", "f32"));
+    if (request.int8Activations && !request.packedKernels)
+        throw ql::Error(
+            "--activations int8 needs --packed (the simulated runs compute in float32)");
+    if (request.head != ql::HeadFormat::Float32 && !request.packedKernels)
+        throw ql::Error(std::string("--head ") + ql::headFormatName(request.head) +
+                        " needs --packed (the simulated runs compute in float32)");
     request.options.maxNewTokens = args.intValue("max-new-tokens", 32);
     if (request.options.maxNewTokens < 1 || request.options.maxNewTokens > 4096)
         throw ql::Error("--max-new-tokens must be in 1..4096");

@@ -72,9 +72,17 @@ GenerationResult generate(const Model& model, const std::vector<int32_t>& prompt
 
 std::vector<std::vector<float>> continuationLogits(const Model& model,
                                                    const std::vector<int32_t>& prompt,
-                                                   const std::vector<int32_t>& continuation) {
+                                                   const std::vector<int32_t>& continuation,
+                                                   bool oneTokenSteps) {
     if (prompt.empty()) throw Error("the prompt has no tokens");
     if (continuation.empty()) return {};
+    if (oneTokenSteps) {
+        Decoder decoder(model);
+        std::vector<std::vector<float>> rows{decoder.feed(prompt)};
+        for (size_t i = 0; i + 1 < continuation.size(); ++i)
+            rows.push_back(decoder.feed({continuation[i]}));
+        return rows;
+    }
     std::vector<int32_t> ids = prompt;
     ids.insert(ids.end(), continuation.begin(), continuation.end() - 1);
     // The rows that predict the continuation: the prompt's last and every fed one after it.

@@ -62,11 +62,15 @@ GenerationResult generate(const Model& model, const std::vector<int32_t>& prompt
                           const GenerationOptions& options, const TokenCallback& onToken = {},
                           const ProgressCallback& progress = {});
 
-// The logits that predict each token of `continuation` after `prompt`, teacher-forced:
-// one full forward pass of prompt + continuation; row i predicts continuation[i].
+// The logits that predict each token of `continuation` after `prompt`, teacher-forced; row
+// i predicts continuation[i]. By default one cached pass of prompt + continuation; with
+// oneTokenSteps the prompt in one pass and then one decode step per token, the computation
+// that generated the text (a packed model with int8 activations quantizes them only in
+// one-token decode calls: prefill takes float activations).
 std::vector<std::vector<float>> continuationLogits(const Model& model,
                                                    const std::vector<int32_t>& prompt,
-                                                   const std::vector<int32_t>& continuation);
+                                                   const std::vector<int32_t>& continuation,
+                                                   bool oneTokenSteps = false);
 
 // One position of a teacher-forced comparison: p is the float model's next-token
 // distribution, q the quantized model's, both after the same (float) prefix.

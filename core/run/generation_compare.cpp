@@ -120,6 +120,8 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
                                        const GenerationStream& stream,
                                        const ProgressCallback& progress) {
     checkSampling(request.options.sampling);
+    if ((request.int8Activations || request.head != HeadFormat::Float32) && !request.packedKernels)
+        throw Error("int8 activations and a quantized output head need the packed kernels");
     if (request.options.maxNewTokens < 1) throw Error("--max-new-tokens must be at least 1");
     std::vector<std::shared_ptr<const RunResult>> runs;
     for (const std::string& folder : request.runFolders)
@@ -134,6 +136,7 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
     result.promptTokens = promptIds(request, *tokenizer, options, result.chatFormat);
     auto model = Model::load(request.modelDir);
     for (const auto& run : runs) checkRunFitsModel(*model, *run);  // before any generation
+    if (!runs.empty()) checkHeadFormat(request.head, model->config().hiddenSize);
 
     const int models = 1 + int(runs.size());
     const ProgressReporter rep(progress);
@@ -155,9 +158,18 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         if (request.packedKernels) {
             model.reset();  // one model in memory at a time: the packed copy releases floats
             model = Model::load(request.modelDir);
-            const PackedInstallReport installed = installPackedKernels(model->transformer(), run);
+            const PackedInstallReport installed =
+                installPackedKernels(model->transformer(), run, request.int8Activations);
             out.weightsAs = describeInstall(installed);
             out.onPackedKernels = installed.packedLayers > 0;
+            if (request.int8Activations && out.onPackedKernels)
+                out.weightsAs += ", int8 activations";
+            if (request.head != HeadFormat::Float32)
+                out.weightsAs += ", " +
+                                 installQuantizedHead(model->transformer(), request.head,
+                                                      request.int8Activations)
+                                     .format +
+                                 " head";
             warmUp(*model, result.promptTokens);
         } else {
             out.notes = applyRunWeights(*model, run);
@@ -170,7 +182,9 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
         rep.checkCancelled();
         out.firstDivergence = firstDivergence(floatTokens, out.tokens);
         out.perToken = compareNextTokens(
-            floatRows, continuationLogits(*model, result.promptTokens, floatTokens), floatTokens);
+            floatRows,
+            continuationLogits(*model, result.promptTokens, floatTokens, request.int8Activations),
+            floatTokens);
         for (const TokenComparison& t : out.perToken) {
             out.runTokenPieces.push_back(decodeIds(*tokenizer, {t.runToken}));
             out.meanKl += t.kl / double(out.perToken.size());

@@ -12,6 +12,7 @@
 
 #include "base/progress.h"
 #include "model/generate.h"
+#include "run/packed_install.h"
 
 #include <functional>
 #include <memory>
@@ -38,6 +39,13 @@ struct GenerationRequest {
     // kernels'; one model is resident at a time. Texts and KL equal the simulated ones up to
     // float summation order.
     bool packedKernels = false;
+    // With packedKernels only (else compareGeneration throws): the packed layers decode with
+    // int8 activations, and the runs' output head is quantized (installQuantizedHead), as
+    // bench-infer --activations / --head measure them. The KL then includes both: with int8
+    // activations the runs' teacher-forced logits come from one-token decode steps (the
+    // path that quantizes activations), not one pass.
+    bool int8Activations = false;
+    HeadFormat head = HeadFormat::Float32;
 };
 
 struct GeneratedText {
