@@ -438,6 +438,8 @@ void TestCli::unknownRecipeAndBadOptions() {
 // on (stories260k's down_proj has 172 inputs: groups of 32 do not divide them, per-channel
 // instead) — in --json per unit and as a list after the table.
 void TestCli::sensitivityNamesFallbacks() {
+    QL_REQUIRE_DATA(kSmall);
+    QL_REQUIRE_DATA("data/stories/stories.txt");
     const QStringList args = {"sensitivity",
                               "--model",
                               data(kSmall),
