@@ -11,6 +11,7 @@
 // Usage: bench_a8_compute [COLS=896]
 #include "base/process_env.h"
 #include "base/read_bandwidth.h"
+#include "bench_packed_layer.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
 #include "quant/compact_weights.h"
@@ -78,16 +79,7 @@ ql::infer::PackedLinear layer(int bits, int64_t rows, int64_t cols) {
     std::vector<float> w(size_t(rows * cols));
     for (size_t i = 0; i < w.size(); ++i)
         w[i] = float(int64_t(i * 2654435761u % 2001) - 1000) / 1000.0f;
-    ql::Recipe r;
-    r.method = ql::QuantMethod::Rtn;
-    r.bits = bits;
-    r.granularity = bits == 8 ? ql::Granularity::Channel : ql::Granularity::Group;
-    r.groupSize = bits == 8 ? 0 : 128;
-    r.symmetric = bits == 8;
-    const ql::QuantGrid g = ql::computeGrid(w.data(), rows, cols, r);
-    std::vector<int32_t> q(w.size());
-    ql::quantizeWithGrid(w.data(), g, q.data(), nullptr);
-    ql::infer::PackedLinear l = ql::infer::PackedLinear::fromCompact(ql::compactFromCodes(g, q));
+    ql::infer::PackedLinear l = qlbench::packedRtnLayer(w, rows, cols, bits);
     l.setActivationMode(ql::infer::ActivationMode::Int8);
     return l;
 }

@@ -9,6 +9,7 @@
 // Usage: bench_decode_overhead [threads=2]. Medians of repeated runs (robust to other load).
 #include "base/parallel.h"
 #include "base/process_env.h"
+#include "bench_packed_layer.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
 #include "quant/compact_weights.h"
@@ -60,16 +61,7 @@ ql::infer::PackedLinear layer(int64_t rows, int64_t cols, int bits, unsigned see
     std::normal_distribution<float> nd(0.0f, 0.02f);
     std::vector<float> w(size_t(rows * cols));
     for (float& v : w) v = nd(rng);
-    ql::Recipe r;
-    r.method = ql::QuantMethod::Rtn;
-    r.bits = bits;
-    r.granularity = bits == 8 ? ql::Granularity::Channel : ql::Granularity::Group;
-    r.groupSize = bits == 8 ? 0 : 128;
-    r.symmetric = bits == 8;
-    const ql::QuantGrid g = ql::computeGrid(w.data(), rows, cols, r);
-    std::vector<int32_t> q(w.size());
-    ql::quantizeWithGrid(w.data(), g, q.data(), nullptr);
-    return ql::infer::PackedLinear::fromCompact(ql::compactFromCodes(g, q));
+    return qlbench::packedRtnLayer(w, rows, cols, bits);
 }
 
 struct GroupShape {
