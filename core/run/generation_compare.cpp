@@ -164,12 +164,11 @@ GenerationComparison compareGeneration(const GenerationRequest& request,
             out.onPackedKernels = installed.packedLayers > 0;
             if (request.int8Activations && out.onPackedKernels)
                 out.weightsAs += ", int8 activations";
-            if (request.head != HeadFormat::Float32)
-                out.weightsAs += ", " +
-                                 installQuantizedHead(model->transformer(), request.head,
-                                                      request.int8Activations)
-                                     .format +
-                                 " head";
+            if (request.head != HeadFormat::Float32) {
+                const HeadInstall head = installQuantizedHead(model->transformer(), request.head,
+                                                              request.int8Activations);
+                out.weightsAs += ", " + head.format + " head";
+            }
             warmUp(*model, result.promptTokens);
         } else {
             out.notes = applyRunWeights(*model, run);
