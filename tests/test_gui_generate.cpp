@@ -180,6 +180,58 @@ private slots:
         QCOMPARE(expect.outputs.at(1).weightsAs, std::string("simulated-f32"));
     }
 
+    // The packed box's two choices (as bench-infer and `generate --activations/--head`):
+    // disabled and left out of the request while the runs are simulated; with them the run
+    // says what it computed with and the page's columns equal core's comparison for the same
+    // request (the run read back from its folder).
+    void packedActivationsAndHeadChoices() {
+        GeneratePage page;
+        page.resize(1000, 600);
+        page.show();
+        page.setModel(modelDir_);
+        page.setRuns({int4_});
+        page.maxTokensBox()->setValue(12);
+        page.activationsBox()->setCurrentIndex(1);
+        page.headBox()->setCurrentIndex(page.headBox()->findData(int(HeadFormat::Int8)));
+        QVERIFY(!page.activationsBox()->isEnabled());
+        QVERIFY(!page.headBox()->isEnabled());
+        QVERIFY(!page.request().int8Activations);
+        QCOMPARE(int(page.request().head), int(HeadFormat::Float32));
+        page.packedBox()->setChecked(true);
+        QVERIFY(page.activationsBox()->isEnabled());
+        QVERIFY(page.headBox()->isEnabled());
+        QVERIFY(page.request().int8Activations);
+        QCOMPARE(int(page.request().head), int(HeadFormat::Int8));
+
+        QVERIFY(page.start());
+        QVERIFY(!page.activationsBox()->isEnabled());  // not while it runs
+        QVERIFY(waitFinished(page));
+        QVERIFY2(page.result(), qPrintable(page.statusLabel()->text()));
+        QVERIFY(page.activationsBox()->isEnabled());
+        const GeneratedText& run = page.result()->outputs.at(1);
+        QVERIFY2(run.weightsAs.find("int8 activations") != std::string::npos,
+                 run.weightsAs.c_str());
+        QVERIFY2(run.weightsAs.find("head") != std::string::npos, run.weightsAs.c_str());
+        QVERIFY(page.columnHeader(1)->toolTip().contains("int8 activations"));
+
+        GenerationRequest core = page.request();
+        core.runs.clear();
+        core.runFolders = {int4Folder_.toStdString()};
+        const GenerationComparison expect = compareGeneration(core);
+        QCOMPARE(run.tokens, expect.outputs.at(1).tokens);
+        QCOMPARE(run.weightsAs, expect.outputs.at(1).weightsAs);
+        QVERIFY(std::abs(run.meanKl - expect.outputs.at(1).meanKl) <=
+                1e-9 * expect.outputs.at(1).meanKl);
+        // The choices change the run's KL (quantized activations and head add their error).
+        GenerationRequest plain = core;
+        plain.int8Activations = false;
+        plain.head = HeadFormat::Float32;
+        const double plainKl = compareGeneration(plain).outputs.at(1).meanKl;
+        QVERIFY2(
+            std::abs(run.meanKl - plainKl) > 1e-3 * plainKl,
+            qPrintable(QString("KL %1 with the choices, %2 without").arg(run.meanKl).arg(plainKl)));
+    }
+
     // A tooltip belongs to the token under the mouse and states its numbers.
     void tooltipsOverTokens() {
         GeneratePage page;

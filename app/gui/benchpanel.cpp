@@ -1,6 +1,7 @@
 #include "app/gui/benchpanel.h"
 
 #include "app/gui/guardedjob.h"
+#include "app/gui/kernelchoices.h"
 #include "base/error.h"
 #include "widgets/inferbenchchart.h"
 #include "widgets/inferbenchtablemodel.h"
@@ -41,23 +42,11 @@ BenchPanel::BenchPanel(QWidget* parent) : QWidget(parent) {
     packed_->setToolTip(
         "Runs compute from their packed INT8/INT4 codes where a kernel exists; "
         "off: every run as its dequantized float32 model");
-    activations_ = new QComboBox;
-    activations_->addItem("float32 activations");
-    activations_->addItem("int8 activations");
-    activations_->setToolTip(
-        "Decode of the packed layers: activations in float32 (W8A16 / W4A16: codes dequantized "
-        "in registers) "
-        "or quantized to int8 per block of 32 values for integer dot products (W8A8 / W4A8, "
-        "VNNI). "
-        "Prefill and the float model always use float32.");
-    head_ = new QComboBox;
-    for (HeadFormat h : {HeadFormat::Float32, HeadFormat::Int8, HeadFormat::Int4})
-        head_->addItem(QString("%1 head").arg(headFormatName(h)), int(h));
-    head_->setToolTip(
-        "The runs' output head (the float model keeps float32: it is the baseline). Runs leave "
-        "it in float32, where it bounds their decode speed-up; int8 (per row, symmetric) or "
-        "int4 (g128, asymmetric) quantize it for decoding, and the table's tooltip gives what "
-        "that costs: the KL against the float32 head over the prompt.");
+    activations_ = newActivationsBox();
+    head_ = newHeadBox();
+    head_->setToolTip(head_->toolTip() +
+                      " The table's tooltip gives what that costs: the KL against the float32 "
+                      "head over the prompt.");
     bench_ = new QPushButton("Bench");
     cancel_ = new QPushButton("Cancel");
     status_ = new QLabel;
@@ -177,8 +166,8 @@ InferBenchRequest BenchPanel::request() const {
     r.genTokens = genTokens_->value();
     r.packed = packed_->isChecked();
     // int8 activations exist only in the packed kernels
-    r.int8Activations = r.packed && activations_->currentIndex() == 1;
-    r.head = r.packed ? HeadFormat(head_->currentData().toInt()) : HeadFormat::Float32;
+    r.int8Activations = r.packed && int8ActivationsChosen(activations_);
+    r.head = r.packed ? headChosen(head_) : HeadFormat::Float32;
     return r;
 }
 

@@ -3,6 +3,7 @@
 #include "app/gui/benchpanel.h"
 #include "app/gui/generatetips.h"
 #include "app/gui/guardedjob.h"
+#include "app/gui/kernelchoices.h"
 #include "base/error.h"
 #include "widgets/inferbenchchart.h"
 #include "widgets/plotstyle.h"
@@ -121,6 +122,13 @@ QWidget* GeneratePage::buildSettings() {
         "so its tokens/s is the quantized model's; one model is loaded at a time. Unchecked, "
         "a run's weights are dequantized into the float model (simulated) and no speed is "
         "shown for it.");
+    activations_ = newActivationsBox(true);
+    activations_->setToolTip(activations_->toolTip() +
+                             " With int8 activations a run's per-token KL comes from one-token "
+                             "decode steps (the path that quantizes them), not one pass.");
+    head_ = newHeadBox(true);
+    head_->setToolTip(head_->toolTip() + " A run's KL then includes its head's.");
+    connect(packed_, &QCheckBox::toggled, this, &GeneratePage::updateEnabled);
     runsList_ = new QListWidget;
     runsList_->setMinimumHeight(56);  // takes the height the form leaves
     runsList_->setToolTip("The runs generated beside the float model");
@@ -142,6 +150,8 @@ QWidget* GeneratePage::buildSettings() {
     form->addRow(ps);
     form->addRow(chat_);
     form->addRow(packed_);
+    form->addRow("Activations", activations_);
+    form->addRow("Output head", head_);
     form->addRow(new QLabel("Runs beside the float model:"));
     form->addRow(runsList_);
     auto* buttons = new QHBoxLayout;
@@ -197,6 +207,9 @@ GenerationRequest GeneratePage::request() const {
     r.prompt = prompt_->toPlainText().toStdString();
     r.chat = chat_->isChecked();
     r.packedKernels = packed_->isChecked();
+    // Both exist only in the packed kernels (compareGeneration refuses them otherwise).
+    r.int8Activations = r.packedKernels && int8ActivationsChosen(activations_);
+    r.head = r.packedKernels ? headChosen(head_) : HeadFormat::Float32;
     r.options.maxNewTokens = maxTokens_->value();
     SamplingOptions& s = r.options.sampling;
     s.greedy = sampling_->currentIndex() == 0;
@@ -228,6 +241,8 @@ void GeneratePage::updateEnabled() {
     for (QWidget* w :
          std::initializer_list<QWidget*>{prompt_, maxTokens_, sampling_, chat_, packed_, runsList_})
         w->setEnabled(!running_);
+    for (QWidget* w : std::initializer_list<QWidget*>{activations_, head_})
+        w->setEnabled(!running_ && packed_->isChecked());
     if (!running_)
         status_->setText(!blocked.isEmpty()    ? blocked
                          : !outcome_.isEmpty() ? outcome_

@@ -73,6 +73,8 @@ public:
     QSpinBox* seedBox() const { return seed_; }
     QCheckBox* chatBox() const { return chat_; }
     QCheckBox* packedBox() const { return packed_; }
+    QComboBox* activationsBox() const { return activations_; }
+    QComboBox* headBox() const { return head_; }
     QListWidget* runsList() const { return runsList_; }
     QPushButton* generateButton() const { return generate_; }
     QPushButton* cancelButton() const { return cancel_; }
@@ -118,7 +120,9 @@ private:
     QComboBox* sampling_ = nullptr;
     QDoubleSpinBox *temperature_ = nullptr, *topP_ = nullptr;
     QCheckBox* chat_ = nullptr;
-    QCheckBox* packed_ = nullptr;  // runs decode on the packed INT8/INT4 kernels
+    QCheckBox* packed_ = nullptr;       // runs decode on the packed INT8/INT4 kernels
+    QComboBox* activations_ = nullptr;  // with packed_: float32 or int8 activations
+    QComboBox* head_ = nullptr;         // with packed_: the runs' output head
     QListWidget* runsList_ = nullptr;
     QPushButton *generate_ = nullptr, *cancel_ = nullptr;
     QLabel* status_ = nullptr;
