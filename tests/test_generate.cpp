@@ -187,7 +187,31 @@ private Q_SLOTS:
         ql::Decoder decoder(*model);
         decoder.feed(ids);
         // 5 blocks x (K + V) x 4 kv heads x 6 positions x head_dim 8 x 4 bytes.
-        QCOMPARE(decoder.cacheBytes(), uint64_t(5 * 2 * 4 * 6 * 8 * 4));
+        QCOMPARE(decoder.cachedValueBytes(), uint64_t(5 * 2 * 4 * 6 * 8 * 4));
+        QVERIFY(decoder.cacheBytes() >= decoder.cachedValueBytes());
+    }
+
+    // cacheBytes() is the memory the caches hold: after a one-token step (loops path) each
+    // block's K and V storage has room for 256 positions, counted once (k and v are views of
+    // it), while cachedValueBytes() counts the positions; a reset releases both.
+    void cacheBytesCountsTheStorageHeld() {
+        DecodeStepPathGuard guard;
+        ql::setDecodeStepPath(ql::DecodeStepPath::Loops);
+        const auto m = synthModel("qwen2-tiny");
+        const ql::ModelConfig& c = m->config();
+        ql::Decoder decoder(*m);
+        decoder.feed({5, 9, 13, 17, 21});
+        decoder.feed({7});
+        const uint64_t perPosition =
+            uint64_t(c.numLayers) * 2 * uint64_t(c.numKvHeads) * uint64_t(c.headDim) * 4;
+        QCOMPARE(decoder.cachedValueBytes(), 6 * perPosition);
+        QCOMPARE(decoder.cacheBytes(), 256 * perPosition);
+        for (int i = 0; i < 3; ++i) decoder.feed({int32_t(30 + i)});  // in place: same storage
+        QCOMPARE(decoder.cachedValueBytes(), 9 * perPosition);
+        QCOMPARE(decoder.cacheBytes(), 256 * perPosition);
+        decoder.reset();
+        QCOMPARE(decoder.cacheBytes(), uint64_t(0));
+        QCOMPARE(decoder.cachedValueBytes(), uint64_t(0));
     }
 
     // The one-token decode step in plain loops (transformer_step.cpp) against the full

@@ -358,7 +358,9 @@ private Q_SLOTS:
             for (size_t i = 0; i < 2; ++i) {
                 const json& m = j["models"][i];
                 const uint64_t bytes = i == 1 && !simulated ? packedPerToken : perToken;
-                QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+                // Held: 5 blocks x (K + V) x 4 kv heads x 256 positions of storage (12 used)
+                // x head_dim 8 x 4 bytes (Decoder::cacheBytes).
+                QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 256 * 8 * 4));
                 QCOMPARE(m["weight_bytes_per_token"].get<uint64_t>(), bytes);
                 QVERIFY(m["decode_tokens_per_second"].get<double>() > 0);
                 QVERIFY(m["prefill_tokens_per_second"].get<double>() > 0);
@@ -384,7 +386,7 @@ private Q_SLOTS:
         QCOMPARE(j["repeats"].get<int>(), 3);
         for (const json& m : j["models"]) {
             QCOMPARE(m["repeats"].get<int>(), 3);
-            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 12 * 8 * 4));
+            QCOMPARE(m["kv_cache_bytes"].get<uint64_t>(), uint64_t(5 * 2 * 4 * 256 * 8 * 4));
             for (const char* what : {"decode", "prefill"}) {
                 const std::string key = std::string(what) + "_tokens_per_second";
                 const double median = m[key].get<double>();

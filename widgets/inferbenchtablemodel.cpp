@@ -109,7 +109,9 @@ QString InferBenchTableModel::toolTip(int row, int column) const {
         case ColWeightBytes:
             return QString("%1 bytes resident for inference").arg(r.weightBytes);
         case ColKvBytes:
-            return QString("K/V cache after %1 + %2 tokens: %3 bytes")
+            return QString(
+                       "K/V cache held after %1 + %2 tokens: %3 bytes (float32; the "
+                       "storage grows by 256 positions at a time)")
                 .arg(promptTokens_)
                 .arg(genTokens_)
                 .arg(r.kvCacheBytes);

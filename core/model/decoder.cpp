@@ -8,6 +8,7 @@
 #include "model/transformer.h"
 
 #include <new>
+#include <set>
 
 namespace ql {
 
@@ -34,6 +35,18 @@ int64_t Decoder::position() const {
 }
 
 uint64_t Decoder::cacheBytes() const {
+    // Each storage once: k and v are views of kStore and vStore after a one-token step, and
+    // of a larger tensor after a window dropped entries.
+    std::set<const void*> seen;
+    uint64_t bytes = 0;
+    for (const BlockCache& c : state_->blocks)
+        for (const at::Tensor* t : {&c.k, &c.v, &c.kStore, &c.vStore})
+            if (t->defined() && seen.insert(t->storage().data()).second)
+                bytes += uint64_t(t->storage().nbytes());
+    return bytes;
+}
+
+uint64_t Decoder::cachedValueBytes() const {
     uint64_t bytes = 0;
     for (const BlockCache& c : state_->blocks)
         if (c.length() > 0) bytes += uint64_t(c.k.nbytes() + c.v.nbytes());

@@ -28,9 +28,15 @@ public:
     // The same, returning the logits after every fed token (row-major [ids.size(), vocab]).
     std::vector<float> feedAll(const std::vector<int32_t>& ids);
 
-    int64_t position() const;     // tokens fed since the last reset
-    uint64_t cacheBytes() const;  // bytes held by the K/V caches now
-    void reset();                 // forget every token (the cache is released)
+    int64_t position() const;  // tokens fed since the last reset
+    // Bytes the K/V caches hold now: their storage, with the room a one-token step keeps for
+    // the next positions (up to 255 per block) and a window's dropped entries until the
+    // storage is replaced. The memory a user of the decoder pays.
+    uint64_t cacheBytes() const;
+    // Bytes of the cached keys and values themselves (blocks x 2 x KV heads x positions x
+    // head_dim x 4): what the cache would hold with no spare room.
+    uint64_t cachedValueBytes() const;
+    void reset();  // forget every token (the cache is released)
 
 private:
     struct State;

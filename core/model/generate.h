@@ -50,7 +50,7 @@ struct GenerationResult {
     bool stopped = false;         // ended on a stop token (else maxNewTokens reached)
     double prefillSeconds = 0.0;  // the prompt's forward pass
     double decodeSeconds = 0.0;   // every later step
-    uint64_t cacheBytes = 0;      // K/V cache at the end
+    uint64_t cacheBytes = 0;      // K/V cache held at the end (Decoder::cacheBytes)
 };
 
 // Called after every generated token with its index in GenerationResult::tokens.

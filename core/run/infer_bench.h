@@ -49,7 +49,7 @@ struct InferBenchRow {
     double prefillMin = 0.0, prefillMax = 0.0, decodeMin = 0.0, decodeMax = 0.0;  // tokens/s
     int repeats = 0;
     uint64_t weightBytes = 0;   // weights resident for inference
-    uint64_t kvCacheBytes = 0;  // after prompt + generated tokens
+    uint64_t kvCacheBytes = 0;  // held after prompt + generated tokens (Decoder::cacheBytes)
     uint64_t weightBytesPerToken =
         0;  // read per decode step: projections, head, norms, 1 embedding row
     uint64_t headBytesPerToken = 0;  // of weightBytesPerToken: the output head as read
