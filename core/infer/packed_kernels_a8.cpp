@@ -173,19 +173,19 @@ __attribute__((target("avx2,avxvnni"))) void tileAvxVnni(const A8View& w, const 
     _mm256_storeu_ps(out + 8, y[1]);
 }
 
+// How far ahead of each INT4 tile's reads a software prefetch runs. The INT4 loop spends
+// about six instructions per 64-byte line, so the core's window alone keeps too few lines in
+// flight to overlap memory with compute; 1-2 KB ahead read a layer from memory 1.2-1.25x
+// faster (both in one process, alternated; BENCHMARKS.md). INT8 (three per line) was 7-10 % slower
+// with it and has none.
+constexpr int64_t kInt4Prefetch = 2048;
+
 // NT adjacent tiles (16 NT rows) at once, the format fixed at compile time: each activation
 // broadcast feeds NT multiply-adds. The broadcasts, not the multiply-adds nor the per-block
 // float epilogue, bound the one-tile loop (measured: dropping the epilogue or the INT4
 // shifts changed nothing; 4 tiles per broadcast computed INT4 1.1-1.4x faster with the
 // layer in L2, 8 tiles INT8 1.25-1.35x). Per row the arithmetic and its order are those of
 // the scalar loop, so every NT gives the same bits.
-// How far ahead of each INT4 tile's reads a software prefetch runs. The INT4 loop spends
-// about six instructions per 64-byte line, so the core's window alone keeps too few lines in
-// flight to overlap memory with compute; 1-2 KB ahead read a layer from memory 1.2-1.25x
-// faster (bench: both in one process, alternated). INT8 (three per line) was 7-10 % slower
-// with it and has none.
-constexpr int64_t kInt4Prefetch = 2048;
-
 template <int NT, int BITS>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void tilesAvx512Vnni(const A8View& w,
                                                                             const A8Act& a,
