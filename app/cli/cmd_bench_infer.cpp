@@ -79,12 +79,9 @@ int cmdBenchInfer(const Argv& argv) {
     request.genTokens = args.intValue("gen-tokens", 16);
     request.repeats = args.intValue("repeats", 1);
     request.packed = !args.flag("simulated");
-    const std::string activations = args.value("activations", "float");
-    if (activations != "float" && activations != "int8")
-        throw ql::Error("--activations must be float or int8, not '" + activations + "'");
-    if (activations == "int8" && !request.packed)
+    request.int8Activations = int8ActivationsOption(args);
+    if (request.int8Activations && !request.packed)
         throw ql::Error("--activations int8 needs the packed kernels (not --simulated)");
-    request.int8Activations = activations == "int8";
     request.head = ql::parseHeadFormat(args.value("head", "f32"));
     if (request.head != ql::HeadFormat::Float32 && !request.packed)
         throw ql::Error(std::string("--head ") + ql::headFormatName(request.head) +

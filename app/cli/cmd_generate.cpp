@@ -235,10 +235,7 @@ int cmdGenerate(const Argv& argv) {
         args.has("prompt") ? args.value("prompt") : readTextFile(args.value("prompt-file"));
     request.chat = args.flag("chat");
     request.packedKernels = args.flag("packed");
-    const std::string activations = args.value("activations", "float");
-    if (activations != "float" && activations != "int8")
-        throw ql::Error("--activations must be float or int8, not '" + activations + "'");
-    request.int8Activations = activations == "int8";
+    request.int8Activations = int8ActivationsOption(args);
     request.head = ql::parseHeadFormat(args.value("head", "f32"));
     if (request.int8Activations && !request.packedKernels)
         throw ql::Error(

@@ -45,5 +45,7 @@ class Args;
 std::string modelFolderOption(const Args& args);
 // --threads: 0 when absent, else an integer in 1..kMaxThreads (throws ql::Error otherwise).
 int threadsOption(const Args& args);
+// --activations: false for float (the default), true for int8 (throws ql::Error otherwise).
+bool int8ActivationsOption(const Args& args);
 
 }  // namespace qlcli

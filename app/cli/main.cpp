@@ -69,6 +69,13 @@ int threadsOption(const Args& args) {
     return t;
 }
 
+bool int8ActivationsOption(const Args& args) {
+    const std::string activations = args.value("activations", "float");
+    if (activations != "float" && activations != "int8")
+        throw ql::Error("--activations must be float or int8, not '" + activations + "'");
+    return activations == "int8";
+}
+
 }  // namespace qlcli
 
 namespace {
