@@ -2,6 +2,7 @@
 // path, forward() equals x · decode()ᵀ computed in double, and the prefill path's
 // dequantized panel equals CompactWeights::decode() bit for bit. Sizes of the packed form,
 // and refusals of the formats the kernels do not take.
+#include "infer/packed_kernels_a8.h"
 #include "infer/packed_linear.h"
 
 #include "base/error.h"
@@ -160,6 +161,8 @@ private Q_SLOTS:
     void a8MatchesQuantizedReference_data();
     void a8MatchesQuantizedReference();
     void a8ZeroAndNonFiniteActivations();
+    void a8QuantizerMatchesScalar_data();
+    void a8QuantizerMatchesScalar();
     void a8PrefillStaysFloat();
     void groupEqualsSeparateCalls_data();
     void groupEqualsSeparateCalls();
@@ -574,6 +577,69 @@ void TestInferKernels::a8ZeroAndNonFiniteActivations() {
         x[40] = std::nanf("");
         p.forward(x.data(), 1, y.data());
         for (float v : y) QVERIFY(std::isnan(v));
+    }
+}
+
+void TestInferKernels::a8QuantizerMatchesScalar_data() {
+    QTest::addColumn<qint64>("cols");
+    // Whole blocks only (the 0.5B widths), a partial last block, one partial block.
+    QTest::newRow("896") << qint64(896);
+    QTest::newRow("4864") << qint64(4864);
+    QTest::newRow("100") << qint64(100);
+    QTest::newRow("7") << qint64(7);
+}
+
+// The vector quantizer (32 values at a time where AVX-512 is present) gives the scalar
+// loop's bits on every block: ordinary values, exact ties of the rounding (x * 127 / amax =
+// k + 0.5, which round to even), a block of zeros, negative zeros, subnormals, values near
+// FLT_MAX, and blocks holding an infinity or a NaN (zeros and a NaN scale).
+void TestInferKernels::a8QuantizerMatchesScalar() {
+    QFETCH(qint64, cols);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (float& v : x) v = nd(rng);
+    const auto block = [&](int64_t b) { return std::min<int64_t>(b * 32, cols - 1); };
+    // Block 1: amax 127 makes id = 1 exactly, so k + 0.5 are ties (2.5 -> 2, 3.5 -> 4).
+    for (int64_t j = block(1); j < std::min<int64_t>(block(1) + 32, cols); ++j)
+        x[size_t(j)] = float(j % 9) - 4.5f;
+    if (block(1) + 1 < cols) x[size_t(block(1) + 1)] = -127.0f;
+    for (int64_t j = block(2); j < std::min<int64_t>(block(2) + 32, cols); ++j)
+        x[size_t(j)] = (j % 2) ? 0.0f : -0.0f;
+    for (int64_t j = block(3); j < std::min<int64_t>(block(3) + 32, cols); ++j)
+        x[size_t(j)] = float(j % 5) * std::numeric_limits<float>::denorm_min();
+    x[size_t(block(4))] = std::numeric_limits<float>::max();
+    x[size_t(std::min<int64_t>(block(4) + 3, cols - 1))] = -std::numeric_limits<float>::max() / 3;
+    x[size_t(block(5) + (cols > 5 * 32 ? 7 : 0))] = std::numeric_limits<float>::infinity();
+    x[size_t(block(6))] = std::nanf("");
+    const int64_t blocks = (cols + 31) / 32;
+    std::vector<int8_t> q(size_t(blocks * 32), 99), qs(q);
+    std::vector<float> d(size_t(blocks), -1.0f), ds(d);
+    std::vector<int32_t> s(size_t(blocks), -1), ss(s);
+    infer::detail::quantizeActivationsA8(x.data(), cols, q.data(), d.data(), s.data());
+    infer::detail::quantizeActivationsA8Scalar(x.data(), cols, qs.data(), ds.data(), ss.data());
+    for (int64_t b = 0; b < blocks; ++b) {
+        QVERIFY2(
+            std::memcmp(&d[size_t(b)], &ds[size_t(b)], sizeof(float)) == 0,
+            qPrintable(
+                QString("block %1: scale %2 vs %3").arg(b).arg(d[size_t(b)]).arg(ds[size_t(b)])));
+        QCOMPARE(s[size_t(b)], ss[size_t(b)]);
+        for (int i = 0; i < 32; ++i)
+            QCOMPARE(int(q[size_t(b * 32 + i)]), int(qs[size_t(b * 32 + i)]));
+    }
+    if (cols == 896) {
+        // Block 3's largest value is subnormal (127 / amax overflows): zeros, scale 0.
+        QCOMPARE(d[3], 0.0f);
+        for (int i = 0; i < 32; ++i) QCOMPARE(int(q[size_t(3 * 32 + i)]), 0);
+        QVERIFY(std::isnan(d[6]));  // a NaN: the scale is NaN, so every output is
+    }
+    if (cols == 896) {  // the ties round to even: -4.5 -> -4, -3.5 -> -4, 2.5 -> 2, 3.5 -> 4
+        const int8_t* t = q.data() + 32;
+        for (int i = 0; i < 32; ++i) {
+            const int64_t j = 32 + i;
+            if (j == 33) continue;
+            QCOMPARE(int(t[i]), int(std::nearbyint(float(j % 9) - 4.5f)));
+        }
     }
 }
 

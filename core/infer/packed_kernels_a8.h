@@ -4,7 +4,8 @@
 // kA8Block = 32 consecutive values (32 divides every group size the kernels take, 32/64/128;
 // an INT8 row is one group, its last block may be partial): d_b = amax_b / 127,
 // q_j = round-half-even(x_j * (127 / amax_b)) in [-127, 127], and the block's sum of q.
-// A block of zeros has d_b = 0 and q = 0.
+// A block of zeros, or of values too small to scale (amax <= 127 / FLT_MAX, where 127 / amax
+// overflows), has d_b = 0 and q = 0.
 //
 // Weights: a second, row-interleaved copy of the codes, built by
 // PackedLinear::setActivationMode(Int8), in tiles of 16 rows so that each 32-bit lane of a
@@ -51,8 +52,11 @@ struct A8Act {
     const int32_t* bsum;  // [blocks]
 };
 
-// Quantizes x[0, cols) as described above into q[blocks * 32], d[blocks], bsum[blocks].
+// Quantizes x[0, cols) as described above into q[blocks * 32], d[blocks], bsum[blocks]:
+// whole blocks 32 values at a time where AVX-512 is present, the same bits as the one value
+// at a time of quantizeActivationsA8Scalar (the reference the tests hold it to).
 void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
+void quantizeActivationsA8Scalar(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
 
 // y[r] for the rows of tiles [t0, t1), r < rows.
 using GemvA8Fn = void (*)(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
