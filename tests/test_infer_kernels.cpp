@@ -410,14 +410,20 @@ void TestInferKernels::a8ModeHoldsOneForm_data() {
     QTest::addColumn<qint64>("rows");
     QTest::addColumn<qint64>("groups");
     QTest::addColumn<bool>("divisors");
+    QTest::addColumn<qint64>("int8Cols");  // INT8 columns instead of colsFor's 173, when > 0
     for (int f = 0; f < int(std::size(kFormats)); ++f) {
         const char* n = kFormats[f].name;
-        QTest::addRow("%s/32 rows", n) << f << qint64(32) << qint64(3) << false;
-        QTest::addRow("%s/37 rows", n) << f << qint64(37) << qint64(5) << false;
-        QTest::addRow("%s/awq", n) << f << qint64(19) << qint64(3) << true;
+        QTest::addRow("%s/32 rows", n) << f << qint64(32) << qint64(3) << false << qint64(0);
+        QTest::addRow("%s/37 rows", n) << f << qint64(37) << qint64(5) << false << qint64(0);
+        QTest::addRow("%s/awq", n) << f << qint64(19) << qint64(3) << true << qint64(0);
         // more rows than one prefill panel: the panels convert their rows back separately
         QTest::addRow("%s/2 panels", n)
-            << f << qint64((int64_t(4500) << 10) / colsFor(kFormats[f], 4)) << qint64(4) << false;
+            << f << qint64((int64_t(4500) << 10) / colsFor(kFormats[f], 4)) << qint64(4) << false
+            << qint64(0);
+        // whole tiles and widths the 16-rows-at-a-time conversion takes (INT8: a multiple of
+        // 16 columns), with a partial tile after them
+        QTest::addRow("%s/whole tiles", n)
+            << f << qint64(16 * 5 + 7) << qint64(7) << false << qint64(896);
     }
 }
 
@@ -430,8 +436,9 @@ void TestInferKernels::a8ModeHoldsOneForm() {
     QFETCH(qint64, rows);
     QFETCH(qint64, groups);
     QFETCH(bool, divisors);
+    QFETCH(qint64, int8Cols);
     const Format& f = kFormats[format];
-    const int64_t cols = colsFor(f, groups);
+    const int64_t cols = f.bits == 8 && int8Cols > 0 ? int64_t(int8Cols) : colsFor(f, groups);
     const CompactWeights c = makeCompact(f, rows, cols, divisors, unsigned(rows * 3 + cols));
     PackedLinear p = PackedLinear::fromCompact(c, "test");
     const uint64_t floatBytes = p.bytes(), divisorBytes = c.columnDivisor.size() * 4;

@@ -382,6 +382,81 @@ void gemvAvx512Vnni(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, flo
 
 }  // namespace
 
+#if QL_INFER_X86
+namespace {
+
+// Four zmm of 16 lanes x 4 bytes, lane l of each one row's 4 bytes (a, b, c, d in that order)
+// -> each row's 16 bytes at out + l * rowBytes: a 4 x 4 transpose of dwords within each
+// 128-bit lane leaves rows 0,4,8,12 in r[0], rows 1,5,9,13 in r[1], and so on.
+__attribute__((target("avx512f"))) inline void storeRows16(__m512i a, __m512i b, __m512i c,
+                                                           __m512i d, uint8_t* out,
+                                                           int64_t rowBytes) {
+    const __m512i ab0 = _mm512_maskz_unpacklo_epi32(0xffff, a, b);
+    const __m512i ab1 = _mm512_maskz_unpackhi_epi32(0xffff, a, b);
+    const __m512i cd0 = _mm512_maskz_unpacklo_epi32(0xffff, c, d);
+    const __m512i cd1 = _mm512_maskz_unpackhi_epi32(0xffff, c, d);
+    const __m512i r[4] = {
+        _mm512_maskz_unpacklo_epi64(0xff, ab0, cd0), _mm512_maskz_unpackhi_epi64(0xff, ab0, cd0),
+        _mm512_maskz_unpacklo_epi64(0xff, ab1, cd1), _mm512_maskz_unpackhi_epi64(0xff, ab1, cd1)};
+    for (int i = 0; i < 4; ++i) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i * rowBytes),
+                         _mm512_maskz_extracti32x4_epi32(0xf, r[i], 0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (4 + i) * rowBytes),
+                         _mm512_maskz_extracti32x4_epi32(0xf, r[i], 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (8 + i) * rowBytes),
+                         _mm512_maskz_extracti32x4_epi32(0xf, r[i], 2));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (12 + i) * rowBytes),
+                         _mm512_maskz_extracti32x4_epi32(0xf, r[i], 3));
+    }
+}
+
+// Four 64-byte chunks per step: INT8 16 columns (chunk c holds columns 4c..4c+3), INT4 32
+// (chunk c holds 8c..8c+3 in low nibbles, 8c+4..8c+7 in high ones; the row form's byte i
+// is column i | column 16 + i << 4, so bytes 0-3 come from the low nibbles of chunks 0 and 2,
+// 4-7 from their high ones, 8-15 likewise from chunks 1 and 3).
+__attribute__((target("avx512f"))) void tileCodesToRowsAvx512(const uint8_t* tile, int bits,
+                                                              int64_t cols, uint8_t flip,
+                                                              uint8_t* out, int64_t rowBytes) {
+    const __m512i nib = _mm512_set1_epi32(0x0f0f0f0f);
+    const __m512i flips = _mm512_set1_epi8(char(flip));
+    const int64_t step = bits == 8 ? 16 : 32;
+    for (int64_t j = 0; j < cols; j += step) {
+        const uint8_t* p = tile + (j / step) * 256;
+        __m512i w[4];
+        for (int k = 0; k < 4; ++k) w[k] = _mm512_loadu_si512(p + k * 64);
+        if (bits == 8) {
+            for (int k = 0; k < 4; ++k) w[k] = _mm512_xor_si512(w[k], flips);
+            storeRows16(w[0], w[1], w[2], w[3], out + j, rowBytes);
+            continue;
+        }
+        __m512i lo[4], hi[4];
+        for (int k = 0; k < 4; ++k) {
+            lo[k] = _mm512_and_si512(w[k], nib);
+            hi[k] = _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, w[k], 4), nib);
+        }
+        storeRows16(_mm512_or_si512(lo[0], _mm512_maskz_slli_epi32(0xffff, lo[2], 4)),
+                    _mm512_or_si512(hi[0], _mm512_maskz_slli_epi32(0xffff, hi[2], 4)),
+                    _mm512_or_si512(lo[1], _mm512_maskz_slli_epi32(0xffff, lo[3], 4)),
+                    _mm512_or_si512(hi[1], _mm512_maskz_slli_epi32(0xffff, hi[3], 4)), out + j / 2,
+                    rowBytes);
+    }
+}
+
+}  // namespace
+#endif
+
+bool tileCodesToRows(const uint8_t* tile, int bits, int64_t cols, uint8_t flip, uint8_t* out,
+                     int64_t rowBytes) {
+#if QL_INFER_X86
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!avx512 || cols % (bits == 8 ? 16 : 32) != 0) return false;
+    tileCodesToRowsAvx512(tile, bits, cols, flip, out, rowBytes);
+    return true;
+#else
+    return false;
+#endif
+}
+
 void gemvA8Scalar(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y, int64_t rows) {
     tiles<tileScalar>(w, a, t0, t1, y, rows);
 }

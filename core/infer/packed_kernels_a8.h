@@ -58,6 +58,14 @@ struct A8Act {
 void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
 void quantizeActivationsA8Scalar(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
 
+// The codes of one whole tile's 16 rows in the row form's layout, row l at out + l * rowBytes
+// (INT8: a byte per column, `flip` = 0x80 undoing the symmetric + 128; INT4: per 32 columns,
+// column i in byte i's low nibble and 16 + i in its high one) — what the prefill path
+// dequantizes from. Returns false, writing nothing, where AVX-512 is missing or an INT8
+// row's width is not a multiple of 16; the caller converts row by row then.
+bool tileCodesToRows(const uint8_t* tile, int bits, int64_t cols, uint8_t flip, uint8_t* out,
+                     int64_t rowBytes);
+
 // y[r] for the rows of tiles [t0, t1), r < rows.
 using GemvA8Fn = void (*)(const A8View& w, const A8Act& a, int64_t t0, int64_t t1, float* y,
                           int64_t rows);

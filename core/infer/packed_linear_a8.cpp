@@ -82,18 +82,35 @@ void PackedLinear::rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const {
     out.codes.resize(size_t(n * rowBytes_));
     out.scales.resize(size_t(n * G));
     out.zeros.resize(asymmetric_ ? size_t(n * G) : 0);
-    for (int64_t r = r0; r < r1; ++r) {
+    const auto scalesOf = [&](int64_t r) {
         const int64_t t = r / T, l = r % T;
-        const uint8_t* lane = a8codes_.data() + t * tileBytes + l * 4;  // 4 bytes per 64
+        for (int64_t g = 0; g < G; ++g) {
+            out.scales[size_t((r - r0) * G + g)] = a8scales_[size_t((t * G + g) * T + l)];
+            if (asymmetric_)
+                out.zeros[size_t((r - r0) * G + g)] = a8zeros_[size_t((t * G + g) * T + l)];
+        }
+    };
+    const uint8_t flip = bits_ == 8 && !asymmetric_ ? 0x80 : 0;
+    for (int64_t r = r0; r < r1;) {
+        const int64_t t = r / T, l = r % T;
         uint8_t* row = out.codes.data() + (r - r0) * rowBytes_;
+        // Whole tiles 16 rows at a time where the kernels can (prefill converts every panel).
+        if (l == 0 && r + T <= r1 &&
+            detail::tileCodesToRows(a8codes_.data() + t * tileBytes, bits_, cols_, flip, row,
+                                    rowBytes_)) {
+            for (int64_t i = 0; i < T; ++i) scalesOf(r + i);
+            r += T;
+            continue;
+        }
+        const uint8_t* lane = a8codes_.data() + t * tileBytes + l * 4;  // 4 bytes per 64
         if (bits_ == 8) {
             // 4 columns per lane word; symmetric codes were stored + 128
-            const uint32_t flip = asymmetric_ ? 0u : 0x80808080u;
+            const uint32_t flips = flip * 0x01010101u;
             int64_t j = 0;
             for (; j + 4 <= cols_; j += 4) {
                 uint32_t word;
                 std::memcpy(&word, lane + (j / 4) * 64, 4);
-                word ^= flip;
+                word ^= flips;
                 std::memcpy(row + j, &word, 4);
             }
             for (; j < cols_; ++j) row[j] = uint8_t(lane[(j / 4) * 64 + j % 4] ^ flip);
@@ -115,11 +132,8 @@ void PackedLinear::rowFormFromA8(int64_t r0, int64_t r1, RowForm& out) const {
                 std::memcpy(row + j / 2 + 8, &hi, 8);
             }
         }
-        for (int64_t g = 0; g < G; ++g) {
-            out.scales[size_t((r - r0) * G + g)] = a8scales_[size_t((t * G + g) * T + l)];
-            if (asymmetric_)
-                out.zeros[size_t((r - r0) * G + g)] = a8zeros_[size_t((t * G + g) * T + l)];
-        }
+        scalesOf(r);
+        ++r;
     }
 }
 
