@@ -4,6 +4,7 @@
 // Built with -ffp-contract=off (CMakeLists): the quantizer's float part must be the same
 // separate multiply and add on every path, or the paths would differ in the last bit.
 #include "infer/packed_kernels_a8.h"
+#include "infer/packed_linear.h"
 #include "infer/x86_target.h"
 
 #include <algorithm>
@@ -51,9 +52,8 @@ __attribute__((target("avx512f"))) inline int32_t sumOf(__m512i s) {
 // same multiply, add, subtract and clamp per value, so the same bits. 896 values took 1.1 µs
 // in the scalar loop (a q/k/v group quantizes its input three times per token, a 0.5B down
 // projection's 4864 values 6 µs); 0.2 and 1.0 µs here.
-__attribute__((target("avx512f,avx512bw"))) void quantizeBlocksAvx512(const float* x,
-                                                                      int64_t blocks, int8_t* q,
-                                                                      float* d, int32_t* bsum) {
+__attribute__((target("avx512f"))) void quantizeBlocksAvx512(const float* x, int64_t blocks,
+                                                             int8_t* q, float* d, int32_t* bsum) {
     const __m512 kMax = _mm512_set1_ps(FLT_MAX), kR = _mm512_set1_ps(kRound);
     const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
     for (int64_t b = 0; b < blocks; ++b) {
@@ -130,9 +130,7 @@ void quantizeBlocksScalar(const float* x, int64_t cols, int64_t b, int8_t* q, fl
 void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum) {
     int64_t b = 0;
 #if QL_INFER_X86
-    static const bool avx512 =
-        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    if (avx512) {
+    if (activeIsa() == Isa::Avx512) {
         b = cols / kA8Block;  // the whole blocks; a partial last one below
         quantizeBlocksAvx512(x, b, q, d, bsum);
     }
@@ -180,7 +178,7 @@ __attribute__((target("avx512f"))) void tileCodesToRowsAvx512(const uint8_t* til
                                                               int64_t cols, uint8_t flip,
                                                               uint8_t* out, int64_t rowBytes) {
     const __m512i nib = _mm512_set1_epi32(0x0f0f0f0f);
-    const __m512i flips = _mm512_set1_epi8(char(flip));
+    const __m512i flips = _mm512_set1_epi32(int32_t(flip * 0x01010101u));
     const int64_t step = bits == 8 ? 16 : 32;
     for (int64_t j = 0; j < cols; j += step) {
         const uint8_t* p = tile + (j / step) * 256;
@@ -210,8 +208,7 @@ __attribute__((target("avx512f"))) void tileCodesToRowsAvx512(const uint8_t* til
 bool tileCodesToRows(const uint8_t* tile, int bits, int64_t cols, uint8_t flip, uint8_t* out,
                      int64_t rowBytes) {
 #if QL_INFER_X86
-    static const bool avx512 = __builtin_cpu_supports("avx512f");
-    if (!avx512 || cols % (bits == 8 ? 16 : 32) != 0) return false;
+    if (activeIsa() != Isa::Avx512 || cols % (bits == 8 ? 16 : 32) != 0) return false;
     tileCodesToRowsAvx512(tile, bits, cols, flip, out, rowBytes);
     return true;
 #else

@@ -53,7 +53,7 @@ struct A8Act {
 };
 
 // Quantizes x[0, cols) as described above into q[blocks * 32], d[blocks], bsum[blocks]:
-// whole blocks 32 values at a time where AVX-512 is present, the same bits as the one value
+// whole blocks 32 values at a time where activeIsa() is AVX-512, the same bits as the one value
 // at a time of quantizeActivationsA8Scalar (the reference the tests hold it to).
 void quantizeActivationsA8(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
 void quantizeActivationsA8Scalar(const float* x, int64_t cols, int8_t* q, float* d, int32_t* bsum);
@@ -61,7 +61,7 @@ void quantizeActivationsA8Scalar(const float* x, int64_t cols, int8_t* q, float*
 // The codes of one whole tile's 16 rows in the row form's layout, row l at out + l * rowBytes
 // (INT8: a byte per column, `flip` = 0x80 undoing the symmetric + 128; INT4: per 32 columns,
 // column i in byte i's low nibble and 16 + i in its high one) — what the prefill path
-// dequantizes from. Returns false, writing nothing, where AVX-512 is missing or an INT8
+// dequantizes from. Returns false, writing nothing, where activeIsa() is not AVX-512 or an INT8
 // row's width is not a multiple of 16; the caller converts row by row then.
 bool tileCodesToRows(const uint8_t* tile, int bits, int64_t cols, uint8_t flip, uint8_t* out,
                      int64_t rowBytes);
