@@ -9,6 +9,7 @@
 #include "model/decoder.h"
 #include "model/generate.h"
 #include "model/model.h"
+#include "model/step_kernels.h"
 #include "model/synth.h"
 #include "testdata.h"
 #include "tokenizer/chat_template.h"
@@ -134,15 +135,18 @@ double chunksVersusFull(const ql::Model& model, const std::vector<int32_t>& ids,
 // Restores the decode-step path (and the stage split threshold) a test changed.
 struct DecodeStepPathGuard {
     ql::DecodeStepPath saved = ql::decodeStepPath();
+    bool wide = ql::step::wideStepKernels();
     ~DecodeStepPathGuard() {
         ql::setDecodeStepPath(saved);
+        ql::step::setWideStepKernels(wide);
         ql::setDecodeStageParallelWork(int64_t(1) << 15);
     }
 };
 
 // Paths of decodeStepLoopsEqualFullForward: the loops step with its default split of
-// attention and SiLU·up over threads, with every stage split (even one key), and ATen.
-enum StepVariant { LoopsDefault, LoopsAllSplit, Aten };
+// attention and SiLU·up over threads, with every stage split (even one key), with the
+// portable step kernels instead of the AVX-512 ones (model/step_kernels.h), and ATen.
+enum StepVariant { LoopsDefault, LoopsAllSplit, LoopsPortable, Aten };
 
 }  // namespace
 
@@ -223,9 +227,9 @@ private Q_SLOTS:
     void decodeStepLoopsEqualFullForward_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<int>("path");
-        const char* names[] = {"loops", "loops all split", "aten"};
+        const char* names[] = {"loops", "loops all split", "loops portable", "aten"};
         for (const char* m : {"llama-tiny", "qwen2-tiny", "qwen3-tiny"})
-            for (int v : {LoopsDefault, LoopsAllSplit, Aten})
+            for (int v : {LoopsDefault, LoopsAllSplit, LoopsPortable, Aten})
                 QTest::newRow(qPrintable(QString("%1 %2").arg(m, names[v]))) << QString(m) << v;
     }
     void decodeStepLoopsEqualFullForward() {
@@ -234,6 +238,7 @@ private Q_SLOTS:
         DecodeStepPathGuard guard;
         ql::setDecodeStepPath(path == Aten ? ql::DecodeStepPath::Aten : ql::DecodeStepPath::Loops);
         if (path == LoopsAllSplit) ql::setDecodeStageParallelWork(0);
+        if (path == LoopsPortable) ql::step::setWideStepKernels(false);
         const auto m = synthModel(model.toStdString());
         const std::vector<int32_t> ids = promptFor(model, 300);
         const double steps = chunksVersusFull(*m, ids, {3, 1});

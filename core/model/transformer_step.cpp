@@ -2,11 +2,13 @@
 // token): at 0.5B a step's ~170 small ATen ops on 1-token tensors (norms, RoPE, attention,
 // SiLU·up, residual adds, KV concatenation) took ~4 ms of a 22 ms step, each op 1-50 µs of
 // dispatch and allocation for a few thousand floats (BENCHMARKS.md, "Decode step's fixed
-// cost"). Same math and order of operations as blockImpl per element; sums (RMSNorm's mean,
-// attention's dot products, softmax) add in another order than ATen's kernels.
+// cost"). Same math as blockImpl per element; sums (RMSNorm's mean, attention's dot
+// products, softmax) add in another order than ATen's kernels, and on AVX-512 CPUs the
+// loops that read no weights take 16-lane versions with their own exp (model/step_kernels.h).
 #include "base/error.h"
 #include "base/spin_team.h"
 #include "model/stage_profile.h"
+#include "model/step_kernels.h"
 #include "model/transformer.h"
 #include "model/transformer_weights.h"
 
@@ -14,10 +16,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -37,76 +37,6 @@ std::atomic<int> gPath{int(pathFromEnvironment())};
 // Positions the KV storage grows by: a copy of the cache every 256 steps instead of each.
 constexpr int64_t kCacheGrowth = 256;
 
-// x * rsqrt(mean(x^2) + eps) * weight (HF LlamaRMSNorm), n values; the mean in double.
-void rmsNormInto(const float* x, const float* weight, int64_t n, double eps, float* out) {
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
-    const float r = 1.0f / std::sqrt(float(ss / double(n)) + float(eps));
-    for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (x[i] * r);
-}
-
-// Dot product in 8 independent partial sums (vectorizable without reassociation flags).
-inline float dot(const float* a, const float* b, int64_t n) {
-    float acc[8] = {};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-
-// q' = q * cos + rotate_half(q) * sin for one head of D values (rotate_half: [-x2, x1]).
-void rope(float* x, const float* cos, const float* sin, int64_t D) {
-    const int64_t half = D / 2;
-    for (int64_t i = 0; i < half; ++i) {
-        const float a = x[i], b = x[i + half];
-        x[i] = a * cos[i] + -b * sin[i];
-        x[i + half] = b * cos[i + half] + a * sin[i + half];
-    }
-}
-
-// Multi-versioned for AVX2 where the compiler can (x86 GCC/Clang): the dot products and the
-// weighted sum of values run 8 lanes wide instead of SSE2's 4 (the project builds for
-// baseline x86-64). A function attribute, so the rest of the library stays baseline.
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
-#define QL_STEP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define QL_STEP_CLONES
-#endif
-
-// One query per head over n cached keys and values ([KV, capacity, D] storage): softmax of
-// q·k / sqrt(D), then the weighted sum of values, per query head i in [h0, h1) on kv head
-// i / rep (HF repeat_kv). scores: n floats of scratch. out [H, D].
-QL_STEP_CLONES void attendOneQuery(const float* q, const float* keys, const float* values,
-                                   int64_t capacity, int64_t h0, int64_t h1, int64_t rep, int64_t D,
-                                   int64_t n, float* scores, float* out) {
-    const float scale = float(1.0 / std::sqrt(double(D)));
-    for (int64_t i = h0; i < h1; ++i) {
-        const int64_t g = i / rep;
-        const float* kg = keys + g * capacity * D;
-        const float* vg = values + g * capacity * D;
-        const float* qi = q + i * D;
-        float top = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < n; ++j) {
-            scores[j] = dot(qi, kg + j * D, D) * scale;
-            top = std::max(top, scores[j]);
-        }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) {
-            scores[j] = std::exp(scores[j] - top);
-            sum += scores[j];
-        }
-        float* o = out + i * D;
-        std::fill(o, o + D, 0.0f);
-        for (int64_t j = 0; j < n; ++j) {
-            const float p = scores[j] / sum;
-            const float* vj = vg + j * D;
-            for (int64_t d = 0; d < D; ++d) o[d] += p * vj[d];
-        }
-    }
-}
-
 // Multiply-adds below which a stage of the step runs on the calling thread alone: a region
 // costs ~1 µs (bench_decode_overhead), a thread does a few thousand multiply-adds in that.
 std::atomic<int64_t> gParallelWork{int64_t(1) << 15};
@@ -118,15 +48,12 @@ int64_t stageThreads(int64_t work, int64_t units) {
 }
 
 // silu(gate) * up in place of gate, split over the decode team when it is worth it (each
-// element by the same code wherever it runs; an expf costs about 16 multiply-adds).
+// element by the same code wherever it runs; an expf costs about 16 multiply-adds, one lane
+// of the 16-lane exp about one).
 void siluTimesUp(float* gate, const float* up, int64_t n) {
-    const int64_t threads = stageThreads(16 * n, n);
+    const int64_t threads = stageThreads((step::wideStepKernels() ? 1 : 16) * n, n);
     runOnTeam(threads, int(threads), decodeSpinMicros(), [&](int64_t t) {
-        const int64_t b = n * t / threads, e = n * (t + 1) / threads;
-        for (int64_t i = b; i < e; ++i) {
-            const float x = gate[i];
-            gate[i] = x / (1.0f + std::exp(-x)) * up[i];
-        }
+        step::siluTimesUp(gate, up, n * t / threads, n * (t + 1) / threads);
     });
 }
 
@@ -246,7 +173,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
 
     // Attention.
     const at::Tensor inNorm = w_->inputNorm[size_t(index)].contiguous();
-    rmsNormInto(h, inNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
+    step::rmsNorm(h, inNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
     clock.mark(Stage::Norm);
     float* q = qkv.data();
     float* k = q + qOut;
@@ -259,15 +186,15 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
         const at::Tensor kNorm = w_->kNorm[size_t(index)].contiguous();
         const float* qw = qNorm.data_ptr<float>();
         const float* kw = kNorm.data_ptr<float>();
-        for (int64_t i = 0; i < H; ++i) rmsNormInto(q + i * D, qw, D, c.rmsNormEps, q + i * D);
-        for (int64_t i = 0; i < KV; ++i) rmsNormInto(k + i * D, kw, D, c.rmsNormEps, k + i * D);
+        for (int64_t i = 0; i < H; ++i) step::rmsNorm(q + i * D, qw, D, c.rmsNormEps, q + i * D);
+        for (int64_t i = 0; i < KV; ++i) step::rmsNorm(k + i * D, kw, D, c.rmsNormEps, k + i * D);
     }
     const int64_t S = cache.length(), position = cache.nextPosition();
     const auto tables = ropeTables(w_->invFreq, position, 1);
     const float* cosT = tables.first.data_ptr<float>();
     const float* sinT = tables.second.data_ptr<float>();
-    for (int64_t i = 0; i < H; ++i) rope(q + i * D, cosT, sinT, D);
-    for (int64_t i = 0; i < KV; ++i) rope(k + i * D, cosT, sinT, D);
+    for (int64_t i = 0; i < H; ++i) step::rope(q + i * D, cosT, sinT, D);
+    for (int64_t i = 0; i < KV; ++i) step::rope(k + i * D, cosT, sinT, D);
     clock.mark(Stage::Rope);
 
     // The new key and value into the cache's storage, then one query over S + 1 keys.
@@ -289,9 +216,11 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     // Pointers, not the thread_local vectors: a worker naming `scores` would get its own.
     float* const scratch = scores.data();
     float* const heads = attn.data();
+    step::AttentionArgs args;
+    args.q = q, args.keys = keys, args.values = values;
+    args.capacity = capacity, args.rep = rep, args.D = D, args.n = n;
     runOnTeam(threads, int(threads), decodeSpinMicros(), [&](int64_t t) {
-        attendOneQuery(q, keys, values, capacity, H * t / threads, H * (t + 1) / threads, rep, D, n,
-                       scratch + t * n, heads);
+        step::attend(args, H * t / threads, H * (t + 1) / threads, scratch + t * n, heads);
     });
     clock.mark(Stage::Attention);
     project(3, attn.data(), proj.data());
@@ -300,7 +229,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
 
     // MLP.
     const at::Tensor postNorm = w_->postNorm[size_t(index)].contiguous();
-    rmsNormInto(h, postNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
+    step::rmsNorm(h, postNorm.data_ptr<float>(), hs, c.rmsNormEps, xn.data());
     clock.mark(Stage::Norm);
     float* gate = gu.data();
     float* up = gate + inter;

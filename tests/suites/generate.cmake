@@ -8,3 +8,5 @@ quantlens_add_test(test_generate_cli SOURCES test_generate_cli.cpp cli_runner.h
   LIBS QuantLens::run QuantLens::model nlohmann_json::nlohmann_json TIMEOUT 300)
 add_dependencies(test_generate_cli quantlens-cli)
 target_compile_definitions(test_generate_cli PRIVATE QUANTLENS_CLI_PATH="$<TARGET_FILE:quantlens-cli>")
+# The decode step's non-projection loops, portable and AVX-512, against double references.
+quantlens_add_test(test_step_kernels SOURCES test_step_kernels.cpp LIBS QuantLens::model TIMEOUT 120)
