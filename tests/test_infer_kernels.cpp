@@ -669,9 +669,10 @@ void TestInferKernels::a8PrefillStaysFloat() {
 // each layer's output equals its own forward(x, 1) bit for bit, for every format, both
 // activation modes and every instruction-set path; rows not a multiple of 4 nor of 16
 // (the INT4 pass, the Int8 tile), one layer with AWQ divisors (its own scaled input), and
-// a mixed group (INT8 q with the format's k and v). 1024 columns x ~1.2 k rows is split
-// over the pool's threads, and the shares cut through the layers at other rows than the
-// separate calls' ranges.
+// a mixed group (INT8 q with the format's k and v). Neighbours without AWQ share one
+// prepared input: the mixed group's k and v, and in Int8 mode its q too. 1024 columns x
+// ~1.2 k rows is split over the pool's threads, and the shares cut through the layers at
+// other rows than the separate calls' ranges.
 void TestInferKernels::groupEqualsSeparateCalls_data() {
     QTest::addColumn<int>("format");
     QTest::addColumn<int>("path");

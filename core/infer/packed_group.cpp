@@ -5,7 +5,6 @@
 #include "infer/packed_linear.h"
 
 #include <algorithm>
-#include <memory>
 
 namespace ql::infer {
 
@@ -38,59 +37,91 @@ detail::GemvA8Fn a8Gemv() {
 
 }  // namespace
 
-// One layer's share of a group call: its input prepared exactly as decodeForward /
-// decodeForwardA8 prepare it for one token (AWQ division, group sums or int8 quantization),
-// then run(u0, u1) computes units [u0, u1) — 4-row passes (Float) or 16-row tiles (Int8).
-struct PackedLinear::DecodePart {
-    int64_t units = 0, weightsPerUnit = 0;
+// One token's input prepared exactly as decodeForward / decodeForwardA8 prepare it: the AWQ
+// division, then the group sums (Float) or the int8 quantization (Int8). Kept per calling
+// thread between calls, so a decode step allocates nothing here.
+struct PackedLinear::DecodeInput {
     std::vector<float> scaled, sums, d;
     std::vector<int8_t> q;
     std::vector<int32_t> bsum;
-    std::function<void(int64_t, int64_t)> run;
+    const float* x = nullptr;  // x, or `scaled` after the AWQ division
 };
 
-PackedLinear::DecodePart PackedLinear::decodePart(const float* x, float* y) const {
-    DecodePart part;
+// One layer's share of a group call: units [u0, u1) are 4-row passes (Float) or 16-row tiles
+// (Int8). Plain values: the region's threads read them without chasing allocations that the
+// calling thread has just written.
+struct PackedLinear::DecodePart {
+    ActivationMode mode = ActivationMode::Float;
+    int64_t rows = 0, units = 0, weightsPerUnit = 0;
+    float* y = nullptr;
+    detail::PackedView view{};
+    detail::GemvFn gemv = nullptr;
+    const float* x = nullptr;
+    const float* sums = nullptr;
+    detail::A8View a8{};
+    detail::A8Act act{};
+    detail::GemvA8Fn gemvA8 = nullptr;
+};
+
+void PackedLinear::prepareInput(const float* x, DecodeInput& in) const {
     if (!divisors_.empty()) {
-        part.scaled.resize(size_t(cols_));
-        for (int64_t j = 0; j < cols_; ++j) part.scaled[size_t(j)] = x[j] / divisors_[size_t(j)];
-        x = part.scaled.data();
+        in.scaled.resize(size_t(cols_));
+        for (int64_t j = 0; j < cols_; ++j) in.scaled[size_t(j)] = x[j] / divisors_[size_t(j)];
+        x = in.scaled.data();
     }
+    in.x = x;
     if (mode_ == ActivationMode::Float) {
-        part.sums.assign(size_t(groupsPerRow_), 0.0f);
+        in.sums.assign(size_t(groupsPerRow_), 0.0f);
         for (int64_t g = 0; g < groupsPerRow_; ++g) {
             const float* p = x + g * group_;
             float s = 0.0f;
             for (int64_t j = 0; j < group_; ++j) s += p[j];
-            part.sums[size_t(g)] = s;
+            in.sums[size_t(g)] = s;
         }
+        return;
+    }
+    const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
+    in.q.resize(size_t(blocks * detail::kA8Block));
+    in.d.resize(size_t(blocks));
+    in.bsum.resize(size_t(blocks));
+    detail::quantizeActivationsA8(x, cols_, in.q.data(), in.d.data(), in.bsum.data());
+}
+
+// The same prepared input serves both layers: no AWQ division in either, the same mode, and
+// (Float) the same groups for the sums.
+bool PackedLinear::sharesInputWith(const PackedLinear& other) const {
+    return divisors_.empty() && other.divisors_.empty() && mode_ == other.mode_ &&
+           cols_ == other.cols_ && (mode_ == ActivationMode::Int8 || group_ == other.group_);
+}
+
+PackedLinear::DecodePart PackedLinear::decodePart(const DecodeInput& in, float* y) const {
+    DecodePart part;
+    part.mode = mode_;
+    part.rows = rows_;
+    part.y = y;
+    if (mode_ == ActivationMode::Float) {
         part.units = (rows_ + 3) / 4;
         part.weightsPerUnit = 4 * cols_;
-        const detail::PackedView view = rowView(rowForm_);
-        const detail::GemvFn gemv = floatGemv();
-        const float* sums = part.sums.data();
-        const int64_t rows = rows_;
-        part.run = [view, gemv, x, sums, y, rows](int64_t u0, int64_t u1) {
-            gemv(view, x, sums, 1, u0 * 4, std::min(rows, u1 * 4), y, rows);
-        };
+        part.view = rowView(rowForm_);
+        part.gemv = floatGemv();
+        part.x = in.x;
+        part.sums = in.sums.data();
         return part;
     }
     constexpr int64_t T = detail::kA8Tile;
-    const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
-    part.q.resize(size_t(blocks * detail::kA8Block));
-    part.d.resize(size_t(blocks));
-    part.bsum.resize(size_t(blocks));
-    detail::quantizeActivationsA8(x, cols_, part.q.data(), part.d.data(), part.bsum.data());
-    const detail::A8View view = a8View();
-    const detail::A8Act act{part.q.data(), part.d.data(), part.bsum.data()};
-    const detail::GemvA8Fn gemv = a8Gemv();
-    const int64_t rows = rows_;
     part.units = (rows_ + T - 1) / T;
     part.weightsPerUnit = T * cols_;
-    part.run = [view, act, gemv, y, rows](int64_t t0, int64_t t1) {
-        gemv(view, act, t0, t1, y, rows);
-    };
+    part.a8 = a8View();
+    part.act = detail::A8Act{in.q.data(), in.d.data(), in.bsum.data()};
+    part.gemvA8 = a8Gemv();
     return part;
+}
+
+void PackedLinear::runPart(const DecodePart& p, int64_t u0, int64_t u1) {
+    if (p.mode == ActivationMode::Float)
+        p.gemv(p.view, p.x, p.sums, 1, u0 * 4, std::min(p.rows, u1 * 4), p.y, p.rows);
+    else
+        p.gemvA8(p.a8, p.act, u0, u1, p.y, p.rows);
 }
 
 void PackedLinear::forwardGroup(const std::vector<const PackedLinear*>& layers, const float* x,
@@ -99,31 +130,44 @@ void PackedLinear::forwardGroup(const std::vector<const PackedLinear*>& layers, 
     for (const PackedLinear* l : layers)
         if (l->cols_ != layers.front()->cols_)
             throw Error("internal: a packed group's layers read inputs of different widths");
-    // Parts hold pointers into their own vectors: stable addresses (no vector of values).
-    std::vector<std::unique_ptr<DecodePart>> parts;
-    std::vector<int64_t> offset;  // weights before each part
+    // Inputs prepared once per run of layers that can share one (a block's q/k/v or gate/up
+    // without AWQ: one quantization instead of three).
+    thread_local std::vector<DecodeInput> inputs;
+    thread_local std::vector<DecodePart> parts;
+    thread_local std::vector<int64_t> offset;  // weights before each part
+    if (inputs.size() < layers.size()) inputs.resize(layers.size());
+    parts.clear();
+    offset.clear();
     int64_t total = 0;
+    size_t prepared = 0;  // the input the last part used
     for (size_t i = 0; i < layers.size(); ++i) {
-        parts.push_back(std::make_unique<DecodePart>(layers[i]->decodePart(x, ys[i])));
+        if (i == 0 || !layers[i]->sharesInputWith(*layers[i - 1])) {
+            prepared = i;
+            layers[i]->prepareInput(x, inputs[i]);
+        }
+        parts.push_back(layers[i]->decodePart(inputs[prepared], ys[i]));
         offset.push_back(total);
-        total += parts.back()->units * parts.back()->weightsPerUnit;
+        total += parts.back().units * parts.back().weightsPerUnit;
     }
     // The concatenated units split into `n` contiguous shares of about equal weights; share
     // t covers weights [t * total / n, (t + 1) * total / n) rounded to whole units, the same
     // rounding for both ends of adjacent shares, so every unit runs exactly once.
     const int64_t n =
         std::max<int64_t>(1, std::min<int64_t>(intraOpThreads(), total / kWeightsPerShare));
-    const auto unitAt = [&](size_t i, int64_t cut) {
-        const DecodePart& p = *parts[i];
-        const int64_t rel = cut - offset[i];
-        if (rel <= 0) return int64_t(0);
-        return std::min(p.units, (rel + p.weightsPerUnit / 2) / p.weightsPerUnit);
-    };
-    runOnThreads(n, [&](int64_t t) {
+    const DecodePart* const part = parts.data();
+    const int64_t* const before = offset.data();
+    const size_t count = parts.size();
+    runOnThreads(n, [part, before, count, total, n](int64_t t) {
         const int64_t c0 = total * t / n, c1 = total * (t + 1) / n;
-        for (size_t i = 0; i < parts.size(); ++i) {
+        const auto unitAt = [&](size_t i, int64_t cut) {
+            const int64_t rel = cut - before[i];
+            if (rel <= 0) return int64_t(0);
+            return std::min(part[i].units,
+                            (rel + part[i].weightsPerUnit / 2) / part[i].weightsPerUnit);
+        };
+        for (size_t i = 0; i < count; ++i) {
             const int64_t u0 = unitAt(i, c0), u1 = unitAt(i, c1);
-            if (u0 < u1) parts[i]->run(u0, u1);
+            if (u0 < u1) runPart(part[i], u0, u1);
         }
     });
 }

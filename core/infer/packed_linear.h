@@ -124,8 +124,13 @@ public:
                              float* const* ys);
 
 private:
-    struct DecodePart;  // packed_group.cpp
-    DecodePart decodePart(const float* x, float* y) const;
+    // packed_group.cpp: one layer's share of a group call and its prepared input.
+    struct DecodePart;
+    struct DecodeInput;
+    void prepareInput(const float* x, DecodeInput& in) const;
+    bool sharesInputWith(const PackedLinear& other) const;
+    DecodePart decodePart(const DecodeInput& in, float* y) const;
+    static void runPart(const DecodePart& p, int64_t u0, int64_t u1);
     // The row-major form's arrays: codes (codes_'s layout), scales and zero points per row
     // and group, for rows counted from the arrays' first.
     struct RowForm {
