@@ -16,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 using namespace ql;
 using infer::A8Isa;
@@ -167,6 +168,7 @@ private Q_SLOTS:
     void groupEqualsSeparateCalls_data();
     void groupEqualsSeparateCalls();
     void groupRefusesMixedWidths();
+    void shareBalanceLearnsWithinBounds();
 };
 
 void TestInferKernels::forwardMatchesDecodedWeights_data() {
@@ -712,9 +714,16 @@ void TestInferKernels::groupEqualsSeparateCalls() {
         std::vector<std::vector<float>> separate, grouped;
         std::vector<float*> ys;
         std::vector<const PackedLinear*> ptrs;
+        // The separate calls' reference: two tokens (x twice) through decodeForward(A8), the
+        // per-layer path with its own row ranges; one-token forward() is a group of one.
+        std::vector<float> x2 = x;
+        x2.insert(x2.end(), x.begin(), x.end());
         for (const PackedLinear& l : layers) {
-            separate.emplace_back(size_t(l.outFeatures()));
-            l.forward(x.data(), 1, separate.back().data(), ForwardMode::Decode);
+            std::vector<float> two(size_t(2 * l.outFeatures()));
+            l.forward(x2.data(), 2, two.data(), ForwardMode::Decode);
+            separate.emplace_back(two.begin(), two.begin() + l.outFeatures());
+            QVERIFY(std::equal(two.begin(), two.begin() + l.outFeatures(),
+                               two.begin() + l.outFeatures()));
             // NaN-filled: a row the group call misses stays NaN and fails the comparison.
             grouped.emplace_back(size_t(l.outFeatures()), std::numeric_limits<float>::quiet_NaN());
             ptrs.push_back(&l);
@@ -740,6 +749,46 @@ void TestInferKernels::groupRefusesMixedWidths() {
     std::vector<float> x(96, 1.0f), ya(8), yb(8);
     float* ys[2] = {ya.data(), yb.data()};
     QVERIFY_THROWS_EXCEPTION(Error, PackedLinear::forwardGroup({&a, &b}, x.data(), ys));
+}
+
+// infer::ShareBalance (the learned split of one-token calls): equal shares until it has
+// learned, then shares proportional to the threads' rates, bounded to 0.5-1.5x an equal
+// share, nothing learned from empty shares or times, and a new thread count starts equal.
+void TestInferKernels::shareBalanceLearnsWithinBounds() {
+    using infer::ShareBalance;
+    const auto cutsOf = [](const ShareBalance& b, int64_t total, int n) {
+        std::vector<int64_t> c(size_t(n) + 1);
+        b.cuts(total, n, c.data());
+        return c;
+    };
+    ShareBalance b;
+    QCOMPARE(cutsOf(b, 1000, 2), (std::vector<int64_t>{0, 500, 1000}));
+    QCOMPARE(cutsOf(b, 1000, 3), (std::vector<int64_t>{0, 333, 667, 1000}));
+    // Thread 1 streams at half thread 0's rate: the split converges to 2/3 : 1/3.
+    for (int i = 0; i < 60; ++i) {
+        const std::vector<int64_t> c = cutsOf(b, 3000, 2);
+        const double seconds[2] = {double(c[1]) * 1e-9, double(c[2] - c[1]) * 2e-9};
+        b.record(2, c.data(), seconds);
+    }
+    QVERIFY2(std::abs(cutsOf(b, 3000, 2)[1] - 2000) <= 10,
+             qPrintable(QString::number(cutsOf(b, 3000, 2)[1])));
+    const ShareBalance copy = b;
+    QCOMPARE(cutsOf(copy, 3000, 2), cutsOf(b, 3000, 2));
+    QCOMPARE(cutsOf(b, 3000, 3), (std::vector<int64_t>{0, 1000, 2000, 3000}));  // not learned
+    // Nothing to learn: an empty share or a zero time leaves the split as it was.
+    const std::vector<int64_t> before = cutsOf(b, 3000, 2);
+    const int64_t empty[3] = {0, 0, 3000};
+    const double some[2] = {1e-6, 1e-6}, none[2] = {0.0, 1e-6};
+    b.record(2, empty, some);
+    b.record(2, before.data(), none);
+    QCOMPARE(cutsOf(b, 3000, 2), before);
+    // Thread 1 ten times slower: thread 0's share stops at 1.5x an equal one.
+    for (int i = 0; i < 60; ++i) {
+        const std::vector<int64_t> c = cutsOf(b, 1000, 2);
+        const double seconds[2] = {double(c[1]) * 1e-9, double(c[2] - c[1]) * 1e-8};
+        b.record(2, c.data(), seconds);
+    }
+    QCOMPARE(cutsOf(b, 1000, 2)[1], int64_t(750));
 }
 
 QTEST_GUILESS_MAIN(TestInferKernels)

@@ -5,6 +5,7 @@
 #include "infer/packed_linear.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace ql::infer {
 
@@ -12,6 +13,8 @@ namespace {
 
 // A thread's share below this many weights is not worth a thread (as decodeRowRanges).
 constexpr int64_t kWeightsPerShare = int64_t(1) << 16;
+
+using Clock = std::chrono::steady_clock;
 
 detail::GemvFn floatGemv() {
     switch (activeIsa()) {
@@ -126,21 +129,26 @@ void PackedLinear::runPart(const DecodePart& p, int64_t u0, int64_t u1) {
 
 void PackedLinear::forwardGroup(const std::vector<const PackedLinear*>& layers, const float* x,
                                 float* const* ys) {
-    if (layers.empty()) return;
-    for (const PackedLinear* l : layers)
-        if (l->cols_ != layers.front()->cols_)
+    forwardGroup(layers.data(), layers.size(), x, ys);
+}
+
+void PackedLinear::forwardGroup(const PackedLinear* const* layers, size_t count, const float* x,
+                                float* const* ys) {
+    if (count == 0) return;
+    for (size_t i = 0; i < count; ++i)
+        if (layers[i]->cols_ != layers[0]->cols_)
             throw Error("internal: a packed group's layers read inputs of different widths");
     // Inputs prepared once per run of layers that can share one (a block's q/k/v or gate/up
     // without AWQ: one quantization instead of three).
     thread_local std::vector<DecodeInput> inputs;
     thread_local std::vector<DecodePart> parts;
     thread_local std::vector<int64_t> offset;  // weights before each part
-    if (inputs.size() < layers.size()) inputs.resize(layers.size());
+    if (inputs.size() < count) inputs.resize(count);
     parts.clear();
     offset.clear();
     int64_t total = 0;
     size_t prepared = 0;  // the input the last part used
-    for (size_t i = 0; i < layers.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
         if (i == 0 || !layers[i]->sharesInputWith(*layers[i - 1])) {
             prepared = i;
             layers[i]->prepareInput(x, inputs[i]);
@@ -149,27 +157,36 @@ void PackedLinear::forwardGroup(const std::vector<const PackedLinear*>& layers, 
         offset.push_back(total);
         total += parts.back().units * parts.back().weightsPerUnit;
     }
-    // The concatenated units split into `n` contiguous shares of about equal weights; share
-    // t covers weights [t * total / n, (t + 1) * total / n) rounded to whole units, the same
-    // rounding for both ends of adjacent shares, so every unit runs exactly once.
-    const int64_t n =
-        std::max<int64_t>(1, std::min<int64_t>(intraOpThreads(), total / kWeightsPerShare));
+    // The concatenated units split into `n` contiguous shares of weights [cut[t], cut[t+1])
+    // (the first layer's learned split), each rounded to whole units, the same rounding for
+    // both ends of adjacent shares, so every unit runs exactly once.
+    const int n =
+        int(std::max<int64_t>(1, std::min<int64_t>(intraOpThreads(), total / kWeightsPerShare)));
+    thread_local std::vector<int64_t> cut;
+    thread_local std::vector<double> seconds;
+    cut.resize(size_t(n) + 1);
+    seconds.assign(size_t(n), 0.0);
+    const ShareBalance& balance = layers[0]->balance_;
+    balance.cuts(total, n, cut.data());
     const DecodePart* const part = parts.data();
     const int64_t* const before = offset.data();
-    const size_t count = parts.size();
-    runOnThreads(n, [part, before, count, total, n](int64_t t) {
-        const int64_t c0 = total * t / n, c1 = total * (t + 1) / n;
-        const auto unitAt = [&](size_t i, int64_t cut) {
-            const int64_t rel = cut - before[i];
+    const int64_t* const cuts = cut.data();
+    double* const took = seconds.data();
+    const Clock::time_point start = Clock::now();
+    runOnThreads(n, [part, before, count, cuts, took, start](int64_t t) {
+        const auto unitAt = [&](size_t i, int64_t at) {
+            const int64_t rel = at - before[i];
             if (rel <= 0) return int64_t(0);
             return std::min(part[i].units,
                             (rel + part[i].weightsPerUnit / 2) / part[i].weightsPerUnit);
         };
         for (size_t i = 0; i < count; ++i) {
-            const int64_t u0 = unitAt(i, c0), u1 = unitAt(i, c1);
+            const int64_t u0 = unitAt(i, cuts[t]), u1 = unitAt(i, cuts[t + 1]);
             if (u0 < u1) runPart(part[i], u0, u1);
         }
+        took[t] = std::chrono::duration<double>(Clock::now() - start).count();
     });
+    layers[0]->balance_.record(n, cut.data(), seconds.data());
 }
 
 }  // namespace ql::infer

@@ -223,9 +223,12 @@ void PackedLinear::forward(const float* x, int64_t tokens, float* y, ForwardMode
     if (tokens <= 0 || rows_ == 0) return;
     const bool prefill =
         mode == ForwardMode::Prefill || (mode == ForwardMode::Auto && tokens >= kPrefillTokens);
-    if (prefill)
+    if (prefill) {
         prefillForward(x, tokens, y);
-    else if (mode_ == ActivationMode::Int8)
+    } else if (tokens == 1) {
+        const PackedLinear* self = this;
+        forwardGroup(&self, 1, x, &y);  // the same rows, split as learned (share_balance.h)
+    } else if (mode_ == ActivationMode::Int8)
         decodeForwardA8(x, tokens, y);
     else
         decodeForward(x, tokens, y);

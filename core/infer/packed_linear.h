@@ -15,6 +15,7 @@
 // capped by setMaxInferIsa (tests run every path).
 #pragma once
 
+#include "infer/share_balance.h"
 #include "quant/compact_weights.h"
 
 #include <cstdint>
@@ -122,6 +123,8 @@ public:
     // Throws ql::Error when the layers' inFeatures differ. packed_group.cpp.
     static void forwardGroup(const std::vector<const PackedLinear*>& layers, const float* x,
                              float* const* ys);
+    static void forwardGroup(const PackedLinear* const* layers, size_t count, const float* x,
+                             float* const* ys);
 
 private:
     // packed_group.cpp: one layer's share of a group call and its prepared input.
@@ -156,6 +159,8 @@ private:
     // Int8 mode.
     RowForm rowForm_;
     std::vector<float> divisors_;  // [cols] AWQ column divisors or empty
+    // The split of this layer's one-token calls (and of the group calls it heads).
+    mutable ShareBalance balance_;
 
     ActivationMode mode_ = ActivationMode::Float;
     // Int8 mode: the interleaved form (packed_kernels_a8.h); empty in Float mode.
