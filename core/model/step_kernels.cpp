@@ -170,6 +170,11 @@ QL_AVX512 inline float laneMax(__m512 v) {
     return *std::max_element(l, l + 16);
 }
 
+// Lanes [0, min(16, n - j)) of a pass at j.
+inline __mmask16 lanesFrom(int64_t j, int64_t n) {
+    return n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+}
+
 // q . k in 16 lanes (their sum is the dot product) for D = 16 C.
 template <int C>
 QL_AVX512 inline __m512 keyDot(const __m512* q, const float* k) {
@@ -178,68 +183,109 @@ QL_AVX512 inline __m512 keyDot(const __m512* q, const float* k) {
     return s;
 }
 
-// Head dimension D = 16 C. Scores 16 keys per pass (16 independent multiply-add chains, then
-// one sums16); the values' weighted sum two keys per pass.
+// Heads [h0, h1) of one kv group, D = 16 C. The group's keys and values are read from L2
+// once for all its heads rather than once per head (grouped-query attention: 7 query heads
+// per kv head at Qwen2.5 shapes; per head they re-read 2 x 256 B per key, which L2's
+// bandwidth bounded): scores 16 keys per pass for every head, then the values' weighted
+// sum over chunks of kChunk keys that stay in L1 while every head adds them.
 template <int C>
-QL_AVX512 void attendWide(const AttentionArgs& a, int64_t h0, int64_t h1, float* scores,
-                          float* out) {
-    constexpr int64_t D = 16 * C;
-    const int64_t n = a.n;
+QL_AVX512 void attendGroup(const AttentionArgs& a, int64_t h0, int64_t h1, float* scores,
+                           float* out) {
+    constexpr int64_t D = 16 * C, kChunk = 64;
+    const int64_t n = a.n, heads = h1 - h0, g = h0 / a.rep;
+    const float* kg = a.keys + g * a.capacity * D;
+    const float* vg = a.values + g * a.capacity * D;
     const __m512 scale = _mm512_set1_ps(float(1.0 / std::sqrt(double(D))));
-    for (int64_t i = h0; i < h1; ++i) {
-        const int64_t g = i / a.rep;
-        const float* kg = a.keys + g * a.capacity * D;
-        const float* vg = a.values + g * a.capacity * D;
-        __m512 q[C];
-        for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(a.q + i * D + 16 * c);
-        __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-        int64_t j = 0;
-        for (; j + 16 <= n; j += 16) {
+    constexpr int kMaxHeads = 32;  // the caller splits longer runs
+    __m512 top[kMaxHeads];
+    for (int64_t h = 0; h < heads; ++h)
+        top[h] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int64_t h = 0; h < heads; ++h) {
+            __m512 q[C];
+            for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(a.q + (h0 + h) * D + 16 * c);
             __m512 dots[16];
             for (int k = 0; k < 16; ++k) dots[k] = keyDot<C>(q, kg + (j + k) * D);
-            const __m512 s = _mm512_mul_ps(sums16(dots), scale);
-            _mm512_storeu_ps(scores + j, s);
-            top = _mm512_maskz_max_ps(0xffff, top, s);
+            const __m512 sc = _mm512_mul_ps(sums16(dots), scale);
+            _mm512_storeu_ps(scores + h * n + j, sc);
+            top[h] = _mm512_maskz_max_ps(0xffff, top[h], sc);
         }
-        float topS = laneMax(top);
-        for (; j < n; ++j) {
-            scores[j] = laneSum(keyDot<C>(q, kg + j * D)) * _mm512_cvtss_f32(scale);
-            topS = std::max(topS, scores[j]);
+    for (int64_t h = 0; h < heads; ++h) {
+        float* sh = scores + h * n;
+        __m512 q[C];
+        for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(a.q + (h0 + h) * D + 16 * c);
+        float topS = laneMax(top[h]);
+        for (int64_t t = j; t < n; ++t) {
+            sh[t] = laneSum(keyDot<C>(q, kg + t * D)) * _mm512_cvtss_f32(scale);
+            topS = std::max(topS, sh[t]);
         }
         // Softmax's numerators and their sum; then each divided by the sum.
         const __m512 tv = _mm512_set1_ps(topS);
         __m512 sum = _mm512_setzero_ps();
-        for (j = 0; j < n; j += 16) {
-            const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
-            const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), tv));
+        for (int64_t t = 0; t < n; t += 16) {
+            const __mmask16 m = lanesFrom(t, n);
+            const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, sh + t), tv));
             sum = _mm512_mask_add_ps(sum, m, sum, e);
-            _mm512_mask_storeu_ps(scores + j, m, e);
+            _mm512_mask_storeu_ps(sh + t, m, e);
         }
-        const float total = laneSum(sum);
-        __m512 o0[C], o1[C];
-        for (int c = 0; c < C; ++c) o0[c] = o1[c] = _mm512_setzero_ps();
-        for (j = 0; j + 2 <= n; j += 2) {
-            const __m512 p0 = _mm512_set1_ps(scores[j] / total);
-            const __m512 p1 = _mm512_set1_ps(scores[j + 1] / total);
+        const __m512 total = _mm512_set1_ps(laneSum(sum));
+        for (int64_t t = 0; t < n; t += 16) {
+            const __mmask16 m = lanesFrom(t, n);
+            _mm512_mask_storeu_ps(sh + t, m,
+                                  _mm512_div_ps(_mm512_maskz_loadu_ps(m, sh + t), total));
+        }
+    }
+    // The weighted sum of values: R keys per pass into R sets of accumulators (one chain of
+    // multiply-adds per set and 16 lanes), kept in `out` between chunks.
+    constexpr int R = C <= 4 ? 4 : 2;
+    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        const int64_t c1 = std::min(n, c0 + kChunk);
+        for (int64_t h = 0; h < heads; ++h) {
+            const float* p = scores + h * n;
+            float* o = out + (h0 + h) * D;
+            __m512 acc[R][C];
+            for (int r = 0; r < R; ++r)
+                for (int c = 0; c < C; ++c)
+                    acc[r][c] =
+                        r == 0 && c0 > 0 ? _mm512_loadu_ps(o + 16 * c) : _mm512_setzero_ps();
+            int64_t t = c0;
+            for (; t + R <= c1; t += R)
+                for (int r = 0; r < R; ++r) {
+                    const __m512 w = _mm512_set1_ps(p[t + r]);
+                    for (int c = 0; c < C; ++c)
+                        acc[r][c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vg + (t + r) * D + 16 * c),
+                                                    acc[r][c]);
+                }
+            for (; t < c1; ++t) {
+                const __m512 w = _mm512_set1_ps(p[t]);
+                for (int c = 0; c < C; ++c)
+                    acc[0][c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vg + t * D + 16 * c), acc[0][c]);
+            }
             for (int c = 0; c < C; ++c) {
-                o0[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(vg + j * D + 16 * c), o0[c]);
-                o1[c] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(vg + (j + 1) * D + 16 * c), o1[c]);
+                __m512 sumC = acc[0][c];
+                for (int r = 1; r < R; ++r) sumC = _mm512_add_ps(sumC, acc[r][c]);
+                _mm512_storeu_ps(o + 16 * c, sumC);
             }
         }
-        if (j < n) {
-            const __m512 p0 = _mm512_set1_ps(scores[j] / total);
-            for (int c = 0; c < C; ++c)
-                o0[c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(vg + j * D + 16 * c), o0[c]);
-        }
-        for (int c = 0; c < C; ++c)
-            _mm512_storeu_ps(out + i * D + 16 * c, _mm512_add_ps(o0[c], o1[c]));
+    }
+}
+
+// Heads [h0, h1) in runs that share a kv group (at most 32 heads each).
+template <int C>
+QL_AVX512 void attendWide(const AttentionArgs& a, int64_t h0, int64_t h1, float* scores,
+                          float* out) {
+    for (int64_t i = h0; i < h1;) {
+        const int64_t end = std::min({h1, (i / a.rep + 1) * a.rep, i + 32});
+        attendGroup<C>(a, i, end, scores, out);
+        i = end;
     }
 }
 
 QL_AVX512 void siluWide(float* gate, const float* up, int64_t b, int64_t e) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t i = b; i < e; i += 16) {
-        const __mmask16 m = e - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (e - i)) - 1);
+        const __mmask16 m = lanesFrom(i, e);
         const __m512 x = _mm512_maskz_loadu_ps(m, gate + i);
         const __m512 s =
             _mm512_div_ps(x, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));

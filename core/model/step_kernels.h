@@ -18,7 +18,7 @@ void rope(float* x, const float* cos, const float* sin, int64_t D);
 
 // One query per head over n cached keys and values ([KV, capacity, D] storage): softmax of
 // q·k / sqrt(D), then the weighted sum of values, for query heads [h0, h1), head i on kv
-// head i / rep (HF repeat_kv). scores: n floats of scratch. out [H, D].
+// head i / rep (HF repeat_kv). scores: (h1 - h0) * n floats of scratch. out [H, D].
 struct AttentionArgs {
     const float* q = nullptr;
     const float* keys = nullptr;

@@ -212,7 +212,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     const int64_t n = S + 1;
     // Heads split over the decode team (each head's sums in the same order wherever it runs).
     const int64_t threads = stageThreads(2 * H * n * D, H);
-    scores.resize(size_t(threads * n));
+    scores.resize(size_t(H * n));
     // Pointers, not the thread_local vectors: a worker naming `scores` would get its own.
     float* const scratch = scores.data();
     float* const heads = attn.data();
@@ -220,7 +220,8 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     args.q = q, args.keys = keys, args.values = values;
     args.capacity = capacity, args.rep = rep, args.D = D, args.n = n;
     runOnTeam(threads, int(threads), decodeSpinMicros(), [&](int64_t t) {
-        step::attend(args, H * t / threads, H * (t + 1) / threads, scratch + t * n, heads);
+        const int64_t h0 = H * t / threads;
+        step::attend(args, h0, H * (t + 1) / threads, scratch + h0 * n, heads);
     });
     clock.mark(Stage::Attention);
     project(3, attn.data(), proj.data());
