@@ -16,28 +16,6 @@ constexpr int64_t kWeightsPerShare = int64_t(1) << 16;
 
 using Clock = std::chrono::steady_clock;
 
-detail::GemvFn floatGemv() {
-    switch (activeIsa()) {
-        case Isa::Avx512:
-            return detail::gemvAvx512;
-        case Isa::Avx2:
-            return detail::gemvAvx2;
-        default:
-            return detail::gemvBaseline;
-    }
-}
-
-detail::GemvA8Fn a8Gemv() {
-    switch (activeA8Isa()) {
-        case A8Isa::Avx512Vnni:
-            return detail::gemvA8Avx512Vnni;
-        case A8Isa::AvxVnni:
-            return detail::gemvA8AvxVnni;
-        default:
-            return detail::gemvA8Scalar;
-    }
-}
-
 }  // namespace
 
 // One token's input prepared exactly as decodeForward / decodeForwardA8 prepare it: the AWQ
@@ -106,7 +84,7 @@ PackedLinear::DecodePart PackedLinear::decodePart(const DecodeInput& in, float* 
         part.units = (rows_ + 3) / 4;
         part.weightsPerUnit = 4 * cols_;
         part.view = rowView(rowForm_);
-        part.gemv = floatGemv();
+        part.gemv = detail::activeGemv();
         part.x = in.x;
         part.sums = in.sums.data();
         return part;
@@ -116,7 +94,7 @@ PackedLinear::DecodePart PackedLinear::decodePart(const DecodeInput& in, float* 
     part.weightsPerUnit = T * cols_;
     part.a8 = a8View();
     part.act = detail::A8Act{in.q.data(), in.d.data(), in.bsum.data()};
-    part.gemvA8 = a8Gemv();
+    part.gemvA8 = detail::activeGemvA8();
     return part;
 }
 
@@ -166,7 +144,7 @@ void PackedLinear::forwardGroup(const PackedLinear* const* layers, size_t count,
     thread_local std::vector<double> seconds;
     cut.resize(size_t(n) + 1);
     seconds.assign(size_t(n), 0.0);
-    const ShareBalance& balance = layers[0]->balance_;
+    ShareBalance& balance = layers[0]->balance_;
     balance.cuts(total, n, cut.data());
     const DecodePart* const part = parts.data();
     const int64_t* const before = offset.data();
@@ -186,7 +164,7 @@ void PackedLinear::forwardGroup(const PackedLinear* const* layers, size_t count,
         }
         took[t] = std::chrono::duration<double>(Clock::now() - start).count();
     });
-    layers[0]->balance_.record(n, cut.data(), seconds.data());
+    balance.record(n, cut.data(), seconds.data());
 }
 
 }  // namespace ql::infer

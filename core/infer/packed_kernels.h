@@ -46,4 +46,7 @@ void gemvAvx512(const PackedView&, const float*, const float*, int, int64_t, int
                 int64_t);
 void dequantAvx512(const PackedView&, int64_t, int64_t, const float*, float*);
 
+// The GEMV of activeIsa() (packed_linear.cpp).
+GemvFn activeGemv();
+
 }  // namespace ql::infer::detail

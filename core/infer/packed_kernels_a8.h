@@ -73,4 +73,7 @@ void gemvA8Scalar(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t
 void gemvA8AvxVnni(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t);
 void gemvA8Avx512Vnni(const A8View&, const A8Act&, int64_t, int64_t, float*, int64_t);
 
+// The GEMV of activeA8Isa() (packed_linear_a8.cpp).
+GemvA8Fn activeGemvA8();
+
 }  // namespace ql::infer::detail

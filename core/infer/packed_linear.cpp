@@ -236,7 +236,7 @@ void PackedLinear::forward(const float* x, int64_t tokens, float* y, ForwardMode
 
 void PackedLinear::decodeForward(const float* x, int64_t tokens, float* y) const {
     const detail::PackedView view = rowView(rowForm_);
-    const detail::GemvFn gemv = kernels().gemv;
+    const detail::GemvFn gemv = detail::activeGemv();
     // AWQ: x_j * (v_j / d_j) is computed as (x_j / d_j) * v_j.
     thread_local std::vector<float> scaled, sums;
     if (!divisors_.empty()) {
@@ -309,5 +309,11 @@ std::vector<float> PackedLinear::decode() const {
     dequantRows(0, rows_, out.data());
     return out;
 }
+
+namespace detail {
+GemvFn activeGemv() {
+    return kernels().gemv;
+}
+}  // namespace detail
 
 }  // namespace ql::infer

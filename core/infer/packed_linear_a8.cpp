@@ -155,17 +155,7 @@ void PackedLinear::decodeForwardA8(const float* x, int64_t tokens, float* y) con
     const int64_t tiles = (rows_ + T - 1) / T;
     const int64_t blocks = (cols_ + detail::kA8Block - 1) / detail::kA8Block;
     const detail::A8View view = a8View();
-    detail::GemvA8Fn gemv = detail::gemvA8Scalar;
-    switch (activeA8Isa()) {
-        case A8Isa::Avx512Vnni:
-            gemv = detail::gemvA8Avx512Vnni;
-            break;
-        case A8Isa::AvxVnni:
-            gemv = detail::gemvA8AvxVnni;
-            break;
-        default:
-            break;
-    }
+    const detail::GemvA8Fn gemv = detail::activeGemvA8();
     thread_local std::vector<float> scaled, d;
     thread_local std::vector<int8_t> q;
     thread_local std::vector<int32_t> bsum;
@@ -190,5 +180,18 @@ void PackedLinear::decodeForwardA8(const float* x, int64_t tokens, float* y) con
         });
     }
 }
+
+namespace detail {
+GemvA8Fn activeGemvA8() {
+    switch (activeA8Isa()) {
+        case A8Isa::Avx512Vnni:
+            return gemvA8Avx512Vnni;
+        case A8Isa::AvxVnni:
+            return gemvA8AvxVnni;
+        default:
+            return gemvA8Scalar;
+    }
+}
+}  // namespace detail
 
 }  // namespace ql::infer

@@ -183,6 +183,9 @@ QL_AVX512 inline __m512 keyDot(const __m512* q, const float* k) {
     return s;
 }
 
+// Query heads attendGroup takes at once (their running maxima stay in registers).
+constexpr int64_t kMaxGroupRun = 32;
+
 // Heads [h0, h1) of one kv group, D = 16 C. The group's keys and values are read from L2
 // once for all its heads rather than once per head (grouped-query attention: 7 query heads
 // per kv head at Qwen2.5 shapes; per head they re-read 2 x 256 B per key, which L2's
@@ -196,8 +199,7 @@ QL_AVX512 void attendGroup(const AttentionArgs& a, int64_t h0, int64_t h1, float
     const float* kg = a.keys + g * a.capacity * D;
     const float* vg = a.values + g * a.capacity * D;
     const __m512 scale = _mm512_set1_ps(float(1.0 / std::sqrt(double(D))));
-    constexpr int kMaxHeads = 32;  // the caller splits longer runs
-    __m512 top[kMaxHeads];
+    __m512 top[kMaxGroupRun];
     for (int64_t h = 0; h < heads; ++h)
         top[h] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     int64_t j = 0;
@@ -276,7 +278,7 @@ template <int C>
 QL_AVX512 void attendWide(const AttentionArgs& a, int64_t h0, int64_t h1, float* scores,
                           float* out) {
     for (int64_t i = h0; i < h1;) {
-        const int64_t end = std::min({h1, (i / a.rep + 1) * a.rep, i + 32});
+        const int64_t end = std::min({h1, (i / a.rep + 1) * a.rep, i + kMaxGroupRun});
         attendGroup<C>(a, i, end, scores, out);
         i = end;
     }
