@@ -6,7 +6,10 @@
 // and the fraction of the read-bandwidth limit (weight bytes read per token / probe, the probe
 // run before and after).
 // Usage: bench_decode_step MODEL RUN [a8] [steps=32] [prompt=128] [paths=aten,loops]
-// A path may name the decode workers' spin in µs after a colon: loops:0,loops:200.
+// A path may name the decode workers' spin in µs after a colon: loops:0,loops:200. The path
+// "read" is no decoder but a read of the step's weight bytes (base/read_bandwidth.h
+// PacedReader), alternated with the steps like a path: each path is then also set against it
+// (the bandwidth of the same moment, as bench-infer's "beside").
 #include "base/parallel.h"
 #include "base/process_env.h"
 #include "base/read_bandwidth.h"
@@ -93,8 +96,15 @@ int main(int argc, char** argv) {
     const size_t n = names.size();
     std::vector<std::unique_ptr<ql::Decoder>> decoders;
     std::vector<int32_t> next(n);
+    std::unique_ptr<ql::PacedReader> reader;
+    size_t readPath = n;
     for (size_t p = 0; p < n; ++p) {
         decoders.push_back(std::make_unique<ql::Decoder>(*model));
+        if (names[p] == "read") {
+            reader = std::make_unique<ql::PacedReader>(threads);
+            readPath = p;
+            continue;
+        }
         ql::setDecodeStepPath(parsePath(names[p]));
         next[p] = argmax(decoders[p]->feed(prompt));
     }
@@ -102,9 +112,13 @@ int main(int argc, char** argv) {
     for (int s = 0; s < steps; ++s)
         for (size_t k = 0; k < n; ++k) {
             const size_t p = (s % 2 == 0) ? k : n - 1 - k;  // order swapped every step
-            ql::setDecodeStepPath(parsePath(names[p]));
             const double c0 = qlbench::cpuNow(), t0 = now();
-            next[p] = argmax(decoders[p]->feed({next[p]}));
+            if (p == readPath) {
+                reader->secondsToRead(bytes);
+            } else {
+                ql::setDecodeStepPath(parsePath(names[p]));
+                next[p] = argmax(decoders[p]->feed({next[p]}));
+            }
             wall[p].push_back(now() - t0);
             cpu[p].push_back(qlbench::cpuNow() - c0);
         }
@@ -127,6 +141,14 @@ int main(int argc, char** argv) {
             "probe), mean %6.2f ms, CPU %6.2f ms/step\n",
             names[p].c_str(), median * 1e3, 1.0 / median, 100.0 * double(bytes) / median / bw,
             mean * 1e3, cpuMean * 1e3);
+        if (readPath < n && p != readPath) {
+            // The reads' time over this path's, summed over the steps (bench-infer's "beside").
+            double reads = 0, mine = 0;
+            for (int s = 0; s < steps; ++s)
+                reads += wall[readPath][size_t(s)], mine += wall[p][size_t(s)];
+            std::printf("  %-10s %3.0f %% of the reads beside it (%.1f GB/s)\n", "",
+                        100.0 * reads / mine, double(bytes) * steps / reads / 1e9);
+        }
     }
     std::printf("load after %s\n", qlbench::loadavg().c_str());
 }

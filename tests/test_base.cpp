@@ -7,6 +7,7 @@
 #include <QCryptographicHash>
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <numeric>
@@ -67,6 +68,22 @@ private slots:
         int checks = 0;
         ql::probeReadBandwidth(1, 2, [&] { ++checks; });
         QCOMPARE(checks, 3);  // before the untimed pass and each timed one
+    }
+    // Paced reads (bench-infer's limit beside the steps) read exactly the floats asked for,
+    // rounded up to whole 64-float steps, wrapping at the buffer's end, on 1-3 threads: every
+    // float of the buffer is 1, so their sum counts the floats read.
+    void pacedReaderReadsWhatItIsAsked() {
+        for (int threads : {1, 2, 3}) {
+            ql::PacedReader reader(threads, 64 * 1024 + 100);  // 16,384 floats (rounded down)
+            QCOMPARE(reader.bufferBytes(), uint64_t(64 * 1024));
+            double expected = 0.0;
+            for (uint64_t bytes : {uint64_t(1), uint64_t(256), uint64_t(260), uint64_t(40000),
+                                   uint64_t(64 * 1024), uint64_t(200000), uint64_t(3)}) {
+                QVERIFY(reader.secondsToRead(bytes) > 0.0);
+                expected += double(std::max<uint64_t>(64, (bytes / 4 + 63) / 64 * 64));
+                QCOMPARE(reader.floatsSummed(), expected);
+            }
+        }
     }
     void progressCancelThrows() {
         int calls = 0;

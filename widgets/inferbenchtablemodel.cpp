@@ -85,11 +85,15 @@ QString InferBenchTableModel::toolTip(int row, int column) const {
         case ColDecode:
             return QString(
                        "%1 · %2 bytes read per decoded token, bandwidth limit %3 tokens/s "
-                       "(%4 % of it) · %5 CPU s")
+                       "(%4 % of it; %5 % of reads of the same bytes alternated with %6 "
+                       "further decode steps, %7/s) · %8 CPU s")
                 .arg(caption())
                 .arg(r.weightBytesPerToken)
                 .arg(r.bandwidthLimitTokensPerSecond, 0, 'f', 1)
                 .arg(100.0 * r.fractionOfLimit, 0, 'f', 1)
+                .arg(100.0 * r.fractionOfLimitBeside, 0, 'f', 1)
+                .arg(genTokens_)
+                .arg(formatBytes(r.readBesideBytesPerSecond))
                 .arg(r.cpuSeconds, 0, 'f', 2);
         case ColWeightsAs: {
             // The whole text first: a narrow column wraps or elides it.

@@ -112,6 +112,9 @@ int cmdBenchInfer(const Argv& argv) {
                  {"decode_cpu_seconds", w.decodeCpuSeconds},
                  {"bandwidth_limit_tokens_per_second", w.bandwidthLimitTokensPerSecond},
                  {"fraction_of_limit", w.fractionOfLimit},
+                 {"fraction_of_limit_beside_steps", w.fractionOfLimitBeside},
+                 {"read_bandwidth_beside_steps_bytes_per_second", w.readBesideBytesPerSecond},
+                 {"decode_tokens_per_second_beside_reads", w.decodeBesideTokensPerSecond},
                  {"peak_rss_bytes", w.peakRssBytes},
                  {"peak_rss_cumulative", w.peakIsCumulative},
                  {"cpu_seconds", w.cpuSeconds}});
@@ -145,19 +148,19 @@ int cmdBenchInfer(const Argv& argv) {
         r.readBandwidthBytesPerSecond / 1e9, r.threads, r.readProbes,
         r.readBandwidthLowestBytesPerSecond / 1e9, mib(r.readProbeBytes),
         mib(r.lastLevelCacheBytes), request.promptTokens, request.genTokens);
-    std::printf("%-28s %9s %9s %10s %9s %9s %9s %9s %6s %8s %8s %8s %7s %-16s %9s  %s\n", "model",
-                "prefill/s", "decode/s", "weights", "KV cache", "peak RSS", "GB/token", "limit/s",
-                "of lim", "x float", "lim x fl", "dec CPU", "CPU s", "head", "head KL",
-                "weights as");
+    std::printf("%-28s %9s %9s %10s %9s %9s %9s %9s %6s %6s %8s %8s %8s %7s %-16s %9s  %s\n",
+                "model", "prefill/s", "decode/s", "weights", "KV cache", "peak RSS", "GB/token",
+                "limit/s", "of lim", "beside", "x float", "lim x fl", "dec CPU", "CPU s", "head",
+                "head KL", "weights as");
     const ql::InferBenchRow* base = r.rows.empty() ? nullptr : &r.rows.front();
     for (const ql::InferBenchRow& w : r.rows)
         std::printf(
-            "%-28.28s %9.1f %9.2f %6.1f MiB %5.2f MiB %5.0f MiB %9.3f %9.2f %5.0f%% %7.2fx "
-            "%7.2fx %8.2f %7.1f %-16s %9s  %s\n",
+            "%-28.28s %9.1f %9.2f %6.1f MiB %5.2f MiB %5.0f MiB %9.3f %9.2f %5.0f%% %5.0f%% "
+            "%7.2fx %7.2fx %8.2f %7.1f %-16s %9s  %s\n",
             w.name.c_str(), w.prefillTokensPerSecond, w.decodeTokensPerSecond, mib(w.weightBytes),
             mib(w.kvCacheBytes), mib(w.peakRssBytes), double(w.weightBytesPerToken) / 1e9,
             w.bandwidthLimitTokensPerSecond, 100.0 * w.fractionOfLimit,
-            w.decodeTokensPerSecond / base->decodeTokensPerSecond,
+            100.0 * w.fractionOfLimitBeside, w.decodeTokensPerSecond / base->decodeTokensPerSecond,
             w.bandwidthLimitTokensPerSecond / base->bandwidthLimitTokensPerSecond,
             w.decodeCpuSeconds, w.cpuSeconds, w.headFormat.c_str(),
             w.headKlPositions ? klText(w.headKlMean).c_str() : "-", w.weightsAs.c_str());
@@ -177,11 +180,14 @@ int cmdBenchInfer(const Argv& argv) {
     if (base)
         std::printf(
             "GB/token: weight bytes read per decode step (projections as stored, norms, one "
-            "embedding row, the output head);\nlimit/s = read bandwidth / GB/token; x float = "
-            "decode vs the float model's; lim x fl = the same ratio at the bandwidth limit.\n"
+            "embedding row, the output head);\nlimit/s = read bandwidth / GB/token; of lim = "
+            "decode / limit/s;\nbeside = %d "
+            "more decode steps against reads of GB/token alternated with them (the reads' "
+            "seconds / the\nsteps': the bandwidth of the same moment); x float = decode vs the "
+            "float model's; lim x fl = the same\nratio at the bandwidth limit.\n"
             "The float32 output head is %.3f GB/token%s. head KL = mean over the %d prompt "
             "positions of KL(run + f32 head || run + quantized head).\n",
-            double(base->headBytesPerToken) / 1e9,
+            request.genTokens, double(base->headBytesPerToken) / 1e9,
             request.head == ql::HeadFormat::Float32
                 ? ", read by every model alike (--head f32): a run's decode can be at most "
                   "\"lim x fl\" times the float model's"

@@ -1,6 +1,7 @@
 #include "base/read_bandwidth.h"
 
 #include "base/parallel.h"
+#include "base/spin_team.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -35,8 +36,8 @@ typedef float V16 __attribute__((vector_size(64)));
 
 // Sum of p[0, n) with four independent 16-lane chains: never the limit (a core adds far
 // faster than memory delivers), so the time is the read. Cloned per instruction set.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float sumFloats(const float* p,
-                                                                             size_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) double sumFloats(const float* p,
+                                                                              size_t n) {
     V16 a[4] = {};
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
@@ -45,10 +46,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float sumFloats(con
             std::memcpy(&v, p + i + size_t(k) * 16, sizeof v);
             a[k] += v;
         }
-    float s = 0.0f;
-    for (; i < n; ++i) s += p[i];
+    double s = 0.0;  // a lane's float sum is exact up to 2^24 ones; their total may not be
+    for (; i < n; ++i) s += double(p[i]);
     const V16 t = (a[0] + a[1]) + (a[2] + a[3]);
-    for (int k = 0; k < 16; ++k) s += t[k];
+    for (int k = 0; k < 16; ++k) s += double(t[k]);
     return s;
 }
 
@@ -121,7 +122,7 @@ ReadBandwidth probeReadBandwidth(int threads, int passes, const std::function<vo
     // Written by the threads that read it (their own parts), so every page is real memory.
     parallelChunks(n, r.threads,
                    [&](int, size_t b, size_t e) { std::fill(data + b, data + e, 1.0f); });
-    std::vector<float> sums(size_t(r.threads), 0.0f);
+    std::vector<double> sums(size_t(r.threads), 0.0);
     const auto pass = [&] {
         parallelChunks(n, r.threads, [&](int c, size_t b, size_t e) {
             sums[size_t(c)] += sumFloats(data + b, e - b);
@@ -138,9 +139,62 @@ ReadBandwidth probeReadBandwidth(int threads, int passes, const std::function<vo
     }
     // Every element is 1: a wrong sum means the reads were skipped.
     double total = 0.0;
-    for (float s : sums) total += double(s);
+    for (double s : sums) total += s;
     if (total <= 0.0) r.bytesPerSecond = 0.0;
     return r;
+}
+
+struct PacedReader::State {
+    State(int threads, uint64_t bytes)
+        : threads(std::max(1, threads)),
+          floats(std::max<size_t>(64, size_t(bytes / sizeof(float)) / 64 * 64)),
+          buffer(floats * sizeof(float)),
+          sums(size_t(this->threads), 0.0) {}
+    int threads;
+    size_t floats;  // a whole number of 64-float steps
+    Buffer buffer;
+    std::vector<double> sums;  // per thread, over every read
+    size_t offset = 0;         // where the next read starts, in floats
+};
+
+PacedReader::PacedReader(int threads, uint64_t bufferBytes)
+    : state_(std::make_unique<State>(threads, bufferBytes)) {
+    State& s = *state_;
+    float* data = s.buffer.data();
+    parallelChunks(s.floats, s.threads,
+                   [&](int, size_t b, size_t e) { std::fill(data + b, data + e, 1.0f); });
+}
+
+PacedReader::~PacedReader() = default;
+
+double PacedReader::secondsToRead(uint64_t bytes) {
+    State& s = *state_;
+    size_t left = std::max<size_t>(64, (size_t(bytes) / sizeof(float) + 63) / 64 * 64);
+    const float* data = s.buffer.data();
+    const double t0 = seconds();
+    while (left > 0) {
+        const size_t run = std::min(left, s.floats - s.offset);
+        // Each thread one contiguous part of the run, in whole 64-float steps.
+        const size_t part = (run / 64 + size_t(s.threads) - 1) / size_t(s.threads) * 64;
+        const size_t from = s.offset;
+        runOnTeam(s.threads, s.threads, decodeSpinMicros(), [&](int64_t t) {
+            const size_t b = std::min(run, size_t(t) * part), e = std::min(run, b + part);
+            if (e > b) s.sums[size_t(t)] += sumFloats(data + from + b, e - b);
+        });
+        s.offset = (s.offset + run) % s.floats;
+        left -= run;
+    }
+    return std::max(seconds() - t0, 1e-9);
+}
+
+double PacedReader::floatsSummed() const {
+    double total = 0.0;
+    for (double v : state_->sums) total += v;
+    return total;
+}
+
+uint64_t PacedReader::bufferBytes() const {
+    return uint64_t(state_->floats) * sizeof(float);
 }
 
 }  // namespace ql

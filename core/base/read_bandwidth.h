@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace ql {
 
@@ -34,5 +35,31 @@ uint64_t readProbeBytes();
 // buffer for the call only.
 ReadBandwidth probeReadBandwidth(int threads, int passes = 5,
                                  const std::function<void()>& check = {});
+
+// Reads of a given size, one after another, from a buffer of readProbeBytes() written once:
+// each read starts where the previous one ended and wraps at the end, so a read never finds
+// what the previous ones left in the cache. It tells how long a pure read of N bytes takes
+// at this moment, to set beside a decode step that reads N bytes of weights: on a shared
+// machine whose bandwidth moves by 2x within minutes, only measurements taken side by side
+// compare (bench-infer's "beside the steps" limit). The threads are the decode steps' team
+// (base/spin_team.h), so a read starts as a step's regions do.
+class PacedReader {
+public:
+    explicit PacedReader(int threads, uint64_t bufferBytes = readProbeBytes());
+    ~PacedReader();
+    PacedReader(const PacedReader&) = delete;
+    PacedReader& operator=(const PacedReader&) = delete;
+
+    // Reads `bytes` (rounded up to 64 floats) and returns the wall seconds it took.
+    double secondsToRead(uint64_t bytes);
+    // Floats summed so far (every float of the buffer is 1: the sum of all reads, a check
+    // that no read was skipped).
+    double floatsSummed() const;
+    uint64_t bufferBytes() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 }  // namespace ql

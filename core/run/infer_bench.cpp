@@ -108,6 +108,38 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// InferBenchRow::fractionOfLimitBeside: G decode steps, each beside a read of the bytes a
+// step reads (which comes first alternates, so that a change in the machine's load falls on
+// both alike). Allocates the readers' buffer (>= 1 GiB) only here, after the row's peak.
+void measureBesideSteps(const Model& model, const InferBenchRequest& r, int threads,
+                        const ProgressReporter& rep, InferBenchRow& row) {
+    PacedReader reader(threads);
+    Decoder decoder(model);
+    std::vector<float> logits = decoder.feed(promptOf(model, r.promptTokens));
+    double stepSeconds = 0.0, readSeconds = 0.0;
+    for (int i = 0; i < r.genTokens; ++i) {
+        rep.report("bandwidth beside the steps", double(i) / r.genTokens);
+        const auto step = [&] {
+            const double t0 = now();
+            logits = decoder.feed({argmaxToken(logits)});
+            stepSeconds += now() - t0;
+        };
+        const auto read = [&] { readSeconds += reader.secondsToRead(row.weightBytesPerToken); };
+        if (i % 2 == 0) {
+            step();
+            read();
+        } else {
+            read();
+            step();
+        }
+    }
+    if (reader.floatsSummed() <= 0.0) return;  // every float is 1: the reads did happen
+    row.readBesideBytesPerSecond =
+        double(row.weightBytesPerToken) * r.genTokens / std::max(readSeconds, 1e-9);
+    row.decodeBesideTokensPerSecond = r.genTokens / std::max(stepSeconds, 1e-9);
+    row.fractionOfLimitBeside = readSeconds / std::max(stepSeconds, 1e-9);
+}
+
 InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const ProgressReporter& rep,
                        InferBenchRow row) {
     row.peakIsCumulative = !resetPeakResident();
@@ -218,8 +250,9 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         } else if (run) {
             applyRunWeights(*model, *run);
         }
-        row = benchOne(*model, r, rep.sub(double(m) / models, double(m + 1) / models),
-                       std::move(row));
+        // Of the model's share of the progress: the timed passes 3/4, the reads beside 1/4.
+        const double from = double(m) / models, to = double(m + 1) / models;
+        row = benchOne(*model, r, rep.sub(from, from + 0.75 * (to - from)), std::move(row));
         row.name = !run ? "float" : (run->label.empty() ? run->config.recipe : run->label);
         row.runFolder = !run                                  ? std::string()
                         : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
@@ -239,6 +272,7 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
             row.weightBytesPerToken = row.weightBytesPerToken - head.floatBytes + head.packedBytes;
             row.headBytesPerToken = head.packedBytes;
         }
+        measureBesideSteps(*model, r, result.threads, rep.sub(from + 0.75 * (to - from), to), row);
         result.rows.push_back(row);
         if (run && !r.packed) model->restoreWeights();
         probe(2);

@@ -67,6 +67,15 @@ struct InferBenchRow {
     std::vector<std::pair<std::string, double>> decodeStageSeconds;
     double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
     double fractionOfLimit = 0.0;                // decode / limit
+    // The limit beside the steps: after the timed repeats (and the peak RSS), G more decode
+    // steps on a fresh prompt, each paired with a read of weightBytesPerToken bytes
+    // (base/read_bandwidth.h PacedReader, the compute threads), the order swapped every
+    // step. fractionOfLimitBeside = the reads' seconds / the steps' seconds: what the decode
+    // reaches of the bandwidth the machine gave at the same moment, which the probes before
+    // and after a row cannot tell on a machine whose bandwidth moves by 2x within minutes.
+    double fractionOfLimitBeside = 0.0;
+    double readBesideBytesPerSecond = 0.0;     // the paired reads' rate
+    double decodeBesideTokensPerSecond = 0.0;  // the paired steps' rate
     double decodeCpuSeconds = 0.0;  // process CPU (all threads) of the G decode steps (mean)
     uint64_t peakRssBytes = 0;      // process peak while this model ran (cumulative if the kernel
                                     // does not allow a reset; then peakIsCumulative)
