@@ -134,14 +134,26 @@ __attribute__((target("avx2,avxvnni"))) void tileAvxVnni(const A8View& w, const 
     _mm256_storeu_ps(out + 8, y[1]);
 }
 
-// How far ahead of each INT4 tile's reads a software prefetch runs. The INT4 loop spends
-// about six instructions per 64-byte line, so the core's window alone keeps too few lines in
-// flight to overlap memory with compute; 1-2 KB ahead read a layer from memory 1.2-1.25x
-// faster (both in one process, alternated; BENCHMARKS.md). INT8 (three per line) was 7-10 % slower
-// with it and has none. Near a tile's end the prefetch runs into the next run's tiles, not
-// into the neighbour this run is already reading: a run of 4 tiles of 896 columns starts 3
-// of its 4 streams cold otherwise (7 KB tiles, 2 KB each cold), 1.05-1.14x slower.
+// How far ahead of each tile's reads a software prefetch runs. The INT4 loop spends about six
+// instructions per 64-byte line, so the core's window alone keeps too few lines in flight to
+// overlap memory with compute; 1-2 KB ahead read a layer from memory 1.2-1.25x faster (both
+// in one process, alternated; BENCHMARKS.md). INT8 (three per line) was 7-10 % slower with it
+// while it ran one tile at a time; with 8 tiles per run, 1 KB ahead made a 0.5B step (896
+// columns: 14 KB tiles, the INT8 head among them) 1.05-1.14x faster, 2 KB less, 4 KB nothing,
+// and left 1.5B (1536 columns) as it was. Near a tile's end the prefetch runs into the next
+// run's tiles, not into the neighbour this run is already reading: a run of 4 tiles of 896
+// columns starts 3 of its 4 streams cold otherwise (7 KB tiles, 2 KB each cold), 1.05-1.14x
+// slower.
 constexpr int64_t kInt4Prefetch = 2048;
+constexpr int64_t kInt8Prefetch = 1024;
+
+// Prefetches the line `offset` bytes into tile n of the run at `base` (NT tiles of tb
+// bytes); past the tile's end, the same place in the tile NT further on (the next run's).
+template <int NT>
+inline void prefetchTileLine(const uint8_t* base, int n, int64_t tb, int64_t offset) {
+    const int64_t skip = offset >= tb ? (NT - 1) * tb : 0;
+    _mm_prefetch(reinterpret_cast<const char*>(base + n * tb + offset + skip), _MM_HINT_T0);
+}
 
 // NT adjacent tiles (16 NT rows) at once, the format fixed at compile time: each activation
 // broadcast feeds NT multiply-adds. The broadcasts, not the multiply-adds nor the per-block
@@ -187,7 +199,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void tilesAvx512Vnni(cons
                 for (int k = 0; k < 8; k += 2) {
                     const __m512i q0 = _mm512_set1_epi32(load32(qb + k * 4));
                     const __m512i q1 = _mm512_set1_epi32(load32(qb + k * 4 + 4));
+                    const int64_t ahead = b * bb + k * 64 + kInt8Prefetch;
                     for (int n = 0; n < NT; ++n) {
+                        prefetchTileLine<NT>(base, n, tb, ahead);
+                        prefetchTileLine<NT>(base, n, tb, ahead + 64);
                         i0[n] =
                             _mm512_dpbusd_epi32(i0[n], _mm512_loadu_si512(p + n * tb + k * 64), q0);
                         i1[n] = _mm512_dpbusd_epi32(
@@ -198,14 +213,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void tilesAvx512Vnni(cons
                 for (int k = 0; k < 4; ++k) {
                     const __m512i q0 = _mm512_set1_epi32(load32(qb + k * 8));
                     const __m512i q1 = _mm512_set1_epi32(load32(qb + k * 8 + 4));
-                    // Past the end of its tile a prefetch goes to the same place in the
-                    // tile NT further on, the one the next run reads in this stream's place.
                     const int64_t ahead = b * bb + k * 64 + kInt4Prefetch;
-                    const int64_t skip = ahead >= tb ? (NT - 1) * tb : 0;
                     for (int n = 0; n < NT; ++n) {
                         const uint8_t* line = p + n * tb + k * 64;
-                        _mm_prefetch(reinterpret_cast<const char*>(base + n * tb + ahead + skip),
-                                     _MM_HINT_T0);
+                        prefetchTileLine<NT>(base, n, tb, ahead);
                         const __m512i v = _mm512_loadu_si512(line);
                         const __m512i lo = _mm512_and_si512(v, nib);
                         const __m512i hi =
