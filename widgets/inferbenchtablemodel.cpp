@@ -85,8 +85,8 @@ QString InferBenchTableModel::toolTip(int row, int column) const {
         case ColDecode:
             return QString(
                        "%1 · %2 bytes read per decoded token, bandwidth limit %3 tokens/s "
-                       "(%4 % of it; %5 % of reads of the same bytes alternated with %6 "
-                       "further decode steps, %7/s) · %8 CPU s")
+                       "(%4 % of it; %5 % of reads of the same bytes before and after the "
+                       "%6 steps, %7/s) · %8 CPU s")
                 .arg(caption())
                 .arg(r.weightBytesPerToken)
                 .arg(r.bandwidthLimitTokensPerSecond, 0, 'f', 1)

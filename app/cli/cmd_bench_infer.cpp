@@ -114,7 +114,6 @@ int cmdBenchInfer(const Argv& argv) {
                  {"fraction_of_limit", w.fractionOfLimit},
                  {"fraction_of_limit_beside_steps", w.fractionOfLimitBeside},
                  {"read_bandwidth_beside_steps_bytes_per_second", w.readBesideBytesPerSecond},
-                 {"decode_tokens_per_second_beside_reads", w.decodeBesideTokensPerSecond},
                  {"peak_rss_bytes", w.peakRssBytes},
                  {"peak_rss_cumulative", w.peakIsCumulative},
                  {"cpu_seconds", w.cpuSeconds}});
@@ -181,13 +180,15 @@ int cmdBenchInfer(const Argv& argv) {
         std::printf(
             "GB/token: weight bytes read per decode step (projections as stored, norms, one "
             "embedding row, the output head);\nlimit/s = read bandwidth / GB/token; of lim = "
-            "decode / limit/s;\nbeside = %d "
-            "more decode steps against reads of GB/token alternated with them (the reads' "
-            "seconds / the\nsteps': the bandwidth of the same moment); x float = decode vs the "
-            "float model's; lim x fl = the same\nratio at the bandwidth limit.\n"
+            "decode / limit/s;\nbeside = the same against reads of %d x GB/token before and after "
+            "each pass's %d steps (the reads' mean seconds / the\nsteps', median of the passes: "
+            "the bandwidth of the same second or two); x float = decode vs the float model's;\n"
+            "lim x fl = the same ratio at the bandwidth limit. peak RSS leaves out the reads' "
+            "buffer (%.0f MiB).\n"
             "The float32 output head is %.3f GB/token%s. head KL = mean over the %d prompt "
             "positions of KL(run + f32 head || run + quantized head).\n",
-            request.genTokens, double(base->headBytesPerToken) / 1e9,
+            request.genTokens, request.genTokens, mib(r.readProbeBytes),
+            double(base->headBytesPerToken) / 1e9,
             request.head == ql::HeadFormat::Float32
                 ? ", read by every model alike (--head f32): a run's decode can be at most "
                   "\"lim x fl\" times the float model's"

@@ -47,6 +47,29 @@ uint64_t bytesPerToken(const Model& model) {
     return elements * sizeof(float);
 }
 
+// The bytes a row holds and reads per decode step: the float32 model's, less the float32
+// weights a run's packed layers and quantized head released, plus their codes.
+void countBytes(const Model& model, const PackedInstallReport& packed, const HeadInstall& head,
+                InferBenchRow& row) {
+    row.weightBytes = model.summary().bytesInMemory;
+    row.weightBytesPerToken = bytesPerToken(model);
+    row.headBytesPerToken =
+        uint64_t(model.config().vocabSize) * uint64_t(model.config().hiddenSize) * sizeof(float);
+    row.headTied = model.transformer().headTiedToEmbedding();
+    // Released float32 weights are neither resident nor read per token: their codes are.
+    row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;
+    row.weightBytesPerToken =
+        row.weightBytesPerToken - packed.floatBytesReleased + packed.packedBytes;
+    if (head.packedBytes > 0) {
+        // A step reads the head's codes instead of its float32 table; a tied table stays
+        // resident for the embedding lookups (floatBytesReleased 0), one row read per step.
+        row.headFormat = head.format;
+        row.weightBytes = row.weightBytes - head.floatBytesReleased + head.packedBytes;
+        row.weightBytesPerToken = row.weightBytesPerToken - head.floatBytes + head.packedBytes;
+        row.headBytesPerToken = head.packedBytes;
+    }
+}
+
 // "packed (int4 g128 asym)" when every linear the run quantized computes from its codes;
 // "packed 150 + f32 46" when some stay float32 (their formats have no kernel).
 // The prompt every row is fed: fixed ids spread over the vocabulary (the weights, not the
@@ -108,48 +131,33 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// InferBenchRow::fractionOfLimitBeside: G decode steps, each beside a read of the bytes a
-// step reads (which comes first alternates, so that a change in the machine's load falls on
-// both alike). Allocates the readers' buffer (>= 1 GiB) only here, after the row's peak.
-void measureBesideSteps(const Model& model, const InferBenchRequest& r, int threads,
-                        const ProgressReporter& rep, InferBenchRow& row) {
-    PacedReader reader(threads);
-    Decoder decoder(model);
-    std::vector<float> logits = decoder.feed(promptOf(model, r.promptTokens));
-    double stepSeconds = 0.0, readSeconds = 0.0;
+// Reads of the bytes G decode steps read (row.weightBytesPerToken x G), in G calls so that
+// Cancel is asked between them. Returns the wall seconds.
+double readStepsBytes(PacedReader& reader, const InferBenchRequest& r, const InferBenchRow& row,
+                      const ProgressReporter& rep) {
+    double seconds = 0.0;
     for (int i = 0; i < r.genTokens; ++i) {
-        rep.report("bandwidth beside the steps", double(i) / r.genTokens);
-        const auto step = [&] {
-            const double t0 = now();
-            logits = decoder.feed({argmaxToken(logits)});
-            stepSeconds += now() - t0;
-        };
-        const auto read = [&] { readSeconds += reader.secondsToRead(row.weightBytesPerToken); };
-        if (i % 2 == 0) {
-            step();
-            read();
-        } else {
-            read();
-            step();
-        }
+        rep.checkCancelled();
+        seconds += reader.secondsToRead(row.weightBytesPerToken);
     }
-    if (reader.floatsSummed() <= 0.0) return;  // every float is 1: the reads did happen
-    row.readBesideBytesPerSecond =
-        double(row.weightBytesPerToken) * r.genTokens / std::max(readSeconds, 1e-9);
-    row.decodeBesideTokensPerSecond = r.genTokens / std::max(stepSeconds, 1e-9);
-    row.fractionOfLimitBeside = readSeconds / std::max(stepSeconds, 1e-9);
+    return seconds;
 }
 
-InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const ProgressReporter& rep,
-                       InferBenchRow row) {
+// The row's bytes (weightBytesPerToken) are counted before: the reads beside the timed
+// passes read them.
+InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, int threads,
+                       const ProgressReporter& rep, InferBenchRow row) {
+    // Allocated before the peak is reset; its bytes are taken off the row's peak below.
+    PacedReader reader(threads);
     row.peakIsCumulative = !resetPeakResident();
     const double cpu0 = cpuSeconds();
     const std::vector<int32_t> prompt = promptOf(model, r.promptTokens);
     warmUp(model, prompt);
-    rep.checkCancelled();
     std::vector<double> prefill, decode;
     std::vector<double> stages;
     double decodeCpu = 0.0;
+    // Reads of a pass's bytes before the first pass and after each (fractionOfLimitBeside).
+    std::vector<double> reads{readStepsBytes(reader, r, row, rep)}, besides;
     for (int k = 0; k < r.repeats; ++k) {
         Decoder decoder(model);
         double t0 = now();
@@ -163,8 +171,11 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const Pro
             logits = decoder.feed({argmaxToken(logits)});
             rep.report("bench", double(k * r.genTokens + i + 1) / (r.repeats * r.genTokens));
         }
-        decode.push_back(double(r.genTokens) / std::max(now() - t0, 1e-9));
+        const double decodeSeconds = std::max(now() - t0, 1e-9);
+        decode.push_back(double(r.genTokens) / decodeSeconds);
         decodeCpu += cpuSeconds() - decodeCpu0;
+        reads.push_back(readStepsBytes(reader, r, row, rep));
+        besides.push_back(0.5 * (reads[size_t(k)] + reads[size_t(k) + 1]) / decodeSeconds);
         if (stageProfiling()) {
             const std::vector<double> seconds = takeStageSeconds();
             stages.resize(seconds.size(), 0.0);
@@ -180,15 +191,16 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, const Pro
     row.decodeMin = *std::min_element(decode.begin(), decode.end());
     row.decodeMax = *std::max_element(decode.begin(), decode.end());
     row.decodeCpuSeconds = decodeCpu / r.repeats;
+    if (reader.floatsSummed() > 0.0) {  // every float is 1: the reads did happen
+        row.fractionOfLimitBeside = median(besides);
+        row.readBesideBytesPerSecond =
+            double(row.weightBytesPerToken) * r.genTokens / std::max(median(reads), 1e-9);
+    }
     for (size_t s = 0; s < stages.size(); ++s)
         row.decodeStageSeconds.emplace_back(stageName(Stage(s)),
                                             stages[s] / double(r.genTokens * r.repeats));
-    row.weightBytes = model.summary().bytesInMemory;
-    row.weightBytesPerToken = bytesPerToken(model);
-    row.headBytesPerToken =
-        uint64_t(model.config().vocabSize) * uint64_t(model.config().hiddenSize) * sizeof(float);
-    row.headTied = model.transformer().headTiedToEmbedding();
-    row.peakRssBytes = peakResidentBytes();
+    const uint64_t peak = peakResidentBytes();
+    row.peakRssBytes = peak - std::min(peak, reader.bufferBytes());
     row.cpuSeconds = cpuSeconds() - cpu0;
     return row;
 }
@@ -250,9 +262,9 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         } else if (run) {
             applyRunWeights(*model, *run);
         }
-        // Of the model's share of the progress: the timed passes 3/4, the reads beside 1/4.
-        const double from = double(m) / models, to = double(m + 1) / models;
-        row = benchOne(*model, r, rep.sub(from, from + 0.75 * (to - from)), std::move(row));
+        countBytes(*model, packed, head, row);
+        row = benchOne(*model, r, result.threads,
+                       rep.sub(double(m) / models, double(m + 1) / models), std::move(row));
         row.name = !run ? "float" : (run->label.empty() ? run->config.recipe : run->label);
         row.runFolder = !run                                  ? std::string()
                         : size_t(m - 1) < r.runFolders.size() ? r.runFolders[size_t(m - 1)]
@@ -260,19 +272,6 @@ InferBenchResult benchInference(const InferBenchRequest& r, const ProgressCallba
         row.weightsAs = !run ? "f32" : !r.packed ? "simulated-f32" : describeInstall(packed);
         if (run && r.packed && r.int8Activations && packed.packedLayers > 0)
             row.weightsAs += ", int8 activations";
-        // Released float32 weights are neither resident nor read per token: their codes are.
-        row.weightBytes = row.weightBytes - packed.floatBytesReleased + packed.packedBytes;
-        row.weightBytesPerToken =
-            row.weightBytesPerToken - packed.floatBytesReleased + packed.packedBytes;
-        if (head.packedBytes > 0) {
-            // A step reads the head's codes instead of its float32 table; a tied table stays
-            // resident for the embedding lookups (floatBytesReleased 0), one row read per step.
-            row.headFormat = head.format;
-            row.weightBytes = row.weightBytes - head.floatBytesReleased + head.packedBytes;
-            row.weightBytesPerToken = row.weightBytesPerToken - head.floatBytes + head.packedBytes;
-            row.headBytesPerToken = head.packedBytes;
-        }
-        measureBesideSteps(*model, r, result.threads, rep.sub(from + 0.75 * (to - from), to), row);
         result.rows.push_back(row);
         if (run && !r.packed) model->restoreWeights();
         probe(2);

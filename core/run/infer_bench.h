@@ -67,18 +67,19 @@ struct InferBenchRow {
     std::vector<std::pair<std::string, double>> decodeStageSeconds;
     double bandwidthLimitTokensPerSecond = 0.0;  // bandwidth / weightBytesPerToken
     double fractionOfLimit = 0.0;                // decode / limit
-    // The limit beside the steps: after the timed repeats (and the peak RSS), G more decode
-    // steps on a fresh prompt, each paired with a read of weightBytesPerToken bytes
-    // (base/read_bandwidth.h PacedReader, the compute threads), the order swapped every
-    // step. fractionOfLimitBeside = the reads' seconds / the steps' seconds: what the decode
-    // reaches of the bandwidth the machine gave at the same moment, which the probes before
-    // and after a row cannot tell on a machine whose bandwidth moves by 2x within minutes.
+    // The limit beside the steps: before the first timed pass and after each, a read of the
+    // bytes its G steps read (G x weightBytesPerToken, base/read_bandwidth.h PacedReader, on
+    // the compute threads); per pass, the mean of the reads before and after it over its
+    // decode seconds; the median of the passes. What the decode reached of the bandwidth the
+    // machine gave within the same second or two, which the probes before and after a whole
+    // row cannot tell on a machine whose bandwidth moves by 2x within minutes. (Reads
+    // interleaved step by step slowed every step after one by 10-30 %: BENCHMARKS.md.)
     double fractionOfLimitBeside = 0.0;
-    double readBesideBytesPerSecond = 0.0;     // the paired reads' rate
-    double decodeBesideTokensPerSecond = 0.0;  // the paired steps' rate
+    double readBesideBytesPerSecond = 0.0;  // the reads' rate (median)
     double decodeCpuSeconds = 0.0;  // process CPU (all threads) of the G decode steps (mean)
-    uint64_t peakRssBytes = 0;      // process peak while this model ran (cumulative if the kernel
-                                    // does not allow a reset; then peakIsCumulative)
+    // The process's peak while this model ran, less the buffer of the reads beside it
+    // (cumulative if the kernel does not allow a reset; then peakIsCumulative).
+    uint64_t peakRssBytes = 0;
     bool peakIsCumulative = false;
     double cpuSeconds = 0.0;  // process CPU time of this row
 };
