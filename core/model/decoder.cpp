@@ -49,7 +49,7 @@ uint64_t Decoder::cacheBytes() const {
 uint64_t Decoder::cachedValueBytes() const {
     uint64_t bytes = 0;
     for (const BlockCache& c : state_->blocks)
-        if (c.length() > 0) bytes += uint64_t(c.k.nbytes() + c.v.nbytes());
+        if (c.length() > 0) bytes += uint64_t(c.keys().nbytes() + c.values().nbytes());
     return bytes;
 }
 

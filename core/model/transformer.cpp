@@ -613,8 +613,9 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
         attn = attention(q, k, v, blockedMask(T, w_->slidingWindow));
     } else {
         const int64_t keyStart = cache->start;
-        const at::Tensor keys = cache->length() ? at::cat({cache->k, k}, 2) : k.contiguous();
-        const at::Tensor values = cache->length() ? at::cat({cache->v, v}, 2) : v.contiguous();
+        const at::Tensor keys = cache->length() ? at::cat({cache->keys(), k}, 2) : k.contiguous();
+        const at::Tensor values =
+            cache->length() ? at::cat({cache->values(), v}, 2) : v.contiguous();
         const int64_t S = keys.size(2);
         // One new token sees every cached key when no window drops any (a decode step).
         const bool allVisible = T == 1 && (w_->slidingWindow <= 0 || S <= w_->slidingWindow);
@@ -623,8 +624,7 @@ at::Tensor Transformer::blockImpl(int index, const at::Tensor& hidden,
             allVisible ? at::Tensor() : blockedMaskAt(first, T, keyStart, S, w_->slidingWindow));
         // A sliding window never looks further back than `window` keys: drop older ones.
         const int64_t keep = w_->slidingWindow > 0 ? std::min<int64_t>(S, w_->slidingWindow) : S;
-        cache->k = keys.narrow(2, S - keep, keep);
-        cache->v = values.narrow(2, S - keep, keep);
+        cache->set(keys.narrow(2, S - keep, keep), values.narrow(2, S - keep, keep));
         cache->start = keyStart + (S - keep);
     }
     attn = attn.transpose(1, 2).reshape({B, T, H * D});

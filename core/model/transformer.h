@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ql {
@@ -41,16 +42,27 @@ using InputQuantizer = std::function<at::Tensor(const Linear& layer, const at::T
 // keys after qk-norm and RoPE at their absolute positions, values; [B, KV, S, D] each.
 // `start` is the absolute position of entry 0 (> 0 once a sliding window dropped entries).
 struct BlockCache {
+    // The keys and values, exactly (stored < 0), or the whole storage of which the first
+    // `stored` positions are in use: read them through keys() and values().
     at::Tensor k, v;
     int64_t start = 0;
-    // Storage [1, KV, capacity, D] that k and v are the first length() positions of after a
-    // one-token decode step (transformer_step.cpp): the step writes its key and value in
-    // place instead of concatenating the whole cache anew. Undefined until such a step; a
-    // step of several tokens replaces k and v by new tensors (the next one-token step copies
-    // them into new storage). Capacity grows by 256 positions.
+    // Storage [1, KV, capacity, D] that a one-token decode step (transformer_step.cpp) writes
+    // its key and value into, in place, instead of concatenating the whole cache anew; k and
+    // v are then this storage and `stored` its positions in use (a count, not a new view per
+    // step: two ATen views per layer were ~3 µs of a 0.5B layer's ~250). Undefined until such
+    // a step; a step of several tokens replaces k and v by new exact tensors (set()), and the
+    // next one-token step copies them into new storage. Capacity grows by 256 positions.
     at::Tensor kStore, vStore;
-    int64_t length() const { return k.defined() ? k.size(2) : 0; }
+    int64_t stored = -1;
+    int64_t length() const { return stored >= 0 ? stored : k.defined() ? k.size(2) : 0; }
     int64_t nextPosition() const { return start + length(); }
+    at::Tensor keys() const { return stored >= 0 ? k.narrow(2, 0, stored) : k; }
+    at::Tensor values() const { return stored >= 0 ? v.narrow(2, 0, stored) : v; }
+    void set(at::Tensor keys, at::Tensor values) {
+        k = std::move(keys);
+        v = std::move(values);
+        stored = -1;
+    }
 };
 
 // Where the weights live. Resident: every weight converted to float32 at construction

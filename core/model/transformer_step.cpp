@@ -59,15 +59,20 @@ void siluTimesUp(float* gate, const float* up, int64_t n) {
 
 // Makes `store` hold `cache` (k or v, [1, KV, S, D]) in its first S positions with room for
 // one more (a copy into new storage when it does not already).
-void ensureStore(at::Tensor& store, const at::Tensor& cached, int64_t KV, int64_t D) {
-    const int64_t S = cached.defined() ? cached.size(2) : 0;
-    const bool inPlace =
-        store.defined() && S < store.size(2) && (S == 0 || cached.data_ptr() == store.data_ptr());
-    if (inPlace) return;
+// The cache's keys and values in its storage with room for one more position.
+void ensureStore(BlockCache& cache, int64_t KV, int64_t D) {
+    const int64_t S = cache.length();
+    if (cache.stored >= 0 && S < cache.kStore.size(2)) return;
     const int64_t capacity = (S + kCacheGrowth) / kCacheGrowth * kCacheGrowth;
-    at::Tensor fresh = at::empty({1, KV, capacity, D}, at::kFloat);
-    if (S > 0) fresh.narrow(2, 0, S).copy_(cached);
-    store = fresh;
+    at::Tensor keys = at::empty({1, KV, capacity, D}, at::kFloat);
+    at::Tensor values = at::empty({1, KV, capacity, D}, at::kFloat);
+    if (S > 0) {
+        keys.narrow(2, 0, S).copy_(cache.keys());
+        values.narrow(2, 0, S).copy_(cache.values());
+    }
+    cache.kStore = cache.k = keys;
+    cache.vStore = cache.v = values;
+    cache.stored = S;
 }
 
 }  // namespace
@@ -198,8 +203,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     clock.mark(Stage::Rope);
 
     // The new key and value into the cache's storage, then one query over S + 1 keys.
-    ensureStore(cache.kStore, cache.k, KV, D);
-    ensureStore(cache.vStore, cache.v, KV, D);
+    ensureStore(cache, KV, D);
     const int64_t capacity = cache.kStore.size(2);
     float* keys = cache.kStore.data_ptr<float>();
     float* values = cache.vStore.data_ptr<float>();
@@ -207,8 +211,7 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
         std::memcpy(keys + (g * capacity + S) * D, k + g * D, size_t(D) * sizeof(float));
         std::memcpy(values + (g * capacity + S) * D, v + g * D, size_t(D) * sizeof(float));
     }
-    cache.k = cache.kStore.narrow(2, 0, S + 1);
-    cache.v = cache.vStore.narrow(2, 0, S + 1);
+    cache.stored = S + 1;
     const int64_t n = S + 1;
     // Heads split over the decode team (each head's sums in the same order wherever it runs).
     const int64_t threads = stageThreads(2 * H * n * D, H);
