@@ -180,6 +180,16 @@ void TestInferHead::logitsEqualDequantizedHead() {
     qInfo("%s", qPrintable(what2));
     QVERIFY2(dDecode <= 1e-4 * scale && dPrefill <= 1e-4 * scale, qPrintable(what2));
     QVERIFY2(shift > 10.0 * std::max(dDecode, dPrefill), qPrintable(what2));
+    // headInto (a decoder's logits, written in place): the same bits as head(), for one
+    // position and several; a buffer of another size is refused.
+    for (const int64_t n : {int64_t(1), int64_t(3)}) {
+        const at::Tensor x = h.narrow(1, 5, n);
+        at::Tensor into = at::full({1, n, vocab}, -7.0f, at::kFloat);
+        hnet.headInto(x, into);
+        QVERIFY(at::equal(into, hnet.head(x)));
+    }
+    at::Tensor wrong = at::empty({1, 2, vocab}, at::kFloat);
+    QVERIFY_THROWS_EXCEPTION(Error, hnet.headInto(h.narrow(1, 0, 1), wrong));
 }
 
 void TestInferHead::int8HeadCostsLittle_data() {

@@ -82,11 +82,13 @@ std::vector<float> Decoder::run(const std::vector<int32_t>& ids, bool allRows) {
         StageClock headClock;
         // Only the rows asked for go through the output head (vocab x hidden each).
         if (!allRows) hidden = hidden.narrow(1, hidden.size(1) - 1, 1);
-        const at::Tensor logits = net.head(hidden).contiguous();
+        // The logits written straight into the vector returned (a decode step's 0.6 MB at
+        // Qwen2.5's vocabulary: no copy for a quantized head).
+        std::vector<float> out(size_t(hidden.size(1)) * size_t(c.vocabSize));
+        at::Tensor logits = at::from_blob(out.data(), {1, hidden.size(1), c.vocabSize}, at::kFloat);
+        net.headInto(hidden, logits);
         headClock.mark(Stage::Head);
         state_->position += int64_t(ids.size());
-        const float* p = logits.data_ptr<float>();
-        std::vector<float> out(p, p + logits.numel());
         headClock.mark(Stage::Logits);
         return out;
     } catch (const c10::Error& e) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -508,20 +509,33 @@ at::Tensor Transformer::headRows(int64_t begin, int64_t count) const {
 
 at::Tensor Transformer::embed(const at::Tensor& ids) const {
     if (ids.dim() != 2) throw Error("token ids must be a [batch, seq] tensor");
-    if (ids.numel() > 0) {
-        const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
-        if (lo < 0 || hi >= config_.vocabSize)
-            throw Error("token id " + std::to_string(lo < 0 ? lo : hi) +
-                        " is outside the vocabulary of " + std::to_string(config_.vocabSize));
+    // The ids checked one by one (two ATen reductions and their item() were ~10 % of a
+    // decode step's fixed work).
+    const at::Tensor flat = ids.to(at::kLong).contiguous().view({-1});
+    const int64_t* id = flat.data_ptr<int64_t>();
+    for (int64_t i = 0; i < flat.numel(); ++i)
+        if (id[i] < 0 || id[i] >= config_.vocabSize)
+            throw Error("token id " + std::to_string(id[i]) + " is outside the vocabulary of " +
+                        std::to_string(config_.vocabSize));
+    const size_t hidden = size_t(config_.hiddenSize);
+    if (w_->residency == Residency::Resident) {
+        const at::Tensor& table = w_->embed;
+        const bool plain = table.scalar_type() == at::kFloat && table.is_contiguous() &&
+                           !(at::GradMode::is_enabled() && table.requires_grad());
+        if (!plain) return at::embedding(table, flat.view(ids.sizes()));
+        // The rows copied as at::embedding copies them, without its dispatch.
+        at::Tensor out = at::empty({ids.size(0), ids.size(1), config_.hiddenSize}, at::kFloat);
+        const float* rows = table.data_ptr<float>();
+        for (int64_t i = 0; i < flat.numel(); ++i)
+            std::memcpy(out.data_ptr<float>() + size_t(i) * hidden, rows + size_t(id[i]) * hidden,
+                        hidden * sizeof(float));
+        return out;
     }
-    if (w_->residency == Residency::Resident) return at::embedding(w_->embed, ids.to(at::kLong));
     // Streamed: convert just the rows asked for (the embedding stays mapped).
     const TensorStore& store = *w_->store;
     const TensorInfo& info = store.get(w_->embedName);
-    const size_t element = dtypeSize(info.dtype), hidden = size_t(config_.hiddenSize);
-    const at::Tensor flat = ids.to(at::kLong).contiguous().view({-1});
+    const size_t element = dtypeSize(info.dtype);
     at::Tensor out = at::empty({flat.numel(), config_.hiddenSize}, at::kFloat);
-    const int64_t* id = flat.data_ptr<int64_t>();
     const auto* base = static_cast<const unsigned char*>(store.data(info));
     for (int64_t i = 0; i < flat.numel(); ++i)
         convertToFloat(info.dtype, base + size_t(id[i]) * hidden * element, hidden,
@@ -682,6 +696,19 @@ at::Tensor Transformer::head(const at::Tensor& hidden) const {
     // One position (a decode step): the head's vocab x hidden read once by sgemv.
     if (singleTokenGemv(normed, w_->lmHead)) return gemv(normed, w_->lmHead, at::Tensor());
     return at::linear(normed, w_->lmHead);
+}
+
+void Transformer::headInto(const at::Tensor& hidden, at::Tensor& out) const {
+    if (!headKernel_ || w_->residency == Residency::Streamed || !out.is_contiguous() ||
+        out.scalar_type() != at::kFloat || at::GradMode::is_enabled()) {
+        out.copy_(head(hidden));
+        return;
+    }
+    const at::Tensor x =
+        rmsNorm(hidden, w_->finalNorm, config_.rmsNormEps).to(at::kFloat).contiguous();
+    if (out.numel() != x.numel() / config_.hiddenSize * config_.vocabSize)
+        throw Error("internal: the logits' buffer does not fit the head's output");
+    headKernel_(x.data_ptr<float>(), x.numel() / config_.hiddenSize, out.data_ptr<float>());
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const LinearObserver& observer) const {

@@ -91,6 +91,9 @@ public:
     at::Tensor block(int index, const at::Tensor& hidden,
                      const LinearObserver& observer = {}) const;  // [B, T, hidden]
     at::Tensor head(const at::Tensor& hidden) const;              // final norm + lm_head
+    // head() written into `out` (float32, contiguous, hidden's shape with vocab last): a
+    // quantized head's kernel writes there directly (a decode step's logits, no copy).
+    void headInto(const at::Tensor& hidden, at::Tensor& out) const;
     // Block `index` on `hidden` [B, T, hidden] whose tokens follow those in `cache`
     // (positions cache.nextPosition() ...): attends to the cached keys/values and its own,
     // then appends its own to `cache` (keeping only the last sliding-window entries when a
