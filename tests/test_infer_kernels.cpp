@@ -4,6 +4,7 @@
 // and refusals of the formats the kernels do not take.
 #include "infer/packed_kernels_a8.h"
 #include "infer/packed_linear.h"
+#include "infer/stealing_shares.h"
 
 #include "base/error.h"
 #include "quant/compact_weights.h"
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 using namespace ql;
@@ -169,6 +171,9 @@ private Q_SLOTS:
     void groupEqualsSeparateCalls();
     void groupRefusesMixedWidths();
     void shareBalanceLearnsWithinBounds();
+    void stealingSharesTakeTheBackHalf();
+    void stealingSharesRunEveryUnitOnce_data();
+    void stealingSharesRunEveryUnitOnce();
 };
 
 void TestInferKernels::forwardMatchesDecodedWeights_data() {
@@ -789,6 +794,99 @@ void TestInferKernels::shareBalanceLearnsWithinBounds() {
         b.record(2, c.data(), seconds);
     }
     QCOMPARE(cutsOf(b, 1000, 2)[1], int64_t(750));
+}
+
+// infer::StealingShares, one thread calling for each in turn (so the order is fixed): chunks
+// from the front of the own share, then the back half of the largest rest of more than two
+// chunks, which becomes the thief's share (and can be stolen back); smaller rests stay.
+void TestInferKernels::stealingSharesTakeTheBackHalf() {
+    using infer::StealingShares;
+    using Range = std::vector<int64_t>;
+    StealingShares s;
+    const int64_t cuts[4] = {0, 40, 44, 44};  // thread 2's share is empty
+    s.start(3, cuts);
+    std::vector<int> hits(44, 0);
+    const auto take = [&](int t) {
+        int64_t b = -1, e = -1;
+        if (!s.next(t, 4, b, e)) return Range{};
+        for (int64_t u = b; u < e; ++u) ++hits[size_t(u)];
+        return Range{b, e};
+    };
+    QCOMPARE(take(0), (Range{0, 4}));
+    QCOMPARE(take(1), (Range{40, 44}));
+    // Thread 1 is done; thread 0 has [4, 40): 36 left > 2 chunks, the back 16 (half, in whole
+    // chunks) go to thread 1.
+    QCOMPARE(take(1), (Range{24, 28}));
+    QCOMPARE(s.steals(1), 16);
+    // Thread 2 (empty share): the larger rest is 0's [4, 24) (20) against 1's [28, 40) (12).
+    QCOMPARE(take(2), (Range{16, 20}));
+    QCOMPARE(s.steals(2), 8);
+    QCOMPARE(take(0), (Range{4, 8}));
+    QCOMPARE(take(0), (Range{8, 12}));
+    QCOMPARE(take(0), (Range{12, 16}));
+    // Thread 0 done: 1's [28, 40) has 12 > 8 left, 2's [20, 24) 4: the back chunk of 1's.
+    QCOMPARE(take(0), (Range{36, 40}));
+    QCOMPARE(s.steals(0), 4);
+    // No rest is above 2 chunks now: each owner finishes its own, nobody steals.
+    QCOMPARE(take(0), Range{});
+    QCOMPARE(take(2), (Range{20, 24}));
+    QCOMPARE(take(2), Range{});
+    QCOMPARE(take(1), (Range{28, 32}));
+    QCOMPARE(take(1), (Range{32, 36}));
+    QCOMPARE(take(1), Range{});
+    QVERIFY(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+}
+
+void TestInferKernels::stealingSharesRunEveryUnitOnce_data() {
+    QTest::addColumn<int>("threads");
+    QTest::addColumn<int>("slow");              // this thread sleeps after each chunk; -1 none
+    QTest::addColumn<QVector<int>>("weights");  // relative share sizes
+    QTest::newRow("2 equal") << 2 << -1 << QVector<int>{1, 1};
+    QTest::newRow("2, the first slow, 9:1") << 2 << 0 << QVector<int>{9, 1};
+    QTest::newRow("3, one empty, the last slow") << 3 << 2 << QVector<int>{2, 0, 5};
+    QTest::newRow("4 uneven") << 4 << 1 << QVector<int>{1, 3, 0, 2};
+}
+
+// Real threads, a slow one among them: every unit is taken exactly once, and a slow thread's
+// rest is taken over by the others.
+void TestInferKernels::stealingSharesRunEveryUnitOnce() {
+    QFETCH(int, threads);
+    QFETCH(int, slow);
+    QFETCH(QVector<int>, weights);
+    const int64_t total = 5000;
+    int sum = 0;
+    for (int w : weights) sum += w;
+    std::vector<int64_t> cuts(size_t(threads) + 1, 0);
+    for (int t = 0, before = 0; t < threads; ++t) {
+        before += weights[t];
+        cuts[size_t(t) + 1] = total * before / sum;
+    }
+    for (int round = 0; round < 20; ++round) {
+        infer::StealingShares s;
+        s.start(threads, cuts.data());
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(total));
+        for (auto& h : hits) h.store(0);
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+            pool.emplace_back([&, t] {
+                int64_t b = 0, e = 0;
+                while (s.next(t, 7, b, e)) {
+                    for (int64_t u = b; u < e; ++u) hits[size_t(u)].fetch_add(1);
+                    if (t == slow) std::this_thread::sleep_for(std::chrono::microseconds(50));
+                }
+            });
+        for (std::thread& t : pool) t.join();
+        for (int64_t u = 0; u < total; ++u)
+            QVERIFY2(
+                hits[size_t(u)].load() == 1,
+                qPrintable(QString("unit %1 taken %2 times").arg(u).arg(hits[size_t(u)].load())));
+        if (slow >= 0) {
+            int stolen = 0;
+            for (int t = 0; t < threads; ++t)
+                if (t != slow) stolen += s.steals(t);
+            QVERIFY2(stolen > 0, "nobody took over the slow thread's rest");
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestInferKernels)
