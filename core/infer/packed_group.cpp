@@ -22,6 +22,18 @@ constexpr int64_t kMinUnitsPerChunk = 8;
 
 using Clock = std::chrono::steady_clock;
 
+// The weight offset `cut` as an index into the parts' concatenated units: on the nearest unit
+// boundary of the part it falls in. Part i starts at weight offset[i] and unit firstUnit[i]
+// and has units of unitWeights[i] weights.
+int64_t unitAtCut(int64_t cut, size_t count, const int64_t* offset, const int64_t* firstUnit,
+                  const int64_t* unitWeights) {
+    size_t i = 0;
+    while (i + 1 < count && cut >= offset[i + 1]) ++i;
+    const int64_t units = firstUnit[i + 1] - firstUnit[i];
+    return firstUnit[i] +
+           std::clamp<int64_t>((cut - offset[i] + unitWeights[i] / 2) / unitWeights[i], 0, units);
+}
+
 }  // namespace
 
 // One token's input prepared exactly as decodeForward / decodeForwardA8 prepare it: the AWQ
@@ -147,7 +159,7 @@ void PackedLinear::forwardGroup(const PackedLinear* const* layers, size_t count,
     // other's rest (stealing_shares.h): every unit runs exactly once, by the same code.
     const int n =
         int(std::max<int64_t>(1, std::min<int64_t>(intraOpThreads(), total / kWeightsPerShare)));
-    thread_local std::vector<int64_t> cut, unitCut, firstUnit;
+    thread_local std::vector<int64_t> cut, unitCut, firstUnit, unitWeights;
     thread_local std::vector<double> seconds;
     thread_local std::vector<int64_t> done;  // weights each thread computed
     thread_local StealingShares shares;
@@ -158,29 +170,21 @@ void PackedLinear::forwardGroup(const PackedLinear* const* layers, size_t count,
     ShareBalance& balance = layers[0]->balance_;
     balance.cuts(total, n, cut.data());
     firstUnit.assign(1, 0);
-    int64_t unitWeights = 0;  // the smallest unit's weights (a chunk is counted in those)
+    unitWeights.clear();
     for (size_t i = 0; i < count; ++i) {
         firstUnit.push_back(firstUnit.back() + parts[i].units);
-        unitWeights =
-            i == 0 ? parts[i].weightsPerUnit : std::min(unitWeights, parts[i].weightsPerUnit);
+        unitWeights.push_back(parts[i].weightsPerUnit);
     }
-    for (int t = 0; t <= n; ++t) {
-        // The part the cut falls in, and the nearest unit boundary in it.
-        size_t i = 0;
-        while (i + 1 < count && cut[size_t(t)] >= offset[i + 1]) ++i;
-        const int64_t rel = cut[size_t(t)] - offset[i];
+    for (int t = 1; t < n; ++t)
         unitCut[size_t(t)] =
-            firstUnit[i] +
-            std::clamp<int64_t>((rel + parts[i].weightsPerUnit / 2) / parts[i].weightsPerUnit, 0,
-                                parts[i].units);
-    }
+            unitAtCut(cut[size_t(t)], count, offset.data(), firstUnit.data(), unitWeights.data());
     unitCut[0] = 0, unitCut[size_t(n)] = firstUnit.back();
     shares.start(n, unitCut.data());
     // Whole multiples of 8 units: a chunk of 9 tiles ran its ninth in the one-tile loop.
-    const int64_t chunk =
-        (std::max<int64_t>(1, kWeightsPerChunk / std::max<int64_t>(1, unitWeights)) +
-         kMinUnitsPerChunk - 1) /
-        kMinUnitsPerChunk * kMinUnitsPerChunk;
+    const int64_t smallest = *std::min_element(unitWeights.begin(), unitWeights.end());
+    const int64_t chunk = (std::max<int64_t>(1, kWeightsPerChunk / std::max<int64_t>(1, smallest)) +
+                           kMinUnitsPerChunk - 1) /
+                          kMinUnitsPerChunk * kMinUnitsPerChunk;
     StealingShares* const work = &shares;
     const DecodePart* const part = parts.data();
     const int64_t* const first = firstUnit.data();
