@@ -57,9 +57,8 @@ void siluTimesUp(float* gate, const float* up, int64_t n) {
     });
 }
 
-// Makes `store` hold `cache` (k or v, [1, KV, S, D]) in its first S positions with room for
-// one more (a copy into new storage when it does not already).
-// The cache's keys and values in its storage with room for one more position.
+// Makes the cache's storage hold its keys and values ([1, KV, S, D]) in its first S positions
+// with room for one more (a copy into new storage when it does not already).
 void ensureStore(BlockCache& cache, int64_t KV, int64_t D) {
     const int64_t S = cache.length();
     if (cache.stored >= 0 && S < cache.kStore.size(2)) return;

@@ -72,8 +72,6 @@ void countBytes(const Model& model, const PackedInstallReport& packed, const Hea
     }
 }
 
-// "packed (int4 g128 asym)" when every linear the run quantized computes from its codes;
-// "packed 150 + f32 46" when some stay float32 (their formats have no kernel).
 // The prompt every row is fed: fixed ids spread over the vocabulary (the weights, not the
 // text, are what is measured).
 std::vector<int32_t> promptOf(const Model& model, int tokens) {
@@ -159,7 +157,14 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, int threa
     std::vector<double> stages;
     double decodeCpu = 0.0;
     // Reads of a pass's bytes before the first pass and after each (fractionOfLimitBeside).
-    std::vector<double> reads{readStepsBytes(reader, r, row, rep)}, besides;
+    // Their CPU time is the bench's, not the model's: left out of the row's.
+    double readCpu = 0.0;
+    const auto readPass = [&] {
+        const double c0 = cpuSeconds(), seconds = readStepsBytes(reader, r, row, rep);
+        readCpu += cpuSeconds() - c0;
+        return seconds;
+    };
+    std::vector<double> reads{readPass()}, besides;
     for (int k = 0; k < r.repeats; ++k) {
         Decoder decoder(model);
         double t0 = now();
@@ -176,7 +181,7 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, int threa
         const double decodeSeconds = std::max(now() - t0, 1e-9);
         decode.push_back(double(r.genTokens) / decodeSeconds);
         decodeCpu += cpuSeconds() - decodeCpu0;
-        reads.push_back(readStepsBytes(reader, r, row, rep));
+        reads.push_back(readPass());
         besides.push_back(0.5 * (reads[size_t(k)] + reads[size_t(k) + 1]) / decodeSeconds);
         if (stageProfiling()) {
             const std::vector<double> seconds = takeStageSeconds();
@@ -203,7 +208,7 @@ InferBenchRow benchOne(const Model& model, const InferBenchRequest& r, int threa
                                             stages[s] / double(r.genTokens * r.repeats));
     const uint64_t peak = peakResidentBytes();
     row.peakRssBytes = peak - std::min(peak, reader.bufferBytes());
-    row.cpuSeconds = cpuSeconds() - cpu0;
+    row.cpuSeconds = cpuSeconds() - cpu0 - readCpu;
     return row;
 }
 

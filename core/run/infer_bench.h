@@ -81,7 +81,7 @@ struct InferBenchRow {
     // (cumulative if the kernel does not allow a reset; then peakIsCumulative).
     uint64_t peakRssBytes = 0;
     bool peakIsCumulative = false;
-    double cpuSeconds = 0.0;  // process CPU time of this row
+    double cpuSeconds = 0.0;  // process CPU time of this row (not of the reads beside it)
 };
 
 struct InferBenchResult {
