@@ -9,7 +9,8 @@
 // A path may name the decode workers' spin in µs after a colon: loops:0,loops:200. The path
 // "read" is no decoder but a read of the step's weight bytes (base/read_bandwidth.h
 // PacedReader), alternated with the steps like a path: each path is then also set against it
-// (the bandwidth of the same moment, as bench-infer's "beside").
+// (the bandwidth of the same moment, as bench-infer's "beside"). With QL_DECODE_PROFILE=1 set,
+// each path's ms per step by stage (model/stage_profile.h) as well.
 #include "base/parallel.h"
 #include "base/process_env.h"
 #include "base/read_bandwidth.h"
@@ -17,6 +18,7 @@
 #include "bench_timing.h"
 #include "model/decoder.h"
 #include "model/model.h"
+#include "model/stage_profile.h"
 #include "model/transformer.h"
 #include "run/packed_install.h"
 #include "run/run.h"
@@ -109,6 +111,9 @@ int main(int argc, char** argv) {
         next[p] = argmax(decoders[p]->feed(prompt));
     }
     std::vector<std::vector<double>> wall(n), cpu(n);
+    // Per path, seconds by stage summed over the steps (QL_DECODE_PROFILE).
+    std::vector<std::vector<double>> stages(n, std::vector<double>(int(ql::Stage::Count)));
+    if (ql::stageProfiling()) ql::takeStageSeconds();  // not the prompts'
     for (int s = 0; s < steps; ++s)
         for (size_t k = 0; k < n; ++k) {
             const size_t p = (s % 2 == 0) ? k : n - 1 - k;  // order swapped every step
@@ -121,6 +126,10 @@ int main(int argc, char** argv) {
             }
             wall[p].push_back(now() - t0);
             cpu[p].push_back(qlbench::cpuNow() - c0);
+            if (ql::stageProfiling()) {
+                const std::vector<double> sec = ql::takeStageSeconds();
+                for (size_t i = 0; i < sec.size(); ++i) stages[p][i] += sec[i];
+            }
         }
     const double bw1 = ql::probeReadBandwidth(threads).bytesPerSecond;
     const double bw = std::max(bw0, bw1);
@@ -148,6 +157,13 @@ int main(int argc, char** argv) {
                 reads += wall[readPath][size_t(s)], mine += wall[p][size_t(s)];
             std::printf("  %-10s %3.0f %% of the reads beside it (%.1f GB/s)\n", "",
                         100.0 * reads / mine, double(bytes) * steps / reads / 1e9);
+        }
+        if (ql::stageProfiling() && p != readPath) {
+            std::printf("  %-10s ms per step:", "");
+            for (int i = 0; i < int(ql::Stage::Count); ++i)
+                std::printf(" %s %.3f", ql::stageName(ql::Stage(i)),
+                            stages[p][size_t(i)] * 1e3 / steps);
+            std::printf("\n");
         }
     }
     std::printf("load after %s\n", qlbench::loadavg().c_str());
