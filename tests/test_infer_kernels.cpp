@@ -398,7 +398,7 @@ void TestInferKernels::a8MatchesQuantizedReference_data() {
                             {"decode-threads", 301, 7, 1, false},
                             {"awq-decode", 37, 3, 1, true},
                             {"decode-37groups", 37, 37, 1, false},
-                            // 29 whole tiles and a partial one: on one thread or two, the
+                            // 29 whole tiles and a partial one (one thread's range): the
                             // AVX-512 path's runs of several tiles per broadcast (8 INT8, 4
                             // INT4), then single tiles.
                             {"tile-runs", 29 * 16 + 5, 3, 2, false}};
