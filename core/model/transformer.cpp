@@ -526,8 +526,9 @@ at::Tensor Transformer::embed(const at::Tensor& ids) const {
         // The rows copied as at::embedding copies them, without its dispatch.
         at::Tensor out = at::empty({ids.size(0), ids.size(1), config_.hiddenSize}, at::kFloat);
         const float* rows = table.data_ptr<float>();
+        float* dst = out.data_ptr<float>();
         for (int64_t i = 0; i < flat.numel(); ++i)
-            std::memcpy(out.data_ptr<float>() + size_t(i) * hidden, rows + size_t(id[i]) * hidden,
+            std::memcpy(dst + size_t(i) * hidden, rows + size_t(id[i]) * hidden,
                         hidden * sizeof(float));
         return out;
     }
