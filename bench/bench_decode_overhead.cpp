@@ -5,10 +5,14 @@
 //  2. the ATen ops of a one-token block step on 0.5B shapes, each alone;
 //  3. a block's q/k/v and gate/up as separate packed calls against one group call
 //     (PackedLinear::forwardGroup), over copies of the layers that add up to >= 256 MiB so
-//     that every pass reads them from memory.
+//     that every pass reads them from memory;
+//  4. one layer's one-token call by size (int8 activations, INT4 g128 at 896 and 4864 columns,
+//     the 0.5B INT8 head), over ≥ 384 MiB of copies, beside the read probe with the same
+//     threads: how far a call of each size gets towards the machine's read rate.
 // Usage: bench_decode_overhead [threads=2]. Medians of repeated runs (robust to other load).
 #include "base/parallel.h"
 #include "base/process_env.h"
+#include "base/read_bandwidth.h"
 #include "bench_packed_layer.h"
 #include "bench_timing.h"
 #include "infer/packed_linear.h"
@@ -111,6 +115,30 @@ void groupVersusSeparate(const GroupShape& s, int bits, bool a8) {
         double(bytes) / perGrp / 1e3, perSep / perGrp);
 }
 
+// Part 4: one layer of `rows` x `cols` in int8-activation mode, called on one token over
+// copies of it (each call reads its copy from memory); best of 5 passes.
+void callBySize(int64_t rows, int64_t cols, int bits) {
+    ql::infer::PackedLinear one = layer(rows, cols, bits, 11);
+    one.setActivationMode(ql::infer::ActivationMode::Int8);
+    const uint64_t bytes = one.bytes();
+    const size_t copies = std::max<size_t>(2, (uint64_t(384) << 20) / bytes);
+    const std::vector<ql::infer::PackedLinear> sets(copies, one);
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (size_t j = 0; j < x.size(); ++j) x[j] = float(j % 7) - 3.0f;
+    std::vector<float> y(static_cast<size_t>(rows), 0.0f);
+    double pass = 1e30;
+    for (int r = 0; r < 5; ++r)
+        pass = std::min(pass, qlbench::best(
+                                  [&] {
+                                      for (const auto& l : sets) l.forward(x.data(), 1, y.data());
+                                  },
+                                  1));
+    const double us = pass / double(copies) * 1e6;
+    std::printf("  %6ld x %-4ld %s %8.1f KB: %7.2f us per call (%5.1f GB/s)\n", long(rows),
+                long(cols), bits == 8 ? "int8 ch sym  " : "int4 g128 asym", double(bytes) / 1024.0,
+                us, double(bytes) / us / 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -168,5 +196,14 @@ int main(int argc, char** argv) {
     for (const GroupShape& s : shapes)
         for (int bits : {8, 4})
             for (bool a8 : {false, true}) groupVersusSeparate(s, bits, a8);
+
+    std::printf("4. one layer's one-token call by size (int8 activations), best of 5 passes:\n");
+    std::printf("  read probe, %d threads: %.1f GB/s\n", threads,
+                ql::probeReadBandwidth(threads).bytesPerSecond / 1e9);
+    for (int64_t rows : {128, 512, 1024, 2048, 4864, 9728, 19456}) callBySize(rows, 896, 4);
+    for (int64_t rows : {896, 1792, 3584}) callBySize(rows, 4864, 4);
+    callBySize(151936, 896, 8);  // the 0.5B INT8 head
+    std::printf("  read probe, %d threads: %.1f GB/s\n", threads,
+                ql::probeReadBandwidth(threads).bytesPerSecond / 1e9);
     std::printf("load %s\n", qlbench::loadavg().c_str());
 }
