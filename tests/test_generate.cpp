@@ -4,6 +4,7 @@
 // generation with and without the cache, and the sampler.
 // ATen first and QT_NO_KEYWORDS: Qt's `slots` macro breaks torch headers.
 #include "model/transformer.h"
+#include "model/transformer_weights.h"
 
 #include "base/error.h"
 #include "model/decoder.h"
@@ -265,6 +266,57 @@ private Q_SLOTS:
             QCOMPARE(cache.k.data_ptr(), cache.kStore.data_ptr());
         }
         QCOMPARE(out.sizes().vec(), std::vector<int64_t>({1, 1, m->config().hiddenSize}));
+    }
+
+    // The decode step's RoPE rows (computed 64 positions at a time) are the one-position
+    // tables' values bit for bit, on both sides of a 64-position boundary and for another
+    // invFreq tensor after the first.
+    void ropeRowsEqualOnePositionTables() {
+        at::NoGradGuard noGrad;
+        const at::Tensor a = 1.0 / at::pow(at::scalar_tensor(10000.0, at::kFloat),
+                                           at::arange(0, 64, 2, at::kFloat) / 64.0);
+        const at::Tensor b = 1.0 / at::pow(at::scalar_tensor(1e6, at::kFloat),
+                                           at::arange(0, 32, 2, at::kFloat) / 32.0);
+        for (const at::Tensor& invFreq : {a, b, a})
+            for (int64_t position : {0, 1, 63, 64, 65, 127, 128, 300, 4095, 4096, 31999}) {
+                const ql::RopeRow row = ql::ropeRow(invFreq, position);
+                const auto [cos, sin] = ql::ropeTables(invFreq, position, 1);
+                const int64_t D = 2 * invFreq.numel();
+                QCOMPARE(cos.numel(), D);
+                QVERIFY2(std::equal(row.cos, row.cos + D, cos.contiguous().data_ptr<float>()),
+                         qPrintable(QString("cos at %1").arg(position)));
+                QVERIFY2(std::equal(row.sin, row.sin + D, sin.contiguous().data_ptr<float>()),
+                         qPrintable(QString("sin at %1").arg(position)));
+            }
+    }
+
+    // A one-token step updates a moved-in hidden state in place (no copy) and leaves one the
+    // caller still holds as it was; both give the same values.
+    void decodeStepConsumesOnlyAMovedState() {
+        DecodeStepPathGuard guard;
+        ql::setDecodeStepPath(ql::DecodeStepPath::Loops);
+        at::NoGradGuard noGrad;
+        const auto m = synthModel("qwen2-tiny");
+        const ql::Transformer& net = m->transformer();
+        const at::Tensor prompt =
+            at::tensor(std::vector<int64_t>{5, 9, 13}, at::kLong).view({1, 3});
+        const at::Tensor one = at::tensor(std::vector<int64_t>{7}, at::kLong).view({1, 1});
+        ql::BlockCache kept, moved;
+        net.blockCached(0, net.embed(prompt), kept);
+        net.blockCached(0, net.embed(prompt), moved);
+
+        const at::Tensor held = net.embed(one);
+        const at::Tensor before = held.clone();
+        const at::Tensor fromHeld = net.blockCached(0, held, kept);
+        QVERIFY(at::equal(held, before));  // the caller's tensor is untouched
+        QVERIFY(fromHeld.data_ptr() != held.data_ptr());
+
+        at::Tensor state = net.embed(one);
+        const void* storage = state.data_ptr();
+        const at::Tensor fromMoved = net.blockCached(0, std::move(state), moved);
+        QCOMPARE(fromMoved.data_ptr(), storage);  // updated in place
+        QVERIFY(at::equal(fromMoved, fromHeld));
+        QVERIFY(!at::equal(fromMoved, before));
     }
 
     void decoderRefusesBadInput() {

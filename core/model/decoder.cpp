@@ -78,7 +78,7 @@ std::vector<float> Decoder::run(const std::vector<int32_t>& ids, bool allRows) {
         at::Tensor hidden = net.embed(tokens);
         clock.mark(Stage::Embed);
         for (int b = 0; b < c.numLayers; ++b)
-            hidden = net.blockCached(b, hidden, state_->blocks[size_t(b)]);
+            hidden = net.blockCached(b, std::move(hidden), state_->blocks[size_t(b)]);
         StageClock headClock;
         // Only the rows asked for go through the output head (vocab x hidden each).
         if (!allRows) hidden = hidden.narrow(1, hidden.size(1) - 1, 1);

@@ -549,8 +549,9 @@ at::Tensor Transformer::block(int index, const at::Tensor& hidden,
     return blockImpl(index, hidden, observer, nullptr);
 }
 
-at::Tensor Transformer::blockCached(int index, const at::Tensor& hidden, BlockCache& cache) const {
-    if (decodeStepApplies(index, hidden, &cache, {})) return decodeStep(index, hidden, cache);
+at::Tensor Transformer::blockCached(int index, at::Tensor hidden, BlockCache& cache) const {
+    if (decodeStepApplies(index, hidden, &cache, {}))
+        return decodeStep(index, std::move(hidden), cache);
     return blockImpl(index, hidden, {}, &cache);
 }
 
@@ -586,6 +587,23 @@ std::pair<at::Tensor, at::Tensor> ropeTables(const at::Tensor& invFreq, int64_t 
     const at::Tensor cos = emb.cos(), sin = emb.sin();
     if (T <= 16) memo = Memo{invFreq, cos, sin, first, T};
     return {cos, sin};
+}
+
+RopeRow ropeRow(const at::Tensor& invFreq, int64_t position) {
+    constexpr int64_t kPositions = 64;
+    struct Rows {
+        at::Tensor invFreq, cos, sin;  // [kPositions, D] from position `first`
+        int64_t first = -1;
+    };
+    thread_local Rows rows;
+    if (rows.first < 0 || position < rows.first || position >= rows.first + kPositions ||
+        !rows.invFreq.is_same(invFreq)) {
+        const int64_t first = position / kPositions * kPositions;
+        auto [cos, sin] = ropeTables(invFreq, first, kPositions);
+        rows = Rows{invFreq, cos.contiguous(), sin.contiguous(), first};
+    }
+    const int64_t offset = (position - rows.first) * rows.cos.size(1);
+    return {rows.cos.data_ptr<float>() + offset, rows.sin.data_ptr<float>() + offset};
 }
 
 // One decoder block; with `cache`, the tokens continue the cached sequence (see blockCached).

@@ -98,7 +98,10 @@ public:
     // (positions cache.nextPosition() ...): attends to the cached keys/values and its own,
     // then appends its own to `cache` (keeping only the last sliding-window entries when a
     // window is set). Same projections (applyLinear: observers, kernels, input quantizer).
-    at::Tensor blockCached(int index, const at::Tensor& hidden, BlockCache& cache) const;
+    // A caller that moves `hidden` in, holding no other reference to it or its storage, lets
+    // a one-token decode step update it in place instead of copying it; `hidden` is then the
+    // tensor returned, and unspecified if the call throws.
+    at::Tensor blockCached(int index, at::Tensor hidden, BlockCache& cache) const;
 
     // Streamed residency (no-ops when resident): one block's weights in and out.
     Residency residency() const;
@@ -170,7 +173,7 @@ private:
     // (transformer_step.cpp): whether it applies, and the step.
     bool decodeStepApplies(int index, const at::Tensor& hidden, const BlockCache* cache,
                            const LinearObserver& observer) const;
-    at::Tensor decodeStep(int index, const at::Tensor& hidden, BlockCache& cache) const;
+    at::Tensor decodeStep(int index, at::Tensor hidden, BlockCache& cache) const;
     std::shared_ptr<Weights> w_;
     ModelConfig config_;
     std::vector<Linear> linears_;

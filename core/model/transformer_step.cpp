@@ -122,7 +122,7 @@ bool Transformer::decodeStepApplies(int index, const at::Tensor& hidden, const B
     return true;
 }
 
-at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCache& cache) const {
+at::Tensor Transformer::decodeStep(int index, at::Tensor hidden, BlockCache& cache) const {
     const ModelConfig& c = config_;
     const int64_t hs = c.hiddenSize, D = c.headDim, H = c.numHeads, KV = c.numKvHeads;
     const int64_t rep = H / KV, qOut = H * D, kvOut = KV * D, inter = c.intermediateSize;
@@ -130,7 +130,12 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
     const bool grouped = decodeStepPath() == DecodeStepPath::Loops;
 
     StageClock clock;
-    at::Tensor out = hidden.contiguous().clone();  // the residual stream, updated in place
+    // The residual stream, updated in place: `hidden` itself when nothing else refers to it
+    // or its storage (a caller that moved it in), else a copy (an ATen clone, ~3.5 µs of a
+    // 0.5B block's ~300).
+    const bool sole = hidden.is_contiguous() && hidden.storage_offset() == 0 &&
+                      hidden.use_count() == 1 && hidden.storage().use_count() == 1;
+    at::Tensor out = sole ? std::move(hidden) : hidden.contiguous().clone();
     float* h = out.data_ptr<float>();
     thread_local std::vector<float> xn, qkv, attn, proj, gu, scores;
     xn.resize(size_t(hs));
@@ -194,9 +199,9 @@ at::Tensor Transformer::decodeStep(int index, const at::Tensor& hidden, BlockCac
         for (int64_t i = 0; i < KV; ++i) step::rmsNorm(k + i * D, kw, D, c.rmsNormEps, k + i * D);
     }
     const int64_t S = cache.length(), position = cache.nextPosition();
-    const auto tables = ropeTables(w_->invFreq, position, 1);
-    const float* cosT = tables.first.data_ptr<float>();
-    const float* sinT = tables.second.data_ptr<float>();
+    const RopeRow rope = ropeRow(w_->invFreq, position);
+    const float* cosT = rope.cos;
+    const float* sinT = rope.sin;
     for (int64_t i = 0; i < H; ++i) step::rope(q + i * D, cosT, sinT, D);
     for (int64_t i = 0; i < KV; ++i) step::rope(k + i * D, cosT, sinT, D);
     clock.mark(Stage::Rope);
